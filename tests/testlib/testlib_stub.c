@@ -1,0 +1,2 @@
+/* testlib_stub - keeps the test helper library non-empty. */
+int sluice_testlib_present;
