@@ -1,0 +1,165 @@
+/*
+ * queue_file - the on-disk message: create, open, read, mark, move, judge.
+ *
+ * The record format and the legal on-disk states are documented in
+ * docs/QUEUE.md (write that first).  In short: a file is a sequence of
+ * records "type byte, length (7-bit groups, low first), data".  Layout:
+ *
+ *   C  size record, fixed width, first in the file, rewritten at commit
+ *   envelope records (T arrival, S sender, i envid, < ret, W warn time
+ *      fixed width, A name=value attributes ...)
+ *   M  end of envelope
+ *   B  content chunks (raw message bytes, LF line ends), any number
+ *   X  end of content
+ *   recipient groups: optional O (original recipient), o (DSN ORCPT),
+ *      n (DSN NOTIFY) records, then R (to do) / D (done); the offset of the
+ *      R/D record is the recipient's identity for every process
+ *   E  end marker; nothing may follow it
+ *
+ * Recipients come after the content so that a writer can stream content of
+ * any size and still add recipients found in its headers (sendmail -t).
+ * The size record holds the content offset and size, the recipient segment
+ * offset, the recipient count and the total file size, so that a truncated
+ * or extended file is detected with one fstat().
+ *
+ * A file is being written while its mode is 0600 and its name is not a
+ * queue ID; it is complete when its mode is 0700 (Postfix's convention).
+ * Mode 0400 marks a file a delivery agent found damaged.
+ *
+ * Return convention: 0 ok, -1 failure with *error_r (borrowed, valid until
+ * the next call on the same object, or static for NULL objects).  A corrupt
+ * file is reported by QF_CORRUPT (-2) so callers can quarantine it.
+ */
+#ifndef SLUICE_QUEUE_FILE_H
+#define SLUICE_QUEUE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define QF_CORRUPT	(-2)
+#define QUEUE_ID_SIZE	32	/* room for any queue ID plus NUL */
+
+/* Mode bits with meaning (Postfix convention). */
+#define QF_MODE_WRITING	0600
+#define QF_MODE_READY	0700
+#define QF_MODE_CORRUPT	0400
+
+/* Envelope flags (the "flags" field of the size record). */
+#define QF_FLAG_TRACE_VERBOSE	(1 << 0)	/* sendmail -v: report every outcome */
+#define QF_FLAG_TRACE_VERIFY	(1 << 1)	/* sendmail -bv: verify only */
+#define QF_FLAG_BOUNCE		(1 << 2)	/* this is a delivery status report */
+
+struct qf_envelope {
+	double arrival_time;	/* seconds.microseconds */
+	char *sender;		/* "" is the null sender */
+	char *envid;		/* DSN ENVID or "" */
+	int ret;		/* DSN_RET_* or 0 */
+	long warn_time;		/* delay warning due (epoch s), 0 none, -1 sent */
+	int flags;		/* QF_FLAG_* */
+	long content_offset;	/* offset of the first B record */
+	long content_size;	/* message bytes */
+	long rcpt_offset;	/* offset of the recipient segment */
+	long rcpt_count;	/* recipients (done or not) */
+	char **attrs;		/* NULL-terminated "name=value" list, may be empty */
+};
+
+struct qf_rcpt {
+	long offset;		/* offset of the R/D record: the identity */
+	char *address;
+	char *orig_rcpt;	/* original recipient or "" */
+	char *dsn_orcpt;	/* DSN ORCPT ("rfc822;a@b") or "" */
+	int notify;		/* DSN_NOTIFY_* bits or 0 */
+	bool done;
+};
+
+/* ---- writing (cleanup is the only user) ---- */
+
+struct qf_writer;
+
+/*
+ * qf_create - start a new file in queue_dir/queue_name under a temporary
+ * name, mode 0600.  Returns NULL with *error_r (static) on failure.
+ */
+struct qf_writer *qf_create(const char *queue_dir, const char *queue_name,
+			    const char **error_r);
+/* qf_put_envelope - write the envelope (once, before any content). */
+void qf_put_envelope(struct qf_writer *w, const struct qf_envelope *env);
+/* qf_put_content - append message bytes (any number of calls). */
+void qf_put_content(struct qf_writer *w, const void *data, size_t len);
+/* qf_add_rcpt - append a recipient (after the content). */
+void qf_add_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt,
+		 const char *dsn_orcpt, int notify);
+/*
+ * qf_commit - finish: end marker, size record, fchmod 0700, fsync, rename to
+ * its queue ID (hashed path per queue_path), fsync the folder.  Only after
+ * this returns 0 may anyone be told "accepted".  Copies the ID to id_r and
+ * frees the writer.  On failure the temporary file is removed.
+ */
+int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **error_r);
+/* qf_abort - remove the temporary file and free the writer. */
+void qf_abort(struct qf_writer **wp);
+
+/* ---- reading ---- */
+
+struct qf;
+
+/*
+ * qf_open - open a queue file by path (read-only or read-write) and check
+ * its frame: size record first, recorded size equals the file size, an end
+ * marker last.  Returns NULL with *error_r; *corrupt_r says whether the
+ * file itself is bad (true) or the open failed for another reason.
+ */
+struct qf *qf_open(const char *path, bool writable, bool *corrupt_r,
+		   const char **error_r);
+void qf_close(struct qf **qp);
+int qf_fd(const struct qf *q);
+/* qf_read_envelope - parse the envelope strictly. 0, -1 or QF_CORRUPT. */
+int qf_read_envelope(struct qf *q, struct qf_envelope *env_r, const char **error_r);
+void qf_envelope_free(struct qf_envelope *env);
+/*
+ * qf_read_rcpts - read up to max pending (not done) recipients starting at
+ * *offset_r (0 = the start of the recipient segment); on return *offset_r is
+ * where to resume, or 0 when the segment is exhausted.  Returns the count
+ * (into rcpts[0..count-1], caller frees each with qf_rcpt_free), or
+ * QF_CORRUPT / -1.  include_done also returns done recipients.
+ */
+long qf_read_rcpts(struct qf *q, long *offset_r, struct qf_rcpt *rcpts,
+		   size_t max, bool include_done, const char **error_r);
+void qf_rcpt_free(struct qf_rcpt *r);
+/*
+ * qf_read_content - call fn for successive chunks of the message content
+ * (raw bytes, LF line ends), at most size bytes from content offset.  fn
+ * returns 0 to go on, -1 to stop (then qf_read_content returns -1).
+ */
+int qf_read_content(struct qf *q, int (*fn)(const char *data, size_t len, void *ctx),
+		    void *ctx, const char **error_r);
+/* qf_validate - walk every record to the end marker. 0 or QF_CORRUPT. */
+int qf_validate(struct qf *q, const char **error_r);
+
+/* ---- in-place updates (one small write each) ---- */
+
+/* qf_mark_done - turn the R record at offset into D (fd open read-write).
+ * 0 ok (also when already done), -1 I/O error, QF_CORRUPT if no R/D there. */
+int qf_mark_done(int fd, long offset);
+/* qf_set_warn - rewrite the fixed-width warn time (e.g. -1 after a warning). */
+int qf_set_warn(int fd, const struct qf_envelope *env, long value);
+
+/* ---- queue IDs and paths ---- */
+
+/* queue_id_valid - is name a well-formed queue ID? */
+bool queue_id_valid(const char *name);
+/* queue_id_time - arrival second encoded in an ID, or -1. */
+long queue_id_time(const char *id);
+/* queue_hash_init - which queues are hashed and how deep (hash_queue_names,
+ * hash_queue_depth). Call once after reading the configuration. */
+void queue_hash_init(const char *hash_queue_names, long hash_queue_depth);
+/* queue_path - "queue_dir/queue_name/[h/[h/]]id". Caller frees with free(). */
+char *queue_path(const char *queue_dir, const char *queue_name, const char *id);
+/* queue_move - rename id from one queue folder to another (creating hash
+ * subfolders as needed) and fsync the destination folder. 0 or -1 (errno). */
+int queue_move(const char *queue_dir, const char *from, const char *to, const char *id);
+/* queue_dir_create - create the queue folders (and hash levels) if missing. */
+int queue_dirs_create(const char *queue_dir, const char **error_r);
+
+#endif

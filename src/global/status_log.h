@@ -1,0 +1,65 @@
+/*
+ * status_log - per-message delivery status logs in bounce/, defer/, trace/.
+ *
+ * Each log is named like the queue file (hashed like the queue named by
+ * log, per hash_queue_names) and holds one record per recipient outcome:
+ * text lines "name=value" ending with an empty line.  Names: recipient,
+ * orig_rcpt, offset, dsn_orcpt, notify, status, action, reason, mta,
+ * diag_type, diag_text, time.  Values have CR/LF replaced by spaces.
+ *
+ * Appends are durable: the record is written with one write(2) under an
+ * exclusive flock, then fsync'd; if either fails the file is truncated back
+ * to its old length, so a failed append leaves the log as it was.
+ *
+ * Return convention: 0 ok, -1 with *error_r (static buffer, valid until the
+ * next call).
+ */
+#ifndef SLUICE_STATUS_LOG_H
+#define SLUICE_STATUS_LOG_H
+
+#include <stddef.h>
+
+#include "global/dsn.h"
+
+#define STATUS_LOG_BOUNCE	"bounce"
+#define STATUS_LOG_DEFER	"defer"
+#define STATUS_LOG_TRACE	"trace"
+
+struct rcpt_status {
+	const char *recipient;
+	const char *orig_rcpt;	/* "" when none */
+	long offset;		/* the recipient's record offset in the queue file */
+	const char *dsn_orcpt;	/* "" when none */
+	int notify;		/* DSN_NOTIFY_* */
+	struct dsn dsn;		/* status, action, reason, mta, diag_type, diag_text */
+	double time;		/* when it happened */
+};
+
+/* A record read back: every string owned by the record. */
+struct rcpt_status_rec {
+	char *recipient, *orig_rcpt, *dsn_orcpt;
+	long offset;
+	int notify;
+	char status[16];
+	char *action, *reason, *mta, *diag_type, *diag_text;
+	double time;
+};
+
+/* status_log_append - add one record durably. */
+int status_log_append(const char *queue_dir, const char *log, const char *id,
+		      const struct rcpt_status *st, const char **error_r);
+/*
+ * status_log_read - read every record; returns the count and an array in
+ * *recs_r (caller frees with status_log_free), 0 and NULL when the log does
+ * not exist, -1 on I/O error.  A malformed trailing record (torn write) is
+ * skipped.
+ */
+long status_log_read(const char *queue_dir, const char *log, const char *id,
+		     struct rcpt_status_rec **recs_r, const char **error_r);
+void status_log_free(struct rcpt_status_rec **recs, long count);
+/* status_log_remove - delete the log (missing is fine). */
+int status_log_remove(const char *queue_dir, const char *log, const char *id);
+/* status_log_exists - does a non-empty log exist? */
+int status_log_exists(const char *queue_dir, const char *log, const char *id);
+
+#endif
