@@ -1,0 +1,56 @@
+/*
+ * mail_server - start-up shared by every daemon master runs.
+ *
+ * master starts a daemon as "PROG -n SERVICE -t TYPE [-u] [-v] [-o
+ * name=value]..." with:
+ *   fd 3  the service's endpoint: a listening UNIX socket (type unix) or
+ *         the read end of its FIFO (type fifo);
+ *   fd 4  the write end of master's status pipe for this service;
+ *   SLUICE_CONFIG_DIR   the configuration directory;
+ *   SLUICE_MAILLOG_FD   the maillog descriptor master opened (when set).
+ * -u means "unprivileged" (master.cf's unpriv column): when started as root
+ * the daemon becomes mail_owner after initialisation.
+ *
+ * Status messages tell master whether this process can take a new client
+ * (Postfix's master status protocol): a process is "idle" while it waits
+ * in accept() and "busy" while it serves a connection; master starts
+ * another process only when none is idle and maxproc allows.
+ */
+#ifndef SLUICE_MAIL_SERVER_H
+#define SLUICE_MAIL_SERVER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define MAIL_SERVER_LISTEN_FD	3
+#define MAIL_SERVER_STATUS_FD	4
+
+struct mail_server_opts {
+	const char *service;	/* -n, defaults to the program name */
+	const char *type;	/* -t, "unix" or "fifo" */
+	bool unpriv;		/* -u */
+	bool has_listen_fd;	/* fd 3 is open */
+};
+
+/* Status message written to fd 4 (fixed size, one write). */
+struct mail_server_status {
+	pid_t pid;
+	int avail;		/* 1 idle, 0 busy */
+};
+
+/*
+ * mail_server_init - parse the standard options, read main.cf (from
+ * SLUICE_CONFIG_DIR), apply -o overrides, name the process for logging and
+ * set up logging. Fatal on any error.
+ */
+void mail_server_init(int argc, char **argv, const char *progname,
+		      struct mail_server_opts *opts_r);
+/* mail_server_drop_privileges - become mail_owner if root and -u was given
+ * (or force is true). Fatal when the account is unknown. */
+void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force);
+/* mail_server_status - tell master we are idle (1) or busy (0). */
+void mail_server_status(int avail);
+/* mail_owner_ids - uid/gid of mail_owner; 0 ok, -1 unknown. */
+int mail_owner_ids(uid_t *uid_r, gid_t *gid_r);
+
+#endif
