@@ -1,0 +1,100 @@
+/*
+ * trigger - one-byte wakeups to daemon FIFOs (see trigger.h).
+ *
+ * This module is for the writers of triggers: cleanup after each committed
+ * file ("I" to public/qmgr), sendmail -q and the queue tools ("FADI"),
+ * sendmail/postdrop after a maildrop file ("W" to public/pickup).  It does
+ * not read triggers (the daemons do) and does not retry: a trigger that
+ * cannot be delivered only delays work until the reader's next periodic
+ * wakeup, so callers usually ignore the error or print it.
+ *
+ * Safety: the path is opened O_NONBLOCK (no hang without a reader) and
+ * must be a FIFO (a regular file in its place is not appended to).
+ *
+ * DIAGNOSTICS: -1 and a reason in *error_r; nothing is logged here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "global/trigger.h"
+#include "util/mem.h"
+
+/* write_nosigpipe - one write() with SIGPIPE held and discarded */
+static ssize_t write_nosigpipe(int fd, const char *bytes, size_t len)
+{
+	sigset_t pipe_set, old_set, pending;
+	struct timespec zero = {0, 0};
+	bool was_pending;
+	ssize_t n;
+	int saved;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+	n = write(fd, bytes, len);
+	saved = errno;
+
+	/* Swallow the SIGPIPE this write raised, but not one raised before. */
+	if (n < 0 && saved == EPIPE && !was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+	errno = saved;
+	return n;
+}
+
+/* trigger_send - open the FIFO non-blocking, write once, close */
+int trigger_send(const char *queue_dir, const char *service_path, const char *bytes,
+		 size_t len, const char **error_r)
+{
+	static char why[256];
+	struct stat st;
+	char *path;
+	ssize_t n;
+	int fd;
+
+	if (len == 0 || len > PIPE_BUF) {
+		*error_r = "trigger length must be 1..PIPE_BUF bytes";
+		return -1;
+	}
+	path = xasprintf("%s/%s", queue_dir, service_path);
+	if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0) {
+		if (errno == ENXIO)
+			snprintf(why, sizeof(why), "%s: mail system is down", path);
+		else
+			snprintf(why, sizeof(why), "open %s: %s", path, strerror(errno));
+		free(path);
+		*error_r = why;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		snprintf(why, sizeof(why), "%s: not a FIFO", path);
+		close(fd);
+		free(path);
+		*error_r = why;
+		return -1;
+	}
+	n = write_nosigpipe(fd, bytes, len);
+	if (n < 0 && errno != EAGAIN) {
+		snprintf(why, sizeof(why), "write %s: %s", path,
+			 errno == EPIPE ? "mail system is down" : strerror(errno));
+		close(fd);
+		free(path);
+		*error_r = why;
+		return -1;
+	}
+	close(fd);
+	free(path);
+	return 0;
+}

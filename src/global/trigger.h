@@ -1,0 +1,35 @@
+/*
+ * trigger - one-byte wakeups to a daemon's FIFO (public/qmgr,
+ * public/pickup), as Postfix's mail_trigger()/fifo_trigger().
+ *
+ * A trigger carries no reply: the reader folds whatever bytes it finds into
+ * "scan incoming", "scan deferred" and so on (DESIGN.md, oqmgr-notes 1d).
+ * Writers never wait: the FIFO is opened non-blocking, so a system that is
+ * not running (no reader) is reported at once instead of hanging.
+ */
+#ifndef SLUICE_TRIGGER_H
+#define SLUICE_TRIGGER_H
+
+#include <stddef.h>
+
+/* Service FIFOs under queue_directory. */
+#define TRIGGER_QMGR	"public/qmgr"
+#define TRIGGER_PICKUP	"public/pickup"
+
+/* The trigger bytes the queue manager understands. */
+#define TRIGGER_REQ_SCAN_INCOMING	"I"
+#define TRIGGER_REQ_FLUSH_ALL		"FADI"	/* sendmail -q, sluice flush */
+#define TRIGGER_REQ_WAKEUP		"W"
+
+/*
+ * trigger_send - write len bytes (1..PIPE_BUF) to queue_dir/service_path
+ * with one write(2).  Returns 0, or -1 with *error_r (static or borrowed
+ * until the next call): "mail system is down" when nobody reads the FIFO
+ * (ENXIO), or what open/write said.  A FIFO that is full already holds
+ * wakeups the reader has not seen, so EAGAIN counts as success.  SIGPIPE is
+ * held off during the write (a reader that goes away yields an error).
+ */
+int trigger_send(const char *queue_dir, const char *service_path, const char *bytes,
+		 size_t len, const char **error_r);
+
+#endif
