@@ -271,7 +271,10 @@ static struct argv *build_env(const struct pipe_command_args *args)
 	argv_add(env, DEFAULT_PATH, (char *)NULL);
 	names = argv_split(args->export_names ? args->export_names : DEFAULT_EXPORT, " \t,");
 	for (size_t i = 0; i < names->argc; i++) {
-		if ((value = getenv(names->argv[i])) != NULL) {
+		/* export_environment may also say NAME=VALUE. */
+		if (strchr(names->argv[i], '=') != NULL) {
+			env_set(env, names->argv[i]);
+		} else if ((value = getenv(names->argv[i])) != NULL) {
 			entry = xasprintf("%s=%s", names->argv[i], value);
 			env_set(env, entry);
 			free(entry);

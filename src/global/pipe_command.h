@@ -46,7 +46,8 @@ struct pipe_command_args {
 	const char *command;		/* shown in reasons; run by /bin/sh -c when argv is NULL */
 	char *const *argv;		/* executed directly (execvp) when not NULL */
 	char *const *env;		/* "NAME=value" added to the clean environment, or NULL */
-	const char *export_names;	/* names copied from our environment ("TZ LANG"), or NULL */
+	const char *export_names;	/* names copied from our environment, or NAME=VALUE
+					 * ("TZ LANG X=1", export_environment), or NULL */
 	const char *cwd;		/* working directory; NULL = "/" */
 	uid_t uid;			/* used only when running as root */
 	gid_t gid;

@@ -238,7 +238,7 @@ static void test_run_env(void **state)
 	struct pipe_command_result res;
 	struct pipe_command_args a;
 	char *env[] = {"SENDER=a@b.test", "PATH=/bin", NULL};
-	char *argv[] = {"/bin/sh", "-c", "echo \"$SENDER|$PATH|$SECRET|$(pwd)\"; "
+	char *argv[] = {"/bin/sh", "-c", "echo \"$SENDER|$PATH|$SECRET|$(pwd)|$X_SET\"; "
 			"ls /proc/self/fd | wc -l; exit 64", NULL};
 
 	(void)state;
@@ -248,11 +248,12 @@ static void test_run_env(void **state)
 	a.argv = argv;
 	a.env = env;
 	a.cwd = "/tmp";
+	a.export_names = "TZ X_SET=on LANG";
 	a.uid = a.gid = 65534;
 	a.time_limit = 10;
 	assert_int_equal(pipe_command_run(&a, &res), PIPE_STAT_BOUNCE);
 	/* 0, 1, 2 and the one ls itself opens. */
-	assert_string_equal(res.output, "a@b.test|/bin||/tmp 4");
+	assert_string_equal(res.output, "a@b.test|/bin||/tmp|on 4");
 	pipe_command_result_free(&res);
 
 	/* A command that cannot be executed is deferred, with the reason. */
