@@ -1,0 +1,457 @@
+/*
+ * cleanup - create queue files in incoming/ (see cleanup.h for the contract).
+ *
+ * This module is for every producer of new mail (pickup, bounce, smtpd
+ * later): it turns an envelope plus message text into a complete, durable
+ * queue file and tells the queue manager.  It is a library, not Postfix's
+ * cleanup daemon: each producer links it and runs it in its own process,
+ * which spares one IPC hop per message; the producer is trusted to have
+ * validated its input (pickup treats maildrop files as hostile before they
+ * get here).
+ *
+ * The pieces: cleanup_stream.c filters the text (line ends, header block,
+ * Bcc, counting); this file owns the envelope, the recipients (kept in
+ * memory until the content is written, because recipients follow the
+ * content in a queue file), the headers cleanup adds, the limits and the
+ * commit.
+ *
+ * It does not: rewrite addresses beyond appending @myorigin, run header or
+ * body checks, send bounces (a refused message is the producer's to report:
+ * sendmail says it on stderr, pickup logs it), or wait for the qmgr.
+ *
+ * DIAGNOSTICS: refusals and I/O errors are returned by cleanup_close() with
+ * an RFC 3463 status in front; the only log lines are the two success lines
+ * Postfix's pickup and cleanup write ("uid=N from=<...>",
+ * "message-id=<...>"); a failed qmgr trigger is logged in verbose mode only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "global/addr.h"
+#include "global/cleanup/cleanup.h"
+#include "global/cleanup/cleanup_stream.h"
+#include "global/params.h"
+#include "global/queue_file.h"
+#include "global/rfc822.h"
+#include "global/trigger.h"
+#include "util/argv.h"
+#include "util/buf.h"
+#include "util/htable.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+struct cleanup_rcpt {
+	char *address;
+	char *orig_rcpt;
+	char *dsn_orcpt;
+	int notify;
+};
+
+struct cleanup {
+	char *queue_dir;
+	int flags;
+	struct qf_writer *writer;
+	struct cleanup_stream *stream;
+	bool started;			/* envelope written, content begun */
+
+	/* envelope */
+	char *sender;			/* NULL until set */
+	char *full_name;
+	char *envid;
+	int ret;
+	int qflags;
+	struct argv *attrs;		/* "name=value" */
+	long uid;			/* -1: not given */
+	double arrival;
+
+	/* recipients */
+	struct cleanup_rcpt *rcpts;
+	size_t rcpt_count, rcpt_cap;
+	struct htable *dups;		/* "address\norig" of recipients seen */
+	bool bad_rcpt;
+
+	/* text */
+	char *msgid;			/* Message-ID for the log (added or found) */
+};
+
+/* qualify - addr with @myorigin when it has no domain. Caller frees. */
+static char *qualify(const char *addr)
+{
+	return addr_qualify(addr, var_myorigin);
+}
+
+/* cleanup_open - start a message */
+struct cleanup *cleanup_open(const char *queue_dir, int flags, const char **error_r)
+{
+	static char why[600];
+	struct qf_writer *w;
+	struct cleanup *c;
+	const char *err;
+
+	if ((w = qf_create(queue_dir, "incoming", &err)) == NULL) {
+		snprintf(why, sizeof(why), "4.3.0 queue file write error: %s", err);
+		*error_r = why;
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->queue_dir = xstrdup(queue_dir);
+	c->flags = flags;
+	c->writer = w;
+	c->attrs = argv_create();
+	c->uid = -1;
+	c->arrival = wall_time();
+	c->dups = htable_create(16);
+	return c;
+}
+
+/* check_envelope_open - setters are only legal before the first write */
+static void check_envelope_open(const struct cleanup *c, const char *who)
+{
+	if (c->started)
+		msg_panic("%s: called after cleanup_write()", who);
+}
+
+/* cleanup_set_sender - envelope sender */
+void cleanup_set_sender(struct cleanup *c, const char *sender)
+{
+	check_envelope_open(c, "cleanup_set_sender");
+	free(c->sender);
+	c->sender = qualify(sender);
+}
+
+/* cleanup_set_fullname - full name for an added From: */
+void cleanup_set_fullname(struct cleanup *c, const char *name)
+{
+	check_envelope_open(c, "cleanup_set_fullname");
+	free(c->full_name);
+	c->full_name = name && *name ? xstrdup(name) : NULL;
+}
+
+/* cleanup_set_dsn - DSN envelope fields */
+void cleanup_set_dsn(struct cleanup *c, const char *envid, int ret)
+{
+	check_envelope_open(c, "cleanup_set_dsn");
+	free(c->envid);
+	c->envid = envid && *envid ? xstrdup(envid) : NULL;
+	c->ret = ret;
+}
+
+/* cleanup_set_qflags - trace flags */
+void cleanup_set_qflags(struct cleanup *c, int qf_flags)
+{
+	check_envelope_open(c, "cleanup_set_qflags");
+	c->qflags = qf_flags;
+}
+
+/* cleanup_set_attr - name=value attribute */
+void cleanup_set_attr(struct cleanup *c, const char *name, const char *value)
+{
+	char *pair;
+
+	check_envelope_open(c, "cleanup_set_attr");
+	pair = xasprintf("%s=%s", name, value);
+	argv_add(c->attrs, pair, (char *)NULL);
+	free(pair);
+}
+
+/* cleanup_set_uid - submitting user */
+void cleanup_set_uid(struct cleanup *c, long uid)
+{
+	check_envelope_open(c, "cleanup_set_uid");
+	c->uid = uid;
+}
+
+/* cleanup_set_arrival - arrival time */
+void cleanup_set_arrival(struct cleanup *c, double when)
+{
+	check_envelope_open(c, "cleanup_set_arrival");
+	c->arrival = when;
+}
+
+/* rcpt_text_ok - non-empty, bounded, no control characters */
+static bool rcpt_text_ok(const char *s, bool empty_ok)
+{
+	size_t n = strlen(s);
+
+	if ((n == 0 && !empty_ok) || n > ADDR_MAX + 64)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 32 || *p == 127)
+			return false;
+	return true;
+}
+
+/* add_rcpt - store a recipient unless it is a duplicate */
+static void add_rcpt(struct cleanup *c, const char *addr, const char *orig,
+		     const char *dsn_orcpt, int notify)
+{
+	struct cleanup_rcpt *r;
+	char *key = xasprintf("%s\n%s", addr, orig ? orig : "");
+
+	/* Postfix's duplicate filter: same address and original recipient. */
+	if (htable_find(c->dups, key) != NULL) {
+		free(key);
+		return;
+	}
+	if ((long)htable_count(c->dups) < var_duplicate_filter_limit
+	    || var_duplicate_filter_limit == 0)
+		htable_enter(c->dups, key, c);
+	free(key);
+	if (c->rcpt_count == c->rcpt_cap) {
+		c->rcpt_cap = c->rcpt_cap ? 2 * c->rcpt_cap : 8;
+		c->rcpts = xreallocarray(c->rcpts, c->rcpt_cap, sizeof(*c->rcpts));
+	}
+	r = &c->rcpts[c->rcpt_count++];
+	r->address = xstrdup(addr);
+	r->orig_rcpt = orig && *orig ? xstrdup(orig) : NULL;
+	r->dsn_orcpt = dsn_orcpt && *dsn_orcpt ? xstrdup(dsn_orcpt) : NULL;
+	r->notify = notify;
+}
+
+/* cleanup_add_rcpt - add one envelope recipient */
+int cleanup_add_rcpt(struct cleanup *c, const char *addr, const char *orig_rcpt,
+		     const char *dsn_orcpt, int notify)
+{
+	char *q;
+
+	if (addr == NULL || !rcpt_text_ok(addr, false)
+	    || (orig_rcpt && !rcpt_text_ok(orig_rcpt, true))
+	    || (dsn_orcpt && !rcpt_text_ok(dsn_orcpt, true))) {
+		c->bad_rcpt = true;
+		return -1;
+	}
+	q = qualify(addr);
+	add_rcpt(c, q, orig_rcpt, dsn_orcpt, notify);
+	free(q);
+	return 0;
+}
+
+/* stream_out - filtered text goes into the queue file */
+static void stream_out(const char *data, size_t len, void *ctx)
+{
+	struct cleanup *c = ctx;
+
+	qf_put_content(c->writer, data, len);
+}
+
+/* emit_header - one header line of our own, after the ones read so far */
+static void emit_header(struct cleanup_stream *s, struct buf *b)
+{
+	buf_putc(b, '\n');
+	cleanup_stream_emit(s, b->data, b->len);
+	buf_reset(b);
+}
+
+/* new_msgid - "<YYYYMMDDhhmmss.RANDOM@myhostname>" */
+static char *new_msgid(double when)
+{
+	time_t t = (time_t)when;
+	unsigned char rnd[6];
+	char stamp[32];
+	struct tm tm;
+
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+		unsigned long x = (unsigned long)getpid() * 2654435761UL
+		    ^ (unsigned long)(when * 1e6);
+
+		for (size_t i = 0; i < sizeof(rnd); i++, x >>= 8)
+			rnd[i] = (unsigned char)x;
+	}
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+	return xasprintf("<%s.%02X%02X%02X%02X%02X%02X@%s>", stamp, rnd[0], rnd[1], rnd[2],
+			 rnd[3], rnd[4], rnd[5], var_myhostname);
+}
+
+/* add_missing_headers - hdr_end callback: From, Date, Message-ID */
+static void add_missing_headers(struct cleanup_stream *s, void *ctx)
+{
+	struct cleanup *c = ctx;
+	const struct cleanup_stream_info *info = cleanup_stream_info(s);
+	struct buf b;
+	char *q;
+
+	buf_init(&b, 256);
+	if (!info->has_from) {
+		buf_puts(&b, "From: ");
+		if (*c->sender == 0) {
+			buf_printf(&b, "MAILER-DAEMON@%s", var_myhostname);
+		} else {
+			q = addr_quote(c->sender);
+			if (c->full_name) {
+				rfc822_append_phrase(&b, c->full_name);
+				buf_printf(&b, " <%s>", q);
+			} else {
+				buf_puts(&b, q);
+			}
+			free(q);
+		}
+		emit_header(s, &b);
+	}
+	if (!info->has_date) {
+		buf_puts(&b, "Date: ");
+		rfc822_date(&b, (time_t)c->arrival);
+		emit_header(s, &b);
+	}
+	if (!info->has_msgid) {
+		c->msgid = new_msgid(c->arrival);
+		buf_printf(&b, "Message-ID: %s", c->msgid);
+		emit_header(s, &b);
+	}
+	buf_deinit(&b);
+}
+
+/* start - write the envelope and our Received: line; set up the filter */
+static void start(struct cleanup *c)
+{
+	struct qf_envelope env;
+	struct buf b;
+
+	if (c->sender == NULL)
+		msg_panic("cleanup: message without cleanup_set_sender()");
+	c->started = true;
+
+	memset(&env, 0, sizeof(env));
+	env.arrival_time = c->arrival;
+	env.sender = c->sender;
+	env.envid = c->envid ? c->envid : "";
+	env.ret = c->ret;
+	env.flags = c->qflags | ((c->flags & CLEANUP_FLAG_BOUNCE) ? QF_FLAG_BOUNCE : 0);
+	if (var_delay_warning_time > 0 && *c->sender != 0)
+		env.warn_time = (long)c->arrival + var_delay_warning_time;
+	env.attrs = c->attrs->argv;
+	qf_put_envelope(c->writer, &env);
+
+	/*
+	 * Received: goes first.  Postfix writes "id QUEUEID" in it; our ID is
+	 * the inode number, known only once the file is renamed at commit, so
+	 * the line has no id (see cleanup.h).
+	 */
+	buf_init(&b, 256);
+	buf_printf(&b, "Received: by %s (%s", var_myhostname, var_mail_name);
+	if (c->uid >= 0)
+		buf_printf(&b, ", from userid %ld", c->uid);
+	buf_puts(&b, ");\n\t");
+	rfc822_date(&b, (time_t)c->arrival);
+	buf_putc(&b, '\n');
+	qf_put_content(c->writer, b.data, b.len);
+	buf_deinit(&b);
+
+	c->stream = cleanup_stream_create((c->flags & CLEANUP_FLAG_EXTRACT)
+					  ? CLEANUP_STREAM_EXTRACT : 0,
+					  var_header_size_limit, var_message_size_limit,
+					  stream_out, add_missing_headers, c);
+}
+
+/* cleanup_write - message text */
+void cleanup_write(struct cleanup *c, const char *data, size_t len)
+{
+	if (!c->started)
+		start(c);
+	cleanup_stream_write(c->stream, data, len);
+}
+
+/* cleanup_free - release everything; the writer must be gone */
+static void cleanup_free(struct cleanup **cp)
+{
+	struct cleanup *c = *cp;
+
+	for (size_t i = 0; i < c->rcpt_count; i++) {
+		free(c->rcpts[i].address);
+		free(c->rcpts[i].orig_rcpt);
+		free(c->rcpts[i].dsn_orcpt);
+	}
+	free(c->rcpts);
+	htable_free(&c->dups, NULL);
+	cleanup_stream_free(&c->stream);
+	argv_free(&c->attrs);
+	free(c->queue_dir);
+	free(c->sender);
+	free(c->full_name);
+	free(c->envid);
+	free(c->msgid);
+	free(c);
+	*cp = NULL;
+}
+
+/* cleanup_abort - discard */
+void cleanup_abort(struct cleanup **cp)
+{
+	if (*cp == NULL)
+		return;
+	qf_abort(&(*cp)->writer);
+	cleanup_free(cp);
+}
+
+/* refuse - abort with a reason */
+static int refuse(struct cleanup **cp, const char *why, const char **error_r)
+{
+	*error_r = why;
+	cleanup_abort(cp);
+	return -1;
+}
+
+/* cleanup_close - finish, commit, log, trigger */
+int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **error_r)
+{
+	static char why[600];
+	struct cleanup *c = *cp;
+	const struct cleanup_stream_info *info;
+	struct buf esc;
+	const char *err;
+	char id[QUEUE_ID_SIZE];
+
+	if (!c->started)
+		start(c);
+	cleanup_stream_finish(c->stream);
+	info = cleanup_stream_info(c->stream);
+
+	/* Refusals, in Postfix's order of precedence. */
+	if (info->too_big)
+		return refuse(cp, "5.3.4 message size exceeds fixed limit", error_r);
+	if (var_hopcount_limit > 0 && info->received >= var_hopcount_limit)
+		return refuse(cp, "5.4.6 too many hops", error_r);
+	if (c->bad_rcpt)
+		return refuse(cp, "5.1.3 malformed recipient address", error_r);
+	if (c->flags & CLEANUP_FLAG_EXTRACT) {
+		for (size_t i = 0; i < info->rcpts->argc; i++) {
+			char *q = qualify(info->rcpts->argv[i]);
+
+			add_rcpt(c, q, NULL, NULL, 0);
+			free(q);
+		}
+	}
+	if (c->rcpt_count == 0)
+		return refuse(cp, "5.1.3 no recipients specified", error_r);
+
+	for (size_t i = 0; i < c->rcpt_count; i++)
+		qf_add_rcpt(c->writer, c->rcpts[i].address, c->rcpts[i].orig_rcpt,
+			    c->rcpts[i].dsn_orcpt, c->rcpts[i].notify);
+	if (qf_commit(&c->writer, id, &err) < 0) {
+		snprintf(why, sizeof(why), "4.3.0 queue file write error: %s", err);
+		*error_r = why;
+		cleanup_free(cp);
+		return -1;
+	}
+	memcpy(id_r, id, QUEUE_ID_SIZE);
+
+	/* The accepted message, in Postfix's words. */
+	buf_init(&esc, 128);
+	if (c->uid >= 0)
+		msg_info("%s: uid=%ld from=<%s>", id, c->uid, log_escape(&esc, c->sender));
+	buf_reset(&esc);
+	msg_info("%s: message-id=%s", id,
+		 log_escape(&esc, c->msgid ? c->msgid : info->msgid ? info->msgid : ""));
+	buf_deinit(&esc);
+
+	if (trigger_send(c->queue_dir, TRIGGER_QMGR, TRIGGER_REQ_SCAN_INCOMING, 1, &err) < 0)
+		msg_debug("%s: qmgr trigger: %s", id, err);
+	cleanup_free(cp);
+	return 0;
+}

@@ -1,0 +1,112 @@
+/*
+ * cleanup - the only code that creates queue files in incoming/.
+ *
+ * Used by pickup (local submissions), the bounce service (delivery status
+ * reports) and, later, smtpd.  One struct cleanup is one message:
+ *
+ *   c = cleanup_open(queue_dir, flags, &err);
+ *   cleanup_set_sender(c, "a@b.test");          envelope first:
+ *   cleanup_set_dsn / _qflags / _attr / _uid / _fullname / _arrival
+ *   cleanup_add_rcpt(c, ...)                    any time before close
+ *   cleanup_write(c, data, len) ...             the message, any pieces
+ *   cleanup_close(&c, id, &err)  or  cleanup_abort(&c)
+ *
+ * All cleanup_set_*() calls must come before the first cleanup_write()
+ * (the envelope is written then); a later call is a programming error and
+ * panics.  The message may use LF or CRLF line ends; it is stored with LF.
+ *
+ * What cleanup does to the message (Postfix cleanup(8) behaviour):
+ *   - prepends "Received: by $myhostname ($mail_name, from userid N);
+ *     DATE" ("(...)" without "from userid" when no uid was given).  The
+ *     queue ID is not in it: the ID is the file's inode number, known only
+ *     at commit, after the header has been written (sluice departs from
+ *     Postfix here; the log ties the ID to the Message-ID instead);
+ *   - appends, at the end of the header block, the missing From: (the
+ *     sender, with the full name when set; MAILER-DAEMON@$myhostname for
+ *     the null sender), Date: (arrival time) and
+ *     Message-ID: <YYYYMMDDhhmmss.RANDOM@$myhostname>;
+ *   - CLEANUP_FLAG_EXTRACT: adds the To/Cc/Bcc recipients (Resent-To/Cc/Bcc
+ *     when present) to those given with cleanup_add_rcpt(), and removes
+ *     Bcc:;
+ *   - recipients are qualified with @$myorigin when they have no domain,
+ *     and duplicates (same address and original recipient) are dropped, up
+ *     to duplicate_filter_limit of them;
+ *   - the sender too is qualified with @$myorigin.
+ *
+ * What cleanup refuses (cleanup_close() fails, nothing is queued); the
+ * error text starts with an RFC 3463 status, 5.x.x permanent, 4.x.x
+ * temporary:
+ *   "5.3.4 message size exceeds fixed limit"      (message_size_limit)
+ *   "5.4.6 too many hops"                          (>= hopcount_limit Received:)
+ *   "5.1.3 no recipients specified"
+ *   "5.1.3 malformed recipient address"            (cleanup_add_rcpt said -1)
+ *   "4.3.0 ..."                                    (queue file I/O)
+ *
+ * On success cleanup_close() logs, Postfix style,
+ *   "QUEUEID: uid=N from=<sender>"   (when a uid was given: pickup's line)
+ *   "QUEUEID: message-id=<...>"
+ * and writes the "I" trigger to public/qmgr (nobody listening is fine: qmgr
+ * scans incoming/ when it starts).
+ *
+ * The queue file's delay-warning time is arrival + delay_warning_time when
+ * that parameter is > 0 and the sender is not null.
+ *
+ * Configuration: reads var_myhostname, var_myorigin, var_mail_name,
+ * var_message_size_limit, var_header_size_limit, var_hopcount_limit,
+ * var_delay_warning_time and var_duplicate_filter_limit at cleanup_open().
+ */
+#ifndef SLUICE_CLEANUP_H
+#define SLUICE_CLEANUP_H
+
+#include <stddef.h>
+
+#include "global/queue_file.h"
+
+struct cleanup;
+
+#define CLEANUP_FLAG_EXTRACT	(1 << 0)	/* recipients from To/Cc/Bcc (sendmail -t) */
+#define CLEANUP_FLAG_BOUNCE	(1 << 1)	/* a delivery status report: QF_FLAG_BOUNCE */
+
+/* cleanup_open - start a message in queue_dir/incoming.  NULL with *error_r
+ * (static; "4.3.0 ..." ) when the queue file cannot be created. */
+struct cleanup *cleanup_open(const char *queue_dir, int flags, const char **error_r);
+
+/* cleanup_set_sender - envelope sender in internal form; "" is the null sender. */
+void cleanup_set_sender(struct cleanup *c, const char *sender);
+/* cleanup_set_fullname - the sender's full name for an added From: (sendmail -F). */
+void cleanup_set_fullname(struct cleanup *c, const char *name);
+/* cleanup_set_dsn - DSN ENVID ("" or NULL none) and RET (DSN_RET_* or 0). */
+void cleanup_set_dsn(struct cleanup *c, const char *envid, int ret);
+/* cleanup_set_qflags - QF_FLAG_* bits (trace requests). */
+void cleanup_set_qflags(struct cleanup *c, int qf_flags);
+/* cleanup_set_attr - a name=value envelope attribute (copied). */
+void cleanup_set_attr(struct cleanup *c, const char *name, const char *value);
+/* cleanup_set_uid - the submitting user, for Received: and the log. */
+void cleanup_set_uid(struct cleanup *c, long uid);
+/* cleanup_set_arrival - arrival time (default: when cleanup_open ran). */
+void cleanup_set_arrival(struct cleanup *c, double when);
+
+/*
+ * cleanup_add_rcpt - add a recipient (internal form; qualified with
+ * @myorigin when it has no domain).  orig_rcpt and dsn_orcpt may be NULL
+ * or "".  notify is DSN_NOTIFY_* bits or 0.  Returns 0, or -1 when addr is
+ * empty, too long or holds control characters (cleanup_close() then fails
+ * with "5.1.3 malformed recipient address").
+ */
+int cleanup_add_rcpt(struct cleanup *c, const char *addr, const char *orig_rcpt,
+		     const char *dsn_orcpt, int notify);
+
+/* cleanup_write - the next piece of the message (any size, LF or CRLF). */
+void cleanup_write(struct cleanup *c, const char *data, size_t len);
+
+/*
+ * cleanup_close - finish the message, commit the queue file durably and
+ * free *cp (always, also on failure).  Returns 0 with the queue ID in id_r,
+ * or -1 with *error_r (borrowed; valid until the next cleanup_close()).
+ */
+int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **error_r);
+
+/* cleanup_abort - discard the message (removes the temporary file), free *cp. */
+void cleanup_abort(struct cleanup **cp);
+
+#endif
