@@ -6,8 +6,9 @@
  * records "type byte, length (7-bit groups, low first), data".  Layout:
  *
  *   C  size record, fixed width, first in the file, rewritten at commit
- *   envelope records (T arrival, S sender, i envid, < ret, W warn time
- *      fixed width, A name=value attributes ...)
+ *   envelope records, in this order: W warn time (fixed width, always at
+ *      offset QF_WARN_OFFSET), T arrival, S sender, [i envid], [< ret],
+ *      A name=value attributes (any number)
  *   M  end of envelope
  *   B  content chunks (raw message bytes, LF line ends), any number
  *   X  end of content
@@ -23,8 +24,10 @@
  * or extended file is detected with one fstat().
  *
  * A file is being written while its mode is 0600 and its name is not a
- * queue ID; it is complete when its mode is 0700 (Postfix's convention).
- * Mode 0400 marks a file a delivery agent found damaged.
+ * queue ID; it is complete when its mode is 0700 (Postfix's convention;
+ * 0744 in maildrop/, so that pickup, another user, can read it).  Mode 0400
+ * marks a file a delivery agent found damaged.  See docs/QUEUE.md for the
+ * legal on-disk states and who may move a file where.
  *
  * Return convention: 0 ok, -1 failure with *error_r (borrowed, valid until
  * the next call on the same object, or static for NULL objects).  A corrupt
@@ -44,11 +47,18 @@
 #define QF_MODE_WRITING	0600
 #define QF_MODE_READY	0700
 #define QF_MODE_CORRUPT	0400
+#define QF_MODE_MAILDROP	0744	/* complete maildrop file (pickup reads it) */
+#define QF_MODE_UNTHROTTLE	0040	/* + ready: flush this message (group read) */
+#define QF_MODE_EXPIRE		0010	/* + ready: force-expire it (group exec) */
+
+#define QF_WARN_OFFSET	97	/* the W record follows the 97-byte C record */
+#define QF_CHUNK_SIZE	65536	/* content bytes per B record */
 
 /* Envelope flags (the "flags" field of the size record). */
 #define QF_FLAG_TRACE_VERBOSE	(1 << 0)	/* sendmail -v: report every outcome */
 #define QF_FLAG_TRACE_VERIFY	(1 << 1)	/* sendmail -bv: verify only */
 #define QF_FLAG_BOUNCE		(1 << 2)	/* this is a delivery status report */
+#define QF_FLAG_MASK		(QF_FLAG_TRACE_VERBOSE | QF_FLAG_TRACE_VERIFY | QF_FLAG_BOUNCE)
 
 struct qf_envelope {
 	double arrival_time;	/* seconds.microseconds */
@@ -62,6 +72,7 @@ struct qf_envelope {
 	long rcpt_offset;	/* offset of the recipient segment */
 	long rcpt_count;	/* recipients (done or not) */
 	char **attrs;		/* NULL-terminated "name=value" list, may be empty */
+	long warn_offset;	/* where the W record is (read only; for qf_set_warn) */
 };
 
 struct qf_rcpt {
@@ -80,6 +91,12 @@ struct qf_writer;
 /*
  * qf_create - start a new file in queue_dir/queue_name under a temporary
  * name, mode 0600.  Returns NULL with *error_r (static) on failure.
+ *
+ * The put/add functions below return nothing: a write error or unusable
+ * data (an empty recipient, a string over 1 MiB) is remembered and reported
+ * by qf_commit(), which then fails.  Calling them out of order (content
+ * before the envelope, a second envelope, content after a recipient) is a
+ * programming error and panics.
  */
 struct qf_writer *qf_create(const char *queue_dir, const char *queue_name,
 			    const char **error_r);
@@ -114,7 +131,8 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r,
 		   const char **error_r);
 void qf_close(struct qf **qp);
 int qf_fd(const struct qf *q);
-/* qf_read_envelope - parse the envelope strictly. 0, -1 or QF_CORRUPT. */
+/* qf_read_envelope - parse the envelope strictly. 0, -1 or QF_CORRUPT.
+ * On success the caller frees *env_r with qf_envelope_free(). */
 int qf_read_envelope(struct qf *q, struct qf_envelope *env_r, const char **error_r);
 void qf_envelope_free(struct qf_envelope *env);
 /*
@@ -134,7 +152,8 @@ void qf_rcpt_free(struct qf_rcpt *r);
  */
 int qf_read_content(struct qf *q, int (*fn)(const char *data, size_t len, void *ctx),
 		    void *ctx, const char **error_r);
-/* qf_validate - walk every record to the end marker. 0 or QF_CORRUPT. */
+/* qf_validate - walk every record to the end marker. 0, QF_CORRUPT, or -1
+ * on an I/O error. */
 int qf_validate(struct qf *q, const char **error_r);
 
 /* ---- in-place updates (one small write each) ---- */
@@ -142,24 +161,56 @@ int qf_validate(struct qf *q, const char **error_r);
 /* qf_mark_done - turn the R record at offset into D (fd open read-write).
  * 0 ok (also when already done), -1 I/O error, QF_CORRUPT if no R/D there. */
 int qf_mark_done(int fd, long offset);
-/* qf_set_warn - rewrite the fixed-width warn time (e.g. -1 after a warning). */
+/* qf_set_warn - rewrite the fixed-width warn time (e.g. -1 after a warning).
+ * env may be NULL (the W record is always at QF_WARN_OFFSET).  0 ok, -1 I/O
+ * error or a value wider than 15 characters, QF_CORRUPT if no W record. */
 int qf_set_warn(int fd, const struct qf_envelope *env, long value);
+/* qf_mark_corrupt - set mode 0400 so qmgr quarantines the file. 0 or -1. */
+int qf_mark_corrupt(int fd);
+/* qf_mode_ready - does a file mode say "complete" ((mode & 0700) == 0700)? */
+bool qf_mode_ready(mode_t mode);
+/*
+ * qf_lock - non-blocking flock(2): shared for delivery agents, exclusive for
+ * qmgr's import check.  0, or -1 with errno (EWOULDBLOCK when held).
+ */
+int qf_lock(int fd, bool exclusive);
 
 /* ---- queue IDs and paths ---- */
 
 /* queue_id_valid - is name a well-formed queue ID? */
 bool queue_id_valid(const char *name);
-/* queue_id_time - arrival second encoded in an ID, or -1. */
+/* queue_id_time - arrival second encoded in an ID, or -1.  (The second the
+ * file was created: the arrival time for new mail, later for a requeue.) */
 long queue_id_time(const char *id);
+/* queue_id_format - the ID for (sec, usec, inode) into id_r. */
+void queue_id_format(char id_r[QUEUE_ID_SIZE], long sec, long usec,
+		     unsigned long inode);
 /* queue_hash_init - which queues are hashed and how deep (hash_queue_names,
  * hash_queue_depth). Call once after reading the configuration. */
 void queue_hash_init(const char *hash_queue_names, long hash_queue_depth);
 /* queue_path - "queue_dir/queue_name/[h/[h/]]id". Caller frees with free(). */
 char *queue_path(const char *queue_dir, const char *queue_name, const char *id);
+/* queue_hashed - is queue_name (a queue or log folder) hashed? */
+bool queue_hashed(const char *queue_name);
+/* queue_hash_mkdirs - create the hash subfolders that id needs in queue_name
+ * (missing ones only). 0 or -1 (errno). */
+int queue_hash_mkdirs(const char *queue_dir, const char *queue_name, const char *id);
+/* queue_rename_noreplace - rename that fails with EEXIST instead of
+ * replacing (renameat2 RENAME_NOREPLACE, or link+unlink). 0 or -1 (errno). */
+int queue_rename_noreplace(const char *from, const char *to);
 /* queue_move - rename id from one queue folder to another (creating hash
  * subfolders as needed) and fsync the destination folder. 0 or -1 (errno). */
 int queue_move(const char *queue_dir, const char *from, const char *to, const char *id);
-/* queue_dir_create - create the queue folders (and hash levels) if missing. */
+/* queue_dirs_create - create the queue folders (and hash levels 1-2) if
+ * missing. 0, or -1 with *error_r (static). */
 int queue_dirs_create(const char *queue_dir, const char **error_r);
+/*
+ * queue_sweep_temp - remove temporary files (names starting "tmp.", never
+ * queue IDs) older than max_age seconds at time now from the top folder of
+ * queue_name (master's start-up clean-up).  Returns how many were removed,
+ * or -1 with *error_r (static) when the folder cannot be read.
+ */
+long queue_sweep_temp(const char *queue_dir, const char *queue_name,
+		      double max_age, double now, const char **error_r);
 
 #endif
