@@ -908,3 +908,33 @@ size_t bounce_notify_build(const struct bounce_notify_input *in, struct buf *out
 	free(chosen);
 	return count;
 }
+
+/* bounce_notify_notice - a plain postmaster alert */
+void bounce_notify_notice(struct buf *out, const char *myhostname, const char *to,
+			  const char *subject, const char *text, const char *tag, double now)
+{
+	struct buf body;
+	char date[64];
+	struct tm tm;
+	time_t t = (time_t)now;
+
+	buf_reset(out);
+	buf_init(&body, 1024);
+	put_lines(&body, text, strlen(text));
+	put_fieldf(out, "From", "MAILER-DAEMON@%s (Mail Delivery System)", myhostname);
+	put_field(out, "To", to);
+	put_fieldf(out, "Subject", "Postmaster Warning: %s", subject);
+	put_field(out, "Auto-Submitted", "auto-generated");
+	fmt_date(date, now);
+	put_field(out, "Date", date);
+	gmtime_r(&t, &tm);
+	put_fieldf(out, "Message-Id", "<%04d%02d%02d%02d%02d%02d.%s.notice@%s>", tm.tm_year + 1900,
+		   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tag, myhostname);
+	put_field(out, "MIME-Version", "1.0");
+	put_field(out, "Content-Type", has_8bit(&body) ? "text/plain; charset=utf-8"
+		  : "text/plain; charset=us-ascii");
+	put_field(out, "Content-Transfer-Encoding", has_8bit(&body) ? "8bit" : "7bit");
+	buf_putc(out, '\n');
+	buf_append(out, body.data, body.len);
+	buf_deinit(&body);
+}
