@@ -522,6 +522,9 @@ static enum attach read_original(const struct bounce_notify_input *in, bool want
 	}
 	put_lines(part, o.data.data, len);
 	buf_deinit(&o.data);
+	/* A message without headers has nothing to show in headers-only form. */
+	if (what != ATTACH_FULL && part->len == 0)
+		return ATTACH_NONE;
 	return what;
 }
 
@@ -892,7 +895,7 @@ size_t bounce_notify_build(const struct bounce_notify_input *in, struct buf *out
 		put_part_head(out, buf_str(&boundary), "Undelivered Message", "message/rfc822",
 			      &orig);
 		buf_append(out, orig.data, orig.len);
-	} else if ((what == ATTACH_HEADERS || what == ATTACH_HEADERS_BIG) && orig.len > 0) {
+	} else if (what == ATTACH_HEADERS || what == ATTACH_HEADERS_BIG) {
 		put_part_head(out, buf_str(&boundary),
 			      in->kind == BOUNCE_KIND_FAILURE
 			      ? "Undelivered Message Headers" : "Message Headers",

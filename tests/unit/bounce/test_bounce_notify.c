@@ -732,6 +732,32 @@ static void test_unreadable(void **state)
 	buf_deinit(&out);
 }
 
+/* test_no_headers - headers-only reports of a message without headers */
+static void test_no_headers(void **state)
+{
+	static const int rets[] = {DSN_RET_HDRS, DSN_RET_FULL};
+	static const char *const wants[] = {NULL, "Content-Type: message/rfc822"};
+
+	for (size_t i = 0; i < 2; i++) {
+		struct bounce_notify_input in;
+		struct rcpt_status_rec r;
+		struct content_src src;
+		struct buf out;
+
+		buf_init(&out, 4096);
+		setup_case(&in, &r, &src, "\nbody only\n");
+		in.ret = rets[i];
+		assert_int_equal(bounce_notify_build(&in, &out, NULL), 1);
+		assert_null(strstr(buf_str(&out), "text/rfc822-headers"));
+		assert_null(strstr(buf_str(&out), "headers of your message are attached"));
+		if (wants[i])
+			assert_non_null(strstr(buf_str(&out), wants[i]));
+		else
+			assert_null(strstr(buf_str(&out), "message/rfc822"));
+		buf_deinit(&out);
+	}
+}
+
 /* test_deterministic - same inputs, same bytes; another second, another id */
 static void test_deterministic(void **state)
 {
@@ -801,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_boundary_clash),
 		cmocka_unit_test(test_unreadable),
+		cmocka_unit_test(test_no_headers),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_notice),
 	};
