@@ -5,11 +5,17 @@
  * log, per hash_queue_names) and holds one record per recipient outcome:
  * text lines "name=value" ending with an empty line.  Names: recipient,
  * orig_rcpt, offset, dsn_orcpt, notify, status, action, reason, mta,
- * diag_type, diag_text, time.  Values have CR/LF replaced by spaces.
+ * diag_type, diag_text, time.  Values are escaped (backslash as "\\", LF
+ * as "\n", CR as "\r"), so any text without NUL round-trips exactly.
+ * docs/QUEUE.md section 6 has the details.
  *
  * Appends are durable: the record is written with one write(2) under an
  * exclusive flock, then fsync'd; if either fails the file is truncated back
- * to its old length, so a failed append leaves the log as it was.
+ * to its old length, so a failed append leaves the log as it was.  A torn
+ * record left by a crash is cut off by the next append.
+ *
+ * A process that appends should ignore SIGXFSZ (as Postfix daemons do), so
+ * that a file size limit fails the write instead of killing the process.
  *
  * Return convention: 0 ok, -1 with *error_r (static buffer, valid until the
  * next call).
@@ -35,7 +41,8 @@ struct rcpt_status {
 	double time;		/* when it happened */
 };
 
-/* A record read back: every string owned by the record. */
+/* A record read back: every string owned by the record, never NULL ("" for
+ * an empty or absent optional field). */
 struct rcpt_status_rec {
 	char *recipient, *orig_rcpt, *dsn_orcpt;
 	long offset;
@@ -45,7 +52,8 @@ struct rcpt_status_rec {
 	double time;
 };
 
-/* status_log_append - add one record durably. */
+/* status_log_append - add one record durably.  recipient, a valid
+ * dsn.status and dsn.action are required; NULL optional strings are "". */
 int status_log_append(const char *queue_dir, const char *log, const char *id,
 		      const struct rcpt_status *st, const char **error_r);
 /*
@@ -57,9 +65,9 @@ int status_log_append(const char *queue_dir, const char *log, const char *id,
 long status_log_read(const char *queue_dir, const char *log, const char *id,
 		     struct rcpt_status_rec **recs_r, const char **error_r);
 void status_log_free(struct rcpt_status_rec **recs, long count);
-/* status_log_remove - delete the log (missing is fine). */
+/* status_log_remove - delete the log (missing is fine). 0 or -1 (errno). */
 int status_log_remove(const char *queue_dir, const char *log, const char *id);
-/* status_log_exists - does a non-empty log exist? */
+/* status_log_exists - does a non-empty log exist? 1 yes, 0 no, -1 error. */
 int status_log_exists(const char *queue_dir, const char *log, const char *id);
 
 #endif
