@@ -1,0 +1,1064 @@
+/*
+ * params - the parameter table (see params.h for the contract).
+ *
+ * One row per parameter, designated initializers, in topic order (this file
+ * is the one place besides params.h where a parameter's name appears).  The
+ * defaults are Postfix's (oqmgr(8), postconf(5)) except where a row's doc
+ * starts with "sluice:" or names sluice paths and accounts.
+ *
+ * Ranges follow Postfix: for example qmgr_fudge_factor 10..100,
+ * in_flow_delay 0..10s, hash_queue_depth 1..4 (Postfix allows more; the
+ * queue layout here is fixed at four levels at most).
+ *
+ * Also here: the computed defaults (myhostname, mydomain) and name lookups.
+ * Value conversion, checks and the markdown generator are in params_value.c.
+ *
+ * DIAGNOSTICS: params_transport_suffix() panics on a row that is not
+ * per-transport (an interface violation).
+ */
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "global/params.h"
+#include "util/htable.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/* The variables (declared in params.h). */
+char *var_config_directory;
+char *var_queue_directory;
+char *var_daemon_directory;
+char *var_process_id_directory;
+char *var_maillog_file;
+char *var_syslog_name;
+char *var_syslog_facility;
+char *var_myhostname;
+char *var_mydomain;
+char *var_myorigin;
+char *var_mydestination;
+char *var_mail_name;
+char *var_mail_owner;
+char *var_setgid_group;
+char *var_default_privs;
+char *var_relayhost;
+char *var_relay_transport;
+char *var_default_transport;
+char *var_local_transport;
+char *var_transport_maps;
+char *var_default_filter_nexthop;
+char *var_defer_transports;
+bool var_disable_dns_lookups;
+char *var_inet_protocols;
+bool var_allow_min_user;
+char *var_double_bounce_sender;
+char *var_empty_address_recipient;
+char *var_recipient_delimiter;
+char *var_notify_classes;
+char *var_bounce_notice_recipient;
+char *var_double_bounce_notice_recipient;
+char *var_delay_notice_recipient;
+char *var_error_notice_recipient;
+long var_bounce_size_limit;
+long var_delay_warning_time;
+bool var_confirm_delay_cleared;
+bool var_soft_bounce;
+long var_message_size_limit;
+long var_header_size_limit;
+long var_line_length_limit;
+long var_hopcount_limit;
+long var_duplicate_filter_limit;
+long var_queue_minfree;
+long var_hash_queue_depth;
+char *var_hash_queue_names;
+long var_qmgr_clog_warn_time;
+long var_qmgr_message_active_limit;
+long var_qmgr_message_recipient_limit;
+long var_qmgr_fudge_factor;
+long var_address_verify_pending_request_limit;
+long var_initial_destination_concurrency;
+long var_default_destination_concurrency_limit;
+long var_local_destination_concurrency_limit;
+long var_default_destination_concurrency_failed_cohort_limit;
+char *var_default_destination_concurrency_negative_feedback;
+char *var_default_destination_concurrency_positive_feedback;
+bool var_destination_concurrency_feedback_debug;
+long var_default_destination_recipient_limit;
+long var_local_destination_recipient_limit;
+long var_default_process_limit;
+long var_minimal_backoff_time;
+long var_maximal_backoff_time;
+long var_backoff_spread_percent;
+long var_maximal_queue_lifetime;
+long var_bounce_queue_lifetime;
+long var_queue_run_delay;
+long var_deferred_rescan_time;
+long var_transport_retry_time;
+long var_default_destination_rate_delay;
+long var_default_transport_rate_delay;
+long var_in_flow_delay;
+long var_qmgr_daemon_timeout;
+long var_qmgr_ipc_timeout;
+long var_ipc_timeout;
+long var_daemon_timeout;
+long var_trigger_timeout;
+long var_command_time_limit;
+long var_max_use;
+long var_max_idle;
+long var_service_throttle_time;
+long var_delay_logging_resolution_limit;
+bool var_helpful_warnings;
+char *var_info_log_address_format;
+long var_process_id;
+char *var_process_name;
+char *var_service_name;
+char *var_import_environment;
+char *var_export_environment;
+char *var_alias_maps;
+char *var_home_mailbox;
+char *var_mail_spool_directory;
+char *var_local_mailbox_base;
+long var_mailbox_size_limit;
+char *var_allow_mail_to_commands;
+char *var_allow_mail_to_files;
+long var_smtp_connect_timeout;
+long var_smtp_helo_timeout;
+long var_smtp_mail_timeout;
+long var_smtp_rcpt_timeout;
+long var_smtp_data_init_timeout;
+long var_smtp_data_xfer_timeout;
+long var_smtp_data_done_timeout;
+long var_smtp_quit_timeout;
+long var_smtp_rset_timeout;
+long var_smtp_starttls_timeout;
+char *var_smtp_helo_name;
+char *var_smtp_bind_address;
+long var_smtp_mx_address_limit;
+long var_smtp_mx_session_limit;
+char *var_smtp_host_lookup;
+char *var_smtp_address_preference;
+bool var_smtp_randomize_addresses;
+bool var_smtp_defer_if_no_mx_address_found;
+bool var_smtp_skip_5xx_greeting;
+bool var_smtp_always_send_ehlo;
+bool var_smtp_skip_quit_response;
+long var_smtp_line_length_limit;
+bool var_smtp_connection_cache_on_demand;
+char *var_smtp_connection_cache_destinations;
+long var_smtp_connection_cache_time_limit;
+long var_smtp_connection_reuse_count_limit;
+char *var_smtp_tls_security_level;
+char *var_smtp_tls_CAfile;
+char *var_smtp_tls_CApath;
+long var_smtp_tls_loglevel;
+char *var_smtp_tls_protocols;
+char *var_smtp_tls_mandatory_protocols;
+char *var_smtp_tls_verify_cert_match;
+char *var_smtp_tls_secure_cert_match;
+
+/* def_myhostname - the machine's FQDN, or NAME.localdomain */
+static char *def_myhostname(param_get_fn *get, void *ctx)
+{
+	static char *cached;
+	struct addrinfo hints, *res = NULL;
+	char host[256];
+
+	(void)get;
+	(void)ctx;
+	if (cached)
+		return xstrdup(cached);
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = 0;
+
+	/*
+	 * A short name is completed through the resolver (in practice
+	 * /etc/hosts) as Postfix does; a name that still has no dot gets a
+	 * placeholder domain, so that $mydomain is never empty.
+	 */
+	if (strchr(host, '.') == NULL) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_flags = AI_CANONNAME;
+		if (getaddrinfo(host, NULL, &hints, &res) == 0 && res != NULL
+		    && res->ai_canonname != NULL && strchr(res->ai_canonname, '.') != NULL)
+			cached = xstrdup(res->ai_canonname);
+		if (res)
+			freeaddrinfo(res);
+	}
+	if (cached == NULL)
+		cached = strchr(host, '.') ? xstrdup(host) : xasprintf("%s.localdomain", host);
+	return xstrdup(cached);
+}
+
+/* def_mydomain - $myhostname minus its first label */
+static char *def_mydomain(param_get_fn *get, void *ctx)
+{
+	const char *host = get(ctx, "myhostname");
+	const char *dot;
+
+	if (host == NULL)
+		return NULL;
+	if ((dot = strchr(host, '.')) == NULL || dot[1] == 0)
+		return xstrdup("localdomain");
+	return xstrdup(dot + 1);
+}
+
+/* The table. */
+static const struct param_def table[] = {
+	{
+		.name = "config_directory", .type = PARAM_STR, .def = "/etc/sluice",
+		.var = &var_config_directory,
+		.doc = "The default location of the main.cf and master.cf configuration files; "
+		       "sluice -c DIR or SLUICE_CONFIG_DIR select another, and the value then "
+		       "names the directory in use."
+	},
+	{
+		.name = "queue_directory", .type = PARAM_STR, .def = "./var/spool",
+		.var = &var_queue_directory,
+		.doc = "The top-level queue directory: maildrop, incoming, active, deferred, "
+		       "hold, corrupt, bounce, defer, trace, public, private and pid live "
+		       "below it. The embedded default is relative to the current directory; "
+		       "an installed system uses /var/spool/sluice."
+	},
+	{
+		.name = "daemon_directory", .type = PARAM_STR, .def = "/usr/libexec/sluice",
+		.var = &var_daemon_directory,
+		.doc = "Where the daemons and delivery agents (master, qmgr, pickup, bounce, "
+		       "smtp, local, pipe, discard, error) are installed; a build tree finds "
+		       "them next to the sluice command instead."
+	},
+	{
+		.name = "process_id_directory", .type = PARAM_STR, .def = "pid",
+		.var = &var_process_id_directory,
+		.doc = "The folder, relative to queue_directory, that holds master.pid."
+	},
+	{
+		.name = "maillog_file", .type = PARAM_STR, .def = "./var/log/maillog",
+		.var = &var_maillog_file,
+		.doc = "The file that log lines are appended to; empty means syslog, \"-\" means "
+		       "standard error."
+	},
+	{
+		.name = "syslog_name", .type = PARAM_STR, .def = "sluice",
+		.var = &var_syslog_name,
+		.doc = "A prefix that is prepended to the process name in log records, so "
+		       "that, for example, \"qmgr\" becomes \"sluice/qmgr\"."
+	},
+	{
+		.name = "syslog_facility", .type = PARAM_STR, .def = "mail",
+		.var = &var_syslog_facility, .check = params_check_syslog_facility,
+		.doc = "The syslog facility of sluice logging."
+	},
+	{
+		.name = "myhostname", .type = PARAM_STR, .def_fn = def_myhostname,
+		.def_doc = "the machine's fully-qualified name", .var = &var_myhostname,
+		.doc = "The internet hostname of this mail system, used in Received: headers, "
+		       "HELO and bounce messages. The default is the machine's fully-qualified "
+		       "name; a name without a dot gets \".localdomain\" appended."
+	},
+	{
+		.name = "mydomain", .type = PARAM_STR, .def_fn = def_mydomain,
+		.def_doc = "$myhostname minus its first label", .var = &var_mydomain,
+		.doc = "The internet domain name of this mail system; the default is "
+		       "$myhostname minus its first label (\"localdomain\" when $myhostname has "
+		       "only one)."
+	},
+	{
+		.name = "myorigin", .type = PARAM_STR, .def = "$myhostname",
+		.var = &var_myorigin,
+		.doc = "The domain that locally-posted mail appears to come from and that "
+		       "unqualified local addresses are completed with."
+	},
+	{
+		.name = "mydestination", .type = PARAM_LIST,
+		.def = "$myhostname, localhost.$mydomain, localhost",
+		.var = &var_mydestination,
+		.doc = "The domains that are delivered locally via $local_transport rather "
+		       "than forwarded."
+	},
+	{
+		.name = "mail_name", .type = PARAM_STR, .def = "sluice", .var = &var_mail_name,
+		.doc = "The mail system name that is displayed in Received: headers and in the "
+		       "bounce message subject and text."
+	},
+	{
+		.name = "mail_owner", .type = PARAM_STR, .def = "sluice",
+		.var = &var_mail_owner,
+		.doc = "The UNIX account that owns the queue and that the queue manager, "
+		       "pickup and bounce service run as when sluice is started by root."
+	},
+	{
+		.name = "setgid_group", .type = PARAM_STR, .def = "sluicedrop",
+		.var = &var_setgid_group,
+		.doc = "The group that owns the maildrop folder and the set-gid submission "
+		       "helper."
+	},
+	{
+		.name = "default_privs", .type = PARAM_STR, .def = "nobody",
+		.var = &var_default_privs,
+		.doc = "The default rights of the local delivery agent for delivery to an "
+		       "external file or command."
+	},
+	{
+		.name = "relayhost", .type = PARAM_STR, .def = "", .var = &var_relayhost,
+		.doc = "The next-hop destination of non-local mail; overrides the recipient "
+		       "domain. [host]:port skips the MX lookup. Empty means deliver directly "
+		       "to the recipient domain."
+	},
+	{
+		.name = "relay_transport", .type = PARAM_STR, .def = "relay",
+		.var = &var_relay_transport,
+		.doc = "The default mail delivery transport and next-hop destination for relay "
+		       "mail."
+	},
+	{
+		.name = "default_transport", .type = PARAM_STR, .def = "smtp",
+		.var = &var_default_transport,
+		.doc = "The default mail delivery transport and next-hop destination for "
+		       "destinations that do not match $mydestination or transport_maps."
+	},
+	{
+		.name = "local_transport", .type = PARAM_STR, .def = "local:$myhostname",
+		.var = &var_local_transport,
+		.doc = "The default mail delivery transport and next-hop destination for final "
+		       "delivery to domains listed in $mydestination."
+	},
+	{
+		.name = "transport_maps", .type = PARAM_LIST, .def = "",
+		.var = &var_transport_maps,
+		.doc = "Optional lookup tables (texthash:/path, inline:{ key=value, ... }) "
+		       "with mappings from recipient address or domain to transport:nexthop."
+	},
+	{
+		.name = "default_filter_nexthop", .type = PARAM_STR, .def = "",
+		.var = &var_default_filter_nexthop,
+		.doc = "When a content filter request names no next-hop destination, use "
+		       "$default_filter_nexthop instead; when that value is empty, use the "
+		       "domain in the recipient address."
+	},
+	{
+		.name = "defer_transports", .type = PARAM_LIST, .def = "",
+		.var = &var_defer_transports,
+		.doc = "The names of message delivery transports that should not deliver mail "
+		       "unless someone issues \"sluice flush\" or equivalent."
+	},
+	{
+		.name = "disable_dns_lookups", .type = PARAM_BOOL, .def = "no",
+		.var = &var_disable_dns_lookups,
+		.doc = "Disable DNS lookups in the SMTP client; hosts are then looked up with "
+		       "the system resolver (getaddrinfo) only."
+	},
+	{
+		.name = "inet_protocols", .type = PARAM_LIST, .def = "all",
+		.var = &var_inet_protocols, .check = params_check_inet_protocols,
+		.doc = "The internet protocols the SMTP client will attempt to use: all, or a "
+		       "list of ipv4 and ipv6."
+	},
+	{
+		.name = "allow_min_user", .type = PARAM_BOOL, .def = "no",
+		.var = &var_allow_min_user,
+		.doc = "Allow a sender or recipient address to have `-' as the first "
+		       "character."
+	},
+	{
+		.name = "double_bounce_sender", .type = PARAM_STR, .def = "double-bounce",
+		.var = &var_double_bounce_sender,
+		.doc = "The sender address of postmaster notifications that are generated by "
+		       "the mail system. Mail to this address is silently discarded, which "
+		       "stops bounce loops."
+	},
+	{
+		.name = "empty_address_recipient", .type = PARAM_STR, .def = "MAILER-DAEMON",
+		.var = &var_empty_address_recipient,
+		.doc = "The recipient of mail addressed to the null address."
+	},
+	{
+		.name = "recipient_delimiter", .type = PARAM_STR, .def = "",
+		.var = &var_recipient_delimiter,
+		.doc = "The set of characters that separate a user name from its address "
+		       "extension (user+foo); empty disables extensions."
+	},
+	{
+		.name = "notify_classes", .type = PARAM_LIST, .def = "resource, software",
+		.var = &var_notify_classes, .check = params_check_notify_classes,
+		.doc = "The list of error classes that are reported to the postmaster: bounce, "
+		       "2bounce, data, delay, policy, protocol, resource, software."
+	},
+	{
+		.name = "bounce_notice_recipient", .type = PARAM_STR, .def = "postmaster",
+		.var = &var_bounce_notice_recipient,
+		.doc = "The recipient of postmaster notifications with the message headers of "
+		       "mail that cannot be delivered (notify_classes bounce)."
+	},
+	{
+		.name = "2bounce_notice_recipient", .type = PARAM_STR, .def = "postmaster",
+		.var = &var_double_bounce_notice_recipient,
+		.doc = "The recipient of undeliverable mail that cannot be returned to the "
+		       "sender (notify_classes 2bounce). The C variable is "
+		       "var_double_bounce_notice_recipient, because a C name cannot start with "
+		       "a digit."
+	},
+	{
+		.name = "delay_notice_recipient", .type = PARAM_STR, .def = "postmaster",
+		.var = &var_delay_notice_recipient,
+		.doc = "The recipient of postmaster notifications with the message headers of "
+		       "mail that cannot be delivered within $delay_warning_time "
+		       "(notify_classes delay)."
+	},
+	{
+		.name = "error_notice_recipient", .type = PARAM_STR, .def = "postmaster",
+		.var = &var_error_notice_recipient,
+		.doc = "The recipient of postmaster notifications about mail delivery problems "
+		       "that are caused by policy, resource, software or protocol errors."
+	},
+	{
+		.name = "bounce_size_limit", .type = PARAM_SIZE, .def = "50000",
+		.var = &var_bounce_size_limit, .min = 1,
+		.doc = "The maximal amount of original message text that is sent in a non- "
+		       "delivery notification."
+	},
+	{
+		.name = "delay_warning_time", .type = PARAM_TIME, .def = "0h",
+		.var = &var_delay_warning_time, .unit = 'h',
+		.doc = "The time after which the sender receives a copy of the message headers "
+		       "of mail that is still queued; 0 disables the warning. A bare number is "
+		       "in hours."
+	},
+	{
+		.name = "confirm_delay_cleared", .type = PARAM_BOOL, .def = "no",
+		.var = &var_confirm_delay_cleared,
+		.doc = "After sending a \"your message is delayed\" notification, inform the "
+		       "sender when the delay clears up."
+	},
+	{
+		.name = "soft_bounce", .type = PARAM_BOOL, .def = "no",
+		.var = &var_soft_bounce,
+		.doc = "Safety net to keep mail queued that would otherwise be returned to the "
+		       "sender: permanent failures become temporary ones."
+	},
+	{
+		.name = "message_size_limit", .type = PARAM_SIZE, .def = "10240000",
+		.var = &var_message_size_limit,
+		.doc = "The maximal size in bytes of a message, including envelope "
+		       "information; 0 means no limit."
+	},
+	{
+		.name = "header_size_limit", .type = PARAM_SIZE, .def = "102400",
+		.var = &var_header_size_limit, .min = 1,
+		.doc = "The maximal amount of memory in bytes for storing a message header; "
+		       "excess header text is discarded."
+	},
+	{
+		.name = "line_length_limit", .type = PARAM_INT, .def = "2048",
+		.var = &var_line_length_limit, .min = 1,
+		.doc = "Upon input, long lines are chopped up into pieces of at most this "
+		       "length; upon delivery, long lines are reconstructed."
+	},
+	{
+		.name = "hopcount_limit", .type = PARAM_INT, .def = "50",
+		.var = &var_hopcount_limit, .min = 1,
+		.doc = "The maximal number of Received: message headers that is allowed in the "
+		       "primary message headers; more means a mail loop."
+	},
+	{
+		.name = "duplicate_filter_limit", .type = PARAM_INT, .def = "1000",
+		.var = &var_duplicate_filter_limit,
+		.doc = "The maximal number of addresses remembered by the address duplicate "
+		       "filter when a message is queued."
+	},
+	{
+		.name = "queue_minfree", .type = PARAM_SIZE, .def = "0",
+		.var = &var_queue_minfree,
+		.doc = "The minimal amount of free space in bytes in the queue file system "
+		       "that is needed to accept mail; 0 means no check."
+	},
+	{
+		.name = "hash_queue_depth", .type = PARAM_INT, .def = "1",
+		.var = &var_hash_queue_depth, .min = 1, .max = 4,
+		.doc = "The number of subdirectory levels for queue directories listed with "
+		       "the hash_queue_names parameter."
+	},
+	{
+		.name = "hash_queue_names", .type = PARAM_LIST, .def = "deferred, defer",
+		.var = &var_hash_queue_names, .check = params_check_queue_names,
+		.doc = "The names of queue directories that are split across multiple "
+		       "subdirectory levels."
+	},
+	{
+		.name = "qmgr_clog_warn_time", .type = PARAM_TIME, .def = "300s",
+		.var = &var_qmgr_clog_warn_time,
+		.doc = "The minimal delay between warnings that a specific destination is "
+		       "clogging up the active queue; 0 disables the warning."
+	},
+	{
+		.name = "qmgr_message_active_limit", .type = PARAM_INT, .def = "20000",
+		.var = &var_qmgr_message_active_limit, .min = 1,
+		.doc = "The maximal number of messages in the active queue."
+	},
+	{
+		.name = "qmgr_message_recipient_limit", .type = PARAM_INT, .def = "20000",
+		.var = &var_qmgr_message_recipient_limit, .min = 1,
+		.doc = "The maximal number of recipients held in memory by the queue manager, "
+		       "and the maximal size of the short-term, in-memory \"dead\" destination "
+		       "status cache."
+	},
+	{
+		.name = "qmgr_fudge_factor", .type = PARAM_INT, .def = "100",
+		.var = &var_qmgr_fudge_factor, .min = 10, .max = 100,
+		.doc = "Obsolete feature: the percentage of delivery resources that a busy "
+		       "mail system will use up for delivery of a large mailing list message."
+	},
+	{
+		.name = "address_verify_pending_request_limit", .type = PARAM_INT,
+		.def = "5000", .var = &var_address_verify_pending_request_limit, .min = 1,
+		.doc = "A safety limit that prevents address verification requests from "
+		       "overwhelming the queue: probes beyond it are deferred."
+	},
+	{
+		.name = "initial_destination_concurrency", .type = PARAM_INT, .def = "5",
+		.var = &var_initial_destination_concurrency, .min = 1,
+		.flags = PARAM_F_PER_TRANSPORT,
+		.doc = "The initial per-destination concurrency level for parallel delivery to "
+		       "the same destination."
+	},
+	{
+		.name = "default_destination_concurrency_limit", .type = PARAM_INT,
+		.def = "20", .var = &var_default_destination_concurrency_limit,
+		.flags = PARAM_F_PER_TRANSPORT,
+		.doc = "The default maximal number of parallel deliveries to the same "
+		       "destination; 0 means no limit."
+	},
+	{
+		.name = "local_destination_concurrency_limit", .type = PARAM_INT, .def = "2",
+		.var = &var_local_destination_concurrency_limit,
+		.doc = "The maximal number of parallel deliveries via the local transport to "
+		       "the same recipient (local_destination_recipient_limit = 1) or domain."
+	},
+	{
+		.name = "default_destination_concurrency_failed_cohort_limit",
+		.type = PARAM_INT, .def = "1",
+		.var = &var_default_destination_concurrency_failed_cohort_limit,
+		.flags = PARAM_F_PER_TRANSPORT,
+		.doc = "How many pseudo-cohorts must suffer connection or handshake failure "
+		       "before a specific destination is considered unavailable (and further "
+		       "delivery is suspended); 0 disables the check."
+	},
+	{
+		.name = "default_destination_concurrency_negative_feedback", .type = PARAM_STR,
+		.def = "1", .var = &var_default_destination_concurrency_negative_feedback,
+		.flags = PARAM_F_PER_TRANSPORT, .check = params_check_feedback,
+		.doc = "The per-destination amount of delivery concurrency negative feedback, "
+		       "after a delivery completes with a connection or handshake failure: N, "
+		       "N/M or N/concurrency, with a value between 0 and 1."
+	},
+	{
+		.name = "default_destination_concurrency_positive_feedback", .type = PARAM_STR,
+		.def = "1", .var = &var_default_destination_concurrency_positive_feedback,
+		.flags = PARAM_F_PER_TRANSPORT, .check = params_check_feedback,
+		.doc = "The per-destination amount of delivery concurrency positive feedback, "
+		       "after a delivery completes without connection or handshake failure: N, "
+		       "N/M or N/concurrency, with a value between 0 and 1."
+	},
+	{
+		.name = "destination_concurrency_feedback_debug", .type = PARAM_BOOL,
+		.def = "no", .var = &var_destination_concurrency_feedback_debug,
+		.doc = "Make the queue manager's feedback algorithm verbose for performance "
+		       "analysis purposes."
+	},
+	{
+		.name = "default_destination_recipient_limit", .type = PARAM_INT, .def = "50",
+		.var = &var_default_destination_recipient_limit,
+		.flags = PARAM_F_PER_TRANSPORT,
+		.doc = "The default maximal number of recipients per message delivery; 0 means "
+		       "no limit. A limit of 1 makes each recipient its own destination."
+	},
+	{
+		.name = "local_destination_recipient_limit", .type = PARAM_INT, .def = "1",
+		.var = &var_local_destination_recipient_limit,
+		.doc = "The maximal number of recipients per message delivery via the local "
+		       "transport; 1 gives each recipient its own queue and concurrency."
+	},
+	{
+		.name = "default_process_limit", .type = PARAM_INT, .def = "100",
+		.var = &var_default_process_limit, .min = 1,
+		.doc = "The default maximal number of processes of a master.cf service "
+		       "(maxproc \"-\")."
+	},
+	{
+		.name = "minimal_backoff_time", .type = PARAM_TIME, .def = "300s",
+		.var = &var_minimal_backoff_time, .min = 1,
+		.doc = "The minimal time between attempts to deliver a deferred message, and "
+		       "the time a destination stays marked dead."
+	},
+	{
+		.name = "maximal_backoff_time", .type = PARAM_TIME, .def = "4000s",
+		.var = &var_maximal_backoff_time, .min = 1,
+		.doc = "The maximal time between attempts to deliver a deferred message."
+	},
+	{
+		.name = "backoff_spread_percent", .type = PARAM_INT, .def = "5",
+		.var = &var_backoff_spread_percent, .max = 50,
+		.doc = "sluice: a random spread, in percent of the backoff time, that is added "
+		       "to the retry time of a deferred message so that mail deferred together "
+		       "does not come due together."
+	},
+	{
+		.name = "maximal_queue_lifetime", .type = PARAM_TIME, .def = "5d",
+		.var = &var_maximal_queue_lifetime, .unit = 'd',
+		.doc = "Consider a message as undeliverable, when delivery fails with a "
+		       "temporary error, and the time in the queue has reached this limit; 0 "
+		       "returns it after the first failed attempt. A bare number is in days."
+	},
+	{
+		.name = "bounce_queue_lifetime", .type = PARAM_TIME, .def = "5d",
+		.var = &var_bounce_queue_lifetime, .unit = 'd',
+		.doc = "Consider a bounce message (null sender) as undeliverable, when "
+		       "delivery fails with a temporary error, and the time in the queue has "
+		       "reached this limit (at most $maximal_queue_lifetime). A bare number is "
+		       "in days."
+	},
+	{
+		.name = "queue_run_delay", .type = PARAM_TIME, .def = "300s",
+		.var = &var_queue_run_delay, .min = 1,
+		.doc = "The time between deferred queue scans by the queue manager."
+	},
+	{
+		.name = "deferred_rescan_time", .type = PARAM_TIME, .def = "3600s",
+		.var = &var_deferred_rescan_time, .min = 1,
+		.doc = "sluice: how often the queue manager lists the whole deferred folder to "
+		       "find files that were moved there behind its back."
+	},
+	{
+		.name = "transport_retry_time", .type = PARAM_TIME, .def = "60s",
+		.var = &var_transport_retry_time, .min = 1,
+		.doc = "The time between attempts by the queue manager to contact a "
+		       "malfunctioning message delivery transport."
+	},
+	{
+		.name = "default_destination_rate_delay", .type = PARAM_TIME, .def = "0s",
+		.var = &var_default_destination_rate_delay, .flags = PARAM_F_PER_TRANSPORT,
+		.doc = "The default amount of delay that is inserted between individual "
+		       "message deliveries to the same destination and over the same message "
+		       "delivery transport; a non-zero value forces the destination "
+		       "concurrency limit to 1."
+	},
+	{
+		.name = "default_transport_rate_delay", .type = PARAM_TIME, .def = "0s",
+		.var = &var_default_transport_rate_delay, .flags = PARAM_F_PER_TRANSPORT,
+		.doc = "The default amount of delay that is inserted between individual "
+		       "message deliveries over the same message delivery transport, "
+		       "regardless of destination."
+	},
+	{
+		.name = "in_flow_delay", .type = PARAM_TIME, .def = "1s",
+		.var = &var_in_flow_delay, .max = 10,
+		.doc = "Time to pause before accepting a new message, when the message arrival "
+		       "rate exceeds the message delivery rate; 0 disables the flow control."
+	},
+	{
+		.name = "qmgr_daemon_timeout", .type = PARAM_TIME, .def = "1000s",
+		.var = &var_qmgr_daemon_timeout, .min = 1,
+		.doc = "How much time a queue manager process may take to handle a request "
+		       "before it is terminated by a built-in watchdog timer."
+	},
+	{
+		.name = "qmgr_ipc_timeout", .type = PARAM_TIME, .def = "60s",
+		.var = &var_qmgr_ipc_timeout, .min = 1,
+		.doc = "The time limit for the queue manager to send or receive information "
+		       "over an internal communication channel."
+	},
+	{
+		.name = "ipc_timeout", .type = PARAM_TIME, .def = "3600s",
+		.var = &var_ipc_timeout, .min = 1,
+		.doc = "The time limit for sending or receiving information over an internal "
+		       "communication channel."
+	},
+	{
+		.name = "daemon_timeout", .type = PARAM_TIME, .def = "18000s",
+		.var = &var_daemon_timeout, .min = 1,
+		.doc = "How much time a daemon process may take to handle a request before it "
+		       "is terminated by a built-in watchdog timer."
+	},
+	{
+		.name = "trigger_timeout", .type = PARAM_TIME, .def = "10s",
+		.var = &var_trigger_timeout, .min = 1,
+		.doc = "The time limit for sending a trigger to a daemon (for example, the "
+		       "queue manager's public/qmgr FIFO)."
+	},
+	{
+		.name = "command_time_limit", .type = PARAM_TIME, .def = "1000s",
+		.var = &var_command_time_limit, .min = 1, .flags = PARAM_F_PER_TRANSPORT,
+		.suffix = "time_limit",
+		.doc = "Time limit for delivery to external commands; <transport>_time_limit "
+		       "overrides it per transport."
+	},
+	{
+		.name = "max_use", .type = PARAM_INT, .def = "100", .var = &var_max_use,
+		.min = 1,
+		.doc = "The maximal number of requests that a daemon process handles before it "
+		       "exits."
+	},
+	{
+		.name = "max_idle", .type = PARAM_TIME, .def = "100s", .var = &var_max_idle,
+		.min = 1,
+		.doc = "The maximum amount of time that an idle daemon process waits for an "
+		       "incoming request before it exits."
+	},
+	{
+		.name = "service_throttle_time", .type = PARAM_TIME, .def = "60s",
+		.var = &var_service_throttle_time, .min = 1,
+		.doc = "How long the master waits before forking a server that appears to be "
+		       "malfunctioning."
+	},
+	{
+		.name = "delay_logging_resolution_limit", .type = PARAM_INT, .def = "2",
+		.var = &var_delay_logging_resolution_limit, .max = 6,
+		.doc = "The maximal number of digits after the decimal point when logging sub- "
+		       "second delay values."
+	},
+	{
+		.name = "helpful_warnings", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_helpful_warnings,
+		.doc = "Log warnings about problematic configuration settings, and provide "
+		       "helpful suggestions."
+	},
+	{
+		.name = "info_log_address_format", .type = PARAM_STR, .def = "external",
+		.var = &var_info_log_address_format, .check = params_check_address_format,
+		.doc = "The email address form that is used in non-debug logging: external "
+		       "(quoted as in mail headers) or internal."
+	},
+	{
+		.name = "process_id", .type = PARAM_INT, .def_doc = "(read-only)",
+		.var = &var_process_id, .flags = PARAM_F_READONLY,
+		.doc = "The process ID of a sluice command or daemon process (read-only)."
+	},
+	{
+		.name = "process_name", .type = PARAM_STR, .def_doc = "(read-only)",
+		.var = &var_process_name, .flags = PARAM_F_READONLY,
+		.doc = "The process name of a sluice command or daemon process (read-only)."
+	},
+	{
+		.name = "service_name", .type = PARAM_STR, .def_doc = "(read-only)",
+		.var = &var_service_name, .flags = PARAM_F_READONLY,
+		.doc = "The master.cf service name of a daemon process (read-only)."
+	},
+	{
+		.name = "import_environment", .type = PARAM_LIST,
+		.def = "SLUICE_CONFIG_DIR SLUICE_DAEMON_DIR SLUICE_MAILLOG_FD TZ LANG=C",
+		.var = &var_import_environment,
+		.doc = "The environment variables that a daemon process inherits from its "
+		       "parent; NAME=VALUE sets a variable."
+	},
+	{
+		.name = "export_environment", .type = PARAM_LIST,
+		.def = "TZ SLUICE_CONFIG_DIR LANG", .var = &var_export_environment,
+		.doc = "The environment variables that are exported to external commands run "
+		       "by the local and pipe delivery agents; NAME=VALUE sets a variable."
+	},
+	{
+		.name = "alias_maps", .type = PARAM_LIST, .def = "", .var = &var_alias_maps,
+		.doc = "The alias databases used by the local delivery agent (texthash:/path "
+		       "or inline:{...})."
+	},
+	{
+		.name = "home_mailbox", .type = PARAM_STR, .def = "", .var = &var_home_mailbox,
+		.doc = "Optional pathname of a mailbox file relative to a user's home "
+		       "directory; a name ending in / means Maildir."
+	},
+	{
+		.name = "mail_spool_directory", .type = PARAM_STR, .def = "/var/mail",
+		.var = &var_mail_spool_directory,
+		.doc = "The directory where local mailboxes are kept."
+	},
+	{
+		.name = "local_mailbox_base", .type = PARAM_STR, .def = "./var/mail",
+		.var = &var_local_mailbox_base,
+		.doc = "sluice: when non-empty, the local agent delivers every local part to "
+		       "its own Maildir below this folder instead of to system users (the "
+		       "embedded default); empty means deliver to system users."
+	},
+	{
+		.name = "mailbox_size_limit", .type = PARAM_SIZE, .def = "51200000",
+		.var = &var_mailbox_size_limit,
+		.doc = "The maximal size of any local mailbox or maildir file; 0 means no "
+		       "limit."
+	},
+	{
+		.name = "allow_mail_to_commands", .type = PARAM_LIST, .def = "alias, forward",
+		.var = &var_allow_mail_to_commands, .check = params_check_mail_to,
+		.doc = "Restrict local delivery to external commands: any of alias, forward, "
+		       "include."
+	},
+	{
+		.name = "allow_mail_to_files", .type = PARAM_LIST, .def = "alias, forward",
+		.var = &var_allow_mail_to_files, .check = params_check_mail_to,
+		.doc = "Restrict local delivery to external files: any of alias, forward, "
+		       "include."
+	},
+	{
+		.name = "smtp_connect_timeout", .type = PARAM_TIME, .def = "30s",
+		.var = &var_smtp_connect_timeout,
+		.doc = "The SMTP client time limit for completing a TCP connection; 0 leaves "
+		       "it to the operating system."
+	},
+	{
+		.name = "smtp_helo_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_smtp_helo_timeout, .min = 1,
+		.doc = "The SMTP client time limit for sending the HELO or EHLO command, and "
+		       "for receiving the initial server response."
+	},
+	{
+		.name = "smtp_mail_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_smtp_mail_timeout, .min = 1,
+		.doc = "The SMTP client time limit for sending the MAIL FROM command, and for "
+		       "receiving the server response."
+	},
+	{
+		.name = "smtp_rcpt_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_smtp_rcpt_timeout, .min = 1,
+		.doc = "The SMTP client time limit for sending the RCPT TO command, and for "
+		       "receiving the server response."
+	},
+	{
+		.name = "smtp_data_init_timeout", .type = PARAM_TIME, .def = "120s",
+		.var = &var_smtp_data_init_timeout, .min = 1,
+		.doc = "The SMTP client time limit for sending the DATA command, and for "
+		       "receiving the server response."
+	},
+	{
+		.name = "smtp_data_xfer_timeout", .type = PARAM_TIME, .def = "180s",
+		.var = &var_smtp_data_xfer_timeout, .min = 1,
+		.doc = "The SMTP client time limit for sending the message content."
+	},
+	{
+		.name = "smtp_data_done_timeout", .type = PARAM_TIME, .def = "600s",
+		.var = &var_smtp_data_done_timeout, .min = 1,
+		.doc = "The SMTP client time limit for sending the \".\", and for receiving the "
+		       "server response."
+	},
+	{
+		.name = "smtp_quit_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_smtp_quit_timeout, .min = 1,
+		.doc = "The SMTP client time limit for sending the QUIT command, and for "
+		       "receiving the server response."
+	},
+	{
+		.name = "smtp_rset_timeout", .type = PARAM_TIME, .def = "20s",
+		.var = &var_smtp_rset_timeout, .min = 1,
+		.doc = "The SMTP client time limit for sending the RSET command, and for "
+		       "receiving the server response."
+	},
+	{
+		.name = "smtp_starttls_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_smtp_starttls_timeout, .min = 1,
+		.doc = "The time limit for SMTP client write and read operations during TLS "
+		       "startup and shutdown handshake procedures."
+	},
+	{
+		.name = "smtp_helo_name", .type = PARAM_STR, .def = "$myhostname",
+		.var = &var_smtp_helo_name,
+		.doc = "The hostname to send in the SMTP HELO or EHLO command."
+	},
+	{
+		.name = "smtp_bind_address", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_bind_address,
+		.doc = "An optional numerical network address that the SMTP client should bind "
+		       "to when making an IPv4 connection."
+	},
+	{
+		.name = "smtp_mx_address_limit", .type = PARAM_INT, .def = "5",
+		.var = &var_smtp_mx_address_limit,
+		.doc = "The maximal number of MX (mail exchanger) IP addresses that can result "
+		       "from SMTP client mail exchanger lookups; 0 means no limit."
+	},
+	{
+		.name = "smtp_mx_session_limit", .type = PARAM_INT, .def = "2",
+		.var = &var_smtp_mx_session_limit,
+		.doc = "The maximal number of SMTP sessions per delivery request before the "
+		       "SMTP client gives up or delivers to a fall-back relay host; 0 means no "
+		       "limit."
+	},
+	{
+		.name = "smtp_host_lookup", .type = PARAM_LIST, .def = "dns",
+		.var = &var_smtp_host_lookup, .check = params_check_host_lookup,
+		.doc = "What mechanisms the SMTP client uses to look up a host's IP address: "
+		       "dns, native, or both (in that order)."
+	},
+	{
+		.name = "smtp_address_preference", .type = PARAM_STR, .def = "any",
+		.var = &var_smtp_address_preference, .check = params_check_address_preference,
+		.doc = "The address type (ipv6, ipv4 or any) that the SMTP client will try "
+		       "first, when a destination has IPv6 and IPv4 addresses with equal MX "
+		       "preference."
+	},
+	{
+		.name = "smtp_randomize_addresses", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtp_randomize_addresses,
+		.doc = "Randomize the order of equal-preference MX host addresses."
+	},
+	{
+		.name = "smtp_defer_if_no_mx_address_found", .type = PARAM_BOOL, .def = "no",
+		.var = &var_smtp_defer_if_no_mx_address_found,
+		.doc = "Defer mail delivery when no MX record resolves to an IP address."
+	},
+	{
+		.name = "smtp_skip_5xx_greeting", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtp_skip_5xx_greeting,
+		.doc = "Skip SMTP servers that greet with a 5XX status code, and try the next "
+		       "one."
+	},
+	{
+		.name = "smtp_always_send_ehlo", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtp_always_send_ehlo,
+		.doc = "Always send EHLO at the start of an SMTP session."
+	},
+	{
+		.name = "smtp_skip_quit_response", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtp_skip_quit_response,
+		.doc = "Do not wait for the response to the SMTP QUIT command."
+	},
+	{
+		.name = "smtp_line_length_limit", .type = PARAM_INT, .def = "998",
+		.var = &var_smtp_line_length_limit,
+		.doc = "The maximal length of message header and body lines that the SMTP "
+		       "client sends; longer lines are folded. 0 means no limit."
+	},
+	{
+		.name = "smtp_connection_cache_on_demand", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtp_connection_cache_on_demand,
+		.doc = "Temporarily enable SMTP connection caching while a destination has a "
+		       "high volume of mail in the active queue."
+	},
+	{
+		.name = "smtp_connection_cache_destinations", .type = PARAM_LIST, .def = "",
+		.var = &var_smtp_connection_cache_destinations,
+		.doc = "Permanently enable SMTP connection caching for the specified "
+		       "destinations."
+	},
+	{
+		.name = "smtp_connection_cache_time_limit", .type = PARAM_TIME, .def = "2s",
+		.var = &var_smtp_connection_cache_time_limit, .min = 1,
+		.doc = "When SMTP connection caching is enabled, the amount of time that an "
+		       "unused SMTP client socket is kept open before it is closed."
+	},
+	{
+		.name = "smtp_connection_reuse_count_limit", .type = PARAM_INT, .def = "0",
+		.var = &var_smtp_connection_reuse_count_limit,
+		.doc = "When SMTP connection caching is enabled, the number of times that an "
+		       "SMTP session may be reused before it is closed; 0 means unlimited."
+	},
+	{
+		.name = "smtp_tls_security_level", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_tls_security_level, .check = params_check_tls_level,
+		.doc = "The default SMTP TLS security level for the SMTP client: empty (none), "
+		       "none, may, encrypt, verify or secure."
+	},
+	{
+		.name = "smtp_tls_CAfile", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_tls_CAfile,
+		.doc = "A file containing CA certificates of root CAs trusted to sign remote "
+		       "SMTP server certificates."
+	},
+	{
+		.name = "smtp_tls_CApath", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_tls_CApath,
+		.doc = "Directory with PEM format certificate authority certificates that the "
+		       "SMTP client uses to verify a remote SMTP server certificate."
+	},
+	{
+		.name = "smtp_tls_loglevel", .type = PARAM_INT, .def = "0",
+		.var = &var_smtp_tls_loglevel, .max = 4,
+		.doc = "Enable additional logging of SMTP client TLS activity (0 to 4)."
+	},
+	{
+		.name = "smtp_tls_protocols", .type = PARAM_LIST, .def = ">=TLSv1",
+		.var = &var_smtp_tls_protocols,
+		.doc = "TLS protocols that the SMTP client will use with opportunistic TLS "
+		       "encryption."
+	},
+	{
+		.name = "smtp_tls_mandatory_protocols", .type = PARAM_LIST, .def = ">=TLSv1",
+		.var = &var_smtp_tls_mandatory_protocols,
+		.doc = "TLS protocols that the SMTP client will use with mandatory TLS "
+		       "encryption."
+	},
+	{
+		.name = "smtp_tls_verify_cert_match", .type = PARAM_LIST, .def = "hostname",
+		.var = &var_smtp_tls_verify_cert_match,
+		.doc = "How the SMTP client verifies the server certificate peername for the "
+		       "verify security level."
+	},
+	{
+		.name = "smtp_tls_secure_cert_match", .type = PARAM_LIST,
+		.def = "nexthop, dot-nexthop", .var = &var_smtp_tls_secure_cert_match,
+		.doc = "How the SMTP client verifies the server certificate peername for the "
+		       "secure security level."
+	},
+};
+
+/* params_table - all rows */
+const struct param_def *params_table(size_t *count_r)
+{
+	*count_r = sizeof(table) / sizeof(table[0]);
+	return table;
+}
+
+/* params_find - row by name, through an index built on first use */
+const struct param_def *params_find(const char *name)
+{
+	static struct htable *index;
+
+	if (index == NULL) {
+		index = htable_create(2 * sizeof(table) / sizeof(table[0]));
+		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+			htable_enter(index, table[i].name, (void *)&table[i]);
+	}
+	return htable_find(index, name);
+}
+
+/* params_transport_suffix - per-transport name part */
+const char *params_transport_suffix(const struct param_def *p)
+{
+	if ((p->flags & PARAM_F_PER_TRANSPORT) == 0)
+		msg_panic("params_transport_suffix: %s is not a per-transport parameter", p->name);
+	if (p->suffix)
+		return p->suffix;
+	return strncmp(p->name, "default_", 8) == 0 ? p->name + 8 : p->name;
+}
+
+/* params_split_transport - recognise <transport>_<suffix> */
+const struct param_def *params_split_transport(const char *name, size_t *transport_len_r)
+{
+	const struct param_def *best = NULL;
+	size_t len = strlen(name), best_len = 0;
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const char *sfx;
+		size_t sl;
+
+		if ((table[i].flags & PARAM_F_PER_TRANSPORT) == 0)
+			continue;
+		sfx = params_transport_suffix(&table[i]);
+		sl = strlen(sfx);
+		/* At least one character of transport name, then "_", then suffix. */
+		if (len < sl + 2 || name[len - sl - 1] != '_' || strcmp(name + len - sl, sfx) != 0)
+			continue;
+		if (sl > best_len) {
+			best = &table[i];
+			best_len = sl;
+		}
+	}
+	if (best)
+		*transport_len_r = len - best_len - 1;
+	return best;
+}
+
+/* params_transport_name - build <transport>_<suffix> */
+char *params_transport_name(const struct param_def *p, const char *transport)
+{
+	return xasprintf("%s_%s", transport, params_transport_suffix(p));
+}
