@@ -1,12 +1,78 @@
 /*
- * sluice - the user-facing command (placeholder main until the CLI lands).
+ * sluice - the one user-facing program: dispatches subcommands, and answers
+ * as sendmail and mailq when invoked under those names.
+ *
+ * Usage: sluice [-c config_dir] [-v] COMMAND [ARGS...]
+ * The configuration directory comes from -c, else SLUICE_CONFIG_DIR, else
+ * /etc/sluice when it exists, else the embedded default.
+ *
+ * Exit status: the command's; 64 for a usage error (sysexits).
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd_config.h"
+#include "cmd_config.h"
+#include "cmd_start.h"
+#include "util/log.h"
+
+typedef int cmd_fn(const char *config_dir, int argc, char **argv);
+
+static const struct {
+	const char *name;
+	cmd_fn *fn;
+	const char *usage;
+} commands[] = {
+	{"start", cmd_start, "start [-f]"},
+	{"stop", cmd_stop, "stop"},
+	{"reload", cmd_reload, "reload"},
+	{"status", cmd_status, "status"},
+	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
+	{"config", cmd_config, "config [-n|-d] [-h] [-M] [NAME...] | NAME=VALUE..."},
+};
+
+/* usage - list the commands */
+static void usage(void)
+{
+	fprintf(stderr, "usage: sluice [-c config_dir] [-v] command [args...]\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(stderr, "  %s\n", commands[i].usage);
+	exit(64);
+}
+
+/* dispatch - run a subcommand by name */
+static int dispatch(const char *config_dir, int argc, char **argv)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			return commands[i].fn(config_dir, argc, argv);
+	fprintf(stderr, "sluice: unknown command \"%s\"\n", argv[0]);
+	usage();
+	return 64;
+}
 
 int main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "sluice: not yet\n");
-	return 64;
+	const char *config_dir = NULL;
+	const char *base = strrchr(argv[0], '/');
+	int i;
+
+	base = base ? base + 1 : argv[0];
+	log_init("sluice", LOG_FLAG_STDERR);
+
+	/* Global options, before the command. */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			config_dir = argv[++i];
+		} else if (strcmp(argv[i], "-v") == 0) {
+			msg_verbose++;
+		} else {
+			usage();
+		}
+	}
+	if (i >= argc)
+		usage();
+	return dispatch(config_dir, argc - i, argv + i);
 }

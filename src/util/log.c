@@ -138,6 +138,13 @@ int log_configure(const char *syslog_name, const char *facility,
 	return 0;
 }
 
+/* log_set_fd - switch descriptors */
+void log_set_fd(int fd)
+{
+	out_fd = fd;
+	out_is_stderr = fd == 2;
+}
+
 /* log_set_cleanup - run before fatal exit */
 void log_set_cleanup(void (*fn)(void))
 {

@@ -53,6 +53,8 @@ const char *log_progname(void);
 
 /* log_fd - descriptor lines are written to, or -1 for syslog. */
 int log_fd(void);
+/* log_set_fd - write lines to fd from now on (it replaced the log file's). */
+void log_set_fd(int fd);
 
 /* log_set_cleanup - function run by msg_fatal/msg_panic before exiting. */
 void log_set_cleanup(void (*fn)(void));

@@ -1,0 +1,143 @@
+/*
+ * mail_server - common daemon start-up (see mail_server.h).
+ *
+ * Each daemon's privileges are settled here in one place (OpenSMTPD
+ * queue()): after configuration and logging are up, an unprivileged
+ * service started by root switches to mail_owner for good.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "global/deliver_log.h"
+#include "global/mail_conf.h"
+#include "global/mail_server.h"
+#include "global/params.h"
+#include "global/queue_file.h"
+#include "util/log.h"
+
+static int status_fd = -1;
+
+/* usage - complain about the command line */
+static void usage(const char *progname)
+{
+	msg_fatal("usage: %s [-n service] [-t type] [-u] [-v] [-o name=value]...", progname);
+}
+
+/* mail_server_init - options, configuration, logging */
+void mail_server_init(int argc, char **argv, const char *progname,
+		      struct mail_server_opts *opts)
+{
+	const char *error;
+	char *eq;
+	int ch, overrides_start;
+
+	log_init(progname, 0);
+	signal(SIGPIPE, SIG_IGN);
+	memset(opts, 0, sizeof(*opts));
+	opts->service = progname;
+	opts->type = "unix";
+
+	/* First pass: everything but -o, which needs the configuration. */
+	opterr = 0;
+	overrides_start = optind;
+	while ((ch = getopt(argc, argv, "n:t:uvo:")) != -1) {
+		switch (ch) {
+		case 'n':
+			opts->service = optarg;
+			break;
+		case 't':
+			opts->type = optarg;
+			break;
+		case 'u':
+			opts->unpriv = true;
+			break;
+		case 'v':
+			msg_verbose++;
+			break;
+		case 'o':
+			break;
+		default:
+			usage(progname);
+		}
+	}
+	if (optind != argc)
+		usage(progname);
+
+	mail_conf_read_or_die(NULL);
+	optind = overrides_start;
+	while ((ch = getopt(argc, argv, "n:t:uvo:")) != -1) {
+		if (ch != 'o')
+			continue;
+		if ((eq = strchr(optarg, '=')) == NULL)
+			msg_fatal("-o %s: expected name=value", optarg);
+		*eq = 0;
+		if (mail_conf_override(optarg, eq + 1, &error) < 0)
+			msg_fatal("-o %s: %s", optarg, error);
+		*eq = '=';
+	}
+	mail_conf_set_process(progname, opts->service);
+	if (log_configure(var_syslog_name, var_syslog_facility, var_maillog_file,
+			  var_myhostname, &error) < 0)
+		msg_warn("%s", error);
+	deliver_log_set_resolution((int)var_delay_logging_resolution_limit);
+	queue_hash_init(var_hash_queue_names, var_hash_queue_depth);
+
+	opts->has_listen_fd = fcntl(MAIL_SERVER_LISTEN_FD, F_GETFD) >= 0;
+	if (fcntl(MAIL_SERVER_STATUS_FD, F_GETFD) >= 0) {
+		status_fd = MAIL_SERVER_STATUS_FD;
+		fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+	}
+	if (opts->has_listen_fd)
+		fcntl(MAIL_SERVER_LISTEN_FD, F_SETFD, FD_CLOEXEC);
+}
+
+/* mail_owner_ids - look up mail_owner */
+int mail_owner_ids(uid_t *uid_r, gid_t *gid_r)
+{
+	struct passwd *pw = getpwnam(var_mail_owner);
+
+	if (pw == NULL)
+		return -1;
+	*uid_r = pw->pw_uid;
+	*gid_r = pw->pw_gid;
+	return 0;
+}
+
+/* mail_server_drop_privileges - become mail_owner */
+void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0 || !(opts->unpriv || force))
+		return;
+	if (mail_owner_ids(&uid, &gid) < 0)
+		msg_fatal("mail_owner: unknown user \"%s\"", var_mail_owner);
+	if (uid == 0)
+		msg_fatal("mail_owner \"%s\" must not be root", var_mail_owner);
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+		msg_fatal("cannot become %s: %s", var_mail_owner, strerror(errno));
+	if (setuid(0) == 0)
+		msg_panic("privileges were not dropped");
+}
+
+/* mail_server_status - notify master */
+void mail_server_status(int avail)
+{
+	struct mail_server_status st;
+
+	if (status_fd < 0)
+		return;
+	memset(&st, 0, sizeof(st));
+	st.pid = getpid();
+	st.avail = avail;
+	if (write(status_fd, &st, sizeof(st)) != (ssize_t)sizeof(st))
+		msg_warn("status message to master: %s", strerror(errno));
+}

@@ -1,0 +1,159 @@
+/*
+ * resolve - in-process address routing (see resolve.h).
+ *
+ * DIAGNOSTICS: a transport_maps table that cannot be opened is reported by
+ * resolve_init(); the queue manager refuses to start rather than mis-route.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "global/maps.h"
+#include "global/params.h"
+#include "global/resolve.h"
+#include "util/argv.h"
+#include "util/mem.h"
+#include "util/strutil.h"
+
+static struct maps *transport_maps;
+static struct argv *local_domains;
+
+/* resolve_split_transport - "transport:nexthop" */
+void resolve_split_transport(const char *value, char **transport_r, char **nexthop_r)
+{
+	const char *colon = strchr(value, ':');
+
+	if (colon == NULL) {
+		*transport_r = xstrdup(value);
+		*nexthop_r = xstrdup("");
+	} else {
+		*transport_r = xstrndup(value, (size_t)(colon - value));
+		*nexthop_r = xstrdup(colon + 1);
+	}
+}
+
+/* resolve_init - (re)load tables and lists */
+int resolve_init(const char **error_r)
+{
+	struct maps *m = NULL;
+
+	if (var_transport_maps && *var_transport_maps) {
+		if ((m = maps_open(var_transport_maps, error_r)) == NULL)
+			return -1;
+	}
+	if (transport_maps)
+		maps_free(&transport_maps);
+	transport_maps = m;
+	argv_free(&local_domains);
+	local_domains = argv_split(var_mydestination, ", \t\r\n");
+	for (size_t i = 0; i < local_domains->argc; i++)
+		str_lower(local_domains->argv[i]);
+	return 0;
+}
+
+/* resolve_local_domain - mydestination membership */
+bool resolve_local_domain(const char *domain)
+{
+	if (local_domains == NULL)
+		return false;
+	for (size_t i = 0; i < local_domains->argc; i++)
+		if (str_casecmp_ascii(local_domains->argv[i], domain) == 0)
+			return true;
+	return false;
+}
+
+/* transport_lookup - address, domain, .parents, * */
+static const char *transport_lookup(const char *addr, const char *domain)
+{
+	const char *v, *dot;
+	char *key;
+
+	if (transport_maps == NULL)
+		return NULL;
+	if ((v = maps_find(transport_maps, addr)) != NULL)
+		return v;
+	if (*domain) {
+		if ((v = maps_find(transport_maps, domain)) != NULL)
+			return v;
+		for (dot = domain; (dot = strchr(dot, '.')) != NULL; dot++) {
+			key = xstrdup(dot);
+			v = maps_find(transport_maps, key);
+			free(key);
+			if (v)
+				return v;
+		}
+	}
+	return maps_find(transport_maps, "*");
+}
+
+/* resolve_addr - route one recipient */
+void resolve_addr(const char *addr, struct resolve_reply *r)
+{
+	const char *at = strrchr(addr, '@');
+	char *domain, *t = NULL, *n = NULL;
+	const char *v;
+
+	memset(r, 0, sizeof(*r));
+	r->recipient = xstrdup(addr);
+	if (at) {
+		str_lower(r->recipient + (at - addr) + 1);
+		domain = xstrdup(at + 1);
+	} else {
+		domain = xstrdup("");
+	}
+
+	/* Obviously broken addresses never reach an agent. */
+	if (at && (at == addr || at[1] == 0 || strpbrk(at + 1, " \t<>()\",;\\") != NULL)) {
+		r->transport = xstrdup("error");
+		r->nexthop = xstrdup("5.1.3 bad address syntax");
+		r->flags |= RESOLVE_FLAG_ERROR;
+		free(domain);
+		return;
+	}
+
+	/* Steps 2 and 3: the defaults for this address class. */
+	if (*domain == 0 || resolve_local_domain(domain)) {
+		resolve_split_transport(var_local_transport, &r->transport, &r->nexthop);
+		r->flags |= RESOLVE_FLAG_LOCAL;
+	} else {
+		resolve_split_transport(var_default_transport, &r->transport, &r->nexthop);
+		if (*r->nexthop == 0) {
+			free(r->nexthop);
+			r->nexthop = xstrdup(var_relayhost && *var_relayhost ? var_relayhost : domain);
+		}
+	}
+
+	/* Step 1 overrides either part. */
+	if ((v = transport_lookup(r->recipient, domain)) != NULL) {
+		resolve_split_transport(v, &t, &n);
+		if (*t) {
+			free(r->transport);
+			r->transport = t;
+			t = NULL;
+		}
+		if (*n) {
+			free(r->nexthop);
+			r->nexthop = n;
+			n = NULL;
+		} else if (!(r->flags & RESOLVE_FLAG_LOCAL) && strcmp(r->transport, "error") != 0
+			   && strcmp(r->transport, "local") != 0 && *domain) {
+			/* "smtp:" in the table: deliver to the domain itself. */
+			free(r->nexthop);
+			r->nexthop = xstrdup(var_relayhost && *var_relayhost ? var_relayhost : domain);
+		}
+		free(t);
+		free(n);
+	}
+	if (strcmp(r->transport, "error") == 0)
+		r->flags |= RESOLVE_FLAG_ERROR;
+	free(domain);
+}
+
+/* resolve_clear - free reply fields */
+void resolve_clear(struct resolve_reply *r)
+{
+	free(r->transport);
+	free(r->nexthop);
+	free(r->recipient);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,43 @@
+/*
+ * resolve - address routing, the role of Postfix's trivial-rewrite(8), as a
+ * module the queue manager calls in-process (no round trip per recipient).
+ *
+ * Given a recipient it answers (transport, next hop, recipient):
+ *   1. transport_maps: the full address, then the domain, then each parent
+ *      domain as ".parent", then "*"; a "transport:nexthop" result where
+ *      either part may be empty (empty = keep what steps 2-3 give);
+ *   2. a domain in mydestination (or no domain) goes to local_transport;
+ *   3. anything else goes to default_transport, with next hop from
+ *      default_transport's own ":nexthop", else relayhost, else the domain.
+ * A next hop "[host]" or "[host]:port" is passed on as is (the smtp agent
+ * skips MX lookups for it).  An address that does not parse resolves to the
+ * error transport with "5.1.3 bad address syntax".
+ */
+#ifndef SLUICE_RESOLVE_H
+#define SLUICE_RESOLVE_H
+
+#include <stdbool.h>
+
+#define RESOLVE_FLAG_LOCAL	(1 << 0)	/* domain is ours (mydestination) */
+#define RESOLVE_FLAG_ERROR	(1 << 1)	/* routed to the error transport */
+#define RESOLVE_FLAG_FAIL	(1 << 2)	/* table lookup trouble: defer */
+
+struct resolve_reply {
+	char *transport;	/* master.cf service name */
+	char *nexthop;
+	char *recipient;	/* as given, domain lower-cased */
+	int flags;
+};
+
+/* resolve_init - open transport_maps and read the routing parameters
+ * (again on reload). 0, or -1 with *error_r. */
+int resolve_init(const char **error_r);
+/* resolve_addr - route one address; fields owned by *reply (resolve_clear). */
+void resolve_addr(const char *addr, struct resolve_reply *reply);
+void resolve_clear(struct resolve_reply *reply);
+/* resolve_local_domain - is domain listed in mydestination? */
+bool resolve_local_domain(const char *domain);
+/* resolve_split_transport - "smtp:[h]:25" into transport and nexthop (copies). */
+void resolve_split_transport(const char *value, char **transport_r, char **nexthop_r);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * master - the sluice supervisor (Postfix master(8)).
+ *
+ * Runs the services of master.cf within their process limits, restarts
+ * children that die (with a growing pause), sends wakeups, re-reads the
+ * configuration on SIGHUP and stops everything on SIGTERM/SIGINT.  One
+ * master per queue directory: pid/master.pid is locked for as long as it
+ * runs, which is what "sluice status" and a second "start" look at.
+ *
+ * Usage: master [-c config_dir] [-f] [-v]
+ *   -f  stay in the foreground (otherwise detach once ready; the parent
+ *       exits 0 only when the master is up).
+ *
+ * DIAGNOSTICS: start-up problems are fatal with a message on stderr and
+ * in the log; trouble with one service is logged and that service waits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "global/mail_conf.h"
+#include "global/mail_server.h"
+#include "global/params.h"
+#include "global/queue_file.h"
+#include "master.h"
+#include "util/ev.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+char *master_config_dir;
+static int pid_fd = -1;
+static char *pid_path;
+static volatile int stopping;
+
+/* master_owner_setup - folders and modes, as Postfix's post-install would */
+static void master_owner_setup(void)
+{
+	static const char *private_dirs[] = {"incoming", "active", "deferred", "hold",
+		"corrupt", "bounce", "defer", "trace", "private", NULL};
+	char path[4096];
+	uid_t uid = geteuid();
+	gid_t gid = getegid(), drop_gid;
+	struct group *gr;
+	const char *error;
+
+	if (queue_dirs_create(var_queue_directory, &error) < 0)
+		msg_fatal("queue_directory %s: %s", var_queue_directory, error);
+	if (geteuid() != 0) {
+		/* An unprivileged instance: everything belongs to the invoking user. */
+		snprintf(path, sizeof(path), "%s/maildrop", var_queue_directory);
+		(void)chmod(path, 0730);
+		return;
+	}
+	if (mail_owner_ids(&uid, &gid) < 0)
+		msg_fatal("mail_owner: unknown user \"%s\" (scripts/setup creates it)",
+			  var_mail_owner);
+	drop_gid = (gr = getgrnam(var_setgid_group)) ? gr->gr_gid : gid;
+	for (const char **d = private_dirs; *d; d++) {
+		snprintf(path, sizeof(path), "%s/%s", var_queue_directory, *d);
+		if (chown(path, uid, gid) < 0 || chmod(path, 0700) < 0)
+			msg_fatal("set owner of %s: %s", path, strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/maildrop", var_queue_directory);
+	if (chown(path, uid, drop_gid) < 0 || chmod(path, 0730) < 0)
+		msg_fatal("set owner of %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/public", var_queue_directory);
+	if (chown(path, uid, drop_gid) < 0 || chmod(path, 0710) < 0)
+		msg_fatal("set owner of %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/pid", var_queue_directory);
+	(void)chmod(path, 0755);
+}
+
+/* master_lock_pid - one master per queue directory */
+static void master_lock_pid(void)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char buf[32];
+
+	pid_path = xasprintf("%s/pid/master.pid", var_queue_directory);
+	if ((pid_fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		msg_fatal("open %s: %s", pid_path, strerror(errno));
+	if (fcntl(pid_fd, F_SETLK, &fl) < 0) {
+		if (errno == EACCES || errno == EAGAIN) {
+			fl.l_type = F_WRLCK;
+			if (fcntl(pid_fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+				msg_fatal("the sluice mail system is already running (pid %ld)",
+					  (long)fl.l_pid);
+			msg_fatal("the sluice mail system is already running");
+		}
+		msg_fatal("lock %s: %s", pid_path, strerror(errno));
+	}
+	snprintf(buf, sizeof(buf), "%10ld\n", (long)getpid());
+	if (ftruncate(pid_fd, 0) < 0 || pwrite(pid_fd, buf, strlen(buf), 0) < 0)
+		msg_fatal("write %s: %s", pid_path, strerror(errno));
+}
+
+/* master_sigchld - reap children */
+static void master_sigchld(int event, void *ctx)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		master_child_exited(pid, status);
+}
+
+/* master_stop - end every child, then ourselves */
+static void master_stop(int event, void *ctx)
+{
+	int sig = (int)(long)ctx;
+	double deadline;
+	pid_t pid;
+	int status;
+
+	if (stopping++)
+		return;
+	msg_info("terminating on signal %d", sig);
+	master_services_stop();
+	master_children_signal(SIGTERM, true);
+	deadline = mono_time() + 10;
+	while (master_children_count() > 0 && mono_time() < deadline) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid > 0)
+			master_child_exited(pid, status);
+		else
+			usleep(20000);
+	}
+	if (master_children_count() > 0) {
+		msg_warn("%ld processes did not stop in time; killing them",
+			 master_children_count());
+		master_children_signal(SIGKILL, true);
+		while ((pid = waitpid(-1, &status, 0)) > 0)
+			master_child_exited(pid, status);
+	}
+	(void)unlink(pid_path);
+	exit(0);
+}
+
+/* master_reload - SIGHUP */
+static void master_reload(int event, void *ctx)
+{
+	const char *error;
+
+	if (mail_conf_read(master_config_dir, &error) < 0) {
+		msg_warn("reload: %s; keeping the running configuration", error);
+		return;
+	}
+	msg_info("reload -- configuration %s",
+		 mail_conf_dir() ? mail_conf_dir() : "(embedded default)");
+	master_services_config(true);
+}
+
+/* export_log_fd - let children write to the maillog master opened */
+static void export_log_fd(void)
+{
+	char buf[16];
+	int fd = log_fd();
+
+	if (fd > 2) {
+		/* Out of the way of the descriptors children get (3 and 4). */
+		int high = fcntl(fd, F_DUPFD, 20);
+
+		if (high < 0)
+			msg_fatal("dup maillog descriptor: %s", strerror(errno));
+		log_set_fd(high);
+		close(fd);
+		fd = high;
+		set_cloexec(fd, false);
+		snprintf(buf, sizeof(buf), "%d", fd);
+		setenv("SLUICE_MAILLOG_FD", buf, 1);
+	} else {
+		unsetenv("SLUICE_MAILLOG_FD");
+	}
+}
+
+/* detach - background the master; the parent reports how start-up went */
+static int detach(void)
+{
+	int p[2];
+	pid_t pid;
+	char ok;
+
+	if (pipe(p) < 0)
+		msg_fatal("pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0)
+		msg_fatal("fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(p[1]);
+		/* The child writes one byte once it is up; EOF means it died. */
+		if (read(p[0], &ok, 1) == 1)
+			_exit(0);
+		_exit(1);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+int main(int argc, char **argv)
+{
+	bool foreground = false;
+	const char *error;
+	int ch, ready_fd = -1, null_fd;
+
+	log_init("master", LOG_FLAG_STDERR);
+	while ((ch = getopt(argc, argv, "c:fv")) != -1) {
+		switch (ch) {
+		case 'c':
+			master_config_dir = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'v':
+			msg_verbose++;
+			break;
+		default:
+			msg_fatal("usage: master [-c config_dir] [-f] [-v]");
+		}
+	}
+	if (mail_conf_read(master_config_dir, &error) < 0)
+		msg_fatal("%s", error);
+	/* Children read the same configuration (none: the embedded default). */
+	if (mail_conf_dir()) {
+		master_config_dir = xstrdup(mail_conf_dir());
+		setenv("SLUICE_CONFIG_DIR", master_config_dir, 1);
+	} else {
+		unsetenv("SLUICE_CONFIG_DIR");
+	}
+	mail_conf_set_process("master", "master");
+	if (log_configure(var_syslog_name, var_syslog_facility, var_maillog_file,
+			  var_myhostname, &error) < 0)
+		msg_fatal("%s", error);
+	export_log_fd();
+	queue_hash_init(var_hash_queue_names, var_hash_queue_depth);
+	umask(022);
+	master_owner_setup();
+
+	if (!foreground)
+		ready_fd = detach();
+	master_lock_pid();
+	ev_init();
+	ev_signal(SIGCHLD, master_sigchld, NULL);
+	ev_signal(SIGTERM, master_stop, (void *)(long)SIGTERM);
+	ev_signal(SIGINT, master_stop, (void *)(long)SIGINT);
+	ev_signal(SIGHUP, master_reload, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	master_services_config(false);
+	msg_info("daemon started -- configuration %s",
+		 master_config_dir ? master_config_dir : "(embedded default)");
+
+	if (ready_fd >= 0) {
+		/* Up: release the parent, and stop using the terminal. */
+		if (write(ready_fd, "", 1) != 1)
+			msg_warn("cannot notify the starting process");
+		close(ready_fd);
+		if ((null_fd = open("/dev/null", O_RDWR)) >= 0) {
+			dup2(null_fd, 0);
+			dup2(null_fd, 1);
+			if (log_fd() != 2)
+				dup2(null_fd, 2);
+			if (null_fd > 2)
+				close(null_fd);
+		}
+	}
+	for (;;)
+		ev_run_once(-1);
+}

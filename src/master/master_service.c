@@ -1,0 +1,443 @@
+/*
+ * master_service - services, their endpoints and their processes.
+ *
+ * For each master.cf service master owns the endpoint (a listening UNIX
+ * socket in private/ or public/, or a FIFO it keeps open for reading and
+ * writing so that triggers never fail while a daemon restarts) and a status
+ * pipe.  It watches the endpoint only while the service has no idle process
+ * and may start another; readable then means "a client waits", and a
+ * process is started (Postfix master's on-demand model).
+ *
+ * A child that exits abnormally throttles its service: no new process for
+ * a pause that doubles per consecutive failure, from 1 s up to 60 s, so a
+ * daemon that cannot start does not spin.  Services with a wakeup timer
+ * (qmgr, pickup) get a wakeup as soon as the pause is over, because nothing
+ * else would start them again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "global/daemon_path.h"
+#include "global/mail_conf.h"
+#include "global/mail_server.h"
+#include "global/master_cf.h"
+#include "global/params.h"
+#include "master.h"
+#include "util/argv.h"
+#include "util/ev.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define THROTTLE_MIN	1.0
+#define THROTTLE_MAX	60.0
+
+struct master_serv *master_services;
+static struct master_proc *procs;
+
+static void service_listen_event(int event, void *ctx);
+static void service_status_event(int event, void *ctx);
+static void service_throttle_event(int event, void *ctx);
+
+/* master_children_count - running children */
+long master_children_count(void)
+{
+	long n = 0;
+
+	for (struct master_proc *p = procs; p; p = p->next)
+		n++;
+	return n;
+}
+
+/* master_children_signal - signal children (all, or those of old generations) */
+void master_children_signal(int sig, bool all)
+{
+	for (struct master_proc *p = procs; p; p = p->next) {
+		if (all)
+			p->old_generation = true;	/* going away on purpose */
+		if (all || p->old_generation)
+			(void)kill(p->pid, sig);
+	}
+}
+
+/* endpoint_open - create the service's socket or FIFO */
+static int endpoint_open(struct master_serv *s, const struct master_ent *e)
+{
+	int fd;
+
+	s->endpoint = xasprintf("%s/%s/%s", var_queue_directory,
+				e->private_ ? "private" : "public", e->service);
+	if (strcmp(e->type, "unix") == 0) {
+		fd = unix_listen(s->endpoint, 128, e->private_ ? 0600 : 0666);
+		if (fd >= 0 && geteuid() == 0) {
+			uid_t uid;
+			gid_t gid;
+
+			/* Unprivileged clients (qmgr as mail_owner) must connect. */
+			if (mail_owner_ids(&uid, &gid) == 0 && chown(s->endpoint, uid, gid) < 0)
+				msg_warn("chown %s: %s", s->endpoint, strerror(errno));
+		}
+	} else if (strcmp(e->type, "fifo") == 0) {
+		(void)unlink(s->endpoint);
+		if (mkfifo(s->endpoint, 0622) < 0) {
+			msg_warn("mkfifo %s: %s", s->endpoint, strerror(errno));
+			return -1;
+		}
+		/* mkfifo obeys the umask: anyone may write a trigger. */
+		(void)chmod(s->endpoint, 0622);
+		if (geteuid() == 0) {
+			uid_t uid;
+			gid_t gid;
+
+			if (mail_owner_ids(&uid, &gid) == 0 && chown(s->endpoint, uid, gid) < 0)
+				msg_warn("chown %s: %s", s->endpoint, strerror(errno));
+		}
+		fd = open(s->endpoint, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	} else {
+		msg_warn("master.cf: service %s: transport type \"%s\" is not supported",
+			 e->service, e->type);
+		return -1;
+	}
+	if (fd < 0) {
+		msg_warn("service %s: %s: %s", e->service, s->endpoint, strerror(errno));
+		return -1;
+	}
+	set_cloexec(fd, true);
+	set_nonblock(fd, true);
+	return fd;
+}
+
+/* service_argv - the child's command line */
+static void service_argv(struct master_serv *s, const struct master_ent *e)
+{
+	struct argv *a = argv_create();
+
+	argv_add(a, e->command, "-n", e->service, "-t", e->type, NULL);
+	if (e->unpriv)
+		argv_add(a, "-u", NULL);
+	for (size_t i = 0; e->overrides && i < e->overrides->argc; i++)
+		argv_add(a, "-o", e->overrides->argv[i], NULL);
+	if (msg_verbose)
+		argv_add(a, "-v", NULL);
+	if (s->argv) {
+		for (char **cp = s->argv; *cp; cp++)
+			free(*cp);
+		free(s->argv);
+	}
+	s->argv = a->argv;
+	free(a);
+	free(s->path);
+	s->path = daemon_path(var_daemon_directory, e->command);
+}
+
+/* service_create - a new service from its master.cf entry */
+static struct master_serv *service_create(const struct master_ent *e)
+{
+	struct master_serv *s = xcalloc(1, sizeof(*s));
+
+	s->name = xstrdup(e->service);
+	s->type = xstrdup(e->type);
+	s->command = xstrdup(e->command);
+	if ((s->listen_fd = endpoint_open(s, e)) < 0) {
+		free(s->name);
+		free(s->type);
+		free(s->command);
+		free(s->endpoint);
+		free(s);
+		return NULL;
+	}
+	if (pipe2(s->status_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+		msg_fatal("pipe: %s", strerror(errno));
+	/* Children write status messages; the write end must not block them. */
+	ev_read_enable(s->status_fd[0], service_status_event, s, -1);
+	return s;
+}
+
+/* service_update - (re)apply the tunable fields of an entry */
+static void service_update(struct master_serv *s, const struct master_ent *e)
+{
+	s->maxproc = e->maxproc;
+	s->wakeup = e->wakeup;
+	s->wakeup_if_used = e->wakeup_if_used;
+	s->unpriv = e->unpriv;
+	service_argv(s, e);
+}
+
+/* service_free - close a service that left master.cf */
+static void service_free(struct master_serv *s)
+{
+	master_wakeup_cancel(s);
+	ev_timer_cancel(service_throttle_event, s);
+	if (s->listening)
+		ev_disable(s->listen_fd);
+	close(s->listen_fd);
+	ev_disable(s->status_fd[0]);
+	close(s->status_fd[0]);
+	close(s->status_fd[1]);
+	(void)unlink(s->endpoint);
+	for (struct master_proc *p = procs; p; p = p->next)
+		if (p->serv == s) {
+			(void)kill(p->pid, SIGTERM);
+			p->serv = NULL;
+		}
+	if (s->argv) {
+		for (char **cp = s->argv; *cp; cp++)
+			free(*cp);
+		free(s->argv);
+	}
+	free(s->path);
+	free(s->endpoint);
+	free(s->name);
+	free(s->type);
+	free(s->command);
+	free(s);
+}
+
+/* master_services_config - create or refresh services from master.cf */
+void master_services_config(bool reload)
+{
+	const struct master_ent *ents;
+	struct master_serv *s, **sp;
+	size_t count;
+
+	/* master.cf was read with main.cf (mail_conf_read), errors and all. */
+	ents = mail_conf_master(&count);
+	for (s = master_services; s; s = s->next)
+		s->marked = false;
+	for (size_t i = 0; i < count; i++) {
+		const struct master_ent *e = &ents[i];
+
+		for (s = master_services; s; s = s->next)
+			if (strcmp(s->name, e->service) == 0)
+				break;
+		if (s && (strcmp(s->type, e->type) != 0 || strcmp(s->command, e->command) != 0)) {
+			/* Changed beyond repair: replace it. */
+			for (sp = &master_services; *sp != s; sp = &(*sp)->next)
+				;
+			*sp = s->next;
+			service_free(s);
+			s = NULL;
+		}
+		if (s == NULL) {
+			if ((s = service_create(e)) == NULL)
+				continue;
+			s->next = master_services;
+			master_services = s;
+		}
+		s->marked = true;
+		service_update(s, e);
+		master_wakeup_init(s);
+		master_service_check(s);
+	}
+
+	/* Services that left master.cf go away. */
+	for (sp = &master_services; (s = *sp) != NULL;) {
+		if (!s->marked) {
+			*sp = s->next;
+			msg_info("service %s removed", s->name);
+			service_free(s);
+		} else {
+			sp = &s->next;
+		}
+	}
+
+	if (reload) {
+		/*
+		 * New settings reach every process: the queue manager re-reads
+		 * in place (SIGHUP); idle processes end now and busy ones end
+		 * when they next become idle, so no delivery is cut short.
+		 */
+		for (struct master_proc *p = procs; p; p = p->next) {
+			if (p->serv && strcmp(p->serv->command, "qmgr") == 0) {
+				(void)kill(p->pid, SIGHUP);
+				continue;
+			}
+			p->old_generation = true;
+			if (p->avail)
+				(void)kill(p->pid, SIGTERM);
+		}
+	}
+}
+
+/* master_services_stop - close every endpoint (stop) */
+void master_services_stop(void)
+{
+	for (struct master_serv *s = master_services; s; s = s->next) {
+		master_wakeup_cancel(s);
+		if (s->listening) {
+			ev_disable(s->listen_fd);
+			s->listening = false;
+		}
+		s->throttle_until = 1e300;	/* nothing new starts */
+	}
+}
+
+/* spawn - start one process of service s */
+static void spawn(struct master_serv *s)
+{
+	struct master_proc *p;
+	pid_t pid;
+
+	if ((pid = fork()) < 0) {
+		msg_warn("fork: %s", strerror(errno));
+		s->throttle_until = mono_time() + THROTTLE_MIN;
+		return;
+	}
+	if (pid == 0) {
+		/* The endpoint on 3, the status pipe on 4 (dup2 clears close-on-exec). */
+		if (dup2(s->listen_fd, MAIL_SERVER_LISTEN_FD) < 0
+		    || dup2(s->status_fd[1], MAIL_SERVER_STATUS_FD) < 0)
+			msg_fatal("dup2: %s", strerror(errno));
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(s->path, s->argv);
+		msg_fatal("exec %s: %s", s->path, strerror(errno));
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->pid = pid;
+	p->serv = s;
+	p->avail = true;	/* until it says otherwise, as Postfix assumes */
+	p->next = procs;
+	procs = p;
+	s->total++;
+	s->avail++;
+	s->used = true;
+	msg_debug("service %s: started %s pid %ld", s->name, s->path, (long)pid);
+}
+
+/* master_service_check - watch the endpoint only when a new process may be needed */
+void master_service_check(struct master_serv *s)
+{
+	double now = mono_time();
+	bool want = s->avail == 0 && (s->maxproc == 0 || s->total < s->maxproc)
+		&& now >= s->throttle_until;
+
+	if (want && !s->listening) {
+		ev_read_enable(s->listen_fd, service_listen_event, s, -1);
+		s->listening = true;
+	} else if (!want && s->listening) {
+		ev_disable(s->listen_fd);
+		s->listening = false;
+	}
+	if (now < s->throttle_until && s->throttle_until < 1e300)
+		ev_timer_request(service_throttle_event, s, s->throttle_until - now);
+}
+
+/* service_listen_event - a client waits and nobody is idle */
+static void service_listen_event(int event, void *ctx)
+{
+	struct master_serv *s = ctx;
+
+	spawn(s);
+	master_service_check(s);
+}
+
+/* service_throttle_event - the pause is over */
+static void service_throttle_event(int event, void *ctx)
+{
+	struct master_serv *s = ctx;
+
+	master_service_check(s);
+	/* A trigger-driven daemon only starts when poked. */
+	if (s->wakeup > 0 && s->total == 0)
+		master_trigger(s, "W");
+}
+
+/* find_proc - process by pid */
+static struct master_proc *find_proc(pid_t pid, struct master_proc ***prev_r)
+{
+	struct master_proc **pp, *p;
+
+	for (pp = &procs; (p = *pp) != NULL; pp = &p->next) {
+		if (p->pid == pid) {
+			if (prev_r)
+				*prev_r = pp;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* service_status_event - busy/idle messages from children */
+static void service_status_event(int event, void *ctx)
+{
+	struct master_serv *s = ctx;
+	struct mail_server_status st;
+	struct master_proc *p;
+	ssize_t n;
+
+	while ((n = read(s->status_fd[0], &st, sizeof(st))) == (ssize_t)sizeof(st)) {
+		if ((p = find_proc(st.pid, NULL)) == NULL || p->serv != s)
+			continue;
+		if (st.avail && !p->avail) {
+			p->avail = true;
+			s->avail++;
+			/* An idle process of an older configuration makes way. */
+			if (p->old_generation)
+				(void)kill(p->pid, SIGTERM);
+		} else if (!st.avail && p->avail) {
+			p->avail = false;
+			s->avail--;
+		}
+	}
+	master_service_check(s);
+}
+
+/* master_child_exited - bookkeeping and back-off after a child ends */
+void master_child_exited(pid_t pid, int status)
+{
+	struct master_proc *p, **prev;
+	struct master_serv *s;
+	bool failed;
+
+	if ((p = find_proc(pid, &prev)) == NULL)
+		return;
+	*prev = p->next;
+	s = p->serv;
+	failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* A process master itself told to go is no failure. */
+	if (p->old_generation && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM)
+		failed = false;
+	if (s == NULL) {
+		free(p);
+		return;
+	}
+	s->total--;
+	if (p->avail)
+		s->avail--;
+	if (failed) {
+		if (WIFSIGNALED(status))
+			msg_warn("process %s pid %ld killed by signal %d", s->path, (long)pid,
+				 WTERMSIG(status));
+		else
+			msg_warn("process %s pid %ld exit status %d", s->path, (long)pid,
+				 WEXITSTATUS(status));
+		if (!p->old_generation) {
+			s->throttle_delay = s->throttle_delay < THROTTLE_MIN ? THROTTLE_MIN
+				: s->throttle_delay * 2 > THROTTLE_MAX ? THROTTLE_MAX
+				: s->throttle_delay * 2;
+			s->throttle_until = mono_time() + s->throttle_delay;
+			msg_warn("%s: bad command startup -- throttling for %.0f s",
+				 s->path, s->throttle_delay);
+		}
+	} else {
+		s->throttle_delay = 0;
+	}
+	free(p);
+	master_service_check(s);
+	if (s->wakeup > 0 && s->total == 0 && mono_time() >= s->throttle_until)
+		master_trigger(s, "W");
+}

@@ -1,0 +1,351 @@
+/*
+ * qmgr - the sluice queue manager (Postfix oqmgr(8)).
+ *
+ * One single-threaded, event-driven process owning active/.  It reads
+ * one-byte triggers from the FIFO master passes on descriptor 3, scans
+ * incoming and deferred, imports messages into the active queue (leaky
+ * bucket, fairness), routes their recipients, and hands entries to delivery
+ * agents as the scheduler (sched.c) decides: round robin, slow start,
+ * concurrency feedback, dead destinations, rate delays.
+ *
+ * Event handlers are named after their event; what happens each turn lives
+ * in exactly one hook, qmgr_loop() (Postfix's qmgr_loop, Redis's
+ * beforeSleep).  A watchdog (qmgr_daemon_timeout) ends a stuck queue
+ * manager so that master restarts it.
+ *
+ * Triggers (manual TRIGGERS): I and W start an incoming scan, D a deferred
+ * scan, A makes the next (and a running) deferred scan ignore time stamps,
+ * F revives every dead transport and destination and overrides
+ * defer_transports for the next scans.  A whole buffer is read at once,
+ * duplicates collapse, and A and F take effect before D and I.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "global/mail_conf.h"
+#include "global/mail_server.h"
+#include "global/params.h"
+#include "global/resolve.h"
+#include "qmgr.h"
+#include "util/ev.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define TRIGGER_BUF_SIZE	1024	/* bytes read per trigger event (Postfix) */
+#define QMGR_MAX_WAIT		5.0	/* longest sleep between turns */
+
+struct sched *qmgr_sched;
+struct qmgr_message *qmgr_messages;
+long qmgr_message_count;
+long qmgr_vrfy_pend_count;
+double qmgr_now;
+
+static bool wakeup_pending;
+static volatile sig_atomic_t reload_pending;
+
+/* Entries the scheduler gave back (dead destination): re-routed each turn. */
+struct pending_defer {
+	struct qmgr_batch *batch;
+	char *status, *reason;
+	bool from_retry;
+	struct pending_defer *next;
+};
+static struct pending_defer *pending_defers, **pending_tail = &pending_defers;
+
+/* qmgr_wakeup - something changed: run the loop hook again without sleeping */
+void qmgr_wakeup(void)
+{
+	wakeup_pending = true;
+}
+
+/* qmgr_entry_defer - scheduler callback: a todo entry's destination died */
+void qmgr_entry_defer(void *ctx, struct sched_entry *e, const char *status,
+		      const char *reason)
+{
+	struct pending_defer *p = xcalloc(1, sizeof(*p));
+
+	/*
+	 * This runs inside the scheduler: no new entries may be made here.
+	 * The batch is re-routed to the retry transport by the loop hook.
+	 */
+	p->batch = e->ctx;
+	p->status = xstrdup(status);
+	p->reason = xstrdup(reason);
+	p->from_retry = strcmp(e->queue->transport->name, "retry") == 0;
+	e->ctx = NULL;
+	*pending_tail = p;
+	pending_tail = &p->next;
+	wakeup_pending = true;
+}
+
+/* process_pending_defers - send given-back entries to the retry agent */
+static void process_pending_defers(void)
+{
+	struct pending_defer *p;
+	struct sched_transport *retry;
+	struct sched_queue *q;
+	struct sched_entry *e;
+	struct qmgr_message *msg;
+	struct sched_transport_conf tc;
+	char *why;
+
+	while ((p = pending_defers) != NULL) {
+		if ((pending_defers = p->next) == NULL)
+			pending_tail = &pending_defers;
+		msg = p->batch->msg;
+		if ((retry = sched_transport_find(qmgr_sched, "retry")) == NULL) {
+			qmgr_message_transport_conf("retry", &tc);
+			retry = sched_transport_create(qmgr_sched, "retry", &tc);
+		}
+		if (p->from_retry || sched_transport_dead(retry)) {
+			/* Nobody left to log it for us: record it here. */
+			qmgr_defer_batch(p->batch, p->status, p->reason);
+			msg->rcpt_mem -= (long)p->batch->count;
+			qmgr_batch_free(p->batch);
+			if (--msg->refcount == 0)
+				qmgr_active_continue(msg);
+		} else {
+			why = xasprintf("%s %s", p->status, p->reason);
+			if ((q = sched_queue_find(retry, why)) == NULL)
+				q = sched_queue_create(retry, why, why, qmgr_now);
+			if (sched_queue_dead(q)) {
+				qmgr_defer_batch(p->batch, p->status, p->reason);
+				msg->rcpt_mem -= (long)p->batch->count;
+				qmgr_batch_free(p->batch);
+				if (--msg->refcount == 0)
+					qmgr_active_continue(msg);
+			} else {
+				e = sched_entry_create(q, msg, (long)p->batch->count, qmgr_now);
+				e->ctx = p->batch;
+			}
+			free(why);
+		}
+		free(p->status);
+		free(p->reason);
+		free(p);
+	}
+}
+
+/* clog_warning - scheduler callback */
+static void clog_warning(void *ctx, const struct sched_queue *q, const char *text)
+{
+	msg_warn("%s", text);
+}
+
+/* feedback_log - scheduler callback */
+static void feedback_log(void *ctx, const char *text)
+{
+	msg_info("%s", text);
+}
+
+/* sched_conf_from_params - the scheduler's global settings */
+static void sched_conf_from_params(struct sched_conf *conf)
+{
+	sched_conf_defaults(conf);
+	conf->qmgr_message_active_limit = var_qmgr_message_active_limit;
+	conf->qmgr_message_recipient_limit = var_qmgr_message_recipient_limit;
+	conf->minimal_backoff_time = (double)var_minimal_backoff_time;
+	conf->transport_retry_time = (double)var_transport_retry_time;
+	conf->qmgr_clog_warn_time = (double)var_qmgr_clog_warn_time;
+	conf->helpful_warnings = var_helpful_warnings;
+	conf->destination_concurrency_feedback_debug = var_destination_concurrency_feedback_debug;
+}
+
+/* qmgr_trigger_event - one-byte requests on the FIFO */
+static void qmgr_trigger_event(int event, void *ctx)
+{
+	char buf[TRIGGER_BUF_SIZE];
+	int incoming = 0, deferred = 0;
+	bool flush = false;
+	ssize_t n;
+
+	n = read(MAIL_SERVER_LISTEN_FD, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			msg_fatal("read trigger FIFO: %s", strerror(errno));
+		return;
+	}
+	/* Fold the whole buffer first: modifiers precede scan starts. */
+	for (ssize_t i = 0; i < n; i++) {
+		switch (buf[i]) {
+		case 'I':
+		case 'W':
+			incoming |= QMGR_SCAN_START;
+			break;
+		case 'D':
+			deferred |= QMGR_SCAN_START;
+			break;
+		case 'A':
+			deferred |= QMGR_SCAN_ALL;
+			incoming |= QMGR_SCAN_ALL;
+			break;
+		case 'F':
+			flush = true;
+			deferred |= QMGR_FLUSH_DFXP;
+			incoming |= QMGR_FLUSH_DFXP;
+			break;
+		default:
+			break;		/* unknown bytes are ignored */
+		}
+	}
+	qmgr_now = wall_time();
+	if (flush)
+		sched_flush_dead(qmgr_sched, qmgr_now);
+	if (incoming)
+		qmgr_scan_request(qmgr_incoming_scan, incoming);
+	if (deferred)
+		qmgr_scan_request(qmgr_deferred_scan, deferred);
+	wakeup_pending = true;
+}
+
+/* qmgr_deferred_run_event - the queue_run_delay timer */
+static void qmgr_deferred_run_event(int event, void *ctx)
+{
+	qmgr_scan_request(qmgr_deferred_scan, QMGR_SCAN_START);
+	ev_timer_request(qmgr_deferred_run_event, NULL, (double)var_queue_run_delay);
+}
+
+/* qmgr_reload_event - SIGHUP from master: new settings, nothing dropped */
+static void qmgr_reload_event(int event, void *ctx)
+{
+	struct sched_conf conf;
+	const char *error;
+
+	if (mail_conf_read(NULL, &error) < 0) {
+		msg_warn("reload: %s; keeping the running configuration", error);
+		return;
+	}
+	mail_conf_set_process("qmgr", "qmgr");
+	if (resolve_init(&error) < 0) {
+		msg_warn("reload: %s", error);
+	}
+	sched_conf_from_params(&conf);
+	sched_reconfigure(qmgr_sched, &conf);
+	sched_feed_init(&qmgr_sched->feed, var_qmgr_message_active_limit,
+			var_qmgr_message_recipient_limit);
+	qmgr_message_reconfigure();
+	msg_info("reload -- configuration %s",
+		 mail_conf_dir() ? mail_conf_dir() : "(embedded default)");
+	wakeup_pending = true;
+}
+
+/* qmgr_stop_event - SIGTERM: active mail stays in active/ for the next start */
+static void qmgr_stop_event(int event, void *ctx)
+{
+	msg_info("terminating on signal %d", (int)(long)ctx);
+	exit(0);
+}
+
+/* qmgr_watchdog - the loop is stuck: let master restart us */
+static void qmgr_watchdog(int sig)
+{
+	msg_fatal("watchdog timeout: no progress for %ld seconds", var_qmgr_daemon_timeout);
+}
+
+/* feed_one - leaky bucket + fairness: import at most one message */
+static bool feed_one(void)
+{
+	enum sched_feed_queue which;
+	struct qmgr_scan *scan;
+	const char *id;
+	int flags;
+
+	for (int tries = 0; tries < 2; tries++) {
+		which = sched_feed_choose(&qmgr_sched->feed, qmgr_scan_running(qmgr_incoming_scan),
+					  qmgr_scan_running(qmgr_deferred_scan),
+					  qmgr_message_count, qmgr_sched->recipient_count);
+		if (which == SCHED_FEED_NONE)
+			return false;
+		scan = which == SCHED_FEED_INCOMING ? qmgr_incoming_scan : qmgr_deferred_scan;
+		if ((id = qmgr_scan_next(scan, &flags)) == NULL)
+			continue;
+		(void)qmgr_active_feed(which == SCHED_FEED_INCOMING ? "incoming" : "deferred",
+				       id, flags);
+		sched_feed_imported(&qmgr_sched->feed, qmgr_message_count,
+				    qmgr_sched->recipient_count);
+		return true;
+	}
+	return false;
+}
+
+/* qmgr_loop - what happens each turn; returns how long to sleep */
+static double qmgr_loop(void)
+{
+	double next, wait = QMGR_MAX_WAIT;
+	bool fed;
+
+	qmgr_now = wall_time();
+	wakeup_pending = false;
+	sched_run_timers(qmgr_sched, qmgr_now);
+	process_pending_defers();
+	qmgr_deliver_drain();
+	fed = feed_one();
+	process_pending_defers();
+	qmgr_deliver_drain();
+	qmgr_deliver_close_idle();
+
+	if (fed || wakeup_pending || pending_defers)
+		return 0;
+	if ((next = sched_next_timer(qmgr_sched)) >= 0) {
+		next -= qmgr_now;
+		if (next < wait)
+			wait = next < 0 ? 0 : next;
+	}
+	return wait;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct sched_ops ops = {
+		.entry_defer = qmgr_entry_defer,
+		.clog_warning = clog_warning,
+		.log = feedback_log,
+	};
+	struct mail_server_opts opts;
+	struct sched_conf conf;
+	const char *error;
+
+	mail_server_init(argc, argv, "qmgr", &opts);
+	if (!opts.has_listen_fd)
+		msg_fatal("no trigger FIFO on descriptor %d: qmgr is started by master",
+			  MAIL_SERVER_LISTEN_FD);
+	mail_server_drop_privileges(&opts, false);
+	srand48((long)getpid() ^ (long)wall_time());
+	if (resolve_init(&error) < 0)
+		msg_fatal("%s", error);
+
+	sched_conf_from_params(&conf);
+	qmgr_sched = sched_create(&conf, &ops, NULL);
+	sched_feed_init(&qmgr_sched->feed, var_qmgr_message_active_limit,
+			var_qmgr_message_recipient_limit);
+	qmgr_now = wall_time();
+
+	ev_init();
+	set_nonblock(MAIL_SERVER_LISTEN_FD, true);
+	ev_read_enable(MAIL_SERVER_LISTEN_FD, qmgr_trigger_event, NULL, -1);
+	ev_signal(SIGHUP, qmgr_reload_event, NULL);
+	ev_signal(SIGTERM, qmgr_stop_event, (void *)(long)SIGTERM);
+	signal(SIGALRM, qmgr_watchdog);
+
+	/* Crash recovery (oqmgr-notes 1g), then the first scans. */
+	qmgr_active_recover();
+	qmgr_incoming_scan = qmgr_scan_create("incoming", false);
+	qmgr_deferred_scan = qmgr_scan_create("deferred", true);
+	qmgr_scan_request(qmgr_incoming_scan, QMGR_SCAN_START);
+	qmgr_scan_request(qmgr_deferred_scan, QMGR_SCAN_START);
+	ev_timer_request(qmgr_deferred_run_event, NULL, (double)var_queue_run_delay);
+	qmgr_control_init();
+
+	for (;;) {
+		double wait;
+
+		alarm((unsigned)var_qmgr_daemon_timeout);
+		wait = qmgr_loop();
+		ev_run_once(wait);
+	}
+}

@@ -1,0 +1,413 @@
+/*
+ * qmgr_active - the active queue: import a file, and decide what happens to
+ * it when its deliveries are over.
+ *
+ * Import (qmgr_active_feed): one lstat, one rename into active/, one read of
+ * the envelope and the first recipients.  The mode bits say whether the file
+ * is complete (u=rwx, Postfix's convention) and carry per-file requests
+ * (group read: flush this message; group execute: expire it now).
+ *
+ * When the last entry of a message is done (qmgr_active_done) the end-of-
+ * message chain runs, with asynchronous requests to the bounce service where
+ * a report is due (oqmgr-notes 1c): flush the bounce log, flush the trace
+ * log, then for a message with deferred recipients either expire it (the
+ * defer log becomes the non-delivery report), or warn the sender once, and
+ * move it to deferred/ with its next attempt recorded in its time stamps;
+ * otherwise remove it.  A file an agent found damaged goes to corrupt/.
+ *
+ * DIAGNOSTICS: Postfix's lines: "ID: from=<s>, size=N, nrcpt=N (queue
+ * active)", "ID: removed", "ID: from=<s>, status=expired, returned to
+ * sender", "ID: skipped, still being delivered", and warnings for
+ * quarantined files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "global/deliver_request.h"
+#include "global/params.h"
+#include "global/queue_file.h"
+#include "global/status_log.h"
+#include "qmgr.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/* End-of-message chain steps. */
+enum done_step {
+	DONE_START,
+	DONE_BOUNCE_FLUSHED,
+	DONE_TRACE_FLUSHED,
+	DONE_DEFER_HANDLED,
+};
+
+static void done_next(struct qmgr_message *msg);
+
+/* set_times - atime and mtime of a queue file */
+static int set_times(const char *path, double when)
+{
+	struct timeval tv[2];
+
+	tv[0].tv_sec = (time_t)when;
+	tv[0].tv_usec = 0;
+	tv[1] = tv[0];
+	return utimes(path, tv);
+}
+
+/* move_file - rename between queue folders, with a warning on failure */
+static int move_file(const char *id, const char *from, const char *to)
+{
+	if (queue_move(var_queue_directory, from, to, id) < 0) {
+		if (errno != ENOENT)
+			msg_warn("%s: move from %s to %s: %s", id, from, to, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* quarantine - a damaged file goes to corrupt/ */
+static void quarantine(const char *id, const char *from)
+{
+	msg_warn("%s: saving corrupt queue file from queue %s to queue corrupt", id, from);
+	(void)move_file(id, from, "corrupt");
+}
+
+/* message_leave - take a message out of the active queue and free it */
+static void message_leave(struct qmgr_message *msg)
+{
+	if (msg->prev)
+		msg->prev->next = msg->next;
+	else
+		qmgr_messages = msg->next;
+	if (msg->next)
+		msg->next->prev = msg->prev;
+	qmgr_message_count--;
+	sched_message_leave(qmgr_sched);
+	if (msg->tflags & DEL_REQ_FLAG_VERIFY)
+		qmgr_vrfy_pend_count--;
+	qmgr_message_free(msg);
+	/* Room in the active queue: the loop may import again. */
+	qmgr_wakeup();
+}
+
+/* qmgr_active_feed - import one file from queue into the active queue */
+int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
+{
+	struct qmgr_message *msg;
+	struct stat st;
+	char *path;
+	int qflags, r;
+
+	path = queue_path(var_queue_directory, queue, id);
+	if (lstat(path, &st) < 0) {
+		free(path);
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		msg_warn("%s: not a regular file: %s", id, path);
+		free(path);
+		return 0;
+	}
+	/* Still being written, or marked corrupt by a tool: not ours yet. */
+	if ((st.st_mode & S_IRWXU) != S_IRWXU) {
+		free(path);
+		return 0;
+	}
+	if (!(scan_flags & QMGR_SCAN_ALL) && (double)st.st_mtime > qmgr_now + 1) {
+		free(path);
+		return 0;
+	}
+	qflags = scan_flags & QMGR_FLUSH_DFXP;
+	if (st.st_mode & S_IRGRP)
+		qflags |= QMGR_FLUSH_EACH | QMGR_FLUSH_DFXP;
+	if (st.st_mode & S_IXGRP)
+		qflags |= QMGR_FORCE_EXPIRE;
+	free(path);
+	if (move_file(id, queue, "active") < 0)
+		return 0;
+
+	msg = qmgr_message_alloc(id, qflags);
+	msg->next = qmgr_messages;
+	if (qmgr_messages)
+		qmgr_messages->prev = msg;
+	qmgr_messages = msg;
+	qmgr_message_count++;
+	sched_message_enter(qmgr_sched);
+
+	/* The defer log describes the latest attempt only (Postfix). */
+	if (!(qflags & QMGR_FORCE_EXPIRE))
+		(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, id);
+
+	r = qmgr_message_read(msg);
+	if (r == QMGR_READ_LOCKED) {
+		/* An agent of an earlier queue manager still works on it. */
+		msg_info("%s: skipped, still being delivered", id);
+		if (move_file(id, "active", "incoming") == 0) {
+			path = queue_path(var_queue_directory, "incoming", id);
+			(void)set_times(path, qmgr_now + 60);
+			free(path);
+		}
+		msg->refcount = 0;
+		message_leave(msg);
+		return 0;
+	}
+	if (r == QF_CORRUPT) {
+		quarantine(id, "active");
+		message_leave(msg);
+		return 0;
+	}
+	if (r < 0) {
+		/* Trouble reading: try again later rather than lose it. */
+		if (move_file(id, "active", "deferred") == 0) {
+			path = queue_path(var_queue_directory, "deferred", id);
+			(void)set_times(path, qmgr_now + (double)var_minimal_backoff_time);
+			free(path);
+			qmgr_defer_index_add(id, qmgr_now + (double)var_minimal_backoff_time);
+		}
+		message_leave(msg);
+		return 0;
+	}
+	if (st.st_mode & (S_IRGRP | S_IXGRP)) {
+		/* Per-file requests are honoured once. */
+		path = qmgr_message_path(msg);
+		(void)chmod(path, QF_MODE_READY);
+		free(path);
+	}
+	{
+		struct buf esc;
+
+		buf_init(&esc, 64);
+		msg_info("%s: from=<%s>, size=%ld, nrcpt=%ld (queue active)", id,
+			 log_escape(&esc, msg->env.sender), msg->env.content_size,
+			 msg->env.rcpt_count);
+		buf_deinit(&esc);
+	}
+	if (msg->refcount == 0)
+		qmgr_active_continue(msg);
+	return 1;
+}
+
+/* qmgr_active_continue - the message has no entries: read more, or finish */
+void qmgr_active_continue(struct qmgr_message *msg)
+{
+	int r;
+
+	while (msg->refcount == 0 && msg->rcpt_offset != 0 && !msg->in_done) {
+		if ((r = qmgr_message_more(msg)) < 0) {
+			if (r == QF_CORRUPT)
+				msg->flags |= QMGR_MSG_CORRUPT;
+			else
+				msg->flags |= QMGR_MSG_DEFERRED;
+			msg->rcpt_offset = 0;
+		}
+	}
+	if (msg->refcount == 0 && !msg->in_done)
+		qmgr_active_done(msg);
+}
+
+/* qmgr_active_recover - start-up: return every file in active/ to incoming/ */
+void qmgr_active_recover(void)
+{
+	struct qmgr_scan *scan = qmgr_scan_create("active", false);
+	const char *id;
+	char *path;
+	int flags, n = 0;
+
+	qmgr_scan_request(scan, QMGR_SCAN_START);
+	while ((id = qmgr_scan_next(scan, &flags)) != NULL) {
+		if (move_file(id, "active", "incoming") == 0) {
+			path = queue_path(var_queue_directory, "incoming", id);
+			(void)set_times(path, qmgr_now);
+			free(path);
+			n++;
+		}
+	}
+	if (n)
+		msg_info("returned %d message%s from the active queue to the incoming queue",
+			 n, n == 1 ? "" : "s");
+	qmgr_scan_free(&scan);
+}
+
+/* bounce_done - a report request finished */
+static void bounce_done(struct qmgr_message *msg, int status)
+{
+	switch (msg->done_step) {
+	case DONE_BOUNCE_FLUSHED:
+		/* A failed flush leaves the bounce log: try again next time. */
+		if (status != 0)
+			msg->flags |= QMGR_MSG_DEFERRED;
+		break;
+	case DONE_TRACE_FLUSHED:
+		break;
+	case DONE_DEFER_HANDLED:
+		break;
+	}
+	done_next(msg);
+}
+
+/* expire_done - the expiry report went out: every recipient is done */
+static void expire_done(struct qmgr_message *msg, int status)
+{
+	if (status == 0)
+		msg->flags &= ~QMGR_MSG_DEFERRED;
+	done_next(msg);
+}
+
+/* warn_done - the delay warning went out: remember it in the file */
+static void warn_done(struct qmgr_message *msg, int status)
+{
+	char *path;
+	int fd;
+
+	if (status == 0) {
+		path = qmgr_message_path(msg);
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0
+		    || qf_set_warn(fd, &msg->env, -1) < 0)
+			msg_warn("%s: cannot update the warning time: %s", msg->id,
+				 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		msg->env.warn_time = -1;
+		free(path);
+	}
+	done_next(msg);
+}
+
+/* finish - the last step: remove, or defer with backoff */
+static void finish(struct qmgr_message *msg)
+{
+	char *path;
+	double delay, due;
+
+	if (msg->flags & QMGR_MSG_DEFERRED) {
+		delay = sched_backoff_delay(qmgr_now - msg->env.arrival_time,
+					    (double)var_minimal_backoff_time,
+					    (double)var_maximal_backoff_time,
+					    (int)var_backoff_spread_percent, drand48());
+		due = qmgr_now + delay;
+		path = qmgr_message_path(msg);
+		if (set_times(path, due) < 0)
+			msg_warn("%s: set time stamps: %s", msg->id, strerror(errno));
+		free(path);
+		if (move_file(msg->id, "active", "deferred") == 0)
+			qmgr_defer_index_add(msg->id, due);
+	} else {
+		path = qmgr_message_path(msg);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			msg_warn("%s: remove %s: %s", msg->id, path, strerror(errno));
+		} else {
+			(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, msg->id);
+			msg_info("%s: removed", msg->id);
+		}
+		free(path);
+	}
+	message_leave(msg);
+}
+
+/* done_next - run the end-of-message chain from where it stands */
+static void done_next(struct qmgr_message *msg)
+{
+	bool expired;
+	double lifetime;
+	int flags;
+
+	switch (msg->done_step) {
+	case DONE_START:
+		msg->done_step = DONE_BOUNCE_FLUSHED;
+		if (status_log_exists(var_queue_directory, STATUS_LOG_BOUNCE, msg->id) > 0) {
+			qmgr_bounce_request(msg, QMGR_BOUNCE_FLUSH, 0, bounce_done);
+			return;
+		}
+		/* FALLTHROUGH */
+	case DONE_BOUNCE_FLUSHED:
+		msg->done_step = DONE_TRACE_FLUSHED;
+		if (status_log_exists(var_queue_directory, STATUS_LOG_TRACE, msg->id) > 0) {
+			flags = 0;
+			if (msg->tflags & DEL_REQ_FLAG_TRACE)
+				flags |= 1;
+			if (msg->tflags & DEL_REQ_FLAG_VERIFY)
+				flags |= 2;
+			if ((msg->tflags & DEL_REQ_FLAG_RECORD) && !(msg->flags & QMGR_MSG_DEFERRED))
+				flags |= 4;
+			qmgr_bounce_request(msg, QMGR_TRACE_FLUSH, flags, bounce_done);
+			return;
+		}
+		/* FALLTHROUGH */
+	case DONE_TRACE_FLUSHED:
+		msg->done_step = DONE_DEFER_HANDLED;
+		if (!(msg->flags & QMGR_MSG_DEFERRED))
+			break;
+		lifetime = sched_lifetime(*msg->env.sender == 0,
+					  (double)var_maximal_queue_lifetime,
+					  (double)var_bounce_queue_lifetime);
+		expired = (msg->qflags & QMGR_FORCE_EXPIRE)
+			|| sched_expired(msg->env.arrival_time, qmgr_now, lifetime);
+		if (expired) {
+			struct buf esc;
+
+			buf_init(&esc, 64);
+			msg_info("%s: from=<%s>, status=expired, returned to sender", msg->id,
+				 log_escape(&esc, msg->env.sender));
+			buf_deinit(&esc);
+			qmgr_bounce_request(msg, QMGR_DEFER_FLUSH, 0, expire_done);
+			return;
+		}
+		if (msg->env.warn_time > 0 && qmgr_now >= (double)msg->env.warn_time - 1) {
+			qmgr_bounce_request(msg, QMGR_DEFER_WARN, 0, warn_done);
+			return;
+		}
+		break;
+	case DONE_DEFER_HANDLED:
+		break;
+	}
+	finish(msg);
+}
+
+/* qmgr_active_done - every entry of msg is done */
+void qmgr_active_done(struct qmgr_message *msg)
+{
+	char *path;
+	const char *to;
+
+	if (msg->refcount != 0)
+		msg_panic("qmgr_active_done: %s still has %ld entries", msg->id, msg->refcount);
+	msg->in_done = true;
+	if (msg->flags & QMGR_MSG_CORRUPT) {
+		quarantine(msg->id, "active");
+		message_leave(msg);
+		return;
+	}
+	/* The queue tools asked for this while it was being delivered. */
+	if (msg->flags & (QMGR_MSG_HOLD | QMGR_MSG_DELETE | QMGR_MSG_REQUEUE)) {
+		if (msg->flags & QMGR_MSG_DELETE) {
+			path = qmgr_message_path(msg);
+			if (unlink(path) == 0) {
+				msg_info("%s: removed", msg->id);
+				(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, msg->id);
+				(void)status_log_remove(var_queue_directory, STATUS_LOG_BOUNCE, msg->id);
+				(void)status_log_remove(var_queue_directory, STATUS_LOG_TRACE, msg->id);
+			}
+			free(path);
+		} else {
+			to = (msg->flags & QMGR_MSG_HOLD) ? "hold" : "incoming";
+			if (move_file(msg->id, "active", to) == 0 && !(msg->flags & QMGR_MSG_HOLD)) {
+				path = queue_path(var_queue_directory, to, msg->id);
+				(void)set_times(path, qmgr_now);
+				free(path);
+			}
+			if (msg->flags & QMGR_MSG_HOLD)
+				msg_info("%s: placed on hold", msg->id);
+			else
+				msg_info("%s: requeued", msg->id);
+		}
+		message_leave(msg);
+		return;
+	}
+	msg->done_step = DONE_START;
+	done_next(msg);
+}

@@ -1,0 +1,382 @@
+/*
+ * qmgr_deliver - connections to delivery agents: requests and replies.
+ *
+ * A connection to private/<transport> carries many requests, one at a time
+ * (docs/PROTOCOL.md).  When the scheduler grants a transport another
+ * delivery, an idle connection of that transport is used at once; only
+ * when there is none is a new one opened (asynchronously: the scheduler's
+ * "pending" count covers it until the agent's hello arrives).  An idle
+ * connection remembers the next hop its agent keeps an SMTP session to, and
+ * the scheduler is asked to prefer that destination for it: that is how a
+ * request reaches the agent that can reuse a session.
+ *
+ * Time limits: qmgr_ipc_timeout for the hello and for writing a request (an
+ * agent that does not answer costs that delivery, not the queue manager);
+ * daemon_timeout for the reply, since a delivery itself may legitimately
+ * take many minutes (Postfix waits as long).  Idle connections are closed
+ * after QMGR_AGENT_IDLE seconds so that agents return to master's pool.
+ *
+ * Failures: no agent or no hello = the transport is throttled (dead for
+ * transport_retry_time); a lost connection or garbage while busy = a crash:
+ * no feedback, the entry's recipients deferred with "4.3.0 unknown mail
+ * transport error" (scheduler semantics, as Postfix).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "global/deliver_request.h"
+#include "global/params.h"
+#include "qmgr.h"
+#include "util/attr.h"
+#include "util/buf.h"
+#include "util/ev.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define QMGR_AGENT_IDLE		10.0	/* seconds an unused connection is kept */
+
+enum conn_state { CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
+
+struct agent_conn {
+	int fd;
+	struct sched_transport *t;
+	enum conn_state state;
+	struct buf *in, *out;
+	size_t written;
+	struct sched_entry *entry;
+	char *session;			/* queue name the agent holds a session to */
+	double idle_since;
+	struct agent_conn *prev, *next;
+};
+
+static struct agent_conn *conns;
+static long busy_count;
+
+static void conn_read_event(int event, void *ctx);
+
+/* qmgr_deliver_busy_count - deliveries in progress */
+long qmgr_deliver_busy_count(void)
+{
+	return busy_count;
+}
+
+/* conn_free - close and forget a connection */
+static void conn_free(struct agent_conn *c)
+{
+	ev_disable(c->fd);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c->session);
+	free(c);
+}
+
+/* conn_idle - the connection waits for work (or for the agent to leave) */
+static void conn_idle(struct agent_conn *c)
+{
+	c->state = CONN_IDLE;
+	c->entry = NULL;
+	c->idle_since = qmgr_now;
+	ev_read_enable(c->fd, conn_read_event, c, -1);
+}
+
+/* entry_finish - account for a finished entry, then let the message go on */
+static void entry_finish(struct agent_conn *c, const struct sched_outcome *o)
+{
+	struct sched_entry *e = c->entry;
+	struct qmgr_message *msg = e->msg;
+	struct qmgr_batch *b = e->ctx;
+
+	c->entry = NULL;
+	busy_count--;
+	if (o->kind == SCHED_OUTCOME_CRASH) {
+		/* The scheduler hands the entry back through qmgr_entry_defer(). */
+		sched_entry_done(e, o, qmgr_now);
+		return;
+	}
+	msg->rcpt_mem -= (long)b->count;
+	qmgr_batch_free(b);
+	e->ctx = NULL;
+	sched_entry_done(e, o, qmgr_now);
+	if (--msg->refcount == 0)
+		qmgr_active_continue(msg);
+}
+
+/* conn_crash - the agent broke while delivering */
+static void conn_crash(struct agent_conn *c, const char *why)
+{
+	struct sched_outcome o = {.kind = SCHED_OUTCOME_CRASH};
+	struct qmgr_message *msg = c->entry->msg;
+
+	msg_warn("%s: private/%s: %s", msg->id, c->t->name, why);
+	msg->flags |= QMGR_MSG_DEFERRED;
+	entry_finish(c, &o);
+	conn_free(c);
+}
+
+/* handle_reply - one reply frame from a busy agent */
+static void handle_reply(struct agent_conn *c, struct attr_list *al)
+{
+	struct deliver_reply rep;
+	struct sched_outcome o;
+	struct qmgr_message *msg = c->entry->msg;
+	const char *error;
+
+	if (deliver_reply_decode(al, &rep, &error) < 0) {
+		conn_crash(c, error);
+		return;
+	}
+	if (rep.status == DEL_STAT_CORRUPT)
+		msg->flags |= QMGR_MSG_CORRUPT;
+	else if (rep.status != DEL_STAT_FINAL)
+		msg->flags |= QMGR_MSG_DEFERRED;
+	memset(&o, 0, sizeof(o));
+	if (rep.hop_status[0]) {
+		o.kind = SCHED_OUTCOME_HOP_FAIL;
+		o.status = rep.hop_status;
+		o.reason = rep.hop_reason;
+	} else {
+		o.kind = SCHED_OUTCOME_OK;
+	}
+	free(c->session);
+	c->session = rep.session && *rep.session ? xstrdup(rep.session) : NULL;
+	entry_finish(c, &o);
+	deliver_reply_clear(&rep);
+	conn_idle(c);
+	qmgr_wakeup();
+}
+
+/* start_delivery - give a connected agent its next entry; false if none */
+static bool start_delivery(struct agent_conn *c)
+{
+	struct sched_entry *e = sched_select_entry(c->t, c->session, qmgr_now);
+	struct deliver_request req;
+	struct deliver_rcpt *rcpt;
+	struct qmgr_message *msg;
+	struct qmgr_batch *b;
+
+	if (e == NULL) {
+		conn_idle(c);
+		return false;
+	}
+	msg = e->msg;
+	b = e->ctx;
+	rcpt = xcalloc(b->count, sizeof(*rcpt));
+	for (size_t i = 0; i < b->count; i++) {
+		rcpt[i].address = b->rcpt[i].address;
+		rcpt[i].orig_rcpt = b->rcpt[i].orig_rcpt;
+		rcpt[i].dsn_orcpt = b->rcpt[i].dsn_orcpt;
+		rcpt[i].notify = b->rcpt[i].notify;
+		rcpt[i].offset = b->rcpt[i].offset;
+	}
+	memset(&req, 0, sizeof(req));
+	req.queue_name = "active";
+	req.queue_id = msg->id;
+	req.transport = c->t->name;
+	req.nexthop = e->queue->nexthop;
+	req.sender = msg->env.sender;
+	req.envid = msg->env.envid ? msg->env.envid : "";
+	req.ret = msg->env.ret;
+	req.flags = msg->tflags | ((e->queue->conn_flags & SCHED_CONN_STORE) ? DEL_REQ_FLAG_REUSE : 0);
+	req.data_offset = msg->env.content_offset;
+	req.data_size = msg->env.content_size;
+	req.arrival_time = msg->env.arrival_time;
+	req.active_time = msg->active_time;
+	req.request_time = qmgr_now;
+	req.rcpt_count = b->count;
+	req.rcpt = rcpt;
+	deliver_request_encode(&req, c->out);
+	free(rcpt);
+
+	c->entry = e;
+	c->state = CONN_BUSY;
+	c->written = 0;
+	busy_count++;
+	/* Small frames go out at once; ev covers a full socket buffer. */
+	ssize_t n = write(c->fd, c->out->data, c->out->len);
+	if (n > 0)
+		c->written = (size_t)n;
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		conn_crash(c, strerror(errno));
+		return true;
+	}
+	if (c->written < c->out->len)
+		ev_write_enable(c->fd, conn_read_event, c, (double)var_qmgr_ipc_timeout);
+	else
+		ev_read_enable(c->fd, conn_read_event, c, (double)var_daemon_timeout);
+	return true;
+}
+
+/* conn_hello - check the agent's greeting */
+static void conn_hello(struct agent_conn *c, struct attr_list *al)
+{
+	const char *proto = attr_get(al, "protocol");
+
+	if (proto == NULL || strcmp(proto, DELIVER_PROTOCOL) != 0) {
+		msg_warn("private/%s: unexpected greeting from the delivery agent", c->t->name);
+		sched_transport_connect_failed(c->t, NULL, NULL, qmgr_now);
+		conn_free(c);
+		return;
+	}
+	sched_transport_connected(c->t);
+	(void)start_delivery(c);
+}
+
+/* conn_read_event - readable, writable or timed out */
+static void conn_read_event(int event, void *ctx)
+{
+	struct agent_conn *c = ctx;
+	struct attr_list al;
+	const char *error;
+	char tmp[8192];
+	ssize_t n;
+	int r;
+
+	if (event & EV_E_TIMEOUT) {
+		if (c->state == CONN_CONNECTING) {
+			msg_warn("private/%s: no greeting from the delivery agent within %lds",
+				 c->t->name, var_qmgr_ipc_timeout);
+			sched_transport_connect_failed(c->t, NULL, NULL, qmgr_now);
+			conn_free(c);
+		} else if (c->state == CONN_BUSY) {
+			conn_crash(c, "delivery agent did not answer in time");
+		}
+		qmgr_wakeup();
+		return;
+	}
+	if (event & EV_E_WRITE) {
+		n = write(c->fd, c->out->data + c->written, c->out->len - c->written);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			conn_crash(c, strerror(errno));
+			qmgr_wakeup();
+			return;
+		}
+		if (n > 0)
+			c->written += (size_t)n;
+		if (c->written == c->out->len)
+			ev_read_enable(c->fd, conn_read_event, c, (double)var_daemon_timeout);
+		return;
+	}
+	n = read(c->fd, tmp, sizeof(tmp));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (c->state == CONN_BUSY) {
+			conn_crash(c, "lost connection with the delivery agent");
+		} else if (c->state == CONN_CONNECTING) {
+			msg_warn("private/%s: the delivery agent closed the connection before its greeting",
+				 c->t->name);
+			sched_transport_connect_failed(c->t, NULL, NULL, qmgr_now);
+			conn_free(c);
+		} else {
+			conn_free(c);	/* an idle agent left: normal */
+		}
+		qmgr_wakeup();
+		return;
+	}
+	buf_append(c->in, tmp, (size_t)n);
+	attr_list_init(&al);
+	while ((r = attr_frame_extract(c->in, 65536, &al, &error)) == 1) {
+		if (c->state == CONN_CONNECTING) {
+			conn_hello(c, &al);
+		} else if (c->state == CONN_BUSY) {
+			handle_reply(c, &al);
+		} else {
+			msg_warn("private/%s: unexpected message from an idle delivery agent",
+				 c->t->name);
+			conn_free(c);
+		}
+		attr_list_deinit(&al);
+		return;
+	}
+	attr_list_deinit(&al);
+	if (r < 0) {
+		if (c->state == CONN_BUSY) {
+			conn_crash(c, error);
+		} else {
+			if (c->state == CONN_CONNECTING)
+				sched_transport_connect_failed(c->t, NULL, NULL, qmgr_now);
+			msg_warn("private/%s: %s", c->t->name, error);
+			conn_free(c);
+		}
+		qmgr_wakeup();
+	}
+}
+
+/* find_idle - an idle connection of t, preferring one with a session */
+static struct agent_conn *find_idle(struct sched_transport *t)
+{
+	struct agent_conn *c, *any = NULL;
+
+	for (c = conns; c; c = c->next) {
+		if (c->t != t || c->state != CONN_IDLE)
+			continue;
+		if (c->session && sched_queue_find(t, c->session)
+		    && sched_queue_find(t, c->session)->todo_count > 0)
+			return c;
+		if (any == NULL)
+			any = c;
+	}
+	return any;
+}
+
+/* qmgr_deliver_drain - give every transport that can use it a delivery */
+void qmgr_deliver_drain(void)
+{
+	struct sched_transport *t;
+	struct agent_conn *c;
+	char *path;
+	int fd;
+
+	while ((t = sched_select_transport(qmgr_sched, qmgr_now)) != NULL) {
+		if ((c = find_idle(t)) != NULL) {
+			sched_transport_connected(t);
+			/* The scheduler said yes; if it changes its mind, stop here. */
+			if (!start_delivery(c))
+				break;
+			continue;
+		}
+		path = xasprintf("%s/private/%s", var_queue_directory, t->name);
+		fd = unix_connect(path, true);
+		if (fd < 0) {
+			msg_warn("connect to transport %s: %s", path, strerror(errno));
+			free(path);
+			sched_transport_connect_failed(t, NULL, NULL, qmgr_now);
+			continue;
+		}
+		free(path);
+		c = xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		c->t = t;
+		c->state = CONN_CONNECTING;
+		c->in = buf_create(1024);
+		c->out = buf_create(1024);
+		c->next = conns;
+		if (conns)
+			conns->prev = c;
+		conns = c;
+		ev_read_enable(fd, conn_read_event, c, (double)var_qmgr_ipc_timeout);
+	}
+}
+
+/* qmgr_deliver_close_idle - let agents go that were not needed for a while */
+void qmgr_deliver_close_idle(void)
+{
+	struct agent_conn *c, *next;
+
+	for (c = conns; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_IDLE && qmgr_now - c->idle_since >= QMGR_AGENT_IDLE)
+			conn_free(c);
+	}
+}
