@@ -638,7 +638,8 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r, const char 
 	q->count_next = -1;
 	q->in = rec_in_create(fd, q->size);
 	if (!S_ISREG(st.st_mode)) {
-		rc = set_err(q, &why, QF_CORRUPT, "not a regular file");
+		/* Not a damaged queue file but no queue file at all: callers skip it. */
+		rc = set_err(q, &why, -1, "not a regular file");
 	} else if (q->size < QF_WARN_OFFSET) {
 		rc = set_err(q, &why, QF_CORRUPT, "file of %lld bytes is too short for a size record",
 			     (long long)q->size);
@@ -924,7 +925,7 @@ long qf_read_rcpts(struct qf *q, long *offset_r, struct qf_rcpt *rcpts, size_t m
 		return set_err(q, error_r, -1, "recipient resume offset %lld out of range",
 			       (long long)off);
 	if (max == 0)
-		return 0;
+		return set_err(q, error_r, -1, "no room for recipients");
 	counting = off == q->rcpt_offset || off == q->count_next;
 	seen = off == q->rcpt_offset ? 0 : q->count_seen;
 	q->count_next = -1;

@@ -125,7 +125,9 @@ struct qf;
  * qf_open - open a queue file by path (read-only or read-write) and check
  * its frame: size record first, recorded size equals the file size, an end
  * marker last.  Returns NULL with *error_r; *corrupt_r says whether the
- * file itself is bad (true) or the open failed for another reason.
+ * file itself is bad (true) or the open failed for another reason (I/O
+ * error, missing, a symlink or other non-regular file: false).  The caller
+ * frees the result with qf_close().
  */
 struct qf *qf_open(const char *path, bool writable, bool *corrupt_r,
 		   const char **error_r);
@@ -140,7 +142,10 @@ void qf_envelope_free(struct qf_envelope *env);
  * *offset_r (0 = the start of the recipient segment); on return *offset_r is
  * where to resume, or 0 when the segment is exhausted.  Returns the count
  * (into rcpts[0..count-1], caller frees each with qf_rcpt_free), or
- * QF_CORRUPT / -1.  include_done also returns done recipients.
+ * QF_CORRUPT / -1 (then nothing is left to free).  include_done also
+ * returns done recipients.  When the batch is read from the start and
+ * resumed with the offsets returned, the recipient count of the size record
+ * is checked at the end marker.  max must be at least 1.
  */
 long qf_read_rcpts(struct qf *q, long *offset_r, struct qf_rcpt *rcpts,
 		   size_t max, bool include_done, const char **error_r);

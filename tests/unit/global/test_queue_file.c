@@ -493,9 +493,11 @@ static void test_many_rcpts_and_marks(void **state)
 	} while (offset != 0);
 	assert_int_equal(seen, MANY);
 
-	/* A resume offset outside the recipient segment is refused. */
+	/* A resume offset outside the recipient segment is refused, as is max 0. */
 	offset = 10;
 	assert_int_equal(qf_read_rcpts(q, &offset, batch, 7, true, &err), -1);
+	offset = 0;
+	assert_int_equal(qf_read_rcpts(q, &offset, batch, 0, true, &err), -1);
 	assert_int_equal(qf_validate(q, &err), 0);
 	qf_close(&q);
 
@@ -583,6 +585,38 @@ static void test_mode_and_locks(void **state)
 	path = queue_path(dir, "maildrop", id);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, QF_MODE_MAILDROP);
+	free(path);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* open failures that are not damage say so: missing, folder, symlink */
+static void test_open_failures(void **state)
+{
+	char *dir = make_queue(), id[QUEUE_ID_SIZE], *path, *other;
+	struct test_msg m = small_msg();
+	const char *err;
+	bool corrupt;
+	static const char *const cases[] = {"missing", "folder", "symlink", "empty"};
+
+	assert_int_equal(put_msg(dir, "incoming", &m, id, &err), 0);
+	path = queue_path(dir, "incoming", id);
+	other = xasprintf("%s/hold/x", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unlink(other);
+		rmdir(other);
+		if (i == 1)
+			assert_int_equal(mkdir(other, 0700), 0);
+		if (i == 2)
+			assert_int_equal(symlink(path, other), 0);
+		if (i == 3)
+			write_file(other, "", 0);
+		corrupt = i != 3;
+		assert_null(qf_open(other, false, &corrupt, &err));
+		assert_int_equal(corrupt, i == 3);
+		assert_true(*err != 0);
+	}
+	free(other);
 	free(path);
 	rm_rf(dir);
 	free(dir);
@@ -1306,6 +1340,7 @@ int main(void)
 		cmocka_unit_test(test_many_rcpts_and_marks),
 		cmocka_unit_test(test_set_warn),
 		cmocka_unit_test(test_mode_and_locks),
+		cmocka_unit_test(test_open_failures),
 		cmocka_unit_test(test_writer_failures),
 		cmocka_unit_test(test_strict_table),
 		cmocka_unit_test(test_every_truncation),
