@@ -723,13 +723,17 @@ static int env_rank(int type)
 static int parse_arrival(const struct rec *r, double *t_r)
 {
 	const char *sp = memchr(r->data, ' ', r->len);
+	size_t rest;
 	long sec, usec;
 
-	if (sp == NULL || sp == r->data || sp[1] == ' ' || sp[1] == '-')
+	/* Exactly "digits SP digits": parse_num alone would allow padding. */
+	if (sp == NULL || sp == r->data)
+		return -1;
+	rest = r->len - (size_t)(sp + 1 - r->data);
+	if (rest == 0 || sp[1] == ' ')
 		return -1;
 	if (parse_num(r->data, (size_t)(sp - r->data), false, &sec) < 0
-	    || parse_num(sp + 1, r->len - (size_t)(sp + 1 - r->data), false, &usec) < 0
-	    || usec > 999999)
+	    || parse_num(sp + 1, rest, false, &usec) < 0 || usec > 999999)
 		return -1;
 	*t_r = (double)sec + (double)usec / 1e6;
 	return 0;

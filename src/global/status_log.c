@@ -418,7 +418,8 @@ static int parse_record(const char *text, size_t len, struct rcpt_status_rec *r)
 
 	memset(r, 0, sizeof(*r));
 	for (; line < end; line = nl + 1) {
-		nl = memchr(line, '\n', (size_t)(end - line));
+		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			goto bad;
 		if ((eq = memchr(line, '=', (size_t)(nl - line))) == NULL || eq == line)
 			goto bad;
 		for (f = 0; f < SLF_COUNT; f++)
