@@ -1,0 +1,215 @@
+/*
+ * postdrop - the set-gid helper that writes maildrop files for users.
+ *
+ * No sluice program is set-uid.  maildrop/ (mode 1730, group
+ * $setgid_group) is writable by its owner and by that group only, so a
+ * user who is neither root nor the mail system's owner submits through
+ * this program, installed set-gid $setgid_group (the install step does
+ * "chgrp sluicedrop postdrop; chmod g+s postdrop").  sendmail runs it as
+ *
+ *   postdrop [-c CONFIG_DIR] [-v]
+ *
+ * with a submission stream (submission.h) on stdin.  postdrop checks the
+ * stream strictly, writes the maildrop file (queue file writer: temporary
+ * name, fsync, rename), wakes pickup, and exits 0 only once the file is
+ * durable.  It prints nothing on success.
+ *
+ * Privilege rules (in force when the set-gid bit took effect, i.e. the
+ * effective group differs from the real one, and the caller is not root):
+ *   - the environment is discarded first (only a fixed PATH and TZ remain),
+ *     so SLUICE_CONFIG_DIR is ignored;
+ *   - "-c DIR" is accepted only when DIR is the default configuration
+ *     directory /etc/sluice (compared after resolving links); another
+ *     directory is refused with status 77, because its main.cf could point
+ *     queue_directory at any folder the group may write;
+ *   - a relative queue_directory (the embedded "./var/spool") is refused
+ *     with status 78: it would be relative to the caller's working folder.
+ * Without the set-gid bit in effect postdrop has no more rights than its
+ * caller and accepts any configuration (a developer's build tree).
+ *
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT are held except while waiting for
+ * input; one arriving then makes postdrop remove its partial file and exit
+ * 75 silently.  A fatal error removes it too (or, if postdrop dies
+ * outright, master's start-up sweep of old "tmp." files does).
+ *
+ * Exit status (sysexits): 0 queued, 64 usage, 65 malformed or refused
+ * submission, 75 temporary failure or interrupted, 77 permission, 78
+ * configuration.  Diagnostics go to stderr as "postdrop: fatal: ...".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "global/cleanup/submission.h"
+#include "global/mail_conf.h"
+#include "global/params.h"
+#include "global/trigger.h"
+#include "util/log.h"
+
+#define EX_USAGE	64
+#define EX_NOPERM	77
+#define EX_CONFIG	78
+#define EX_TEMPFAIL	75
+#define EX_OSERR	71
+
+#define DEFAULT_CONFIG_DIR	"/etc/sluice"
+
+static volatile sig_atomic_t interrupted;
+static sigset_t wait_mask;		/* the mask while waiting for input */
+
+/* die - print a diagnostic and exit */
+__attribute__((noreturn, format(printf, 2, 3)))
+static void die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("postdrop: fatal: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
+/* sanitize - standard descriptors open, nothing else; known environment */
+static void sanitize(void)
+{
+	const char *tz = getenv("TZ");
+	char *tz_copy = NULL;
+	struct stat st;
+	int fd;
+
+	for (fd = 0; fd < 3; fd++) {
+		if (fstat(fd, &st) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(EX_OSERR);
+	}
+	closefrom(3);
+	umask(077);
+
+	/* TZ only shapes the Date: header; keep it when it is sane. */
+	if (tz && strlen(tz) < 64 && strchr(tz, '/') == NULL)
+		tz_copy = strdup(tz);
+	if (clearenv() != 0)
+		_exit(EX_OSERR);
+	setenv("PATH", "/usr/bin:/bin", 1);
+	if (tz_copy) {
+		setenv("TZ", tz_copy, 1);
+		free(tz_copy);
+	}
+}
+
+/* on_signal - remember; the read loop acts on it */
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+/* signals_hold - catch the terminating signals, hold them outside the wait */
+static void signals_hold(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&block, sigs[i]);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigdelset(&wait_mask, sigs[i]);
+}
+
+/* read_stdin - submission_read_fn: signals are let in only while waiting */
+static ssize_t read_stdin(void *ctx, void *buf, size_t n)
+{
+	struct pollfd pfd = {.fd = 0, .events = POLLIN};
+	ssize_t got;
+
+	for (;;) {
+		if (interrupted)
+			return -1;
+		if (ppoll(&pfd, 1, NULL, &wait_mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if ((got = read(0, buf, n)) < 0 && errno == EINTR)
+			continue;
+		return got;
+	}
+}
+
+/* same_dir - do two paths name the same folder? */
+static bool same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && S_ISDIR(sa.st_mode)
+	    && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_dir = NULL, *why;
+	char id[QUEUE_ID_SIZE];
+	bool privileged;
+	int ch, status;
+
+	sanitize();
+	log_init("postdrop", LOG_FLAG_STDERR);
+	privileged = getegid() != getgid() && getuid() != 0;
+
+	while ((ch = getopt(argc, argv, "c:v")) != -1) {
+		switch (ch) {
+		case 'c':
+			config_dir = optarg;
+			break;
+		case 'v':
+			msg_verbose++;
+			break;
+		default:
+			die(EX_USAGE, "usage: postdrop [-c config_dir] [-v]");
+		}
+	}
+	if (optind != argc)
+		die(EX_USAGE, "usage: postdrop [-c config_dir] [-v]");
+
+	/* Privileges: only the default configuration for ordinary users. */
+	if (privileged && config_dir && !same_dir(config_dir, DEFAULT_CONFIG_DIR))
+		die(EX_NOPERM, "%s: only the default configuration directory %s may be used "
+		    "by users other than root", config_dir, DEFAULT_CONFIG_DIR);
+	if (mail_conf_read(config_dir, &why) < 0)
+		die(EX_CONFIG, "%s", why);
+	if (privileged && var_queue_directory[0] != '/')
+		die(EX_CONFIG, "queue_directory \"%s\" is not an absolute path",
+		    var_queue_directory);
+
+	signals_hold();
+	if (submission_receive(read_stdin, NULL, var_queue_directory, var_message_size_limit,
+			       id, &status, &why) < 0) {
+		if (interrupted)
+			return EX_TEMPFAIL;
+		die(status, "%s", why);
+	}
+	msg_debug("maildrop file %s", id);
+
+	/* Wake pickup; a stopped system finds the file when it starts. */
+	if (trigger_send(var_queue_directory, TRIGGER_PICKUP, TRIGGER_REQ_WAKEUP, 1, &why) < 0)
+		msg_debug("pickup trigger: %s", why);
+	return 0;
+}
