@@ -59,8 +59,8 @@ static int parse_port(const char *s, unsigned *port_r)
 	return 0;
 }
 
-/* is_address - is s a numeric IPv4 or IPv6 address? */
-static bool is_address(const char *s)
+/* smtp_addr_is_literal - is s a numeric IPv4 or IPv6 address? */
+bool smtp_addr_is_literal(const char *s)
 {
 	unsigned char tmp[sizeof(struct in6_addr)];
 
@@ -116,7 +116,7 @@ int smtp_nexthop_parse(const char *nexthop, unsigned default_port, struct smtp_n
 		return -1;
 	}
 	nh->host = xstrndup(host, hlen);
-	if (is_address(nh->host))
+	if (smtp_addr_is_literal(nh->host))
 		nh->no_mx = true;
 	return 0;
 }

@@ -91,6 +91,9 @@ int smtp_nexthop_parse(const char *nexthop, unsigned default_port, struct smtp_n
 		       const char **error_r);
 void smtp_nexthop_clear(struct smtp_nexthop *nh);
 
+/* smtp_addr_is_literal - is host a numeric IPv4 or IPv6 address? */
+bool smtp_addr_is_literal(const char *host);
+
 /* smtp_mx_sort - by preference, equal ones shuffled with rnd (NULL: kept in
  * the given order). */
 void smtp_mx_sort(struct smtp_mx *mx, size_t n, smtp_rand_fn *rnd, void *ctx);

@@ -1,0 +1,445 @@
+/*
+ * smtp - the SMTP delivery agent (Postfix smtp(8)).
+ *
+ * For each request from the queue manager: find the addresses of the next
+ * hop (smtp_mx), try them in order until one gives a usable session
+ * (smtp_proto: greeting, EHLO, STARTTLS), run one mail transaction, and
+ * record every recipient's outcome with the skeleton (agent_rcpt_*).
+ *
+ * Connection reuse: after a transaction the session may stay open for the
+ * next request to the same next hop -- when the queue manager asks for it
+ * (DEL_REQ_FLAG_REUSE, smtp_connection_cache_on_demand) or the next hop is
+ * in smtp_connection_cache_destinations.  The skeleton reports the held
+ * next hop to the queue manager (reply attribute "session"), which then
+ * sends the next request for it to this process.  A reused session is
+ * RSET first (a failed RSET closes it and a new one is made, silently); it
+ * is closed after smtp_connection_cache_time_limit idle seconds, after
+ * smtp_connection_reuse_count_limit transactions, and when the queue
+ * manager goes away.  A reused session's log lines carry ", conn_use=N"
+ * after the relay, as Postfix's do.
+ *
+ * Failure classes: no address could be set up (connection refused or timed
+ * out, greeting or EHLO/HELO refused, TLS required and failed, time-out or
+ * lost connection during set-up) defers every recipient with the last
+ * reason and reports a hop failure to the queue manager (negative
+ * concurrency feedback).  Everything after the set-up is per recipient
+ * (smtp_proto.h) and is no hop failure.  A next hop that does not exist
+ * (5.4.4) or refuses all mail (null MX, 5.1.10) bounces.
+ *
+ * Parameters are the smtp_* ones; a service other than "smtp" (say
+ * "relay") reads the same smtp_* values: Postfix's relay_* variants are not
+ * looked up.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <resolv.h>
+
+#include "agents/common/agent_server.h"
+#include "agents/smtp/smtp_body.h"
+#include "agents/smtp/smtp_cmd.h"
+#include "agents/smtp/smtp_mx.h"
+#include "agents/smtp/smtp_proto.h"
+#include "agents/smtp/smtp_tls.h"
+#include "global/deliver_request.h"
+#include "global/dsn.h"
+#include "global/params.h"
+#include "global/queue_file.h"
+#include "util/buf.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/strutil.h"
+
+static struct smtp_session_conf session_conf;
+static struct smtp_lookup_conf lookup_conf;
+static const char *tls_error;		/* why TLS could not be set up, or NULL */
+static struct smtp_session *cached;	/* the one session kept between requests */
+
+/* ---- configuration ---- */
+
+/* parse_host_lookup - smtp_host_lookup into SMTP_LOOKUP_* bits */
+static int parse_host_lookup(const char *value)
+{
+	char *copy = xstrdup(value), *cp = copy, *tok;
+	int bits = 0;
+
+	while ((tok = str_token(&cp, ", \t")) != NULL) {
+		if (strcasecmp(tok, "dns") == 0)
+			bits |= SMTP_LOOKUP_DNS;
+		else if (strcasecmp(tok, "native") == 0)
+			bits |= SMTP_LOOKUP_NATIVE;
+		else
+			msg_fatal("smtp_host_lookup: unknown mechanism \"%s\"", tok);
+	}
+	free(copy);
+	return bits ? bits : SMTP_LOOKUP_DNS;
+}
+
+/* smtp_pre_init - settings from the parameters; TLS before privileges go */
+static void smtp_pre_init(void)
+{
+	struct smtp_tls_conf tls = {
+		.CAfile = var_smtp_tls_CAfile,
+		.CApath = var_smtp_tls_CApath,
+		.loglevel = var_smtp_tls_loglevel,
+	};
+	int level = smtp_tls_level_parse(var_smtp_tls_security_level);
+
+	if (level < 0)
+		msg_fatal("smtp_tls_security_level: unknown level \"%s\"",
+			  var_smtp_tls_security_level);
+	tls.protocols = level >= SMTP_TLS_ENCRYPT ? var_smtp_tls_mandatory_protocols
+						  : var_smtp_tls_protocols;
+
+	session_conf = (struct smtp_session_conf) {
+		.helo_name = var_smtp_helo_name,
+		.bind_address = var_smtp_bind_address,
+		.connect_timeout = (double)var_smtp_connect_timeout,
+		.helo_timeout = (double)var_smtp_helo_timeout,
+		.starttls_timeout = (double)var_smtp_starttls_timeout,
+		.mail_timeout = (double)var_smtp_mail_timeout,
+		.rcpt_timeout = (double)var_smtp_rcpt_timeout,
+		.data_init_timeout = (double)var_smtp_data_init_timeout,
+		.data_xfer_timeout = (double)var_smtp_data_xfer_timeout,
+		.data_done_timeout = (double)var_smtp_data_done_timeout,
+		.rset_timeout = (double)var_smtp_rset_timeout,
+		.quit_timeout = (double)var_smtp_quit_timeout,
+		.tls_level = level,
+		.tls_verify_match = var_smtp_tls_verify_cert_match,
+		.tls_secure_match = var_smtp_tls_secure_cert_match,
+		.tls_loglevel = var_smtp_tls_loglevel,
+		.skip_5xx_greeting = var_smtp_skip_5xx_greeting,
+		.always_send_ehlo = var_smtp_always_send_ehlo,
+		.skip_quit_response = var_smtp_skip_quit_response,
+		.line_length_limit = var_smtp_line_length_limit,
+	};
+	lookup_conf = (struct smtp_lookup_conf) {
+		.lookup = parse_host_lookup(var_smtp_host_lookup),
+		.disable_dns = var_disable_dns_lookups,
+		.address_limit = var_smtp_mx_address_limit,
+		.pref = strcasecmp(var_smtp_address_preference, "ipv4") == 0 ? SMTP_PREF_IPV4
+			: strcasecmp(var_smtp_address_preference, "ipv6") == 0 ? SMTP_PREF_IPV6
+			: SMTP_PREF_ANY,
+		.randomize = var_smtp_randomize_addresses,
+		.defer_if_no_mx_address = var_smtp_defer_if_no_mx_address_found,
+	};
+
+	/*
+	 * CA files may be readable by root only: load them now.  A broken TLS
+	 * set-up is not fatal: "may" goes on without TLS, stricter levels
+	 * defer every delivery with the reason (a postmaster sees it in the
+	 * queue), as Postfix does.
+	 */
+	if (level != SMTP_TLS_NONE && smtp_tls_init(&tls, &tls_error) < 0)
+		msg_warn("TLS is not available: %s", tls_error);
+	res_init();
+}
+
+/* smtp_post_init - per-process random seed for MX shuffling */
+static void smtp_post_init(void)
+{
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+}
+
+/* ---- the session cache ---- */
+
+/* cache_close - close the held session */
+static void cache_close(void)
+{
+	smtp_session_close(&cached);
+}
+
+/* smtp_idle_wait - seconds until the held session must go */
+static double smtp_idle_wait(void)
+{
+	double left;
+
+	if (cached == NULL)
+		return -1;
+	left = cached->idle_since + (double)var_smtp_connection_cache_time_limit - mono_time();
+	return left > 0 ? left : 0;
+}
+
+/* smtp_idle - the cache time limit passed */
+static void smtp_idle(void)
+{
+	if (cached && smtp_idle_wait() <= 0) {
+		msg_debug("closing cached session %s for %s", cached->relay, cached->nexthop);
+		cache_close();
+	}
+}
+
+/* smtp_session_nexthop - what the queue manager may send us next */
+static const char *smtp_session_nexthop(void)
+{
+	return cached ? cached->nexthop : NULL;
+}
+
+/* smtp_disconnect - the queue manager left: nobody will reuse the session */
+static void smtp_disconnect(void)
+{
+	cache_close();
+}
+
+/* cache_take - the held session for nexthop, RSET and ready, or NULL */
+static struct smtp_session *cache_take(const char *nexthop)
+{
+	struct smtp_session *s;
+
+	if (cached == NULL)
+		return NULL;
+	s = cached;
+	cached = NULL;
+	if (strcmp(s->nexthop, nexthop) != 0
+	    || mono_time() - s->idle_since > (double)var_smtp_connection_cache_time_limit) {
+		smtp_session_close(&s);
+		return NULL;
+	}
+	/* A failed RSET just closes it; the caller connects afresh. */
+	if (smtp_session_rset(s) < 0) {
+		smtp_session_close(&s);
+		return NULL;
+	}
+	return s;
+}
+
+/* cache_wanted - may this session stay open after the request? */
+static bool cache_wanted(const struct deliver_request *req, const struct smtp_session *s)
+{
+	if (var_smtp_connection_reuse_count_limit > 0
+	    && s->uses >= var_smtp_connection_reuse_count_limit)
+		return false;
+	if ((req->flags & DEL_REQ_FLAG_REUSE) && var_smtp_connection_cache_on_demand)
+		return true;
+	return *var_smtp_connection_cache_destinations
+	       && str_list_match(var_smtp_connection_cache_destinations, req->nexthop);
+}
+
+/* ---- delivery ---- */
+
+/* everyone - the same outcome for every recipient still to do */
+static void everyone(struct agent_delivery *d, bool bounce, const char *status,
+		     const char *reason, const char *mta, const char *diag, const char *relay)
+{
+	struct dsn dsn = agent_dsn(status, bounce ? "failed" : "delayed", reason);
+
+	dsn.mta = mta;
+	dsn.diag_type = diag ? "smtp" : NULL;
+	dsn.diag_text = diag;
+	if (bounce)
+		agent_bounce_pending(d, &dsn, relay);
+	else
+		agent_defer_pending(d, &dsn, relay);
+}
+
+/* connect_nexthop - a set-up session to some address of the next hop, or
+ * NULL after every recipient got the failure */
+static struct smtp_session *connect_nexthop(struct agent_delivery *d)
+{
+	const struct deliver_request *req = d->req;
+	struct smtp_nexthop nh;
+	struct smtp_addr_list addrs;
+	struct smtp_lookup_error lerr;
+	struct smtp_failure fail;
+	struct smtp_session *s = NULL;
+	const char *error;
+	long sessions = 0;
+
+	if (smtp_nexthop_parse(req->nexthop, 25, &nh, &error) < 0) {
+		char *reason = xasprintf("bad next hop \"%s\": %s", req->nexthop, error);
+
+		everyone(d, false, "4.3.5", reason, NULL, NULL, "none");
+		free(reason);
+		return NULL;
+	}
+	if (smtp_lookup(&nh, &lookup_conf, &addrs, &lerr) < 0) {
+		everyone(d, lerr.status[0] == '5', lerr.status, lerr.reason, NULL, NULL, "none");
+		if (lerr.status[0] == '4')
+			agent_hop_failed(d, lerr.status, lerr.reason);
+		smtp_nexthop_clear(&nh);
+		return NULL;
+	}
+
+	memset(&fail, 0, sizeof(fail));
+	for (size_t i = 0; i < addrs.count; i++) {
+		const struct smtp_addr *a = &addrs.addr[i];
+
+		if (i > 0 && fail.reason)
+			msg_info("%s", fail.reason);	/* as Postfix: each failed server */
+		if (session_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
+			smtp_failure_clear(&fail);
+			snprintf(fail.status, sizeof(fail.status), "4.7.5");
+			fail.reason = xasprintf("TLS is required, but not available: %s", tls_error);
+			break;
+		}
+		if (smtp_session_open(&session_conf, a, req->nexthop, nh.host,
+				      tls_error != NULL, &s, &fail) == 0)
+			break;
+		if (fail.retry_plain) {
+			/* Opportunistic TLS failed: this server again, in plain text. */
+			msg_info("%s; trying again without TLS", fail.reason);
+			smtp_failure_clear(&fail);
+			if (smtp_session_open(&session_conf, a, req->nexthop, nh.host, true, &s,
+					      &fail) == 0)
+				break;
+		}
+		if (fail.hard)
+			break;
+		/* smtp_mx_session_limit counts servers that answered at all. */
+		if (strcmp(fail.status, "4.4.1") != 0 && var_smtp_mx_session_limit > 0
+		    && ++sessions >= var_smtp_mx_session_limit)
+			break;
+	}
+	if (s == NULL) {
+		everyone(d, fail.hard, fail.status, fail.reason, fail.mta, fail.diag, "none");
+		if (fail.hop && !fail.hard)
+			agent_hop_failed(d, fail.status, fail.reason);
+	}
+	smtp_failure_clear(&fail);
+	smtp_addr_list_clear(&addrs);
+	smtp_nexthop_clear(&nh);
+	return s;
+}
+
+/* content - the message content, from the queue file */
+static int content(smtp_sink_fn *sink, void *sink_ctx, void *ctx, const char **error_r)
+{
+	struct agent_delivery *d = ctx;
+
+	return qf_read_content(d->qf, sink, sink_ctx, error_r);
+}
+
+/* eightbit_sink - stop at the first 8-bit byte */
+static int eightbit_sink(const char *data, size_t len, void *ctx)
+{
+	bool *found = ctx;
+
+	if (smtp_body_8bit(data, len)) {
+		*found = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* record - give recipient i the outcome the transaction found */
+static void record(struct agent_delivery *d, struct smtp_session *s, size_t i,
+		   const struct smtp_rcpt_result *r, const char *relay)
+{
+	struct deliver_rcpt *rcpt = &d->req->rcpt[i];
+	struct dsn dsn;
+	int notify;
+
+	dsn = agent_dsn(r->status, NULL, r->reason);
+	dsn.mta = r->diag ? s->host : NULL;
+	dsn.diag_type = r->diag ? "smtp" : NULL;
+	dsn.diag_text = r->diag;
+	switch (r->outcome) {
+	case SMTP_RCPT_SENT:
+		/*
+		 * RFC 3461 5.2.2: a server that speaks DSN takes over NOTIFY=SUCCESS
+		 * (we passed it on), so we send no success notice; one that does
+		 * not gets the mail "relayed" and we tell the sender ourselves.
+		 */
+		notify = rcpt->notify;
+		if (s->features & SMTP_FEAT_DSN) {
+			dsn.action = "delivered";
+			rcpt->notify &= ~DSN_NOTIFY_SUCCESS;
+		} else {
+			dsn.action = (notify & DSN_NOTIFY_SUCCESS) ? "relayed" : "delivered";
+		}
+		agent_rcpt_sent(d, i, &dsn, relay);
+		rcpt->notify = notify;
+		break;
+	case SMTP_RCPT_BOUNCE:
+		dsn.action = "failed";
+		agent_rcpt_bounce(d, i, &dsn, relay);
+		break;
+	default:
+		dsn.action = "delayed";
+		agent_rcpt_defer(d, i, &dsn, relay);
+		break;
+	}
+}
+
+/* smtp_deliver - one delivery request */
+static int smtp_deliver(struct agent_delivery *d)
+{
+	struct deliver_request *req = d->req;
+	struct smtp_rcpt_result *res;
+	struct smtp_session *s;
+	struct smtp_txn txn;
+	const char *error;
+	bool eightbit = false;
+	char *relay;
+	int ret;
+
+	/* A held session to this next hop, or a new one. */
+	if ((s = cache_take(req->nexthop)) == NULL) {
+		cache_close();
+		if ((s = connect_nexthop(d)) == NULL)
+			return 0;
+	}
+	agent_connected(d);
+
+	/* BODY=8BITMIME only matters to a server that offers it. */
+	if ((s->features & SMTP_FEAT_8BITMIME)
+	    && qf_read_content(d->qf, eightbit_sink, &eightbit, &error) < 0 && !eightbit) {
+		char *reason = xasprintf("local data error while talking to %s: %s", s->namaddr,
+					 error);
+
+		everyone(d, false, "4.3.0", reason, NULL, NULL, s->relay);
+		free(reason);
+		smtp_session_close(&s);
+		return 0;
+	}
+
+	memset(&txn, 0, sizeof(txn));
+	txn.sender = req->sender;
+	txn.envid = req->envid;
+	txn.ret = req->ret;
+	txn.size = req->data_size;
+	txn.eightbit = eightbit;
+	txn.verify_only = (req->flags & DEL_REQ_FLAG_VERIFY) != 0;
+	txn.rcpt_count = req->rcpt_count;
+	txn.rcpt = req->rcpt;
+	txn.content = content;
+	txn.content_ctx = d;
+	res = xcalloc(req->rcpt_count, sizeof(*res));
+	ret = smtp_session_deliver(s, &txn, res);
+
+	/* Postfix's relay=host[ip]:port, conn_use=N for reused sessions. */
+	relay = s->uses > 1 ? xasprintf("%s, conn_use=%ld", s->relay, s->uses)
+			    : xstrdup(s->relay);
+	for (size_t i = 0; i < req->rcpt_count; i++)
+		record(d, s, i, &res[i], relay);
+	free(relay);
+	smtp_results_clear(res, req->rcpt_count);
+	free(res);
+
+	if (ret == SMTP_TXN_OK && cache_wanted(req, s))
+		cached = s;
+	else
+		smtp_session_close(&s);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct agent_server_conf conf = {
+		.progname = "smtp",
+		.deliver = smtp_deliver,
+		.pre_init = smtp_pre_init,
+		.post_init = smtp_post_init,
+		.idle_wait = smtp_idle_wait,
+		.idle_fn = smtp_idle,
+		.session_nexthop = smtp_session_nexthop,
+		.disconnect_fn = smtp_disconnect,
+	};
+
+	agent_server_main(argc, argv, &conf);
+}

@@ -1,0 +1,862 @@
+/*
+ * smtp_proto - SMTP client state machine (see smtp_proto.h).
+ *
+ * Contract: every state change goes through smtp_enter_state(), which
+ * logs it at verbose level, so "smtp -v" shows the conversation's shape.
+ * A session is either in sync with the server (READY between
+ * transactions) or BROKEN; nothing is ever sent on a BROKEN session, and a
+ * transaction that ends BROKEN has given every recipient an outcome.
+ *
+ * Reply decisions (Postfix's, RFC 5321):
+ *   greeting   2xx go on; 4xx, or 5xx with smtp_skip_5xx_greeting, try the
+ *              next server; 5xx otherwise bounces
+ *   EHLO       not 2xx: HELO; HELO not 2xx: try the next server
+ *   STARTTLS   see smtp_tls.h for the security levels
+ *   MAIL       not 2xx: every recipient gets that reply (no hop failure)
+ *   RCPT       per recipient: 2xx accepted, 4xx deferred, 5xx bounced
+ *   DATA       only when a recipient was accepted; not 354: the accepted
+ *              recipients get that reply
+ *   "."        the accepted recipients get that reply
+ *   421        any time: that reply for whatever is undecided, then close
+ * Under PIPELINING, MAIL, every RCPT and DATA go out in one write and the
+ * replies are read in order (RFC 2920); when nobody was accepted but the
+ * server still answers DATA with 354, an empty message is ended with ".".
+ *
+ * What it does not do: SMTPUTF8, AUTH, BDAT/CHUNKING, MIME downgrades of
+ * 8-bit content for servers without 8BITMIME (the content goes as is, as
+ * Postfix does with smtp_... conversion disabled).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/smtp/smtp_body.h"
+#include "agents/smtp/smtp_cmd.h"
+#include "agents/smtp/smtp_conn.h"
+#include "agents/smtp/smtp_proto.h"
+#include "agents/smtp/smtp_reply.h"
+#include "agents/smtp/smtp_tls.h"
+#include "global/deliver_request.h"
+#include "util/buf.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/* Pipelined commands go out in groups of at most this many bytes. */
+#define PIPELINE_BYTES	(32 * 1024)
+/* Content is flushed in chunks of this size. */
+#define BODY_CHUNK	(64 * 1024)
+
+static const char *const state_names[] = {
+	[SMTP_STATE_NONE] = "NONE",
+	[SMTP_STATE_GREETING] = "GREETING",
+	[SMTP_STATE_EHLO] = "EHLO",
+	[SMTP_STATE_HELO] = "HELO",
+	[SMTP_STATE_STARTTLS] = "STARTTLS",
+	[SMTP_STATE_TLS] = "TLS",
+	[SMTP_STATE_READY] = "READY",
+	[SMTP_STATE_RSET] = "RSET",
+	[SMTP_STATE_MAIL] = "MAIL",
+	[SMTP_STATE_RCPT] = "RCPT",
+	[SMTP_STATE_DATA] = "DATA",
+	[SMTP_STATE_BODY] = "BODY",
+	[SMTP_STATE_DOT] = "DOT",
+	[SMTP_STATE_QUIT] = "QUIT",
+	[SMTP_STATE_BROKEN] = "BROKEN",
+};
+
+/* What the client is doing in each state, for "timed out while ..." texts. */
+static const char *const state_doing[] = {
+	[SMTP_STATE_NONE] = "connecting",
+	[SMTP_STATE_GREETING] = "receiving the initial server greeting",
+	[SMTP_STATE_EHLO] = "performing the EHLO handshake",
+	[SMTP_STATE_HELO] = "performing the HELO handshake",
+	[SMTP_STATE_STARTTLS] = "sending STARTTLS",
+	[SMTP_STATE_TLS] = "performing the TLS handshake",
+	[SMTP_STATE_READY] = "idle",
+	[SMTP_STATE_RSET] = "sending RSET",
+	[SMTP_STATE_MAIL] = "sending MAIL FROM",
+	[SMTP_STATE_RCPT] = "sending RCPT TO",
+	[SMTP_STATE_DATA] = "sending DATA command",
+	[SMTP_STATE_BODY] = "sending message body",
+	[SMTP_STATE_DOT] = "sending end of data -- message may be sent more than once",
+	[SMTP_STATE_QUIT] = "sending QUIT",
+	[SMTP_STATE_BROKEN] = "closing",
+};
+
+/* smtp_state_name - state for logs */
+const char *smtp_state_name(enum smtp_state state)
+{
+	return state <= SMTP_STATE_BROKEN ? state_names[state] : "?";
+}
+
+/* smtp_enter_state - the one place where a session changes state */
+static void smtp_enter_state(struct smtp_session *s, enum smtp_state state)
+{
+	if (s->state != state)
+		msg_debug("%s: %s -> %s", s->namaddr, state_names[s->state], state_names[state]);
+	s->state = state;
+}
+
+/* smtp_proto_outcome - class of a reply code */
+int smtp_proto_outcome(int code)
+{
+	if (code >= 200 && code < 300)
+		return SMTP_RCPT_SENT;
+	if (code >= 500 && code < 600)
+		return SMTP_RCPT_BOUNCE;
+	return SMTP_RCPT_DEFER;
+}
+
+/* xvasprintf - format into a new string */
+static char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static char *xvasprintf(const char *fmt, va_list ap)
+{
+	struct buf b;
+
+	buf_init(&b, 128);
+	buf_vprintf(&b, fmt, ap);
+	return buf_steal(&b);
+}
+
+/* reply_text - a reply on one line. Caller frees. */
+static char *reply_text(const struct smtp_reply *r)
+{
+	struct buf b;
+
+	buf_init(&b, r->text.len + 1);
+	smtp_reply_oneline(r, &b);
+	return buf_steal(&b);
+}
+
+/* as_soft - a status made temporary ("5.7.1" -> "4.7.1") for a deferral */
+static const char *as_soft(const char *status, char buf[16])
+{
+	if (status[0] == '4')
+		return status;
+	snprintf(buf, 16, "4%s", status[0] && status[1] == '.' ? status + 1 : ".0.0");
+	return buf;
+}
+
+/* ---- failures of the session set-up ---- */
+
+/* fail_set - describe a set-up failure */
+static void fail_set(struct smtp_failure *f, const char *status, bool hard, bool hop,
+		     const struct smtp_reply *r, const char *mta, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+static void fail_set(struct smtp_failure *f, const char *status, bool hard, bool hop,
+		     const struct smtp_reply *r, const char *mta, const char *fmt, ...)
+{
+	va_list ap;
+
+	smtp_failure_clear(f);
+	snprintf(f->status, sizeof(f->status), "%s", status);
+	va_start(ap, fmt);
+	f->reason = xvasprintf(fmt, ap);
+	va_end(ap);
+	f->diag = r ? reply_text(r) : NULL;
+	f->mta = r && mta ? xstrdup(mta) : NULL;
+	f->hard = hard;
+	f->hop = hop;
+}
+
+/* smtp_failure_clear - release texts */
+void smtp_failure_clear(struct smtp_failure *f)
+{
+	XFREE(f->reason);
+	XFREE(f->diag);
+	XFREE(f->mta);
+	f->status[0] = 0;
+	f->hard = f->hop = f->retry_plain = false;
+}
+
+/* io_text - the reason for a failed read or write in the current state */
+static char *io_text(struct smtp_session *s, int io, const char *error)
+{
+	const char *doing = state_doing[s->state];
+
+	switch (io) {
+	case SMTP_IO_TIMEOUT:
+		return xasprintf("conversation with %s timed out while %s", s->namaddr, doing);
+	case SMTP_IO_EOF:
+		return xasprintf("lost connection with %s while %s", s->namaddr, doing);
+	case SMTP_IO_PROTO:
+		return xasprintf("conversation with %s failed while %s: %s", s->namaddr, doing,
+				 error);
+	default:
+		return xasprintf("conversation with %s failed while %s: %s", s->namaddr, doing,
+				 error ? error : "I/O error");
+	}
+}
+
+/* io_status - enhanced status for an I/O failure */
+static const char *io_status(int io)
+{
+	return io == SMTP_IO_PROTO ? "4.5.0" : "4.4.2";
+}
+
+/* fail_io - a set-up failure because of I/O */
+static void fail_io(struct smtp_session *s, struct smtp_failure *f, int io, const char *error)
+{
+	char *text = io_text(s, io, error);
+
+	fail_set(f, io_status(io), false, true, NULL, NULL, "%s", text);
+	free(text);
+}
+
+/* command - send one command and read its reply before the deadline */
+static int command(struct smtp_session *s, double timeout, const struct smtp_reply **r,
+		   const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int command(struct smtp_session *s, double timeout, const struct smtp_reply **r,
+		   const char **error_r, const char *fmt, ...)
+{
+	double deadline = mono_time() + timeout;
+	va_list ap;
+	int io;
+
+	va_start(ap, fmt);
+	buf_vprintf(&s->stream->out, fmt, ap);
+	va_end(ap);
+	if ((io = smtp_stream_flush(s->stream, deadline, error_r)) != SMTP_IO_OK)
+		return io;
+	return smtp_stream_reply(s->stream, deadline, r, error_r);
+}
+
+/* session_new - a session object for a connected descriptor */
+static struct smtp_session *session_new(const struct smtp_session_conf *conf,
+					const struct smtp_addr *a, const char *nexthop, int fd)
+{
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+
+	s->conf = conf;
+	s->stream = smtp_stream_create(fd);
+	s->state = SMTP_STATE_NONE;
+	s->host = xstrdup(a->host);
+	snprintf(s->ip, sizeof(s->ip), "%s", a->ip);
+	s->port = a->port;
+	s->namaddr = xasprintf("%s[%s]", a->host, a->ip);
+	s->relay = xasprintf("%s[%s]:%u", a->host, a->ip, a->port);
+	s->nexthop = xstrdup(nexthop);
+	return s;
+}
+
+/* session_free - close without a word */
+static void session_free(struct smtp_session **sp)
+{
+	struct smtp_session *s = *sp;
+
+	if (s == NULL)
+		return;
+	smtp_stream_free(&s->stream);
+	free(s->host);
+	free(s->namaddr);
+	free(s->relay);
+	free(s->nexthop);
+	free(s);
+	*sp = NULL;
+}
+
+/* refused - the server refused the session set-up at command cmd (NULL:
+ * the greeting): deferred as a hop failure, whatever the reply class */
+static void refused(struct smtp_session *s, struct smtp_failure *f, const struct smtp_reply *r,
+		    const char *cmd)
+{
+	char *text = reply_text(r), sbuf[16];
+
+	if (cmd)
+		fail_set(f, as_soft(r->status, sbuf), false, true, r, s->host,
+			 "host %s refused to talk to me: %s (in reply to %s command)", s->namaddr,
+			 text, cmd);
+	else
+		fail_set(f, as_soft(r->status, sbuf), false, true, r, s->host,
+			 "host %s refused to talk to me: %s", s->namaddr, text);
+	free(text);
+}
+
+/* ehlo - EHLO, or HELO when EHLO is refused; 0 or -1 with *fail */
+static int ehlo(struct smtp_session *s, bool helo_only, struct smtp_failure *f)
+{
+	const struct smtp_reply *r;
+	const char *error = NULL;
+	int io;
+
+	if (!helo_only) {
+		smtp_enter_state(s, SMTP_STATE_EHLO);
+		io = command(s, s->conf->helo_timeout, &r, &error, "EHLO %s\r\n",
+			     s->conf->helo_name);
+		if (io != SMTP_IO_OK) {
+			fail_io(s, f, io, error);
+			return -1;
+		}
+		if (r->code / 100 == 2) {
+			s->features = smtp_ehlo_features(r, &s->size_limit);
+			return 0;
+		}
+		/* 421 means "closing": no point in trying HELO. */
+		if (r->code == 421) {
+			refused(s, f, r, "EHLO");
+			return -1;
+		}
+	}
+	smtp_enter_state(s, SMTP_STATE_HELO);
+	io = command(s, s->conf->helo_timeout, &r, &error, "HELO %s\r\n", s->conf->helo_name);
+	if (io != SMTP_IO_OK) {
+		fail_io(s, f, io, error);
+		return -1;
+	}
+	if (r->code / 100 != 2) {
+		/* The server will not talk to us: a hop failure, deferred. */
+		refused(s, f, r, "HELO");
+		return -1;
+	}
+	s->features = 0;
+	s->size_limit = 0;
+	return 0;
+}
+
+/* tls_names - the names a certificate must match, per the security level */
+static void tls_names(const struct smtp_session *s, const char *nexthop_host,
+		      struct buf *storage, const char **names, size_t max)
+{
+	const char *list = s->conf->tls_level == SMTP_TLS_SECURE ? s->conf->tls_secure_match
+								 : s->conf->tls_verify_match;
+	char *copy = xstrdup(list ? list : "hostname"), *cp = copy, *tok;
+	size_t n = 0;
+	struct buf *b = storage;
+
+	/* The names are stored NUL-separated in one buffer; offsets first. */
+	size_t offs[16];
+
+	while ((tok = strsep(&cp, ", \t")) != NULL && n < max - 1 && n < 16) {
+		if (*tok == 0)
+			continue;
+		offs[n++] = b->len;
+		if (strcasecmp(tok, "hostname") == 0)
+			buf_puts(b, s->host);
+		else if (strcasecmp(tok, "nexthop") == 0)
+			buf_puts(b, nexthop_host);
+		else if (strcasecmp(tok, "dot-nexthop") == 0)
+			buf_printf(b, ".%s", nexthop_host);
+		else
+			buf_puts(b, tok);
+		buf_putc(b, 0);
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = b->data + offs[i];
+	names[n] = NULL;
+	free(copy);
+}
+
+/* starttls - STARTTLS, handshake, EHLO again; 0, 1 (went on in plain text) or -1 */
+static int starttls(struct smtp_session *s, const char *nexthop_host, struct smtp_failure *f)
+{
+	bool required = s->conf->tls_level >= SMTP_TLS_ENCRYPT;
+	bool verify = s->conf->tls_level >= SMTP_TLS_VERIFY;
+	const struct smtp_reply *r;
+	const char *error = NULL, *trust = "", *names[17];
+	char why[512], info[256];
+	struct buf storage;
+	size_t dropped;
+	struct ssl_st *ssl;
+	int io;
+
+	smtp_enter_state(s, SMTP_STATE_STARTTLS);
+	io = command(s, s->conf->helo_timeout, &r, &error, "STARTTLS\r\n");
+	if (io != SMTP_IO_OK) {
+		fail_io(s, f, io, error);
+		return -1;
+	}
+	if (r->code / 100 != 2) {
+		char *text;
+
+		if (r->code == 421) {
+			refused(s, f, r, "STARTTLS");
+			return -1;
+		}
+		if (!required)
+			return 1;	/* opportunistic: go on without TLS */
+		text = reply_text(r);
+		fail_set(f, "4.7.5", false, true, r, s->host,
+			 "TLS is required, but host %s refused to start TLS: %s", s->namaddr, text);
+		free(text);
+		return -1;
+	}
+	/* Nothing sent before the handshake may count as sent inside it. */
+	if ((dropped = smtp_stream_discard_input(s->stream)) > 0)
+		msg_warn("%s: discarding %zu bytes of plaintext sent after the STARTTLS reply",
+			 s->namaddr, dropped);
+
+	smtp_enter_state(s, SMTP_STATE_TLS);
+	buf_init(&storage, 256);
+	tls_names(s, nexthop_host, &storage, names, sizeof(names) / sizeof(names[0]));
+	ssl = smtp_tls_connect(s->stream->fd, smtp_addr_is_literal(s->host) ? NULL : s->host,
+			       verify, names, mono_time() + s->conf->starttls_timeout, why,
+			       sizeof(why), info, sizeof(info), &trust);
+	buf_deinit(&storage);
+	if (ssl == NULL) {
+		fail_set(f, "4.7.5", false, true, NULL, NULL, "Cannot start TLS with %s: %s",
+			 s->namaddr, why);
+		/* Opportunistic TLS: the caller connects again without it. */
+		f->retry_plain = !required;
+		return -1;
+	}
+	s->stream->ssl = ssl;
+	s->tls = true;
+	if (s->conf->tls_loglevel >= 1)
+		msg_info("%s TLS connection established to %s: %s", trust, s->relay, info);
+
+	/* RFC 3207: forget what the server said before; ask again. */
+	smtp_enter_state(s, SMTP_STATE_EHLO);
+	io = command(s, s->conf->helo_timeout, &r, &error, "EHLO %s\r\n", s->conf->helo_name);
+	if (io != SMTP_IO_OK) {
+		fail_io(s, f, io, error);
+		return -1;
+	}
+	if (r->code / 100 != 2) {
+		refused(s, f, r, "EHLO");
+		return -1;
+	}
+	s->features = smtp_ehlo_features(r, &s->size_limit);
+	return 0;
+}
+
+/* smtp_session_open - connect and handshake */
+int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_addr *a,
+		      const char *nexthop, const char *nexthop_host, bool no_tls,
+		      struct smtp_session **sess_r, struct smtp_failure *f)
+{
+	const struct smtp_reply *r;
+	const char *error = NULL;
+	struct smtp_session *s;
+	char why[256];
+	bool helo_only = false;
+	int fd, io, tls = no_tls ? SMTP_TLS_NONE : conf->tls_level;
+
+	*sess_r = NULL;
+	memset(f, 0, sizeof(*f));
+	fd = smtp_conn_open(a, conf->bind_address, conf->connect_timeout, why, sizeof(why));
+	if (fd < 0) {
+		fail_set(f, "4.4.1", false, true, NULL, NULL, "connect to %s[%s]:%u: %s", a->host,
+			 a->ip, a->port, why);
+		return -1;
+	}
+	s = session_new(conf, a, nexthop, fd);
+
+	/* The greeting. */
+	smtp_enter_state(s, SMTP_STATE_GREETING);
+	io = smtp_stream_reply(s->stream, mono_time() + conf->helo_timeout, &r, &error);
+	if (io != SMTP_IO_OK) {
+		fail_io(s, f, io, error);
+		goto fail;
+	}
+	if (r->code / 100 != 2) {
+		refused(s, f, r, NULL);
+		/* smtp_skip_5xx_greeting = no: a 5xx greeting is final. */
+		if (r->code / 100 == 5 && !conf->skip_5xx_greeting) {
+			snprintf(f->status, sizeof(f->status), "%s", r->status);
+			f->hard = true;
+			f->hop = false;
+		}
+		goto fail;
+	}
+	/* smtp_always_send_ehlo = no: EHLO only for a server that says ESMTP. */
+	if (!conf->always_send_ehlo && strstr(r->text.data, "ESMTP") == NULL)
+		helo_only = true;
+
+	if (ehlo(s, helo_only, f) < 0)
+		goto fail;
+
+	/* STARTTLS per the security level. */
+	if (tls != SMTP_TLS_NONE) {
+		if (!(s->features & SMTP_FEAT_STARTTLS)) {
+			if (tls >= SMTP_TLS_ENCRYPT) {
+				fail_set(f, "4.7.5", false, true, NULL, NULL,
+					 "TLS is required, but was not offered by host %s",
+					 s->namaddr);
+				goto fail;
+			}
+		} else if (starttls(s, nexthop_host, f) < 0) {
+			goto fail;
+		}
+	}
+	smtp_enter_state(s, SMTP_STATE_READY);
+	s->idle_since = mono_time();
+	*sess_r = s;
+	return 0;
+
+fail:
+	smtp_enter_state(s, SMTP_STATE_BROKEN);
+	session_free(&s);
+	return -1;
+}
+
+/* smtp_session_rset - reset before a new transaction */
+int smtp_session_rset(struct smtp_session *s)
+{
+	const struct smtp_reply *r;
+	const char *error = NULL;
+	int io;
+
+	if (s->state != SMTP_STATE_READY)
+		return -1;
+	smtp_enter_state(s, SMTP_STATE_RSET);
+	io = command(s, s->conf->rset_timeout, &r, &error, "RSET\r\n");
+	if (io != SMTP_IO_OK || r->code / 100 != 2) {
+		msg_debug("%s: RSET failed: %s", s->namaddr,
+			  io == SMTP_IO_OK ? r->text.data : "no reply");
+		smtp_enter_state(s, SMTP_STATE_BROKEN);
+		return -1;
+	}
+	smtp_enter_state(s, SMTP_STATE_READY);
+	return 0;
+}
+
+/* smtp_session_close - polite goodbye when in sync */
+void smtp_session_close(struct smtp_session **sp)
+{
+	struct smtp_session *s = *sp;
+	const struct smtp_reply *r;
+	const char *error;
+	double deadline;
+
+	if (s == NULL)
+		return;
+	if (s->state == SMTP_STATE_READY) {
+		smtp_enter_state(s, SMTP_STATE_QUIT);
+		deadline = mono_time() + s->conf->quit_timeout;
+		buf_puts(&s->stream->out, "QUIT\r\n");
+		if (smtp_stream_flush(s->stream, deadline, &error) == SMTP_IO_OK
+		    && !s->conf->skip_quit_response)
+			(void)smtp_stream_reply(s->stream, deadline, &r, &error);
+	}
+	session_free(sp);
+}
+
+/* ---- transactions ---- */
+
+/* result_set - give recipient i an outcome (first outcome wins) */
+static void result_set(struct smtp_rcpt_result *res, int outcome, const char *status,
+		       const char *diag, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void result_set(struct smtp_rcpt_result *res, int outcome, const char *status,
+		       const char *diag, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (res->outcome != SMTP_RCPT_TODO)
+		return;
+	res->outcome = outcome;
+	snprintf(res->status, sizeof(res->status), "%s", status);
+	va_start(ap, fmt);
+	res->reason = xvasprintf(fmt, ap);
+	va_end(ap);
+	res->diag = diag ? xstrdup(diag) : NULL;
+}
+
+/* reply_status - the reply's status, made to agree with the outcome */
+static const char *reply_status(const struct smtp_reply *r, int outcome, char buf[16])
+{
+	char want = outcome == SMTP_RCPT_SENT ? '2' : outcome == SMTP_RCPT_BOUNCE ? '5' : '4';
+
+	if (r->status[0] == want)
+		return r->status;
+	snprintf(buf, 16, "%c.0.0", want);
+	return buf;
+}
+
+/* result_reply - outcome from a server reply to a command */
+static void result_reply(struct smtp_session *s, struct smtp_rcpt_result *res,
+			 const struct smtp_reply *r, const char *cmd)
+{
+	int outcome = smtp_proto_outcome(r->code);
+	char *text = reply_text(r), sbuf[16];
+
+	if (outcome == SMTP_RCPT_SENT)
+		result_set(res, outcome, reply_status(r, outcome, sbuf), text, "%s", text);
+	else
+		result_set(res, outcome, reply_status(r, outcome, sbuf), text,
+			   "host %s said: %s (in reply to %s command)", s->namaddr, text, cmd);
+	free(text);
+}
+
+/* fail_pending - every undecided recipient gets the same temporary failure */
+static void fail_pending(const struct smtp_txn *t, struct smtp_rcpt_result *res,
+			 const char *status, const char *text)
+{
+	for (size_t i = 0; i < t->rcpt_count; i++)
+		result_set(&res[i], SMTP_RCPT_DEFER, status, NULL, "%s", text);
+}
+
+/* Per-transaction bookkeeping. */
+struct txn_state {
+	struct smtp_session *s;
+	const struct smtp_txn *t;
+	struct smtp_rcpt_result *res;
+	bool *accepted;
+	size_t naccepted;
+	bool mail_ok;
+	bool closing;		/* the server said 421 */
+	struct smtp_body body;
+	int io;			/* last I/O failure */
+	const char *io_error;
+	const char *local_error;
+};
+
+/* broken - the session failed mid-transaction: defer what is undecided */
+static int broken(struct txn_state *x)
+{
+	char *text = io_text(x->s, x->io, x->io_error);
+
+	/* Accepted recipients are undecided too: their data never completed. */
+	fail_pending(x->t, x->res, io_status(x->io), text);
+	free(text);
+	smtp_enter_state(x->s, SMTP_STATE_BROKEN);
+	return SMTP_TXN_BROKEN;
+}
+
+/* body_sink - encode one content chunk, flushing full chunks */
+static int body_sink(const char *data, size_t len, void *ctx)
+{
+	struct txn_state *x = ctx;
+	struct smtp_stream *st = x->s->stream;
+
+	smtp_body_put(&x->body, data, len, &st->out);
+	if (st->out.len >= BODY_CHUNK) {
+		x->io = smtp_stream_flush(st, mono_time() + x->s->conf->data_xfer_timeout,
+					  &x->io_error);
+		if (x->io != SMTP_IO_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* send_body - content and ".", then the final reply */
+static int send_body(struct txn_state *x)
+{
+	struct smtp_session *s = x->s;
+	const struct smtp_reply *r;
+	const char *error = NULL;
+	char *text;
+
+	smtp_enter_state(s, SMTP_STATE_BODY);
+	smtp_body_init(&x->body, s->conf->line_length_limit);
+	x->io = SMTP_IO_OK;
+	if (x->t->content(body_sink, x, x->t->content_ctx, &error) < 0) {
+		if (x->io != SMTP_IO_OK)
+			return broken(x);
+		/* The queue file failed us: never end the data with ".". */
+		text = xasprintf("local data error while talking to %s: %s", s->namaddr,
+				 error ? error : "cannot read message content");
+		fail_pending(x->t, x->res, "4.3.0", text);
+		free(text);
+		smtp_enter_state(s, SMTP_STATE_BROKEN);
+		return SMTP_TXN_LOCAL;
+	}
+	smtp_body_end(&x->body, &s->stream->out);
+	x->io = smtp_stream_flush(s->stream, mono_time() + s->conf->data_xfer_timeout,
+				  &x->io_error);
+	if (x->io != SMTP_IO_OK)
+		return broken(x);
+
+	smtp_enter_state(s, SMTP_STATE_DOT);
+	x->io = smtp_stream_reply(s->stream, mono_time() + s->conf->data_done_timeout, &r,
+				  &x->io_error);
+	if (x->io != SMTP_IO_OK)
+		return broken(x);
+	for (size_t i = 0; i < x->t->rcpt_count; i++)
+		if (x->accepted[i])
+			result_reply(s, &x->res[i], r, "end of DATA");
+	if (r->code == 421) {
+		smtp_enter_state(s, SMTP_STATE_BROKEN);
+		return SMTP_TXN_BROKEN;
+	}
+	smtp_enter_state(s, SMTP_STATE_READY);
+	return SMTP_TXN_OK;
+}
+
+/* put_command - append command k (0 MAIL, 1..n RCPT, n+1 DATA) */
+static void put_command(struct txn_state *x, size_t k)
+{
+	const struct smtp_txn *t = x->t;
+	struct buf *out = &x->s->stream->out;
+
+	if (k == 0) {
+		struct smtp_mail_args m = {.sender = t->sender, .size = t->size,
+					   .eightbit = t->eightbit, .ret = t->ret,
+					   .envid = t->envid};
+
+		smtp_mail_command(out, &m, x->s->features);
+	} else if (k <= t->rcpt_count) {
+		smtp_rcpt_command(out, &t->rcpt[k - 1], x->s->features);
+	} else {
+		buf_puts(out, "DATA\r\n");
+	}
+}
+
+/* command_state - the state whose reply command k awaits, and its time limit */
+static enum smtp_state command_state(const struct txn_state *x, size_t k, double *timeout_r)
+{
+	const struct smtp_session_conf *c = x->s->conf;
+
+	if (k == 0) {
+		*timeout_r = c->mail_timeout;
+		return SMTP_STATE_MAIL;
+	}
+	if (k <= x->t->rcpt_count) {
+		*timeout_r = c->rcpt_timeout;
+		return SMTP_STATE_RCPT;
+	}
+	*timeout_r = c->data_init_timeout;
+	return SMTP_STATE_DATA;
+}
+
+/* handle_reply - what the reply to command k means */
+static void handle_reply(struct txn_state *x, size_t k, const struct smtp_reply *r)
+{
+	const struct smtp_txn *t = x->t;
+
+	if (r->code == 421)
+		x->closing = true;
+	if (k == 0) {
+		x->mail_ok = r->code / 100 == 2;
+		if (!x->mail_ok)
+			for (size_t i = 0; i < t->rcpt_count; i++)
+				result_reply(x->s, &x->res[i], r, "MAIL FROM");
+	} else if (k <= t->rcpt_count) {
+		if (!x->mail_ok)
+			return;
+		if (r->code / 100 == 2) {
+			x->accepted[k - 1] = true;
+			x->naccepted++;
+			if (t->verify_only)
+				result_reply(x->s, &x->res[k - 1], r, "RCPT TO");
+		} else {
+			result_reply(x->s, &x->res[k - 1], r, "RCPT TO");
+		}
+	}
+	/* DATA replies are handled by the caller. */
+}
+
+/* smtp_session_deliver - one transaction */
+int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
+			 struct smtp_rcpt_result *res)
+{
+	struct txn_state x;
+	const struct smtp_reply *r;
+	size_t ncmd, sent = 0, got = 0;
+	bool pipelining = (s->features & SMTP_FEAT_PIPELINING) != 0;
+	double timeout;
+	int ret;
+
+	if (s->state != SMTP_STATE_READY)
+		msg_panic("smtp_session_deliver: session %s in state %s", s->namaddr,
+			  state_names[s->state]);
+	s->uses++;
+
+	/* A message the server has said it will not take is not offered. */
+	if ((s->features & SMTP_FEAT_SIZE) && s->size_limit > 0 && t->size > s->size_limit) {
+		for (size_t i = 0; i < t->rcpt_count; i++)
+			result_set(&res[i], SMTP_RCPT_BOUNCE, "5.3.4", NULL,
+				   "message size %ld exceeds size limit %ld of server %s",
+				   t->size, s->size_limit, s->namaddr);
+		return SMTP_TXN_OK;
+	}
+
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	x.t = t;
+	x.res = res;
+	x.accepted = xcalloc(t->rcpt_count ? t->rcpt_count : 1, sizeof(bool));
+	ncmd = 1 + t->rcpt_count + (t->verify_only ? 0 : 1);
+
+	while (got < ncmd) {
+		/* Send: one command, or under PIPELINING a group of them. */
+		if (sent == got) {
+			/* Nothing outstanding: stop early when the rest is pointless. */
+			if (sent > 0 && (!x.mail_ok || x.closing))
+				break;	/* MAIL refused, or the server is leaving */
+			if (sent == ncmd - 1 && !t->verify_only && x.naccepted == 0)
+				break;	/* nobody accepted: no DATA */
+			do {
+				put_command(&x, sent++);
+			} while (pipelining && sent < ncmd
+				 && s->stream->out.len < PIPELINE_BYTES);
+			smtp_enter_state(s, command_state(&x, got, &timeout));
+			x.io = smtp_stream_flush(s->stream, mono_time() + timeout, &x.io_error);
+			if (x.io != SMTP_IO_OK) {
+				ret = broken(&x);
+				goto done;
+			}
+		}
+		/* Receive the reply to command number got. */
+		smtp_enter_state(s, command_state(&x, got, &timeout));
+		x.io = smtp_stream_reply(s->stream, mono_time() + timeout, &r, &x.io_error);
+		if (x.io != SMTP_IO_OK) {
+			ret = broken(&x);
+			goto done;
+		}
+		if (got == 1 + t->rcpt_count) {
+			/* The DATA reply. */
+			if (!x.mail_ok || x.naccepted == 0) {
+				/* Pipelined DATA nobody needs; end an unwanted 354 at once. */
+				if (r->code == 354) {
+					buf_puts(&s->stream->out, ".\r\n");
+					smtp_enter_state(s, SMTP_STATE_DOT);
+					x.io = smtp_stream_flush(s->stream,
+								 mono_time() + s->conf->data_done_timeout,
+								 &x.io_error);
+					if (x.io == SMTP_IO_OK)
+						x.io = smtp_stream_reply(s->stream,
+									 mono_time() + s->conf->data_done_timeout,
+									 &r, &x.io_error);
+					if (x.io != SMTP_IO_OK) {
+						ret = broken(&x);
+						goto done;
+					}
+				}
+			} else if (r->code == 354) {
+				ret = send_body(&x);
+				goto done;
+			} else {
+				for (size_t i = 0; i < t->rcpt_count; i++)
+					if (x.accepted[i])
+						result_reply(s, &res[i], r, "DATA");
+			}
+			if (r->code == 421)
+				x.closing = true;
+			got++;
+			break;
+		}
+		handle_reply(&x, got, r);
+		got++;
+	}
+
+	/* The transaction ended without content (refused, or a probe). */
+	if (x.closing) {
+		/* Whatever is still undecided gets the server's goodbye. */
+		fail_pending(t, res, "4.4.2", "server closed the session (421)");
+		smtp_enter_state(s, SMTP_STATE_BROKEN);
+		ret = SMTP_TXN_BROKEN;
+		goto done;
+	}
+	/* Accepted recipients of a refused DATA already have its reply. */
+	fail_pending(t, res, "4.3.0", "transaction ended without an outcome");
+	smtp_enter_state(s, SMTP_STATE_READY);
+	ret = SMTP_TXN_OK;
+
+done:
+	free(x.accepted);
+	s->idle_since = mono_time();
+	return ret;
+}
+
+/* smtp_results_clear - free result texts */
+void smtp_results_clear(struct smtp_rcpt_result *res, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		XFREE(res[i].reason);
+		XFREE(res[i].diag);
+		res[i].outcome = SMTP_RCPT_TODO;
+	}
+}

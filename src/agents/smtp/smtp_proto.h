@@ -1,0 +1,173 @@
+/*
+ * smtp_proto - the SMTP client protocol as an explicit state machine
+ * (STYLE.md 3.6; OpenSMTPD mta_session.c): session set-up (greeting,
+ * EHLO/HELO, STARTTLS, EHLO again), transactions (MAIL, RCPT..., DATA,
+ * content, "."), RSET between reused transactions, QUIT.
+ *
+ * It decides what every reply means (smtp_proto_outcome()): 2xx accepted,
+ * 5xx permanent, anything else temporary; a 421 also ends the session.  It
+ * does not record outcomes itself: a transaction fills one struct
+ * smtp_rcpt_result per recipient and the caller (smtp.c) records them,
+ * which keeps this module free of queue files and status logs.
+ *
+ * Time limits: each phase's limit is a deadline for sending the command
+ * and receiving its whole reply (smtp_helo_timeout for the greeting and
+ * EHLO/HELO, smtp_starttls_timeout for the handshake, smtp_mail_timeout,
+ * smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_done_timeout,
+ * smtp_rset_timeout, smtp_quit_timeout); for the content,
+ * smtp_data_xfer_timeout bounds each 64 KiB chunk (no progress for that
+ * long ends the transfer, as in Postfix).
+ */
+#ifndef SLUICE_SMTP_PROTO_H
+#define SLUICE_SMTP_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "agents/smtp/smtp_mx.h"
+
+struct deliver_rcpt;
+struct smtp_reply;
+struct smtp_stream;
+
+enum smtp_state {
+	SMTP_STATE_NONE,	/* not connected */
+	SMTP_STATE_GREETING,	/* connected, waiting for the greeting */
+	SMTP_STATE_EHLO,
+	SMTP_STATE_HELO,
+	SMTP_STATE_STARTTLS,
+	SMTP_STATE_TLS,		/* TLS handshake */
+	SMTP_STATE_READY,	/* between transactions */
+	SMTP_STATE_RSET,
+	SMTP_STATE_MAIL,
+	SMTP_STATE_RCPT,
+	SMTP_STATE_DATA,
+	SMTP_STATE_BODY,
+	SMTP_STATE_DOT,
+	SMTP_STATE_QUIT,
+	SMTP_STATE_BROKEN,	/* out of sync or closed: only good for closing */
+};
+
+/* Everything a session needs from the configuration. */
+struct smtp_session_conf {
+	const char *helo_name;
+	const char *bind_address;
+	double connect_timeout, helo_timeout, starttls_timeout;
+	double mail_timeout, rcpt_timeout, data_init_timeout, data_xfer_timeout;
+	double data_done_timeout, rset_timeout, quit_timeout;
+	int tls_level;			/* SMTP_TLS_* */
+	const char *tls_verify_match;	/* smtp_tls_verify_cert_match */
+	const char *tls_secure_match;	/* smtp_tls_secure_cert_match */
+	long tls_loglevel;
+	bool skip_5xx_greeting;
+	bool always_send_ehlo;
+	bool skip_quit_response;
+	long line_length_limit;
+};
+
+struct smtp_session {
+	const struct smtp_session_conf *conf;
+	struct smtp_stream *stream;
+	enum smtp_state state;
+	char *host;		/* server name: the MX host or next-hop host */
+	char ip[46];
+	unsigned port;
+	char *namaddr;		/* "host[ip]" for messages */
+	char *relay;		/* "host[ip]:port" for relay= */
+	char *nexthop;		/* the request next hop this session serves */
+	int features;		/* SMTP_FEAT_* of the last EHLO */
+	long size_limit;	/* SIZE from EHLO, 0 none */
+	bool tls;		/* the session runs over TLS */
+	long uses;		/* transactions started */
+	double idle_since;	/* mono_time() when it last went idle */
+};
+
+/* Why a session could not be set up. */
+struct smtp_failure {
+	char status[16];
+	char *reason;		/* human text */
+	char *diag;		/* the server's reply, or NULL */
+	char *mta;		/* the server's name when it spoke, or NULL */
+	bool hard;		/* permanent: bounce rather than defer */
+	bool hop;		/* the next hop failed (queue manager feedback) */
+	bool retry_plain;	/* opportunistic TLS failed: connect again without */
+};
+
+/* Recipient outcomes. */
+#define SMTP_RCPT_TODO		0
+#define SMTP_RCPT_SENT		1
+#define SMTP_RCPT_BOUNCE	2
+#define SMTP_RCPT_DEFER		3
+
+struct smtp_rcpt_result {
+	int outcome;		/* SMTP_RCPT_* */
+	char status[16];
+	char *reason;		/* log/status text */
+	char *diag;		/* the server's reply, or NULL */
+};
+
+/* The content source: call sink for successive chunks (LF line ends). */
+typedef int smtp_sink_fn(const char *data, size_t len, void *sink_ctx);
+typedef int smtp_content_fn(smtp_sink_fn *sink, void *sink_ctx, void *ctx, const char **error_r);
+
+struct smtp_txn {
+	const char *sender;
+	const char *envid;
+	int ret;			/* DSN_RET_* */
+	long size;			/* content bytes */
+	bool eightbit;			/* content has 8-bit bytes */
+	bool verify_only;		/* address probe: MAIL and RCPT, no DATA */
+	size_t rcpt_count;
+	const struct deliver_rcpt *rcpt;
+	smtp_content_fn *content;
+	void *content_ctx;
+};
+
+/* Transaction results beyond the recipients. */
+#define SMTP_TXN_OK		0	/* the session is in sync: reusable */
+#define SMTP_TXN_BROKEN		(-1)	/* the session must be closed */
+#define SMTP_TXN_LOCAL		(-2)	/* as BROKEN, because the content could not be read */
+
+/* smtp_state_name - "MAIL", "RCPT" ... for logs. */
+const char *smtp_state_name(enum smtp_state state);
+
+/*
+ * smtp_proto_outcome - what a reply code means for a command:
+ * SMTP_RCPT_SENT (2xx), SMTP_RCPT_BOUNCE (5xx) or SMTP_RCPT_DEFER.
+ */
+int smtp_proto_outcome(int code);
+
+/*
+ * smtp_session_open - connect to a and set up the session (greeting, EHLO
+ * or HELO, STARTTLS per the security level unless no_tls, EHLO again).
+ * nexthop is the request's next hop (kept for the session cache),
+ * nexthop_host its host part (for smtp_tls_secure_cert_match).  Returns 0
+ * with *sess_r ready for a transaction, or -1 with *fail filled in (free
+ * with smtp_failure_clear()).
+ */
+int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_addr *a,
+		      const char *nexthop, const char *nexthop_host, bool no_tls,
+		      struct smtp_session **sess_r, struct smtp_failure *fail);
+
+/*
+ * smtp_session_deliver - one mail transaction.  res has txn->rcpt_count
+ * entries, all SMTP_RCPT_TODO on entry; on return every one has an outcome
+ * (free the texts with smtp_results_clear()).  Returns SMTP_TXN_OK,
+ * SMTP_TXN_BROKEN or SMTP_TXN_LOCAL.
+ */
+int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *txn,
+			 struct smtp_rcpt_result *res);
+
+/* smtp_session_rset - RSET before reusing the session: 0, or -1 (broken). */
+int smtp_session_rset(struct smtp_session *s);
+
+/* smtp_session_close - QUIT when the session is in sync, then close and
+ * free; clears *sp.  NULL is fine. */
+void smtp_session_close(struct smtp_session **sp);
+
+/* smtp_failure_clear - free a failure's texts. */
+void smtp_failure_clear(struct smtp_failure *f);
+/* smtp_results_clear - free n results' texts. */
+void smtp_results_clear(struct smtp_rcpt_result *res, size_t n);
+
+#endif

@@ -1,0 +1,322 @@
+/*
+ * smtp_tls - OpenSSL client side of STARTTLS (see smtp_tls.h).
+ *
+ * Contract: one SSL_CTX per process, made on first use from the smtp_tls_*
+ * parameters.  Handshakes and transfers run on the session's non-blocking
+ * descriptor and wait only through smtp_wait(), so TLS obeys the same
+ * deadlines as plain text.  The handshake itself never fails on an
+ * untrusted certificate; the result is judged afterwards so that the
+ * reason can say what was wrong (as Postfix logs "Server certificate not
+ * trusted").
+ *
+ * What it does not do: client certificates, DANE, session resumption.
+ *
+ * Diagnostics: errors are returned as text with OpenSSL's reason.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "agents/smtp/smtp_conn.h"
+#include "agents/smtp/smtp_tls.h"
+
+static SSL_CTX *client_ctx;
+
+static const char *const level_names[] = {"none", "may", "encrypt", "verify", "secure"};
+
+/* smtp_tls_level_parse - name to level */
+int smtp_tls_level_parse(const char *name)
+{
+	if (*name == 0)
+		return SMTP_TLS_NONE;
+	for (int i = 0; i < (int)(sizeof(level_names) / sizeof(level_names[0])); i++)
+		if (strcasecmp(name, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* smtp_tls_level_name - level to name */
+const char *smtp_tls_level_name(int level)
+{
+	if (level < 0 || level >= (int)(sizeof(level_names) / sizeof(level_names[0])))
+		return "?";
+	return level_names[level];
+}
+
+/* Protocol versions in order, for smtp_tls_protocols. */
+static const struct {
+	const char *name;
+	int version;
+} versions[] = {
+	{"TLSv1", TLS1_VERSION},
+	{"TLSv1.1", TLS1_1_VERSION},
+	{"TLSv1.2", TLS1_2_VERSION},
+	{"TLSv1.3", TLS1_3_VERSION},
+};
+#define NVERSIONS ((int)(sizeof(versions) / sizeof(versions[0])))
+
+/* version_index - index of a version name, or -1 (SSLv2/SSLv3 are never used anyway) */
+static int version_index(const char *name)
+{
+	for (int i = 0; i < NVERSIONS; i++)
+		if (strcasecmp(name, versions[i].name) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * set_protocols - Postfix's syntax: ">=TLSv1.2", "<=TLSv1.3", "!TLSv1" or
+ * plain names (only those).  The allowed set must be a range for OpenSSL:
+ * its lowest and highest member become the minimum and maximum.
+ */
+static int set_protocols(SSL_CTX *ctx, const char *spec, const char **error_r)
+{
+	bool allowed[NVERSIONS], named[NVERSIONS], any_named = false;
+	char copy[256], *cp = copy, *tok;
+	int i, lo = -1, hi = -1, idx;
+
+	for (i = 0; i < NVERSIONS; i++)
+		allowed[i] = true, named[i] = false;
+	snprintf(copy, sizeof(copy), "%s", spec ? spec : "");
+	while ((tok = strsep(&cp, ", \t:")) != NULL) {
+		if (*tok == 0)
+			continue;
+		if (strncmp(tok, ">=", 2) == 0 || strncmp(tok, "<=", 2) == 0) {
+			if ((idx = version_index(tok + 2)) < 0)
+				goto bad;
+			for (i = 0; i < NVERSIONS; i++)
+				if (tok[0] == '>' ? i < idx : i > idx)
+					allowed[i] = false;
+		} else if (*tok == '!') {
+			if ((idx = version_index(tok + 1)) >= 0)
+				allowed[idx] = false;
+			else if (strcasecmp(tok + 1, "SSLv2") != 0 && strcasecmp(tok + 1, "SSLv3") != 0)
+				goto bad;
+		} else {
+			if ((idx = version_index(tok)) < 0)
+				goto bad;
+			named[idx] = any_named = true;
+		}
+	}
+	for (i = 0; i < NVERSIONS; i++) {
+		if (!allowed[i] || (any_named && !named[i]))
+			continue;
+		if (lo < 0)
+			lo = i;
+		hi = i;
+	}
+	if (lo < 0) {
+		*error_r = "smtp_tls_protocols excludes every protocol";
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(ctx, versions[lo].version);
+	SSL_CTX_set_max_proto_version(ctx, versions[hi].version);
+	return 0;
+
+bad:
+	*error_r = "smtp_tls_protocols: unknown protocol name";
+	return -1;
+}
+
+/* smtp_tls_init - the process-wide client context */
+int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r)
+{
+	static char why[512];
+	SSL_CTX *ctx;
+	const char *file = conf->CAfile && *conf->CAfile ? conf->CAfile : NULL;
+	const char *path = conf->CApath && *conf->CApath ? conf->CApath : NULL;
+
+	if (client_ctx)
+		return 0;
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		*error_r = "cannot create TLS context";
+		return -1;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (set_protocols(ctx, conf->protocols, error_r) < 0)
+		goto fail;
+	if ((file || path) && SSL_CTX_load_verify_locations(ctx, file, path) != 1) {
+		snprintf(why, sizeof(why), "cannot load CA certificates from %s: %s",
+			 file ? file : path, ERR_reason_error_string(ERR_get_error()));
+		*error_r = why;
+		goto fail;
+	}
+	client_ctx = ctx;
+	return 0;
+
+fail:
+	SSL_CTX_free(ctx);
+	return -1;
+}
+
+/* ssl_error_text - the queued OpenSSL reason, or a fallback */
+static const char *ssl_error_text(const char *fallback)
+{
+	unsigned long e = ERR_get_error();
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+
+	ERR_clear_error();
+	return reason ? reason : fallback;
+}
+
+/* wait_for - map want-read/want-write to a wait; SMTP_IO_OK to retry */
+static int wait_for(int fd, int ssl_err, double deadline, const char **error_r)
+{
+	int r = smtp_wait(fd, ssl_err == SSL_ERROR_WANT_WRITE, deadline);
+
+	if (r == 0)
+		return SMTP_IO_TIMEOUT;
+	if (r < 0) {
+		*error_r = "poll failed";
+		return SMTP_IO_ERROR;
+	}
+	return SMTP_IO_OK;
+}
+
+/* smtp_tls_connect - handshake, then judge the certificate */
+struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
+				double deadline, char *why, size_t whylen, char *info,
+				size_t infolen, const char **trust_r)
+{
+	const char *error = NULL;
+	const SSL_CIPHER *cipher;
+	X509 *peer;
+	SSL *ssl;
+	long vr;
+	int r, e, alg_bits = 0, bits;
+
+	if (client_ctx == NULL) {
+		snprintf(why, whylen, "TLS is not initialized");
+		return NULL;
+	}
+	ERR_clear_error();
+	if ((ssl = SSL_new(client_ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
+		snprintf(why, whylen, "cannot create TLS session: %s", ssl_error_text("?"));
+		SSL_free(ssl);
+		return NULL;
+	}
+	if (sni && *sni)
+		SSL_set_tlsext_host_name(ssl, sni);
+	if (verify && names) {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		for (int i = 0; names[i]; i++)
+			if (i == 0)
+				SSL_set1_host(ssl, names[i]);
+			else
+				SSL_add1_host(ssl, names[i]);
+	}
+	for (;;) {
+		if ((r = SSL_connect(ssl)) == 1)
+			break;
+		e = SSL_get_error(ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			r = wait_for(fd, e, deadline, &error);
+			if (r == SMTP_IO_OK)
+				continue;
+			snprintf(why, whylen, "%s", r == SMTP_IO_TIMEOUT ? "timed out" : error);
+		} else {
+			snprintf(why, whylen, "%s",
+				 ssl_error_text(e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN
+						? "lost connection" : "handshake failure"));
+		}
+		SSL_free(ssl);
+		return NULL;
+	}
+
+	/* Judge the certificate now that the session is up. */
+	peer = SSL_get1_peer_certificate(ssl);
+	vr = SSL_get_verify_result(ssl);
+	if (peer == NULL)
+		*trust_r = "Anonymous";
+	else if (vr != X509_V_OK)
+		*trust_r = "Untrusted";
+	else
+		*trust_r = verify && names ? "Verified" : "Trusted";
+	X509_free(peer);
+	if (verify && (peer == NULL || vr != X509_V_OK)) {
+		if (peer == NULL)
+			snprintf(why, whylen, "server certificate not verified: no certificate");
+		else if (vr == X509_V_ERR_HOSTNAME_MISMATCH)
+			snprintf(why, whylen,
+				 "server certificate not verified: name does not match %s",
+				 names && names[0] ? names[0] : "?");
+		else
+			snprintf(why, whylen, "server certificate not trusted: %s",
+				 X509_verify_cert_error_string(vr));
+		SSL_free(ssl);
+		return NULL;
+	}
+	cipher = SSL_get_current_cipher(ssl);
+	bits = SSL_CIPHER_get_bits(cipher, &alg_bits);
+	snprintf(info, infolen, "%s with cipher %s (%d/%d bits)", SSL_get_version(ssl),
+		 SSL_CIPHER_get_name(cipher), bits, alg_bits);
+	return ssl;
+}
+
+/* transfer - SSL_read or SSL_write until something moved or the deadline */
+static int transfer(SSL *ssl, int fd, void *rbuf, const void *wbuf, size_t len,
+		    double deadline, ssize_t *n_r, const char **error_r)
+{
+	static char why[256];
+	int n, e, r, chunk = len > INT_MAX ? INT_MAX : (int)len;
+
+	for (;;) {
+		ERR_clear_error();
+		n = rbuf ? SSL_read(ssl, rbuf, chunk) : SSL_write(ssl, wbuf, chunk);
+		if (n > 0) {
+			*n_r = n;
+			return SMTP_IO_OK;
+		}
+		e = SSL_get_error(ssl, n);
+		switch (e) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			if ((r = wait_for(fd, e, deadline, error_r)) != SMTP_IO_OK)
+				return r;
+			continue;
+		case SSL_ERROR_ZERO_RETURN:
+			return SMTP_IO_EOF;
+		case SSL_ERROR_SYSCALL:
+			if (ERR_peek_error() == 0)
+				return SMTP_IO_EOF;
+			/* FALLTHROUGH */
+		default:
+			snprintf(why, sizeof(why), "TLS %s error: %s", rbuf ? "read" : "write",
+				 ssl_error_text("unknown"));
+			*error_r = why;
+			return SMTP_IO_ERROR;
+		}
+	}
+}
+
+/* smtp_tls_read - decrypt some input */
+int smtp_tls_read(struct ssl_st *ssl, int fd, void *buf, size_t len, double deadline,
+		  ssize_t *n_r, const char **error_r)
+{
+	return transfer(ssl, fd, buf, NULL, len, deadline, n_r, error_r);
+}
+
+/* smtp_tls_write - encrypt and send some output */
+int smtp_tls_write(struct ssl_st *ssl, int fd, const void *buf, size_t len, double deadline,
+		   ssize_t *n_r, const char **error_r)
+{
+	return transfer(ssl, fd, NULL, buf, len, deadline, n_r, error_r);
+}
+
+/* smtp_tls_free - send close_notify if it goes out at once, then free */
+void smtp_tls_free(struct ssl_st **sslp)
+{
+	if (*sslp == NULL)
+		return;
+	(void)SSL_shutdown(*sslp);
+	ERR_clear_error();
+	SSL_free(*sslp);
+	*sslp = NULL;
+}

@@ -1,0 +1,76 @@
+/*
+ * smtp_tls - STARTTLS for the SMTP client with OpenSSL.
+ *
+ * Security levels (smtp_tls_security_level, Postfix's names):
+ *   none     never STARTTLS
+ *   may      STARTTLS when offered; certificates are not checked; when the
+ *            handshake fails the client connects again without TLS (as
+ *            Postfix does), so opportunistic TLS never costs a delivery
+ *   encrypt  TLS is required (no STARTTLS or a failed handshake: 4.7.5);
+ *            certificates are not checked
+ *   verify   as encrypt, and the certificate must chain to a CA from
+ *            smtp_tls_CAfile/CApath and name the server (smtp_tls_verify_cert_match,
+ *            default "hostname": the MX host name)
+ *   secure   as verify, names from smtp_tls_secure_cert_match (default
+ *            "nexthop, dot-nexthop": the next-hop domain or a subdomain)
+ */
+#ifndef SLUICE_SMTP_TLS_H
+#define SLUICE_SMTP_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct ssl_st;
+
+enum smtp_tls_level {
+	SMTP_TLS_NONE,
+	SMTP_TLS_MAY,
+	SMTP_TLS_ENCRYPT,
+	SMTP_TLS_VERIFY,
+	SMTP_TLS_SECURE,
+};
+
+struct smtp_tls_conf {
+	const char *CAfile;		/* "" none */
+	const char *CApath;		/* "" none */
+	const char *protocols;		/* ">=TLSv1", "!SSLv3, !TLSv1" ... */
+	long loglevel;			/* smtp_tls_loglevel */
+};
+
+/* smtp_tls_level_parse - level name ("" is none); -1 when unknown. */
+int smtp_tls_level_parse(const char *name);
+/* smtp_tls_level_name - "none", "may" ... */
+const char *smtp_tls_level_name(int level);
+
+/* smtp_tls_init - the client context (once; later calls are no-ops).
+ * 0, or -1 with *error_r (static). */
+int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r);
+
+/*
+ * smtp_tls_connect - TLS handshake on a connected non-blocking descriptor,
+ * finished before deadline.  sni: server name to send (NULL: none).  When
+ * verify is true the chain must be trusted and the certificate must match
+ * one of names (NULL-terminated; a name that starts with "." matches any
+ * subdomain).  Returns the session, or NULL with the reason in why; info
+ * gets "TLSv1.3 with cipher X (256/256 bits)" and *trust_r "Untrusted",
+ * "Trusted" or "Verified" (static) on success.
+ */
+struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
+				double deadline, char *why, size_t whylen, char *info,
+				size_t infolen, const char **trust_r);
+
+/*
+ * smtp_tls_read / smtp_tls_write - one transfer of at most len bytes before
+ * the deadline: SMTP_IO_OK with the count in *n_r, or SMTP_IO_TIMEOUT,
+ * SMTP_IO_EOF, SMTP_IO_ERROR (with *error_r, static).
+ */
+int smtp_tls_read(struct ssl_st *ssl, int fd, void *buf, size_t len, double deadline,
+		  ssize_t *n_r, const char **error_r);
+int smtp_tls_write(struct ssl_st *ssl, int fd, const void *buf, size_t len, double deadline,
+		   ssize_t *n_r, const char **error_r);
+
+/* smtp_tls_free - free the session (no close_notify wait) and clear *sslp. */
+void smtp_tls_free(struct ssl_st **sslp);
+
+#endif
