@@ -14,6 +14,7 @@
  * DIAGNOSTICS: start-up problems are fatal with a message on stderr and
  * in the log; trouble with one service is logged and that service waits.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -41,6 +42,27 @@ static int pid_fd = -1;
 static char *pid_path;
 static volatile int stopping;
 
+/* chown_tree - give a queue folder and its hash subfolders to uid:gid */
+static void chown_tree(const char *path, uid_t uid, gid_t gid, int depth)
+{
+	DIR *dir;
+	struct dirent *dp;
+	char sub[4096];
+
+	if (chown(path, uid, gid) < 0)
+		msg_fatal("set owner of %s: %s", path, strerror(errno));
+	if (depth <= 0 || (dir = opendir(path)) == NULL)
+		return;
+	while ((dp = readdir(dir)) != NULL) {
+		/* Hash levels are one-character folders; files keep their owner. */
+		if (dp->d_name[0] == '.' || dp->d_name[1] != 0 || dp->d_type != DT_DIR)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, dp->d_name);
+		chown_tree(sub, uid, gid, depth - 1);
+	}
+	closedir(dir);
+}
+
 /* master_owner_setup - folders and modes, as Postfix's post-install would */
 static void master_owner_setup(void)
 {
@@ -66,8 +88,9 @@ static void master_owner_setup(void)
 	drop_gid = (gr = getgrnam(var_setgid_group)) ? gr->gr_gid : gid;
 	for (const char **d = private_dirs; *d; d++) {
 		snprintf(path, sizeof(path), "%s/%s", var_queue_directory, *d);
-		if (chown(path, uid, gid) < 0 || chmod(path, 0700) < 0)
-			msg_fatal("set owner of %s: %s", path, strerror(errno));
+		chown_tree(path, uid, gid, 4);
+		if (chmod(path, 0700) < 0)
+			msg_fatal("set mode of %s: %s", path, strerror(errno));
 	}
 	snprintf(path, sizeof(path), "%s/maildrop", var_queue_directory);
 	if (chown(path, uid, drop_gid) < 0 || chmod(path, 0730) < 0)

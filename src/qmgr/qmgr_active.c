@@ -178,15 +178,6 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 		(void)chmod(path, QF_MODE_READY);
 		free(path);
 	}
-	{
-		struct buf esc;
-
-		buf_init(&esc, 64);
-		msg_info("%s: from=<%s>, size=%ld, nrcpt=%ld (queue active)", id,
-			 log_escape(&esc, msg->env.sender), msg->env.content_size,
-			 msg->env.rcpt_count);
-		buf_deinit(&esc);
-	}
 	if (msg->refcount == 0)
 		qmgr_active_continue(msg);
 	return 1;

@@ -29,6 +29,7 @@
 #include "global/queue_file.h"
 #include "global/resolve.h"
 #include "qmgr.h"
+#include "util/buf.h"
 #include "util/htable.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -348,7 +349,7 @@ static struct qf *open_message(struct qmgr_message *msg, int *result_r)
 
 	qf = qf_open(path, true, &corrupt, &error);
 	if (qf == NULL) {
-		msg_warn("%s: open %s: %s", msg->id, path, error);
+		msg_warn("%s: %s", msg->id, error);
 		*result_r = corrupt ? QF_CORRUPT : -1;
 	}
 	free(path);
@@ -374,6 +375,15 @@ int qmgr_message_read(struct qmgr_message *msg)
 		msg_warn("%s: %s", msg->id, error);
 		qf_close(&qf);
 		return r == QF_CORRUPT ? QF_CORRUPT : -1;
+	}
+	{
+		struct buf esc;
+
+		buf_init(&esc, 64);
+		msg_info("%s: from=<%s>, size=%ld, nrcpt=%ld (queue active)", msg->id,
+			 log_escape(&esc, msg->env.sender), msg->env.content_size,
+			 msg->env.rcpt_count);
+		buf_deinit(&esc);
 	}
 	if (msg->env.flags & QF_FLAG_TRACE_VERBOSE)
 		msg->tflags |= DEL_REQ_FLAG_TRACE;

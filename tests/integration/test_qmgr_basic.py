@@ -1,0 +1,129 @@
+"""The queue manager end to end with real processes: master, qmgr and the
+discard/error/retry agents.  Messages are put into incoming/ the way cleanup
+would (qfmake), so these tests need nothing but the queue manager's side."""
+import os
+import threading
+import time
+
+
+def test_delivery_and_removal(instance):
+    instance.write_config(default_transport="discard")
+    instance.start()
+    qid = instance.inject(["a@one.test", "b@two.test", "c@two.test"])
+    instance.wait_log(r"%s: removed" % qid)
+    log = instance.log()
+    assert "%s: from=<sender@example.test>, size=" % qid in log
+    assert "nrcpt=3 (queue active)" in log
+    for r in ("a@one.test", "b@two.test", "c@two.test"):
+        assert "%s: to=<%s>, relay=none, delay=" % (qid, r) in log
+    assert log.count("status=sent (discarded)") == 3
+    instance.wait_empty()
+
+
+def test_error_transport_bounces_and_retry_defers(instance):
+    instance.write_config(transport_maps="inline:{ bad.test=error:5.1.1 no such user here, "
+                                         "slow.test=retry:4.4.7 try later }",
+                          default_transport="discard", minimal_backoff_time="60s",
+                          maximal_backoff_time="60s")
+    instance.start()
+    qid = instance.inject(["x@bad.test", "y@slow.test", "z@good.test"])
+    instance.wait_log(r"to=<x@bad.test>.*dsn=5\.1\.1, status=bounced \(no such user here\)")
+    instance.wait_log(r"to=<y@slow.test>.*dsn=4\.4\.7, status=deferred \(try later\)")
+    instance.wait_log(r"to=<z@good.test>.*status=sent")
+    # The deferred recipient keeps the message in deferred/ with its next
+    # attempt a backoff away; the bounced one was recorded for the report.
+    instance.wait_for(lambda: instance.queue_ids("deferred") == [qid], 10, "deferred file")
+    st = os.stat(os.path.join(instance.spool, "deferred", qid[-1], qid)) \
+        if os.path.exists(os.path.join(instance.spool, "deferred", qid[-1], qid)) else None
+    paths = [os.path.join(d, qid) for d, _, f in os.walk(os.path.join(instance.spool, "deferred"))
+             if qid in f]
+    st = os.stat(paths[0])
+    assert st.st_mtime > time.time() + 40     # minimal_backoff_time = 60s, minus slack
+
+
+def test_garbage_in_incoming_is_quarantined(instance):
+    instance.write_config(default_transport="discard")
+    instance.start()
+    good = instance.inject(["a@one.test"], kick=False)
+    # A file named like a queue ID, complete (mode 0700), but not a queue file.
+    bad = good[:-1] + ("B" if good[-1] != "B" else "C")
+    path = os.path.join(instance.spool, "incoming", bad)
+    with open(path, "wb") as f:
+        f.write(b"this is not a queue file\n" * 10)
+    os.chmod(path, 0o700)
+    if os.geteuid() == 0:
+        import pwd
+        pw = pwd.getpwnam("sluice")
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    instance.kick("I")
+    instance.wait_log(r"%s: saving corrupt queue file" % bad)
+    instance.wait_log(r"%s: removed" % good)
+    assert instance.queue_ids("corrupt") == [bad]
+    # Mail keeps flowing after the bad file.
+    qid = instance.inject(["b@two.test"])
+    instance.wait_log(r"%s: removed" % qid)
+
+
+def test_trigger_flood_is_harmless(instance):
+    instance.write_config(default_transport="discard")
+    instance.start()
+    fifo = os.path.join(instance.spool, "public", "qmgr")
+    stop = time.time() + 3
+    sent = 0
+    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    junk = bytes(range(256)) + b"IDAFW" * 100
+    while time.time() < stop:
+        try:
+            sent += os.write(fd, junk)
+        except BlockingIOError:
+            time.sleep(0.001)
+    os.close(fd)
+    assert sent > 100000
+    # The queue manager survived and still delivers promptly.
+    qid = instance.inject(["a@one.test"])
+    instance.wait_log(r"%s: removed" % qid, timeout=15)
+    assert instance.count_log(r"qmgr\[\d+\]: fatal") == 0
+    assert instance.count_log(r"process \S+qmgr pid") == 0
+
+
+def test_active_queue_never_above_limit(instance):
+    instance.write_config(default_transport="discard", qmgr_message_active_limit=5)
+    ids = [instance.inject(["r%d@d%d.test" % (i, i % 7)], kick=False) for i in range(150)]
+    seen = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            try:
+                seen.append(len(os.listdir(os.path.join(instance.spool, "active"))))
+            except FileNotFoundError:
+                time.sleep(0.01)
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        instance.start()
+        instance.wait_log(r": removed", count=150, timeout=60)
+    finally:
+        done.set()
+        t.join()
+    assert max(seen) <= 5, max(seen)
+    assert max(seen) >= 1
+    for qid in ids:
+        assert "%s: removed" % qid in instance.log()
+
+
+def test_defer_transports_wait_for_flush(instance):
+    instance.write_config(default_transport="discard", defer_transports="discard",
+                          queue_run_delay="1s", minimal_backoff_time="1s",
+                          maximal_backoff_time="2s")
+    instance.start()
+    qid = instance.inject(["a@one.test"])
+    instance.wait_log(r"%s: to=<a@one.test>.*status=deferred \(deferred transport\)" % qid)
+    # Deferred runs come and go; the mail waits for a flush.
+    time.sleep(4)
+    assert "%s: removed" % qid not in instance.log()
+    assert qid in instance.queue_ids("deferred") + instance.queue_ids("active")
+    assert instance.count_log(r"%s: to=<a@one.test>.*status=deferred \(deferred transport\)" % qid) >= 2
+    instance.flush()
+    instance.wait_log(r"%s: to=<a@one.test>.*status=sent" % qid)
+    instance.wait_log(r"%s: removed" % qid)
