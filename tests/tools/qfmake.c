@@ -4,6 +4,7 @@
  *   qfmake [-q QUEUE] [-f SENDER] [-V ENVID] [-R FULL|HDRS] [-t ARRIVAL]
  *          QUEUE_DIR RCPT...        < message
  *   qfmake -s QUEUE_DIR QUEUE ID
+ *   qfmake -l QUEUE_DIR QUEUE ID
  *
  * The first form writes a queue file into QUEUE_DIR/QUEUE (default
  * "active") with the message read from standard input (CR LF line ends
@@ -15,7 +16,8 @@
  * QFMAKE_HASH_NAMES / QFMAKE_HASH_DEPTH say otherwise.
  *
  * The second form prints one line per recipient, "done ADDRESS" or
- * "todo ADDRESS", so that tests can check done marks.
+ * "todo ADDRESS", so that tests can check done marks.  The third prints
+ * "OFFSET done|todo ADDRESS": the offsets a delivery request names.
  *
  * It is a test tool: errors end it with a message on stderr and status 1.
  */
@@ -36,7 +38,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: qfmake [-q QUEUE] [-f SENDER] [-V ENVID] [-R FULL|HDRS] "
 		"[-t ARRIVAL] QUEUE_DIR RCPT... < message\n"
-		"       qfmake -s QUEUE_DIR QUEUE ID\n");
+		"       qfmake -s|-l QUEUE_DIR QUEUE ID\n");
 	exit(1);
 }
 
@@ -127,8 +129,8 @@ static int make(const char *queue, struct qf_envelope *env, int argc, char **arg
 	return 0;
 }
 
-/* show - the second form */
-static int show(int argc, char **argv)
+/* show - the second and third forms */
+static int show(int argc, char **argv, bool offsets)
 {
 	struct qf_rcpt rcpts[64];
 	const char *error;
@@ -151,6 +153,8 @@ static int show(int argc, char **argv)
 			return 1;
 		}
 		for (long i = 0; i < n; i++) {
+			if (offsets)
+				printf("%ld ", rcpts[i].offset);
 			printf("%s %s\n", rcpts[i].done ? "done" : "todo", rcpts[i].address);
 			qf_rcpt_free(&rcpts[i]);
 		}
@@ -165,7 +169,7 @@ int main(int argc, char **argv)
 	static char *no_attrs[] = {NULL};
 	struct qf_envelope env;
 	const char *queue = "active";
-	bool show_mode = false;
+	bool show_mode = false, offsets = false;
 	int ch;
 
 	log_init("qfmake", LOG_FLAG_STDERR);
@@ -173,7 +177,7 @@ int main(int argc, char **argv)
 	env.sender = "";
 	env.envid = "";
 	env.attrs = no_attrs;
-	while ((ch = getopt(argc, argv, "q:f:V:R:t:s")) != -1) {
+	while ((ch = getopt(argc, argv, "q:f:V:R:t:sl")) != -1) {
 		switch (ch) {
 		case 'q':
 			queue = optarg;
@@ -194,13 +198,16 @@ int main(int argc, char **argv)
 		case 's':
 			show_mode = true;
 			break;
+		case 'l':
+			show_mode = offsets = true;
+			break;
 		default:
 			usage();
 		}
 	}
 	hash_init();
 	if (show_mode)
-		return show(argc - optind, argv + optind);
+		return show(argc - optind, argv + optind, offsets);
 	if (env.arrival_time == 0) {
 		struct timespec ts;
 
