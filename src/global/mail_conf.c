@@ -672,7 +672,8 @@ struct argv *mail_conf_names(int flags)
 	if (flags & MAIL_CONF_NAMES_MAIN_CF) {
 		list = htable_list(c->main_cf, &n);
 		for (size_t i = 0; i < n; i++)
-			htable_enter(seen, list[i]->key, (void *)1);
+			if (htable_find(seen, list[i]->key) == NULL)
+				htable_enter(seen, list[i]->key, (void *)1);
 		free(list);
 	}
 	if (flags & MAIL_CONF_NAMES_SERVICE) {

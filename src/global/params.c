@@ -417,7 +417,7 @@ static const struct param_def table[] = {
 	{
 		.name = "bounce_size_limit", .type = PARAM_SIZE, .def = "50000",
 		.var = &var_bounce_size_limit, .min = 1,
-		.doc = "The maximal amount of original message text that is sent in a non- "
+		.doc = "The maximal amount of original message text that is sent in a non-"
 		       "delivery notification."
 	},
 	{
@@ -716,7 +716,7 @@ static const struct param_def table[] = {
 	{
 		.name = "delay_logging_resolution_limit", .type = PARAM_INT, .def = "2",
 		.var = &var_delay_logging_resolution_limit, .max = 6,
-		.doc = "The maximal number of digits after the decimal point when logging sub- "
+		.doc = "The maximal number of digits after the decimal point when logging sub-"
 		       "second delay values."
 	},
 	{
