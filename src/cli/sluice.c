@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "cmd_config.h"
-#include "cmd_config.h"
 #include "cmd_start.h"
 #include "util/log.h"
 
@@ -30,7 +29,6 @@ static const struct {
 	{"reload", cmd_reload, "reload"},
 	{"status", cmd_status, "status"},
 	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
-	{"config", cmd_config, "config [-n|-d] [-h] [-M] [NAME...] | NAME=VALUE..."},
 };
 
 /* usage - list the commands */
