@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,22 @@ static int wait_gone(const char *queue_dir, double seconds)
 	return -1;
 }
 
+/* process_gone - has pid exited (a zombie counts as gone)? */
+static bool process_gone(long pid)
+{
+	char path[64], buf[256], *cp;
+	FILE *fp;
+	bool gone = true;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	if (fgets(buf, sizeof(buf), fp) && (cp = strrchr(buf, ')')) != NULL)
+		gone = cp[1] == ' ' && cp[2] == 'Z';
+	fclose(fp);
+	return gone;
+}
+
 /* cmd_stop - SIGTERM the master and wait for it */
 int cmd_stop(const char *config_dir, int argc, char **argv)
 {
@@ -109,6 +126,9 @@ int cmd_stop(const char *config_dir, int argc, char **argv)
 		msg_fatal_status(1, "signal master (pid %ld): %s", pid, strerror(errno));
 	if (wait_gone(var_queue_directory, 60) < 0)
 		msg_fatal_status(1, "the sluice mail system did not stop within 60 seconds");
+	/* The lock goes first; wait for the process itself too. */
+	for (int i = 0; i < 200 && !process_gone(pid); i++)
+		usleep(50000);
 	return 0;
 }
 
