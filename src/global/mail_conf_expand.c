@@ -58,7 +58,8 @@ struct expander {
 	bool defaults_only;
 	struct frame stack[EXPAND_DEPTH];
 	int depth;
-	const char *error;	/* first error, in err_buf */
+	int nesting;		/* expand_text() calls in progress */
+	const char *error;	/* first error (conf_error() text) */
 };
 
 static char *process_name;	/* mail_conf_set_process() */
@@ -67,7 +68,7 @@ static char *pid_text;
 
 static const char *expand_get(void *ctx, const char *name);
 
-/* located - "FILE:LINE: NAME: text", or "NAME: text" without a file */
+/* conf_located - "FILE:LINE: NAME: text", or "NAME: text" without a file */
 const char *conf_located(const char *file, int line, const char *name, const char *text)
 {
 	if (file)
@@ -75,7 +76,7 @@ const char *conf_located(const char *file, int line, const char *name, const cha
 	return conf_error("%s: %s", name, text);
 }
 
-/* macro_char - characters of a $name reference (Postfix: letters, digits, _) */
+/* conf_macro_char - characters of a $name reference (Postfix: letters, digits, _) */
 bool conf_macro_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
@@ -95,7 +96,7 @@ void conf_set_identity(const char *pname, const char *sname)
 	}
 }
 
-/* service_exists - name is a master.cf service */
+/* conf_service_exists - name is a master.cf service */
 bool conf_service_exists(struct conf *c, const char *name, size_t len)
 {
 	for (size_t i = 0; i < c->nents; i++)
@@ -197,6 +198,7 @@ static int expand_fail(struct expander *x, const char *text)
 
 static const char *lookup(struct expander *x, const char *name);
 static int expand_text(struct expander *x, const char *text, struct buf *out);
+static int expand_text_body(struct expander *x, const char *text, struct buf *out);
 
 /* expand_copy - expand n bytes of text (a substring) into out */
 static int expand_copy(struct expander *x, const char *text, size_t n, struct buf *out)
@@ -265,8 +267,22 @@ static int expand_conditional(struct expander *x, const char *value, char op,
 	return set ? expand_group(x, body, t_end, out) : expand_group(x, f_open, f_end, out);
 }
 
-/* expand_text - expand every $ reference of text into out */
+/* expand_text - expand text into out, with a bound on nesting */
 static int expand_text(struct expander *x, const char *text, struct buf *out)
+{
+	int rc;
+
+	/* ${a?${b?...}} nests without naming new parameters; bound it too. */
+	if (x->nesting >= 2 * EXPAND_DEPTH)
+		return expand_fail(x, "parameter expansion nested too deeply");
+	x->nesting++;
+	rc = expand_text_body(x, text, out);
+	x->nesting--;
+	return rc;
+}
+
+/* expand_text_body - expand every $ reference of text into out */
+static int expand_text_body(struct expander *x, const char *text, struct buf *out)
 {
 	const char *cp = text, *v;
 

@@ -248,6 +248,41 @@ static void test_errors(void **state)
 	}
 }
 
+/* expansion depth is bounded, both through names and through ${x?...} nesting */
+static void test_deep_expansion(void **state)
+{
+	struct scratch *s = *state;
+	struct buf *b = buf_create(4096);
+	const char *error;
+
+	/* 90 names deep is fine */
+	for (int i = 1; i < 90; i++)
+		buf_printf(b, "a%d = $a%d\n", i, i + 1);
+	buf_puts(b, "a90 = end\nmyorigin = $a1\n");
+	load_ok(s, buf_str(b), NULL);
+	assert_string_equal(var_myorigin, "end");
+
+	/* 200 names deep is not */
+	buf_reset(b);
+	for (int i = 1; i < 200; i++)
+		buf_printf(b, "a%d = $a%d\n", i, i + 1);
+	buf_puts(b, "a200 = end\n");
+	assert_int_equal(load(s, buf_str(b), NULL, &error), -1);
+	assert_non_null(strstr(error, ": parameter expansion nested too deeply"));
+
+	/* nor is a value that nests conditionals 1000 deep */
+	buf_reset(b);
+	buf_puts(b, "x = 1\nmyorigin = ");
+	for (int i = 0; i < 1000; i++)
+		buf_puts(b, "${x?");
+	for (int i = 0; i < 1000; i++)
+		buf_puts(b, "}");
+	buf_puts(b, "\n");
+	assert_int_equal(load(s, buf_str(b), NULL, &error), -1);
+	assert_non_null(strstr(error, "main.cf:2: myorigin: parameter expansion nested too deeply"));
+	buf_free(&b);
+}
+
 /* typed variables, and a bad value never replaces the running one */
 static void test_variables(void **state)
 {
@@ -621,6 +656,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deep_expansion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_warnings, setup, teardown),
