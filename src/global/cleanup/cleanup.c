@@ -69,6 +69,7 @@ struct cleanup {
 	struct argv *attrs;		/* "name=value" */
 	long uid;			/* -1: not given */
 	double arrival;
+	char *orig_id;			/* requeued message's old ID, for the log */
 
 	/* recipients */
 	struct cleanup_rcpt *rcpts;
@@ -172,6 +173,14 @@ void cleanup_set_arrival(struct cleanup *c, double when)
 {
 	check_envelope_open(c, "cleanup_set_arrival");
 	c->arrival = when;
+}
+
+/* cleanup_set_orig_id - old queue ID of requeued mail */
+void cleanup_set_orig_id(struct cleanup *c, const char *id)
+{
+	check_envelope_open(c, "cleanup_set_orig_id");
+	free(c->orig_id);
+	c->orig_id = id && *id ? xstrdup(id) : NULL;
 }
 
 /* rcpt_text_ok - non-empty, bounded, no control characters */
@@ -376,6 +385,7 @@ static void cleanup_free(struct cleanup **cp)
 	free(c->full_name);
 	free(c->envid);
 	free(c->msgid);
+	free(c->orig_id);
 	free(c);
 	*cp = NULL;
 }
@@ -443,7 +453,10 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 
 	/* The accepted message, in Postfix's words. */
 	buf_init(&esc, 128);
-	if (c->uid >= 0)
+	if (c->uid >= 0 && c->orig_id)
+		msg_info("%s: uid=%ld from=<%s> orig_id=%s", id, c->uid,
+			 log_escape(&esc, c->sender), c->orig_id);
+	else if (c->uid >= 0)
 		msg_info("%s: uid=%ld from=<%s>", id, c->uid, log_escape(&esc, c->sender));
 	buf_reset(&esc);
 	msg_info("%s: message-id=%s", id,

@@ -43,7 +43,8 @@
  *   "4.3.0 ..."                                    (queue file I/O)
  *
  * On success cleanup_close() logs, Postfix style,
- *   "QUEUEID: uid=N from=<sender>"   (when a uid was given: pickup's line)
+ *   "QUEUEID: uid=N from=<sender>"   (when a uid was given: pickup's line;
+ *                                     " orig_id=ID" added for requeued mail)
  *   "QUEUEID: message-id=<...>"
  * and writes the "I" trigger to public/qmgr (nobody listening is fine: qmgr
  * scans incoming/ when it starts).
@@ -85,6 +86,9 @@ void cleanup_set_attr(struct cleanup *c, const char *name, const char *value);
 void cleanup_set_uid(struct cleanup *c, long uid);
 /* cleanup_set_arrival - arrival time (default: when cleanup_open ran). */
 void cleanup_set_arrival(struct cleanup *c, double when);
+/* cleanup_set_orig_id - the queue ID a requeued message had, for the log
+ * ("uid=N from=<...> orig_id=ID", as Postfix's pickup writes it). */
+void cleanup_set_orig_id(struct cleanup *c, const char *id);
 
 /*
  * cleanup_add_rcpt - add a recipient (internal form; qualified with

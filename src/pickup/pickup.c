@@ -1,0 +1,149 @@
+/*
+ * pickup - the local mail pickup daemon (Postfix pickup(8)).
+ *
+ * master starts it from master.cf ("pickup fifo n - n 60 1 pickup") as
+ * "pickup -n pickup -t fifo [-u] [-o name=value]", with the read end of
+ * public/pickup on descriptor 3, and writes a "W" into that FIFO every 60
+ * seconds; sendmail and postdrop write one after each submission.  pickup
+ * scans maildrop/ at start and whenever bytes arrive (it does not care
+ * which), and takes every complete file whose name is a queue ID: see
+ * pickup_file.c for what "takes" means and how hostile files are judged.
+ * Without descriptor 3 (run by hand) it scans every 60 seconds instead.
+ *
+ * Outcomes, logged Postfix-style:
+ *   copied      "ID: uid=N from=<...>", "ID: message-id=<...>" (new ID,
+ *               from cleanup); the maildrop file is removed
+ *   corrupt     "warning: OLD: REASON" and
+ *               "warning: OLD: corrupt maildrop file moved to corrupt/"
+ *   rejected    the same with "rejected" (cleanup refused it for good:
+ *               too big, too many hops...; pickup cannot bounce)
+ *   retry       "warning: OLD: REASON; will try again", file left in place
+ *   stop        incoming/ cannot be written: the scan ends, the next
+ *               trigger or wakeup tries again
+ * Temporary files ("tmp.*", any non-ID name) and files that are not
+ * complete yet are skipped silently.
+ *
+ * Privileges: started by root with -u, it becomes mail_owner after reading
+ * its configuration (mail_server_drop_privileges); it never needs more.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "global/mail_server.h"
+#include "global/params.h"
+#include "global/queue_file.h"
+#include "pickup_file.h"
+#include "util/argv.h"
+#include "util/ev.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define PICKUP_POLL	60.0	/* seconds between scans without a trigger FIFO */
+#define TRIGGER_BUF	1024
+
+/* pickup_scan - take every file in maildrop/ once */
+static void pickup_scan(void)
+{
+	char *dir_path = xasprintf("%s/maildrop", var_queue_directory);
+	struct argv *ids;
+	struct dirent *d;
+	struct pickup_result res;
+	DIR *dir;
+
+	mail_server_status(0);
+	if ((dir = opendir(dir_path)) == NULL) {
+		msg_warn("open %s: %s", dir_path, strerror(errno));
+		free(dir_path);
+		mail_server_status(1);
+		return;
+	}
+
+	/* Names first: files are removed while we work. */
+	ids = argv_create();
+	while ((d = readdir(dir)) != NULL)
+		if (queue_id_valid(d->d_name))
+			argv_add(ids, d->d_name, (char *)NULL);
+	closedir(dir);
+	free(dir_path);
+
+	for (size_t i = 0; i < ids->argc; i++) {
+		const char *id = ids->argv[i];
+
+		switch (pickup_file(var_queue_directory, id, &res)) {
+		case PICKUP_DONE:
+			if (res.reason[0])
+				msg_warn("%s: %s", id, res.reason);
+			break;
+		case PICKUP_SKIP:
+			msg_debug("%s: skipped: %s", id, res.reason);
+			break;
+		case PICKUP_CORRUPT:
+			pickup_quarantine(var_queue_directory, id, "corrupt", res.reason);
+			break;
+		case PICKUP_REJECTED:
+			pickup_quarantine(var_queue_directory, id, "rejected", res.reason);
+			break;
+		case PICKUP_RETRY:
+			msg_warn("%s: %s; will try again", id, res.reason);
+			break;
+		case PICKUP_STOP:
+			msg_warn("%s: %s; will try again", id, res.reason);
+			i = ids->argc;
+			break;
+		}
+	}
+	argv_free(&ids);
+	mail_server_status(1);
+}
+
+/* pickup_poll_event - no trigger FIFO: scan on a timer */
+static void pickup_poll_event(int event, void *ctx)
+{
+	ev_timer_request(pickup_poll_event, NULL, PICKUP_POLL);
+	pickup_scan();
+}
+
+/* pickup_trigger_event - bytes in public/pickup: drain them, then scan */
+static void pickup_trigger_event(int event, void *ctx)
+{
+	char buf[TRIGGER_BUF];
+	ssize_t n;
+
+	while ((n = read(MAIL_SERVER_LISTEN_FD, buf, sizeof(buf))) > 0)
+		;
+	if (n == 0) {
+		/* Every writer gone, master's end included: poll instead. */
+		msg_warn("trigger FIFO closed; scanning every %.0f seconds", PICKUP_POLL);
+		ev_disable(MAIL_SERVER_LISTEN_FD);
+		close(MAIL_SERVER_LISTEN_FD);
+		ev_timer_request(pickup_poll_event, NULL, PICKUP_POLL);
+	}
+	pickup_scan();
+}
+
+int main(int argc, char **argv)
+{
+	struct mail_server_opts opts;
+	struct stat st;
+
+	mail_server_init(argc, argv, "pickup", &opts);
+	mail_server_drop_privileges(&opts, false);
+	ev_init();
+
+	/* Descriptor 3 is ours only when it is the FIFO master passed. */
+	if (opts.has_listen_fd && fstat(MAIL_SERVER_LISTEN_FD, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		set_nonblock(MAIL_SERVER_LISTEN_FD, true);
+		ev_read_enable(MAIL_SERVER_LISTEN_FD, pickup_trigger_event, NULL, -1);
+	} else {
+		ev_timer_request(pickup_poll_event, NULL, PICKUP_POLL);
+	}
+	pickup_scan();
+	for (;;)
+		ev_run_once(-1);
+}
