@@ -66,6 +66,20 @@
 static volatile sig_atomic_t interrupted;
 static sigset_t wait_mask;		/* the mask while waiting for input */
 
+/*
+ * Sanitizer builds: LeakSanitizer cannot inspect a set-gid process (it is
+ * not dumpable) and would turn every exit into a failure; the hook below
+ * switches leak checks off only while the set-gid bit is in effect.  In
+ * other builds nothing calls it.
+ */
+const char *__lsan_default_options(void);
+
+/* __lsan_default_options - sanitizer runtime hook (see above) */
+const char *__lsan_default_options(void)
+{
+	return getegid() != getgid() ? "detect_leaks=0" : "";
+}
+
 /* die - print a diagnostic and exit */
 __attribute__((noreturn, format(printf, 2, 3)))
 static void die(int status, const char *fmt, ...)
