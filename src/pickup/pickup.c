@@ -127,6 +127,7 @@ static void pickup_trigger_event(int event, void *ctx)
 	pickup_scan();
 }
 
+/* main - start-up, then scan on every trigger */
 int main(int argc, char **argv)
 {
 	struct mail_server_opts opts;

@@ -177,6 +177,7 @@ static bool same_dir(const char *a, const char *b)
 	    && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* main - sanitize, check the caller's rights, receive, wake pickup */
 int main(int argc, char **argv)
 {
 	const char *config_dir = NULL, *why;
