@@ -36,6 +36,8 @@ struct argv;
 #define PIPE_FLAG_QUOTE		(1 << 17)	/* q: quote address local parts */
 #define PIPE_FLAG_FOLD_USER	(1 << 18)	/* u: lower-case recipient local parts */
 #define PIPE_FLAG_FINAL		(1 << 19)	/* X: final delivery ("delivered", not "relayed") */
+#define PIPE_FLAGS_NOT_COPY	(PIPE_FLAG_FOLD_HOST | PIPE_FLAG_QUOTE | PIPE_FLAG_FOLD_USER \
+				 | PIPE_FLAG_FINAL)
 
 struct pipe_attr {
 	int flags;		/* MAIL_COPY_* | PIPE_FLAG_* */

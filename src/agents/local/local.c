@@ -1,0 +1,617 @@
+/*
+ * local - the local delivery agent (Postfix local(8), simplified): mail for
+ * the domains in mydestination.
+ *
+ * For each recipient of a request:
+ *   1. A message that already carries "Delivered-To: <recipient>" has been
+ *      here before: bounce it (5.4.6 mail forwarding loop).
+ *   2. alias_maps: the local part (lower case) is looked up with its
+ *      address extension, then without it.  The value lists destinations
+ *      (local_alias.h): other addresses are resubmitted as one new message
+ *      through cleanup ("forwarded as ID"), with the unmatched extension
+ *      propagated as Postfix does; |command and /file destinations run
+ *      with the rights of the alias table's owner (default_privs when root
+ *      owns it) and only when allow_mail_to_commands/_files contain "alias"
+ *      ("include" for what an :include: file lists, whose owner's rights
+ *      then apply); :include: files are read with the current rights.  An
+ *      alias that names itself is delivered to the mailbox, not expanded
+ *      again; every destination is used at most once per recipient, and
+ *      :include: nesting is limited.
+ *   3. Otherwise the mailbox: with local_mailbox_base set (the embedded
+ *      default) the Maildir local_mailbox_base/<user>/, written as this
+ *      agent's user (mail_owner when root), no system account needed;
+ *      else the system account <user> ("unknown user" 5.1.1 when there is
+ *      none): home_mailbox (a Maildir when it ends in "/") or the mbox
+ *      mail_spool_directory/<user>, written as the user.
+ * A recipient whose destinations had mixed fates gets the worst of them
+ * (deferred over bounced over delivered); addresses are forwarded only
+ * when nothing else failed, so a retry does not forward twice.
+ *
+ * The agent keeps root when started as root (agent_server keep_root) and
+ * switches to the right account per delivery (local_deliver.c); it never
+ * runs a command or writes a user's file as root.
+ *
+ * DIAGNOSTICS: alias table problems and malformed alias values are
+ * warnings and defer the recipient with 4.3.5 until fixed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agents/common/agent_server.h"
+#include "agents/local/local.h"
+#include "agents/local/local_alias.h"
+#include "global/mail_server.h"
+#include "global/maps.h"
+#include "global/params.h"
+#include "global/queue_file.h"
+#include "global/split_addr.h"
+#include "util/argv.h"
+#include "util/buf.h"
+#include "util/htable.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/strutil.h"
+
+#define INCLUDE_DEPTH_MAX	10
+
+/* One table of alias_maps with the owner whose rights its commands get. */
+struct alias_table {
+	struct maps *maps;
+	uid_t owner;
+};
+
+static struct alias_table *alias_tables;
+static size_t alias_table_count;
+static bool aliases_open;
+static char *mailbox_base;	/* local_mailbox_base made absolute, or NULL */
+
+/* The state of one recipient's delivery. */
+struct rcpt_state {
+	struct local_msg m;
+	char *localpart;	/* lower case, with extension */
+	char delim;		/* the delimiter found, or 0 */
+	struct htable *seen;	/* destinations used already */
+	struct argv *forward;	/* addresses to resubmit */
+	int worst;		/* LOCAL_STAT_* */
+	struct local_result first_bad;
+	struct buf *done;	/* what succeeded, for the reason */
+	int destinations;
+};
+
+/* ---- configuration ---- */
+
+/* split_specs - "a:b, inline:{ x=y, z }" into table specs, braces kept whole */
+static struct argv *split_specs(const char *list)
+{
+	struct argv *out = argv_create();
+	const char *cp = list, *start;
+	int depth;
+
+	for (;;) {
+		while (*cp == ',' || *cp == ' ' || *cp == '\t' || *cp == '\n')
+			cp++;
+		if (*cp == 0)
+			break;
+		for (start = cp, depth = 0; *cp; cp++) {
+			if (*cp == '{')
+				depth++;
+			else if (*cp == '}' && depth > 0)
+				depth--;
+			else if (depth == 0 && strchr(", \t\n", *cp))
+				break;
+		}
+		argv_addn(out, start, (size_t)(cp - start));
+	}
+	return out;
+}
+
+/* open_aliases - alias_maps, one table at a time (for their owners); 0 or -1 */
+static int open_aliases(void)
+{
+	struct argv *specs;
+	const char *error;
+	struct stat st;
+
+	if (aliases_open)
+		return 0;
+	specs = split_specs(var_alias_maps);
+	alias_tables = xcalloc(specs->argc ? specs->argc : 1, sizeof(*alias_tables));
+	for (size_t i = 0; i < specs->argc; i++) {
+		const char *spec = specs->argv[i], *colon = strchr(spec, ':');
+
+		if ((alias_tables[i].maps = maps_open(spec, &error)) == NULL) {
+			msg_warn("alias_maps: %s", error);
+			for (size_t j = 0; j < i; j++)
+				maps_free(&alias_tables[j].maps);
+			XFREE(alias_tables);
+			argv_free(&specs);
+			return -1;
+		}
+		/* A table in a file belongs to the file's owner; inline ones to root. */
+		alias_tables[i].owner = 0;
+		if (colon && colon[1] == '/' && stat(colon + 1, &st) == 0)
+			alias_tables[i].owner = st.st_uid;
+	}
+	alias_table_count = specs->argc;
+	argv_free(&specs);
+	aliases_open = true;
+	return 0;
+}
+
+/* local_pre_init - settle paths while the working directory is known */
+static void local_pre_init(void)
+{
+	char cwd[PATH_MAX];
+
+	if (*var_local_mailbox_base == 0)
+		return;
+	if (*var_local_mailbox_base == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		mailbox_base = xstrdup(var_local_mailbox_base);
+	else
+		mailbox_base = xasprintf("%s/%s", cwd, var_local_mailbox_base);
+}
+
+/* ---- privileges ---- */
+
+/* owner_privs - rights for destinations from a table or file owned by owner */
+static int owner_privs(uid_t owner, struct local_privs *p, struct local_result *res)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		local_privs_self(p);
+		return 0;
+	}
+	if (owner != 0 && (pw = getpwuid(owner)) != NULL) {
+		if (local_privs_from_name(pw->pw_name, p) == 0)
+			return 0;
+	}
+	if (local_privs_from_name(var_default_privs, p) < 0 || p->uid == 0) {
+		msg_warn("default_privs: unknown or privileged user \"%s\"", var_default_privs);
+		local_result_set(res, LOCAL_STAT_DEFER, "4.3.5", "mail system configuration error");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- outcomes ---- */
+
+/* note - combine one destination's result into the recipient's */
+static void note(struct rcpt_state *s, const struct local_result *res)
+{
+	s->destinations++;
+	if (res->stat == LOCAL_STAT_OK) {
+		buf_printf(s->done, "%s%s", buf_len(s->done) ? "; " : "", res->reason);
+		return;
+	}
+	msg_debug("%s: <%s>: %s", s->m.d->req->queue_id, s->m.recipient, res->reason);
+	if (res->stat > s->worst) {
+		s->worst = res->stat;
+		s->first_bad = *res;
+	}
+}
+
+/* ---- mailboxes ---- */
+
+/* valid_box_name - a local part that can name a folder */
+static bool valid_box_name(const char *name)
+{
+	if (*name == 0 || *name == '.' || strchr(name, '/') != NULL)
+		return false;
+	for (const unsigned char *cp = (const unsigned char *)name; *cp; cp++)
+		if (*cp < 0x20 || *cp == 0x7f)
+			return false;
+	return true;
+}
+
+/* deliver_mailbox - the mailbox of user name */
+static void deliver_mailbox(struct rcpt_state *s, const char *name)
+{
+	struct local_result res;
+	struct local_privs p;
+	char *key = xasprintf("mailbox:%s", name), *path;
+
+	if (htable_find(s->seen, key)) {
+		free(key);
+		return;
+	}
+	htable_enter(s->seen, key, s);
+	free(key);
+
+	/* The embedded default: a Maildir per local part, no accounts needed. */
+	if (mailbox_base) {
+		if (!valid_box_name(name)) {
+			local_result_set(&res, LOCAL_STAT_BOUNCE, "5.1.3",
+					 "invalid mailbox name: \"%s\"", name);
+		} else if (geteuid() == 0 && local_privs_from_name(var_mail_owner, &p) < 0) {
+			msg_warn("mail_owner: unknown user \"%s\"", var_mail_owner);
+			local_result_set(&res, LOCAL_STAT_DEFER, "4.3.5",
+					 "mail system configuration error");
+		} else {
+			if (geteuid() != 0)
+				local_privs_self(&p);
+			path = xasprintf("%s/%s", mailbox_base, name);
+			local_deliver_maildir(&s->m, path, &p, &res);
+			free(path);
+		}
+		note(s, &res);
+		return;
+	}
+
+	if (local_privs_from_name(name, &p) < 0) {
+		local_result_set(&res, LOCAL_STAT_BOUNCE, "5.1.1", "unknown user: \"%s\"", name);
+		note(s, &res);
+		return;
+	}
+	/* Never as root: root's mail is written with default_privs' rights. */
+	if (p.uid == 0 && geteuid() == 0) {
+		struct local_privs dp;
+
+		if (local_privs_from_name(var_default_privs, &dp) < 0 || dp.uid == 0) {
+			msg_warn("default_privs: unknown or privileged user \"%s\"", var_default_privs);
+			local_result_set(&res, LOCAL_STAT_DEFER, "4.3.5",
+					 "mail system configuration error");
+			note(s, &res);
+			return;
+		}
+		p.uid = dp.uid;
+		p.gid = dp.gid;
+	}
+	if (*var_home_mailbox) {
+		size_t len = strlen(var_home_mailbox);
+
+		path = xasprintf("%s/%s", p.home, var_home_mailbox);
+		if (var_home_mailbox[len - 1] == '/') {
+			path[strlen(path) - 1] = 0;
+			local_deliver_maildir(&s->m, path, &p, &res);
+		} else {
+			local_deliver_mbox(&s->m, path, &p, false, &res);
+		}
+	} else {
+		path = xasprintf("%s/%s", var_mail_spool_directory, name);
+		local_deliver_mbox(&s->m, path, &p, true, &res);
+	}
+	free(path);
+	note(s, &res);
+}
+
+/* ---- alias expansion ---- */
+
+static void expand(struct rcpt_state *s, const char *name, const char *value,
+		   const struct local_privs *p, const char *class, int depth);
+
+/* is_self - does address name the alias being expanded? */
+static bool is_self(const struct rcpt_state *s, const char *name, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t lp_len = at ? (size_t)(at - addr) : strlen(addr);
+
+	if (strlen(name) != lp_len || strncasecmp(addr, name, lp_len) != 0)
+		return false;
+	return at == NULL || str_casecmp_ascii(at + 1, s->m.domain) == 0
+		|| str_list_match(var_mydestination, at + 1);
+}
+
+/* add_extension - "ann@x" + "+ext" = "ann+ext@x" (propagated extension) */
+static char *add_extension(const char *addr, char delim, const char *ext)
+{
+	const char *at = strrchr(addr, '@');
+
+	if (at == NULL)
+		return xasprintf("%s%c%s", addr, delim, ext);
+	return xasprintf("%.*s%c%s%s", (int)(at - addr), addr, delim, ext, at);
+}
+
+/* once - first use of this destination for this recipient? */
+static bool once(struct rcpt_state *s, const struct local_dest *dest)
+{
+	char *key = xasprintf("%s:%s", local_dest_kind_name(dest->kind), dest->text);
+	bool first = htable_find(s->seen, key) == NULL;
+
+	if (first)
+		htable_enter(s->seen, key, s);
+	free(key);
+	return first;
+}
+
+/* include - expand an :include: file */
+static void include(struct rcpt_state *s, const char *name, const char *path,
+		    const struct local_privs *p, int depth)
+{
+	struct local_result res;
+	struct local_privs owner;
+	struct buf *content;
+	uid_t uid;
+
+	if (depth >= INCLUDE_DEPTH_MAX) {
+		local_result_set(&res, LOCAL_STAT_BOUNCE, "5.4.6",
+				 "include nesting exceeds %d levels at %s", INCLUDE_DEPTH_MAX, path);
+		note(s, &res);
+		return;
+	}
+	content = buf_create(1024);
+	if (local_read_include(path, p, content, &uid, &res) < 0) {
+		note(s, &res);
+		buf_free(&content);
+		return;
+	}
+	/* What the file lists runs with its owner's rights (root's: unchanged). */
+	if (uid != 0 && geteuid() == 0) {
+		if (owner_privs(uid, &owner, &res) < 0) {
+			note(s, &res);
+			buf_free(&content);
+			return;
+		}
+		p = &owner;
+	}
+	expand(s, name, buf_str(content), p, "include", depth + 1);
+	buf_free(&content);
+}
+
+/* expand - deliver to every destination of an alias value */
+static void expand(struct rcpt_state *s, const char *name, const char *value,
+		   const struct local_privs *p, const char *class, int depth)
+{
+	struct local_dest_list list = {0};
+	struct local_result res;
+	const char *error;
+	bool from_file = strcmp(class, "include") == 0;
+
+	if (local_alias_parse(value, from_file, &list, &error) < 0) {
+		msg_warn("%s: alias \"%s\": %s", s->m.d->req->queue_id, name, error);
+		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.5", "mail system configuration error");
+		note(s, &res);
+		return;
+	}
+	for (size_t i = 0; i < list.count; i++) {
+		const struct local_dest *dest = &list.v[i];
+
+		if (!once(s, dest))
+			continue;
+		switch (dest->kind) {
+		case LOCAL_DEST_ADDRESS:
+			if (is_self(s, name, dest->text)) {
+				deliver_mailbox(s, s->m.user);
+			} else if (s->delim && *s->m.extension && strcmp(name, s->localpart) != 0) {
+				/* Matched without the extension: pass it on (Postfix default). */
+				char *ext = add_extension(dest->text, s->delim, s->m.extension);
+
+				argv_add(s->forward, ext, (char *)NULL);
+				free(ext);
+				s->destinations++;
+			} else {
+				argv_add(s->forward, dest->text, (char *)NULL);
+				s->destinations++;
+			}
+			break;
+		case LOCAL_DEST_COMMAND:
+			if (!str_list_match(var_allow_mail_to_commands, class)) {
+				local_result_set(&res, LOCAL_STAT_BOUNCE, "5.7.1",
+						 "mail to command is restricted");
+			} else {
+				local_deliver_command(&s->m, dest->text, p, &res);
+			}
+			note(s, &res);
+			break;
+		case LOCAL_DEST_FILE:
+			if (!str_list_match(var_allow_mail_to_files, class)) {
+				local_result_set(&res, LOCAL_STAT_BOUNCE, "5.7.1",
+						 "mail to file is restricted");
+			} else {
+				local_deliver_file(&s->m, dest->text, p, &res);
+			}
+			note(s, &res);
+			break;
+		case LOCAL_DEST_INCLUDE:
+			include(s, name, dest->text, p, depth);
+			break;
+		}
+	}
+	if (list.count == 0 && depth == 0) {
+		msg_warn("%s: alias \"%s\" has no destinations", s->m.d->req->queue_id, name);
+		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.5", "mail system configuration error");
+		note(s, &res);
+	}
+	local_dest_list_free(&list);
+}
+
+/* lookup_alias - value and table owner for key, or NULL */
+static const char *lookup_alias(const char *key, uid_t *owner_r)
+{
+	const char *value;
+
+	for (size_t i = 0; i < alias_table_count; i++) {
+		if ((value = maps_find(alias_tables[i].maps, key)) != NULL) {
+			*owner_r = alias_tables[i].owner;
+			return value;
+		}
+	}
+	return NULL;
+}
+
+/* ---- recipients ---- */
+
+/* report - the recipient's outcome, recorded through the skeleton */
+static int report(struct rcpt_state *s)
+{
+	struct agent_delivery *d = s->m.d;
+	struct local_result res;
+	struct dsn dsn;
+	const char *action = "delivered";
+
+	/* Forward only when nothing else failed: a retry must not forward twice. */
+	if (s->forward->argc > 0 && s->worst == LOCAL_STAT_OK) {
+		local_forward(&s->m, s->forward, &res);
+		if (res.stat == LOCAL_STAT_OK) {
+			buf_printf(s->done, "%s%s", buf_len(s->done) ? "; " : "", res.reason);
+			action = s->destinations > 1 ? "expanded" : "relayed";
+		} else {
+			s->worst = res.stat;
+			s->first_bad = res;
+		}
+	}
+	switch (s->worst) {
+	case LOCAL_STAT_OK:
+		dsn = agent_dsn("2.0.0", action, buf_str(s->done));
+		agent_rcpt_sent(d, s->m.index, &dsn, d->service);
+		return 0;
+	case LOCAL_STAT_BOUNCE:
+		dsn = agent_dsn(s->first_bad.status, "failed", s->first_bad.reason);
+		agent_rcpt_bounce(d, s->m.index, &dsn, d->service);
+		return 0;
+	case LOCAL_STAT_DEFER:
+		dsn = agent_dsn(s->first_bad.status, "delayed", s->first_bad.reason);
+		agent_rcpt_defer(d, s->m.index, &dsn, d->service);
+		return 0;
+	default:
+		msg_warn("%s: %s", d->req->queue_id, s->first_bad.reason);
+		return -1;
+	}
+}
+
+/* deliver_rcpt - aliases, then the mailbox; 0, or -1 for a damaged file */
+static int deliver_rcpt(struct agent_delivery *d, size_t i, const char *headers,
+			size_t header_len)
+{
+	const struct deliver_rcpt *r = &d->req->rcpt[i];
+	struct rcpt_state s;
+	struct local_result res;
+	struct local_privs p;
+	const char *at = strrchr(r->address, '@'), *value = NULL, *name = NULL;
+	char *user;
+	size_t ext;
+	uid_t owner = 0;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.m.d = d;
+	s.m.index = i;
+	s.m.recipient = r->address;
+	s.m.orig_rcpt = *r->orig_rcpt ? r->orig_rcpt : r->address;
+	s.m.domain = at ? at + 1 : "";
+	s.localpart = str_lower(at ? xstrndup(r->address, (size_t)(at - r->address))
+				: xstrdup(r->address));
+	ext = split_addr_ext(s.localpart, var_recipient_delimiter);
+	user = xstrndup(s.localpart, ext);
+	s.m.user = user;
+	s.m.extension = s.localpart[ext] ? s.localpart + ext + 1 : "";
+	s.delim = s.localpart[ext];
+	s.seen = htable_create(16);
+	s.forward = argv_create();
+	s.done = buf_create(64);
+
+	if (local_loop_check(headers, header_len, r->address)) {
+		local_result_set(&res, LOCAL_STAT_BOUNCE, "5.4.6", "mail forwarding loop for %s",
+				 r->address);
+		note(&s, &res);
+	} else if (alias_table_count > 0
+		   && ((value = lookup_alias(name = s.localpart, &owner)) != NULL
+		       || (ext < strlen(s.localpart)
+			   && (value = lookup_alias(name = user, &owner)) != NULL))) {
+		if (owner_privs(owner, &p, &res) < 0)
+			note(&s, &res);
+		else
+			expand(&s, name, value, &p, "alias", 0);
+	} else {
+		deliver_mailbox(&s, user);
+	}
+	rc = report(&s);
+
+	htable_free(&s.seen, NULL);
+	argv_free(&s.forward);
+	buf_free(&s.done);
+	free(s.localpart);
+	free(user);
+	return rc;
+}
+
+/* Collecting the header block for the loop check. */
+struct header_ctx {
+	struct buf *text;
+	bool complete;
+};
+
+/* header_chunk - gather content up to the empty line (or the size limit) */
+static int header_chunk(const char *data, size_t len, void *ctx)
+{
+	struct header_ctx *h = ctx;
+	size_t limit = var_header_size_limit > 0 ? (size_t)var_header_size_limit : 102400;
+
+	buf_append(h->text, data, len);
+	if (h->text->len > limit || strstr(buf_str(h->text), "\n\n") != NULL
+	    || str_has_prefix(buf_str(h->text), "\n")) {
+		h->complete = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* local_deliver - one request */
+static int local_deliver(struct agent_delivery *d)
+{
+	struct header_ctx h = {.text = buf_create(4096)};
+	const char *error;
+	int r, rc = 0;
+
+	/* A damaged file is found before anything is delivered from it. */
+	if ((r = qf_validate(d->qf, &error)) == QF_CORRUPT) {
+		msg_warn("%s: damaged queue file: %s", d->req->queue_id, error);
+		buf_free(&h.text);
+		return -1;
+	}
+	if (r < 0) {
+		struct dsn dsn = agent_dsn("4.3.0", "delayed", "error reading the queued message");
+
+		msg_warn("%s: reading the queue file: %s", d->req->queue_id, error);
+		agent_defer_pending(d, &dsn, d->service);
+		buf_free(&h.text);
+		return 0;
+	}
+	/* The header block once per request, for the Delivered-To: loop check. */
+	r = qf_read_content(d->qf, header_chunk, &h, &error);
+	if (r == QF_CORRUPT) {
+		msg_warn("%s: %s", d->req->queue_id, error);
+		buf_free(&h.text);
+		return -1;
+	}
+	if (r < 0 && !h.complete) {
+		struct dsn dsn = agent_dsn("4.3.0", "delayed", "error reading the queued message");
+
+		msg_warn("%s: reading the queue file: %s", d->req->queue_id, error);
+		agent_defer_pending(d, &dsn, d->service);
+		buf_free(&h.text);
+		return 0;
+	}
+	if (!aliases_open && *var_alias_maps && open_aliases() < 0) {
+		struct dsn dsn = agent_dsn("4.3.5", "delayed", "mail system configuration error");
+
+		agent_defer_pending(d, &dsn, d->service);
+		buf_free(&h.text);
+		return 0;
+	}
+	agent_connected(d);
+	for (size_t i = 0; i < d->req->rcpt_count && rc == 0; i++)
+		rc = deliver_rcpt(d, i, buf_str(h.text), buf_len(h.text));
+	buf_free(&h.text);
+	return rc;
+}
+
+/* main - the local agent */
+int main(int argc, char **argv)
+{
+	static const struct agent_server_conf conf = {
+		.progname = "local",
+		.deliver = local_deliver,
+		.pre_init = local_pre_init,
+		.keep_root = true,
+	};
+
+	agent_server_main(argc, argv, &conf);
+}
