@@ -378,6 +378,15 @@ static int sink_open(struct sink *k, const struct sm_opts *o, const char *sender
 	k->fd = -1;
 	buf_init(&k->out, SUBMISSION_CHUNK + 64);
 	if (direct) {
+		/*
+		 * Root may submit before the system ever ran: make the queue
+		 * folders (master fixes owners and modes when it starts).
+		 */
+		if (getuid() == 0 && access(var_queue_directory, F_OK) < 0
+		    && queue_dirs_create(var_queue_directory, &err) < 0) {
+			buf_deinit(&k->out);
+			return fatal(EX_TEMPFAIL, "queue_directory %s: %s", var_queue_directory, err);
+		}
 		if ((k->w = qf_create(var_queue_directory, "maildrop", &err)) == NULL) {
 			buf_deinit(&k->out);
 			return fatal(EX_TEMPFAIL, "%s", err);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmd_config.h"
+#include "cmd_sendmail.h"
 #include "cmd_start.h"
 #include "util/log.h"
 
@@ -28,6 +29,7 @@ static const struct {
 	{"stop", cmd_stop, "stop"},
 	{"reload", cmd_reload, "reload"},
 	{"status", cmd_status, "status"},
+	{"sendmail", cmd_sendmail, "sendmail [-f sender] [-t] [-i] [-N notify] [-R ret] [-V envid] [-bv] [-v] [--] rcpt..."},
 	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
 };
 
@@ -69,6 +71,11 @@ int main(int argc, char **argv)
 		} else {
 			usage();
 		}
+	}
+	/* Invoked as sendmail: everything is sendmail's (its -c would not be ours). */
+	if (strcmp(base, "sendmail") == 0) {
+		argv[0] = "sendmail";
+		return cmd_sendmail(NULL, argc, argv);
 	}
 	if (i >= argc)
 		usage();

@@ -37,9 +37,13 @@ void mail_server_init(int argc, char **argv, const char *progname,
 	const char *error;
 	char *eq;
 	int ch, overrides_start;
+	bool opts_has_listen, opts_has_status;
 
 	log_init(progname, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/* What master passed, before any log file can take descriptor 3 or 4. */
+	opts_has_listen = fcntl(MAIL_SERVER_LISTEN_FD, F_GETFD) >= 0;
+	opts_has_status = fcntl(MAIL_SERVER_STATUS_FD, F_GETFD) >= 0;
 	memset(opts, 0, sizeof(*opts));
 	opts->service = progname;
 	opts->type = "unix";
@@ -89,8 +93,8 @@ void mail_server_init(int argc, char **argv, const char *progname,
 	deliver_log_set_resolution((int)var_delay_logging_resolution_limit);
 	queue_hash_init(var_hash_queue_names, var_hash_queue_depth);
 
-	opts->has_listen_fd = fcntl(MAIL_SERVER_LISTEN_FD, F_GETFD) >= 0;
-	if (fcntl(MAIL_SERVER_STATUS_FD, F_GETFD) >= 0) {
+	opts->has_listen_fd = opts_has_listen;
+	if (opts_has_status) {
 		status_fd = MAIL_SERVER_STATUS_FD;
 		fcntl(status_fd, F_SETFD, FD_CLOEXEC);
 	}

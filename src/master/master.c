@@ -79,7 +79,7 @@ static void master_owner_setup(void)
 	if (geteuid() != 0) {
 		/* An unprivileged instance: everything belongs to the invoking user. */
 		snprintf(path, sizeof(path), "%s/maildrop", var_queue_directory);
-		(void)chmod(path, 0730);
+		(void)chmod(path, 01730);
 		return;
 	}
 	if (mail_owner_ids(&uid, &gid) < 0)
@@ -93,7 +93,8 @@ static void master_owner_setup(void)
 			msg_fatal("set mode of %s: %s", path, strerror(errno));
 	}
 	snprintf(path, sizeof(path), "%s/maildrop", var_queue_directory);
-	if (chown(path, uid, drop_gid) < 0 || chmod(path, 0730) < 0)
+	/* Submitters write through set-gid postdrop; sticky: only owners remove. */
+	if (chown(path, uid, drop_gid) < 0 || chmod(path, 01730) < 0)
 		msg_fatal("set owner of %s: %s", path, strerror(errno));
 	snprintf(path, sizeof(path), "%s/public", var_queue_directory);
 	if (chown(path, uid, drop_gid) < 0 || chmod(path, 0710) < 0)

@@ -41,7 +41,7 @@ def test_status_start_stop_and_second_start_refused(instance):
     assert int(re.search(rb"PID: (\d+)", instance.sluice("status").stdout).group(1)) == master_pid
     # The queue folders exist with safe modes.
     mode = lambda d: os.stat(os.path.join(instance.spool, d)).st_mode & 0o7777
-    assert mode("maildrop") == 0o730
+    assert mode("maildrop") == 0o1730
     assert mode("incoming") == 0o700
     fifo = os.stat(os.path.join(instance.spool, "public", "qmgr"))
     assert fifo.st_mode & 0o777 == 0o622
