@@ -439,3 +439,61 @@ def test_damaged_queue_file(pipe_agent, harnesses, work, program, service):
     assert h.log_lines(qid) == []            # no outcome was recorded
     assert not os.path.exists(os.path.join(work, "pipe-0.stdin"))
     assert files_in(os.path.join(work, "mail", "r", "new")) == []
+
+
+# ---------------------------------------------------------------- whole system
+
+BUILTIN_MASTER_CF = """\
+pickup    fifo  n       -       n       60      1       pickup
+qmgr      fifo  n       -       n       300     1       qmgr
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+local     unix  -       n       n       -       -       local
+discard   unix  -       -       n       -       -       discard
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+"""
+
+
+def test_system_alias_forward_round_trip(instance):
+    """master, qmgr and local together: an alias forwards, the copy comes back
+    through the queue and lands in two Maildirs."""
+    aliases = os.path.join(instance.base, "aliases")
+    with open(aliases, "w") as f:
+        f.write("team joe, ann@sluice.test\n")
+    instance.write_config(alias_maps="texthash:" + aliases, default_transport="discard")
+    instance.start()
+    qid = instance.inject(["team@sluice.test"])
+    instance.wait_log(r"%s: to=<team@sluice.test>, relay=local, .*status=sent "
+                      r"\(forwarded as \w+\)" % qid)
+    instance.wait_log(r"to=<joe@sluice.test>, orig_to=<team@sluice.test>, relay=local, "
+                      r".*status=sent \(delivered to maildir\)")
+    instance.wait_log(r"to=<ann@sluice.test>, orig_to=<team@sluice.test>, .*status=sent")
+    joe = instance.maildir_messages("joe")
+    assert len(joe) == 1 and len(instance.maildir_messages("ann")) == 1
+    assert joe[0].get_all("Delivered-To") == ["joe@sluice.test", "team@sluice.test"]
+    instance.wait_empty()
+
+
+def test_system_pipe_transport(instance):
+    """A pipe service from master.cf, chosen by transport_maps."""
+    out = os.path.join(instance.base, "out")
+    os.mkdir(out)
+    os.chmod(out, 0o1777)
+    instance.set_master_cf(
+        BUILTIN_MASTER_CF + "mycmd unix - n n - - pipe flags=FR user=nobody "
+        "argv=/bin/sh -c { cat > %s/msg; echo $$0 $$1 > %s/args } ${sender} ${recipient}\n"
+        % (out, out))
+    instance.write_config(transport_maps="inline:{ pipe.test=mycmd: }",
+                          default_transport="discard")
+    instance.start()
+    qid = instance.inject(["someone@pipe.test"])
+    instance.wait_log(r"%s: to=<someone@pipe.test>, relay=mycmd, .*dsn=2\.0\.0, "
+                      r"status=sent \(delivered via mycmd service\)" % qid)
+    assert read(os.path.join(out, "args")) == "sender@example.test someone@pipe.test\n"
+    assert read(os.path.join(out, "msg")).startswith(
+        "From sender@example.test  ")
+    if IS_ROOT:
+        assert owner(os.path.join(out, "msg")) == NOBODY
+    instance.wait_empty()
