@@ -32,6 +32,14 @@ def encode_frame(pairs):
     return struct.pack(">I", len(payload)) + payload
 
 
+def unquote(addr):
+    """'"john doe"@x' -> 'john doe@x' (enough for the addresses in these tests)."""
+    if addr.startswith('"') and '"@' in addr:
+        end = addr.rfind('"@')
+        return addr[1:end].replace('\\"', '"').replace('\\\\', '\\') + addr[end + 1:]
+    return addr
+
+
 def read_exact(sock, n, timeout):
     sock.settimeout(timeout)
     data = b""
@@ -215,13 +223,13 @@ class AgentHarness:
         return find_file(os.path.join(self.spool, queue), qid)
 
     def deliver(self, qid, sender="sender@example.test", nexthop="sluice.test",
-                orig=None, notify=0, timeout=120):
+                orig=None, notify=0, flags=0, timeout=120):
         """Send one request for every recipient of qid; return the reply dict."""
         info = queue_file_info(self.queue_file(qid))
         now = time.time()
         pairs = [("queue_name", "active"), ("queue_id", qid), ("transport", self.service),
                  ("nexthop", nexthop), ("sender", sender), ("envid", ""), ("ret", 0),
-                 ("flags", 0), ("offset", info["content_offset"]),
+                 ("flags", flags), ("offset", info["content_offset"]),
                  ("size", info["content_size"]), ("arrival_time", "%.6f" % (now - 1)),
                  ("active_time", "%.6f" % now), ("request_time", "%.6f" % now),
                  ("rcpt_count", len(info["rcpts"]))]
@@ -243,10 +251,11 @@ class AgentHarness:
         return [l for l in self.log().splitlines() if (qid + ": to=<") in l]
 
     def outcome(self, qid, rcpt):
-        """(status word, dsn, reason) from the log line for rcpt."""
+        """(status word, dsn, reason) from the log line for rcpt (internal form;
+        the log may show it quoted: "john doe"@x)."""
         for line in self.log_lines(qid):
             m = re.search(r"to=<([^>]*)>.*dsn=([0-9.]+), status=(\w+) \((.*)\)$", line)
-            if m and m.group(1) == rcpt:
+            if m and unquote(m.group(1)) == rcpt:
                 return m.group(3), m.group(2), m.group(4)
         return None
 

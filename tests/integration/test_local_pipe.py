@@ -295,6 +295,29 @@ def test_alias_problems(alias_agent):
     assert [r["status"] for r in h.status_log("defer", qid)] == ["4.3.5"]
 
 
+def test_alias_verify_only(alias_agent, work):
+    """sendmail -bv: the agent says what would happen and does nothing."""
+    h = alias_agent
+    verify = 1 << 1                          # DEL_REQ_FLAG_VERIFY
+    qid = h.make_message(["cmd@sluice.test", "fwd@sluice.test", "self@sluice.test",
+                          "inclcmd@sluice.test"])
+    reply = h.deliver(qid, flags=verify)
+    assert (reply["sent"], reply["bounced"]) == ("3", "1"), h.log()
+    word, _dsn, reason = h.outcome(qid, "cmd@sluice.test")
+    assert word == "deliverable" and reason.startswith("delivers to command: /bin/sh -c ")
+    assert h.outcome(qid, "fwd@sluice.test") == (
+        "deliverable", "2.0.0", "forwards to other@elsewhere.test, second@elsewhere.test")
+    assert h.outcome(qid, "self@sluice.test") == (
+        "deliverable", "2.0.0", "delivers to maildir; forwards to copy@elsewhere.test")
+    assert h.outcome(qid, "inclcmd@sluice.test") == (
+        "undeliverable", "5.7.1", "mail to command is restricted")
+    # Nothing ran, nothing was written, nothing was forwarded.
+    assert not os.path.exists(os.path.join(work, "cmd.msg"))
+    assert not os.path.exists(os.path.join(work, "mail", "self"))
+    assert files_in(os.path.join(h.spool, "incoming")) == []
+    assert len(h.status_log("trace", qid)) == 4
+
+
 # ---------------------------------------------------------------- pipe
 
 PIPE_SCRIPT = """\
@@ -399,6 +422,15 @@ def test_pipe_time_limit(pipe_agent):
     time.sleep(0.5)
     ps = subprocess.run(["pgrep", "-f", "sleep 60"], stdout=subprocess.PIPE).stdout.split()
     assert ps == []
+
+
+def test_pipe_verify_only(pipe_agent, work):
+    h = pipe_agent("p0")
+    qid = h.make_message(["r@x.test"])
+    assert h.deliver(qid, flags=1 << 1)["sent"] == "1"
+    assert h.outcome(qid, "r@x.test") == (
+        "deliverable", "2.0.0", "delivers to command: %s" % os.path.join(work, "pipe.sh"))
+    assert not os.path.exists(os.path.join(work, "pipe-0.stdin"))
 
 
 def test_pipe_refuses_root(pipe_agent):

@@ -27,6 +27,9 @@
  * (deferred over bounced over delivered); addresses are forwarded only
  * when nothing else failed, so a retry does not forward twice.
  *
+ * Address verification (sendmail -bv) goes through the same steps but
+ * only says what would happen ("delivers to mailbox", "forwards to ...").
+ *
  * The agent keeps root when started as root (agent_server keep_root) and
  * switches to the right account per delivery (local_deliver.c); it never
  * runs a command or writes a user's file as root.
@@ -83,6 +86,7 @@ struct rcpt_state {
 	struct local_result first_bad;
 	struct buf *done;	/* what succeeded, for the reason */
 	int destinations;
+	bool verify;		/* sendmail -bv: say what would happen, do nothing */
 };
 
 /* ---- configuration ---- */
@@ -238,7 +242,10 @@ static void deliver_mailbox(struct rcpt_state *s, const char *name)
 			if (geteuid() != 0)
 				local_privs_self(&p);
 			path = xasprintf("%s/%s", mailbox_base, name);
-			local_deliver_maildir(&s->m, path, &p, &res);
+			if (s->verify)
+				local_result_set(&res, LOCAL_STAT_OK, "2.0.0", "delivers to maildir");
+			else
+				local_deliver_maildir(&s->m, path, &p, &res);
 			free(path);
 		}
 		note(s, &res);
@@ -270,13 +277,21 @@ static void deliver_mailbox(struct rcpt_state *s, const char *name)
 		path = xasprintf("%s/%s", p.home, var_home_mailbox);
 		if (var_home_mailbox[len - 1] == '/') {
 			path[strlen(path) - 1] = 0;
-			local_deliver_maildir(&s->m, path, &p, &res);
+			if (s->verify)
+				local_result_set(&res, LOCAL_STAT_OK, "2.0.0", "delivers to maildir");
+			else
+				local_deliver_maildir(&s->m, path, &p, &res);
+		} else if (s->verify) {
+			local_result_set(&res, LOCAL_STAT_OK, "2.0.0", "delivers to mailbox");
 		} else {
 			local_deliver_mbox(&s->m, path, &p, false, &res);
 		}
 	} else {
 		path = xasprintf("%s/%s", var_mail_spool_directory, name);
-		local_deliver_mbox(&s->m, path, &p, true, &res);
+		if (s->verify)
+			local_result_set(&res, LOCAL_STAT_OK, "2.0.0", "delivers to mailbox");
+		else
+			local_deliver_mbox(&s->m, path, &p, true, &res);
 	}
 	free(path);
 	note(s, &res);
@@ -395,6 +410,9 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 			if (!str_list_match(var_allow_mail_to_commands, class)) {
 				local_result_set(&res, LOCAL_STAT_BOUNCE, "5.7.1",
 						 "mail to command is restricted");
+			} else if (s->verify) {
+				local_result_set(&res, LOCAL_STAT_OK, "2.0.0",
+						 "delivers to command: %s", dest->text);
 			} else {
 				local_deliver_command(&s->m, dest->text, p, &res);
 			}
@@ -404,6 +422,9 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 			if (!str_list_match(var_allow_mail_to_files, class)) {
 				local_result_set(&res, LOCAL_STAT_BOUNCE, "5.7.1",
 						 "mail to file is restricted");
+			} else if (s->verify) {
+				local_result_set(&res, LOCAL_STAT_OK, "2.0.0",
+						 "delivers to file: %s", dest->text);
 			} else {
 				local_deliver_file(&s->m, dest->text, p, &res);
 			}
@@ -448,7 +469,17 @@ static int report(struct rcpt_state *s)
 
 	/* Forward only when nothing else failed: a retry must not forward twice. */
 	if (s->forward->argc > 0 && s->worst == LOCAL_STAT_OK) {
-		local_forward(&s->m, s->forward, &res);
+		if (s->verify) {
+			struct buf *list = buf_create(64);
+
+			for (size_t i = 0; i < s->forward->argc; i++)
+				buf_printf(list, "%s%s", i ? ", " : "", s->forward->argv[i]);
+			local_result_set(&res, LOCAL_STAT_OK, "2.0.0", "forwards to %s",
+					 buf_str(list));
+			buf_free(&list);
+		} else {
+			local_forward(&s->m, s->forward, &res);
+		}
 		if (res.stat == LOCAL_STAT_OK) {
 			buf_printf(s->done, "%s%s", buf_len(s->done) ? "; " : "", res.reason);
 			action = s->destinations > 1 ? "expanded" : "relayed";
@@ -506,6 +537,7 @@ static int deliver_rcpt(struct agent_delivery *d, size_t i, const char *headers,
 	s.seen = htable_create(16);
 	s.forward = argv_create();
 	s.done = buf_create(64);
+	s.verify = (d->req->flags & DEL_REQ_FLAG_VERIFY) != 0;
 
 	if (local_loop_check(headers, header_len, r->address)) {
 		local_result_set(&res, LOCAL_STAT_BOUNCE, "5.4.6", "mail forwarding loop for %s",

@@ -16,6 +16,9 @@
  * with their status, the time limit (<service>_time_limit, default
  * command_time_limit) kills the command's process group and defers.
  *
+ * Address verification (sendmail -bv) runs nothing: it reports the command
+ * that would run.
+ *
  * Privileges: the agent keeps root (when started as root) only to start
  * each command as the user= account; it refuses root and mail_owner as
  * that account.  An agent that is not root runs commands as itself.
@@ -332,6 +335,17 @@ static int pipe_deliver(struct agent_delivery *d)
 		struct dsn dsn = agent_dsn("5.2.3", "failed", "message too large");
 
 		agent_bounce_pending(d, &dsn, d->service);
+		return 0;
+	}
+
+	/* Address verification (sendmail -bv): say what would run, run nothing. */
+	if (req->flags & DEL_REQ_FLAG_VERIFY) {
+		char *text = xasprintf("delivers to command: %s", service_attr.argv->argv[0]);
+		struct dsn dsn = agent_dsn("2.0.0", "deliverable", text);
+
+		for (size_t i = 0; i < req->rcpt_count; i++)
+			agent_rcpt_sent(d, i, &dsn, d->service);
+		free(text);
 		return 0;
 	}
 
