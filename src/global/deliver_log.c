@@ -3,9 +3,12 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "global/addr.h"
 #include "global/deliver_log.h"
+#include "global/params.h"
 #include "global/dsn.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -57,6 +60,23 @@ void deliver_log_format_delay(struct buf *out, double secs, int resolution)
 	buf_puts(out, tmp);
 }
 
+/*
+ * deliver_log_address - an address as info_log_address_format says:
+ * "external" (the default) quotes a local part that needs it, as it would
+ * appear in an SMTP command; "internal" logs it as stored.
+ */
+const char *deliver_log_address(struct buf *out, const char *addr)
+{
+	char *ext;
+
+	if (var_info_log_address_format && strcmp(var_info_log_address_format, "internal") == 0)
+		return log_escape(out, addr);
+	ext = addr_quote(addr);
+	log_escape(out, ext);
+	free(ext);
+	return buf_str(out);
+}
+
 /* deliver_log_rcpt - the to=<...> line */
 void deliver_log_rcpt(const char *queue_id, const char *rcpt, const char *orig,
 		      const char *relay, double delay, const double delays[4],
@@ -68,10 +88,10 @@ void deliver_log_rcpt(const char *queue_id, const char *rcpt, const char *orig,
 		resolution = default_resolution;
 	buf_init(&line, 256);
 	buf_init(&esc, 128);
-	buf_printf(&line, "%s: to=<%s>", queue_id, log_escape(&esc, rcpt));
+	buf_printf(&line, "%s: to=<%s>", queue_id, deliver_log_address(&esc, rcpt));
 	if (orig && *orig && strcmp(orig, rcpt) != 0) {
 		buf_reset(&esc);
-		buf_printf(&line, ", orig_to=<%s>", log_escape(&esc, orig));
+		buf_printf(&line, ", orig_to=<%s>", deliver_log_address(&esc, orig));
 	}
 	buf_reset(&esc);
 	buf_printf(&line, ", relay=%s, delay=", relay && *relay ? log_escape(&esc, relay) : "none");

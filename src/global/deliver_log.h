@@ -31,6 +31,10 @@ void deliver_log_rcpt(const char *queue_id, const char *rcpt, const char *orig,
 		      const char *relay, double delay, const double delays[4],
 		      const struct dsn *dsn, const char *status_word, int resolution);
 
+/* deliver_log_address - append addr in info_log_address_format form to out
+ * (escaped for the log); returns buf_str(out). */
+const char *deliver_log_address(struct buf *out, const char *addr);
+
 /* deliver_log_set_resolution - default resolution (delay_logging_resolution_limit). */
 void deliver_log_set_resolution(int digits);
 int deliver_log_resolution(void);

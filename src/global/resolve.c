@@ -97,7 +97,7 @@ void resolve_addr(const char *addr, struct resolve_reply *r)
 	r->recipient = xstrdup(addr);
 	if (at) {
 		str_lower(r->recipient + (at - addr) + 1);
-		domain = xstrdup(at + 1);
+		domain = str_lower(xstrdup(at + 1));
 	} else {
 		domain = xstrdup("");
 	}

@@ -277,6 +277,10 @@ static bool feed_one(void)
 static double qmgr_loop(void)
 {
 	double next, wait = QMGR_MAX_WAIT;
+
+	/* Never sleep past our own watchdog. */
+	if (wait > (double)var_qmgr_daemon_timeout / 2)
+		wait = (double)var_qmgr_daemon_timeout / 2;
 	bool fed;
 
 	qmgr_now = wall_time();

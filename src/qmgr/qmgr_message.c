@@ -22,6 +22,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "global/deliver_log.h"
 #include "global/deliver_request.h"
 #include "global/dsn.h"
 #include "global/mail_conf.h"
@@ -222,6 +223,11 @@ static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 	struct sched_queue *q;
 	char *why;
 
+	/* A leading '-' could pass for an option to a command (allow_min_user). */
+	if (!var_allow_min_user && r->address[0] == '-') {
+		qmgr_bounce_rcpt(msg, r, "5.1.3", "bad address syntax");
+		goto drop;
+	}
 	if (is_double_bounce(r->address)) {
 		qmgr_discard_rcpt(msg, r, "undeliverable postmaster notification discarded");
 		goto drop;
@@ -381,7 +387,7 @@ int qmgr_message_read(struct qmgr_message *msg)
 
 		buf_init(&esc, 64);
 		msg_info("%s: from=<%s>, size=%ld, nrcpt=%ld (queue active)", msg->id,
-			 log_escape(&esc, msg->env.sender), msg->env.content_size,
+			 deliver_log_address(&esc, msg->env.sender), msg->env.content_size,
 			 msg->env.rcpt_count);
 		buf_deinit(&esc);
 	}

@@ -133,7 +133,7 @@ class Instance:
         Returns its queue ID."""
         stage = os.path.join(self.base, "stage")
         os.makedirs(os.path.join(stage, queue), exist_ok=True)
-        p = subprocess.run([QFMAKE, "-q", queue, "-f", sender, stage] + list(rcpts),
+        p = subprocess.run([QFMAKE, "-q", queue, "-f", sender, "--", stage] + list(rcpts),
                            input=body.encode(), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, check=True)
         qid = p.stdout.decode().strip()

@@ -127,3 +127,78 @@ def test_defer_transports_wait_for_flush(instance):
     instance.flush()
     instance.wait_log(r"%s: to=<a@one.test>.*status=sent" % qid)
     instance.wait_log(r"%s: removed" % qid)
+
+
+def test_double_bounce_address_is_discarded(instance):
+    instance.write_config(default_transport="discard")
+    instance.start()
+    qid = instance.inject(["double-bounce@localhost", "a@one.test"], sender="")
+    instance.wait_log(r"%s: removed" % qid)
+    assert instance.count_log(
+        r"%s: to=<double-bounce@localhost>, relay=none, .*status=sent "
+        r"\(undeliverable postmaster notification discarded\)" % qid) == 1
+    # Nothing was handed to a local delivery agent for it.
+    assert instance.count_log(r"sluice/local\[") == 0
+
+
+def test_leading_dash_recipient_bounces_unless_allowed(instance):
+    instance.write_config(default_transport="discard")
+    instance.start()
+    qid = instance.inject(["-oQ/tmp/x@one.test", "ok@one.test"])
+    instance.wait_log(r"to=<-oQ/tmp/x@one.test>.*dsn=5\.1\.3, status=bounced \(bad address syntax\)")
+    instance.wait_log(r"%s: to=<ok@one.test>.*status=sent" % qid)
+    instance.stop()
+    instance.write_config(allow_min_user="yes")
+    instance.start()
+    qid = instance.inject(["-dash@one.test"])
+    instance.wait_log(r"%s: to=<-dash@one.test>.*status=sent" % qid)
+
+
+HANG_AGENT = """#!/bin/sh
+# A delivery agent that never says hello (nor accepts): the queue manager
+# must give up after qmgr_ipc_timeout, not hang.
+exec sleep 3600
+"""
+
+
+def test_agent_that_never_answers_costs_the_delivery_not_the_qmgr(instance):
+    ddir = os.path.join(instance.base, "libexec")
+    os.makedirs(ddir)
+    with open(os.path.join(ddir, "hangagent"), "w") as f:
+        f.write(HANG_AGENT)
+    os.chmod(ddir, 0o755)
+    os.chmod(os.path.join(ddir, "hangagent"), 0o755)
+    builtin = instance.sluice("config", "-M").stdout.decode()
+    instance.set_master_cf(builtin + "hang unix - - n - 1 hangagent\n")
+    instance.write_config(daemon_directory=ddir, qmgr_ipc_timeout="2s",
+                          transport_retry_time="60s",
+                          transport_maps="inline:{ stuck.test=hang: }",
+                          default_transport="discard")
+    instance.start()
+    t0 = time.time()
+    stuck = instance.inject(["a@stuck.test"])
+    fine = instance.inject(["b@fine.test"])
+    instance.wait_log(r"%s: removed" % fine)
+    instance.wait_log(r"private/hang: no greeting from the delivery agent within 2s")
+    instance.wait_log(r"%s: to=<a@stuck.test>.*status=deferred \(mail transport unavailable\)" % stuck)
+    assert time.time() - t0 < 15
+    # The queue manager is the same process and still delivers.
+    assert instance.count_log(r"process \S+qmgr pid") == 0
+    qid = instance.inject(["c@fine.test"])
+    instance.wait_log(r"%s: removed" % qid)
+
+
+def test_watchdog_ends_a_stuck_qmgr_and_master_restarts_it(instance):
+    import signal
+    from test_master import pids_of
+    instance.write_config(default_transport="discard", qmgr_daemon_timeout="2s")
+    instance.start()
+    [pid] = pids_of(instance, "qmgr")
+    os.kill(pid, signal.SIGSTOP)          # stuck: makes no progress
+    time.sleep(3)
+    os.kill(pid, signal.SIGCONT)          # the overdue watchdog fires at once
+    instance.wait_log(r"qmgr\[%d\]: fatal: watchdog timeout" % pid)
+    instance.wait_for(lambda: pids_of(instance, "qmgr") and pids_of(instance, "qmgr") != [pid],
+                      20, "a new qmgr")
+    qid = instance.inject(["a@one.test"])
+    instance.wait_log(r"%s: removed" % qid)

@@ -1,0 +1,118 @@
+/*
+ * test_resolve - in-process routing (the trivial-rewrite role): table of
+ * addresses and configurations against the expected (transport, next hop).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "global/mail_conf.h"
+#include "global/resolve.h"
+
+/* configure - write main.cf in a fresh folder and read it */
+static void configure(const char *main_cf)
+{
+	char dir[] = "/tmp/test_resolve.XXXXXX", path[256];
+	const char *error = NULL;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/main.cf", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(main_cf, fp);
+	fclose(fp);
+	if (mail_conf_read(dir, &error) < 0)
+		fail_msg("mail_conf_read: %s", error);
+	assert_int_equal(resolve_init(&error), 0);
+	unlink(path);
+	rmdir(dir);
+}
+
+static const struct row {
+	const char *conf;
+	const char *addr;
+	const char *transport, *nexthop, *recipient;
+	int flags;
+} rows[] = {
+	/* The address classes with default settings. */
+	{"myhostname = h.test\nmydestination = h.test, localhost\n",
+	 "u@h.test", "local", "h.test", "u@h.test", RESOLVE_FLAG_LOCAL},
+	{"myhostname = h.test\nmydestination = h.test, localhost\n",
+	 "u@LocalHost", "local", "h.test", "u@localhost", RESOLVE_FLAG_LOCAL},
+	{"myhostname = h.test\nmydestination = h.test\n",
+	 "bare", "local", "h.test", "bare", RESOLVE_FLAG_LOCAL},
+	{"myhostname = h.test\nmydestination = h.test\n",
+	 "u@Remote.Example", "smtp", "remote.example", "u@remote.example", 0},
+	/* relayhost, and default_transport's own next hop winning over it. */
+	{"myhostname = h.test\nrelayhost = [10.0.0.1]:2525\n",
+	 "u@remote.example", "smtp", "[10.0.0.1]:2525", "u@remote.example", 0},
+	{"myhostname = h.test\nrelayhost = [10.0.0.1]\ndefault_transport = relay:[10.0.0.2]\n",
+	 "u@remote.example", "relay", "[10.0.0.2]", "u@remote.example", 0},
+	{"myhostname = h.test\ndefault_transport = discard\n",
+	 "u@remote.example", "discard", "remote.example", "u@remote.example", 0},
+	/* transport_maps: full address, domain, .parent, wildcard. */
+	{"myhostname = h.test\ntransport_maps = inline:{ x@a.test=error:5.1.1 gone, "
+	 "a.test=smtp:[127.0.0.1]:2525, .b.test=relay:, *=discard: }\n",
+	 "x@a.test", "error", "5.1.1 gone", "x@a.test", RESOLVE_FLAG_ERROR},
+	{"myhostname = h.test\ntransport_maps = inline:{ x@a.test=error:5.1.1 gone, "
+	 "a.test=smtp:[127.0.0.1]:2525, .b.test=relay:, *=discard: }\n",
+	 "y@a.test", "smtp", "[127.0.0.1]:2525", "y@a.test", 0},
+	{"myhostname = h.test\ntransport_maps = inline:{ x@a.test=error:5.1.1 gone, "
+	 "a.test=smtp:[127.0.0.1]:2525, .b.test=relay:, *=discard: }\n",
+	 "y@mx.deep.b.test", "relay", "mx.deep.b.test", "y@mx.deep.b.test", 0},
+	{"myhostname = h.test\ntransport_maps = inline:{ x@a.test=error:5.1.1 gone, "
+	 "a.test=smtp:[127.0.0.1]:2525, .b.test=relay:, *=discard: }\n",
+	 "y@b.test", "discard", "b.test", "y@b.test", 0},
+	/* A table entry overrides even local domains; ":nexthop" keeps the transport. */
+	{"myhostname = h.test\nmydestination = h.test\ntransport_maps = inline:{ h.test=:[127.0.0.9] }\n",
+	 "u@h.test", "local", "[127.0.0.9]", "u@h.test", RESOLVE_FLAG_LOCAL},
+	/* Broken addresses never reach an agent. */
+	{"myhostname = h.test\n", "u@", "error", "5.1.3 bad address syntax", "u@", RESOLVE_FLAG_ERROR},
+	{"myhostname = h.test\n", "u@a b.test", "error", "5.1.3 bad address syntax", "u@a b.test",
+	 RESOLVE_FLAG_ERROR},
+};
+
+/* test_rows - every row */
+static void test_rows(void **state)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct resolve_reply r;
+
+		configure(rows[i].conf);
+		resolve_addr(rows[i].addr, &r);
+		if (strcmp(r.transport, rows[i].transport) != 0
+		    || strcmp(r.nexthop, rows[i].nexthop) != 0
+		    || strcmp(r.recipient, rows[i].recipient) != 0
+		    || r.flags != rows[i].flags)
+			fail_msg("row %zu (%s): got %s:%s %s flags %d, want %s:%s %s flags %d", i,
+				 rows[i].addr, r.transport, r.nexthop, r.recipient, r.flags,
+				 rows[i].transport, rows[i].nexthop, rows[i].recipient, rows[i].flags);
+		resolve_clear(&r);
+	}
+}
+
+/* test_local_domain - mydestination membership */
+static void test_local_domain(void **state)
+{
+	configure("myhostname = h.test\nmydomain = example.test\n");
+	assert_true(resolve_local_domain("h.test"));
+	assert_true(resolve_local_domain("localhost.example.test"));
+	assert_true(resolve_local_domain("LOCALHOST"));
+	assert_false(resolve_local_domain("example.test"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_local_domain),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
