@@ -95,6 +95,20 @@ def test_maildir_embedded_default(harnesses, work):
     assert recs[0]["status"] == "5.1.3"
 
 
+def test_maildir_base_created(harnesses, work):
+    """A missing local_mailbox_base is made (in a root-owned folder, too)."""
+    parent = os.path.join(work, "instance")
+    os.mkdir(parent)
+    os.chmod(parent, 0o755)
+    base = os.path.join(parent, "var", "mail")
+    h = harnesses("local", main_cf="local_mailbox_base = %s\n" % base)
+    qid = h.make_message(["ann@sluice.test"])
+    assert h.deliver(qid)["sent"] == "1", h.log()
+    assert len(files_in(os.path.join(base, "ann", "new"))) == 1
+    if IS_ROOT:
+        assert owner(base) == pwd.getpwnam("sluice").pw_uid
+
+
 def test_unknown_user_bounces(harnesses, work):
     """Without local_mailbox_base, a local part with no account bounces 5.1.1."""
     h = harnesses("local", main_cf="local_mailbox_base =\nmail_spool_directory = %s\n" % work)

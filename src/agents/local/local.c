@@ -162,6 +162,39 @@ static void local_pre_init(void)
 		mailbox_base = xasprintf("%s/%s", cwd, var_local_mailbox_base);
 }
 
+/*
+ * mailbox_base_ready - as root, make local_mailbox_base (and its parents)
+ * when missing and give it to mail_owner, who writes the Maildirs in it:
+ * the folder that holds it (./var, next to the queue) usually belongs to
+ * root.  An existing folder is left as the postmaster made it.
+ */
+static void mailbox_base_ready(const struct local_privs *owner)
+{
+	static bool done;
+	struct stat st;
+	char *path;
+
+	if (done || geteuid() != 0)
+		return;
+	done = true;
+	if (stat(mailbox_base, &st) == 0 || errno != ENOENT)
+		return;
+	path = xstrdup(mailbox_base);
+	for (char *cp = path + 1; *cp; cp++) {
+		if (*cp != '/')
+			continue;
+		*cp = 0;
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			msg_warn("mkdir %s: %s", path, strerror(errno));
+		*cp = '/';
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		msg_warn("mkdir %s: %s", path, strerror(errno));
+	else if (chown(path, owner->uid, owner->gid) < 0)
+		msg_warn("chown %s: %s", path, strerror(errno));
+	free(path);
+}
+
 /* ---- privileges ---- */
 
 /* owner_privs - rights for destinations from a table or file owned by owner */
@@ -242,10 +275,12 @@ static void deliver_mailbox(struct rcpt_state *s, const char *name)
 			if (geteuid() != 0)
 				local_privs_self(&p);
 			path = xasprintf("%s/%s", mailbox_base, name);
-			if (s->verify)
+			if (s->verify) {
 				local_result_set(&res, LOCAL_STAT_OK, "2.0.0", "delivers to maildir");
-			else
+			} else {
+				mailbox_base_ready(&p);
 				local_deliver_maildir(&s->m, path, &p, &res);
+			}
 			free(path);
 		}
 		note(s, &res);
