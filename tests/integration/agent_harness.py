@@ -179,6 +179,14 @@ class AgentHarness:
         assert hello.get("protocol") == "delivery_request", hello
         return self
 
+    def finish(self, timeout=30):
+        """Wait for the agent to exit by itself (max_use reached); returns its
+        exit status and standard error (where the sanitizers report)."""
+        rc = self.proc.wait(timeout=timeout)
+        _out, err = self.proc.communicate()
+        self.proc = None
+        return rc, err.decode(errors="replace")
+
     def stop(self):
         if self.conn:
             self.conn.close()

@@ -487,6 +487,32 @@ def test_damaged_queue_file(pipe_agent, harnesses, work, program, service):
     assert files_in(os.path.join(work, "mail", "r", "new")) == []
 
 
+def test_agents_exit_cleanly(harnesses, work):
+    """After max_use requests of every kind the agents exit 0, and (in a
+    sanitizer build) without a leak or error report."""
+    aliases = os.path.join(work, "aliases")
+    with open(aliases, "w") as f:
+        f.write(ALIASES.format(w=work))
+    with open(os.path.join(work, "list.inc"), "w") as f:
+        f.write("member1@elsewhere.test\n")
+    h = harnesses("local", main_cf=("local_mailbox_base = {w}/mail\nalias_maps = texthash:{a}\n"
+                                    "max_use = 2\n").format(w=work, a=aliases))
+    qid = h.make_message(["fwd@sluice.test", "cmd@sluice.test", "tofile@sluice.test",
+                          "self@sluice.test", "list@sluice.test", "broken@sluice.test",
+                          "plain@sluice.test"])
+    h.deliver(qid)
+    h.deliver(h.make_message(["cmd@sluice.test"]), flags=1 << 1)
+    rc, err = h.finish()
+    assert rc == 0 and "Sanitizer" not in err and "runtime error" not in err, err
+
+    p = harnesses("pipe", service="p0", master_cf=MASTER_CF.format(s="/bin/true"),
+                  main_cf="max_use = 2\n")
+    p.deliver(p.make_message(["a@x.test", "b@y.test"]))
+    p.deliver(p.make_message(["a@x.test"]), flags=1 << 1)
+    rc, err = p.finish()
+    assert rc == 0 and "Sanitizer" not in err and "runtime error" not in err, err
+
+
 # ---------------------------------------------------------------- whole system
 
 BUILTIN_MASTER_CF = """\
