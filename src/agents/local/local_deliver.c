@@ -201,13 +201,14 @@ static void run_child(const struct local_privs *p, int mode, child_fn *fn, void 
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (got != sizeof(*res)) {
+	/* No whole result, or trouble after it (say, while sending extra data). */
+	if (got != sizeof(*res) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFSIGNALED(status))
 			local_result_set(res, LOCAL_STAT_DEFER, "4.3.0",
 					 "delivery process killed by signal %d", WTERMSIG(status));
 		else
 			local_result_set(res, LOCAL_STAT_DEFER, "4.3.0",
-					 "delivery process exited with status %d without a result",
+					 "delivery process failed with exit status %d",
 					 WEXITSTATUS(status));
 	}
 	res->reason[sizeof(res->reason) - 1] = 0;
