@@ -114,20 +114,26 @@ static char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(print
 static char *xvasprintf(const char *fmt, va_list ap)
 {
 	struct buf b;
+	char *s;
 
 	buf_init(&b, 128);
 	buf_vprintf(&b, fmt, ap);
-	return buf_steal(&b);
+	s = buf_steal(&b);
+	buf_deinit(&b);		/* buf_steal leaves a fresh empty buffer */
+	return s;
 }
 
 /* reply_text - a reply on one line. Caller frees. */
 static char *reply_text(const struct smtp_reply *r)
 {
 	struct buf b;
+	char *s;
 
 	buf_init(&b, r->text.len + 1);
 	smtp_reply_oneline(r, &b);
-	return buf_steal(&b);
+	s = buf_steal(&b);
+	buf_deinit(&b);
+	return s;
 }
 
 /* as_soft - a status made temporary ("5.7.1" -> "4.7.1") for a deferral */
