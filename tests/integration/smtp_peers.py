@@ -354,6 +354,9 @@ class Peer:
                 conn, addr = self.sock.accept()
             except OSError:
                 return
+            # Replies to pipelined commands go out as separate small writes:
+            # without NODELAY, Nagle and delayed ACKs add 40 ms stalls.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             s = PeerSession(addr)
             with self.lock:
                 self.sessions.append(s)
