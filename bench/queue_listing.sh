@@ -1,0 +1,156 @@
+#!/bin/bash
+# queue_listing - how long does the queue listing take on a big queue?
+#
+#   bench/queue_listing.sh            (from the top of the tree)
+#   N=100000 RUNS=3 SLUICE_BUILD_DIR=build bench/queue_listing.sh
+#
+# Builds a queue of N (default 100,000) small messages and times
+# "sluice -c DIR queue > /dev/null" (flat incoming/, then hashed deferred/,
+# then --json), best of RUNS runs after one warm-up, with the peak memory.
+# Where Postfix is installed (/usr/sbin/postqueue) and we are root, it does
+# the same for "postqueue -c DIR -p" on N Postfix queue files: a private
+# Postfix instance (its own config and queue under the scratch folder, no
+# network listener, no queue manager) takes one message through
+# sendmail/pickup/cleanup into incoming/, is stopped, and that file is
+# cloned N times; with the system down, postqueue runs showq itself.
+#
+# The queue files are clones of one file (bench/queue_clone.py), so making
+# 100,000 of them takes seconds.  The page cache is warm in every timed run
+# (the warm-up run reads everything once): this measures the listing's own
+# cost, not the disk.  Results go to stdout; the scratch folder is removed
+# unless KEEP=1.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${SLUICE_BUILD_DIR:-$top/build}
+sluice=${SLUICE:-$build/sluice}
+qfmake=${QFMAKE:-$build/tests/qfmake}
+n=${N:-100000}
+runs=${RUNS:-3}
+clone="/usr/bin/python3 $top/bench/queue_clone.py"
+work=$(mktemp -d /tmp/sluice-bench-queue.XXXXXX)
+chmod 755 "$work"	# the private Postfix runs as postfix
+pf_etc=$work/postfix/etc
+pf_started=0
+
+cleanup() {
+	if [ "$pf_started" = 1 ]; then
+		postfix -c "$pf_etc" stop >/dev/null 2>&1 || true
+	fi
+	if [ "${KEEP:-0}" != 1 ]; then
+		rm -rf "$work"
+	else
+		echo "kept $work"
+	fi
+}
+trap cleanup EXIT
+
+for f in "$sluice" "$qfmake"; do
+	[ -x "$f" ] || { echo "missing $f (build first, or set SLUICE_BUILD_DIR)" >&2; exit 1; }
+done
+
+# The message, about the size of a small notification.
+message() {
+	printf 'Received: by bench.example.test (sluice, from userid 0)\n'
+	printf '\tid 4jc9X01bFpz1bw32; Sat, 28 Nov 2020 13:06:07 +0000 (UTC)\n'
+	printf 'From: sender@example.test\nTo: rcpt@example.test\nSubject: bench\n'
+	printf 'Message-Id: <20201128130607.4jc9X01bFpz1bw32@bench.example.test>\n'
+	printf 'Date: Sat, 28 Nov 2020 13:06:07 +0000 (UTC)\n\n'
+	printf 'A short body line.\n'
+}
+
+# measure LABEL CMD... - best wall time of $runs runs (after a warm-up) and peak RSS
+measure() {
+	local label=$1 best= rss= t m
+	shift
+	"$@" >/dev/null 2>&1 || true
+	for _ in $(seq "$runs"); do
+		/usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || true
+		read -r t m < "$work/time.txt"
+		if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+		if [ -z "$rss" ] || [ "$m" -gt "$rss" ]; then rss=$m; fi
+	done
+	printf '%-44s %8s s %8s MB\n' "$label" "$best" "$((rss / 1024))"
+}
+
+# check_count WHAT OUTPUT - the footer must count all n messages
+check_count() {
+	if ! tail -n 1 "$2" | grep -q " in $n Requests\.$"; then
+		echo "$1: unexpected listing footer: $(tail -n 1 "$2")" >&2
+		exit 1
+	fi
+}
+
+echo "queue listing, $n messages, best of $runs runs (warm cache), $(nproc) CPUs"
+
+# ---- sluice ----
+mkdir -p "$work/sluice"
+printf 'queue_directory = %s\n' "$work/sluice/queue" > "$work/sluice/main.cf"
+id=$(message | "$qfmake" -q incoming -f sender@example.test "$work/sluice/queue" rcpt@example.test)
+mv "$work/sluice/queue/incoming/$id" "$work/sluice/template"
+$clone "$work/sluice/template" "$work/sluice/queue/incoming" "$n" sluice
+"$sluice" -c "$work/sluice" queue > "$work/sluice.txt"
+check_count "sluice queue" "$work/sluice.txt"
+measure "sluice queue (incoming/, flat)" "$sluice" -c "$work/sluice" queue
+measure "sluice queue --json (incoming/, flat)" "$sluice" -c "$work/sluice" queue --json
+find "$work/sluice/queue/incoming" -type f -delete
+$clone "$work/sluice/template" "$work/sluice/queue/deferred" "$n" sluice 1
+"$sluice" -c "$work/sluice" queue > "$work/sluice.txt"
+check_count "sluice queue" "$work/sluice.txt"
+measure "sluice queue (deferred/, hashed)" "$sluice" -c "$work/sluice" queue
+measure "sluice shape deferred" "$sluice" -c "$work/sluice" shape deferred
+
+# ---- Postfix ----
+if [ ! -x /usr/sbin/postqueue ] || [ "$(id -u)" != 0 ]; then
+	echo "postqueue -p: skipped (needs /usr/sbin/postqueue and root)"
+	exit 0
+fi
+mkdir -p "$pf_etc" "$work/postfix/spool" "$work/postfix/data"
+chown postfix "$work/postfix/data"
+cat > "$pf_etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $work/postfix/spool
+data_directory = $work/postfix/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+myhostname = bench.example.test
+mydestination =
+enable_long_queue_ids = yes
+maillog_file = $work/postfix/maillog
+maillog_file_prefixes = $work/postfix
+EOF
+# No smtpd (no port), no qmgr (the message stays in incoming/).
+cat > "$pf_etc/master.cf" <<'EOF'
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+postfix -c "$pf_etc" start >/dev/null 2>&1 || {
+	echo "postqueue -p: skipped (private Postfix did not start; see $work/postfix/maillog)"
+	exit 0
+}
+pf_started=1
+message | /usr/sbin/sendmail -C "$pf_etc" -f sender@example.test rcpt@example.test
+for _ in $(seq 100); do
+	pf_file=$(find "$work/postfix/spool/incoming" -type f | head -n 1)
+	[ -n "$pf_file" ] && break
+	sleep 0.1
+done
+postfix -c "$pf_etc" stop >/dev/null 2>&1
+pf_started=0
+[ -n "$pf_file" ] || { echo "postqueue -p: skipped (no queue file made)"; exit 0; }
+mv "$pf_file" "$work/postfix/template"
+$clone "$work/postfix/template" "$work/postfix/spool/incoming" "$n" postfix
+/usr/sbin/postqueue -c "$pf_etc" -p > "$work/postfix.txt" 2>/dev/null
+check_count "postqueue -p" "$work/postfix.txt"
+measure "postqueue -p (incoming/, flat)" /usr/sbin/postqueue -c "$pf_etc" -p
+measure "postqueue -j (incoming/, flat)" /usr/sbin/postqueue -c "$pf_etc" -j
+echo "message sizes: sluice $(sed -n 2p "$work/sluice.txt" | awk '{print $2}') bytes," \
+	"Postfix $(sed -n 2p "$work/postfix.txt" | awk '{print $2}') bytes (content size)"
