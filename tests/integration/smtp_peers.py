@@ -88,7 +88,7 @@ class Message:
 class AgentHarness:
     """build/smtp with a private configuration, queue and maillog."""
 
-    def __init__(self, params=None, resolv=None, service="smtp", leak_check=False):
+    def __init__(self, params=None, resolv=None, service="smtp", leak_check=False, args=()):
         self.base = tempfile.mkdtemp(prefix="sluice-smtp-")
         os.chmod(self.base, 0o755)
         self.conf = os.path.join(self.base, "conf")
@@ -130,7 +130,7 @@ class AgentHarness:
         script = ('exec 3<&"$SL_LFD" 4>&"$SL_SFD" || exit 1; '
                   'if [ -n "$SL_RESOLV" ]; then '
                   'mount --bind "$SL_RESOLV" /etc/resolv.conf || exit 1; fi; exec "$@"')
-        argv = ["bash", "-c", script, "bash", SMTP, "-n", service, "-t", "unix"]
+        argv = ["bash", "-c", script, "bash", SMTP, "-n", service, "-t", "unix"] + list(args)
         if resolv:
             argv = ["unshare", "-m"] + argv
         if os.environ.get("SL_STRACE"):

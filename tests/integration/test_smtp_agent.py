@@ -31,7 +31,8 @@ def agent():
     def make(**params):
         resolv = params.pop("_resolv", None)
         leak_check = params.pop("_leak_check", False)
-        a = AgentHarness(params, resolv=resolv, leak_check=leak_check)
+        args = params.pop("_args", ())
+        a = AgentHarness(params, resolv=resolv, leak_check=leak_check, args=args)
         made.append(a)
         return a
     yield make
@@ -274,6 +275,19 @@ def test_line_length_limit(agent, peer):
     assert max(len(l) for l in lines) <= 40
     assert lines[1].startswith(b" ")                 # header continuation
     assert b"".join(lines[3:]) == b"b" * 100         # body split, nothing lost
+
+
+def test_verbose_logs_state_transitions(agent, peer):
+    """smtp -v: every state change of the protocol machine is logged."""
+    p = peer()
+    a = agent(_args=["-v"])
+    msg = a.message(["a@example.test"])
+    assert a.deliver(msg, p.nexthop)["sent"] == 1
+    log = a.log()
+    for step in ("NONE -> GREETING", "GREETING -> EHLO", "EHLO -> READY", "READY -> MAIL",
+                 "MAIL -> RCPT", "RCPT -> DATA", "DATA -> BODY", "BODY -> DOT", "DOT -> READY",
+                 "READY -> QUIT"):
+        assert "127.0.0.1[127.0.0.1]: " + step in log, (step, log)
 
 
 def test_address_probe_sends_no_data(agent, peer):
@@ -776,3 +790,30 @@ def test_mx_address_limit(agent, peer, dns):
     r = a.deliver(msg, "lim.test")
     assert r["deferred"] == 1 and r["hop_status"] == "4.4.1"
     assert good.all_sessions() == []
+
+
+def test_disable_dns_lookups_skips_mx(agent, peer, dns):
+    """disable_dns_lookups = yes: no MX look-up; the domain's own address
+    (found natively) is used even though its MX points elsewhere."""
+    good = port25_peer(peer, "127.0.0.12")
+    d = dns(mx=[("nodns.test", "mx1.nodns.test", 10)],
+            hosts=[("mx1.nodns.test", "127.0.0.11"), ("nodns.test", "127.0.0.12")])
+    a = agent(disable_dns_lookups="yes", _resolv=d.resolv)
+    msg = a.message(["user@nodns.test"])
+    r = a.deliver(msg, "nodns.test")
+    assert r["sent"] == 1, a.log()
+    assert "relay=nodns.test[127.0.0.12]:25" in a.log_lines(msg.qid)[0]
+    assert "mx1.nodns.test" not in a.log()
+    assert len(good.all_sessions()) == 1
+
+
+def test_resolver_failure_defers(agent, dns):
+    """A resolver that cannot answer (dnsmasq refuses names outside .test):
+    deferred with 4.4.3, and the next hop is reported as failed."""
+    d = dns()
+    a = agent(smtp_host_lookup="dns", _resolv=d.resolv)
+    msg = a.message(["user@example.invalid"])
+    r = a.deliver(msg, "example.invalid")
+    assert r["deferred"] == 1 and r["hop_status"] == "4.4.3", r
+    assert r["hop_reason"] == ("Host or domain name not found. Name service error for "
+                               "name=example.invalid type=MX: Host not found, try again")
