@@ -3,10 +3,10 @@
  * requeue and delete messages by queue ID or ALL (Postfix's postsuper -h,
  * -H, -r, -d).
  *
- * Contract.  Each message is counted at most once, and none is lost: a
- * move is one rename(2) (fsync of the destination folder after it); a
- * requeue writes and commits (fsync) the new maildrop file before the old
- * one is removed.  Safe while the system runs:
+ * Contract.  Each message is counted at most once, and none is lost or
+ * duplicated: every change is one rename(2) (with an fsync of the
+ * destination folder) or, for delete, one unlink(2).  Safe while the
+ * system runs:
  *
  *  - incoming/, deferred/, hold/, maildrop/, corrupt/ are changed directly;
  *    a file the queue manager takes away meanwhile is simply not there any
@@ -24,14 +24,18 @@
  * the time stamp set to now, so the queue manager tries it at once (Postfix
  * releases to deferred/, which waits for the next deferred-queue scan).
  * requeue (to run a message through cleanup again after a routing change,
- * as postsuper -r) first moves the file to hold/ so that no one delivers it
- * meanwhile, then writes a new maildrop file with the same envelope (arrival
- * time, sender, DSN data, attributes), the content and only the recipients
- * not yet done, commits it, and removes the old file with its defer/ and
- * trace/ logs; pickup then treats it as any maildrop file.  A message whose
- * bounce/ log still holds unreported failures is not requeued (the report
- * would be lost); one without pending recipients neither.  delete removes
- * the file, then its bounce/, defer/ and trace/ logs.
+ * as postsuper -r) moves the file to hold/ (out of the queue manager's
+ * way), sets its mode to exactly 0700, removes its defer/ and trace/ logs
+ * and moves it on to maildrop/ (docs/QUEUE.md state 12); pickup takes a
+ * 0700 file owned by the mail system as a requeued queue file, keeps its
+ * envelope (arrival time, sender, DSN data, attributes) and copies only the
+ * pending recipients into a new queue file through cleanup, so recipients
+ * already done are not sent again.  A message whose bounce/ log still
+ * holds unreported failures is not requeued (the report would be lost),
+ * nor one without pending recipients or one that cannot be read (pickup
+ * would quarantine it).  A requeue interrupted half-way leaves the message
+ * on hold.  delete removes the file, then its bounce/, defer/ and trace/
+ * logs.
  *
  * Diagnostics.  One "ID: placed on hold" (released from hold, requeued,
  * removed) info line per message, then on stderr Postfix's summary
@@ -267,10 +271,10 @@ struct super_ctx {
 	int qmgr;		/* -1 not asked yet, 0 stopped, 1 running */
 };
 
-/* set_status - remember the first failure's exit status */
+/* set_status - remember a failure: a hard one (1) over a temporary one (75) */
 static void set_status(struct super_ctx *c, int status)
 {
-	if (c->status == 0)
+	if (c->status == 0 || status == CMD_EX_FAIL)
 		c->status = status;
 }
 
@@ -350,13 +354,6 @@ static int release_file(struct super_ctx *c, const char *path, const char *id)
 	return move_file(c, path, "incoming", id);
 }
 
-/* copy_content - qf_read_content callback: into the new file */
-static int copy_content(const char *data, size_t len, void *ctx)
-{
-	qf_put_content(ctx, data, len);
-	return 0;
-}
-
 /* count_pending - recipients not yet done; -1 on error (*error_r) */
 static long count_pending(struct qf *q, const char **error_r)
 {
@@ -373,41 +370,10 @@ static long count_pending(struct qf *q, const char **error_r)
 	return total;
 }
 
-/* write_maildrop - copy envelope, content, pending recipients; 0 or -1 */
-static int write_maildrop(struct super_ctx *c, struct qf *q, const struct qf_envelope *env,
-			  char new_id[QUEUE_ID_SIZE], const char **error_r)
-{
-	struct qf_rcpt rcpts[RCPT_BATCH];
-	struct qf_writer *w;
-	long offset = 0, n;
-
-	if ((w = qf_create(c->queue_dir, "maildrop", error_r)) == NULL)
-		return -1;
-	qf_put_envelope(w, env);
-	if (qf_read_content(q, copy_content, w, error_r) < 0) {
-		qf_abort(&w);
-		return -1;
-	}
-	do {
-		if ((n = qf_read_rcpts(q, &offset, rcpts, RCPT_BATCH, false, error_r)) < 0) {
-			qf_abort(&w);
-			return -1;
-		}
-		for (long i = 0; i < n; i++) {
-			qf_add_rcpt(w, rcpts[i].address, rcpts[i].orig_rcpt, rcpts[i].dsn_orcpt,
-				    rcpts[i].notify);
-			qf_rcpt_free(&rcpts[i]);
-		}
-	} while (offset != 0);
-	/* Durable (fsync, rename, fsync of maildrop/) before the old file goes. */
-	return qf_commit(&w, new_id, error_r);
-}
-
-/* requeue_file - through maildrop/ and cleanup again; ACT_* */
+/* requeue_file - through maildrop/, pickup and cleanup again; ACT_* */
 static int requeue_file(struct super_ctx *c, const char *queue, const char *path,
 			const char *id)
 {
-	char new_id[QUEUE_ID_SIZE];
 	struct qf_envelope env;
 	const char *error;
 	char *held = NULL;
@@ -418,13 +384,19 @@ static int requeue_file(struct super_ctx *c, const char *queue, const char *path
 	int rc;
 
 	/*
-	 * Read from a descriptor: it stays on the same file when the file is
-	 * renamed below (or by the queue manager meanwhile).
+	 * Check the file before moving anything: pickup would quarantine a
+	 * file it cannot read, and a message with nothing left to deliver has
+	 * nothing to requeue.  The descriptor stays on the file through the
+	 * renames below.
 	 */
 	if ((q = qf_open(path, false, &corrupt, &error)) == NULL) {
 		if (!corrupt && lstat(path, &st) < 0 && errno == ENOENT)
 			return ACT_GONE;
 		return failed(c, CMD_EX_FAIL, id, "cannot requeue: %s", error);
+	}
+	if (fstat(qf_fd(q), &st) < 0 || !qf_mode_ready(st.st_mode)) {
+		qf_close(&q);
+		return failed(c, CMD_EX_FAIL, id, "cannot requeue: not a complete queue file");
 	}
 	if ((rc = qf_read_envelope(q, &env, &error)) != 0) {
 		qf_close(&q);
@@ -445,25 +417,28 @@ static int requeue_file(struct super_ctx *c, const char *queue, const char *path
 		goto out;
 	}
 
-	/* Out of everyone's way first: in hold/ nobody delivers it. */
-	if (strcmp(queue, "hold") != 0) {
-		if ((rc = move_file(c, path, "hold", id)) != ACT_DONE)
-			goto out;
-	}
-	held = queue_path(c->queue_dir, "hold", id);
-	if (write_maildrop(c, q, &env, new_id, &error) < 0) {
-		rc = failed(c, CMD_EX_FAIL, id, "cannot requeue: %s; the message is on hold",
-			    error);
+	/*
+	 * Out of everyone's way first: nobody delivers from hold/.  There the
+	 * mode becomes exactly 0700 (pickup takes a 0700 file owned by the mail
+	 * system as a requeued queue file, keeps its envelope and copies only
+	 * the pending recipients; a force-expire bit would make it refuse the
+	 * file), and the logs that belong to this ID go, before the file
+	 * reaches pickup, which gives it a new ID.
+	 */
+	if (strcmp(queue, "hold") != 0 && (rc = move_file(c, path, "hold", id)) != ACT_DONE)
 		goto out;
-	}
-	if (unlink(held) < 0) {
-		rc = failed(c, CMD_EX_FAIL, id, "requeued, but the old copy stays in %s: %s",
-			    held, strerror(errno));
+	held = queue_path(c->queue_dir, "hold", id);
+	if (fchmod(qf_fd(q), QF_MODE_READY) < 0) {
+		rc = failed(c, CMD_EX_FAIL, id, "cannot requeue: chmod %s: %s; the message is "
+			    "on hold", held, strerror(errno));
 		goto out;
 	}
 	remove_logs(c, id, STATUS_LOG_DEFER " " STATUS_LOG_TRACE);
-	msg_debug("%s: new maildrop file %s", id, new_id);
-	rc = ACT_DONE;
+	if ((rc = move_file(c, held, "maildrop", id)) != ACT_DONE) {
+		msg_warn("%s: not requeued; the message is on hold", id);
+		rc = ACT_FAILED;
+		set_status(c, CMD_EX_FAIL);
+	}
 out:
 	free(held);
 	qf_envelope_free(&env);

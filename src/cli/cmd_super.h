@@ -16,8 +16,10 @@ struct argv;
  * optionally queue names that limit the search.  Prints
  * "sluice: Placed on hold: N messages" (Released from hold, Requeued,
  * Deleted) on stderr.  Exit status: 0; 1 a malformed queue ID (nothing is
- * touched) or a failed operation; 64 usage; 75 some active messages could
- * not be handed to the queue manager; 78 configuration error.
+ * touched) or a failed operation; 64 usage; 75 some messages were left
+ * alone for now (the queue manager did not answer, an agent still holds
+ * the file, unreported bounces); 78 configuration error.  Unknown IDs are
+ * not an error; they are simply not counted.
  */
 int cmd_super(const char *config_dir, int argc, char **argv);
 

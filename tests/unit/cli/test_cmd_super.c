@@ -335,18 +335,18 @@ static void test_hold_all_locked(void **state)
 	close(fd);
 }
 
-/* requeue: a new maildrop file with the pending recipients only */
+/* requeue: to maildrop/ as a 0700 queue file, logs gone; refusals */
 static void test_requeue(void **state)
 {
 	static const char *const rcpts[] = {"a@x.test", "b@x.test", "c@y.test", NULL};
 	static const char *const done_all[] = {"z@x.test", NULL};
-	char a[QUEUE_ID_SIZE], b[QUEUE_ID_SIZE], c[QUEUE_ID_SIZE], m[QUEUE_ID_SIZE];
-	struct cmd_queue_entry *drop;
-	struct qf_envelope env;
+	char a[QUEUE_ID_SIZE], b[QUEUE_ID_SIZE], c[QUEUE_ID_SIZE], d[QUEUE_ID_SIZE];
+	char e[QUEUE_ID_SIZE];
 	struct qf_rcpt rr[8];
 	struct rcpt_status st;
 	const char *error;
 	struct tl_run r;
+	struct stat sb;
 	struct qf *q;
 	long off[4], offset = 0, n;
 	bool corrupt;
@@ -365,46 +365,43 @@ static void test_requeue(void **state)
 	st.dsn.reason = "no such user";
 	st.time = 1;
 	assert_int_equal(status_log_append(tl_queue, STATUS_LOG_BOUNCE, c, &st, &error), 0);
+	/* d is on hold and marked for forced expiry; e is damaged. */
+	mk("hold", d);
+	assert_int_equal(chmod(tl_path("hold", d), 0700 | QF_MODE_EXPIRE), 0);
+	mk("incoming", e);
+	assert_int_equal(truncate(tl_path("incoming", e), 120), 0);
 
 	{
-		char *argv[] = {"requeue", a, b, c, NULL};
+		char *argv[] = {"requeue", a, b, c, d, e, NULL};
 
 		r = run(NULL, argv);
 	}
-	assert_int_equal(r.status, 75);
-	assert_non_null(strstr(r.err, "sluice: Requeued: 1 message\n"));
+	/* The damaged file is a hard failure (1); the bounce log only waits (75). */
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "sluice: Requeued: 2 messages\n"));
 	assert_non_null(strstr(r.err, "no recipients left to deliver"));
 	assert_non_null(strstr(r.err, "bounce log"));
-	assert_false(tl_exists("deferred", a) || tl_exists("hold", a));
-	assert_true(tl_exists("deferred", b) && tl_exists("deferred", c));
+	assert_non_null(strstr(r.err, "cannot requeue"));
+	assert_false(tl_exists("deferred", a) || tl_exists("hold", a) || tl_exists("hold", d));
+	assert_true(tl_exists("deferred", b) && tl_exists("deferred", c) && tl_exists("incoming", e));
 	assert_int_equal(tl_count("defer"), 0);
+	assert_int_equal(tl_count("maildrop"), 2);
 	tl_run_free(&r);
 
-	/* The maildrop copy: same envelope and content, pending recipients. */
-	assert_int_equal(cmd_queue_scan(tl_queue, "maildrop", &drop, &error), 1);
-	snprintf(m, sizeof(m), "%s", drop[0].id);
-	assert_string_not_equal(m, a);
-	assert_non_null(q = qf_open(drop[0].path, false, &corrupt, &error));
-	{
-		struct stat sb;
-
-		assert_int_equal(stat(drop[0].path, &sb), 0);
-		assert_int_equal(sb.st_mode & 07777, QF_MODE_MAILDROP);
-	}
-	assert_int_equal(qf_read_envelope(q, &env, &error), 0);
-	assert_string_equal(env.sender, "");
-	assert_true(env.arrival_time > 1606557600.2 && env.arrival_time < 1606557600.3);
-	assert_int_equal(env.content_size, strlen("Subject: requeue me\n\nbody\n"));
+	/* In maildrop/: the same file, mode exactly 0700, the done mark kept. */
+	assert_int_equal(stat(tl_path("maildrop", d), &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, QF_MODE_READY);
+	assert_int_equal(stat(tl_path("maildrop", a), &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, QF_MODE_READY);
+	assert_non_null(q = qf_open(tl_path("maildrop", a), false, &corrupt, &error));
 	n = qf_read_rcpts(q, &offset, rr, 8, true, &error);
-	assert_int_equal(n, 2);
-	assert_string_equal(rr[0].address, "a@x.test");
-	assert_string_equal(rr[1].address, "c@y.test");
-	assert_false(rr[0].done || rr[1].done);
-	qf_rcpt_free(&rr[0]);
-	qf_rcpt_free(&rr[1]);
-	qf_envelope_free(&env);
+	assert_int_equal(n, 3);
+	assert_false(rr[0].done);
+	assert_true(rr[1].done);
+	assert_false(rr[2].done);
+	for (long i = 0; i < n; i++)
+		qf_rcpt_free(&rr[i]);
 	qf_close(&q);
-	cmd_queue_scan_free(&drop, 1);
 }
 
 /* ---- with a (fake) queue manager on private/qmgr-control ---- */
