@@ -511,6 +511,21 @@ def test_verify_good_certificate(agent, peer, certs):
     assert "Verified TLS connection established to localhost[" in a.log()
 
 
+def test_verify_address_literal(agent, peer, certs):
+    """[127.0.0.1]: the certificate's IP address entry is what must match."""
+    p = peer(tls=server_context(*certs["good"]))
+    a = agent(smtp_tls_security_level="verify", smtp_tls_CAfile=certs["good"][0],
+              smtp_tls_loglevel="1")
+    msg = a.message(["a@example.test"])
+    assert a.deliver(msg, p.nexthop)["sent"] == 1, a.log()
+    assert "Verified TLS connection established to 127.0.0.1[" in a.log()
+    # The other certificate has no such entry.
+    p2 = peer(tls=server_context(*certs["other"]))
+    a2 = agent(smtp_tls_security_level="verify", smtp_tls_CAfile=certs["other"][0])
+    r = a2.deliver(a2.message(["a@example.test"]), p2.nexthop)
+    assert r["deferred"] == 1 and "name does not match 127.0.0.1" in r["hop_reason"], r
+
+
 @pytest.mark.parametrize("which,cafile,want", [
     ("other", "other", "server certificate not verified: name does not match localhost"),
     ("good", "other", "server certificate not trusted: self-signed certificate"),

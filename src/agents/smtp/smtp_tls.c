@@ -13,6 +13,7 @@
  *
  * Diagnostics: errors are returned as text with OpenSSL's reason.
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -180,6 +181,47 @@ static int wait_for(int fd, int ssl_err, double deadline, const char **error_r)
 	return SMTP_IO_OK;
 }
 
+/* is_ip - a numeric address (possibly after a leading dot of dot-nexthop)? */
+static bool is_ip(const char *name)
+{
+	unsigned char tmp[16];
+
+	if (*name == '.')
+		name++;
+	return inet_pton(AF_INET, name, tmp) == 1 || inet_pton(AF_INET6, name, tmp) == 1;
+}
+
+/*
+ * set_names - what the certificate must match.  Host names are checked
+ * against DNS names (OpenSSL: any one of them); an address literal (a
+ * "[192.0.2.1]" next hop) against IP address entries instead -- OpenSSL
+ * would require both kinds to match, so addresses count only when there
+ * is no host name at all.
+ */
+static void set_names(SSL *ssl, const char *const *names)
+{
+	bool any_host = false;
+
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	for (int i = 0; names[i]; i++) {
+		if (is_ip(names[i]))
+			continue;
+		if (!any_host)
+			SSL_set1_host(ssl, names[i]);
+		else
+			SSL_add1_host(ssl, names[i]);
+		any_host = true;
+	}
+	if (any_host)
+		return;
+	for (int i = 0; names[i]; i++) {
+		if (names[i][0] != '.' && is_ip(names[i])) {
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), names[i]);
+			return;
+		}
+	}
+}
+
 /* smtp_tls_connect - handshake, then judge the certificate */
 struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
 				double deadline, char *why, size_t whylen, char *info,
@@ -204,14 +246,8 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 	}
 	if (sni && *sni)
 		SSL_set_tlsext_host_name(ssl, sni);
-	if (verify && names) {
-		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		for (int i = 0; names[i]; i++)
-			if (i == 0)
-				SSL_set1_host(ssl, names[i]);
-			else
-				SSL_add1_host(ssl, names[i]);
-	}
+	if (verify && names)
+		set_names(ssl, names);
 	for (;;) {
 		if ((r = SSL_connect(ssl)) == 1)
 			break;
@@ -243,7 +279,8 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 	if (verify && (peer == NULL || vr != X509_V_OK)) {
 		if (peer == NULL)
 			snprintf(why, whylen, "server certificate not verified: no certificate");
-		else if (vr == X509_V_ERR_HOSTNAME_MISMATCH)
+		else if (vr == X509_V_ERR_HOSTNAME_MISMATCH
+			 || vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
 			snprintf(why, whylen,
 				 "server certificate not verified: name does not match %s",
 				 names && names[0] ? names[0] : "?");
