@@ -26,9 +26,10 @@
  * (smtp_proto.h) and is no hop failure.  A next hop that does not exist
  * (5.4.4) or refuses all mail (null MX, 5.1.10) bounces.
  *
- * Parameters are the smtp_* ones; a service other than "smtp" (say
- * "relay") reads the same smtp_* values: Postfix's relay_* variants are not
- * looked up.
+ * Parameters are the smtp_* ones, for every service name (as in Postfix,
+ * where a master.cf "relay" service running smtp also reads smtp_*; only
+ * Postfix's LMTP mode has parameters of its own).  Per-service values come
+ * from master.cf "-o" options.
  */
 #include <stdio.h>
 #include <stdlib.h>
