@@ -14,6 +14,10 @@
 #include <unistd.h>
 
 #include "cmd_config.h"
+#include "cmd_kick.h"
+#include "cmd_queue.h"
+#include "cmd_shape.h"
+#include "cmd_super.h"
 #include "cmd_sendmail.h"
 #include "cmd_start.h"
 #include "util/log.h"
@@ -30,6 +34,14 @@ static const struct {
 	{"reload", cmd_reload, "reload"},
 	{"status", cmd_status, "status"},
 	{"sendmail", cmd_sendmail, "sendmail [-f sender] [-t] [-i] [-N notify] [-R ret] [-V envid] [-bv] [-v] [--] rcpt..."},
+	{"queue", cmd_queue, "queue [--json]"},
+	{"flush", cmd_flush, "flush"},
+	{"kick", cmd_kick, "kick CHARS (D I A F W)"},
+	{"hold", cmd_super, "hold ID...|ALL|- [QUEUE]"},
+	{"release", cmd_super, "release ID...|ALL|- [QUEUE]"},
+	{"requeue", cmd_super, "requeue ID...|ALL|- [QUEUE]"},
+	{"delete", cmd_super, "delete ID...|ALL|- [QUEUE]"},
+	{"shape", cmd_shape, "shape [-s] [-n N] [QUEUE...]"},
 	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
 };
 
@@ -76,6 +88,11 @@ int main(int argc, char **argv)
 	if (strcmp(base, "sendmail") == 0) {
 		argv[0] = "sendmail";
 		return cmd_sendmail(NULL, argc, argv);
+	}
+	/* Invoked as mailq: the queue listing. */
+	if (strcmp(base, "mailq") == 0) {
+		argv[0] = "queue";
+		return cmd_queue(NULL, argc, argv);
 	}
 	if (i >= argc)
 		usage();
