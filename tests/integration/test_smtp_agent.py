@@ -841,3 +841,24 @@ def test_resolver_failure_defers(agent, dns):
     assert r["deferred"] == 1 and r["hop_status"] == "4.4.3", r
     assert r["hop_reason"] == ("Host or domain name not found. Name service error for "
                                "name=example.invalid type=MX: Host not found, try again")
+
+
+def test_reuse_through_the_queue_manager(instance, sink):
+    """The whole system: a burst to one destination makes the queue manager
+    ask for session reuse; the agents keep sessions open and the queue
+    manager feeds them their next hop, so far fewer SMTP sessions than
+    messages are made, and the log shows conn_use=N."""
+    s = sink()
+    instance.write_config(
+        transport_maps="inline:{ burst.test=smtp:[127.0.0.1]:%d }" % s.port,
+        smtp_connection_cache_time_limit="5s")
+    n = 40
+    for i in range(n):
+        instance.inject(["u%d@burst.test" % i], kick=False)
+    instance.start()
+    instance.wait_for(lambda: len(s.received()) == n, 60, "the burst to be delivered")
+    log = instance.log()
+    assert log.count("status=sent") == n
+    assert re.search(r"relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, conn_use=\d+, delay=" % s.port,
+                     log), log[-3000:]
+    assert s.sessions < n / 2, s.sessions
