@@ -296,6 +296,49 @@ static void test_endless_line(void **state)
 	smtp_reply_parser_free(&p);
 }
 
+/* random bytes, mostly reply-like, in random chunk sizes: never a crash,
+ * every outcome one of the three, and DONE only for well-formed replies */
+static void test_random_input(void **state)
+{
+	static const char alphabet[] = "0123456789 -\r\n250-452 5.1.1xyz\n\n\0";
+	uint32_t x = 123456789u;
+	char in[512];
+
+	for (int round = 0; round < 3000; round++) {
+		struct smtp_reply_parser *p = smtp_reply_parser_create(NULL);
+		size_t len, off = 0, used;
+		const char *error;
+		int r = SMTP_REPLY_MORE;
+
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		len = x % sizeof(in);
+		for (size_t i = 0; i < len; i++) {
+			x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+			in[i] = alphabet[x % (sizeof(alphabet) - 1)];
+		}
+		while (off < len && r != SMTP_REPLY_ERROR) {
+			size_t chunk = 1 + x % 7;
+
+			if (chunk > len - off)
+				chunk = len - off;
+			r = smtp_reply_parse(p, in + off, chunk, &used, &error);
+			assert_true(used <= chunk);
+			off += used;
+			if (r == SMTP_REPLY_DONE) {
+				const struct smtp_reply *rep = smtp_reply_parser_reply(p);
+
+				assert_true(rep->code >= 200 && rep->code <= 599);
+				assert_true(rep->lines >= 1);
+				assert_int_equal(rep->status[0], '0' + rep->code / 100);
+				assert_int_equal(strlen(rep->text.data), rep->text.len);
+			} else if (r == SMTP_REPLY_MORE) {
+				assert_int_equal(used, chunk);
+			}
+		}
+		smtp_reply_parser_free(&p);
+	}
+}
+
 /* oneline joins the lines with spaces */
 static void test_oneline(void **state)
 {
@@ -324,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_lines),
 		cmocka_unit_test(test_text_limit),
 		cmocka_unit_test(test_endless_line),
+		cmocka_unit_test(test_random_input),
 		cmocka_unit_test(test_oneline),
 	};
 
