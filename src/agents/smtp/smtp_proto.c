@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agents/smtp/smtp_body.h"
 #include "agents/smtp/smtp_cmd.h"
@@ -38,6 +39,7 @@
 #include "agents/smtp/smtp_reply.h"
 #include "agents/smtp/smtp_tls.h"
 #include "global/deliver_request.h"
+#include "util/argv.h"
 #include "util/buf.h"
 #include "util/iostuff.h"
 #include "util/log.h"
@@ -322,37 +324,33 @@ static int ehlo(struct smtp_session *s, bool helo_only, struct smtp_failure *f)
 	return 0;
 }
 
-/* tls_names - the names a certificate must match, per the security level */
-static void tls_names(const struct smtp_session *s, const char *nexthop_host,
-		      struct buf *storage, const char **names, size_t max)
+/* tls_names - the names a certificate must match, per the security level.
+ * Caller frees with argv_free(). */
+static struct argv *tls_names(const struct smtp_session *s, const char *nexthop_host)
 {
 	const char *list = s->conf->tls_level == SMTP_TLS_SECURE ? s->conf->tls_secure_match
 								 : s->conf->tls_verify_match;
-	char *copy = xstrdup(list ? list : "hostname"), *cp = copy, *tok;
-	size_t n = 0;
-	struct buf *b = storage;
+	struct argv *words = argv_split(list && *list ? list : "hostname", ", \t");
+	struct argv *names = argv_create();
+	char *dotted;
 
-	/* The names are stored NUL-separated in one buffer; offsets first. */
-	size_t offs[16];
+	for (size_t i = 0; i < words->argc; i++) {
+		const char *w = words->argv[i];
 
-	while ((tok = strsep(&cp, ", \t")) != NULL && n < max - 1 && n < 16) {
-		if (*tok == 0)
-			continue;
-		offs[n++] = b->len;
-		if (strcasecmp(tok, "hostname") == 0)
-			buf_puts(b, s->host);
-		else if (strcasecmp(tok, "nexthop") == 0)
-			buf_puts(b, nexthop_host);
-		else if (strcasecmp(tok, "dot-nexthop") == 0)
-			buf_printf(b, ".%s", nexthop_host);
-		else
-			buf_puts(b, tok);
-		buf_putc(b, 0);
+		if (strcasecmp(w, "hostname") == 0) {
+			argv_add(names, s->host, (char *)NULL);
+		} else if (strcasecmp(w, "nexthop") == 0) {
+			argv_add(names, nexthop_host, (char *)NULL);
+		} else if (strcasecmp(w, "dot-nexthop") == 0) {
+			dotted = xasprintf(".%s", nexthop_host);
+			argv_add(names, dotted, (char *)NULL);
+			free(dotted);
+		} else {
+			argv_add(names, w, (char *)NULL);
+		}
 	}
-	for (size_t i = 0; i < n; i++)
-		names[i] = b->data + offs[i];
-	names[n] = NULL;
-	free(copy);
+	argv_free(&words);
+	return names;
 }
 
 /* starttls - STARTTLS, handshake, EHLO again; 0, 1 (went on in plain text) or -1 */
@@ -361,9 +359,9 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 	bool required = s->conf->tls_level >= SMTP_TLS_ENCRYPT;
 	bool verify = s->conf->tls_level >= SMTP_TLS_VERIFY;
 	const struct smtp_reply *r;
-	const char *error = NULL, *trust = "", *names[17];
+	const char *error = NULL, *trust = "";
 	char why[512], info[256];
-	struct buf storage;
+	struct argv *names;
 	size_t dropped;
 	struct ssl_st *ssl;
 	int io;
@@ -395,12 +393,12 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 			 s->namaddr, dropped);
 
 	smtp_enter_state(s, SMTP_STATE_TLS);
-	buf_init(&storage, 256);
-	tls_names(s, nexthop_host, &storage, names, sizeof(names) / sizeof(names[0]));
+	names = tls_names(s, nexthop_host);
 	ssl = smtp_tls_connect(s->stream->fd, smtp_addr_is_literal(s->host) ? NULL : s->host,
-			       verify, names, mono_time() + s->conf->starttls_timeout, why,
-			       sizeof(why), info, sizeof(info), &trust);
-	buf_deinit(&storage);
+			       verify, (const char *const *)names->argv,
+			       mono_time() + s->conf->starttls_timeout, why, sizeof(why), info,
+			       sizeof(info), &trust);
+	argv_free(&names);
 	if (ssl == NULL) {
 		fail_set(f, "4.7.5", false, true, NULL, NULL, "Cannot start TLS with %s: %s",
 			 s->namaddr, why);
@@ -606,7 +604,6 @@ struct txn_state {
 	struct smtp_body body;
 	int io;			/* last I/O failure */
 	const char *io_error;
-	const char *local_error;
 };
 
 /* broken - the session failed mid-transaction: defer what is undecided */
