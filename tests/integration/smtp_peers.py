@@ -18,6 +18,7 @@ bind-mounted file naming that server (the real file is never touched).
 """
 import os
 import pwd
+import random
 import re
 import shutil
 import socket
@@ -580,18 +581,28 @@ def server_context(cert, key):
 # ---------------------------------------------------------------- DNS
 
 class Dns:
-    """dnsmasq answering for the .test domain on ADDRESS:53, and a resolv.conf
-    that names it (for the agent's private mount namespace)."""
-
-    ADDRESS = "127.0.0.153"
+    """dnsmasq answering for the .test domain on a loopback address at port 53
+    (picked at random in 127/8, so that parallel test runs do not meet), and
+    a resolv.conf that names it (for the agent's private mount namespace)."""
 
     def __init__(self, base, mx=(), hosts=()):
         """mx: (domain, host, preference); hosts: (name, address)."""
+        last = None
+        for attempt in range(8):
+            self.address = "127.%d.%d.53" % (random.randint(1, 254), random.randint(1, 254))
+            try:
+                self._start(base, mx, hosts)
+                return
+            except RuntimeError as e:
+                last = e
+        raise last
+
+    def _start(self, base, mx, hosts):
         self.resolv = os.path.join(base, "resolv.conf")
         with open(self.resolv, "w") as f:
-            f.write("nameserver %s\noptions attempts:2 timeout:1\n" % self.ADDRESS)
+            f.write("nameserver %s\noptions attempts:2 timeout:1\n" % self.address)
         os.chmod(self.resolv, 0o644)
-        argv = ["dnsmasq", "--no-daemon", "--port=53", "--listen-address=" + self.ADDRESS,
+        argv = ["dnsmasq", "--no-daemon", "--port=53", "--listen-address=" + self.address,
                 "--bind-interfaces", "--no-resolv", "--no-hosts", "--local=/test/",
                 "--log-facility=" + os.path.join(base, "dnsmasq.log"), "--log-queries",
                 "--pid-file=" + os.path.join(base, "dnsmasq.pid"), "--user=root"]
@@ -604,18 +615,21 @@ class Dns:
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("dnsmasq: " + self.proc.stderr.read().decode())
+                err = self.proc.stderr.read().decode()
+                self.proc.stderr.close()
+                raise RuntimeError("dnsmasq: " + err)
             try:
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 s.settimeout(0.2)
                 # A minimal query for "test" SOA.
                 s.sendto(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-                         b"\x04test\x00\x00\x06\x00\x01", (self.ADDRESS, 53))
+                         b"\x04test\x00\x00\x06\x00\x01", (self.address, 53))
                 s.recv(512)
                 s.close()
                 return
             except OSError:
                 time.sleep(0.1)
+        self.stop()
         raise RuntimeError("dnsmasq did not answer")
 
     def stop(self):
@@ -637,9 +651,9 @@ def can_run_dns():
         return "cannot make a mount namespace: " + p.stderr.decode().strip()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        s.bind((Dns.ADDRESS, 53))
+        s.bind(("127.254.254.53", 53))
     except OSError as e:
-        return "cannot bind %s:53: %s" % (Dns.ADDRESS, e)
+        return "cannot bind a loopback address at port 53: %s" % e
     finally:
         s.close()
     return None

@@ -8,6 +8,7 @@ session), the status logs in defer/ bounce/ trace/, the done marks in the
 queue file, the maillog lines, and what the server received on the wire.
 """
 import os
+import random
 import re
 import socket
 import subprocess
@@ -702,6 +703,12 @@ def test_no_leaks_or_errors_after_many_outcomes(agent, peer, certs):
 
 DNS_SKIP = can_run_dns()
 
+# The MX hosts listen on port 25 (an MX has no port) at addresses of a /24
+# of 127/8 picked at random, so that two test runs at once do not meet.
+NET = "127.%d.%d." % (random.randint(1, 254), random.randint(1, 254))
+MX1, MX2, MX3 = NET + "11", NET + "12", NET + "13"
+
+
 
 @pytest.fixture
 def dns():
@@ -730,26 +737,26 @@ def port25_peer(peer, ip, **kw):
 def test_mx_preference_order(agent, peer, dns):
     """The first MX refuses connections, the second accepts: delivered via the
     second, in preference order (the records are listed worst first)."""
-    good = port25_peer(peer, "127.0.0.12")
+    good = port25_peer(peer, MX2)
     d = dns(mx=[("mx-order.test", "mx2.mx-order.test", 20),
                 ("mx-order.test", "mx1.mx-order.test", 10)],
-            hosts=[("mx1.mx-order.test", "127.0.0.11"), ("mx2.mx-order.test", "127.0.0.12")])
+            hosts=[("mx1.mx-order.test", MX1), ("mx2.mx-order.test", MX2)])
     a = agent(smtp_host_lookup="dns", _resolv=d.resolv)
     msg = a.message(["user@mx-order.test"])
     r = a.deliver(msg, "mx-order.test")
     assert r["sent"] == 1, a.log()
     log = a.log()
-    first = log.index("connect to mx1.mx-order.test[127.0.0.11]:25: Connection refused")
-    sent = log.index("relay=mx2.mx-order.test[127.0.0.12]:25")
+    first = log.index("connect to mx1.mx-order.test[%s]:25: Connection refused" % MX1)
+    sent = log.index("relay=mx2.mx-order.test[%s]:25" % MX2)
     assert first < sent
     assert len(good.all_sessions()) == 1
 
 
 def test_mx_best_first_is_used(agent, peer, dns):
-    good = port25_peer(peer, "127.0.0.12")
-    other = port25_peer(peer, "127.0.0.13")
+    good = port25_peer(peer, MX2)
+    other = port25_peer(peer, MX3)
     d = dns(mx=[("best.test", "b.best.test", 50), ("best.test", "a.best.test", 5)],
-            hosts=[("a.best.test", "127.0.0.12"), ("b.best.test", "127.0.0.13")])
+            hosts=[("a.best.test", MX2), ("b.best.test", MX3)])
     a = agent(smtp_host_lookup="dns", _resolv=d.resolv)
     msg = a.message(["user@best.test"])
     assert a.deliver(msg, "best.test")["sent"] == 1
@@ -757,23 +764,23 @@ def test_mx_best_first_is_used(agent, peer, dns):
 
 
 def test_mx_greeting_refused_tries_next(agent, peer, dns):
-    port25_peer(peer, "127.0.0.11", greeting="421 4.3.2 busy")
-    good = port25_peer(peer, "127.0.0.12")
+    port25_peer(peer, MX1, greeting="421 4.3.2 busy")
+    good = port25_peer(peer, MX2)
     d = dns(mx=[("busy.test", "mx1.busy.test", 10), ("busy.test", "mx2.busy.test", 20)],
-            hosts=[("mx1.busy.test", "127.0.0.11"), ("mx2.busy.test", "127.0.0.12")])
+            hosts=[("mx1.busy.test", MX1), ("mx2.busy.test", MX2)])
     a = agent(smtp_host_lookup="dns", _resolv=d.resolv)
     msg = a.message(["user@busy.test"])
     r = a.deliver(msg, "busy.test")
     assert r["sent"] == 1 and r["hop_status"] == ""
-    assert "host mx1.busy.test[127.0.0.11] refused to talk to me: 421 4.3.2 busy" in a.log()
+    assert "host mx1.busy.test[%s] refused to talk to me: 421 4.3.2 busy" % MX1 in a.log()
     assert len(good.all_sessions()) == 1
 
 
 def test_equal_preferences_spread(agent, peer, dns):
-    p1 = port25_peer(peer, "127.0.0.12")
-    p2 = port25_peer(peer, "127.0.0.13")
+    p1 = port25_peer(peer, MX2)
+    p2 = port25_peer(peer, MX3)
     d = dns(mx=[("equal.test", "m1.equal.test", 10), ("equal.test", "m2.equal.test", 10)],
-            hosts=[("m1.equal.test", "127.0.0.12"), ("m2.equal.test", "127.0.0.13")])
+            hosts=[("m1.equal.test", MX2), ("m2.equal.test", MX3)])
     a = agent(smtp_host_lookup="dns", _resolv=d.resolv)
     c = a.connect()
     for i in range(16):
@@ -783,12 +790,12 @@ def test_equal_preferences_spread(agent, peer, dns):
 
 
 def test_no_mx_uses_address_record(agent, peer, dns):
-    good = port25_peer(peer, "127.0.0.12")
-    d = dns(hosts=[("nomx.test", "127.0.0.12")])
+    good = port25_peer(peer, MX2)
+    d = dns(hosts=[("nomx.test", MX2)])
     a = agent(smtp_host_lookup="dns", _resolv=d.resolv)
     msg = a.message(["user@nomx.test"])
     assert a.deliver(msg, "nomx.test")["sent"] == 1, a.log()
-    assert "relay=nomx.test[127.0.0.12]:25" in a.log_lines(msg.qid)[0]
+    assert "relay=nomx.test[%s]:25" % MX2 in a.log_lines(msg.qid)[0]
     assert len(good.all_sessions()) == 1
 
 
@@ -806,9 +813,9 @@ def test_unknown_domain_bounces(agent, dns):
 
 def test_mx_address_limit(agent, peer, dns):
     """smtp_mx_address_limit = 1: only the best MX is tried."""
-    good = port25_peer(peer, "127.0.0.12")
+    good = port25_peer(peer, MX2)
     d = dns(mx=[("lim.test", "mx1.lim.test", 10), ("lim.test", "mx2.lim.test", 20)],
-            hosts=[("mx1.lim.test", "127.0.0.11"), ("mx2.lim.test", "127.0.0.12")])
+            hosts=[("mx1.lim.test", MX1), ("mx2.lim.test", MX2)])
     a = agent(smtp_host_lookup="dns", smtp_mx_address_limit="1", _resolv=d.resolv)
     msg = a.message(["user@lim.test"])
     r = a.deliver(msg, "lim.test")
@@ -819,14 +826,14 @@ def test_mx_address_limit(agent, peer, dns):
 def test_disable_dns_lookups_skips_mx(agent, peer, dns):
     """disable_dns_lookups = yes: no MX look-up; the domain's own address
     (found natively) is used even though its MX points elsewhere."""
-    good = port25_peer(peer, "127.0.0.12")
+    good = port25_peer(peer, MX2)
     d = dns(mx=[("nodns.test", "mx1.nodns.test", 10)],
-            hosts=[("mx1.nodns.test", "127.0.0.11"), ("nodns.test", "127.0.0.12")])
+            hosts=[("mx1.nodns.test", MX1), ("nodns.test", MX2)])
     a = agent(disable_dns_lookups="yes", _resolv=d.resolv)
     msg = a.message(["user@nodns.test"])
     r = a.deliver(msg, "nodns.test")
     assert r["sent"] == 1, a.log()
-    assert "relay=nodns.test[127.0.0.12]:25" in a.log_lines(msg.qid)[0]
+    assert "relay=nodns.test[%s]:25" % MX2 in a.log_lines(msg.qid)[0]
     assert "mx1.nodns.test" not in a.log()
     assert len(good.all_sessions()) == 1
 
