@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <resolv.h>
 
 #include "agents/common/agent_server.h"
@@ -59,6 +61,7 @@
 static struct smtp_session_conf session_conf;
 static struct smtp_lookup_conf lookup_conf;
 static const char *tls_error;		/* why TLS could not be set up, or NULL */
+static unsigned default_port = 25;	/* the "smtp" service */
 static struct smtp_session *cached;	/* the one session kept between requests */
 
 /* ---- configuration ---- */
@@ -90,6 +93,7 @@ static void smtp_pre_init(void)
 		.loglevel = var_smtp_tls_loglevel,
 	};
 	int level = smtp_tls_level_parse(var_smtp_tls_security_level);
+	struct servent *se;
 
 	if (level < 0)
 		msg_fatal("smtp_tls_security_level: unknown level \"%s\"",
@@ -139,6 +143,8 @@ static void smtp_pre_init(void)
 	if (level != SMTP_TLS_NONE && smtp_tls_init(&tls, &tls_error) < 0)
 		msg_warn("TLS is not available: %s", tls_error);
 	res_init();
+	if ((se = getservbyname("smtp", "tcp")) != NULL)
+		default_port = ntohs((unsigned short)se->s_port);
 }
 
 /* smtp_post_init - per-process random seed for MX shuffling */
@@ -251,7 +257,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 	const char *error;
 	long sessions = 0;
 
-	if (smtp_nexthop_parse(req->nexthop, 25, &nh, &error) < 0) {
+	if (smtp_nexthop_parse(req->nexthop, default_port, &nh, &error) < 0) {
 		char *reason = xasprintf("bad next hop \"%s\": %s", req->nexthop, error);
 
 		everyone(d, false, "4.3.5", reason, NULL, NULL, "none");
