@@ -55,6 +55,7 @@
 #include "cmd_queue.h"
 #include "cmd_super.h"
 #include "global/queue_file.h"
+#include "global/trigger.h"
 #include "global/status_log.h"
 #include "util/argv.h"
 #include "util/attr.h"
@@ -655,6 +656,19 @@ int cmd_super(const char *config_dir, int argc, char **argv)
 		run_all(&c, &req);
 	else
 		run_ids(&c, &req, req.ids);
+	/*
+	 * Tell the daemons that files are waiting (a stopped system finds them
+	 * when it starts): released mail is in incoming/, requeued mail in
+	 * maildrop/.  Not being able to is no error.
+	 */
+	if (c.count > 0) {
+		const char *terr;
+
+		if (c.op == SUPER_RELEASE)
+			(void)trigger_send(c.queue_dir, "public/qmgr", "I", 1, &terr);
+		else if (c.op == SUPER_REQUEUE)
+			(void)trigger_send(c.queue_dir, "public/pickup", "W", 1, &terr);
+	}
 	fflush(stdout);
 	fprintf(stderr, "%s: %s\n", log_progname() ? log_progname() : "sluice",
 		cmd_super_summary(c.op, c.count));

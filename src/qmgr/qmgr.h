@@ -40,6 +40,7 @@
 #define QMGR_MSG_HOLD		(1 << 2)	/* put on hold when done (tool request) */
 #define QMGR_MSG_DELETE		(1 << 3)	/* delete when done (tool request) */
 #define QMGR_MSG_REQUEUE	(1 << 4)	/* requeue when done (tool request) */
+#define QMGR_MSG_DROPPED	(1 << 5)	/* waiting recipients were taken back */
 
 struct qmgr_rcpt {
 	char *address;

@@ -33,6 +33,7 @@
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/status_log.h"
+#include "global/trigger.h"
 #include "qmgr.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -363,7 +364,6 @@ static void done_next(struct qmgr_message *msg)
 void qmgr_active_done(struct qmgr_message *msg)
 {
 	char *path;
-	const char *to;
 
 	if (msg->refcount != 0)
 		msg_panic("qmgr_active_done: %s still has %ld entries", msg->id, msg->refcount);
@@ -373,7 +373,15 @@ void qmgr_active_done(struct qmgr_message *msg)
 		message_leave(msg);
 		return;
 	}
-	/* The queue tools asked for this while it was being delivered. */
+	/*
+	 * The queue tools asked for this while it was being delivered.  A
+	 * message whose every recipient got a final answer meanwhile is simply
+	 * done (its reports still go out); anything else is held or requeued
+	 * with its pending recipients, or deleted.
+	 */
+	if ((msg->flags & (QMGR_MSG_HOLD | QMGR_MSG_REQUEUE))
+	    && !(msg->flags & (QMGR_MSG_DEFERRED | QMGR_MSG_DROPPED | QMGR_MSG_DELETE)))
+		msg->flags &= ~(QMGR_MSG_HOLD | QMGR_MSG_REQUEUE);
 	if (msg->flags & (QMGR_MSG_HOLD | QMGR_MSG_DELETE | QMGR_MSG_REQUEUE)) {
 		if (msg->flags & QMGR_MSG_DELETE) {
 			path = qmgr_message_path(msg);
@@ -384,17 +392,24 @@ void qmgr_active_done(struct qmgr_message *msg)
 				(void)status_log_remove(var_queue_directory, STATUS_LOG_TRACE, msg->id);
 			}
 			free(path);
-		} else {
-			to = (msg->flags & QMGR_MSG_HOLD) ? "hold" : "incoming";
-			if (move_file(msg->id, "active", to) == 0 && !(msg->flags & QMGR_MSG_HOLD)) {
-				path = queue_path(var_queue_directory, to, msg->id);
-				(void)set_times(path, qmgr_now);
-				free(path);
-			}
-			if (msg->flags & QMGR_MSG_HOLD)
+		} else if (msg->flags & QMGR_MSG_HOLD) {
+			if (move_file(msg->id, "active", "hold") == 0)
 				msg_info("%s: placed on hold", msg->id);
-			else
+		} else {
+			/*
+			 * Requeue: back through pickup and cleanup (a complete file,
+			 * mode 0700, owned by us, is a requeued file to pickup), with
+			 * the logs of this attempt gone, as the queue tool does.
+			 */
+			const char *error;
+
+			(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, msg->id);
+			(void)status_log_remove(var_queue_directory, STATUS_LOG_TRACE, msg->id);
+			if (move_file(msg->id, "active", "maildrop") == 0) {
 				msg_info("%s: requeued", msg->id);
+				if (trigger_send(var_queue_directory, "public/pickup", "W", 1, &error) < 0)
+					msg_warn("%s: cannot wake pickup: %s", msg->id, error);
+			}
 		}
 		message_leave(msg);
 		return;

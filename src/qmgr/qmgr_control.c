@@ -46,6 +46,7 @@ static void drop_todo(struct qmgr_message *msg)
 				if (e->msg != msg)
 					continue;
 				b = e->ctx;
+				msg->flags |= QMGR_MSG_DROPPED;
 				msg->rcpt_mem -= (long)b->count;
 				qmgr_batch_free(b);
 				e->ctx = NULL;
@@ -82,6 +83,8 @@ static bool control_one(const char *request, const char *id)
 	if (msg == NULL || msg->in_done)
 		return false;
 	msg->flags |= flag;
+	if (msg->rcpt_offset != 0)
+		msg->flags |= QMGR_MSG_DROPPED;	/* unread recipients remain */
 	msg->rcpt_offset = 0;		/* read no more recipients */
 	drop_todo(msg);
 	if (msg->refcount == 0)
