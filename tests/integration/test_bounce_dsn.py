@@ -9,8 +9,9 @@ fields, whose recipients are those the NOTIFY rules select, and whose last
 part returns the original message or its headers as the request asked.
 The checks are derived from the .in files independently of the C code.
 
-The end-to-end part (submit, fail, receive the bounce) joins once the whole
-system runs.
+Part 2 runs the whole system: messages submitted with sendmail fail (error
+transport, an SMTP peer's 550, expiry) or succeed, and the reports that
+arrive in the sender's or the postmaster's Maildir are parsed the same way.
 """
 import email
 import email.policy
@@ -185,3 +186,252 @@ def test_goldens_present():
     assert len(GOLDENS) >= 14
     for name in GOLDENS:
         assert (DATA / f"bounce_{name}.ref").exists(), name
+
+
+# ---- Part 2: the whole system -------------------------------------------
+#
+# Real processes: sendmail/pickup/cleanup submit, qmgr schedules, the error,
+# retry, smtp and local agents deliver or fail, the bounce service reports.
+# Local addresses (@sluice.test) are delivered to Maildirs under
+# local_mailbox_base, so reports to the sender and to the postmaster land
+# where the test can read them.
+
+SENDER = "alice@sluice.test"
+
+
+def dsn_parts(msg):
+    """(text, per-message block, per-recipient blocks, original part)."""
+    assert msg.get_content_type() == "multipart/report"
+    parts = msg.get_payload()
+    blocks = parts[1].get_payload()
+    return (parts[0].get_payload(decode=True).decode("utf-8", "replace"), blocks[0],
+            blocks[1:], parts[2] if len(parts) > 2 else None)
+
+
+def wait_mail(instance, user, count=1, timeout=30):
+    return instance.wait_for(lambda: len(instance.maildir_messages(user)) >= count
+                             and instance.maildir_messages(user), timeout,
+                             "%d message(s) for %s" % (count, user))
+
+
+def test_e2e_bounce_from_error_transport(instance):
+    instance.write_config(transport_maps="inline:{ bad.test=error:5.1.1 no such user here }")
+    instance.start()
+    body = "Subject: doomed\nFrom: %s\nMessage-Id: <doomed@sluice.test>\n\nhello\n" % SENDER
+    instance.sendmail(["x@bad.test"], body=body, sender=SENDER,
+                      args=["-V", "ENV-42", "-N", "failure"])
+    mails = wait_mail(instance, "alice")
+    instance.wait_empty()
+    log = instance.log()
+    m = re.search(r"(\w+): sender non-delivery notification: (\w+)", log)
+    assert m, log[-3000:]
+    report = mails[0]
+    assert report["Subject"] == "Undelivered Mail Returned to Sender"
+    assert report["From"] == "MAILER-DAEMON@sluice.test (Mail Delivery System)"
+    assert report["Return-Path"] in (None, "<>")
+    text, per_msg, per_rcpt, original = dsn_parts(report)
+    assert per_msg["Reporting-MTA"] == "dns; sluice.test"
+    assert per_msg["X-Sluice-Queue-ID"] == m.group(1)
+    assert per_msg["Original-Envelope-Id"] == "ENV-42"
+    assert len(per_rcpt) == 1
+    assert per_rcpt[0]["Final-Recipient"] == "rfc822; x@bad.test"
+    assert per_rcpt[0]["Action"] == "failed"
+    assert per_rcpt[0]["Status"] == "5.1.1"
+    assert "no such user here" in text
+    assert original.get_content_type() == "message/rfc822"
+    assert original.get_payload()[0]["Subject"] == "doomed"
+
+
+def test_e2e_smtp_550_at_the_peer(instance, sink):
+    peer = sink(rcpt_reply=lambda a: "550 5.1.1 <%s>: Recipient address rejected: "
+                "User unknown" % a if a.startswith("nobody") else None)
+    instance.write_config(transport_maps="inline:{ remote.test=smtp:[127.0.0.1]:%d }"
+                          % peer.port)
+    instance.start()
+    instance.sendmail(["nobody@remote.test", "ok@remote.test"], sender=SENDER,
+                      args=["-R", "hdrs"], subject="half of it")
+    report = wait_mail(instance, "alice")[0]
+    instance.wait_empty()
+    assert peer.rcpts() == ["ok@remote.test"]
+    text, per_msg, per_rcpt, original = dsn_parts(report)
+    assert [b["Final-Recipient"] for b in per_rcpt] == ["rfc822; nobody@remote.test"]
+    block = per_rcpt[0]
+    assert block["Status"] == "5.1.1"
+    assert block["Remote-MTA"] == "dns; 127.0.0.1"
+    diag = " ".join(block["Diagnostic-Code"].split())
+    assert diag == ("smtp; 550 5.1.1 <nobody@remote.test>: Recipient address rejected: "
+                    "User unknown")
+    # RET=HDRS: the headers only.
+    assert original.get_content_type() == "text/rfc822-headers"
+    assert "Subject: half of it" in original.get_payload()
+    assert "hello" not in original.get_payload()
+
+
+def test_e2e_notify_never_and_postmaster_copy(instance):
+    instance.write_config(transport_maps="inline:{ bad.test=error:5.1.1 no such user here }",
+                          notify_classes="bounce")
+    instance.start()
+    instance.sendmail(["x@bad.test"], sender=SENDER, args=["-N", "never"], subject="quiet")
+    # The sender asked for nothing; the postmaster still gets the headers.
+    copy = wait_mail(instance, "postmaster")[0]
+    instance.wait_empty()
+    assert instance.maildir_messages("alice") == []
+    assert copy["Subject"] == "Postmaster Copy: Undelivered Mail"
+    assert copy["Return-Path"] == "<double-bounce@sluice.test>"
+    text, per_msg, per_rcpt, original = dsn_parts(copy)
+    assert [b["Final-Recipient"] for b in per_rcpt] == ["rfc822; x@bad.test"]
+    assert original.get_content_type() == "text/rfc822-headers"
+    assert "Subject: quiet" in original.get_payload()
+    assert instance.count_log(r"postmaster non-delivery notification: \w+") == 1
+    assert instance.count_log(r"sender non-delivery notification") == 0
+
+
+def test_e2e_double_bounce(instance):
+    # The sender's domain refuses too: the report bounces, and that failure
+    # (sender <>) goes to the postmaster as a double bounce.
+    instance.write_config(transport_maps="inline:{ bad.test=error:5.1.1 no such user here }",
+                          notify_classes="2bounce")
+    instance.start()
+    instance.sendmail(["x@bad.test"], sender="ghost@bad.test", subject="round trip")
+    double = wait_mail(instance, "postmaster")[0]
+    instance.wait_empty()
+    assert double["Subject"] == "Postmaster Copy: Undelivered Mail"
+    assert double["Return-Path"] == "<double-bounce@sluice.test>"
+    text, per_msg, per_rcpt, original = dsn_parts(double)
+    assert per_msg["X-Sluice-Sender"].strip() == "rfc822;"
+    assert [b["Final-Recipient"] for b in per_rcpt] == ["rfc822; ghost@bad.test"]
+    # The failed report itself is attached whole.
+    assert original.get_content_type() == "message/rfc822"
+    assert original.get_payload()[0]["Subject"] == "Undelivered Mail Returned to Sender"
+    log = instance.log()
+    assert re.search(r"sender non-delivery notification: \w+", log)
+    assert re.search(r"postmaster non-delivery notification: \w+", log)
+
+
+def test_e2e_double_bounce_discarded_without_class(instance):
+    instance.write_config(transport_maps="inline:{ bad.test=error:5.1.1 no such user here }")
+    instance.start()
+    qid = instance.inject(["x@bad.test"], sender="")
+    instance.wait_log(r"%s: undeliverable postmaster notification discarded" % qid)
+    instance.wait_empty()
+    assert instance.maildir_messages("postmaster") == []
+
+
+def test_e2e_success_notice(instance, sink):
+    peer = sink()
+    instance.write_config(transport_maps="inline:{ remote.test=smtp:[127.0.0.1]:%d }"
+                          % peer.port)
+    instance.start()
+    instance.sendmail(["bob@remote.test", "carol@remote.test"], sender=SENDER,
+                      args=["-N", "success,failure"], subject="tell me")
+    report = wait_mail(instance, "alice")[0]
+    instance.wait_empty()
+    assert peer.rcpts() == ["bob@remote.test", "carol@remote.test"]
+    assert report["Subject"] == "Successful Mail Delivery Report"
+    text, per_msg, per_rcpt, original = dsn_parts(report)
+    assert sorted(b["Final-Recipient"] for b in per_rcpt) == [
+        "rfc822; bob@remote.test", "rfc822; carol@remote.test"]
+    # The peer does not speak DSN, so the notice can only say "relayed".
+    assert {b["Action"] for b in per_rcpt} <= {"delivered", "relayed"}
+    assert {b["Status"][0] for b in per_rcpt} == {"2"}
+    assert {b["Remote-MTA"] for b in per_rcpt} == {"dns; 127.0.0.1"}
+    assert original.get_content_type() == "text/rfc822-headers"
+    assert "Subject: tell me" in original.get_payload()
+    instance.wait_log(r"sender delivery status notification: \w+")
+
+
+def test_e2e_no_success_notice_without_notify(instance, sink):
+    peer = sink()
+    instance.write_config(transport_maps="inline:{ remote.test=smtp:[127.0.0.1]:%d }"
+                          % peer.port)
+    instance.start()
+    instance.sendmail(["bob@remote.test"], sender=SENDER, subject="quiet")
+    instance.wait_log(r"to=<bob@remote.test>.*status=sent")
+    instance.wait_empty()
+    assert instance.maildir_messages("alice") == []
+    assert instance.count_log(r"notification: ") == 0
+
+
+def test_e2e_verify_report(instance, sink):
+    peer = sink()
+    instance.write_config(transport_maps="inline:{ remote.test=smtp:[127.0.0.1]:%d, "
+                          "bad.test=error:5.1.1 no such user here }" % peer.port)
+    instance.start()
+    instance.sendmail(["bob@remote.test", "x@bad.test"], sender=SENDER, args=["-bv"],
+                      subject="verify")
+    report = wait_mail(instance, "alice")[0]
+    instance.wait_empty()
+    assert report["Subject"] == "Mail Delivery Status Report"
+    assert peer.received() == []     # -bv delivers nothing
+    text, per_msg, per_rcpt, original = dsn_parts(report)
+    actions = {b["Final-Recipient"]: b["Action"] for b in per_rcpt}
+    assert actions == {"rfc822; bob@remote.test": "deliverable",
+                       "rfc822; x@bad.test": "undeliverable"}
+    assert instance.count_log(r"sender non-delivery notification") == 0
+
+
+def test_e2e_delay_warning_then_expiry(instance):
+    instance.write_config(transport_maps="inline:{ slow.test=retry:4.4.1 connection timed out }",
+                          delay_warning_time="1s", maximal_queue_lifetime="6s",
+                          bounce_queue_lifetime="6s", notify_classes="delay")
+    instance.start()
+    instance.sendmail(["x@slow.test"], sender=SENDER, subject="slowly")
+    warning = wait_mail(instance, "alice", 1, timeout=30)[0]
+    assert warning["Subject"] == "Delayed Mail (still being retried)"
+    text, per_msg, per_rcpt, original = dsn_parts(warning)
+    assert per_rcpt[0]["Action"] == "delayed"
+    assert per_rcpt[0]["Status"] == "4.4.1"
+    assert per_rcpt[0]["Will-Retry-Until"]
+    assert original.get_content_type() == "text/rfc822-headers"
+    assert "THIS IS A WARNING ONLY" in text
+    # The postmaster's copy (notify_classes = delay), and only one warning.
+    pm = wait_mail(instance, "postmaster")[0]
+    assert pm["Subject"] == "Postmaster Warning: Delayed Mail"
+
+    # Then the message expires: a non-delivery report with the last reason.
+    mails = wait_mail(instance, "alice", 2, timeout=40)
+    instance.wait_empty()
+    expired = [m for m in mails if m["Subject"] == "Undelivered Mail Returned to Sender"]
+    assert len(expired) == 1
+    text, per_msg, per_rcpt, original = dsn_parts(expired[0])
+    assert per_rcpt[0]["Action"] == "failed"
+    assert per_rcpt[0]["Status"] == "4.4.1"
+    assert "connection timed out" in " ".join(per_rcpt[0]["Diagnostic-Code"].split())
+    assert original.get_content_type() == "message/rfc822"
+    assert instance.count_log(r"sender delay notification: \w+") == 1
+    assert len(instance.maildir_messages("alice")) == 2
+    instance.wait_log(r"status=expired, returned to sender")
+
+
+def test_e2e_big_message_returns_headers(instance):
+    instance.write_config(transport_maps="inline:{ bad.test=error:5.1.1 no such user here }",
+                          bounce_size_limit="200")
+    instance.start()
+    body = "Subject: huge\nFrom: %s\n\n%s" % (SENDER, "0123456789 abcdefghij\n" * 100)
+    instance.sendmail(["x@bad.test"], sender=SENDER, body=body)
+    report = wait_mail(instance, "alice")[0]
+    instance.wait_empty()
+    text, per_msg, per_rcpt, original = dsn_parts(report)
+    assert original.get_content_type() == "text/rfc822-headers"
+    assert "Subject: huge" in original.get_payload()
+    assert "200-byte limit" in " ".join(text.split())
+
+
+def test_e2e_verbose_trace(instance, sink):
+    peer = sink()
+    instance.write_config(transport_maps="inline:{ remote.test=smtp:[127.0.0.1]:%d, "
+                          "bad.test=error:5.1.1 no such user here }" % peer.port)
+    instance.start()
+    instance.sendmail(["bob@remote.test", "x@bad.test"], sender=SENDER, args=["-v"],
+                      subject="trace me")
+    # Two reports: the failure as always, and the trace of every outcome.
+    mails = wait_mail(instance, "alice", 2)
+    instance.wait_empty()
+    subjects = sorted(m["Subject"] for m in mails)
+    assert subjects == ["Mail Delivery Status Report", "Undelivered Mail Returned to Sender"]
+    trace = [m for m in mails if m["Subject"] == "Mail Delivery Status Report"][0]
+    text, per_msg, per_rcpt, original = dsn_parts(trace)
+    actions = {b["Final-Recipient"]: b["Action"] for b in per_rcpt}
+    assert actions["rfc822; x@bad.test"] == "failed"
+    assert actions["rfc822; bob@remote.test"] in ("delivered", "relayed")
+    assert original.get_content_type() == "text/rfc822-headers"
