@@ -39,7 +39,6 @@
  * attachment, as the sender deserves to hear about the failure anyway.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,190 +46,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bounce_format.h"
 #include "bounce_notify.h"
 #include "global/dsn.h"
 #include "util/buf.h"
 #include "util/mem.h"
-
-#define LINE_LIMIT	998	/* RFC 5322: octets per line, without the line end */
-#define FOLD_WIDTH	78	/* where fields and text are wrapped when possible */
-#define CHUNK_WIDTH	900	/* pieces of a word too long for any line */
-
-/* ---- small formatting helpers ---- */
-
-/* fmt_date - RFC 5322 date-time of t in the local time zone */
-static void fmt_date(char out[64], double t)
-{
-	static const char *const wday[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	time_t tt = (time_t)t;
-	struct tm tm;
-	long off;
-	char sign = '+';
-
-	localtime_r(&tt, &tm);
-	off = tm.tm_gmtoff / 60;
-	if (off < 0) {
-		sign = '-';
-		off = -off;
-	}
-	snprintf(out, 64, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
-		 wday[tm.tm_wday % 7], tm.tm_mday, mon[tm.tm_mon % 12], tm.tm_year + 1900,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
-}
-
-/* fmt_duration - "35 minutes", "5.0 hours", "2.5 days" */
-static void fmt_duration(char out[64], double secs)
-{
-	if (secs < 0)
-		secs = 0;
-	if (secs < 2 * 3600) {
-		long min = (long)(secs / 60 + 0.5);
-
-		snprintf(out, 64, "%ld minute%s", min, min == 1 ? "" : "s");
-	} else if (secs < 2 * 86400) {
-		snprintf(out, 64, "%.1f hours", secs / 3600);
-	} else {
-		snprintf(out, 64, "%.1f days", secs / 86400);
-	}
-}
-
-/* clean_copy - s with control characters (line ends included) made '?' */
-static char *clean_copy(const char *s)
-{
-	char *copy = xstrdup(s ? s : "");
-
-	for (unsigned char *cp = (unsigned char *)copy; *cp; cp++)
-		if ((*cp < 0x20 && *cp != '\t') || *cp == 0x7f)
-			*cp = '?';
-	return copy;
-}
-
-/*
- * put_wrapped - append text word by word, starting at column col, breaking
- * lines before width with brk (a line end plus the continuation's leading
- * white space).  Words are separated by single spaces in the output; a word
- * too long for any line is cut into CHUNK_WIDTH pieces so that no line
- * reaches LINE_LIMIT.  Ends without a line end.
- */
-static void put_wrapped(struct buf *out, const char *text, size_t col, size_t width,
-			const char *brk)
-{
-	char *copy = clean_copy(text);
-	size_t brk_col = strlen(brk) - 1;	/* the continuation's indent */
-	bool line_has_word = false;
-	char *cp = copy;
-
-	for (;;) {
-		size_t wlen;
-
-		cp += strspn(cp, " ");
-		if (*cp == 0)
-			break;
-		wlen = strcspn(cp, " ");
-		if (line_has_word && col + 1 + wlen > width) {
-			buf_puts(out, brk);
-			col = brk_col;
-			line_has_word = false;
-		}
-		if (line_has_word) {
-			buf_putc(out, ' ');
-			col++;
-		}
-		while (wlen > CHUNK_WIDTH) {
-			buf_append(out, cp, CHUNK_WIDTH);
-			buf_puts(out, brk);
-			cp += CHUNK_WIDTH;
-			wlen -= CHUNK_WIDTH;
-			col = brk_col;
-		}
-		buf_append(out, cp, wlen);
-		col += wlen;
-		cp += wlen;
-		line_has_word = true;
-	}
-	free(copy);
-}
-
-/* put_field - "Name: value" folded at white space, with a line end */
-static void put_field(struct buf *out, const char *name, const char *value)
-{
-	buf_printf(out, "%s: ", name);
-	put_wrapped(out, value, strlen(name) + 2, FOLD_WIDTH, "\n ");
-	buf_putc(out, '\n');
-}
-
-/* put_fieldf - put_field with a formatted value */
-static void put_fieldf(struct buf *out, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void put_fieldf(struct buf *out, const char *name, const char *fmt, ...)
-{
-	struct buf value;
-	va_list ap;
-
-	buf_init(&value, 128);
-	va_start(ap, fmt);
-	buf_vprintf(&value, fmt, ap);
-	va_end(ap);
-	put_field(out, name, buf_str(&value));
-	buf_deinit(&value);
-}
-
-/* put_para - a paragraph of text wrapped for reading, then a blank line */
-static void put_para(struct buf *out, const char *text)
-{
-	put_wrapped(out, text, 0, FOLD_WIDTH - 2, "\n");
-	buf_puts(out, "\n\n");
-}
-
-/* put_paraf - put_para with a formatted text */
-static void put_paraf(struct buf *out, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void put_paraf(struct buf *out, const char *fmt, ...)
-{
-	struct buf text;
-	va_list ap;
-
-	buf_init(&text, 256);
-	va_start(ap, fmt);
-	buf_vprintf(&text, fmt, ap);
-	va_end(ap);
-	put_para(out, buf_str(&text));
-	buf_deinit(&text);
-}
-
-/*
- * put_lines - append message bytes, breaking any line longer than
- * LINE_LIMIT and making sure the result ends with a line end.
- */
-static void put_lines(struct buf *out, const char *data, size_t len)
-{
-	size_t col = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n') {
-			col = 0;
-		} else if (col == LINE_LIMIT) {
-			buf_putc(out, '\n');
-			col = 1;
-		} else {
-			col++;
-		}
-		buf_putc(out, data[i]);
-	}
-	if (len > 0 && data[len - 1] != '\n')
-		buf_putc(out, '\n');
-}
-
-/* has_8bit - any octet with the high bit set? */
-static bool has_8bit(const struct buf *b)
-{
-	for (size_t i = 0; i < b->len; i++)
-		if ((unsigned char)b->data[i] & 0x80)
-			return true;
-	return false;
-}
 
 /* ---- recipient selection, action and status ---- */
 
@@ -520,7 +340,7 @@ static enum attach read_original(const struct bounce_notify_input *in, bool want
 				len--;
 		}
 	}
-	put_lines(part, o.data.data, len);
+	bounce_format_lines(part, o.data.data, len);
 	buf_deinit(&o.data);
 	/* A message without headers has nothing to show in headers-only form. */
 	if (what != ATTACH_FULL && part->len == 0)
@@ -549,71 +369,72 @@ static void put_intro(struct buf *out, const struct bounce_notify_input *in)
 	char date[64], dur[64];
 	struct buf para;
 
-	put_paraf(out, "This is the mail system at host %s.", in->myhostname);
+	bounce_format_paraf(out, "This is the mail system at host %s.", in->myhostname);
 	if (in->role == BOUNCE_ROLE_POSTMASTER) {
-		put_paraf(out, "This is the postmaster's copy of %s sent to <%s> about "
-			  "the message with queue ID %s. The recipients concerned are "
-			  "listed below; the message's headers are attached.",
-			  what_was_sent(in->kind), in->sender, in->queue_id);
+		bounce_format_paraf(out, "This is the postmaster's copy of %s sent to <%s> about "
+				    "the message with queue ID %s. The recipients concerned are "
+				    "listed below; the message's headers are attached.",
+				    what_was_sent(in->kind), in->sender, in->queue_id);
 		return;
 	}
 	if (in->role == BOUNCE_ROLE_DOUBLE) {
-		put_paraf(out, "The message with queue ID %s has the null sender, so it "
-			  "is most likely a delivery status report itself. It could not "
-			  "be delivered to the recipients listed below, and there is no "
-			  "sender to tell, so it is reported to you, the postmaster.",
-			  in->queue_id);
+		bounce_format_paraf(out, "The message with queue ID %s has the null sender, so it "
+				    "is most likely a delivery status report itself. It could not "
+				    "be delivered to the recipients listed below, and there is no "
+				    "sender to tell, so it is reported to you, the postmaster.",
+				    in->queue_id);
 		return;
 	}
 	switch (in->kind) {
 	case BOUNCE_KIND_FAILURE:
-		put_para(out, "Your message could not be delivered to one or more of its "
-			 "recipients, and the mail system has stopped trying. Each of them "
-			 "is listed below with the reason.");
+		bounce_format_para(out, "Your message could not be delivered to one or more "
+				   "of its recipients, and the mail system has stopped "
+				   "trying. Each of them is listed below with the reason.");
 		break;
 	case BOUNCE_KIND_DELAY:
-		put_para(out, "THIS IS A WARNING ONLY: you do not need to send your "
-			 "message again.");
+		bounce_format_para(out, "THIS IS A WARNING ONLY: you do not need to send your "
+				   "message again.");
 		buf_init(&para, 256);
 		buf_puts(&para, "Your message has not yet been delivered to the recipients "
 			 "listed below");
 		if (in->arrival_time > 0) {
-			fmt_duration(dur, in->now - in->arrival_time);
+			bounce_format_duration(dur, in->now - in->arrival_time);
 			buf_printf(&para, ": it has been delayed for %s", dur);
 		}
 		buf_puts(&para, ". The mail system will keep trying");
 		if (in->retry_until > 0) {
-			fmt_date(date, in->retry_until);
+			bounce_format_date(date, in->retry_until);
 			buf_printf(&para, " until %s", date);
 		}
 		buf_puts(&para, ".");
 		if (in->next_attempt > 0) {
-			fmt_date(date, in->next_attempt);
+			bounce_format_date(date, in->next_attempt);
 			buf_printf(&para, " The next attempt is planned for %s.", date);
 		}
-		put_para(out, buf_str(&para));
+		bounce_format_para(out, buf_str(&para));
 		buf_deinit(&para);
 		break;
 	case BOUNCE_KIND_SUCCESS:
-		put_para(out, "As you asked, here is the news that your message was "
-			 "delivered to the destinations listed below. Where it was put "
-			 "into a mailbox, you will hear nothing more about it; where it "
-			 "was relayed to another system, that system may still send you "
-			 "reports of its own.");
+		bounce_format_para(out, "As you asked, here is the news that your message was "
+				   "delivered to the destinations listed below. Where it was put "
+				   "into a mailbox, you will hear nothing more about it; where it "
+				   "was relayed to another system, that system may still send you "
+				   "reports of its own.");
 		break;
 	case BOUNCE_KIND_DELAY_CLEARED:
-		put_para(out, "You were warned earlier that your message was delayed. "
-			 "The delay has cleared: your message has now been delivered to "
-			 "the recipients listed below, and nothing more needs to be done.");
+		bounce_format_para(out, "You were warned earlier that your message was "
+				   "delayed. The delay has cleared: your message has now "
+				   "been delivered to the recipients listed below, and "
+				   "nothing more needs to be done.");
 		break;
 	case BOUNCE_KIND_TRACE:
-		put_para(out, "Here is the delivery report you asked for: what became "
-			 "of each recipient of your message.");
+		bounce_format_para(out, "Here is the delivery report you asked for: what became "
+				   "of each recipient of your message.");
 		break;
 	case BOUNCE_KIND_VERIFY:
-		put_para(out, "Here is the address verification report you asked for. "
-			 "Your message was not delivered; the report tells what would "
-			 "happen to each recipient.");
+		bounce_format_para(out, "Here is the address verification report you asked for. "
+				   "Your message was not delivered; the report tells what would "
+				   "happen to each recipient.");
 		break;
 	}
 }
@@ -625,20 +446,22 @@ static void put_attach_note(struct buf *out, const struct bounce_notify_input *i
 	switch (what) {
 	case ATTACH_FULL:
 		if (in->role == BOUNCE_ROLE_SENDER)
-			put_para(out, "Your message is attached at the end of this report.");
+			bounce_format_para(out, "Your message is attached at the end of this "
+					   "report.");
 		break;
 	case ATTACH_HEADERS:
 		if (in->role == BOUNCE_ROLE_SENDER)
-			put_para(out, "The headers of your message are attached at the end "
-				 "of this report.");
+			bounce_format_para(out, "The headers of your message are attached at the end "
+					   "of this report.");
 		break;
 	case ATTACH_HEADERS_BIG:
-		put_paraf(out, "The message is larger than the %ld-byte limit for "
-			  "returned mail, so only its headers are attached.", in->size_limit);
+		bounce_format_paraf(out, "The message is larger than the %ld-byte limit "
+				    "for returned mail, so only its headers are attached.",
+				    in->size_limit);
 		break;
 	case ATTACH_UNREADABLE:
-		put_para(out, "The original message could not be read, so it is not "
-			 "attached.");
+		bounce_format_para(out, "The original message could not be read, so it is not "
+				   "attached.");
 		break;
 	case ATTACH_NONE:
 		break;
@@ -653,8 +476,8 @@ static void build_text(struct buf *out, const struct bounce_notify_input *in,
 	put_attach_note(out, in, what);
 	if (in->role == BOUNCE_ROLE_SENDER
 	    && (in->kind == BOUNCE_KIND_FAILURE || in->kind == BOUNCE_KIND_DELAY))
-		put_paraf(out, "If you need help, write to <%s> and include this report.",
-			  in->postmaster);
+		bounce_format_paraf(out, "If you need help, write to <%s> and include this report.",
+				    in->postmaster);
 	buf_printf(out, "%20s-- The %s mail system\n\n", "", in->mail_name);
 
 	for (size_t i = 0; i < in->rcpt_count; i++) {
@@ -668,7 +491,7 @@ static void build_text(struct buf *out, const struct bounce_notify_input *in,
 		if (r->orig_rcpt && *r->orig_rcpt && strcmp(r->orig_rcpt, r->recipient) != 0)
 			buf_printf(&line, " (expanded from <%s>)", r->orig_rcpt);
 		buf_printf(&line, ": %s", r->reason && *r->reason ? r->reason : "no reason given");
-		put_wrapped(out, buf_str(&line), 0, FOLD_WIDTH - 2, "\n    ");
+		bounce_format_wrap(out, buf_str(&line), 0, BOUNCE_FOLD_WIDTH - 2, "\n    ");
 		buf_puts(out, "\n\n");
 		buf_deinit(&line);
 	}
@@ -697,11 +520,12 @@ static void put_orcpt(struct buf *out, const struct rcpt_status_rec *r)
 
 		while (*addr == ' ')
 			addr++;
-		put_fieldf(out, "Original-Recipient", "%.*s; %s", (int)(semi - orcpt), orcpt, addr);
+		bounce_format_fieldf(out, "Original-Recipient", "%.*s; %s", (int)(semi - orcpt),
+				     orcpt, addr);
 	} else if (*orcpt) {
-		put_fieldf(out, "Original-Recipient", "rfc822; %s", orcpt);
+		bounce_format_fieldf(out, "Original-Recipient", "rfc822; %s", orcpt);
 	} else if (r->orig_rcpt && *r->orig_rcpt && strcmp(r->orig_rcpt, r->recipient) != 0) {
-		put_fieldf(out, "Original-Recipient", "rfc822; %s", r->orig_rcpt);
+		bounce_format_fieldf(out, "Original-Recipient", "rfc822; %s", r->orig_rcpt);
 	}
 }
 
@@ -710,15 +534,15 @@ static void build_dsn(struct buf *out, const struct bounce_notify_input *in, con
 {
 	char date[64], status[16];
 
-	put_fieldf(out, "Reporting-MTA", "dns; %s", in->myhostname);
-	put_field(out, "X-Sluice-Queue-ID", in->queue_id);
+	bounce_format_fieldf(out, "Reporting-MTA", "dns; %s", in->myhostname);
+	bounce_format_field(out, "X-Sluice-Queue-ID", in->queue_id);
 	if (in->envid && *in->envid)
-		put_field(out, "Original-Envelope-Id", in->envid);
+		bounce_format_field(out, "Original-Envelope-Id", in->envid);
 	if (in->arrival_time > 0) {
-		fmt_date(date, in->arrival_time);
-		put_field(out, "Arrival-Date", date);
+		bounce_format_date(date, in->arrival_time);
+		bounce_format_field(out, "Arrival-Date", date);
 	}
-	put_fieldf(out, "X-Sluice-Sender", "rfc822; %s", in->sender);
+	bounce_format_fieldf(out, "X-Sluice-Sender", "rfc822; %s", in->sender);
 
 	for (size_t i = 0; i < in->rcpt_count; i++) {
 		const struct rcpt_status_rec *r = &in->rcpts[i];
@@ -727,30 +551,30 @@ static void build_dsn(struct buf *out, const struct bounce_notify_input *in, con
 		if (!chosen[i])
 			continue;
 		buf_putc(out, '\n');
-		put_fieldf(out, "Final-Recipient", "rfc822; %s", r->recipient);
+		bounce_format_fieldf(out, "Final-Recipient", "rfc822; %s", r->recipient);
 		put_orcpt(out, r);
-		put_field(out, "Action", bounce_notify_action(in->kind, r));
+		bounce_format_field(out, "Action", bounce_notify_action(in->kind, r));
 		bounce_notify_status(in->kind, r, status);
-		put_field(out, "Status", status);
+		bounce_format_field(out, "Status", status);
 		if (r->mta && *r->mta) {
 			char *name = remote_mta_name(r->mta);
 
-			put_fieldf(out, "Remote-MTA", "dns; %s", name);
+			bounce_format_fieldf(out, "Remote-MTA", "dns; %s", name);
 			free(name);
 		}
 		if (*diag_type && r->diag_text && *r->diag_text)
-			put_fieldf(out, "Diagnostic-Code", "%s; %s",
-				   strcasecmp(diag_type, "smtp") == 0 ? "smtp" : diag_type,
-				   r->diag_text);
+			bounce_format_fieldf(out, "Diagnostic-Code", "%s; %s",
+					     strcasecmp(diag_type, "smtp") == 0
+					     ? "smtp" : diag_type, r->diag_text);
 		else if (r->reason && *r->reason)
-			put_fieldf(out, "Diagnostic-Code", "X-Sluice; %s", r->reason);
+			bounce_format_fieldf(out, "Diagnostic-Code", "X-Sluice; %s", r->reason);
 		if (r->time > 0) {
-			fmt_date(date, r->time);
-			put_field(out, "Last-Attempt-Date", date);
+			bounce_format_date(date, r->time);
+			bounce_format_field(out, "Last-Attempt-Date", date);
 		}
 		if (in->kind == BOUNCE_KIND_DELAY && in->retry_until > 0) {
-			fmt_date(date, in->retry_until);
-			put_field(out, "Will-Retry-Until", date);
+			bounce_format_date(date, in->retry_until);
+			bounce_format_field(out, "Will-Retry-Until", date);
 		}
 	}
 }
@@ -817,10 +641,10 @@ static void put_part_head(struct buf *out, const char *boundary, const char *des
 			  const char *type, const struct buf *body)
 {
 	buf_printf(out, "\n--%s\n", boundary);
-	put_field(out, "Content-Description", description);
-	put_field(out, "Content-Type", type);
-	if (has_8bit(body))
-		put_field(out, "Content-Transfer-Encoding", "8bit");
+	bounce_format_field(out, "Content-Description", description);
+	bounce_format_field(out, "Content-Type", type);
+	if (bounce_format_8bit(body))
+		bounce_format_field(out, "Content-Transfer-Encoding", "8bit");
 	buf_putc(out, '\n');
 }
 
@@ -866,28 +690,29 @@ size_t bounce_notify_build(const struct bounce_notify_input *in, struct buf *out
 	build_dsn(&dsn, in, chosen);
 	report_tag(in, tag);
 	choose_boundary(&boundary, in, tag, parts, 3);
-	any8 = has_8bit(&text) || has_8bit(&dsn) || has_8bit(&orig);
+	any8 = bounce_format_8bit(&text) || bounce_format_8bit(&dsn) || bounce_format_8bit(&orig);
 
 	/* The report's own header. */
-	put_fieldf(out, "From", "MAILER-DAEMON@%s (Mail Delivery System)", in->myhostname);
-	put_field(out, "To", in->recipient);
-	put_field(out, "Subject", subject(in));
-	put_field(out, "Auto-Submitted", "auto-replied");
-	fmt_date(date, in->now);
-	put_field(out, "Date", date);
+	bounce_format_fieldf(out, "From", "MAILER-DAEMON@%s (Mail Delivery System)",
+			     in->myhostname);
+	bounce_format_field(out, "To", in->recipient);
+	bounce_format_field(out, "Subject", subject(in));
+	bounce_format_field(out, "Auto-Submitted", "auto-replied");
+	bounce_format_date(date, in->now);
+	bounce_format_field(out, "Date", date);
 	gmtime_r(&now, &tm);
-	put_fieldf(out, "Message-Id", "<%04d%02d%02d%02d%02d%02d.%s.%s@%s>", tm.tm_year + 1900,
-		   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, in->queue_id,
-		   tag, in->myhostname);
-	put_field(out, "MIME-Version", "1.0");
-	put_fieldf(out, "Content-Type", "multipart/report; report-type=delivery-status; "
-		   "boundary=\"%s\"", buf_str(&boundary));
-	put_field(out, "Content-Transfer-Encoding", any8 ? "8bit" : "7bit");
+	bounce_format_fieldf(out, "Message-Id", "<%04d%02d%02d%02d%02d%02d.%s.%s@%s>",
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			     tm.tm_min, tm.tm_sec, in->queue_id, tag, in->myhostname);
+	bounce_format_field(out, "MIME-Version", "1.0");
+	bounce_format_fieldf(out, "Content-Type", "multipart/report; report-type=delivery-status; "
+			     "boundary=\"%s\"", buf_str(&boundary));
+	bounce_format_field(out, "Content-Transfer-Encoding", any8 ? "8bit" : "7bit");
 	buf_puts(out, "\nThis is a delivery status report in MIME format.\n");
 
 	put_part_head(out, buf_str(&boundary), "Notification",
-		      has_8bit(&text) ? "text/plain; charset=utf-8" : "text/plain; charset=us-ascii",
-		      &text);
+		      bounce_format_8bit(&text) ? "text/plain; charset=utf-8"
+		      : "text/plain; charset=us-ascii", &text);
 	buf_append(out, text.data, text.len);
 	put_part_head(out, buf_str(&boundary), "Delivery report", "message/delivery-status", &dsn);
 	buf_append(out, dsn.data, dsn.len);
@@ -920,23 +745,26 @@ void bounce_notify_notice(struct buf *out, const char *myhostname, const char *t
 	char date[64];
 	struct tm tm;
 	time_t t = (time_t)now;
+	bool eight;
 
 	buf_reset(out);
 	buf_init(&body, 1024);
-	put_lines(&body, text, strlen(text));
-	put_fieldf(out, "From", "MAILER-DAEMON@%s (Mail Delivery System)", myhostname);
-	put_field(out, "To", to);
-	put_fieldf(out, "Subject", "Postmaster Warning: %s", subject);
-	put_field(out, "Auto-Submitted", "auto-generated");
-	fmt_date(date, now);
-	put_field(out, "Date", date);
+	bounce_format_lines(&body, text, strlen(text));
+	bounce_format_fieldf(out, "From", "MAILER-DAEMON@%s (Mail Delivery System)", myhostname);
+	bounce_format_field(out, "To", to);
+	bounce_format_fieldf(out, "Subject", "Postmaster Warning: %s", subject);
+	bounce_format_field(out, "Auto-Submitted", "auto-generated");
+	bounce_format_date(date, now);
+	bounce_format_field(out, "Date", date);
 	gmtime_r(&t, &tm);
-	put_fieldf(out, "Message-Id", "<%04d%02d%02d%02d%02d%02d.%s.notice@%s>", tm.tm_year + 1900,
-		   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tag, myhostname);
-	put_field(out, "MIME-Version", "1.0");
-	put_field(out, "Content-Type", has_8bit(&body) ? "text/plain; charset=utf-8"
-		  : "text/plain; charset=us-ascii");
-	put_field(out, "Content-Transfer-Encoding", has_8bit(&body) ? "8bit" : "7bit");
+	bounce_format_fieldf(out, "Message-Id", "<%04d%02d%02d%02d%02d%02d.%s.notice@%s>",
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			     tm.tm_min, tm.tm_sec, tag, myhostname);
+	bounce_format_field(out, "MIME-Version", "1.0");
+	eight = bounce_format_8bit(&body);
+	bounce_format_field(out, "Content-Type", eight ? "text/plain; charset=utf-8"
+			    : "text/plain; charset=us-ascii");
+	bounce_format_field(out, "Content-Transfer-Encoding", eight ? "8bit" : "7bit");
 	buf_putc(out, '\n');
 	buf_append(out, body.data, body.len);
 	buf_deinit(&body);
