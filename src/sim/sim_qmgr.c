@@ -1,0 +1,780 @@
+/*
+ * sim_qmgr - the queue manager's side of the simulation: the per-turn loop
+ * hook, the incoming and deferred scans, the feed, import and routing,
+ * entries given back by the scheduler, and the end of a message (backoff,
+ * expiry).
+ *
+ * Contract.  Every call into sched.c is made in the order src/qmgr makes
+ * it; this file mirrors qmgr.c (qmgr_loop, feed_one, qmgr_entry_defer,
+ * process_pending_defers, qmgr_trigger_event, qmgr_deferred_run_event),
+ * qmgr_scan.c (a pass that restarts when asked during a pass; the
+ * deferred due-time index, "due" meaning at most now + 1), qmgr_message.c
+ * (route_rcpt: dead transport or destination -> the retry transport with
+ * the reason as its queue name; batches of at most the recipient limit)
+ * and qmgr_active.c (finish: sched_backoff_delay on the message's age, or
+ * expiry after maximal_queue_lifetime).  What it leaves out, on purpose:
+ * files and their failure modes, the resolver (a destination names its
+ * transport and next hop), recipient chunking (all recipients are read at
+ * import), bounce/trace/warning reports, and the full deferred pass every
+ * deferred_rescan_time (nothing moves files behind the simulated queue
+ * manager's back).  Simulated time passes only through events, the
+ * scheduler's timers and the loop's own wake-ups (at most loop_max_wait
+ * apart, as qmgr's QMGR_MAX_WAIT); a busy turn costs loop_cost (0 by
+ * default: imports are instantaneous next to deliveries).
+ *
+ * Diagnostics: none; broken invariants are panics (in sched.c mostly).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/* ------------------------------------------------------ scheduler callbacks */
+
+/* entry_defer - a todo entry's destination or transport died (qmgr_entry_defer) */
+static void entry_defer(void *ctx, struct sched_entry *e, const char *status,
+			const char *reason)
+{
+	struct sim *sim = ctx;
+	struct sim_pending_defer *p = xcalloc(1, sizeof(*p));
+
+	/* Runs inside the scheduler: the loop hook re-routes it. */
+	p->batch = e->ctx;
+	p->status = xstrdup(status);
+	p->reason = xstrdup(reason);
+	p->from_retry = strcmp(e->queue->transport->name, "retry") == 0;
+	e->ctx = NULL;
+	*sim->pending_tail = p;
+	sim->pending_tail = &p->next;
+	sim->wakeup = true;
+	sim_trace(sim, "give-back msg %ld %s: %s %s", p->batch->msg->id, e->queue->name,
+		  status, reason);
+}
+
+/* clog_warning - count (and trace) a clogging warning line */
+static void clog_warning(void *ctx, const struct sched_queue *q, const char *text)
+{
+	struct sim *sim = ctx;
+
+	if (strncmp(text, "mail for ", 9) == 0)
+		sim->clog_warnings++;
+	sim_trace(sim, "warning: %s", text);
+}
+
+/* feedback_log - destination_concurrency_feedback_debug lines */
+static void feedback_log(void *ctx, const char *text)
+{
+	sim_trace(ctx, "feedback: %s", text);
+}
+
+/* ----------------------------------------------------------------- set-up */
+
+/* sim_qmgr_init - the queue manager starts (qmgr main) */
+void sim_qmgr_init(struct sim *sim)
+{
+	static const struct sched_ops ops = {
+		.entry_defer = entry_defer,
+		.clog_warning = clog_warning,
+		.log = feedback_log,
+	};
+
+	sim->s = sched_create(&sim->p.sc, &ops, sim);
+	sched_feed_init(&sim->s->feed, sim->p.sc.qmgr_message_active_limit,
+			sim->p.sc.qmgr_message_recipient_limit);
+	sim->pending_tail = &sim->pending;
+	sim->idle_check_at = INFINITY;
+
+	/* The first scans, and the deferred queue run timer. */
+	sim->in_scan = true;
+	sim->def_scan = true;
+	sim_event_add(sim, sim->now + sim->p.queue_run_delay, SIM_EV_DEFERRED_RUN, NULL);
+	sim->loop_at = sim->now;
+}
+
+/* sim_reconfigure - new settings while running (qmgr_reload_event) */
+void sim_reconfigure(struct sim *sim)
+{
+	struct sched_transport_conf tc;
+
+	if (sim->s == NULL)
+		return;
+	sched_reconfigure(sim->s, &sim->p.sc);
+	sched_feed_init(&sim->s->feed, sim->p.sc.qmgr_message_active_limit,
+			sim->p.sc.qmgr_message_recipient_limit);
+	for (struct sim_xport *x = sim->xports; x; x = x->next) {
+		if (x->t == NULL)
+			continue;
+		sim_transport_conf(sim, x, &tc);
+		sched_transport_update_conf(x->t, &tc);
+	}
+	sim->wakeup = true;
+}
+
+/* msg_free - forget a message */
+static void msg_free(struct sim *sim, struct sim_msg *msg)
+{
+	if (msg->all_prev)
+		msg->all_prev->all_next = msg->all_next;
+	else
+		sim->all_msgs = msg->all_next;
+	if (msg->all_next)
+		msg->all_next->all_prev = msg->all_prev;
+	free(msg->groups);
+	free(msg);
+}
+
+/* sim_qmgr_free - release everything the queue manager holds */
+void sim_qmgr_free(struct sim *sim)
+{
+	struct sim_pending_defer *p;
+	struct sched_transport *t;
+
+	/* Entries still in the scheduler carry batches sched does not know. */
+	if (sim->s && (t = sim->s->xport_head) != NULL) {
+		do {
+			for (struct sched_queue *q = t->queues; q; q = q->next) {
+				for (struct sched_entry *e = q->todo.first; e; e = e->next)
+					free(e->ctx);
+				for (struct sched_entry *e = q->busy.first; e; e = e->next)
+					free(e->ctx);
+			}
+			t = t->rr_next;
+		} while (t != sim->s->xport_head);
+	}
+	sched_free(&sim->s);
+	while ((p = sim->pending) != NULL) {
+		sim->pending = p->next;
+		free(p->batch);
+		free(p->status);
+		free(p->reason);
+		free(p);
+	}
+	while (sim->all_msgs)
+		msg_free(sim, sim->all_msgs);
+	free(sim->due);
+	sim->due = NULL;
+}
+
+/* ----------------------------------------------------------------- scans */
+
+/* due_before - earlier due time, then earlier deferral */
+static bool due_before(const struct sim_due *a, const struct sim_due *b)
+{
+	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+/* due_add - remember that msg comes due at due (qmgr_defer_index_add) */
+static void due_add(struct sim *sim, struct sim_msg *msg, double due)
+{
+	size_t i, parent;
+	struct sim_due tmp;
+
+	if (sim->due_len == sim->due_cap) {
+		sim->due_cap = sim->due_cap ? sim->due_cap * 2 : 1024;
+		sim->due = xreallocarray(sim->due, sim->due_cap, sizeof(*sim->due));
+	}
+	i = sim->due_len++;
+	sim->due[i].due = due;
+	sim->due[i].seq = sim->seq++;
+	sim->due[i].msg = msg;
+	while (i > 0 && due_before(&sim->due[i], &sim->due[parent = (i - 1) / 2])) {
+		tmp = sim->due[i];
+		sim->due[i] = sim->due[parent];
+		sim->due[parent] = tmp;
+		i = parent;
+	}
+}
+
+/* due_pop - take the earliest deferred message */
+static struct sim_msg *due_pop(struct sim *sim)
+{
+	struct sim_msg *msg = sim->due[0].msg;
+	struct sim_due tmp;
+	size_t i = 0, l, r, m;
+
+	sim->due[0] = sim->due[--sim->due_len];
+	for (;;) {
+		l = 2 * i + 1;
+		r = l + 1;
+		m = i;
+		if (l < sim->due_len && due_before(&sim->due[l], &sim->due[m]))
+			m = l;
+		if (r < sim->due_len && due_before(&sim->due[r], &sim->due[m]))
+			m = r;
+		if (m == i)
+			break;
+		tmp = sim->due[i];
+		sim->due[i] = sim->due[m];
+		sim->due[m] = tmp;
+		i = m;
+	}
+	return msg;
+}
+
+/* incoming_request - start an incoming pass now, or again after this one */
+static void incoming_request(struct sim *sim)
+{
+	if (sim->in_scan)
+		sim->in_scan_again = true;
+	else
+		sim->in_scan = true;
+}
+
+/* incoming_next - next incoming message, or NULL when the pass is over */
+static struct sim_msg *incoming_next(struct sim *sim)
+{
+	struct sim_msg *msg;
+
+	/*
+	 * A pass sees every file present; a pass restarted after it sees the
+	 * ones that came meanwhile, which this FIFO already holds.
+	 */
+	if (!sim->in_scan || (msg = sim->in_head) == NULL) {
+		sim->in_scan = sim->in_scan_again = false;
+		return NULL;
+	}
+	if ((sim->in_head = msg->next) == NULL)
+		sim->in_tail = NULL;
+	msg->next = NULL;
+	sim->in_count--;
+	return msg;
+}
+
+/* deferred_request - qmgr_scan_request for the deferred scan */
+static void deferred_request(struct sim *sim, bool start, bool all)
+{
+	if (sim->def_scan) {
+		/* SCAN_ALL also applies to the pass in progress (Postfix). */
+		sim->def_scan_all |= all;
+		sim->def_scan_all_next |= all;
+		sim->def_scan_again |= start;
+		return;
+	}
+	if (start) {
+		sim->def_scan = true;
+		sim->def_scan_all = all || sim->def_scan_all_next;
+		sim->def_scan_all_next = false;
+	} else {
+		sim->def_scan_all_next |= all;
+	}
+}
+
+/* deferred_next - the next due message of the index pass, or NULL at its end */
+static struct sim_msg *deferred_next(struct sim *sim)
+{
+	bool again, all_next;
+
+	while (sim->def_scan) {
+		if (sim->due_len > 0 && (sim->def_scan_all || sim->due[0].due <= sim->now + 1))
+			return due_pop(sim);
+
+		/* End of the pass; perhaps the requested next one. */
+		again = sim->def_scan_again;
+		all_next = sim->def_scan_all_next;
+		sim->def_scan = sim->def_scan_again = sim->def_scan_all = false;
+		sim->def_scan_all_next = false;
+		if (again) {
+			sim->def_scan = true;
+			sim->def_scan_all = all_next;
+		} else {
+			sim->def_scan_all_next = all_next;
+		}
+	}
+	return NULL;
+}
+
+/* sim_deferred_run - the queue_run_delay timer (qmgr_deferred_run_event) */
+void sim_deferred_run(struct sim *sim)
+{
+	sim->deferred_runs++;
+	sim_trace(sim, "deferred-run (%zu in the deferred queue)", sim->due_len);
+	deferred_request(sim, true, false);
+	sim_event_add(sim, sim->now + sim->p.queue_run_delay, SIM_EV_DEFERRED_RUN, NULL);
+}
+
+/* sim_trigger - trigger bytes on public/qmgr (qmgr_trigger_event) */
+void sim_trigger(struct sim *sim, const char *bytes)
+{
+	bool incoming = false, deferred = false, all = false, flush = false;
+
+	/* The whole buffer is folded first: A and F precede D and I. */
+	for (const char *cp = bytes; *cp; cp++) {
+		switch (*cp) {
+		case 'I':
+		case 'W':
+			incoming = true;
+			break;
+		case 'D':
+			deferred = true;
+			break;
+		case 'A':
+			all = true;
+			break;
+		case 'F':
+			flush = true;
+			break;
+		default:
+			break;
+		}
+	}
+	sim_trace(sim, "trigger %s", bytes);
+	if (flush) {
+		sched_flush_dead(sim->s, sim->now);
+		sim_dead_sweep(sim);
+	}
+	if (incoming || all)
+		incoming_request(sim);
+	if (deferred || all)
+		deferred_request(sim, deferred, all);
+	sim->wakeup = true;
+}
+
+/* ----------------------------------------------------------------- import */
+
+/* transport_get - the scheduler's transport, created on first use */
+static struct sched_transport *transport_get(struct sim *sim, struct sim_xport *x)
+{
+	struct sched_transport_conf tc;
+
+	if (x->t == NULL) {
+		sim_transport_conf(sim, x, &tc);
+		x->t = sched_transport_create(sim->s, x->name, &tc);
+		x->t->ctx = x;
+	}
+	return x->t;
+}
+
+/* queue_get - the scheduler's queue for a next hop */
+static struct sched_queue *queue_get(struct sim *sim, struct sched_transport *t,
+				     const char *name)
+{
+	struct sched_queue *q = sched_queue_find(t, name);
+
+	return q ? q : sched_queue_create(t, name, name, sim->now);
+}
+
+/* batch_close - hand count recipients of g to the scheduler as one entry */
+static void batch_close(struct sim *sim, struct sim_msg *msg, struct sim_group *g,
+			struct sched_queue *q, long count, bool retry)
+{
+	struct sim_batch *b = xcalloc(1, sizeof(*b));
+	struct sched_entry *e;
+
+	b->msg = msg;
+	b->group = g;
+	b->count = count;
+	b->retry = retry;
+	b->first = !retry && g->tries == 0;
+	e = sched_entry_create(q, msg, count, sim->now);
+	e->ctx = b;
+	msg->refcount++;
+}
+
+/* defer_here - the queue manager defers recipients itself (no agent left) */
+static void defer_here(struct sim *sim, struct sim_msg *msg, struct sim_group *g, long count,
+		       const char *why)
+{
+	g->dest->st.def_dead += count;
+	msg->deferred = true;
+	sim_trace(sim, "defer msg %ld %s rcpt %ld: %s", msg->id, g->dest->name, count, why);
+}
+
+/* route_group - place the pending recipients of one site (route_rcpt) */
+static void route_group(struct sim *sim, struct sim_msg *msg, struct sim_group *g)
+{
+	struct sched_transport *t = transport_get(sim, g->dest->xport), *retry;
+	struct sched_queue *q = NULL;
+	char *why = NULL;
+	long n, k, limit;
+	bool to_retry = false;
+
+	if (sched_transport_dead(t)) {
+		why = xasprintf("%s %s", t->dead_status, t->dead_reason);
+	} else {
+		q = queue_get(sim, t, g->dest->name);
+		if (sched_queue_dead(q)) {
+			/*
+			 * q->dead_reason already starts with "delivery temporarily
+			 * suspended: " (sched.c); qmgr_message.c adds the prefix a
+			 * second time.  Only the retry queue's name differs.
+			 */
+			why = xasprintf("%s %s", q->dead_status, q->dead_reason);
+			q = NULL;
+		}
+	}
+	if (why) {
+		/* Known dead: the retry agent defers them with that reason. */
+		retry = transport_get(sim, sim_xport_get(sim, "retry"));
+		if (t == retry || sched_transport_dead(retry)) {
+			defer_here(sim, msg, g, g->remaining, why);
+			free(why);
+			return;
+		}
+		q = queue_get(sim, retry, why);
+		to_retry = true;
+		free(why);
+	}
+	limit = q->transport->conf.recipient_limit;
+	for (n = g->remaining; n > 0; n -= k) {
+		k = limit > 0 && n > limit ? limit : n;
+		batch_close(sim, msg, g, q, k, to_retry);
+	}
+}
+
+/* import - a message enters the active queue (qmgr_active_feed) */
+static void import(struct sim *sim, struct sim_msg *msg, bool from_incoming)
+{
+	msg->where = SIM_MSG_ACTIVE;
+	msg->deferred = false;
+	msg->refcount = 0;
+	sched_message_enter(sim->s);
+	if (sim->s->message_count > sim->peak_active)
+		sim->peak_active = sim->s->message_count;
+	if (from_incoming)
+		sim->imports_incoming++;
+	else
+		sim->imports_deferred++;
+	sim_trace(sim, "import %s msg %ld (active %ld)", from_incoming ? "incoming" : "deferred",
+		  msg->id, sim->s->message_count);
+	for (int i = 0; i < msg->ngroups; i++)
+		if (msg->groups[i].remaining > 0)
+			route_group(sim, msg, &msg->groups[i]);
+	if (sim->s->recipient_count > sim->peak_recipients)
+		sim->peak_recipients = sim->s->recipient_count;
+	sim_message_continue(sim, msg);
+}
+
+/* feed_choose - which scan to import from (the policy under study) */
+static enum sched_feed_queue feed_choose(struct sim *sim)
+{
+	struct sched *s = sim->s;
+
+	if (sim->p.feed_policy == SIM_FEED_FAIR)
+		return sched_feed_choose(&s->feed, sim->in_scan, sim->def_scan, s->message_count,
+					 s->recipient_count);
+
+	/* Counterfactual (not Postfix): the deferred queue always goes first. */
+	if (s->message_count >= sim->p.sc.qmgr_message_active_limit
+	    || s->recipient_count >= sim->p.sc.qmgr_message_recipient_limit)
+		return SCHED_FEED_NONE;
+	if (sim->def_scan)
+		return SCHED_FEED_DEFERRED;
+	return sim->in_scan ? SCHED_FEED_INCOMING : SCHED_FEED_NONE;
+}
+
+/* feed_one - leaky bucket + fairness: import at most one message */
+static bool feed_one(struct sim *sim)
+{
+	enum sched_feed_queue which;
+	struct sim_msg *msg;
+
+	for (int tries = 0; tries < 2; tries++) {
+		if ((which = feed_choose(sim)) == SCHED_FEED_NONE)
+			return false;
+		msg = which == SCHED_FEED_INCOMING ? incoming_next(sim) : deferred_next(sim);
+		if (msg == NULL)
+			continue;
+		import(sim, msg, which == SCHED_FEED_INCOMING);
+		sched_feed_imported(&sim->s->feed, sim->s->message_count,
+				    sim->s->recipient_count);
+		return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------ message end */
+
+/* message_leave - out of the active queue (room for another import) */
+static void message_leave(struct sim *sim)
+{
+	sched_message_leave(sim->s);
+	sim->wakeup = true;
+}
+
+/* message_done - every entry is done: remove, expire or defer (finish) */
+static void message_done(struct sim *sim, struct sim_msg *msg)
+{
+	double delay, due;
+	long pending = 0;
+
+	if (!msg->deferred) {
+		sim->msgs_removed++;
+		sim_trace(sim, "remove msg %ld", msg->id);
+		message_leave(sim);
+		msg_free(sim, msg);
+		return;
+	}
+	if (sched_expired(msg->arrival, sim->now, sim->p.maximal_queue_lifetime)) {
+		for (int i = 0; i < msg->ngroups; i++) {
+			msg->groups[i].dest->st.expired += msg->groups[i].remaining;
+			pending += msg->groups[i].remaining;
+			msg->groups[i].remaining = 0;
+		}
+		sim->msgs_expired++;
+		sim_trace(sim, "expire msg %ld (%ld recipients returned)", msg->id, pending);
+		message_leave(sim);
+		msg_free(sim, msg);
+		return;
+	}
+	delay = sched_backoff_delay(sim->now - msg->arrival, sim->p.sc.minimal_backoff_time,
+				    sim->p.maximal_backoff_time,
+				    (int)sim->p.backoff_spread_percent, sim_random(sim));
+	due = sim->now + delay;
+	msg->where = SIM_MSG_DEFERRED;
+	msg->defer_count++;
+	sim->msgs_deferred++;
+	due_add(sim, msg, due);
+	sim_trace(sim, "defer msg %ld until %.3f (visit %ld)", msg->id, due, msg->defer_count);
+	message_leave(sim);
+}
+
+/* sim_message_continue - a message may have lost its last entry (qmgr_active_continue) */
+void sim_message_continue(struct sim *sim, struct sim_msg *msg)
+{
+	if (msg->refcount == 0)
+		message_done(sim, msg);
+}
+
+/* process_pending_defers - send given-back entries to the retry agent */
+static void process_pending_defers(struct sim *sim)
+{
+	struct sim_pending_defer *p;
+	struct sched_transport *retry;
+	struct sched_queue *q;
+	struct sched_entry *e;
+	struct sim_batch *b;
+	char *why;
+
+	while ((p = sim->pending) != NULL) {
+		if ((sim->pending = p->next) == NULL)
+			sim->pending_tail = &sim->pending;
+		b = p->batch;
+		retry = transport_get(sim, sim_xport_get(sim, "retry"));
+		why = xasprintf("%s %s", p->status, p->reason);
+		q = NULL;
+		if (!p->from_retry && !sched_transport_dead(retry)) {
+			q = queue_get(sim, retry, why);
+			if (sched_queue_dead(q))
+				q = NULL;
+		}
+		if (q == NULL) {
+			/* Nobody left to log it for us: record it here. */
+			struct sim_msg *msg = b->msg;
+
+			defer_here(sim, msg, b->group, b->count, why);
+			free(b);
+			if (--msg->refcount == 0)
+				sim_message_continue(sim, msg);
+		} else {
+			b->retry = true;
+			b->first = false;
+			e = sched_entry_create(q, b->msg, b->count, sim->now);
+			e->ctx = b;
+		}
+		free(why);
+		free(p->status);
+		free(p->reason);
+		free(p);
+	}
+}
+
+/* ------------------------------------------------------------ arrivals */
+
+/* sim_inject_arrive - the next message of an inject line arrives */
+void sim_inject_arrive(struct sim *sim, struct sim_injector *inj)
+{
+	struct sim_msg *msg = xcalloc(1, sizeof(*msg));
+	int pick = -1;
+
+	msg->id = ++sim->next_msg_id;
+	msg->injected = sim->now;
+	msg->arrival = inj->deferred ? sim->now - inj->age : sim->now;
+	if (inj->among)
+		pick = (int)(sim_random(sim) * inj->ndests);
+	msg->ngroups = pick >= 0 ? 1 : inj->ndests;
+	msg->groups = xcalloc((size_t)msg->ngroups, sizeof(*msg->groups));
+	for (int i = 0; i < msg->ngroups; i++) {
+		struct sim_group *g = &msg->groups[i];
+
+		g->dest = inj->dests[pick >= 0 ? pick : i];
+		g->rcpt = g->remaining = inj->rcpt;
+		g->dest->st.injected += inj->rcpt;
+		sim->rcpt_injected += inj->rcpt;
+	}
+	msg->all_next = sim->all_msgs;
+	if (sim->all_msgs)
+		sim->all_msgs->all_prev = msg;
+	sim->all_msgs = msg;
+	sim->msgs_injected++;
+
+	if (inj->deferred) {
+		/* In deferred/ already, due now: the next deferred pass takes it. */
+		msg->where = SIM_MSG_DEFERRED;
+		due_add(sim, msg, sim->now);
+		sim_trace(sim, "arrive msg %ld -> %s%s (deferred)", msg->id, msg->groups[0].dest->name,
+			  msg->ngroups > 1 ? ",..." : "");
+	} else {
+		/* cleanup committed it and sent "I". */
+		msg->where = SIM_MSG_INCOMING;
+		if (sim->in_tail)
+			sim->in_tail->next = msg;
+		else
+			sim->in_head = msg;
+		sim->in_tail = msg;
+		sim->in_count++;
+		sim_trace(sim, "arrive msg %ld -> %s%s", msg->id, msg->groups[0].dest->name,
+			  msg->ngroups > 1 ? ",..." : "");
+		incoming_request(sim);
+		sim->wakeup = true;
+	}
+	if (++inj->done < inj->count)
+		sim_event_add(sim, inj->at + inj->spread * (double)inj->done / (double)inj->count,
+			      SIM_EV_INJECT, inj);
+}
+
+/* --------------------------------------------------------- dead tracking */
+
+/* sim_dest_observe - note window, death and revival of d's queue */
+void sim_dest_observe(struct sim *sim, struct sim_dest *d)
+{
+	struct sched_transport *t = d->xport->t;
+	struct sched_queue *q = t ? sched_queue_find(t, d->name) : NULL;
+	bool dead = q != NULL && sched_queue_dead(q);
+
+	if (q && q->window > 0)
+		sim_stats_window(sim, d, q->window);
+	if (dead && !d->st.is_dead) {
+		sim_stats_dead(sim, d, true);
+		sim_trace(sim, "throttle %s: %s %s", d->name, q->dead_status, q->dead_reason);
+		if (!d->st.on_dead_list) {
+			d->st.on_dead_list = true;
+			d->next_dead = sim->dead_list;
+			sim->dead_list = d;
+		}
+	} else if (!dead && d->st.is_dead) {
+		sim_stats_dead(sim, d, false);
+		sim_trace(sim, "revive %s%s", d->name, q ? "" : " (queue freed)");
+	}
+}
+
+/* sim_dead_sweep - after timers or a flush: which dead sites came back? */
+void sim_dead_sweep(struct sim *sim)
+{
+	struct sim_dest **dp = &sim->dead_list, *d;
+
+	while ((d = *dp) != NULL) {
+		sim_dest_observe(sim, d);
+		if (!d->st.is_dead) {
+			*dp = d->next_dead;
+			d->next_dead = NULL;
+			d->st.on_dead_list = false;
+		} else {
+			dp = &d->next_dead;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+/* loop - what happens each turn (qmgr_loop); returns how long to sleep */
+static double loop(struct sim *sim)
+{
+	double next, wait = sim->p.loop_max_wait;
+	bool fed;
+
+	sim->loop_turns++;
+	sim->wakeup = false;
+	sched_run_timers(sim->s, sim->now);
+	if (sim->dead_list)
+		sim_dead_sweep(sim);
+	process_pending_defers(sim);
+	sim_deliver_drain(sim);
+	fed = feed_one(sim);
+	process_pending_defers(sim);
+	sim_deliver_drain(sim);
+	sim_deliver_close_idle(sim);
+
+	if (fed || sim->wakeup || sim->pending)
+		return 0;
+	if ((next = sched_next_timer(sim->s)) >= 0) {
+		next -= sim->now;
+		if (next < wait)
+			wait = next < 0 ? 0 : next;
+	}
+	return wait;
+}
+
+/* handle - one event */
+static void handle(struct sim *sim, struct sim_event *ev)
+{
+	struct sim_conn *c = ev->ptr;
+
+	sim->events++;
+	switch (ev->kind) {
+	case SIM_EV_INJECT:
+		sim_inject_arrive(sim, ev->ptr);
+		break;
+	case SIM_EV_HELLO:
+		c->ev = NULL;
+		sim_agent_hello(sim, c);
+		break;
+	case SIM_EV_CONNECT_TIMEOUT:
+		c->timeout_ev = NULL;
+		sim_agent_timeout(sim, c);
+		break;
+	case SIM_EV_REPLY:
+		c->ev = NULL;
+		sim_agent_reply(sim, c);
+		break;
+	case SIM_EV_DEFERRED_RUN:
+		sim_deferred_run(sim);
+		break;
+	case SIM_EV_TRIGGER:
+		sim_trigger(sim, ev->ptr);
+		free(ev->ptr);
+		break;
+	case SIM_EV_SITE_RELEASE:
+		((struct sim_dest *)ev->ptr)->active--;
+		break;
+	case SIM_EV_SESSION_EXPIRE:
+		c->session_ev = NULL;
+		sim_agent_session_expire(sim, c);
+		break;
+	}
+}
+
+/*
+ * sim_run_until - advance the simulated clock to until: each round
+ * handles every event due by then (ev_run_once) and runs the loop hook once.
+ */
+void sim_run_until(struct sim *sim, double until)
+{
+	struct sim_event *ev;
+	double next, wait;
+
+	if (sim->s == NULL)
+		sim_qmgr_init(sim);
+	for (;;) {
+		next = sim->loop_at;
+		if (sim_event_next(sim) < next)
+			next = sim_event_next(sim);
+		if (next > until)
+			break;
+		if (next > sim->now)
+			sim->now = next;
+		while ((ev = sim_event_pop_due(sim, sim->now)) != NULL) {
+			handle(sim, ev);
+			free(ev);
+		}
+		wait = loop(sim);
+		if (wait == 0)
+			wait = sim->p.loop_cost;
+		sim->loop_at = sim->now + wait;
+	}
+	if (until > sim->now)
+		sim->now = until;
+}
