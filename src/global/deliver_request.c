@@ -188,6 +188,7 @@ void deliver_reply_encode(const struct deliver_reply *rep, struct buf *frame)
 	attr_put_long(frame, "sent", rep->sent);
 	attr_put_long(frame, "bounced", rep->bounced);
 	attr_put_long(frame, "deferred", rep->deferred);
+	attr_put_long(frame, "last", rep->last);
 	attr_frame_end(frame);
 }
 
@@ -215,6 +216,17 @@ int deliver_reply_decode(const struct attr_list *al, struct deliver_reply *rep,
 	    || need_long(al, "deferred", 0, LONG_MAX, &rep->deferred, error_r) < 0) {
 		deliver_reply_clear(rep);
 		return -1;
+	}
+	/* Optional: an older agent does not say it is leaving. */
+	if (attr_get(al, "last") != NULL) {
+		long last;
+
+		if (attr_get_long(al, "last", 0, 1, &last) < 0) {
+			*error_r = "bad attribute \"last\"";
+			deliver_reply_clear(rep);
+			return -1;
+		}
+		rep->last = (int)last;
 	}
 	return 0;
 }

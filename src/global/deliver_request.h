@@ -70,6 +70,7 @@ struct deliver_reply {
 	char *hop_reason;	/* "" unless the whole next hop failed */
 	char *session;		/* next hop the agent keeps a session open to, or "" */
 	long sent, bounced, deferred;	/* recipient counts (informational) */
+	int last;		/* the agent closes the connection after this reply */
 };
 
 /* deliver_request_encode - request as a frame (replaces frame contents). */

@@ -206,6 +206,16 @@ int queue_rename_noreplace(const char *from, const char *to);
 /* queue_move - rename id from one queue folder to another (creating hash
  * subfolders as needed) and fsync the destination folder. 0 or -1 (errno). */
 int queue_move(const char *queue_dir, const char *from, const char *to, const char *id);
+/*
+ * queue_move_flags - the same; QUEUE_MOVE_NOSYNC skips the folder fsync.
+ * The queue manager's own moves use it: a rename is atomic, and after a
+ * crash the file is in one folder or the other, either of which recovery
+ * handles (Postfix does not fsync these moves either).  Anything that
+ * tells a user "done" after a move must not use it.
+ */
+#define QUEUE_MOVE_NOSYNC	(1 << 0)
+int queue_move_flags(const char *queue_dir, const char *from, const char *to,
+		     const char *id, int flags);
 /* queue_dirs_create - create the queue folders (and hash levels 1-2) if
  * missing. 0, or -1 with *error_r (static). */
 int queue_dirs_create(const char *queue_dir, const char **error_r);

@@ -229,6 +229,13 @@ int queue_rename_noreplace(const char *from, const char *to)
 /* queue_move - rename id from one queue to another, durably */
 int queue_move(const char *queue_dir, const char *from, const char *to, const char *id)
 {
+	return queue_move_flags(queue_dir, from, to, id, 0);
+}
+
+/* queue_move_flags - queue_move(), optionally without the folder fsync */
+int queue_move_flags(const char *queue_dir, const char *from, const char *to,
+		     const char *id, int flags)
+{
 	char *src = queue_path(queue_dir, from, id);
 	char *dst = queue_path(queue_dir, to, id);
 	struct stat st;
@@ -245,7 +252,7 @@ int queue_move(const char *queue_dir, const char *from, const char *to, const ch
 		if (queue_hash_mkdirs(queue_dir, to, id) == 0)
 			rc = queue_rename_noreplace(src, dst);
 	}
-	if (rc == 0)
+	if (rc == 0 && !(flags & QUEUE_MOVE_NOSYNC))
 		rc = fsync_parent(dst);
 out:
 	saved = errno;

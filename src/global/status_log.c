@@ -16,6 +16,7 @@
  * DIAGNOSTICS: -1 with *error_r (static buffer, valid until the next call).
  */
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
@@ -27,9 +28,11 @@
 #include <unistd.h>
 
 #include "global/queue_file.h"
+#include "global/params.h"
 #include "global/status_log.h"
 #include "util/buf.h"
 #include "util/iostuff.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 
@@ -140,6 +143,16 @@ static int open_log(const char *queue_dir, const char *log, const char *id,
 		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			  0600);
 		if (fd >= 0) {
+			/*
+			 * An agent that keeps root (local, pipe) must not leave a log
+			 * the queue manager and the bounce service cannot read.
+			 */
+			if (geteuid() == 0) {
+				struct passwd *pw = getpwnam(var_mail_owner);
+
+				if (pw && pw->pw_uid != 0 && fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
+					msg_warn("fchown %s: %s", path, strerror(errno));
+			}
 			*created_r = true;
 			return fd;
 		}

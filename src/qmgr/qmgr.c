@@ -32,6 +32,7 @@
 #include "global/resolve.h"
 #include "qmgr.h"
 #include "util/ev.h"
+#include "util/htable.h"
 #include "util/iostuff.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -44,6 +45,7 @@ struct qmgr_message *qmgr_messages;
 long qmgr_message_count;
 long qmgr_vrfy_pend_count;
 double qmgr_now;
+struct htable *qmgr_recovered;
 
 static bool wakeup_pending;
 static volatile sig_atomic_t reload_pending;
@@ -337,6 +339,7 @@ int main(int argc, char **argv)
 	signal(SIGALRM, qmgr_watchdog);
 
 	/* Crash recovery (oqmgr-notes 1g), then the first scans. */
+	qmgr_recovered = htable_create(64);
 	qmgr_active_recover();
 	qmgr_incoming_scan = qmgr_scan_create("incoming", false);
 	qmgr_deferred_scan = qmgr_scan_create("deferred", true);

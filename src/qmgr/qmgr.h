@@ -41,6 +41,7 @@
 #define QMGR_MSG_DELETE		(1 << 3)	/* delete when done (tool request) */
 #define QMGR_MSG_REQUEUE	(1 << 4)	/* requeue when done (tool request) */
 #define QMGR_MSG_DROPPED	(1 << 5)	/* waiting recipients were taken back */
+#define QMGR_MSG_LOGS		(1 << 6)	/* bounce/ or trace/ may hold records */
 
 struct qmgr_rcpt {
 	char *address;
@@ -79,6 +80,7 @@ extern struct qmgr_message *qmgr_messages;	/* active queue, in import order */
 extern long qmgr_message_count;
 extern long qmgr_vrfy_pend_count;
 extern double qmgr_now;			/* wall clock at the start of this turn */
+extern struct htable *qmgr_recovered;	/* IDs found in active/ at start-up */
 
 /* qmgr_scan.c */
 struct qmgr_scan;

@@ -36,6 +36,7 @@
 #include "global/trigger.h"
 #include "qmgr.h"
 #include "util/buf.h"
+#include "util/htable.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -63,7 +64,7 @@ static int set_times(const char *path, double when)
 /* move_file - rename between queue folders, with a warning on failure */
 static int move_file(const char *id, const char *from, const char *to)
 {
-	if (queue_move(var_queue_directory, from, to, id) < 0) {
+	if (queue_move_flags(var_queue_directory, from, to, id, QUEUE_MOVE_NOSYNC) < 0) {
 		if (errno != ENOENT)
 			msg_warn("%s: move from %s to %s: %s", id, from, to, strerror(errno));
 		return -1;
@@ -133,6 +134,13 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 		return 0;
 
 	msg = qmgr_message_alloc(id, qflags);
+	/*
+	 * A fresh message from cleanup has no status logs; one that was
+	 * deferred before, or found in active/ at start-up, may have: only
+	 * then is the end-of-message check of bounce/ and trace/ needed.
+	 */
+	if (strcmp(queue, "incoming") != 0 || htable_find(qmgr_recovered, id))
+		msg->flags |= QMGR_MSG_LOGS;
 	msg->next = qmgr_messages;
 	if (qmgr_messages)
 		qmgr_messages->prev = msg;
@@ -216,6 +224,9 @@ void qmgr_active_recover(void)
 			path = queue_path(var_queue_directory, "incoming", id);
 			(void)set_times(path, qmgr_now);
 			free(path);
+			/* Remember it: an agent may still hold it; logs may be pending. */
+			if (htable_find(qmgr_recovered, id) == NULL)
+				htable_enter(qmgr_recovered, id, qmgr_recovered);
 			n++;
 		}
 	}
@@ -290,12 +301,11 @@ static void finish(struct qmgr_message *msg)
 			qmgr_defer_index_add(msg->id, due);
 	} else {
 		path = qmgr_message_path(msg);
-		if (unlink(path) < 0 && errno != ENOENT) {
+		/* No defer log is left: removed at import, flushed on expiry. */
+		if (unlink(path) < 0 && errno != ENOENT)
 			msg_warn("%s: remove %s: %s", msg->id, path, strerror(errno));
-		} else {
-			(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, msg->id);
+		else
 			msg_info("%s: removed", msg->id);
-		}
 		free(path);
 	}
 	message_leave(msg);
@@ -311,14 +321,17 @@ static void done_next(struct qmgr_message *msg)
 	switch (msg->done_step) {
 	case DONE_START:
 		msg->done_step = DONE_BOUNCE_FLUSHED;
-		if (status_log_exists(var_queue_directory, STATUS_LOG_BOUNCE, msg->id) > 0) {
+		if ((msg->flags & QMGR_MSG_LOGS)
+		    && status_log_exists(var_queue_directory, STATUS_LOG_BOUNCE, msg->id) > 0) {
 			qmgr_bounce_request(msg, QMGR_BOUNCE_FLUSH, 0, bounce_done);
 			return;
 		}
 		/* FALLTHROUGH */
 	case DONE_BOUNCE_FLUSHED:
 		msg->done_step = DONE_TRACE_FLUSHED;
-		if (status_log_exists(var_queue_directory, STATUS_LOG_TRACE, msg->id) > 0) {
+		if (((msg->flags & QMGR_MSG_LOGS)
+		     || (msg->tflags & (DEL_REQ_FLAG_TRACE | DEL_REQ_FLAG_VERIFY | DEL_REQ_FLAG_RECORD)))
+		    && status_log_exists(var_queue_directory, STATUS_LOG_TRACE, msg->id) > 0) {
 			flags = 0;
 			if (msg->tflags & DEL_REQ_FLAG_TRACE)
 				flags |= 1;

@@ -115,5 +115,6 @@ void qmgr_bounce_rcpt(struct qmgr_message *msg, const struct qmgr_rcpt *r,
 		return;
 	}
 	log_rcpt(msg, r, &dsn, "bounced");
+	msg->flags |= QMGR_MSG_LOGS;
 	mark_done(msg, r);
 }

@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "global/deliver_request.h"
+#include "global/mail_conf.h"
+#include "global/master_cf.h"
 #include "global/params.h"
 #include "qmgr.h"
 #include "util/attr.h"
@@ -50,6 +52,7 @@ struct agent_conn {
 	struct sched_entry *entry;
 	char *session;			/* queue name the agent holds a session to */
 	double idle_since;
+	long uses;			/* replies received on this connection */
 	struct agent_conn *prev, *next;
 };
 
@@ -57,6 +60,8 @@ static struct agent_conn *conns;
 static long busy_count;
 
 static void conn_read_event(int event, void *ctx);
+static long maxproc(const struct sched_transport *t);
+static long agents_held(const struct sched_transport *t);
 
 /* qmgr_deliver_busy_count - deliveries in progress */
 long qmgr_deliver_busy_count(void)
@@ -119,7 +124,7 @@ static void conn_crash(struct agent_conn *c, const char *why)
 	struct qmgr_message *msg = c->entry->msg;
 
 	msg_warn("%s: private/%s: %s", msg->id, c->t->name, why);
-	msg->flags |= QMGR_MSG_DEFERRED;
+	msg->flags |= QMGR_MSG_DEFERRED | QMGR_MSG_LOGS;
 	entry_finish(c, &o);
 	conn_free(c);
 }
@@ -136,6 +141,8 @@ static void handle_reply(struct agent_conn *c, struct attr_list *al)
 		conn_crash(c, error);
 		return;
 	}
+	if (rep.bounced > 0 || rep.status != DEL_STAT_FINAL)
+		msg->flags |= QMGR_MSG_LOGS;
 	if (rep.status == DEL_STAT_CORRUPT)
 		msg->flags |= QMGR_MSG_CORRUPT;
 	else if (rep.status != DEL_STAT_FINAL)
@@ -151,26 +158,25 @@ static void handle_reply(struct agent_conn *c, struct attr_list *al)
 	free(c->session);
 	c->session = rep.session && *rep.session ? xstrdup(rep.session) : NULL;
 	entry_finish(c, &o);
+	c->uses++;
+	/* An agent at the end of its max_use leaves: do not reuse it. */
+	if (rep.last)
+		conn_free(c);
+	else
+		conn_idle(c);
 	deliver_reply_clear(&rep);
-	conn_idle(c);
 	qmgr_wakeup();
 }
 
-/* start_delivery - give a connected agent its next entry; false if none */
-static bool start_delivery(struct agent_conn *c)
+/* send_request - hand entry e to the agent on connection c */
+static void send_request(struct agent_conn *c, struct sched_entry *e)
 {
-	struct sched_entry *e = sched_select_entry(c->t, c->session, qmgr_now);
 	struct deliver_request req;
 	struct deliver_rcpt *rcpt;
-	struct qmgr_message *msg;
-	struct qmgr_batch *b;
+	struct qmgr_message *msg = e->msg;
+	struct qmgr_batch *b = e->ctx;
+	ssize_t n;
 
-	if (e == NULL) {
-		conn_idle(c);
-		return false;
-	}
-	msg = e->msg;
-	b = e->ctx;
 	rcpt = xcalloc(b->count, sizeof(*rcpt));
 	for (size_t i = 0; i < b->count; i++) {
 		rcpt[i].address = b->rcpt[i].address;
@@ -203,17 +209,80 @@ static bool start_delivery(struct agent_conn *c)
 	c->written = 0;
 	busy_count++;
 	/* Small frames go out at once; ev covers a full socket buffer. */
-	ssize_t n = write(c->fd, c->out->data, c->out->len);
+	n = write(c->fd, c->out->data, c->out->len);
 	if (n > 0)
 		c->written = (size_t)n;
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		if (c->uses > 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/*
+			 * A reused agent went away while idle (max_idle, reload):
+			 * it never saw the request, so nothing was delivered.
+			 * The entry waits for another agent; no crash, no blame.
+			 */
+			c->entry = NULL;
+			busy_count--;
+			sched_entry_unselect(e);
+			conn_free(c);
+			qmgr_wakeup();
+			return;
+		}
 		conn_crash(c, strerror(errno));
-		return true;
+		return;
 	}
 	if (c->written < c->out->len)
 		ev_write_enable(c->fd, conn_read_event, c, (double)var_qmgr_ipc_timeout);
 	else
 		ev_read_enable(c->fd, conn_read_event, c, (double)var_daemon_timeout);
+}
+
+/*
+ * pick_conn - the idle connection of t to carry a delivery to queue q: one
+ * whose agent holds a session to q's next hop if there is one (reuse),
+ * else preferably one without a session (keep sessions for their hops).
+ * Destinations are chosen round robin first, so session reuse never
+ * overrides fairness between destinations.
+ */
+static struct agent_conn *pick_conn(struct sched_transport *t, const struct sched_queue *q)
+{
+	struct agent_conn *c, *plain = NULL, *any = NULL;
+
+	for (c = conns; c; c = c->next) {
+		if (c->t != t || c->state != CONN_IDLE)
+			continue;
+		if (c->session && strcmp(c->session, q->name) == 0)
+			return c;
+		if (c->session == NULL && plain == NULL)
+			plain = c;
+		if (any == NULL)
+			any = c;
+	}
+	return plain ? plain : any;
+}
+
+/* has_idle - does t have an idle connection? */
+static bool has_idle(const struct sched_transport *t)
+{
+	for (struct agent_conn *c = conns; c; c = c->next)
+		if (c->t == t && c->state == CONN_IDLE)
+			return true;
+	return false;
+}
+
+/* deliver_next - a connection of t is ready: send the next entry, if any */
+static bool deliver_next(struct sched_transport *t, struct agent_conn *ready)
+{
+	struct sched_entry *e = sched_select_entry(t, NULL, qmgr_now);
+	struct agent_conn *c;
+
+	if (e == NULL)
+		return false;
+	/* A newly connected agent may have to give way to one with a session. */
+	c = pick_conn(t, e->queue);
+	if (ready && (c == NULL || c->session == NULL || strcmp(c->session, e->queue->name) != 0))
+		c = ready;
+	if (c == NULL)
+		msg_panic("deliver_next: no connection for transport %s", t->name);
+	send_request(c, e);
 	return true;
 }
 
@@ -229,7 +298,12 @@ static void conn_hello(struct agent_conn *c, struct attr_list *al)
 		return;
 	}
 	sched_transport_connected(c->t);
-	(void)start_delivery(c);
+	c->state = CONN_IDLE;		/* ready for work */
+	c->idle_since = qmgr_now;
+	if (!deliver_next(c->t, c))
+		conn_idle(c);
+	else if (c->state == CONN_IDLE)
+		conn_idle(c);		/* another agent took it: this one waits */
 }
 
 /* conn_read_event - readable, writable or timed out */
@@ -243,6 +317,13 @@ static void conn_read_event(int event, void *ctx)
 	int r;
 
 	if (event & EV_E_TIMEOUT) {
+		long limit = c->state == CONN_CONNECTING ? maxproc(c->t) : 0;
+
+		if (limit > 0 && agents_held(c->t) >= limit) {
+			/* Every agent process is ours and busy: waiting, not failing. */
+			ev_read_enable(c->fd, conn_read_event, c, (double)var_qmgr_ipc_timeout);
+			return;
+		}
 		if (c->state == CONN_CONNECTING) {
 			msg_warn("private/%s: no greeting from the delivery agent within %lds",
 				 c->t->name, var_qmgr_ipc_timeout);
@@ -313,21 +394,50 @@ static void conn_read_event(int event, void *ctx)
 	}
 }
 
-/* find_idle - an idle connection of t, preferring one with a session */
-static struct agent_conn *find_idle(struct sched_transport *t)
+/* maxproc - master.cf process limit of a transport's service (0: none) */
+static long maxproc(const struct sched_transport *t)
 {
-	struct agent_conn *c, *any = NULL;
+	const struct master_ent *ents, *e;
+	size_t n;
+
+	ents = mail_conf_master(&n);
+	e = master_cf_find(ents, n, t->name, "unix");
+	return e ? e->maxproc : 0;
+}
+
+/* agents_held - connections of t that hold an agent process */
+static long agents_held(const struct sched_transport *t)
+{
+	long n = 0;
+
+	for (struct agent_conn *c = conns; c; c = c->next)
+		if (c->t == t && c->state != CONN_CONNECTING)
+			n++;
+	return n;
+}
+
+/*
+ * release_idle_for_pending - a connection being set up waits for an agent
+ * process while we hold idle ones of the same transport: use the idle one
+ * for that delivery and give up the pending set-up, so idle connections
+ * never starve new ones of master's agent processes.
+ */
+static void release_idle_for_pending(void)
+{
+	struct agent_conn *c;
+	struct sched_transport *t;
 
 	for (c = conns; c; c = c->next) {
-		if (c->t != t || c->state != CONN_IDLE)
+		if (c->state != CONN_CONNECTING || !has_idle(c->t))
 			continue;
-		if (c->session && sched_queue_find(t, c->session)
-		    && sched_queue_find(t, c->session)->todo_count > 0)
-			return c;
-		if (any == NULL)
-			any = c;
+		t = c->t;
+		sched_transport_connected(t);	/* the set-up is accounted for */
+		conn_free(c);
+		(void)deliver_next(t, NULL);
+		c = conns;			/* the list changed: start over */
+		if (c == NULL)
+			break;
 	}
-	return any;
 }
 
 /* qmgr_deliver_drain - give every transport that can use it a delivery */
@@ -338,11 +448,12 @@ void qmgr_deliver_drain(void)
 	char *path;
 	int fd;
 
+	release_idle_for_pending();
 	while ((t = sched_select_transport(qmgr_sched, qmgr_now)) != NULL) {
-		if ((c = find_idle(t)) != NULL) {
+		if (has_idle(t)) {
 			sched_transport_connected(t);
 			/* The scheduler said yes; if it changes its mind, stop here. */
-			if (!start_delivery(c))
+			if (!deliver_next(t, NULL))
 				break;
 			continue;
 		}

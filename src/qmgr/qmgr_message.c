@@ -257,8 +257,8 @@ static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 			if (msg->qflags & QMGR_FLUSH_EACH) {
 				sched_queue_revive(q, qmgr_now);
 			} else {
-				why = xasprintf("%s delivery temporarily suspended: %s",
-						q->dead_status, q->dead_reason);
+				/* The scheduler's reason already says "suspended". */
+				why = xasprintf("%s %s", q->dead_status, q->dead_reason);
 				q = NULL;
 			}
 		}
@@ -309,6 +309,8 @@ static int read_chunk(struct qmgr_message *msg, struct qf *qf)
 		return (int)n;
 	}
 	for (long i = 0; i < n; i++) {
+		if (rcpts[i].notify & DSN_NOTIFY_SUCCESS)
+			msg->flags |= QMGR_MSG_LOGS;	/* success notices via trace/ */
 		struct qmgr_rcpt r = {
 			.address = rcpts[i].address,
 			.orig_rcpt = rcpts[i].orig_rcpt,
@@ -371,12 +373,18 @@ int qmgr_message_read(struct qmgr_message *msg)
 
 	if ((qf = open_message(msg, &r)) == NULL)
 		return r;
-	/* An agent of an earlier queue manager may still be delivering it. */
-	if (flock(qf_fd(qf), LOCK_EX | LOCK_NB) < 0) {
-		qf_close(&qf);
-		return QMGR_READ_LOCKED;
+	/*
+	 * An agent of an earlier queue manager may still be delivering it;
+	 * only files found in active/ at start-up can be in that state.
+	 */
+	if (htable_find(qmgr_recovered, msg->id)) {
+		if (flock(qf_fd(qf), LOCK_EX | LOCK_NB) < 0) {
+			qf_close(&qf);
+			return QMGR_READ_LOCKED;
+		}
+		(void)flock(qf_fd(qf), LOCK_UN);
+		htable_delete(qmgr_recovered, msg->id);
 	}
-	(void)flock(qf_fd(qf), LOCK_UN);
 	if ((r = qf_read_envelope(qf, &msg->env, &error)) < 0) {
 		msg_warn("%s: %s", msg->id, error);
 		qf_close(&qf);

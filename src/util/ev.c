@@ -27,6 +27,7 @@ struct ev_io {
 	struct event *ev;
 	ev_fn *fn;
 	void *ctx;
+	short what;		/* EV_READ or EV_WRITE */
 };
 
 static struct event_base *base;
@@ -183,10 +184,29 @@ static void io_enable(int fd, short what, ev_fn *fn, void *ctx, double timeout)
 		memset(ios + ios_size, 0, (size_t)(nsize - ios_size) * sizeof(*ios));
 		ios_size = nsize;
 	}
+
+	/*
+	 * Same interest again (the common case: an agent connection going
+	 * from idle to busy and back): keep the registration and change only
+	 * the callback and the time-out, so the kernel's epoll set is not
+	 * touched for every request.
+	 */
+	if ((io = ios[fd]) != NULL && io->what == what) {
+		io->fn = fn;
+		io->ctx = ctx;
+		if (timeout >= 0) {
+			tv = to_tv(timeout);
+			event_add(io->ev, &tv);
+		} else {
+			event_remove_timer(io->ev);
+		}
+		return;
+	}
 	ev_disable(fd);
 	io = ios[fd] = xcalloc(1, sizeof(*io));
 	io->fn = fn;
 	io->ctx = ctx;
+	io->what = what;
 	io->ev = event_new(base, fd, what | EV_PERSIST, io_cb, io);
 	if (timeout >= 0) {
 		tv = to_tv(timeout);

@@ -638,11 +638,6 @@ def test_bv_reports_without_delivering(instance, sink):
 
 
 @NO_BOUNCE
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the local agent (running as root) creates trace/<ID> as root:root 0600, so "
-    "the bounce service (mail_owner) cannot read it: 'trace_flush failed: cannot read "
-    "trace log: open .../trace/ID: Permission denied', and the message is retried "
-    "until it expires; no report"))
 def test_bv_reports_for_a_local_recipient(instance, sink):
     bv_report(instance, sink, ["me@localhost"], timeout=10)
     assert instance.maildir_messages("me") == []

@@ -348,6 +348,8 @@ static void serve_connection(int fd, long *uses)
 		}
 		deliver_one(&req, &reply);
 		(*uses)++;
+		/* Say so when this is our last request, so nobody sends another. */
+		reply.last = *uses >= var_max_use;
 		deliver_reply_encode(&reply, out);
 		deliver_reply_clear(&reply);
 		deliver_request_clear(&req);
