@@ -1,7 +1,7 @@
 #!/bin/bash
 # drain.sh - the delivery benchmark: sluice beside Postfix/oqmgr, same machine.
 #
-#   sudo bench/drain.sh [-n MESSAGES] [-r RUNS] [-w WORKDIR] [-b] [-k] [-s sluice|postfix]
+#   sudo bench/drain.sh [-n MESSAGES] [-r RUNS] [-w WORKDIR] [-o NAME=VALUE]... [-b] [-k] [-s sluice|postfix]
 #
 # Workload (identical for both systems): 10 smtp-sink processes on
 # 127.0.0.1, destinations d0.test .. d9.test routed to them with
@@ -35,6 +35,7 @@
 # mail_owner), Postfix 3.x installed but not running, and a release build
 # (-b: run `cmake --preset release && cmake --build build-release` first;
 # without -b it is built only when build-release/sluice is missing).
+# -o adds a main.cf setting to both systems alike (e.g. -o max_use=100000).
 # Processes it started are stopped by pid on exit; -k keeps WORKDIR
 # (default /var/tmp/sluice-bench) for inspection.
 set -euo pipefail
@@ -49,6 +50,7 @@ RUNS=3
 BUILD_FIRST=0
 KEEP=0
 ONLY=""
+EXTRA=()
 MSG_SIZE=1272
 DOMAINS=10
 
@@ -56,11 +58,12 @@ usage() {
 	sed -n '4p' "$0" | sed 's/^# */usage: /' >&2
 	exit 64
 }
-while getopts "n:r:w:bks:" opt; do
+while getopts "n:r:w:o:bks:" opt; do
 	case $opt in
 	n) N=$OPTARG ;;
 	r) RUNS=$OPTARG ;;
 	w) WORK=$OPTARG ;;
+	o) [[ $OPTARG == *=* ]] || usage; EXTRA+=("${OPTARG%%=*} = ${OPTARG#*=}") ;;
 	b) BUILD_FIRST=1 ;;
 	k) KEEP=1 ;;
 	s) ONLY=$OPTARG ;;
@@ -82,6 +85,13 @@ CFLAGS="-O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror"
 cc $CFLAGS -I"$ROOT/src" -o "$WORK/bin/qgen" "$BENCH/qgen.c" \
 	"$BUILD/libsluice_global.a" "$BUILD/libsluice_util.a"
 cc $CFLAGS -o "$WORK/bin/drainwait" "$BENCH/drainwait.c"
+# A private copy of the programs (they find each other beside sluice), so
+# that a rebuild of build-release during the benchmark cannot mix builds.
+rm -rf "$WORK/sluice-bin"
+mkdir -p "$WORK/sluice-bin"
+find "$BUILD" -maxdepth 1 -type f -perm -u+x -exec cp -p {} "$WORK/sluice-bin/" \;
+BUILD_TIME=$(stat -c %y "$BUILD/qmgr" | cut -d. -f1)
+SLUICE=$WORK/sluice-bin/sluice
 
 # ---- processes we started, stopped by pid on exit ----
 SINK_PIDS=()
@@ -89,7 +99,7 @@ SL_CONF=""
 PF_DIR=""
 cleanup() {
 	set +e
-	[ -n "$SL_CONF" ] && [ -f "$SL_CONF/main.cf" ] && "$BUILD/sluice" -c "$SL_CONF" stop >/dev/null 2>&1
+	[ -n "$SL_CONF" ] && [ -f "$SL_CONF/main.cf" ] && "$SLUICE" -c "$SL_CONF" stop >/dev/null 2>&1
 	[ -n "$PF_DIR" ] && [ -d "$PF_DIR/conf" ] && "$BENCH/pf_instance.sh" stop "$PF_DIR"
 	for p in "${SINK_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${SINK_PIDS[@]}"; do wait "$p" 2>/dev/null; done
@@ -134,7 +144,8 @@ RAW=$RESULTS/drain-$STAMP.tsv
 TABLE=$RESULTS/drain-$STAMP.txt
 {
 	echo "# drain benchmark $STAMP: N=$N runs=$RUNS size=$MSG_SIZE domains=$DOMAINS"
-	echo "# sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'), build $BUILD ($(stat -c %y "$BUILD/qmgr" | cut -d. -f1))"
+	echo "# sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'), build $BUILD ($BUILD_TIME; qmgr $(sha1sum "$WORK/sluice-bin/qmgr" | cut -c1-12))"
+	echo "# extra main.cf settings, both systems: ${EXTRA[*]:-none}"
 	echo "# postfix $(postconf -d -h mail_version) (oqmgr); $(uname -sr); $(nproc) cpus"
 	printf "system\trun\tn\telapsed\tsent\tdeferred\tcpu\tutime\tstime\thwm_kb\trss_kb\tsys_busy\tload1\n"
 } > "$RAW"
@@ -162,6 +173,7 @@ run_postfix() {
 	PF_DIR=$WORK/pf
 	rm -rf "$PF_DIR"
 	"$BENCH/pf_instance.sh" setup "$PF_DIR" "$PORT0" "$SMTPD_PORT"
+	[ ${#EXTRA[@]} -eq 0 ] || printf '%s\n' "${EXTRA[@]}" >> "$PF_DIR/conf/main.cf"
 	"$BENCH/pf_instance.sh" load "$PF_DIR" "$N" >/dev/null
 	"$BENCH/pf_instance.sh" measure "$PF_DIR"
 	settle
@@ -191,19 +203,20 @@ myhostname = bench.test
 mydestination = localhost
 transport_maps = inline:{ $tm }
 EOF
+	[ ${#EXTRA[@]} -eq 0 ] || printf '%s\n' "${EXTRA[@]}" >> "$dir/conf/main.cf"
 	SL_CONF=$dir/conf
 	"$WORK/bin/qgen" -s "$MSG_SIZE" -d "$DOMAINS" "$dir/spool" "$N" >/dev/null
 	chown -R sluice:sluice "$dir/spool"
 	settle
 	local load=$(cut -d' ' -f1 /proc/loadavg)
-	"$BUILD/sluice" -c "$dir/conf" start >/dev/null 2>&1
+	"$SLUICE" -c "$dir/conf" start >/dev/null 2>&1
 	local t0=$SECONDS
 	until master=$(tr -d ' \n' < "$dir/spool/pid/master.pid" 2>/dev/null) && [ -n "$master" ]; do
 		[ $((SECONDS - t0)) -lt 20 ] || { echo "drain.sh: sluice did not start" >&2; exit 1; }
 		sleep 0.05
 	done
 	line=$("$WORK/bin/drainwait" -n qmgr "$master" "$dir/spool") || rc=$?
-	"$BUILD/sluice" -c "$dir/conf" stop >/dev/null 2>&1
+	"$SLUICE" -c "$dir/conf" stop >/dev/null 2>&1
 	[ $rc -eq 0 ] || echo "drain.sh: sluice run $run did not drain: $line" >&2
 	record sluice "$run" "$line" "$(grep -c 'status=sent' "$dir/maillog" || true)" \
 		"$(count_deferred "$dir/spool")" "$load"
@@ -255,4 +268,5 @@ END {
 	row("machine CPU-s per 10,000 (all)", sys, "%.2f")
 	row("left deferred (of " N ")", def, "%d")
 }' "$RAW" | tee "$TABLE"
+[ ${#EXTRA[@]} -eq 0 ] || echo "(both systems with: ${EXTRA[*]})" | tee -a "$TABLE"
 echo "raw: $RAW" >&2

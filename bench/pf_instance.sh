@@ -36,9 +36,10 @@ die() { echo "pf_instance.sh: $*" >&2; exit 1; }
 
 # pf - run the postfix command for instance DIR (stdout kept quiet)
 pf() {
-	local dir=$1; shift
-	postfix -c "$dir/conf" "$@" >/dev/null 2>&1 || {
-		echo "pf_instance.sh: postfix $* failed; maillog tail:" >&2
+	local dir=$1 out; shift
+	# Under script(1): the postfix command prints its diagnostics only to a tty.
+	out=$(script -qec "postfix -c $dir/conf $*" /dev/null 2>&1 | tr -d '\r') || {
+		echo "pf_instance.sh: postfix $* failed: $out" >&2
 		tail -5 "$dir/maillog" >&2 2>/dev/null || true
 		return 1
 	}
