@@ -11,6 +11,7 @@
  * to report it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,13 @@ static int out_fd = 2;		/* -1: syslog */
 static bool out_is_stderr = true;
 static int error_count;
 static void (*cleanup_fn)(void);
+static long cached_pid;		/* getpid() is a system call; lines are many */
+
+/* refresh_pid - a forked child logs under its own pid */
+static void refresh_pid(void)
+{
+	cached_pid = (long)getpid();
+}
 
 static const char *severity_prefix[] = {"", "warning: ", "error: ", "fatal: ", "panic: "};
 
@@ -46,6 +54,13 @@ void log_init(const char *name, int flags)
 	char *end;
 	long fd;
 
+	static bool atfork_done;
+
+	if (!atfork_done) {
+		pthread_atfork(NULL, NULL, refresh_pid);
+		atfork_done = true;
+	}
+	refresh_pid();
 	snprintf(progname, sizeof(progname), "%s", name);
 	snprintf(ident, sizeof(ident), "sluice/%s", name);
 	if (gethostname(hostname, sizeof(hostname) - 1) < 0)
@@ -214,7 +229,7 @@ void msg_vlog(int severity, const char *fmt, va_list ap)
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
 		n = (size_t)snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n",
-				     when, hostname, ident, (long)getpid(), text);
+				     when, hostname, ident, cached_pid ? cached_pid : (long)getpid(), text);
 		if (n >= sizeof(line)) {
 			n = sizeof(line) - 1;
 			line[n - 1] = '\n';
