@@ -261,6 +261,19 @@ int main(int argc, char **argv)
 		unsetenv("SLUICE_CONFIG_DIR");
 	}
 	mail_conf_set_process("master", "master");
+	/* The embedded default keeps its maillog under ./var/log: make the folder. */
+	if (*var_maillog_file && strcmp(var_maillog_file, "-") != 0) {
+		char *dir = xstrdup(var_maillog_file), *slash = strrchr(dir, '/');
+
+		if (slash && slash != dir) {
+			*slash = 0;
+			if (mkdir_p(dir, 0755) < 0)
+				msg_warn("create %s: %s", dir, strerror(errno));
+		}
+		free(dir);
+	}
+	if (mkdir_p(var_queue_directory, 0755) < 0)
+		msg_fatal("create queue_directory %s: %s", var_queue_directory, strerror(errno));
 	if (log_configure(var_syslog_name, var_syslog_facility, var_maillog_file,
 			  var_myhostname, &error) < 0)
 		msg_fatal("%s", error);

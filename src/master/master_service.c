@@ -295,6 +295,9 @@ static void spawn(struct master_serv *s)
 		if (dup2(s->listen_fd, MAIL_SERVER_LISTEN_FD) < 0
 		    || dup2(s->status_fd[1], MAIL_SERVER_STATUS_FD) < 0)
 			msg_fatal("dup2: %s", strerror(errno));
+		/* Our own process group: a terminal's Ctrl-C reaches master only,
+		 * which then stops everyone in order. */
+		(void)setpgid(0, 0);
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);

@@ -186,6 +186,30 @@ int fsync_parent(const char *path)
 	return fsync_dir(dir);
 }
 
+/* mkdir_p - folder and parents */
+int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX], *cp;
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp)) {
+		errno = n ? ENAMETOOLONG : ENOENT;
+		return -1;
+	}
+	memcpy(tmp, path, n + 1);
+	for (cp = tmp + 1; *cp; cp++) {
+		if (*cp != '/')
+			continue;
+		*cp = 0;
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -1;
+		*cp = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 /* mono_time - monotonic seconds */
 double mono_time(void)
 {

@@ -31,6 +31,8 @@ int unix_connect(const char *path, bool nonblocking);
 int fsync_dir(const char *dir);
 /* fsync_parent - fsync the directory that holds path. */
 int fsync_parent(const char *path);
+/* mkdir_p - create a folder and its missing parents (existing is fine). */
+int mkdir_p(const char *path, mode_t mode);
 /* mono_time - monotonic clock in seconds. */
 double mono_time(void);
 /* wall_time - real time in seconds with microseconds. */
