@@ -105,3 +105,43 @@ def test_reload_changes_concurrency_limit(instance, sink):
     instance.wait_for(lambda: len(s.received()) == 80, 60, "all deliveries")
     # The reload dropped nothing: every message delivered exactly once.
     assert len(set(s.rcpts())) == 80 == len(s.rcpts())
+
+
+def test_embedded_default_runs_under_var():
+    """The README's run command: no configuration at all; spool, maillog and
+    mailboxes under ./var; mail to @localhost lands in ./var/mail/USER."""
+    import pytest
+    import subprocess
+    from conftest import SLUICE
+    if os.path.exists("/etc/sluice"):
+        pytest.skip("/etc/sluice exists: the embedded default is not in use here")
+    import pathlib
+    import shutil
+    import tempfile
+    # Mail is delivered as mail_owner: the folder must be reachable by it.
+    tmp_path = pathlib.Path(tempfile.mkdtemp(prefix="sluice-embedded-"))
+    os.chmod(tmp_path, 0o755)
+    env = dict(os.environ)
+    env.pop("SLUICE_CONFIG_DIR", None)
+    run = lambda *a, **kw: subprocess.run([SLUICE] + list(a), cwd=tmp_path, env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          timeout=60, **kw)
+    p = run("start")
+    assert p.returncode == 0, p.stderr
+    try:
+        p = run("sendmail", "-f", "me@localhost", "you@localhost",
+                input=b"Subject: embedded\n\nhello\n")
+        assert p.returncode == 0, p.stderr
+        new = tmp_path / "var" / "mail" / "you" / "new"
+        deadline = time.time() + 30
+        while time.time() < deadline and not (new.exists() and list(new.iterdir())):
+            time.sleep(0.1)
+        msgs = list(new.iterdir())
+        assert len(msgs) == 1
+        assert b"Subject: embedded" in msgs[0].read_bytes()
+        log = (tmp_path / "var" / "log" / "maillog").read_text()
+        assert "configuration (embedded default)" in log
+        assert re.search(r"to=<you@localhost>, relay=local, .*status=sent", log)
+    finally:
+        run("stop")
+        shutil.rmtree(tmp_path, ignore_errors=True)
