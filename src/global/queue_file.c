@@ -69,6 +69,7 @@ struct qf_writer {
 	int flags;
 	int err;		/* first write errno */
 	char *bad;		/* first unusable-data complaint */
+	char *fixed_id;		/* commit under this ID (qf_set_id) */
 };
 
 /* w_offset - offset of the next byte the writer produces */
@@ -342,6 +343,7 @@ static void w_free(struct qf_writer **wp)
 	free(w->queue_name);
 	free(w->tmp_path);
 	free(w->bad);
+	free(w->fixed_id);
 	free(w);
 	*wp = NULL;
 }
@@ -443,7 +445,10 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 	sec = w->born_sec;
 	usec = w->born_usec;
 	for (int tries = 0;; tries++) {
-		queue_id_format(id, sec, usec, (unsigned long)st.st_ino);
+		if (w->fixed_id)
+			snprintf(id, sizeof(id), "%s", w->fixed_id);
+		else
+			queue_id_format(id, sec, usec, (unsigned long)st.st_ino);
 		free(path);
 		path = queue_path(w->queue_dir, w->queue_name, id);
 		rc = queue_rename_noreplace(w->tmp_path, path);
@@ -452,7 +457,7 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 			rc = queue_rename_noreplace(w->tmp_path, path);
 		if (rc == 0)
 			break;
-		if (errno != EEXIST || tries >= 20) {
+		if (errno != EEXIST || tries >= 20 || w->fixed_id) {
 			err = errno;
 			free(path);
 			return w_fail(wp, w->tmp_path, "rename queue file", err, error_r);
@@ -481,6 +486,15 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 	memcpy(id_r, id, QUEUE_ID_SIZE);
 	w_free(wp);
 	return 0;
+}
+
+/* qf_set_id - commit under a given queue ID instead of a new one */
+void qf_set_id(struct qf_writer *w, const char *id)
+{
+	if (!queue_id_valid(id))
+		msg_panic("qf_set_id: bad queue ID \"%s\"", id);
+	free(w->fixed_id);
+	w->fixed_id = xstrdup(id);
 }
 
 /* qf_abort - discard the file being written */

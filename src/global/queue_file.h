@@ -114,6 +114,13 @@ void qf_add_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt
  * frees the writer.  On failure the temporary file is removed.
  */
 int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **error_r);
+/*
+ * qf_set_id - make qf_commit use this queue ID (which must be unused in the
+ * target folder: the commit fails with EEXIST, "rename queue file: File
+ * exists", rather than replace anything).  pickup uses it to give a message
+ * the ID of its maildrop file, which makes a repeated pickup detectable.
+ */
+void qf_set_id(struct qf_writer *w, const char *id);
 /* qf_abort - remove the temporary file and free the writer. */
 void qf_abort(struct qf_writer **wp);
 

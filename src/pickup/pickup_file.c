@@ -63,6 +63,22 @@ static enum pickup_status set(struct pickup_result *res, enum pickup_status stat
 	return status;
 }
 
+/* already_queued - does a queue folder hold a file with this ID? */
+static bool already_queued(const char *queue_dir, const char *id)
+{
+	static const char *queues[] = {"incoming", "active", "deferred", "hold", "corrupt"};
+	struct stat st;
+	bool found = false;
+
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]) && !found; i++) {
+		char *path = queue_path(queue_dir, queues[i], id);
+
+		found = lstat(path, &st) == 0;
+		free(path);
+	}
+	return found;
+}
+
 /* on_alarm - only interrupts a blocked open() */
 static void on_alarm(int sig)
 {
@@ -282,11 +298,23 @@ enum pickup_status pickup_file(const char *queue_dir, const char *id, struct pic
 		goto out;
 	}
 
-	/* Copy: envelope, recipients, content. */
+	/*
+	 * Already queued under this ID: an earlier pickup committed the copy
+	 * and was stopped before it could remove this file.  (The queue
+	 * manager also removes maildrop/ID when it imports incoming/ID.)
+	 */
+	if (already_queued(queue_dir, id)) {
+		msg_info("%s: already queued; removing the maildrop copy", id);
+		res->status = PICKUP_DONE;
+		goto remove;
+	}
+
+	/* Copy: envelope, recipients, content, under the same queue ID. */
 	if ((c = cleanup_open(queue_dir, 0, &err)) == NULL) {
 		rc = set(res, PICKUP_STOP, "%s", err);
 		goto out;
 	}
+	cleanup_set_queue_id(c, id);
 	copy_envelope(c, &env, kind, &fst, id);
 	if ((pending = copy_rcpts(q, c, kind, res)) < 0) {
 		rc = res->status;
@@ -303,6 +331,10 @@ enum pickup_status pickup_file(const char *queue_dir, const char *id, struct pic
 		goto out;
 	}
 	if (cleanup_close(&c, res->queue_id, &err) < 0) {
+		if (already_queued(queue_dir, id)) {
+			res->status = PICKUP_DONE;
+			goto remove;
+		}
 		rc = set(res, err[0] == '4' ? PICKUP_STOP : PICKUP_REJECTED, "%s", err);
 		goto out;
 	}

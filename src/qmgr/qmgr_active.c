@@ -133,6 +133,17 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 	if (move_file(id, queue, "active") < 0)
 		return 0;
 
+	/*
+	 * pickup gives a message the ID of its maildrop file and removes that
+	 * file after the commit; if pickup was stopped in between, the copy
+	 * in maildrop/ goes now, so that it can never be queued twice.
+	 */
+	if (strcmp(queue, "incoming") == 0) {
+		path = queue_path(var_queue_directory, "maildrop", id);
+		(void)unlink(path);
+		free(path);
+	}
+
 	msg = qmgr_message_alloc(id, qflags);
 	/*
 	 * A fresh message from cleanup has no status logs; one that was

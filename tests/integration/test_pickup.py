@@ -245,10 +245,6 @@ def test_twenty_messages_with_pickup_killed_midway(instance, sink):
 @pytest.mark.skipif(shutil.which("strace") is None,
                     reason="strace (Debian package strace) is needed to stop pickup at the "
                     "exact system call")
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: pickup commits the incoming/ copy (cleanup_close) and only then unlinks "
-    "the maildrop file; killed in between, the restarted pickup copies the file "
-    "again and the message is delivered twice (Postfix has the same window)"))
 def test_pickup_killed_between_commit_and_unlink_delivers_once(instance, sink):
     s = sink()
     instance.write_config(transport_maps=routes({"a.test": s.port}))

@@ -70,6 +70,7 @@ struct cleanup {
 	long uid;			/* -1: not given */
 	double arrival;
 	char *orig_id;			/* requeued message's old ID, for the log */
+	char *queue_id;			/* commit under this ID (pickup) */
 
 	/* recipients */
 	struct cleanup_rcpt *rcpts;
@@ -173,6 +174,13 @@ void cleanup_set_arrival(struct cleanup *c, double when)
 {
 	check_envelope_open(c, "cleanup_set_arrival");
 	c->arrival = when;
+}
+
+/* cleanup_set_queue_id - commit the message under this queue ID */
+void cleanup_set_queue_id(struct cleanup *c, const char *id)
+{
+	free(c->queue_id);
+	c->queue_id = xstrdup(id);
 }
 
 /* cleanup_set_orig_id - old queue ID of requeued mail */
@@ -386,6 +394,7 @@ static void cleanup_free(struct cleanup **cp)
 	free(c->envid);
 	free(c->msgid);
 	free(c->orig_id);
+	free(c->queue_id);
 	free(c);
 	*cp = NULL;
 }
@@ -443,6 +452,8 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 	for (size_t i = 0; i < c->rcpt_count; i++)
 		qf_add_rcpt(c->writer, c->rcpts[i].address, c->rcpts[i].orig_rcpt,
 			    c->rcpts[i].dsn_orcpt, c->rcpts[i].notify);
+	if (c->queue_id)
+		qf_set_id(c->writer, c->queue_id);
 	if (qf_commit(&c->writer, id, &err) < 0) {
 		snprintf(why, sizeof(why), "4.3.0 queue file write error: %s", err);
 		*error_r = why;

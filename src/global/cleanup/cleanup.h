@@ -88,6 +88,14 @@ void cleanup_set_uid(struct cleanup *c, long uid);
 void cleanup_set_arrival(struct cleanup *c, double when);
 /* cleanup_set_orig_id - the queue ID a requeued message had, for the log
  * ("uid=N from=<...> orig_id=ID", as Postfix's pickup writes it). */
+/*
+ * cleanup_set_queue_id - commit under this queue ID (it must be unused in
+ * incoming/; cleanup_close fails with "File exists" otherwise).  pickup
+ * gives a message the ID of its maildrop file, so that a pickup killed
+ * between its commit and the unlink of the maildrop file does not queue
+ * the message twice.
+ */
+void cleanup_set_queue_id(struct cleanup *c, const char *id);
 void cleanup_set_orig_id(struct cleanup *c, const char *id);
 
 /*
