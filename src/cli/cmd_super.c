@@ -352,6 +352,14 @@ static int release_file(struct super_ctx *c, const char *path, const char *id)
 	if (utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? ACT_GONE
 			: failed(c, CMD_EX_FAIL, id, "set time of %s: %s", path, strerror(errno));
+	/*
+	 * The group-read bit asks the queue manager to flush this one message
+	 * (revive its destinations) and tells it the message is not fresh: its
+	 * status logs are to be looked at (QUEUE.md: per-file mode bits).
+	 */
+	if (chmod(path, QF_MODE_READY | QF_MODE_UNTHROTTLE) < 0)
+		return errno == ENOENT ? ACT_GONE
+			: failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(errno));
 	return move_file(c, path, "incoming", id);
 }
 

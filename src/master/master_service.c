@@ -75,7 +75,8 @@ static int endpoint_open(struct master_serv *s, const struct master_ent *e)
 	s->endpoint = xasprintf("%s/%s/%s", var_queue_directory,
 				e->private_ ? "private" : "public", e->service);
 	if (strcmp(e->type, "unix") == 0) {
-		fd = unix_listen(s->endpoint, 128, e->private_ ? 0600 : 0666);
+		/* A deep queue: clients wait there while every process is busy. */
+		fd = unix_listen(s->endpoint, 4096, e->private_ ? 0600 : 0666);
 		if (fd >= 0 && geteuid() == 0) {
 			uid_t uid;
 			gid_t gid;

@@ -150,8 +150,9 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 	 * deferred before, or found in active/ at start-up, may have: only
 	 * then is the end-of-message check of bounce/ and trace/ needed.
 	 */
-	if (strcmp(queue, "incoming") != 0 || htable_find(qmgr_recovered, id))
-		msg->flags |= QMGR_MSG_LOGS;
+	if (strcmp(queue, "incoming") != 0 || htable_find(qmgr_recovered, id)
+	    || (st.st_mode & (S_IRGRP | S_IXGRP)))
+		msg->flags |= QMGR_MSG_LOGS;	/* released or flushed: may have logs */
 	msg->next = qmgr_messages;
 	if (qmgr_messages)
 		qmgr_messages->prev = msg;
@@ -159,8 +160,12 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 	qmgr_message_count++;
 	sched_message_enter(qmgr_sched);
 
-	/* The defer log describes the latest attempt only (Postfix). */
-	if (!(qflags & QMGR_FORCE_EXPIRE))
+	/*
+	 * The defer log describes the latest attempt only (Postfix).  Fresh
+	 * mail from cleanup has none (release and requeue remove it when they
+	 * bring a message back), so only the others pay for the unlink.
+	 */
+	if (!(qflags & QMGR_FORCE_EXPIRE) && (msg->flags & QMGR_MSG_LOGS))
 		(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, id);
 
 	r = qmgr_message_read(msg);
@@ -298,7 +303,27 @@ static void finish(struct qmgr_message *msg)
 	char *path;
 	double delay, due;
 
-	if (msg->flags & QMGR_MSG_DEFERRED) {
+	bool pending = (msg->flags & (QMGR_MSG_DEFERRED | QMGR_MSG_DROPPED)) != 0;
+
+	if (pending && (msg->flags & QMGR_MSG_HOLD)) {
+		if (move_file(msg->id, "active", "hold") == 0)
+			msg_info("%s: placed on hold", msg->id);
+	} else if (pending && (msg->flags & QMGR_MSG_REQUEUE)) {
+		/*
+		 * Requeue: back through pickup and cleanup (a complete file, mode
+		 * 0700, owned by us, is a requeued file to pickup), with the logs
+		 * of this attempt gone, as the queue tool does.
+		 */
+		const char *error;
+
+		(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, msg->id);
+		(void)status_log_remove(var_queue_directory, STATUS_LOG_TRACE, msg->id);
+		if (move_file(msg->id, "active", "maildrop") == 0) {
+			msg_info("%s: requeued", msg->id);
+			if (trigger_send(var_queue_directory, "public/pickup", "W", 1, &error) < 0)
+				msg_warn("%s: cannot wake pickup: %s", msg->id, error);
+		}
+	} else if (pending) {
 		delay = sched_backoff_delay(qmgr_now - msg->env.arrival_time,
 					    (double)var_minimal_backoff_time,
 					    (double)var_maximal_backoff_time,
@@ -398,43 +423,23 @@ void qmgr_active_done(struct qmgr_message *msg)
 		return;
 	}
 	/*
-	 * The queue tools asked for this while it was being delivered.  A
-	 * message whose every recipient got a final answer meanwhile is simply
-	 * done (its reports still go out); anything else is held or requeued
-	 * with its pending recipients, or deleted.
+	 * The queue tools asked for this while it was being delivered.  Delete
+	 * happens now.  Hold and requeue happen at the end of the chain,
+	 * after any report due for this attempt went out, and only when
+	 * recipients remain (finish()); a message done meanwhile is removed.
 	 */
 	if ((msg->flags & (QMGR_MSG_HOLD | QMGR_MSG_REQUEUE))
-	    && !(msg->flags & (QMGR_MSG_DEFERRED | QMGR_MSG_DROPPED | QMGR_MSG_DELETE)))
+	    && !(msg->flags & (QMGR_MSG_DEFERRED | QMGR_MSG_DROPPED)))
 		msg->flags &= ~(QMGR_MSG_HOLD | QMGR_MSG_REQUEUE);
-	if (msg->flags & (QMGR_MSG_HOLD | QMGR_MSG_DELETE | QMGR_MSG_REQUEUE)) {
-		if (msg->flags & QMGR_MSG_DELETE) {
-			path = qmgr_message_path(msg);
-			if (unlink(path) == 0) {
-				msg_info("%s: removed", msg->id);
-				(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, msg->id);
-				(void)status_log_remove(var_queue_directory, STATUS_LOG_BOUNCE, msg->id);
-				(void)status_log_remove(var_queue_directory, STATUS_LOG_TRACE, msg->id);
-			}
-			free(path);
-		} else if (msg->flags & QMGR_MSG_HOLD) {
-			if (move_file(msg->id, "active", "hold") == 0)
-				msg_info("%s: placed on hold", msg->id);
-		} else {
-			/*
-			 * Requeue: back through pickup and cleanup (a complete file,
-			 * mode 0700, owned by us, is a requeued file to pickup), with
-			 * the logs of this attempt gone, as the queue tool does.
-			 */
-			const char *error;
-
+	if (msg->flags & QMGR_MSG_DELETE) {
+		path = qmgr_message_path(msg);
+		if (unlink(path) == 0) {
+			msg_info("%s: removed", msg->id);
 			(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, msg->id);
+			(void)status_log_remove(var_queue_directory, STATUS_LOG_BOUNCE, msg->id);
 			(void)status_log_remove(var_queue_directory, STATUS_LOG_TRACE, msg->id);
-			if (move_file(msg->id, "active", "maildrop") == 0) {
-				msg_info("%s: requeued", msg->id);
-				if (trigger_send(var_queue_directory, "public/pickup", "W", 1, &error) < 0)
-					msg_warn("%s: cannot wake pickup: %s", msg->id, error);
-			}
 		}
+		free(path);
 		message_leave(msg);
 		return;
 	}

@@ -417,26 +417,32 @@ static long agents_held(const struct sched_transport *t)
 }
 
 /*
- * release_idle_for_pending - a connection being set up waits for an agent
- * process while we hold idle ones of the same transport: use the idle one
- * for that delivery and give up the pending set-up, so idle connections
- * never starve new ones of master's agent processes.
+ * serve_idle - give idle connections work before anything else.  The
+ * scheduler's transport selection caps connection set-ups at two per
+ * transport; while those wait for an agent process (every process busy or
+ * held idle by us), idle connections would otherwise sit unused.  A dead
+ * or rate-locked transport gets nothing here: those limits stay the
+ * scheduler's.
  */
-static void release_idle_for_pending(void)
+static void serve_idle(void)
 {
 	struct agent_conn *c;
 	struct sched_transport *t;
+	bool progress = true;
 
-	for (c = conns; c; c = c->next) {
-		if (c->state != CONN_CONNECTING || !has_idle(c->t))
-			continue;
-		t = c->t;
-		sched_transport_connected(t);	/* the set-up is accounted for */
-		conn_free(c);
-		(void)deliver_next(t, NULL);
-		c = conns;			/* the list changed: start over */
-		if (c == NULL)
-			break;
+	while (progress) {
+		progress = false;
+		for (c = conns; c; c = c->next) {
+			if (c->state != CONN_IDLE)
+				continue;
+			t = c->t;
+			if (t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
+				continue;
+			if (deliver_next(t, NULL)) {
+				progress = true;
+				break;		/* the list changed: start over */
+			}
+		}
 	}
 }
 
@@ -448,7 +454,7 @@ void qmgr_deliver_drain(void)
 	char *path;
 	int fd;
 
-	release_idle_for_pending();
+	serve_idle();
 	while ((t = sched_select_transport(qmgr_sched, qmgr_now)) != NULL) {
 		if (has_idle(t)) {
 			sched_transport_connected(t);
@@ -459,6 +465,15 @@ void qmgr_deliver_drain(void)
 		}
 		path = xasprintf("%s/private/%s", var_queue_directory, t->name);
 		fd = unix_connect(path, true);
+		if (fd < 0 && errno == EAGAIN) {
+			/*
+			 * The agents' listen queue is full: every agent is busy.
+			 * Not a failure of the transport; try again next turn.
+			 */
+			free(path);
+			sched_transport_connected(t);
+			break;
+		}
 		if (fd < 0) {
 			msg_warn("connect to transport %s: %s", path, strerror(errno));
 			free(path);

@@ -143,8 +143,13 @@ int unix_connect(const char *path, bool nonblocking)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC
 			 | (nonblocking ? SOCK_NONBLOCK : 0), 0)) < 0)
 		return -1;
+	/*
+	 * For a UNIX socket, EAGAIN means the listen queue is full and the
+	 * connection was NOT made (unlike TCP's EINPROGRESS): a failure the
+	 * caller must see.
+	 */
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-	    && !(nonblocking && (errno == EINPROGRESS || errno == EAGAIN))) {
+	    && !(nonblocking && errno == EINPROGRESS)) {
 		saved = errno;
 		close(fd);
 		errno = saved;

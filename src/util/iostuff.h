@@ -25,7 +25,8 @@ int set_cloexec(int fd, bool on);
 /* unix_listen - bind and listen on a UNIX stream socket path (replaces a stale one). */
 int unix_listen(const char *path, int backlog, mode_t mode);
 /* unix_connect - connect to a UNIX stream socket; nonblocking leaves
- * connect in progress (EINPROGRESS is success). Returns fd or -1. */
+ * connect in progress (EINPROGRESS is success). Returns fd or -1; EAGAIN
+ * (non-blocking) means the server's listen queue is full. */
 int unix_connect(const char *path, bool nonblocking);
 /* fsync_dir - fsync a directory so that a rename or create in it is durable. */
 int fsync_dir(const char *dir);

@@ -37,6 +37,22 @@
 static const struct agent_server_conf *server_conf;
 static struct mail_server_opts server_opts;
 
+/*
+ * The queue file of the last delivery stays open (unlocked) until the next
+ * request or the end of the connection.  When the queue manager removes a
+ * delivered file right after our reply, its unlink is then not the last
+ * reference, and freeing the file's blocks happens here, at our close, in
+ * one of many agent processes rather than in the single queue manager
+ * (Postfix agents also close the file after replying).
+ */
+static struct qf *last_qf;
+
+/* release_last - close the previous delivery's queue file */
+static void release_last(void)
+{
+	qf_close(&last_qf);
+}
+
 /* agent_dsn - build a dsn from parts */
 struct dsn agent_dsn(const char *status, const char *action, const char *reason)
 {
@@ -284,7 +300,11 @@ static void deliver_one(struct deliver_request *req, struct deliver_reply *reply
 		const char *s = server_conf->session_nexthop();
 		d.reply.session = xstrdup(s ? s : "");
 	}
-	qf_close(&d.qf);
+	/* Unlock now; close later (see last_qf). */
+	(void)flock(qf_fd(d.qf), LOCK_UN);
+	release_last();
+	last_qf = d.qf;
+	d.qf = NULL;
 	free(d.rcpt_state);
 	free(path);
 	*reply = d.reply;
@@ -342,6 +362,7 @@ static void serve_connection(int fd, long *uses)
 			msg_warn("reading request from queue manager: %s", error);
 			break;
 		}
+		release_last();
 		if (deliver_request_decode(&al, &req, &error) < 0) {
 			msg_warn("malformed request from queue manager: %s", error);
 			break;
@@ -359,6 +380,7 @@ static void serve_connection(int fd, long *uses)
 		}
 	}
 done:
+	release_last();
 	attr_list_deinit(&al);
 	buf_free(&in);
 	buf_free(&out);
