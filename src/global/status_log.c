@@ -147,7 +147,7 @@ static int open_log(const char *queue_dir, const char *log, const char *id,
 			 * An agent that keeps root (local, pipe) must not leave a log
 			 * the queue manager and the bounce service cannot read.
 			 */
-			if (geteuid() == 0) {
+			if (geteuid() == 0 && var_mail_owner && *var_mail_owner) {
 				struct passwd *pw = getpwnam(var_mail_owner);
 
 				if (pw && pw->pw_uid != 0 && fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
