@@ -53,6 +53,7 @@
 #include "global/status_log.h"
 #include "util/argv.h"
 #include "util/buf.h"
+#include "util/iostuff.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -669,6 +670,33 @@ static int flush_out(struct buf *out)
 	return 0;
 }
 
+/* showq_client - the listing through the showq service */
+static int showq_client(const char *queue_dir, bool json)
+{
+	char *path = xasprintf("%s/public/showq", queue_dir);
+	char buf[16384];
+	ssize_t n;
+	int fd;
+
+	if ((fd = unix_connect(path, false)) < 0) {
+		int rc = cmd_fail(CMD_EX_TEMPFAIL, "cannot read the queue and %s: %s "
+				  "(is the mail system running?)", path, strerror(errno));
+		free(path);
+		return rc;
+	}
+	free(path);
+	if (write_all_timeout(fd, json ? "j\n" : "p\n", 2, 10000) < 0) {
+		close(fd);
+		return cmd_fail(CMD_EX_TEMPFAIL, "showq: %s", strerror(errno));
+	}
+	/* A big queue takes a while to list: no time limit on the answer. */
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			break;
+	close(fd);
+	return fflush(stdout) == EOF ? CMD_EX_IOERR : CMD_EX_OK;
+}
+
 /* cmd_queue - the listing command */
 int cmd_queue(const char *config_dir, int argc, char **argv)
 {
@@ -691,6 +719,19 @@ int cmd_queue(const char *config_dir, int argc, char **argv)
 	}
 	if ((rc = cmd_queue_setup(config_dir, &queue_dir)) != 0)
 		return rc;
+
+	/*
+	 * An ordinary user cannot read the queue folders (mode 0700, owned by
+	 * mail_owner): ask the showq service, which lists them for us.
+	 */
+	if (geteuid() != 0 && access(queue_dir, R_OK | X_OK) == 0) {
+		char *incoming = xasprintf("%s/incoming", queue_dir);
+		bool denied = access(incoming, R_OK | X_OK) < 0 && errno == EACCES;
+
+		free(incoming);
+		if (denied)
+			return showq_client(queue_dir, json);
+	}
 
 	memset(&c, 0, sizeof(c));
 	c.queue_dir = queue_dir;

@@ -39,7 +39,8 @@ const char master_cf_default[] =
 	"local     unix  -       n       n       -       -       local\n"
 	"discard   unix  -       -       n       -       -       discard\n"
 	"error     unix  -       -       n       -       -       error\n"
-	"retry     unix  -       -       n       -       -       error\n";
+	"retry     unix  -       -       n       -       -       error\n"
+	"showq     unix  n       -       n       -       -       showq\n";
 
 #define FIELD_COUNT 8		/* service .. command */
 

@@ -96,8 +96,12 @@ static void master_owner_setup(void)
 	/* Submitters write through set-gid postdrop; sticky: only owners remove. */
 	if (chown(path, uid, drop_gid) < 0 || chmod(path, 01730) < 0)
 		msg_fatal("set owner of %s: %s", path, strerror(errno));
+	/*
+	 * public/ holds what any local user may reach: the trigger FIFOs (mode
+	 * 0622) and the showq socket.  Search permission only, no listing.
+	 */
 	snprintf(path, sizeof(path), "%s/public", var_queue_directory);
-	if (chown(path, uid, drop_gid) < 0 || chmod(path, 0710) < 0)
+	if (chown(path, uid, drop_gid) < 0 || chmod(path, 0711) < 0)
 		msg_fatal("set owner of %s: %s", path, strerror(errno));
 	snprintf(path, sizeof(path), "%s/pid", var_queue_directory);
 	(void)chmod(path, 0755);

@@ -86,6 +86,7 @@ local     unix  -       n       n       -       -       local
 discard   unix  -       -       n       -       -       discard
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
+showq     unix  n       -       n       -       -       showq
 """
 
 

@@ -112,3 +112,34 @@ def test_listing_agrees_with_disk(instance, sink):
                for r in byid[ids[2]]["recipients"])
     on_disk = set(instance.queue_ids("deferred")) | set(instance.queue_ids("hold"))
     assert on_disk == set(ids)
+
+
+def test_mailq_for_an_ordinary_user(instance, sink):
+    """The queue folders are mail_owner's (mode 0700): an ordinary user's
+    listing comes from the showq service, the same text as root's."""
+    import pwd
+    import subprocess
+    import pytest
+    from conftest import SLUICE
+    from conftest import free_port
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    dead = free_port()
+    instance.write_config(transport_maps=routes({"down.test": dead}),
+                          minimal_backoff_time="300s", maximal_backoff_time="300s")
+    ids = [instance.inject(["a%d@down.test" % i], kick=False) for i in range(2)]
+    instance.start()
+    instance.wait_for(lambda: len(instance.queue_ids("deferred")) == 2, 30, "deferred mail")
+    as_root = instance.sluice("queue").stdout
+    nobody = pwd.getpwnam("nobody")
+    p = subprocess.run([SLUICE, "-c", instance.conf, "queue"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30,
+                       preexec_fn=lambda: (os.setgid(nobody.pw_gid), os.setuid(nobody.pw_uid)))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == as_root
+    for qid in ids:
+        assert qid.encode() in p.stdout
+    p = subprocess.run([SLUICE, "-c", instance.conf, "queue", "--json"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30,
+                       preexec_fn=lambda: (os.setgid(nobody.pw_gid), os.setuid(nobody.pw_uid)))
+    assert p.returncode == 0 and p.stdout.count(b'"queue_id"') == 2

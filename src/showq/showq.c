@@ -1,0 +1,85 @@
+/*
+ * showq - the queue listing for users who may not read the queue folders
+ * (Postfix showq(8)).
+ *
+ * The queue folders are mode 0700, owned by mail_owner, so "sluice queue"
+ * (mailq) run by an ordinary user cannot read them.  It then connects to
+ * public/showq instead; this service, running as mail_owner, writes the
+ * listing into the connection.  The request is one line: "p" for the
+ * mailq layout, "j" for JSON lines.  One listing per connection.
+ *
+ * It prints exactly what "sluice queue" prints (the same code: cmd_queue),
+ * so the two can never disagree.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cmd_queue.h"
+#include "global/mail_conf.h"
+#include "global/mail_server.h"
+#include "global/params.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+
+/* serve - one listing into one connection */
+static void serve(int fd)
+{
+	char req[8] = "";
+	char *argv[3] = {"queue", NULL, NULL};
+	int saved, argc = 1;
+	ssize_t n;
+
+	/* The request is tiny and comes at once; do not wait long for it. */
+	if ((n = read_timeout(fd, req, sizeof(req) - 1, 5000)) <= 0)
+		return;
+	req[n] = 0;
+	if (req[0] == 'j')
+		argv[argc++] = "--json";
+	else if (req[0] != 'p')
+		return;
+	fflush(stdout);
+	saved = dup(1);
+	if (saved < 0 || dup2(fd, 1) < 0) {
+		msg_warn("dup: %s", strerror(errno));
+		if (saved >= 0)
+			close(saved);
+		return;
+	}
+	(void)cmd_queue(mail_conf_dir(), argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+}
+
+int main(int argc, char **argv)
+{
+	struct mail_server_opts opts;
+	long uses = 0;
+	int fd;
+
+	mail_server_init(argc, argv, "showq", &opts);
+	if (!opts.has_listen_fd)
+		msg_fatal("no listening socket on descriptor %d: showq is started by master",
+			  MAIL_SERVER_LISTEN_FD);
+	mail_server_drop_privileges(&opts, true);
+	set_nonblock(MAIL_SERVER_LISTEN_FD, true);
+	while (uses < var_max_use) {
+		mail_server_status(1);
+		if (fd_wait(MAIL_SERVER_LISTEN_FD, false, (int)(var_max_idle * 1000)) < 0)
+			break;
+		if ((fd = accept4(MAIL_SERVER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			continue;
+		mail_server_status(0);
+		set_nonblock(fd, false);
+		serve(fd);
+		close(fd);
+		uses++;
+	}
+	return 0;
+}
