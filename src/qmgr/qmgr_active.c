@@ -121,6 +121,9 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 		return 0;
 	}
 	if (!(scan_flags & QMGR_SCAN_ALL) && (double)st.st_mtime > qmgr_now + 1) {
+		/* Not due after all (someone moved its time): keep it indexed. */
+		if (strcmp(queue, "deferred") == 0)
+			qmgr_defer_index_add(id, (double)st.st_mtime);
 		free(path);
 		return 0;
 	}
