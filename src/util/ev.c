@@ -197,8 +197,16 @@ static void io_enable(int fd, short what, ev_fn *fn, void *ctx, double timeout)
 		if (timeout >= 0) {
 			tv = to_tv(timeout);
 			event_add(io->ev, &tv);
-		} else {
+		} else if (event_pending(io->ev, EV_READ | EV_WRITE, NULL)) {
 			event_remove_timer(io->ev);
+		} else {
+			/*
+			 * Already taken off the pending list for this turn (its
+			 * time-out fired and a callback runs first): libevent would
+			 * re-add it with the old time-out.  Start it over.
+			 */
+			event_del(io->ev);
+			event_add(io->ev, NULL);
 		}
 		return;
 	}

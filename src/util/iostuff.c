@@ -210,8 +210,19 @@ int mkdir_p(const char *path, mode_t mode)
 			return -1;
 		*cp = '/';
 	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -1;
+	if (mkdir(tmp, mode) < 0) {
+		struct stat st;
+
+		if (errno != EEXIST)
+			return -1;
+		/* Something is there: it must be a folder. */
+		if (stat(tmp, &st) < 0)
+			return -1;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
+		}
+	}
 	return 0;
 }
 

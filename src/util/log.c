@@ -172,7 +172,7 @@ const char *log_escape(struct buf *out, const char *s)
 	const unsigned char *cp;
 
 	for (cp = (const unsigned char *)s; *cp; cp++) {
-		if (*cp < 0x20 || *cp == 0x7f || *cp == '\\')
+		if (*cp < 0x20 || *cp >= 0x7f || *cp == '\\')
 			buf_printf(out, "\\%03o", *cp);
 		else
 			buf_putc(out, *cp);

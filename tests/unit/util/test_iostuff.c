@@ -355,14 +355,12 @@ static void test_mkdir_p(void **state)
 }
 
 /*
- * KNOWN BUG (reported to the lead): mkdir_p() of a path that exists as a
- * regular file returns 0, because the final mkdir's EEXIST is taken to mean
- * "the folder is there"; the contract ("create a folder") wants -1 ENOTDIR,
- * so that master's "create queue_directory" check catches a queue_directory
- * that is a file.  Skipped (and named so) while the bug is there; passes
- * once it is fixed.
+ * Once a bug: mkdir_p() of a path that exists as a regular file returned 0
+ * (the final mkdir's EEXIST was taken to mean "the folder is there"); the
+ * contract ("create a folder") wants -1 ENOTDIR, so that master's "create
+ * queue_directory" check catches a queue_directory that is a file.
  */
-static void test_known_bug_mkdir_p_onto_file(void **state)
+static void test_mkdir_p_onto_file(void **state)
 {
 	int rc;
 
@@ -370,11 +368,6 @@ static void test_known_bug_mkdir_p_onto_file(void **state)
 	errno = 0;
 	rc = mkdir_p(path_in("plainfile"), 0755);
 	unlink(path_in("plainfile"));
-	if (rc == 0) {
-		print_message("KNOWN BUG: mkdir_p() on a regular file returns 0, "
-			      "want -1 ENOTDIR\n");
-		skip();
-	}
 	assert_int_equal(rc, -1);
 	assert_int_equal(errno, ENOTDIR);
 }
@@ -495,7 +488,7 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_fsync_dir),
 		cmocka_unit_test(test_mkdir_p),
-		cmocka_unit_test(test_known_bug_mkdir_p_onto_file),
+		cmocka_unit_test(test_mkdir_p_onto_file),
 		cmocka_unit_test(test_unix_sockets),
 		cmocka_unit_test(test_clocks),
 	};
