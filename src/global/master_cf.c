@@ -224,6 +224,10 @@ static int parse_entry(const char *path, int line, struct tokens *t, struct mast
 	e->command = xstrdup(t->v[7].text);
 	if (*e->service == 0)
 		return fail(error_r, path, line, "empty service name");
+	/* The command is a program name: one plain word. */
+	if (t->v[7].grouped || *e->command == 0 || strpbrk(e->command, " \t\r\n{}") != NULL)
+		return fail(error_r, path, line, "command \"%s\" is not a program name",
+			    e->command);
 
 	for (tp = types; *tp && strcmp(*tp, e->type) != 0; tp++)
 		;
@@ -434,10 +438,28 @@ void master_cf_print(struct buf *out, const struct master_ent *ents, size_t coun
 			const char *arg = e->args->argv[a];
 
 			buf_putc(out, ' ');
-			if (*arg == 0 || strpbrk(arg, " \t") != NULL)
+			/*
+			 * Braces where a bare word would read back differently:
+			 * empty, white space, braces; and a plain "-o" that is
+			 * not the start of an option (it was written grouped).
+			 */
+			bool dash_o_plain = strcmp(arg, "-o") == 0 && (a + 1 >= e->args->argc
+				|| strchr(e->args->argv[a + 1], '=') == NULL);
+
+			if (*arg == 0 || strpbrk(arg, " \t\r\n\v\f{}") != NULL || dash_o_plain)
 				buf_printf(out, "{%s}", arg);
 			else
 				buf_puts(out, arg);
+			/* An option's value goes with it. */
+			if (strcmp(arg, "-o") == 0 && !dash_o_plain) {
+				const char *val = e->args->argv[++a];
+
+				buf_putc(out, ' ');
+				if (strpbrk(val, " \t\r\n\v\f{}") != NULL)
+					buf_printf(out, "{%s}", val);
+				else
+					buf_puts(out, val);
+			}
 		}
 		buf_putc(out, '\n');
 	}
