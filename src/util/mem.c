@@ -30,7 +30,8 @@ void *xcalloc(size_t nmemb, size_t size)
 
 	if (size != 0 && nmemb > SIZE_MAX / size)
 		msg_fatal("xcalloc: size overflow (%zu * %zu)", nmemb, size);
-	p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	/* A zero-sized request gets one byte, not nmemb bytes. */
+	p = (nmemb == 0 || size == 0) ? calloc(1, 1) : calloc(nmemb, size);
 	if (p == NULL)
 		msg_fatal("out of memory allocating %zu * %zu bytes", nmemb, size);
 	return p;
