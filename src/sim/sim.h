@@ -313,7 +313,7 @@ struct sim_event *sim_event_add(struct sim *sim, double when, enum sim_event_kin
 				void *ptr);
 void sim_event_cancel(struct sim_event **evp);
 struct sim_event *sim_event_pop_due(struct sim *sim, double until);
-double sim_event_next(const struct sim *sim);
+double sim_event_next(struct sim *sim);
 void sim_events_free(struct sim *sim);
 double sim_random(struct sim *sim);
 void sim_seed(struct sim *sim, uint64_t seed);

@@ -112,10 +112,15 @@ struct sim_event *sim_event_pop_due(struct sim *sim, double until)
 	return NULL;
 }
 
-/* sim_event_next - when the earliest live event is due; INFINITY for none */
-double sim_event_next(const struct sim *sim)
+/*
+ * sim_event_next - when the earliest live event is due; INFINITY for none.
+ * Cancelled events at the top are dropped: like a disabled timer in the
+ * real event loop, they must not wake the queue manager for a turn.
+ */
+double sim_event_next(struct sim *sim)
 {
-	/* Cancelled events at the top are harmless: the caller wakes for nothing. */
+	while (sim->heap_len > 0 && sim->heap[0]->cancelled)
+		free(pop(sim));
 	return sim->heap_len > 0 ? sim->heap[0]->when : INFINITY;
 }
 

@@ -708,14 +708,20 @@ static double loop(struct sim *sim)
 	return wait;
 }
 
-/* handle - one event */
-static void handle(struct sim *sim, struct sim_event *ev)
+/*
+ * handle - one event; true when the queue manager sees it (I/O or its own
+ * timer), false for what happens only in the world around it (a deferred
+ * file appearing, a site or an agent process changing state): those do not
+ * wake the queue manager for a turn.
+ */
+static bool handle(struct sim *sim, struct sim_event *ev)
 {
 	struct sim_conn *c = ev->ptr;
+	bool seen = true;
 
-	sim->events++;
 	switch (ev->kind) {
 	case SIM_EV_INJECT:
+		seen = !((struct sim_injector *)ev->ptr)->deferred;
 		sim_inject_arrive(sim, ev->ptr);
 		break;
 	case SIM_EV_HELLO:
@@ -739,22 +745,29 @@ static void handle(struct sim *sim, struct sim_event *ev)
 		break;
 	case SIM_EV_SITE_RELEASE:
 		((struct sim_dest *)ev->ptr)->active--;
+		seen = false;
 		break;
 	case SIM_EV_SESSION_EXPIRE:
 		c->session_ev = NULL;
 		sim_agent_session_expire(sim, c);
+		seen = false;
 		break;
 	}
+	if (seen)
+		sim->events++;
+	return seen;
 }
 
 /*
  * sim_run_until - advance the simulated clock to until: each round
- * handles every event due by then (ev_run_once) and runs the loop hook once.
+ * handles every event due by then (ev_run_once) and runs the loop hook once
+ * if the queue manager saw one of them or its sleep is over.
  */
 void sim_run_until(struct sim *sim, double until)
 {
 	struct sim_event *ev;
 	double next, wait;
+	bool seen;
 
 	if (sim->s == NULL)
 		sim_qmgr_init(sim);
@@ -766,10 +779,13 @@ void sim_run_until(struct sim *sim, double until)
 			break;
 		if (next > sim->now)
 			sim->now = next;
+		seen = sim->now >= sim->loop_at;
 		while ((ev = sim_event_pop_due(sim, sim->now)) != NULL) {
-			handle(sim, ev);
+			seen |= handle(sim, ev);
 			free(ev);
 		}
+		if (!seen)
+			continue;	/* the queue manager sleeps on */
 		wait = loop(sim);
 		if (wait == 0)
 			wait = sim->p.loop_cost;
