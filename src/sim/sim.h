@@ -15,7 +15,9 @@
  *                   import and routing, given-back entries, message end
  *                   (backoff, expiry)
  *   sim_agent.c     delivery agent connections (qmgr_deliver.c's calls in
- *                   its order) and the simulated remote sites
+ *                   its order), the agent processes behind them (master's
+ *                   process limit and listen queue, max_use, max_idle) and
+ *                   the simulated remote sites
  *   sim_report.c    per-destination statistics and the report
  */
 #ifndef SLUICE_SIM_SIM_H
@@ -40,6 +42,9 @@ enum sim_event_kind {
 	SIM_EV_TRIGGER,		/* trigger bytes written to public/qmgr */
 	SIM_EV_SITE_RELEASE,	/* a site stops counting a finished session */
 	SIM_EV_SESSION_EXPIRE,	/* an agent closes its cached session */
+	SIM_EV_AGENT_IDLE,	/* an agent waited max_idle for a request: it hangs up */
+	SIM_EV_AGENT_EOF,	/* the queue manager sees an agent's hang-up */
+	SIM_EV_PROC_EXIT,	/* an agent process waited max_idle for a connection */
 };
 
 /* One scheduled happening; cancelled events stay in the heap, inert. */
@@ -122,6 +127,31 @@ struct sim_dest {
 /* ----------------------------------------------------------- transports */
 
 struct sim_conn;
+struct sim_xport;
+
+/*
+ * One agent process of a transport.  It serves one connection at a time
+ * and counts its requests over all of them (agent_server.c): at max_use it
+ * says "last" in its reply and exits; without a connection it waits
+ * max_idle for one, then exits.  Its SMTP session cache is its own, not
+ * the connection's.
+ */
+struct sim_proc {
+	struct sim_xport *x;
+	long uses;			/* requests served */
+	bool dead;			/* crashed: exits when its connection closes */
+	struct sim_conn *conn;		/* the connection it serves, or NULL */
+	struct sim_event *exit_ev;	/* max_idle without a connection */
+	struct sim_dest *session;	/* the site it holds a session to */
+	struct sim_event *session_ev;	/* smtp_connection_cache_time_limit */
+	struct sim_proc *next;		/* x->idle_head list */
+};
+
+/* A connection in master's listen queue; conn NULL: closed before accept. */
+struct sim_waiter {
+	struct sim_conn *conn;
+	struct sim_waiter *next;
+};
 
 /* A master.cf service: the scheduler's transport plus its agent pool. */
 struct sim_xport {
@@ -130,13 +160,23 @@ struct sim_xport {
 	size_t noverrides;
 	long process_limit;		/* -1: default_process_limit */
 	double connect_time;		/* -1: the global agent_connect_time */
+	long max_use;			/* -1: the global max_use */
+	double max_idle;		/* -1: the global max_idle */
+	long listen_queue;		/* -1: the global agent_listen_queue */
 	struct sched_transport *t;	/* NULL until mail is routed to it */
-	struct sim_conn *conns;		/* all connections, newest first */
-	struct sim_conn *wait_head, *wait_tail;	/* waiting for a free process */
-	long procs;			/* agent processes held by connections */
+	struct sim_waiter *wait_head, *wait_tail;	/* master's listen queue */
+	long nwait;
+	struct sim_proc *idle_head, *idle_tail;	/* processes waiting to accept */
+	long procs;			/* live agent processes (busy or not) */
 	long peak_procs;
 	long connections;		/* opened so far */
 	long throttles;			/* transport declared dead */
+	long listen_full;		/* connects refused: listen queue full (EAGAIN) */
+	long greeting_waits;		/* greeting time-outs re-armed (every agent ours) */
+	long last_replies;		/* connections ended by the agent's "last" */
+	long idle_hangups;		/* agents that hung up after max_idle */
+	long write_fails;		/* requests put back: the reused agent had left */
+	long proc_exits;		/* processes that exited after max_idle unused */
 	long deliveries;
 	double last_start, gap_min, gap_sum;	/* between delivery starts */
 	long gaps;
@@ -161,18 +201,20 @@ struct sim_result {
 struct sim_conn {
 	long id;
 	struct sim_xport *x;
-	enum sim_conn_state state;
-	bool has_proc;			/* an agent process has accepted it */
+	enum sim_conn_state state;	/* the queue manager's view */
+	struct sim_proc *proc;		/* the agent process serving it, or NULL */
+	struct sim_waiter *waiter;	/* its place in master's listen queue */
+	bool agent_gone;		/* the agent hung up; qmgr has not seen it yet */
+	long uses;			/* replies received (qmgr's count) */
 	struct sched_entry *entry;
 	char *session;			/* queue name the agent says it holds */
-	struct sim_dest *agent_session;	/* the site the agent holds a session to */
-	struct sim_event *session_ev;	/* the agent's cache time limit */
 	double idle_since;
 	struct sim_event *ev;		/* hello or reply */
 	struct sim_event *timeout_ev;	/* greeting time limit */
+	struct sim_event *agent_idle_ev;	/* the agent's max_idle for a request */
+	struct sim_event *eof_ev;	/* qmgr reads the agent's hang-up */
 	struct sim_result res;
-	struct sim_conn *prev, *next;	/* x->conns */
-	struct sim_conn *wait_next;
+	struct sim_conn *prev, *next;	/* sim->conns: every connection, newest first */
 };
 
 /* ------------------------------------------------------------- messages */
@@ -255,6 +297,9 @@ struct sim_params {
 	double smtp_connect_timeout;
 	double smtp_connection_cache_time_limit;
 	bool smtp_connection_cache_on_demand;
+	long max_use;				/* requests per agent process */
+	double max_idle;			/* agent wait for a request/connection */
+	long agent_listen_queue;		/* master's listen() backlog */
 	double retry_service_time;		/* the retry agent's work per request */
 	double loop_cost;			/* simulated time per busy loop turn */
 	double loop_max_wait;			/* the loop runs at least this often */
@@ -282,6 +327,7 @@ struct sim {
 	size_t ndests, dests_cap;
 	struct sim_dest *dead_list;
 	struct sim_xport *xports;		/* in declaration order */
+	struct sim_conn *conns;			/* agent connections, newest first (qmgr's list) */
 	struct sim_injector **injectors;
 	size_t ninjectors, injectors_cap;
 
@@ -338,7 +384,10 @@ void sim_deliver_close_idle(struct sim *sim);
 void sim_agent_hello(struct sim *sim, struct sim_conn *c);
 void sim_agent_timeout(struct sim *sim, struct sim_conn *c);
 void sim_agent_reply(struct sim *sim, struct sim_conn *c);
-void sim_agent_session_expire(struct sim *sim, struct sim_conn *c);
+void sim_agent_session_expire(struct sim *sim, struct sim_proc *p);
+void sim_agent_idle(struct sim *sim, struct sim_conn *c);
+void sim_agent_eof(struct sim *sim, struct sim_conn *c);
+void sim_proc_exit_idle(struct sim *sim, struct sim_proc *p);
 void sim_site_release(struct sim *sim, struct sim_dest *d);
 void sim_agents_free(struct sim *sim);
 

@@ -1,34 +1,56 @@
 /*
- * sim_agent - delivery agent connections and the simulated remote sites.
+ * sim_agent - delivery agent connections, the agent processes behind them
+ * and the simulated remote sites.
  *
  * Contract.  The queue manager's half mirrors qmgr_deliver.c call for
- * call: qmgr_deliver_drain (an idle connection of the selected transport is
- * used at once, preferring one whose agent holds a session to a queue with
- * mail; otherwise a new connection, pending until the agent's greeting),
- * start_delivery (sched_select_entry with the connection's session as the
- * preferred queue; nothing eligible = the connection goes idle),
- * handle_reply (message flags, hop status -> HOP_FAIL, the session the
- * agent reports, sched_entry_done, then the message may finish), the
- * greeting time limit (qmgr_ipc_timeout: sched_transport_connect_failed),
- * a crash (no feedback, the transport throttled) and closing connections
- * idle for agent_idle_time (QMGR_AGENT_IDLE).
+ * call.  qmgr_deliver_drain: serve_idle first (every idle connection of a
+ * transport that is neither dead nor rate-locked gets work, outside the
+ * scheduler's transport selection and its cap of two set-ups), then
+ * sched_select_transport: an idle connection of the chosen transport is
+ * used at once, else a new connection is opened, pending until the agent's
+ * greeting; a connect refused because master's listen queue is full
+ * (EAGAIN) is "agents busy, next turn" (sched_transport_connected, stop).
+ * deliver_next: the scheduler chooses the destination round robin
+ * (sched_select_entry with no preferred queue), then pick_conn the idle
+ * connection whose agent holds a session to it, else one without a
+ * session; a newly greeted connection gives way only to one with that
+ * session.  send_request: a request to an agent that has hung up (EPIPE)
+ * puts the entry back (sched_entry_unselect) when the connection was used
+ * before, else it is a crash.  handle_reply: message flags, hop status ->
+ * HOP_FAIL, the session the agent reports, sched_entry_done, then the
+ * message may finish; the agent's "last" reply closes the connection.
+ * The greeting time limit (qmgr_ipc_timeout) is re-armed while every agent
+ * process of the transport is held by a greeted connection of ours, else
+ * it throttles the transport (sched_transport_connect_failed).  A crash:
+ * no feedback, the transport throttled.  Connections idle for
+ * agent_idle_time (QMGR_AGENT_IDLE) are closed.
  *
- * The other half stands in for master, the agents and the network: a
- * transport has process_limit agent processes, a connection holds one from
- * its greeting until it is closed and waits for one otherwise; the greeting
- * comes connect_time after a process takes the connection.  A site answers
- * each delivery after its service time, or refuses it (an outage:
- * "refuse" after reject_time, "timeout" after smtp_connect_timeout; or a
- * 421 after reject_time when its concurrency_cap sessions are busy), each
- * refusal being a hop failure.  Accepted deliveries may defer recipients
- * (defer_rate, positive feedback) or crash the agent (crash_rate).  The smtp
- * agent's session cache is modelled: with the REUSE flag (back-to-back
- * deliveries) the agent keeps the session for
- * smtp_connection_cache_time_limit and says so; a reused session skips the
- * site's setup time and its 421 check.  The retry transport's agent
- * defers every recipient after retry_service_time.
+ * The other half stands in for master, the agents and the network.  A
+ * transport has at most process_limit agent processes (master.cf maxproc);
+ * a process serves one connection at a time and is spawned when a
+ * connection finds none free.  A connection that finds none and no room
+ * for another waits in master's listen queue, which holds listen_queue + 1
+ * (Linux refuses a connect once more than the backlog wait); a connection
+ * closed before any process took it stays in the queue until one does.
+ * The greeting comes connect_time after a process takes the connection.
+ * A process counts its requests over all its connections: the one that
+ * reaches max_use is answered with "last", then the process exits.  An
+ * agent that waits max_idle for a request hangs up (the queue manager
+ * reads the hang-up at its next poll, so a turn at that instant may still
+ * write to it); a process that waits max_idle for a connection exits.
+ * These happenings in the world wake the queue manager only through what
+ * it can see.  A site answers each delivery after its service time, or
+ * refuses it (an outage: "refuse" after reject_time, "timeout" after
+ * smtp_connect_timeout; or a 421 after reject_time when its
+ * concurrency_cap sessions are busy), each refusal being a hop failure.
+ * Accepted deliveries may defer recipients (defer_rate, positive feedback)
+ * or crash the agent (crash_rate).  The smtp agent's session cache is per
+ * process: with the REUSE flag (back-to-back deliveries) the agent keeps
+ * the session for smtp_connection_cache_time_limit and says so; a reused
+ * session skips the site's setup time and its 421 check.  The retry
+ * transport's agent defers every recipient after retry_service_time.
  *
- * Diagnostics: none.
+ * Diagnostics: none; broken invariants are panics.
  */
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +58,10 @@
 #include <string.h>
 
 #include "sim.h"
+#include "util/log.h"
 #include "util/mem.h"
+
+static void serve_waiters(struct sim *sim, struct sim_xport *x);
 
 /* process_limit - agent processes of the transport */
 static long process_limit(const struct sim *sim, const struct sim_xport *x)
@@ -44,46 +69,200 @@ static long process_limit(const struct sim *sim, const struct sim_xport *x)
 	return x->process_limit > 0 ? x->process_limit : sim->p.default_process_limit;
 }
 
-/* grant - an agent process takes the connection; it greets after connect_time */
-static void grant(struct sim *sim, struct sim_conn *c)
+/* max_use - requests per agent process */
+static long max_use(const struct sim *sim, const struct sim_xport *x)
+{
+	return x->max_use > 0 ? x->max_use : sim->p.max_use;
+}
+
+/* max_idle - how long an agent waits for a request or a connection */
+static double max_idle(const struct sim *sim, const struct sim_xport *x)
+{
+	return x->max_idle > 0 ? x->max_idle : sim->p.max_idle;
+}
+
+/* listen_queue - master's listen() backlog for the transport */
+static long listen_queue(const struct sim *sim, const struct sim_xport *x)
+{
+	return x->listen_queue >= 0 ? x->listen_queue : sim->p.agent_listen_queue;
+}
+
+/* ---------------------------------------------------------- processes */
+
+/* proc_take - a process to accept a connection: an idle one, or a new one */
+static struct sim_proc *proc_take(struct sim *sim, struct sim_xport *x)
+{
+	struct sim_proc *p;
+
+	if ((p = x->idle_head) != NULL) {
+		if ((x->idle_head = p->next) == NULL)
+			x->idle_tail = NULL;
+		p->next = NULL;
+		sim_event_cancel(&p->exit_ev);
+		return p;
+	}
+	if (x->procs >= process_limit(sim, x))
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->x = x;
+	if (++x->procs > x->peak_procs)
+		x->peak_procs = x->procs;
+	return p;
+}
+
+/* site_open - a new session to d */
+static void site_open(struct sim_dest *d)
+{
+	if (++d->active > d->st.peak_sessions)
+		d->st.peak_sessions = d->active;
+}
+
+/* session_close - the agent process drops the session it holds, if any */
+static void session_close(struct sim *sim, struct sim_proc *p)
+{
+	sim_event_cancel(&p->session_ev);
+	if (p->session) {
+		sim_site_release(sim, p->session);
+		p->session = NULL;
+	}
+}
+
+/* proc_free - the process exits */
+static void proc_free(struct sim *sim, struct sim_proc *p)
+{
+	session_close(sim, p);
+	sim_event_cancel(&p->exit_ev);
+	p->x->procs--;
+	free(p);
+}
+
+/* proc_idle - the process waits for a connection, max_idle at most */
+static void proc_idle(struct sim *sim, struct sim_proc *p)
+{
+	struct sim_xport *x = p->x;
+
+	p->conn = NULL;
+	p->exit_ev = sim_event_add(sim, sim->now + max_idle(sim, x), SIM_EV_PROC_EXIT, p);
+	if (x->idle_tail)
+		x->idle_tail->next = p;
+	else
+		x->idle_head = p;
+	x->idle_tail = p;
+}
+
+/* proc_release - the process is done with its connection: exit or accept again */
+static void proc_release(struct sim *sim, struct sim_proc *p)
+{
+	struct sim_xport *x = p->x;
+
+	if (p->dead || p->uses >= max_use(sim, x))
+		proc_free(sim, p);
+	else
+		proc_idle(sim, p);
+	serve_waiters(sim, x);
+}
+
+/* sim_proc_exit_idle - a process waited max_idle for a connection: it exits */
+void sim_proc_exit_idle(struct sim *sim, struct sim_proc *p)
+{
+	struct sim_xport *x = p->x;
+	struct sim_proc **pp, *prev = NULL;
+
+	for (pp = &x->idle_head; *pp != p; prev = *pp, pp = &(*pp)->next)
+		if (*pp == NULL)
+			msg_panic("sim_proc_exit_idle: process not idle");
+	*pp = p->next;
+	if (x->idle_tail == p)
+		x->idle_tail = prev;
+	x->proc_exits++;
+	proc_free(sim, p);
+}
+
+/* grant - process p takes connection c; the agent greets after connect_time */
+static void grant(struct sim *sim, struct sim_conn *c, struct sim_proc *p)
 {
 	struct sim_xport *x = c->x;
 	double delay = x->connect_time >= 0 ? x->connect_time : sim->p.agent_connect_time;
 
-	c->has_proc = true;
-	if (++x->procs > x->peak_procs)
-		x->peak_procs = x->procs;
+	c->proc = p;
+	p->conn = c;
 	c->ev = sim_event_add(sim, sim->now + delay, SIM_EV_HELLO, c);
 }
 
-/* conn_new - connect to private/<transport> */
-static void conn_new(struct sim *sim, struct sim_xport *x)
+/*
+ * serve_waiters - free processes (or room for new ones) take the
+ * connections in master's listen queue, oldest first; one closed before
+ * it was accepted costs the process nothing.
+ */
+static void serve_waiters(struct sim *sim, struct sim_xport *x)
 {
-	struct sim_conn *c = xcalloc(1, sizeof(*c));
+	struct sim_waiter *w;
+	struct sim_proc *p;
 
+	while (x->wait_head && (p = proc_take(sim, x)) != NULL) {
+		while ((w = x->wait_head) != NULL) {
+			if ((x->wait_head = w->next) == NULL)
+				x->wait_tail = NULL;
+			x->nwait--;
+			if (w->conn)
+				break;
+			free(w);
+		}
+		if (w == NULL) {
+			/* Only closed connections were waiting: the process idles. */
+			proc_idle(sim, p);
+			return;
+		}
+		w->conn->waiter = NULL;
+		grant(sim, w->conn, p);
+		free(w);
+	}
+}
+
+/* ---------------------------------------------------------- connections */
+
+/* conn_new - connect to private/<transport>; NULL when the listen queue is full */
+static struct sim_conn *conn_new(struct sim *sim, struct sim_xport *x)
+{
+	struct sim_conn *c;
+	struct sim_waiter *w;
+	struct sim_proc *p = NULL;
+
+	if (x->wait_head == NULL)
+		p = proc_take(sim, x);
+	if (p == NULL && x->nwait > listen_queue(sim, x)) {
+		x->listen_full++;
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
 	c->id = ++sim->next_conn_id;
 	c->x = x;
 	c->state = SIM_CONN_CONNECTING;
-	c->next = x->conns;
-	if (x->conns)
-		x->conns->prev = c;
-	x->conns = c;
+	c->next = sim->conns;
+	if (sim->conns)
+		sim->conns->prev = c;
+	sim->conns = c;
 	x->connections++;
 	c->timeout_ev = sim_event_add(sim, sim->now + sim->p.qmgr_ipc_timeout,
 				      SIM_EV_CONNECT_TIMEOUT, c);
-	if (x->procs < process_limit(sim, x)) {
-		grant(sim, c);
+	if (p) {
+		grant(sim, c, p);
 		sim_trace(sim, "connect %s conn %ld", x->name, c->id);
 	} else {
-		/* master's listen queue: wait until some connection closes */
+		/* master's listen queue: wait until a process is free */
+		w = xcalloc(1, sizeof(*w));
+		w->conn = c;
+		c->waiter = w;
 		if (x->wait_tail)
-			x->wait_tail->wait_next = c;
+			x->wait_tail->next = w;
 		else
-			x->wait_head = c;
-		x->wait_tail = c;
+			x->wait_head = w;
+		x->wait_tail = w;
+		x->nwait++;
 		sim_trace(sim, "connect %s conn %ld (all %ld agents taken: waiting)", x->name, c->id,
 			  x->procs);
 	}
+	return c;
 }
 
 /* sim_site_release - a session to d is closed (the site notices release_time later) */
@@ -95,66 +274,47 @@ void sim_site_release(struct sim *sim, struct sim_dest *d)
 		d->active--;
 }
 
-/* site_open - a new session to d */
-static void site_open(struct sim_dest *d)
-{
-	if (++d->active > d->st.peak_sessions)
-		d->st.peak_sessions = d->active;
-}
-
-/* session_close - the agent drops the session it holds, if any */
-static void session_close(struct sim *sim, struct sim_conn *c)
-{
-	sim_event_cancel(&c->session_ev);
-	if (c->agent_session) {
-		sim_site_release(sim, c->agent_session);
-		c->agent_session = NULL;
-	}
-}
-
 /* sim_agent_session_expire - smtp_connection_cache_time_limit passed */
-void sim_agent_session_expire(struct sim *sim, struct sim_conn *c)
+void sim_agent_session_expire(struct sim *sim, struct sim_proc *p)
 {
-	sim_trace(sim, "agent of conn %ld closes its session to %s", c->id, c->agent_session->name);
-	session_close(sim, c);
+	if (p->conn)
+		sim_trace(sim, "agent of conn %ld closes its session to %s", p->conn->id,
+			  p->session->name);
+	else
+		sim_trace(sim, "idle %s agent closes its session to %s", p->x->name,
+			  p->session->name);
+	session_close(sim, p);
 }
 
-/* conn_free - close a connection; its agent process serves the next waiter */
+/* conn_free - close a connection; its agent process accepts again or exits */
 static void conn_free(struct sim *sim, struct sim_conn *c)
 {
-	struct sim_xport *x = c->x;
-	struct sim_conn **cp, *w;
+	struct sim_proc *p = c->proc;
 
 	sim_event_cancel(&c->ev);
 	sim_event_cancel(&c->timeout_ev);
-	session_close(sim, c);
-	if (!c->has_proc) {
-		for (cp = &x->wait_head, w = NULL; *cp; w = *cp, cp = &(*cp)->wait_next) {
-			if (*cp == c) {
-				*cp = c->wait_next;
-				if (x->wait_tail == c)
-					x->wait_tail = w;
-				break;
-			}
-		}
-	}
+	sim_event_cancel(&c->agent_idle_ev);
+	sim_event_cancel(&c->eof_ev);
+	if (c->waiter)
+		c->waiter->conn = NULL;		/* stays in the listen queue */
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		x->conns = c->next;
+		sim->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	free(c->session);
-	if (c->has_proc) {
-		x->procs--;
-		if ((w = x->wait_head) != NULL) {
-			if ((x->wait_head = w->wait_next) == NULL)
-				x->wait_tail = NULL;
-			w->wait_next = NULL;
-			grant(sim, w);
-		}
-	}
 	free(c);
+	if (p)
+		proc_release(sim, p);
+}
+
+/* agent_wait - the agent waits for a request, max_idle at most */
+static void agent_wait(struct sim *sim, struct sim_conn *c)
+{
+	sim_event_cancel(&c->agent_idle_ev);
+	c->agent_idle_ev = sim_event_add(sim, sim->now + max_idle(sim, c->x), SIM_EV_AGENT_IDLE,
+					 c);
 }
 
 /* conn_idle - the connection waits for work */
@@ -186,6 +346,7 @@ static double site_answer(struct sim *sim, struct sim_conn *c, struct sched_entr
 	struct sim_batch *b = e->ctx;
 	struct sim_dest *d = b->group->dest;
 	struct sim_result *r = &c->res;
+	struct sim_proc *p = c->proc;
 	struct sim_outage *o;
 	bool reused;
 	double t;
@@ -205,12 +366,12 @@ static double site_answer(struct sim *sim, struct sim_conn *c, struct sched_entr
 	 * The agent takes the session it holds if it is for this site (it is
 	 * fresh: an expired one is gone already), or closes it.
 	 */
-	reused = c->agent_session == d;
+	reused = p->session == d;
 	if (reused) {
-		sim_event_cancel(&c->session_ev);
-		c->agent_session = NULL;
+		sim_event_cancel(&p->session_ev);
+		p->session = NULL;
 	} else {
-		session_close(sim, c);
+		session_close(sim, p);
 	}
 
 	if ((o = outage_at(sim, d)) != NULL) {
@@ -273,52 +434,203 @@ static void xport_started(struct sim *sim, struct sim_xport *x)
 	x->last_start = sim->now;
 }
 
-/* start_delivery - give a connected agent its next entry; false if none */
-static bool start_delivery(struct sim *sim, struct sim_conn *c)
+/*
+ * conn_crash - the agent broke while delivering (why NULL), or was gone
+ * before its first request: no feedback, the message deferred, the
+ * transport throttled by the scheduler.
+ */
+static void conn_crash(struct sim *sim, struct sim_conn *c, const char *why)
 {
-	struct sched_entry *e = sched_select_entry(c->x->t, c->session, sim->now);
-	struct sim_batch *b;
-	bool reuse_flag;
+	struct sched_entry *e = c->entry;
+	struct sim_batch *b = e->ctx;
+	struct sim_dest *d = b->group->dest;
+	struct sched_outcome o = {.kind = SCHED_OUTCOME_CRASH};
+
+	if (why)
+		sim_trace(sim, "crash conn %ld msg %ld %s (%s): transport %s throttled", c->id,
+			  b->msg->id, e->queue->name, why, c->x->name);
+	else
+		sim_trace(sim, "crash conn %ld msg %ld %s: transport %s throttled", c->id,
+			  b->msg->id, e->queue->name, c->x->name);
+	b->msg->deferred = true;
+	d->st.crashes++;
+	c->x->throttles++;
+	c->entry = NULL;
+	if (c->proc)
+		c->proc->dead = true;
+	sched_entry_done(e, &o, sim->now);
+	sim_dest_observe(sim, d);
+	conn_free(sim, c);
+	sim->wakeup = true;
+}
+
+/* send_request - hand entry e to the agent on connection c */
+static void send_request(struct sim *sim, struct sim_conn *c, struct sched_entry *e)
+{
+	struct sim_batch *b = e->ctx;
+	bool reuse_flag = (e->queue->conn_flags & SCHED_CONN_STORE) != 0;
 	double t;
 
-	if (e == NULL) {
-		conn_idle(sim, c);
-		sim_trace(sim, "idle conn %ld (nothing eligible)", c->id);
-		return false;
-	}
-	b = e->ctx;
-	reuse_flag = (e->queue->conn_flags & SCHED_CONN_STORE) != 0;
 	c->entry = e;
 	c->state = SIM_CONN_BUSY;
+	if (c->agent_gone) {
+		/* The write fails: EPIPE (the agent hung up; qmgr has not read it yet). */
+		if (c->uses > 0) {
+			/* A reused agent left while idle: nothing was delivered. */
+			sim_trace(sim, "write conn %ld: the agent left: msg %ld back to %s", c->id,
+				  b->msg->id, e->queue->name);
+			c->x->write_fails++;
+			c->entry = NULL;
+			sched_entry_unselect(e);
+			conn_free(sim, c);
+			sim->wakeup = true;
+			return;
+		}
+		conn_crash(sim, c, "write: broken pipe");
+		return;
+	}
+	sim_event_cancel(&c->agent_idle_ev);
 	xport_started(sim, c->x);
 	t = site_answer(sim, c, e, reuse_flag);
 	c->ev = sim_event_add(sim, sim->now + t, SIM_EV_REPLY, c);
 	sim_trace(sim, "deliver conn %ld msg %ld -> %s %s rcpt %ld (window %ld busy %ld%s)",
 		  c->id, b->msg->id, c->x->name, e->queue->name, b->count, e->queue->window,
 		  e->queue->busy_count, reuse_flag ? " reuse" : "");
+}
+
+/*
+ * pick_conn - the idle connection of x to carry a delivery to queue q: one
+ * whose agent holds a session to q if there is one, else preferably one
+ * without a session.
+ */
+static struct sim_conn *pick_conn(struct sim *sim, struct sim_xport *x,
+				  const struct sched_queue *q)
+{
+	struct sim_conn *c, *plain = NULL, *any = NULL;
+
+	for (c = sim->conns; c; c = c->next) {
+		if (c->x != x || c->state != SIM_CONN_IDLE)
+			continue;
+		if (c->session && strcmp(c->session, q->name) == 0)
+			return c;
+		if (c->session == NULL && plain == NULL)
+			plain = c;
+		if (any == NULL)
+			any = c;
+	}
+	return plain ? plain : any;
+}
+
+/* has_idle - does x have an idle connection? */
+static bool has_idle(struct sim *sim, const struct sim_xport *x)
+{
+	for (struct sim_conn *c = sim->conns; c; c = c->next)
+		if (c->x == x && c->state == SIM_CONN_IDLE)
+			return true;
+	return false;
+}
+
+/* deliver_next - a connection of t is ready: send the next entry, if any */
+static bool deliver_next(struct sim *sim, struct sched_transport *t, struct sim_conn *ready)
+{
+	struct sched_entry *e = sched_select_entry(t, NULL, sim->now);
+	struct sim_conn *c;
+
+	if (e == NULL)
+		return false;
+	/* A newly connected agent may have to give way to one with a session. */
+	c = pick_conn(sim, t->ctx, e->queue);
+	if (ready && (c == NULL || c->session == NULL || strcmp(c->session, e->queue->name) != 0))
+		c = ready;
+	if (c == NULL)
+		msg_panic("deliver_next: no connection for transport %s", t->name);
+	if (ready && c != ready)
+		sim_trace(sim, "conn %ld gives way: conn %ld holds a session to %s", ready->id,
+			  c->id, e->queue->name);
+	send_request(sim, c, e);
 	return true;
 }
 
 /* sim_agent_hello - the agent greeted: the pending connection is up */
 void sim_agent_hello(struct sim *sim, struct sim_conn *c)
 {
+	struct sched_transport *t = c->x->t;
+
 	sim_event_cancel(&c->timeout_ev);
 	sim_trace(sim, "hello %s conn %ld", c->x->name, c->id);
-	sched_transport_connected(c->x->t);
-	(void)start_delivery(sim, c);
+	sched_transport_connected(t);
+	agent_wait(sim, c);		/* the agent now waits for a request */
+	c->state = SIM_CONN_IDLE;	/* ready for work */
+	c->idle_since = sim->now;
+	if (!deliver_next(sim, t, c)) {
+		conn_idle(sim, c);
+		sim_trace(sim, "idle conn %ld (nothing eligible)", c->id);
+	} else if (c->state == SIM_CONN_IDLE) {
+		conn_idle(sim, c);	/* another agent took it: this one waits */
+	}
 }
 
-/* sim_agent_timeout - no greeting in time: the transport is throttled */
+/* agents_held - connections of x that hold an agent process (qmgr's view) */
+static long agents_held(struct sim *sim, const struct sim_xport *x)
+{
+	long n = 0;
+
+	for (struct sim_conn *c = sim->conns; c; c = c->next)
+		if (c->x == x && c->state != SIM_CONN_CONNECTING)
+			n++;
+	return n;
+}
+
+/*
+ * sim_agent_timeout - no greeting in time: waiting on while every agent
+ * process is ours, else the transport is throttled
+ */
 void sim_agent_timeout(struct sim *sim, struct sim_conn *c)
 {
 	struct sim_xport *x = c->x;
 
 	if (c->state != SIM_CONN_CONNECTING)
 		return;
+	if (agents_held(sim, x) >= process_limit(sim, x)) {
+		/* Every agent process is ours and busy: waiting, not failing. */
+		x->greeting_waits++;
+		sim_trace(sim, "no greeting from %s conn %ld yet: all %ld agents are ours, waiting on",
+			  x->name, c->id, process_limit(sim, x));
+		c->timeout_ev = sim_event_add(sim, sim->now + sim->p.qmgr_ipc_timeout,
+					      SIM_EV_CONNECT_TIMEOUT, c);
+		return;
+	}
 	sim_trace(sim, "no greeting from %s conn %ld: transport throttled", x->name, c->id);
 	sched_transport_connect_failed(x->t, NULL, NULL, sim->now);
 	x->throttles++;
 	conn_free(sim, c);
+	sim->wakeup = true;
+}
+
+/* sim_agent_idle - the agent waited max_idle for a request: it hangs up */
+void sim_agent_idle(struct sim *sim, struct sim_conn *c)
+{
+	struct sim_proc *p = c->proc;
+
+	sim_trace(sim, "agent of conn %ld hangs up after max_idle", c->id);
+	c->x->idle_hangups++;
+	c->agent_gone = true;
+	c->proc = NULL;
+	/*
+	 * The queue manager reads the end of file at its next poll: a turn
+	 * running at this very instant may still write a request (EPIPE).
+	 */
+	c->eof_ev = sim_event_add(sim, nextafter(sim->now, INFINITY), SIM_EV_AGENT_EOF, c);
+	proc_release(sim, p);
+}
+
+/* sim_agent_eof - the queue manager reads an agent's hang-up */
+void sim_agent_eof(struct sim *sim, struct sim_conn *c)
+{
+	if (c->state != SIM_CONN_IDLE)
+		msg_panic("sim_agent_eof: conn %ld is not idle", c->id);
+	sim_trace(sim, "idle agent left conn %ld", c->id);
+	conn_free(sim, c);		/* an idle agent left: normal */
 	sim->wakeup = true;
 }
 
@@ -331,30 +643,25 @@ void sim_agent_reply(struct sim *sim, struct sim_conn *c)
 	struct sim_group *g = b->group;
 	struct sim_dest *d = g->dest;
 	struct sim_result *r = &c->res;
+	struct sim_proc *p = c->proc;
 	struct sched_outcome o = {.kind = r->kind, .status = r->status, .reason = r->reason};
-	char *qname = xstrdup(e->queue->name);
-	bool retry;
+	char *qname;
+	bool retry, last;
 
 	/* The session ends, or the agent keeps it open for the next request. */
 	if (r->site_slot && !r->keep_session)
 		sim_site_release(sim, d);
 
-	/* No valid reply: no feedback; the transport is throttled (conn_crash). */
+	/* No valid reply: the agent process died (conn_crash). */
 	if (r->kind == SCHED_OUTCOME_CRASH) {
-		sim_trace(sim, "crash conn %ld msg %ld %s: transport %s throttled", c->id, msg->id,
-			  qname, c->x->name);
-		msg->deferred = true;
-		d->st.crashes++;
-		c->x->throttles++;
-		c->entry = NULL;
-		sched_entry_done(e, &o, sim->now);
-		sim_dest_observe(sim, d);
-		conn_free(sim, c);
-		sim->wakeup = true;
-		free(qname);
+		conn_crash(sim, c, NULL);
 		return;
 	}
 
+	/* agent_server: the request counts, and the last one says so. */
+	p->uses++;
+	last = p->uses >= max_use(sim, c->x);
+	qname = xstrdup(e->queue->name);
 	if (r->deferred > 0 || r->kind == SCHED_OUTCOME_HOP_FAIL)
 		msg->deferred = true;
 	if (b->retry) {
@@ -376,21 +683,21 @@ void sim_agent_reply(struct sim *sim, struct sim_conn *c)
 		g->tries++;
 	}
 	if (r->kind == SCHED_OUTCOME_HOP_FAIL)
-		sim_trace(sim, "reply conn %ld msg %ld %s: hop failure %s %s", c->id, msg->id, qname,
-			  r->status, r->reason);
+		sim_trace(sim, "reply conn %ld msg %ld %s: hop failure %s %s%s", c->id, msg->id,
+			  qname, r->status, r->reason, last ? " (last)" : "");
 	else
-		sim_trace(sim, "reply conn %ld msg %ld %s: delivered %ld deferred %ld%s", c->id,
+		sim_trace(sim, "reply conn %ld msg %ld %s: delivered %ld deferred %ld%s%s", c->id,
 			  msg->id, qname, r->delivered, r->deferred,
-			  r->keep_session ? " (session kept)" : "");
+			  r->keep_session ? " (session kept)" : "", last ? " (last)" : "");
 
 	/* The session the agent holds now, as its reply says. */
 	XFREE(c->session);
 	if (r->keep_session) {
 		c->session = xstrdup(qname);
-		c->agent_session = d;
-		c->session_ev = sim_event_add(sim, sim->now
+		p->session = d;
+		p->session_ev = sim_event_add(sim, sim->now
 					      + sim->p.smtp_connection_cache_time_limit,
-					      SIM_EV_SESSION_EXPIRE, c);
+					      SIM_EV_SESSION_EXPIRE, p);
 	}
 
 	/* entry_finish */
@@ -404,45 +711,68 @@ void sim_agent_reply(struct sim *sim, struct sim_conn *c)
 	free(qname);
 	if (--msg->refcount == 0)
 		sim_message_continue(sim, msg);
-	conn_idle(sim, c);
+	c->uses++;
+	/* An agent at the end of its max_use leaves: do not reuse it. */
+	if (last) {
+		c->x->last_replies++;
+		conn_free(sim, c);
+	} else {
+		conn_idle(sim, c);
+		agent_wait(sim, c);
+	}
 	sim->wakeup = true;
 }
 
-/* find_idle - an idle connection of x, preferring one with a useful session */
-static struct sim_conn *find_idle(struct sim_xport *x)
+/*
+ * serve_idle - give idle connections work before anything else, outside
+ * the scheduler's transport selection; not for a dead or rate-locked
+ * transport.
+ */
+static void serve_idle(struct sim *sim)
 {
-	struct sim_conn *c, *any = NULL;
-	struct sched_queue *q;
+	struct sched_transport *t;
+	struct sim_conn *c;
+	bool progress = true;
 
-	for (c = x->conns; c; c = c->next) {
-		if (c->state != SIM_CONN_IDLE)
-			continue;
-		if (c->session && (q = sched_queue_find(x->t, c->session)) != NULL
-		    && q->todo_count > 0)
-			return c;
-		if (any == NULL)
-			any = c;
+	while (progress) {
+		progress = false;
+		for (c = sim->conns; c; c = c->next) {
+			if (c->state != SIM_CONN_IDLE)
+				continue;
+			t = c->x->t;
+			if (t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
+				continue;
+			if (deliver_next(sim, t, NULL)) {
+				progress = true;
+				break;		/* the list changed: start over */
+			}
+		}
 	}
-	return any;
 }
 
 /* sim_deliver_drain - give every transport that can use it a delivery */
 void sim_deliver_drain(struct sim *sim)
 {
 	struct sched_transport *t;
-	struct sim_conn *c;
 	struct sim_xport *x;
 
+	serve_idle(sim);
 	while ((t = sched_select_transport(sim->s, sim->now)) != NULL) {
 		x = t->ctx;
-		if ((c = find_idle(x)) != NULL) {
+		if (has_idle(sim, x)) {
 			sched_transport_connected(t);
 			/* The scheduler said yes; if it changes its mind, stop here. */
-			if (!start_delivery(sim, c))
+			if (!deliver_next(sim, t, NULL))
 				break;
 			continue;
 		}
-		conn_new(sim, x);
+		if (conn_new(sim, x) == NULL) {
+			/* EAGAIN: every agent is busy; not a failure.  Next turn. */
+			sim_trace(sim, "connect %s: listen queue full (%ld waiting): agents busy",
+				  x->name, x->nwait);
+			sched_transport_connected(t);
+			break;
+		}
 	}
 }
 
@@ -454,27 +784,49 @@ void sim_deliver_close_idle(struct sim *sim)
 
 	if (sim->now < sim->idle_check_at)
 		return;
-	for (struct sim_xport *x = sim->xports; x; x = x->next) {
-		for (c = x->conns; c; c = next) {
-			next = c->next;
-			if (c->state != SIM_CONN_IDLE)
-				continue;
-			if (sim->now - c->idle_since >= sim->p.agent_idle_time) {
-				sim_trace(sim, "close idle %s conn %ld", x->name, c->id);
-				conn_free(sim, c);
-			} else if (c->idle_since + sim->p.agent_idle_time < check) {
-				check = c->idle_since + sim->p.agent_idle_time;
-			}
+	for (c = sim->conns; c; c = next) {
+		next = c->next;
+		if (c->state != SIM_CONN_IDLE)
+			continue;
+		if (sim->now - c->idle_since >= sim->p.agent_idle_time) {
+			sim_trace(sim, "close idle %s conn %ld", c->x->name, c->id);
+			conn_free(sim, c);
+			/* Freeing may not touch other connections, so next is safe. */
+		} else if (c->idle_since + sim->p.agent_idle_time < check) {
+			check = c->idle_since + sim->p.agent_idle_time;
 		}
 	}
 	sim->idle_check_at = check;
 }
 
-/* sim_agents_free - close every connection (end of the run) */
+/* sim_agents_free - forget every connection, process and waiter (end of the run) */
 void sim_agents_free(struct sim *sim)
 {
+	struct sim_conn *c;
+	struct sim_waiter *w;
+	struct sim_proc *p;
+
+	while ((c = sim->conns) != NULL) {
+		sim->conns = c->next;
+		if (c->proc) {
+			sim_event_cancel(&c->proc->session_ev);
+			free(c->proc);
+		}
+		free(c->session);
+		free(c);
+	}
 	for (struct sim_xport *x = sim->xports; x; x = x->next) {
-		while (x->conns)
-			conn_free(sim, x->conns);
+		while ((w = x->wait_head) != NULL) {
+			x->wait_head = w->next;
+			free(w);
+		}
+		while ((p = x->idle_head) != NULL) {
+			x->idle_head = p->next;
+			sim_event_cancel(&p->exit_ev);
+			sim_event_cancel(&p->session_ev);
+			free(p);
+		}
+		x->wait_tail = NULL;
+		x->idle_tail = NULL;
 	}
 }

@@ -397,11 +397,7 @@ static void route_group(struct sim *sim, struct sim_msg *msg, struct sim_group *
 	} else {
 		q = queue_get(sim, t, g->dest->name);
 		if (sched_queue_dead(q)) {
-			/*
-			 * q->dead_reason already starts with "delivery temporarily
-			 * suspended: " (sched.c); qmgr_message.c adds the prefix a
-			 * second time.  Only the retry queue's name differs.
-			 */
+			/* The scheduler's reason already says "suspended". */
 			why = xasprintf("%s %s", q->dead_status, q->dead_reason);
 			q = NULL;
 		}
@@ -748,8 +744,22 @@ static bool handle(struct sim *sim, struct sim_event *ev)
 		seen = false;
 		break;
 	case SIM_EV_SESSION_EXPIRE:
-		c->session_ev = NULL;
-		sim_agent_session_expire(sim, c);
+		((struct sim_proc *)ev->ptr)->session_ev = NULL;
+		sim_agent_session_expire(sim, ev->ptr);
+		seen = false;
+		break;
+	case SIM_EV_AGENT_IDLE:
+		c->agent_idle_ev = NULL;
+		sim_agent_idle(sim, c);
+		seen = false;		/* qmgr reads the hang-up: SIM_EV_AGENT_EOF */
+		break;
+	case SIM_EV_AGENT_EOF:
+		c->eof_ev = NULL;
+		sim_agent_eof(sim, c);
+		break;
+	case SIM_EV_PROC_EXIT:
+		((struct sim_proc *)ev->ptr)->exit_ev = NULL;
+		sim_proc_exit_idle(sim, ev->ptr);
 		seen = false;
 		break;
 	}

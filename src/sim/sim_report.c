@@ -272,6 +272,14 @@ static void report_summary(struct sim *sim)
 		if (x->gaps > 0)
 			printf("  between delivery starts: min %.3f mean %.3f\n", x->gap_min,
 			       x->gap_sum / (double)x->gaps);
+		if (x->last_replies || x->idle_hangups)
+			printf("  agents: %ld connections ended by \"last\" (max_use), %ld processes"
+			       " exited unused (max_idle), %ld hung up idle (max_idle)\n",
+			       x->last_replies, x->proc_exits, x->idle_hangups);
+		if (x->listen_full || x->greeting_waits || x->write_fails)
+			printf("  waits: %ld connects refused by a full listen queue, %ld greeting"
+			       " time-outs waited on, %ld requests put back (agent gone)\n",
+			       x->listen_full, x->greeting_waits, x->write_fails);
 	}
 	for (size_t i = 0; i < sim->ndests; i++) {
 		delivered += sim->dests[i]->st.delivered;

@@ -79,6 +79,9 @@ static const struct setting globals[] = {
 	{"smtp_connect_timeout", V_TIME, P(smtp_connect_timeout), 0},
 	{"smtp_connection_cache_time_limit", V_TIME, P(smtp_connection_cache_time_limit), 0},
 	{"smtp_connection_cache_on_demand", V_BOOL, P(smtp_connection_cache_on_demand), 0},
+	{"max_use", V_LONG, P(max_use), 1},
+	{"max_idle", V_POSTIME, P(max_idle), 0},
+	{"agent_listen_queue", V_LONG, P(agent_listen_queue), 0},
 	{"agent_connect_time", V_TIME, P(agent_connect_time), 0},
 	{"agent_idle_time", V_TIME, P(agent_idle_time), 0},
 	{"retry_service_time", V_TIME, P(retry_service_time), 0},
@@ -193,6 +196,9 @@ void sim_params_defaults(struct sim_params *p)
 	p->smtp_connect_timeout = 30;
 	p->smtp_connection_cache_time_limit = 2;
 	p->smtp_connection_cache_on_demand = true;
+	p->max_use = 100;
+	p->max_idle = 100;
+	p->agent_listen_queue = 4096;
 	p->retry_service_time = 0.001;
 	p->loop_cost = 0;
 	p->loop_max_wait = 5;
@@ -211,6 +217,9 @@ struct sim_xport *sim_xport_get(struct sim *sim, const char *name)
 	x->name = xstrdup(name);
 	x->process_limit = -1;
 	x->connect_time = -1;
+	x->max_use = -1;
+	x->max_idle = -1;
+	x->listen_queue = -1;
 	*xp = x;
 	return x;
 }
@@ -367,6 +376,26 @@ static int cmd_transport(struct sim *sim, const char *file, int line, char **av,
 			if (time_arg(file, line, av[i], av[i + 1], &t) < 0)
 				return -1;
 			x->connect_time = t;
+			continue;
+		}
+		if (strcmp(av[i], "max_use") == 0) {
+			if (str_to_long(av[i + 1], 1, LONG_MAX, &l) < 0)
+				return fail(file, line, "max_use: want a whole number >= 1");
+			x->max_use = l;
+			continue;
+		}
+		if (strcmp(av[i], "max_idle") == 0) {
+			if (time_arg(file, line, av[i], av[i + 1], &t) < 0)
+				return -1;
+			if (!(t > 0))
+				return fail(file, line, "max_idle: want a time > 0");
+			x->max_idle = t;
+			continue;
+		}
+		if (strcmp(av[i], "listen_queue") == 0) {
+			if (str_to_long(av[i + 1], 0, LONG_MAX, &l) < 0)
+				return fail(file, line, "listen_queue: want a whole number >= 0");
+			x->listen_queue = l;
 			continue;
 		}
 		row = find_setting(xport_settings, sizeof(xport_settings) / sizeof(xport_settings[0]),
