@@ -6,9 +6,11 @@
  * delivery, an idle connection of that transport is used at once; only
  * when there is none is a new one opened (asynchronously: the scheduler's
  * "pending" count covers it until the agent's hello arrives).  An idle
- * connection remembers the next hop its agent keeps an SMTP session to, and
- * the scheduler is asked to prefer that destination for it: that is how a
- * request reaches the agent that can reuse a session.
+ * connection remembers the next hop its agent keeps an SMTP session to.
+ * The destination is chosen round robin first; then, among the idle
+ * connections, the one whose agent holds a session to it is preferred:
+ * that is how a request reaches the agent that can reuse a session
+ * without session reuse overriding fairness between destinations.
  *
  * Time limits: qmgr_ipc_timeout for the hello and for writing a request (an
  * agent that does not answer costs that delivery, not the queue manager);
@@ -213,7 +215,9 @@ static void send_request(struct agent_conn *c, struct sched_entry *e)
 	if (n > 0)
 		c->written = (size_t)n;
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		if (c->uses > 0 && (errno == EPIPE || errno == ECONNRESET)) {
+		bool was_idle = c->uses > 0 || c->idle_since < qmgr_now;
+
+		if (was_idle && (errno == EPIPE || errno == ECONNRESET)) {
 			/*
 			 * A reused agent went away while idle (max_idle, reload):
 			 * it never saw the request, so nothing was delivered.
@@ -298,12 +302,13 @@ static void conn_hello(struct agent_conn *c, struct attr_list *al)
 		return;
 	}
 	sched_transport_connected(c->t);
-	c->state = CONN_IDLE;		/* ready for work */
-	c->idle_since = qmgr_now;
-	if (!deliver_next(c->t, c))
-		conn_idle(c);
-	else if (c->state == CONN_IDLE)
-		conn_idle(c);		/* another agent took it: this one waits */
+	/*
+	 * Ready for work: idle first, then offer it the next delivery (which
+	 * may go to an agent holding a session instead, or fail and free c:
+	 * nothing below may touch c).
+	 */
+	conn_idle(c);
+	(void)deliver_next(c->t, c);
 }
 
 /* conn_read_event - readable, writable or timed out */
@@ -436,7 +441,9 @@ static void serve_idle(void)
 			if (c->state != CONN_IDLE)
 				continue;
 			t = c->t;
-			if (t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
+			/* Dead, or paced by a transport rate delay: the scheduler decides. */
+			if ((t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
+			    || t->conf.xport_rate_delay > 0)
 				continue;
 			if (deliver_next(t, NULL)) {
 				progress = true;
@@ -471,7 +478,7 @@ void qmgr_deliver_drain(void)
 			 * Not a failure of the transport; try again next turn.
 			 */
 			free(path);
-			sched_transport_connected(t);
+			sched_transport_connect_abandoned(t);
 			break;
 		}
 		if (fd < 0) {

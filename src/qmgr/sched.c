@@ -832,6 +832,14 @@ void sched_transport_connected(struct sched_transport *t)
 	t->pending--;
 }
 
+/* sched_transport_connect_abandoned - a set-up given up without blame */
+void sched_transport_connect_abandoned(struct sched_transport *t)
+{
+	sched_transport_connected(t);
+	if (t->lock_state == LOCK_CONNECTING)
+		rate_lock_clear(t);
+}
+
 /* sched_transport_connect_failed - the agent could not be reached */
 void sched_transport_connect_failed(struct sched_transport *t, const char *status,
 				    const char *reason, double now)

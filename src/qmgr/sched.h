@@ -324,6 +324,13 @@ struct sched_transport *sched_select_transport(struct sched *s, double now);
 void sched_transport_connected(struct sched_transport *t);
 
 /*
+ * sched_transport_connect_abandoned - the caller gives up a set-up it was
+ * granted, for reasons that are not the transport's fault (every agent
+ * busy): pending--, and a transport rate lock taken for it is dropped.
+ */
+void sched_transport_connect_abandoned(struct sched_transport *t);
+
+/*
  * sched_transport_connect_failed - the agent could not be reached or its
  * greeting was bad: pending--, and the transport is throttled as with
  * sched_transport_throttle().  status/reason NULL mean oqmgr's "4.3.0" and

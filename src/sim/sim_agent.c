@@ -9,7 +9,7 @@
  * sched_select_transport: an idle connection of the chosen transport is
  * used at once, else a new connection is opened, pending until the agent's
  * greeting; a connect refused because master's listen queue is full
- * (EAGAIN) is "agents busy, next turn" (sched_transport_connected, stop).
+ * (EAGAIN) is "agents busy, next turn" (sched_transport_connect_abandoned, stop).
  * deliver_next: the scheduler chooses the destination round robin
  * (sched_select_entry with no preferred queue), then pick_conn the idle
  * connection whose agent holds a session to it, else one without a
@@ -475,7 +475,7 @@ static void send_request(struct sim *sim, struct sim_conn *c, struct sched_entry
 	c->state = SIM_CONN_BUSY;
 	if (c->agent_gone) {
 		/* The write fails: EPIPE (the agent hung up; qmgr has not read it yet). */
-		if (c->uses > 0) {
+		if (c->uses > 0 || c->idle_since < sim->now) {
 			/* A reused agent left while idle: nothing was delivered. */
 			sim_trace(sim, "write conn %ld: the agent left: msg %ld back to %s", c->id,
 				  b->msg->id, e->queue->name);
@@ -740,7 +740,8 @@ static void serve_idle(struct sim *sim)
 			if (c->state != SIM_CONN_IDLE)
 				continue;
 			t = c->x->t;
-			if (t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
+			if ((t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
+			    || t->conf.xport_rate_delay > 0)
 				continue;
 			if (deliver_next(sim, t, NULL)) {
 				progress = true;
@@ -770,7 +771,7 @@ void sim_deliver_drain(struct sim *sim)
 			/* EAGAIN: every agent is busy; not a failure.  Next turn. */
 			sim_trace(sim, "connect %s: listen queue full (%ld waiting): agents busy",
 				  x->name, x->nwait);
-			sched_transport_connected(t);
+			sched_transport_connect_abandoned(t);
 			break;
 		}
 	}
