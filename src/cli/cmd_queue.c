@@ -610,6 +610,37 @@ static int list_rcpts(struct list_ctx *c, const char *queue, const char *id, str
 	return rc;
 }
 
+/* cmd_queue_open_entry - open a listed file and read its envelope */
+struct qf *cmd_queue_open_entry(const char *queue, const struct cmd_queue_entry *e,
+				struct qf_envelope *env_r, struct stat *st_r)
+{
+	const char *error;
+	struct qf *q;
+	bool corrupt;
+	int rc;
+
+	if ((q = qf_open(e->path, false, &corrupt, &error)) == NULL) {
+		/* Moved or removed since the folder was read: not an error. */
+		if (!corrupt && lstat(e->path, st_r) < 0 && errno == ENOENT)
+			return NULL;
+		msg_warn("%s/%s: %s%s; skipped", queue, e->id,
+			 corrupt ? "damaged queue file: " : "", error);
+		return NULL;
+	}
+	/* Only complete files (a 0400 file is one an agent found damaged). */
+	if (fstat(qf_fd(q), st_r) < 0 || !qf_mode_ready(st_r->st_mode)) {
+		qf_close(&q);
+		return NULL;
+	}
+	if ((rc = qf_read_envelope(q, env_r, &error)) != 0) {
+		msg_warn("%s/%s: %s: %s; skipped", queue, e->id,
+			 rc == QF_CORRUPT ? "damaged queue file" : "read error", error);
+		qf_close(&q);
+		return NULL;
+	}
+	return q;
+}
+
 /* list_file - list one queue file (or skip it) */
 static void list_file(struct list_ctx *c, const char *queue, const struct cmd_queue_entry *e)
 {
@@ -617,31 +648,11 @@ static void list_file(struct list_ctx *c, const char *queue, const struct cmd_qu
 	size_t out_len = c->out->len;
 	struct qf_envelope env;
 	struct cmd_queue_msg m;
-	const char *error;
 	struct stat st;
 	struct qf *q;
-	bool corrupt;
-	int rc;
 
-	if ((q = qf_open(e->path, false, &corrupt, &error)) == NULL) {
-		/* Moved or removed since the folder was read: not an error. */
-		if (!corrupt && lstat(e->path, &st) < 0 && errno == ENOENT)
-			return;
-		msg_warn("%s/%s: %s%s; skipped", queue, e->id,
-			 corrupt ? "damaged queue file: " : "", error);
+	if ((q = cmd_queue_open_entry(queue, e, &env, &st)) == NULL)
 		return;
-	}
-	/* Only complete files (a 0400 file is one an agent found damaged). */
-	if (fstat(qf_fd(q), &st) < 0 || !qf_mode_ready(st.st_mode)) {
-		qf_close(&q);
-		return;
-	}
-	if ((rc = qf_read_envelope(q, &env, &error)) != 0) {
-		msg_warn("%s/%s: %s: %s; skipped", queue, e->id,
-			 rc == QF_CORRUPT ? "damaged queue file" : "read error", error);
-		qf_close(&q);
-		return;
-	}
 	m.queue_name = queue;
 	m.queue_id = e->id;
 	m.arrival_time = (long)env.arrival_time;

@@ -62,6 +62,18 @@ long cmd_queue_scan(const char *queue_dir, const char *queue_name,
 		    struct cmd_queue_entry **entries_r, const char **error_r);
 void cmd_queue_scan_free(struct cmd_queue_entry **entries, long count);
 
+/*
+ * cmd_queue_open_entry - open a file cmd_queue_scan() found and read its
+ * envelope into *env_r (caller frees with qf_envelope_free, closes with
+ * qf_close); NULL, after a warning where one is due, for a file that
+ * vanished, is incomplete or damaged.  *st_r is the file's status.
+ */
+struct qf;
+struct qf_envelope;
+struct stat;
+struct qf *cmd_queue_open_entry(const char *queue, const struct cmd_queue_entry *e,
+				struct qf_envelope *env_r, struct stat *st_r);
+
 /* cmd_queue_name_valid - is name one of the queue folders that hold messages? */
 bool cmd_queue_name_valid(const char *name);
 

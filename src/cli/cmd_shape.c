@@ -276,26 +276,10 @@ static void shape_file(struct shape_ctx *c, const char *queue, const struct cmd_
 	long offset = 0, n;
 	struct stat st;
 	struct qf *q;
-	bool corrupt;
-	int rc, bucket;
+	int bucket;
 
-	if ((q = qf_open(e->path, false, &corrupt, &error)) == NULL) {
-		if (!corrupt && lstat(e->path, &st) < 0 && errno == ENOENT)
-			return;
-		msg_warn("%s/%s: %s%s; skipped", queue, e->id,
-			 corrupt ? "damaged queue file: " : "", error);
+	if ((q = cmd_queue_open_entry(queue, e, &env, &st)) == NULL)
 		return;
-	}
-	if (fstat(qf_fd(q), &st) < 0 || !qf_mode_ready(st.st_mode)) {
-		qf_close(&q);
-		return;
-	}
-	if ((rc = qf_read_envelope(q, &env, &error)) != 0) {
-		msg_warn("%s/%s: %s: %s; skipped", queue, e->id,
-			 rc == QF_CORRUPT ? "damaged queue file" : "read error", error);
-		qf_close(&q);
-		return;
-	}
 	bucket = cmd_shape_bucket((long)(c->now - (time_t)env.arrival_time), &c->table->opts);
 
 	/*
