@@ -49,6 +49,7 @@ char *var_default_transport;
 char *var_local_transport;
 char *var_transport_maps;
 char *var_default_filter_nexthop;
+char *var_content_filter;
 char *var_defer_transports;
 bool var_disable_dns_lookups;
 char *var_inet_protocols;
@@ -331,6 +332,16 @@ static const struct param_def table[] = {
 		.var = &var_transport_maps,
 		.doc = "Optional lookup tables (texthash:/path, inline:{ key=value, ... }) "
 		       "with mappings from recipient address or domain to transport:nexthop."
+	},
+	{
+		.name = "content_filter", .type = PARAM_STR, .def = "",
+		.var = &var_content_filter,
+		.doc = "After the message is queued, send the entire message to this "
+		       "transport:destination (a master.cf service) instead of routing its "
+		       "recipients; an empty destination means $default_filter_nexthop, else "
+		       "the recipient's domain.  Stamped on each message by cleanup; turn it "
+		       "off per service with -o content_filter= (for example on the path a "
+		       "filter re-injects through), as with Postfix."
 	},
 	{
 		.name = "default_filter_nexthop", .type = PARAM_STR, .def = "",

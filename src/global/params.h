@@ -172,6 +172,7 @@ extern char *var_default_transport;
 extern char *var_local_transport;
 extern char *var_transport_maps;
 extern char *var_default_filter_nexthop;
+extern char *var_content_filter;
 extern char *var_defer_transports;
 extern bool var_disable_dns_lookups;
 extern char *var_inet_protocols;

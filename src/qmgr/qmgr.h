@@ -70,6 +70,7 @@ struct qmgr_message {
 	long rcpt_offset;		/* where to read more recipients; 0: all read */
 	long rcpt_mem;			/* recipients of this message in memory */
 	int done_step;			/* progress of the end-of-message chain */
+	char *filter;			/* content_filter "transport:nexthop", or NULL */
 	bool in_done;			/* the chain runs (async bounce requests) */
 	struct qmgr_message *prev, *next;
 };

@@ -56,6 +56,7 @@ void qmgr_message_free(struct qmgr_message *msg)
 	if (msg->refcount != 0)
 		msg_panic("qmgr_message_free: %s has %ld entries", msg->id, msg->refcount);
 	qf_envelope_free(&msg->env);
+	free(msg->filter);
 	free(msg);
 }
 
@@ -214,6 +215,32 @@ static struct sched_queue *queue_get(struct sched_transport *t, const char *next
 	return q;
 }
 
+/*
+ * filter_route - content_filter: the whole message goes to the filter's
+ * transport; its next hop is the filter's own, else default_filter_nexthop,
+ * else the recipient's domain (oqmgr(8) default_filter_nexthop).
+ */
+static void filter_route(const char *filter, struct resolve_reply *rr)
+{
+	char *transport, *nexthop;
+	const char *at;
+
+	resolve_split_transport(filter, &transport, &nexthop);
+	if (*nexthop == 0) {
+		free(nexthop);
+		if (*var_default_filter_nexthop)
+			nexthop = xstrdup(var_default_filter_nexthop);
+		else
+			nexthop = xstrdup((at = strrchr(rr->recipient, '@')) ? at + 1
+					  : var_myhostname);
+	}
+	free(rr->transport);
+	free(rr->nexthop);
+	rr->transport = transport;
+	rr->nexthop = nexthop;
+	rr->flags &= ~RESOLVE_FLAG_LOCAL;
+}
+
 /* route_rcpt - decide where one recipient goes */
 static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 {
@@ -238,6 +265,8 @@ static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 		goto drop;
 	}
 	resolve_addr(r->address, &rr);
+	if (msg->filter && !(rr.flags & RESOLVE_FLAG_ERROR))
+		filter_route(msg->filter, &rr);
 	if (!(msg->qflags & QMGR_FLUSH_DFXP) && *var_defer_transports
 	    && str_list_match(var_defer_transports, rr.transport)) {
 		qmgr_defer_rcpt(msg, r, "4.3.2", "deferred transport");
@@ -399,6 +428,11 @@ int qmgr_message_read(struct qmgr_message *msg)
 			 msg->env.rcpt_count);
 		buf_deinit(&esc);
 	}
+	for (char **a = msg->env.attrs; a && *a; a++)
+		if (strncmp(*a, "filter=", 7) == 0 && (*a)[7] != 0) {
+			free(msg->filter);
+			msg->filter = xstrdup(*a + 7);
+		}
 	if (msg->env.flags & QF_FLAG_TRACE_VERBOSE)
 		msg->tflags |= DEL_REQ_FLAG_TRACE;
 	if (msg->env.flags & QF_FLAG_TRACE_VERIFY) {

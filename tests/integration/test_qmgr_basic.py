@@ -202,3 +202,44 @@ def test_watchdog_ends_a_stuck_qmgr_and_master_restarts_it(instance):
                       20, "a new qmgr")
     qid = instance.inject(["a@one.test"])
     instance.wait_log(r"%s: removed" % qid)
+
+
+def test_content_filter_and_default_filter_nexthop(instance):
+    """content_filter sends the whole message to a master.cf service; with no
+    next hop of its own the filter gets default_filter_nexthop, and when that
+    is empty the recipient's domain (oqmgr(8))."""
+    logdir = os.path.join(instance.base, "filterlog")
+    os.makedirs(logdir)
+    os.chmod(logdir, 0o777)
+    log = os.path.join(logdir, "seen")
+    script = os.path.join(logdir, "filter.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\necho \"$1 $2\" >> %s\ncat > /dev/null\n" % log)
+    os.chmod(script, 0o755)
+    builtin = instance.sluice("config", "-M").stdout.decode()
+    instance.set_master_cf(builtin + "filt unix - n n - - pipe flags= user=nobody "
+                           "argv=%s ${nexthop} ${recipient}\n" % script)
+    instance.write_config(content_filter="filt:", default_filter_nexthop="[127.0.0.1]:10025")
+    instance.start()
+
+    def seen():
+        try:
+            return open(log).read().split("\n")
+        except FileNotFoundError:
+            return []
+
+    instance.sendmail(["a@one.test"])
+    instance.wait_for(lambda: "[127.0.0.1]:10025 a@one.test" in seen(), 30, "the filter")
+    instance.wait_log(r"to=<a@one.test>, relay=filt, .*status=sent")
+    # No default_filter_nexthop: the recipient's domain.
+    instance.stop()
+    instance.write_config(default_filter_nexthop="")
+    instance.start()
+    instance.sendmail(["b@two.test"])
+    instance.wait_for(lambda: "two.test b@two.test" in seen(), 30, "the filter, by domain")
+    # The filter's own next hop wins.
+    instance.stop()
+    instance.write_config(content_filter="filt:scanner.test")
+    instance.start()
+    instance.sendmail(["c@three.test"])
+    instance.wait_for(lambda: "scanner.test c@three.test" in seen(), 30, "the filter's next hop")

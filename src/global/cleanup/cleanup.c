@@ -342,6 +342,20 @@ static void start(struct cleanup *c)
 	env.flags = c->qflags | ((c->flags & CLEANUP_FLAG_BOUNCE) ? QF_FLAG_BOUNCE : 0);
 	if (var_delay_warning_time > 0 && *c->sender != 0)
 		env.warn_time = (long)c->arrival + var_delay_warning_time;
+	/* content_filter: the queue manager sends the whole message there. */
+	if (var_content_filter && *var_content_filter) {
+		bool have = false;
+
+		for (size_t i = 0; i < c->attrs->argc; i++)
+			if (strncmp(c->attrs->argv[i], "filter=", 7) == 0)
+				have = true;
+		if (!have) {
+			char *pair = xasprintf("filter=%s", var_content_filter);
+
+			argv_add(c->attrs, pair, (char *)NULL);
+			free(pair);
+		}
+	}
 	env.attrs = c->attrs->argv;
 	qf_put_envelope(c->writer, &env);
 
