@@ -59,8 +59,8 @@ static bool is_dcontent(unsigned char c)
 	return (c >= 33 && c <= 90) || (c >= 94 && c <= 126);
 }
 
-/* dot_string_ok - is s[0..len) a valid RFC 5321 dot-string? */
-static bool dot_string_ok(const char *s, size_t len)
+/* addr_dot_string_ok - is s[0..len) a valid RFC 5321 dot-string? */
+bool addr_dot_string_ok(const char *s, size_t len)
 {
 	if (len == 0 || s[0] == '.' || s[len - 1] == '.')
 		return false;
@@ -163,7 +163,7 @@ static int parse_local(const char **pp, struct buf *out, const char **error_r)
 
 		while (is_atext((unsigned char)*p) || *p == '.')
 			p++;
-		if (!dot_string_ok(s, (size_t)(p - s))) {
+		if (!addr_dot_string_ok(s, (size_t)(p - s))) {
 			*error_r = p == s ? "empty local part" : "malformed local part";
 			return -1;
 		}
@@ -283,7 +283,7 @@ char *addr_quote(const char *addr)
 	size_t llen = at ? (size_t)(at - addr) : strlen(addr);
 	struct buf out;
 
-	if (*addr == 0 || dot_string_ok(addr, llen))
+	if (*addr == 0 || addr_dot_string_ok(addr, llen))
 		return xstrdup(addr);
 	buf_init(&out, strlen(addr) + 8);
 	buf_putc(&out, '"');

@@ -50,6 +50,9 @@ int addr_unquote(const char *text, char **addr_r, const char **error_r);
  * "" stays "".  Caller frees with free().
  */
 char *addr_quote(const char *addr);
+/* addr_dot_string_ok - s[0..len) is an RFC 5321 dot-string (a local part
+ * that needs no quotes; UTF-8 octets allowed). */
+bool addr_dot_string_ok(const char *s, size_t len);
 
 /* addr_domain - the text after the last "@", or NULL. Borrowed from addr. */
 const char *addr_domain(const char *addr);

@@ -13,6 +13,7 @@
 
 #include "agents/smtp/smtp_cmd.h"
 #include "agents/smtp/smtp_reply.h"
+#include "global/addr.h"
 #include "global/deliver_request.h"
 #include "global/dsn.h"
 #include "util/buf.h"
@@ -92,28 +93,6 @@ void smtp_xtext(struct buf *out, const char *s)
 	}
 }
 
-/* is_atext - RFC 5322 atext */
-static bool is_atext(int c)
-{
-	return isalnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) || c >= 0x80;
-}
-
-/* is_dot_atom - a local part that needs no quotes */
-static bool is_dot_atom(const char *s, size_t n)
-{
-	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (s[i + 1] == '.')
-				return false;
-		} else if (!is_atext((unsigned char)s[i])) {
-			return false;
-		}
-	}
-	return true;
-}
-
 /* put_safe - append n bytes, line breaks and NULs made harmless */
 static void put_safe(struct buf *out, const char *s, size_t n)
 {
@@ -128,7 +107,7 @@ void smtp_quote_addr(struct buf *out, const char *addr)
 	size_t local = at ? (size_t)(at - addr) : strlen(addr);
 
 	buf_putc(out, '<');
-	if (is_dot_atom(addr, local) || local == 0) {
+	if (addr_dot_string_ok(addr, local) || local == 0) {
 		put_safe(out, addr, local);
 	} else {
 		buf_putc(out, '"');
