@@ -267,7 +267,33 @@ static int by_line(const void *a, const void *b)
 	return ea->line - eb->line;
 }
 
-/* warn_unknown - the "unknown parameter" warnings */
+/* param_row_of - the row of NAME, itself or as <transport>_<suffix> */
+static const struct param_def *param_row_of(const char *name)
+{
+	const struct param_def *row = params_find(name);
+	size_t tlen;
+
+	return row ? row : params_split_transport(name, &tlen);
+}
+
+/*
+ * warn_unacted - a setting that sluice accepts and does not act on says so
+ * (params.h: PARAM_F_OBSOLETE, PARAM_F_UNSUPPORTED).
+ */
+static void warn_unacted(const char *path, int line, const char *name)
+{
+	const struct param_def *row = param_row_of(name);
+
+	if (row == NULL)
+		return;
+	if (row->flags & PARAM_F_OBSOLETE)
+		msg_info("%s:%d: warning: obsolete parameter \"%s\" is ignored", path, line, name);
+	else if (row->flags & PARAM_F_UNSUPPORTED)
+		msg_info("%s:%d: warning: parameter \"%s\" has no effect: %s", path, line, name,
+			 row->unsupported ? row->unsupported : "not implemented by sluice");
+}
+
+/* warn_unknown - the "unknown parameter" and "has no effect" warnings */
 static void warn_unknown(struct conf *c)
 {
 	struct htable *refs = conf_collect_refs(c);
@@ -280,6 +306,9 @@ static void warn_unknown(struct conf *c)
 		if (!conf_is_known(c, list[i]->key, refs))
 			msg_info("%s:%d: warning: unknown parameter \"%s\"", c->main_path,
 				 ((struct conf_entry *)list[i]->value)->line, list[i]->key);
+		else
+			warn_unacted(c->main_path, ((struct conf_entry *)list[i]->value)->line,
+				     list[i]->key);
 	free(list);
 	for (size_t i = 0; i < c->nents; i++) {
 		for (size_t j = 0; j < c->ents[i].overrides->argc; j++) {
@@ -289,6 +318,8 @@ static void warn_unknown(struct conf *c)
 			if (!conf_is_known(c, name, refs))
 				msg_info("%s:%d: warning: unknown parameter \"%s\"",
 					 c->master_path, c->ents[i].line, name);
+			else
+				warn_unacted(c->master_path, c->ents[i].line, name);
 			free(name);
 		}
 	}

@@ -234,6 +234,8 @@ static const struct param_def table[] = {
 	{
 		.name = "process_id_directory", .type = PARAM_STR, .def = "pid",
 		.var = &var_process_id_directory,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "master keeps its pid file in pid/ of queue_directory",
 		.doc = "The folder, relative to queue_directory, that holds master.pid."
 	},
 	{
@@ -312,6 +314,8 @@ static const struct param_def table[] = {
 	{
 		.name = "relay_transport", .type = PARAM_STR, .def = "relay",
 		.var = &var_relay_transport,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "sluice has no relay_domains address class yet",
 		.doc = "The default mail delivery transport and next-hop destination for relay "
 		       "mail."
 	},
@@ -365,6 +369,8 @@ static const struct param_def table[] = {
 	{
 		.name = "inet_protocols", .type = PARAM_LIST, .def = "all",
 		.var = &var_inet_protocols, .check = params_check_inet_protocols,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "the smtp client uses every address family",
 		.doc = "The internet protocols the SMTP client will attempt to use: all, or a "
 		       "list of ipv4 and ipv6."
 	},
@@ -447,6 +453,8 @@ static const struct param_def table[] = {
 	{
 		.name = "soft_bounce", .type = PARAM_BOOL, .def = "no",
 		.var = &var_soft_bounce,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "bounces are returned as usual",
 		.doc = "Safety net to keep mail queued that would otherwise be returned to the "
 		       "sender: permanent failures become temporary ones."
 	},
@@ -465,6 +473,8 @@ static const struct param_def table[] = {
 	{
 		.name = "line_length_limit", .type = PARAM_INT, .def = "2048",
 		.var = &var_line_length_limit, .min = 1,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "cleanup does not break long lines",
 		.doc = "Upon input, long lines are chopped up into pieces of at most this "
 		       "length; upon delivery, long lines are reconstructed."
 	},
@@ -483,6 +493,8 @@ static const struct param_def table[] = {
 	{
 		.name = "queue_minfree", .type = PARAM_SIZE, .def = "0",
 		.var = &var_queue_minfree,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "mail is accepted whatever the free space",
 		.doc = "The minimal amount of free space in bytes in the queue file system "
 		       "that is needed to accept mail; 0 means no check."
 	},
@@ -519,6 +531,7 @@ static const struct param_def table[] = {
 	{
 		.name = "qmgr_fudge_factor", .type = PARAM_INT, .def = "100",
 		.var = &var_qmgr_fudge_factor, .min = 10, .max = 100,
+		.flags = PARAM_F_OBSOLETE,
 		.doc = "Obsolete feature: the percentage of delivery resources that a busy "
 		       "mail system will use up for delivery of a large mailing list message."
 	},
@@ -666,6 +679,8 @@ static const struct param_def table[] = {
 	{
 		.name = "in_flow_delay", .type = PARAM_TIME, .def = "1s",
 		.var = &var_in_flow_delay, .max = 10,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "there is no inflow control",
 		.doc = "Time to pause before accepting a new message, when the message arrival "
 		       "rate exceeds the message delivery rate; 0 disables the flow control."
 	},
@@ -696,6 +711,8 @@ static const struct param_def table[] = {
 	{
 		.name = "trigger_timeout", .type = PARAM_TIME, .def = "10s",
 		.var = &var_trigger_timeout, .min = 1,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "trigger writes do not time out",
 		.doc = "The time limit for sending a trigger to a daemon (for example, the "
 		       "queue manager's public/qmgr FIFO)."
 	},
@@ -721,6 +738,8 @@ static const struct param_def table[] = {
 	{
 		.name = "service_throttle_time", .type = PARAM_TIME, .def = "60s",
 		.var = &var_service_throttle_time, .min = 1,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "master uses its own restart back-off",
 		.doc = "How long the master waits before forking a server that appears to be "
 		       "malfunctioning."
 	},
@@ -761,6 +780,8 @@ static const struct param_def table[] = {
 		.name = "import_environment", .type = PARAM_LIST,
 		.def = "SLUICE_CONFIG_DIR SLUICE_DAEMON_DIR SLUICE_MAILLOG_FD TZ LANG=C",
 		.var = &var_import_environment,
+		.flags = PARAM_F_UNSUPPORTED,
+		.unsupported = "daemons inherit master's environment",
 		.doc = "The environment variables that a daemon process inherits from its "
 		       "parent; NAME=VALUE sets a variable."
 	},

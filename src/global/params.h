@@ -48,6 +48,16 @@ enum param_type {
 
 #define PARAM_F_PER_TRANSPORT	(1u << 0)	/* has <transport>_<suffix> overrides */
 #define PARAM_F_READONLY	(1u << 1)	/* set by the program; main.cf may not */
+/*
+ * Settings that sluice accepts and does not act on say so: setting one in
+ * main.cf or with -o logs "FILE:LINE: warning: ..." at every configuration
+ * read (start, reload, config -n, every daemon).  OBSOLETE: Postfix itself
+ * ignores it.  UNSUPPORTED: sluice does not implement it (yet); the row's
+ * .unsupported says why.  tests/unit/global/test_param_readers.c fails for a
+ * row that no program reads and that carries neither flag.
+ */
+#define PARAM_F_OBSOLETE	(1u << 2)
+#define PARAM_F_UNSUPPORTED	(1u << 3)
 
 /*
  * param_get_fn - how a computed default reads another parameter: returns its
@@ -72,6 +82,7 @@ struct param_def {
 	/* Extra syntax check of STR/LIST values: 0, or -1 and *hint_r. */
 	int (*check)(const char *value, const char **hint_r);
 	const char *doc;		/* one paragraph for docs/PARAMETERS.md */
+	const char *unsupported;	/* PARAM_F_UNSUPPORTED: why, one clause */
 };
 
 /* A typed value as converted from text. */

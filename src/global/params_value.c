@@ -387,6 +387,13 @@ void params_doc_markdown(struct buf *out)
 			buf_putc(out, '`');
 		}
 		buf_puts(out, " | ");
+		if (p->flags & PARAM_F_OBSOLETE)
+			buf_puts(out, "**Obsolete: ignored, with a warning when set.** ");
+		if (p->flags & PARAM_F_UNSUPPORTED) {
+			buf_puts(out, "**Not acted on by sluice (a warning when set): ");
+			md_text(out, p->unsupported ? p->unsupported : "not implemented");
+			buf_puts(out, ".** ");
+		}
 		md_text(out, p->doc);
 		if (p->type == PARAM_INT || p->type == PARAM_TIME || p->type == PARAM_SIZE) {
 			char lo[64], hi[64];

@@ -195,6 +195,14 @@ def test_bad_value_is_not_replaced_by_default(tmp_path):
     assert "hash_queue_depth = 1" not in r.stdout
 
 
+def test_obsolete_parameter_warns(tmp_path):
+    write(tmp_path / "main.cf", "# 1\nqmgr_fudge_factor = 50\nrelayhost = x\n")
+    r = config(tmp_path, "-n")
+    assert r.returncode == 0, r.stderr
+    assert 'main.cf:2: warning: obsolete parameter "qmgr_fudge_factor" is ignored' in r.stderr
+    assert "relayhost" not in r.stderr
+
+
 def test_unknown_parameter_warns(tmp_path):
     write(tmp_path / "main.cf", "# 1\n# 2\n# 3\n# 4\n# 5\n# 6\n# 7\nrelayhost = x\n"
           "foo_bar = 1\nsmtp_destination_rate_delay = 1s\nmine = 2\nmyorigin = $mine\n")

@@ -417,6 +417,43 @@ static void test_unknown_warnings(void **state)
 	free(log);
 }
 
+/* obsolete and not-implemented settings warn where they are set */
+static void test_unacted_warnings(void **state)
+{
+	struct scratch *s = *state;
+	const struct param_def *table, *unsup = NULL;
+	size_t count;
+	char *log, *want, *text;
+
+	log = capture(s, "# c\nqmgr_fudge_factor = 50\n",
+		      "smtp unix - - n - - smtp -o qmgr_fudge_factor=20\n");
+	want = xasprintf("%s/main.cf:2: warning: obsolete parameter \"qmgr_fudge_factor\" "
+			 "is ignored", s->dir);
+	assert_non_null(strstr(log, want));
+	free(want);
+	want = xasprintf("%s/master.cf:1: warning: obsolete parameter \"qmgr_fudge_factor\" "
+			 "is ignored", s->dir);
+	assert_non_null(strstr(log, want));
+	free(want);
+	free(log);
+
+	/* Whichever rows are still marked unsupported say why, with the line. */
+	table = params_table(&count);
+	for (size_t i = 0; i < count && unsup == NULL; i++)
+		if (table[i].flags & PARAM_F_UNSUPPORTED)
+			unsup = &table[i];
+	if (unsup == NULL)
+		return;
+	text = xasprintf("# c\n%s = %s\n", unsup->name, unsup->def ? unsup->def : "");
+	log = capture(s, text, NULL);
+	want = xasprintf("%s/main.cf:2: warning: parameter \"%s\" has no effect: %s", s->dir,
+			 unsup->name, unsup->unsupported);
+	assert_non_null(strstr(log, want));
+	free(want);
+	free(log);
+	free(text);
+}
+
 /* per-transport: main.cf, else that service's -o, else the global value */
 static void test_transport_params(void **state)
 {
@@ -659,6 +696,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deep_expansion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unacted_warnings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_warnings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overrides, setup, teardown),
