@@ -369,10 +369,10 @@ static const struct param_def table[] = {
 	{
 		.name = "inet_protocols", .type = PARAM_LIST, .def = "all",
 		.var = &var_inet_protocols, .check = params_check_inet_protocols,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "the smtp client uses every address family",
-		.doc = "The internet protocols the SMTP client will attempt to use: all, or a "
-		       "list of ipv4 and ipv6."
+		.doc = "The internet protocols the SMTP client will attempt to use: all (IPv6 "
+		       "only where the kernel supports it), or a list of ipv4 and ipv6. "
+		       "Addresses of other families are not looked up (no A or no AAAA "
+		       "query) and address literals of them are not used."
 	},
 	{
 		.name = "allow_min_user", .type = PARAM_BOOL, .def = "no",

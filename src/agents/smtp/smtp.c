@@ -123,9 +123,12 @@ static void smtp_pre_init(void)
 		.skip_quit_response = var_smtp_skip_quit_response,
 		.line_length_limit = var_smtp_line_length_limit,
 	};
+	if (smtp_inet_protocols(var_inet_protocols) < 0)
+		msg_fatal("inet_protocols: bad value \"%s\"", var_inet_protocols);
 	lookup_conf = (struct smtp_lookup_conf) {
 		.lookup = parse_host_lookup(var_smtp_host_lookup),
 		.disable_dns = var_disable_dns_lookups,
+		.families = smtp_inet_protocols(var_inet_protocols),
 		.address_limit = var_smtp_mx_address_limit,
 		.pref = strcasecmp(var_smtp_address_preference, "ipv4") == 0 ? SMTP_PREF_IPV4
 			: strcasecmp(var_smtp_address_preference, "ipv6") == 0 ? SMTP_PREF_IPV6

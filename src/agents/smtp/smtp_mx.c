@@ -21,6 +21,9 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,8 +332,47 @@ static int herr_outcome(int herr)
 	return herr == HOST_NOT_FOUND || herr == NO_DATA ? NOT_FOUND : TRY_LATER;
 }
 
-/* dns_addrs - A then AAAA records of host */
-static int dns_addrs(const char *host, int pref, unsigned port, struct smtp_addr_list *l)
+/* family_ok - inet_protocols allows addresses of family af */
+static bool family_ok(int families, int af)
+{
+	if (families == 0)
+		return true;
+	return (af == AF_INET && (families & SMTP_FAMILY_IPV4))
+		|| (af == AF_INET6 && (families & SMTP_FAMILY_IPV6));
+}
+
+/* smtp_inet_protocols - see smtp_mx.h */
+int smtp_inet_protocols(const char *value)
+{
+	char *copy = xstrdup(value), *cp = copy, *tok;
+	int families = 0, fd;
+
+	while ((tok = strsep(&cp, ", \t\r\n")) != NULL) {
+		if (*tok == 0)
+			continue;
+		if (strcasecmp(tok, "all") == 0) {
+			families |= SMTP_FAMILY_IPV4;
+			/* As Postfix: "all" means what this kernel supports. */
+			if ((fd = socket(AF_INET6, SOCK_STREAM, 0)) >= 0) {
+				close(fd);
+				families |= SMTP_FAMILY_IPV6;
+			}
+		} else if (strcasecmp(tok, "ipv4") == 0) {
+			families |= SMTP_FAMILY_IPV4;
+		} else if (strcasecmp(tok, "ipv6") == 0) {
+			families |= SMTP_FAMILY_IPV6;
+		} else {
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	return families;
+}
+
+/* dns_addrs - A then AAAA records of host, as far as inet_protocols allows */
+static int dns_addrs(const char *host, int pref, unsigned port, int families,
+		     struct smtp_addr_list *l)
 {
 	static const ns_type types[] = {ns_t_a, ns_t_aaaa};
 	int outcome = NOT_FOUND, herr, len;
@@ -339,6 +381,8 @@ static int dns_addrs(const char *host, int pref, unsigned port, struct smtp_addr
 	ns_rr rr;
 
 	for (size_t t = 0; t < 2; t++) {
+		if (!family_ok(families, types[t] == ns_t_a ? AF_INET : AF_INET6))
+			continue;
 		if ((len = dns_query(host, types[t], &ans, &herr)) < 0) {
 			if (herr_outcome(herr) == TRY_LATER && outcome != FOUND)
 				outcome = TRY_LATER;
@@ -374,18 +418,21 @@ static int dns_addrs(const char *host, int pref, unsigned port, struct smtp_addr
 }
 
 /* native_addrs - getaddrinfo (files, then whatever nsswitch says) */
-static int native_addrs(const char *host, int pref, unsigned port, struct smtp_addr_list *l)
+static int native_addrs(const char *host, int pref, unsigned port, int families,
+			struct smtp_addr_list *l)
 {
 	struct addrinfo hints, *res, *ai;
 	int err, outcome = NOT_FOUND;
 
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
+	hints.ai_family = families == SMTP_FAMILY_IPV4 ? AF_INET
+		: families == SMTP_FAMILY_IPV6 ? AF_INET6 : AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	if ((err = getaddrinfo(host, NULL, &hints, &res)) != 0)
 		return err == EAI_NONAME || err == EAI_NODATA ? NOT_FOUND : TRY_LATER;
 	for (ai = res; ai; ai = ai->ai_next) {
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+		    || !family_ok(families, ai->ai_family))
 			continue;
 		smtp_addr_add(l, host, pref, ai->ai_addr, port);
 		outcome = FOUND;
@@ -409,15 +456,17 @@ static int host_addrs(const char *host, int pref, unsigned port,
 	else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
 		ss.ss_family = AF_INET6;
 	if (ss.ss_family) {
+		if (!family_ok(conf->families, ss.ss_family))
+			return NOT_FOUND;
 		smtp_addr_add(l, host, pref, (struct sockaddr *)&ss, port);
 		return FOUND;
 	}
 	if (conf->disable_dns || lookup == 0)
 		lookup = SMTP_LOOKUP_NATIVE;
 	if (lookup & SMTP_LOOKUP_DNS)
-		outcome = dns_addrs(host, pref, port, l);
+		outcome = dns_addrs(host, pref, port, conf->families, l);
 	if (outcome != FOUND && (lookup & SMTP_LOOKUP_NATIVE)) {
-		int native = native_addrs(host, pref, port, l);
+		int native = native_addrs(host, pref, port, conf->families, l);
 
 		/* "dns, native": a resolver hiccup does not hide a hosts entry. */
 		if (native == FOUND || outcome == NOT_FOUND)
@@ -435,6 +484,12 @@ static void set_error(struct smtp_lookup_error *err, const char *status, const c
 	snprintf(err->reason, sizeof(err->reason),
 		 "Host or domain name not found. Name service error for name=%s type=%s: %s",
 		 name, type, again ? "Host not found, try again" : "Host not found");
+}
+
+/* addr_rr_name - the record type a failed address look-up names */
+static const char *addr_rr_name(const struct smtp_lookup_conf *conf)
+{
+	return conf->families == SMTP_FAMILY_IPV6 ? "AAAA" : "A";
 }
 
 /* lib_random - the default random source */
@@ -463,7 +518,7 @@ int smtp_lookup(const struct smtp_nexthop *nh, const struct smtp_lookup_conf *co
 		if (outcome == FOUND)
 			goto found;
 		set_error(err, outcome == TRY_LATER ? "4.4.3" : "5.4.4", nh->host,
-			  "A", outcome == TRY_LATER);
+			  addr_rr_name(conf), outcome == TRY_LATER);
 		return -1;
 	}
 
@@ -473,8 +528,8 @@ int smtp_lookup(const struct smtp_nexthop *nh, const struct smtp_lookup_conf *co
 			outcome = host_addrs(nh->host, 0, nh->port, conf, l);
 			if (outcome == FOUND)
 				goto found;
-			set_error(err, outcome == TRY_LATER ? "4.4.3" : "5.4.4", nh->host, "A",
-				  outcome == TRY_LATER);
+			set_error(err, outcome == TRY_LATER ? "4.4.3" : "5.4.4", nh->host,
+				  addr_rr_name(conf), outcome == TRY_LATER);
 			return -1;
 		}
 		outcome = herr_outcome(herr);
@@ -497,7 +552,7 @@ int smtp_lookup(const struct smtp_nexthop *nh, const struct smtp_lookup_conf *co
 		if (outcome == FOUND)
 			goto found;
 		set_error(err, outcome == TRY_LATER ? "4.4.3" : "5.4.4", nh->host,
-			  "A", outcome == TRY_LATER);
+			  addr_rr_name(conf), outcome == TRY_LATER);
 		return -1;
 	}
 	if (smtp_mx_is_null(mx, (size_t)n)) {
@@ -524,7 +579,7 @@ int smtp_lookup(const struct smtp_nexthop *nh, const struct smtp_lookup_conf *co
 		bool again = soft || conf->defer_if_no_mx_address;
 
 		set_error(err, again ? (soft ? "4.4.3" : "4.4.4") : "5.4.4",
-			  last_host ? last_host : nh->host, "A", soft);
+			  last_host ? last_host : nh->host, addr_rr_name(conf), soft);
 		smtp_mx_free(&mx, (size_t)n);
 		return -1;
 	}

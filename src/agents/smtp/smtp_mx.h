@@ -28,6 +28,10 @@
 #define SMTP_LOOKUP_DNS		(1 << 0)
 #define SMTP_LOOKUP_NATIVE	(1 << 1)
 
+/* inet_protocols: the address families the client may use (0 = both). */
+#define SMTP_FAMILY_IPV4	(1 << 0)
+#define SMTP_FAMILY_IPV6	(1 << 1)
+
 /* smtp_address_preference. */
 enum smtp_addr_pref {
 	SMTP_PREF_ANY,
@@ -68,6 +72,7 @@ struct smtp_addr_list {
 struct smtp_lookup_conf {
 	int lookup;			/* SMTP_LOOKUP_* bits; DNS first */
 	bool disable_dns;		/* disable_dns_lookups */
+	int families;			/* SMTP_FAMILY_* bits, 0 = both */
 	long address_limit;		/* smtp_mx_address_limit, 0 = none */
 	enum smtp_addr_pref pref;	/* smtp_address_preference */
 	bool randomize;			/* smtp_randomize_addresses */
@@ -117,6 +122,13 @@ bool smtp_mx_is_null(const struct smtp_mx *mx, size_t n);
  */
 bool smtp_addr_add(struct smtp_addr_list *l, const char *host, int pref,
 		   const struct sockaddr *sa, unsigned port);
+/*
+ * smtp_inet_protocols - inet_protocols ("all", or ipv4 and/or ipv6) as
+ * SMTP_FAMILY_* bits; "all" leaves out IPv6 when this host cannot make an
+ * IPv6 socket.  -1 for an unknown word.
+ */
+int smtp_inet_protocols(const char *value);
+
 /* smtp_addr_order - within entries [from, count), put the preferred family first
  * (stable). */
 void smtp_addr_order(struct smtp_addr_list *l, size_t from, enum smtp_addr_pref pref);

@@ -449,6 +449,66 @@ static void test_lookup_literal(void **state)
 	smtp_nexthop_clear(&nh);
 }
 
+/* inet_protocols: the words, and addresses of a family it leaves out are not used */
+static void test_inet_protocols(void **state)
+{
+	static const struct {
+		const char *value;
+		int want;		/* -2: all (IPv6 as the kernel allows) */
+	} words[] = {
+		{"ipv4", SMTP_FAMILY_IPV4}, {"ipv6", SMTP_FAMILY_IPV6}, {"IPv4", SMTP_FAMILY_IPV4},
+		{"ipv4, ipv6", SMTP_FAMILY_IPV4 | SMTP_FAMILY_IPV6}, {"all", -2},
+		{"ipv5", -1}, {"ipv4 bogus", -1},
+	};
+	static const struct {
+		int families;
+		const char *nexthop;
+		int want;		/* smtp_lookup() */
+		const char *ip;		/* first address, or the error status */
+	} rows[] = {
+		{0, "[127.0.0.1]", 0, "127.0.0.1"},
+		{SMTP_FAMILY_IPV4, "[127.0.0.1]", 0, "127.0.0.1"},
+		{SMTP_FAMILY_IPV6, "[127.0.0.1]", -1, "5.4.4"},
+		{SMTP_FAMILY_IPV6, "[::1]", 0, "::1"},
+		{SMTP_FAMILY_IPV4, "[::1]", -1, "5.4.4"},
+		{SMTP_FAMILY_IPV4 | SMTP_FAMILY_IPV6, "[::1]", 0, "::1"},
+		/* a name from /etc/hosts, through the native look-up */
+		{SMTP_FAMILY_IPV4, "[localhost]", 0, "127.0.0.1"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		int got = smtp_inet_protocols(words[i].value);
+
+		if (words[i].want == -2)
+			assert_true(got & SMTP_FAMILY_IPV4);
+		else
+			assert_int_equal(got, words[i].want);
+	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct smtp_lookup_conf conf = {.lookup = SMTP_LOOKUP_NATIVE, .families =
+			rows[i].families};
+		struct smtp_nexthop nh;
+		struct smtp_addr_list l;
+		struct smtp_lookup_error err;
+		const char *error;
+
+		assert_int_equal(smtp_nexthop_parse(rows[i].nexthop, 25, &nh, &error), 0);
+		assert_int_equal(smtp_lookup(&nh, &conf, &l, &err), rows[i].want);
+		if (rows[i].want == 0) {
+			assert_true(l.count >= 1);
+			assert_string_equal(l.addr[0].ip, rows[i].ip);
+			for (size_t j = 0; j < l.count; j++)
+				assert_int_equal(l.addr[j].sa.ss_family,
+						 strchr(rows[i].ip, ':') ? AF_INET6 : AF_INET);
+		} else {
+			assert_string_equal(err.status, rows[i].ip);
+		}
+		smtp_addr_list_clear(&l);
+		smtp_nexthop_clear(&nh);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_parse_null_mx),
 		cmocka_unit_test(test_parse_damaged),
 		cmocka_unit_test(test_lookup_literal),
+		cmocka_unit_test(test_inet_protocols),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
