@@ -40,6 +40,46 @@ delay_warning_time = 0h
 """
 
 
+def nobody_can_reach(path, test="-x"):
+    """The nobody account can reach path (every folder above it searchable)."""
+    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        "test", test, path], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    return r.returncode == 0
+
+
+_user_bin = None
+
+
+def user_programs():
+    """(sluice, postdrop) that an ordinary user can run, postdrop set-gid
+    sluicedrop as scripts/setup installs it.  The build tree's own when the
+    nobody account can reach it; otherwise (a checkout inside a mode-0700
+    folder) copies in a folder of their own under /tmp, made once per run.
+    A test that switches users must run these, not the build tree's."""
+    global _user_bin
+    import atexit
+    import grp
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make postdrop set-gid and to switch users")
+    if _user_bin is None:
+        if nobody_can_reach(SLUICE):
+            _user_bin = os.path.dirname(SLUICE)
+        else:
+            _user_bin = tempfile.mkdtemp(prefix="sluice-userbin-", dir="/tmp")
+            os.chmod(_user_bin, 0o755)
+            for prog in ("sluice", "postdrop"):
+                shutil.copy2(os.path.join(BUILD, prog), os.path.join(_user_bin, prog))
+            atexit.register(shutil.rmtree, _user_bin, True)
+        postdrop = os.path.join(_user_bin, "postdrop")
+        os.chown(postdrop, 0, grp.getgrnam("sluicedrop").gr_gid)   # clears set-gid
+        os.chmod(postdrop, 0o2755)
+    sluice = os.path.join(_user_bin, "sluice")
+    if not nobody_can_reach(sluice):
+        pytest.skip("the nobody account cannot reach %s" % sluice)
+    return sluice, os.path.join(_user_bin, "postdrop")
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     s = socket.socket()

@@ -22,11 +22,10 @@ import time
 
 import pytest
 
-from conftest import BUILD, QFMAKE, SLUICE
+from conftest import BUILD, QFMAKE, SLUICE, user_programs
 from test_qmgr_smtp import routes
 
 IS_ROOT = os.geteuid() == 0
-POSTDROP = os.path.abspath(os.path.join(BUILD, "postdrop"))
 
 # DSN bits and RET values as stored in queue files (src/global/dsn.h).
 NOTIFY_NEVER, NOTIFY_SUCCESS, NOTIFY_FAILURE, NOTIFY_DELAY = 1, 2, 4, 8
@@ -504,13 +503,9 @@ def test_usage_errors_with_the_system_running(instance, sink):
 
 @pytest.fixture
 def setgid_postdrop():
-    """build/postdrop set-gid sluicedrop, as scripts/setup installs it."""
-    if not IS_ROOT:
-        pytest.skip("needs root to make postdrop set-gid and to switch users")
-    gid = grp.getgrnam("sluicedrop").gr_gid
-    os.chown(POSTDROP, 0, gid)          # chown first: it clears the set-gid bit
-    os.chmod(POSTDROP, 0o2755)
-    return POSTDROP
+    """(sluice, postdrop) for ordinary users, postdrop set-gid sluicedrop as
+    scripts/setup installs it, in a place the nobody account can reach."""
+    return user_programs()
 
 
 def as_nobody(argv, input=b"", default_config=None, scratch=None):
@@ -546,7 +541,8 @@ def test_ordinary_user_submits_through_setgid_postdrop(instance, sink, setgid_po
     assert md.st_gid == grp.getgrnam("sluicedrop").gr_gid and md.st_mode & 0o7777 == 0o1730
     if system == "stopped":
         instance.stop()
-    p = as_nobody([SLUICE, "sendmail", "u@a.test", "u@localhost"],
+    user_sluice, _ = setgid_postdrop
+    p = as_nobody([user_sluice, "sendmail", "u@a.test", "u@localhost"],
                   input=b"Subject: from nobody\n\nhello\n",
                   default_config=instance.conf, scratch=os.path.join(instance.base, "ns"))
     assert (p.returncode, p.stdout, p.stderr) == (0, b"", b"")
@@ -570,11 +566,13 @@ def test_ordinary_user_submits_through_setgid_postdrop(instance, sink, setgid_po
 
 @pytest.mark.parametrize("how", ["-c", "SLUICE_CONFIG_DIR"])
 def test_ordinary_user_cannot_name_another_config_dir(instance, setgid_postdrop, how):
+    user_sluice, _ = setgid_postdrop
     instance.start()
     if how == "-c":
-        argv = [SLUICE, "-c", instance.conf, "sendmail", "u@a.test"]
+        argv = [user_sluice, "-c", instance.conf, "sendmail", "u@a.test"]
     else:
-        argv = ["env", "SLUICE_CONFIG_DIR=" + instance.conf, SLUICE, "sendmail", "u@a.test"]
+        argv = ["env", "SLUICE_CONFIG_DIR=" + instance.conf, user_sluice, "sendmail",
+                "u@a.test"]
     p = as_nobody(argv, input=b"Subject: x\n\nhello\n")
     assert p.returncode == 77, p.stderr
     assert re.match(rb"postdrop: fatal: \S+: only the default configuration directory "

@@ -119,11 +119,9 @@ def test_mailq_for_an_ordinary_user(instance, sink):
     listing comes from the showq service, the same text as root's."""
     import pwd
     import subprocess
-    import pytest
-    from conftest import SLUICE
     from conftest import free_port
-    if os.geteuid() != 0:
-        pytest.skip("needs root to act as another user")
+    from conftest import user_programs
+    sluice, _ = user_programs()         # skips unless root
     dead = free_port()
     instance.write_config(transport_maps=routes({"down.test": dead}),
                           minimal_backoff_time="300s", maximal_backoff_time="300s")
@@ -132,14 +130,14 @@ def test_mailq_for_an_ordinary_user(instance, sink):
     instance.wait_for(lambda: len(instance.queue_ids("deferred")) == 2, 30, "deferred mail")
     as_root = instance.sluice("queue").stdout
     nobody = pwd.getpwnam("nobody")
-    p = subprocess.run([SLUICE, "-c", instance.conf, "queue"], stdout=subprocess.PIPE,
+    p = subprocess.run([sluice, "-c", instance.conf, "queue"], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=30,
                        preexec_fn=lambda: (os.setgid(nobody.pw_gid), os.setuid(nobody.pw_uid)))
     assert p.returncode == 0, p.stderr
     assert p.stdout == as_root
     for qid in ids:
         assert qid.encode() in p.stdout
-    p = subprocess.run([SLUICE, "-c", instance.conf, "queue", "--json"], stdout=subprocess.PIPE,
+    p = subprocess.run([sluice, "-c", instance.conf, "queue", "--json"], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=30,
                        preexec_fn=lambda: (os.setgid(nobody.pw_gid), os.setuid(nobody.pw_uid)))
     assert p.returncode == 0 and p.stdout.count(b'"queue_id"') == 2
