@@ -109,14 +109,20 @@ static void pickup_poll_event(int event, void *ctx)
 	pickup_scan();
 }
 
-/* pickup_trigger_event - bytes in public/pickup: drain them, then scan */
+/*
+ * pickup_trigger_event - bytes in public/pickup: one read, then scan.
+ * One read per event, as qmgr does: draining until EAGAIN would let a
+ * writer that never stops (anyone may write the FIFO) keep pickup in this
+ * loop for ever, and maildrop/ would never be scanned.
+ */
 static void pickup_trigger_event(int event, void *ctx)
 {
 	char buf[TRIGGER_BUF];
 	ssize_t n;
 
-	while ((n = read(MAIL_SERVER_LISTEN_FD, buf, sizeof(buf))) > 0)
-		;
+	n = read(MAIL_SERVER_LISTEN_FD, buf, sizeof(buf));
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		msg_warn("read trigger FIFO: %s", strerror(errno));
 	if (n == 0) {
 		/* Every writer gone, master's end included: poll instead. */
 		msg_warn("trigger FIFO closed; scanning every %.0f seconds", PICKUP_POLL);
