@@ -440,8 +440,10 @@ static void start(struct cleanup *c)
 	qf_put_content(c->writer, b.data, b.len);
 	buf_deinit(&b);
 
-	c->stream = cleanup_stream_create((c->flags & CLEANUP_FLAG_EXTRACT)
-					  ? CLEANUP_STREAM_EXTRACT : 0,
+	c->stream = cleanup_stream_create(((c->flags & CLEANUP_FLAG_EXTRACT)
+					   ? CLEANUP_STREAM_EXTRACT : 0)
+					  | (var_cleanup_replace_stray_cr_lf
+					     ? CLEANUP_STREAM_STRAY_CR : 0),
 					  var_header_size_limit, var_message_size_limit,
 					  stream_out, add_missing_headers, c);
 }

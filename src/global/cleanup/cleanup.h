@@ -31,7 +31,11 @@
  *   - recipients are qualified with @$myorigin when they have no domain,
  *     and duplicates (same address and original recipient) are dropped, up
  *     to duplicate_filter_limit of them;
- *   - the sender too is qualified with @$myorigin.
+ *   - the sender too is qualified with @$myorigin;
+ *   - with cleanup_replace_stray_cr_lf (default yes), each CR that is not
+ *     part of a CR LF line end becomes a space (every LF is a line end
+ *     here: the message is stored with LF line ends and sent with CR LF),
+ *     so no stray CR or LF can reach an SMTP peer (SMTP smuggling).
  *
  * What cleanup refuses (cleanup_close() fails, nothing is queued); the
  * error text starts with an RFC 3463 status, 5.x.x permanent, 4.x.x
