@@ -36,6 +36,7 @@
 #include "global/addr.h"
 #include "global/cleanup/cleanup.h"
 #include "global/cleanup/cleanup_stream.h"
+#include "global/mail_flow.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/rfc822.h"
@@ -99,6 +100,13 @@ struct cleanup *cleanup_open(const char *queue_dir, int flags, const char **erro
 	struct cleanup *c;
 	const char *err;
 
+	/*
+	 * in_flow_delay: when the queue manager falls behind, wait up to that
+	 * long for a token before taking new mail (reports are not held up:
+	 * they are the queue manager's own work).
+	 */
+	if (var_in_flow_delay > 0 && !(flags & CLEANUP_FLAG_BOUNCE))
+		(void)mail_flow_get(queue_dir, (double)var_in_flow_delay);
 	if ((w = qf_create(queue_dir, "incoming", &err)) == NULL) {
 		snprintf(why, sizeof(why), "4.3.0 queue file write error: %s", err);
 		*error_r = why;
