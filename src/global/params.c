@@ -477,7 +477,9 @@ static const struct param_def table[] = {
 		.name = "line_length_limit", .type = PARAM_INT, .def = "2048",
 		.var = &var_line_length_limit, .min = 1,
 		.doc = "Upon input, long lines are chopped up into pieces of at most this "
-		       "length; upon delivery, long lines are reconstructed."
+		       "length; upon delivery, long lines are reconstructed. sluice: queue "
+		       "files hold the text in byte chunks, not line records, so lines are "
+		       "delivered whole as Postfix reconstructs them; accepted for compatibility."
 	},
 	{
 		.name = "hopcount_limit", .type = PARAM_INT, .def = "50",
@@ -728,7 +730,8 @@ static const struct param_def table[] = {
 		.name = "daemon_timeout", .type = PARAM_TIME, .def = "18000s",
 		.var = &var_daemon_timeout, .min = 1,
 		.doc = "How much time a daemon process may take to handle a request before it "
-		       "is terminated by a built-in watchdog timer."
+		       "is terminated by a built-in watchdog timer; also the time postdrop "
+		       "allows for a whole submission to arrive."
 	},
 	{
 		.name = "trigger_timeout", .type = PARAM_TIME, .def = "10s",
