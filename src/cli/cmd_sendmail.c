@@ -37,6 +37,7 @@
 
 #include "cmd_sendmail.h"
 #include "global/addr.h"
+#include "global/cleanup/cleanup.h"
 #include "global/cleanup/cleanup_stream.h"
 #include "global/cleanup/submission.h"
 #include "global/daemon_path.h"
@@ -48,6 +49,7 @@
 #include "global/trigger.h"
 #include "util/argv.h"
 #include "util/buf.h"
+#include "util/htable.h"
 #include "util/iostuff.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -265,18 +267,21 @@ static char *default_full_name(void)
 	return name;
 }
 
-/* add_unique - append a qualified address unless present */
-static void add_unique(struct argv *list, const char *addr)
+/* add_unique - append a qualified address unless seen holds it (hashed:
+ * a -t header may name very many) */
+static void add_unique(struct argv *list, struct htable *seen, const char *addr)
 {
 	char *q = addr_qualify(addr, var_myorigin);
 
-	if (argv_find(list, q) < 0)
+	if (htable_find(seen, q) == NULL) {
+		htable_enter(seen, q, list);
 		argv_add(list, q, (char *)NULL);
+	}
 	free(q);
 }
 
 /* parse_recipients - command-line arguments, each an address list */
-static int parse_recipients(char **args, int count, struct argv *rcpts)
+static int parse_recipients(char **args, int count, struct argv *rcpts, struct htable *seen)
 {
 	struct argv *a;
 	const char *err;
@@ -292,7 +297,7 @@ static int parse_recipients(char **args, int count, struct argv *rcpts)
 				argv_free(&a);
 				return fatal(EX_USAGE, "bad recipient address \"%s\": %s", args[i], err);
 			}
-			add_unique(rcpts, a->argv[j]);
+			add_unique(rcpts, seen, a->argv[j]);
 		}
 		argv_free(&a);
 	}
@@ -572,12 +577,23 @@ static int copy_stdin(struct cleanup_stream *s)
 	return EX_OK;
 }
 
+/* envelope_check - cleanup's envelope cap, refused while the user is here */
+static int envelope_check(const struct argv *rcpts, const char **why_r)
+{
+	long bytes = 0;
+
+	for (size_t i = 0; i < rcpts->argc; i++)
+		bytes += cleanup_envelope_bytes(rcpts->argv[i], NULL, NULL);
+	return cleanup_envelope_limit((long)rcpts->argc, bytes, why_r);
+}
+
 /* submit - the deliver and verify modes */
 static int submit(const struct sm_opts *o, char **args, int nargs)
 {
 	const struct cleanup_stream_info *info;
 	struct cleanup_stream *s = NULL;
 	struct argv *rcpts = argv_create();
+	struct htable *seen = htable_create(64);
 	char *sender = NULL, *full_name = NULL;
 	const char *err;
 	struct sink k;
@@ -611,11 +627,17 @@ static int submit(const struct sm_opts *o, char **args, int nargs)
 		rc = fatal(EX_USAGE, "-t option cannot be used with -bv");
 		goto out;
 	}
-	if ((rc = parse_recipients(args, nargs, rcpts)) != EX_OK)
+	if ((rc = parse_recipients(args, nargs, rcpts, seen)) != EX_OK)
 		goto out;
 	if (rcpts->argc == 0 && !o->extract) {
 		rc = fatal(EX_USAGE, "Recipient addresses must be specified on the command line "
 			   "or via the -t option");
+		goto out;
+	}
+
+	/* No room for new mail: say so now (postdrop checks again). */
+	if (cleanup_space_check(var_queue_directory, &err) < 0) {
+		rc = fatal(EX_TEMPFAIL, "%s", err + 6);
 		goto out;
 	}
 
@@ -652,12 +674,16 @@ static int submit(const struct sm_opts *o, char **args, int nargs)
 			if (submission_check_address(info->rcpts->argv[i], false, &err) < 0)
 				warn("skipping header recipient \"%s\": %s", info->rcpts->argv[i], err);
 			else
-				add_unique(rcpts, info->rcpts->argv[i]);
+				add_unique(rcpts, seen, info->rcpts->argv[i]);
 		}
 		if (rcpts->argc == 0) {
 			rc = fatal(EX_USAGE, "No recipient addresses found in message header");
 			goto out;
 		}
+	}
+	if (envelope_check(rcpts, &err) < 0) {
+		rc = fatal(EX_DATAERR, "%s", err + 6);
+		goto out;
 	}
 	sink_rcpts(&k, rcpts, o->notify);
 	opened = false;
@@ -672,6 +698,7 @@ out:
 		sink_abort(&k);
 	cleanup_stream_free(&s);
 	argv_free(&rcpts);
+	htable_free(&seen, NULL);
 	free(sender);
 	free(full_name);
 	return rc;

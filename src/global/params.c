@@ -29,6 +29,7 @@
 
 /* The variables (declared in params.h). */
 char *var_config_directory;
+char *var_alternate_config_directories;
 char *var_queue_directory;
 char *var_daemon_directory;
 char *var_process_id_directory;
@@ -72,6 +73,10 @@ long var_line_length_limit;
 long var_hopcount_limit;
 long var_duplicate_filter_limit;
 long var_queue_minfree;
+long var_cleanup_recipient_limit;
+long var_cleanup_envelope_size_limit;
+bool var_cleanup_replace_stray_cr_lf;
+long var_temp_file_max_age;
 long var_hash_queue_depth;
 char *var_hash_queue_names;
 long var_qmgr_clog_warn_time;
@@ -215,6 +220,12 @@ static const struct param_def table[] = {
 		.doc = "The default location of the main.cf and master.cf configuration files; "
 		       "sluice -c DIR or SLUICE_CONFIG_DIR select another, and the value then "
 		       "names the directory in use."
+	},
+	{
+		.name = "alternate_config_directories", .type = PARAM_LIST, .def = "",
+		.var = &var_alternate_config_directories,
+		.doc = "Non-default configuration directories that ordinary users may name "
+		       "with sendmail -C or postdrop -c; read from the default main.cf only."
 	},
 	{
 		.name = "queue_directory", .type = PARAM_STR, .def = "./var/spool",
@@ -474,9 +485,11 @@ static const struct param_def table[] = {
 		.name = "line_length_limit", .type = PARAM_INT, .def = "2048",
 		.var = &var_line_length_limit, .min = 1,
 		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "cleanup does not break long lines",
+		.unsupported = "sluice stores and delivers lines of any length whole; the SMTP server will use it for command lines",
 		.doc = "Upon input, long lines are chopped up into pieces of at most this "
-		       "length; upon delivery, long lines are reconstructed."
+		       "length; upon delivery, long lines are reconstructed. sluice: queue "
+		       "files hold the text in byte chunks, not line records, so lines are "
+		       "delivered whole as Postfix reconstructs them; accepted for compatibility."
 	},
 	{
 		.name = "hopcount_limit", .type = PARAM_INT, .def = "50",
@@ -493,10 +506,34 @@ static const struct param_def table[] = {
 	{
 		.name = "queue_minfree", .type = PARAM_SIZE, .def = "0",
 		.var = &var_queue_minfree,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "mail is accepted whatever the free space",
 		.doc = "The minimal amount of free space in bytes in the queue file system "
-		       "that is needed to accept mail; 0 means no check."
+		       "that is needed to accept new mail (sendmail, postdrop, pickup); mail "
+		       "is also refused below 1.5 times message_size_limit."
+	},
+	{
+		.name = "cleanup_recipient_limit", .type = PARAM_INT, .def = "100000",
+		.var = &var_cleanup_recipient_limit,
+		.doc = "sluice: the maximal number of envelope recipients of one new message "
+		       "(sendmail, postdrop, cleanup); 0 means no limit."
+	},
+	{
+		.name = "cleanup_envelope_size_limit", .type = PARAM_SIZE, .def = "10240000",
+		.var = &var_cleanup_envelope_size_limit,
+		.doc = "sluice: the maximal total length in bytes of the envelope recipients "
+		       "of one new message (addresses, original recipients, ORCPT values); 0 "
+		       "means no limit."
+	},
+	{
+		.name = "cleanup_replace_stray_cr_lf", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_cleanup_replace_stray_cr_lf,
+		.doc = "Replace each stray <CR> or <LF> character in message content with a "
+		       "space character, to prevent outbound SMTP smuggling."
+	},
+	{
+		.name = "temp_file_max_age", .type = PARAM_TIME, .def = "1d",
+		.var = &var_temp_file_max_age, .min = 1,
+		.doc = "sluice: temporary queue files (\"tmp.*\") older than this were left by "
+		       "a killed writer and are removed (master at start, pickup in maildrop/)."
 	},
 	{
 		.name = "hash_queue_depth", .type = PARAM_INT, .def = "1",
@@ -679,8 +716,6 @@ static const struct param_def table[] = {
 	{
 		.name = "in_flow_delay", .type = PARAM_TIME, .def = "1s",
 		.var = &var_in_flow_delay, .max = 10,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "there is no inflow control",
 		.doc = "Time to pause before accepting a new message, when the message arrival "
 		       "rate exceeds the message delivery rate; 0 disables the flow control."
 	},
@@ -706,7 +741,8 @@ static const struct param_def table[] = {
 		.name = "daemon_timeout", .type = PARAM_TIME, .def = "18000s",
 		.var = &var_daemon_timeout, .min = 1,
 		.doc = "How much time a daemon process may take to handle a request before it "
-		       "is terminated by a built-in watchdog timer."
+		       "is terminated by a built-in watchdog timer; also the time postdrop "
+		       "allows for a whole submission to arrive."
 	},
 	{
 		.name = "trigger_timeout", .type = PARAM_TIME, .def = "10s",

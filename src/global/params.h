@@ -163,6 +163,7 @@ int params_check_address_preference(const char *value, const char **hint_r);
 
 /* The parameter variables, in table order (see params.c for each one's row). */
 extern char *var_config_directory;
+extern char *var_alternate_config_directories;
 extern char *var_queue_directory;
 extern char *var_daemon_directory;
 extern char *var_process_id_directory;
@@ -206,6 +207,10 @@ extern long var_line_length_limit;
 extern long var_hopcount_limit;
 extern long var_duplicate_filter_limit;
 extern long var_queue_minfree;
+extern long var_cleanup_recipient_limit;
+extern long var_cleanup_envelope_size_limit;
+extern bool var_cleanup_replace_stray_cr_lf;
+extern long var_temp_file_max_age;
 extern long var_hash_queue_depth;
 extern char *var_hash_queue_names;
 extern long var_qmgr_clog_warn_time;

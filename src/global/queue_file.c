@@ -470,15 +470,23 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 
 	/*
 	 * Make the name durable before anyone is told "accepted".  A submitter
-	 * in maildrop/ (mode 1730) may not open the folder for reading; its
-	 * data is synced, and the entry is as durable as the file system
-	 * makes a rename (Postfix never syncs folders at all).
+	 * in maildrop/ (mode 1730) may not open the folder for reading, so
+	 * cannot fsync it: syncfs() on the file's own descriptor flushes the
+	 * file system the rename happened on, the entry included.
 	 */
-	if (fsync_parent(path) < 0 && errno != EACCES) {
+	if (fsync_parent(path) < 0) {
+		const char *what = "fsync queue folder";
+
 		err = errno;
-		rc = w_fail(wp, path, "fsync queue folder", err, error_r);
-		free(path);
-		return rc;
+		if (err == EACCES) {
+			what = "syncfs queue file system";
+			err = syncfs(w->fd) < 0 ? errno : 0;
+		}
+		if (err) {
+			rc = w_fail(wp, path, what, err, error_r);
+			free(path);
+			return rc;
+		}
 	}
 	close(w->fd);
 	w->fd = -1;

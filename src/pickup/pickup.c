@@ -21,7 +21,11 @@
  *   stop        incoming/ cannot be written: the scan ends, the next
  *               trigger or wakeup tries again
  * Temporary files ("tmp.*", any non-ID name) and files that are not
- * complete yet are skipped silently.
+ * complete yet are skipped silently; temporary files older than
+ * temp_file_max_age are removed (sweep_temp below).  While the queue file
+ * system is short of space (queue_minfree, cleanup_space_check()) a scan
+ * takes nothing and logs "warning: insufficient system storage: ...;
+ * maildrop files are left for later" (at most once a minute).
  *
  * Privileges: started by root with -u, it becomes mail_owner after reading
  * its configuration (mail_server_drop_privileges); it never needs more.
@@ -34,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "global/cleanup/cleanup.h"
 #include "global/mail_server.h"
 #include "global/params.h"
 #include "global/queue_file.h"
@@ -46,6 +51,42 @@
 
 #define PICKUP_POLL	60.0	/* seconds between scans without a trigger FIFO */
 #define TRIGGER_BUF	1024
+#define SWEEP_EVERY	3600.0	/* at most this long between temp-file sweeps */
+#define SPACE_WARN_EVERY 60.0	/* at most one "no space" warning a minute */
+
+static double last_sweep;	/* when sweep_temp() last ran (0: never) */
+static double last_space_warning;
+
+/*
+ * sweep_temp - remove the temporary files of writers that were killed:
+ * "tmp.*" files in maildrop/ (postdrop, sendmail) and incoming/ (cleanup)
+ * whose last change is older than temp_file_max_age.  At start, then at
+ * most every min(SWEEP_EVERY, temp_file_max_age / 2) seconds, checked at
+ * each scan (master's wakeup makes one a minute).  A live writer's file
+ * is younger: postdrop gives up after daemon_timeout, and every write
+ * moves the file's time on.
+ */
+static void sweep_temp(void)
+{
+	static const char *queues[] = {"maildrop", "incoming"};
+	double now = wall_time(), every = (double)var_temp_file_max_age / 2;
+	const char *err;
+	long n;
+
+	if (every > SWEEP_EVERY)
+		every = SWEEP_EVERY;
+	if (last_sweep > 0 && now - last_sweep < every)
+		return;
+	last_sweep = now;
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		if ((n = queue_sweep_temp(var_queue_directory, queues[i],
+					  (double)var_temp_file_max_age, now, &err)) < 0)
+			msg_warn("%s", err);
+		else if (n > 0)
+			msg_info("removed %ld stale temporary file%s from %s/ (older than %lds)", n,
+				 n == 1 ? "" : "s", queues[i], var_temp_file_max_age);
+	}
+}
 
 /* pickup_scan - take every file in maildrop/ once */
 static void pickup_scan(void)
@@ -54,9 +95,27 @@ static void pickup_scan(void)
 	struct argv *ids;
 	struct dirent *d;
 	struct pickup_result res;
+	const char *why;
 	DIR *dir;
 
 	mail_server_status(0);
+	sweep_temp();
+
+	/*
+	 * Short of space: leave maildrop/ alone (the files wait there, and
+	 * delivery, which frees space, goes on); the next scan tries again.
+	 */
+	if (cleanup_space_check(var_queue_directory, &why) < 0) {
+		double now = wall_time();
+
+		if (now - last_space_warning >= SPACE_WARN_EVERY) {
+			last_space_warning = now;
+			msg_warn("%s; maildrop files are left for later", why + 6);
+		}
+		free(dir_path);
+		mail_server_status(1);
+		return;
+	}
 	if ((dir = opendir(dir_path)) == NULL) {
 		msg_warn("open %s: %s", dir_path, strerror(errno));
 		free(dir_path);
@@ -109,14 +168,20 @@ static void pickup_poll_event(int event, void *ctx)
 	pickup_scan();
 }
 
-/* pickup_trigger_event - bytes in public/pickup: drain them, then scan */
+/*
+ * pickup_trigger_event - bytes in public/pickup: one read, then scan.
+ * One read per event, as qmgr does: draining until EAGAIN would let a
+ * writer that never stops (anyone may write the FIFO) keep pickup in this
+ * loop for ever, and maildrop/ would never be scanned.
+ */
 static void pickup_trigger_event(int event, void *ctx)
 {
 	char buf[TRIGGER_BUF];
 	ssize_t n;
 
-	while ((n = read(MAIL_SERVER_LISTEN_FD, buf, sizeof(buf))) > 0)
-		;
+	n = read(MAIL_SERVER_LISTEN_FD, buf, sizeof(buf));
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		msg_warn("read trigger FIFO: %s", strerror(errno));
 	if (n == 0) {
 		/* Every writer gone, master's end included: poll instead. */
 		msg_warn("trigger FIFO closed; scanning every %.0f seconds", PICKUP_POLL);

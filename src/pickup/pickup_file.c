@@ -167,13 +167,18 @@ static void copy_envelope(struct cleanup *c, const struct qf_envelope *env, enum
 		cleanup_set_orig_id(c, id);
 }
 
-/* copy_rcpts - recipients into cleanup; count of pending ones, or -1 (res set) */
+/*
+ * copy_rcpts - recipients into cleanup; count of pending ones, or -1 (res
+ * set).  *too_many_r: cleanup's envelope cap was hit and reading stopped
+ * there (cleanup_close() then refuses the message).
+ */
 static long copy_rcpts(struct qf *q, struct cleanup *c, enum kind kind,
-		       struct pickup_result *res)
+		       struct pickup_result *res, bool *too_many_r)
 {
 	struct qf_rcpt batch[RCPT_BATCH];
 	const char *err, *why = NULL;
 	long off = 0, n, pending = 0;
+	bool too_many = false;
 
 	do {
 		n = qf_read_rcpts(q, &off, batch, RCPT_BATCH, true, &err);
@@ -193,14 +198,19 @@ static long copy_rcpts(struct qf *q, struct cleanup *c, enum kind kind,
 					why = err;
 			}
 			if (why == NULL && !r->done) {
-				if (cleanup_add_rcpt(c, r->address, r->orig_rcpt, r->dsn_orcpt,
-						     r->notify) < 0)
+				int rc = cleanup_add_rcpt(c, r->address, r->orig_rcpt,
+							  r->dsn_orcpt, r->notify);
+
+				if (rc == CLEANUP_TOO_MANY)
+					too_many = true;
+				else if (rc < 0)
 					why = "malformed recipient";
 				pending++;
 			}
 			qf_rcpt_free(r);
 		}
-	} while (off != 0);
+	} while (off != 0 && !too_many && why == NULL);
+	*too_many_r = too_many;
 	if (why) {
 		set(res, PICKUP_CORRUPT, "%s", why);
 		return -1;
@@ -224,7 +234,7 @@ enum pickup_status pickup_file(const char *queue_dir, const char *id, struct pic
 	struct cleanup *c = NULL;
 	struct qf *q = NULL;
 	const char *err;
-	bool corrupt, have_env = false;
+	bool corrupt, have_env = false, too_many = false;
 	enum kind kind;
 	long pending;
 	int fd = -1, rc;
@@ -316,7 +326,7 @@ enum pickup_status pickup_file(const char *queue_dir, const char *id, struct pic
 	}
 	cleanup_set_queue_id(c, id);
 	copy_envelope(c, &env, kind, &fst, id);
-	if ((pending = copy_rcpts(q, c, kind, res)) < 0) {
+	if ((pending = copy_rcpts(q, c, kind, res, &too_many)) < 0) {
 		rc = res->status;
 		goto out;
 	}
@@ -326,7 +336,8 @@ enum pickup_status pickup_file(const char *queue_dir, const char *id, struct pic
 		set(res, PICKUP_DONE, "no pending recipients");
 		goto remove;
 	}
-	if ((rc = qf_read_content(q, copy_content, c, &err)) != 0) {
+	/* Over the envelope cap: cleanup_close() refuses it; no need to copy. */
+	if (!too_many && (rc = qf_read_content(q, copy_content, c, &err)) != 0) {
 		rc = set(res, rc == QF_CORRUPT ? PICKUP_CORRUPT : PICKUP_RETRY, "%s", err);
 		goto out;
 	}

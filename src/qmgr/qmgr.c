@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "global/mail_conf.h"
+#include "global/mail_flow.h"
 #include "global/mail_server.h"
 #include "global/params.h"
 #include "global/resolve.h"
@@ -249,8 +250,9 @@ static void qmgr_watchdog(int sig)
 	msg_fatal("watchdog timeout: no progress for %ld seconds", var_qmgr_daemon_timeout);
 }
 
-/* feed_one - leaky bucket + fairness: import at most one message */
-static bool feed_one(void)
+/* feed_one - leaky bucket + fairness: import at most one message
+ * (*incoming_r: it came from incoming/) */
+static bool feed_one(bool *incoming_r)
 {
 	enum sched_feed_queue which;
 	struct qmgr_scan *scan;
@@ -268,6 +270,7 @@ static bool feed_one(void)
 			continue;
 		(void)qmgr_active_feed(which == SCHED_FEED_INCOMING ? "incoming" : "deferred",
 				       id, flags);
+		*incoming_r = which == SCHED_FEED_INCOMING;
 		sched_feed_imported(&qmgr_sched->feed, qmgr_message_count,
 				    qmgr_sched->recipient_count);
 		return true;
@@ -283,14 +286,17 @@ static double qmgr_loop(void)
 	/* Never sleep past our own watchdog. */
 	if (wait > (double)var_qmgr_daemon_timeout / 2)
 		wait = (double)var_qmgr_daemon_timeout / 2;
-	bool fed;
+	bool fed, fed_incoming = false;
 
 	qmgr_now = wall_time();
 	wakeup_pending = false;
 	sched_run_timers(qmgr_sched, qmgr_now);
 	process_pending_defers();
 	qmgr_deliver_drain();
-	fed = feed_one();
+	fed = feed_one(&fed_incoming);
+	/* in_flow_delay tokens for cleanup (global/mail_flow.h) */
+	mail_flow_qmgr(var_queue_directory, fed && fed_incoming,
+		       !qmgr_scan_running(qmgr_incoming_scan));
 	process_pending_defers();
 	qmgr_deliver_drain();
 	qmgr_deliver_close_idle();

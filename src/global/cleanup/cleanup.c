@@ -29,12 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "global/addr.h"
 #include "global/cleanup/cleanup.h"
 #include "global/cleanup/cleanup_stream.h"
+#include "global/mail_flow.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/rfc822.h"
@@ -77,6 +79,8 @@ struct cleanup {
 	size_t rcpt_count, rcpt_cap;
 	struct htable *dups;		/* "address\norig" of recipients seen */
 	bool bad_rcpt;
+	long rcpt_bytes;		/* cleanup_envelope_bytes() of those stored */
+	char *too_many;			/* the envelope cap was hit: why */
 
 	/* text */
 	char *msgid;			/* Message-ID for the log (added or found) */
@@ -96,6 +100,13 @@ struct cleanup *cleanup_open(const char *queue_dir, int flags, const char **erro
 	struct cleanup *c;
 	const char *err;
 
+	/*
+	 * in_flow_delay: when the queue manager falls behind, wait up to that
+	 * long for a token before taking new mail (reports are not held up:
+	 * they are the queue manager's own work).
+	 */
+	if (var_in_flow_delay > 0 && !(flags & CLEANUP_FLAG_BOUNCE))
+		(void)mail_flow_get(queue_dir, (double)var_in_flow_delay);
 	if ((w = qf_create(queue_dir, "incoming", &err)) == NULL) {
 		snprintf(why, sizeof(why), "4.3.0 queue file write error: %s", err);
 		*error_r = why;
@@ -204,18 +215,79 @@ static bool rcpt_text_ok(const char *s, bool empty_ok)
 	return true;
 }
 
-/* add_rcpt - store a recipient unless it is a duplicate */
-static void add_rcpt(struct cleanup *c, const char *addr, const char *orig,
-		     const char *dsn_orcpt, int notify)
+/* cleanup_envelope_bytes - one recipient's weight against the byte cap */
+long cleanup_envelope_bytes(const char *addr, const char *orig_rcpt, const char *dsn_orcpt)
+{
+	return (long)(strlen(addr) + (orig_rcpt ? strlen(orig_rcpt) : 0)
+		      + (dsn_orcpt ? strlen(dsn_orcpt) : 0));
+}
+
+/* cleanup_envelope_limit - the envelope cap */
+int cleanup_envelope_limit(long count, long bytes, const char **why_r)
+{
+	static char why[200];
+
+	if (var_cleanup_recipient_limit > 0 && count > var_cleanup_recipient_limit) {
+		snprintf(why, sizeof(why), "5.5.3 too many recipients (cleanup_recipient_limit "
+			 "is %ld)", var_cleanup_recipient_limit);
+		*why_r = why;
+		return -1;
+	}
+	if (var_cleanup_envelope_size_limit > 0 && bytes > var_cleanup_envelope_size_limit) {
+		snprintf(why, sizeof(why), "5.3.4 envelope size exceeds cleanup_envelope_size_limit "
+			 "(%ld bytes of recipients)", var_cleanup_envelope_size_limit);
+		*why_r = why;
+		return -1;
+	}
+	return 0;
+}
+
+/* cleanup_space_check - room for new mail? */
+int cleanup_space_check(const char *queue_dir, const char **why_r)
+{
+	static char why[300];
+	struct statvfs sv;
+	double avail, need = (double)var_queue_minfree;
+
+	if (var_message_size_limit > 0 && 1.5 * (double)var_message_size_limit > need)
+		need = 1.5 * (double)var_message_size_limit;
+	if (need <= 0 || statvfs(queue_dir, &sv) < 0)
+		return 0;
+	avail = (double)sv.f_bavail * (double)sv.f_frsize;
+	if (avail >= need)
+		return 0;
+	snprintf(why, sizeof(why), "4.3.1 insufficient system storage: %.0f bytes free in the "
+		 "queue file system, %.0f needed (queue_minfree, 1.5 x message_size_limit)",
+		 avail, need);
+	*why_r = why;
+	return -1;
+}
+
+/* add_rcpt - store a recipient unless it is a duplicate; CLEANUP_TOO_MANY */
+static int add_rcpt(struct cleanup *c, const char *addr, const char *orig,
+		    const char *dsn_orcpt, int notify)
 {
 	struct cleanup_rcpt *r;
-	char *key = xasprintf("%s\n%s", addr, orig ? orig : "");
+	const char *why;
+	long bytes;
+	char *key;
+
+	if (c->too_many)
+		return CLEANUP_TOO_MANY;
+	key = xasprintf("%s\n%s", addr, orig ? orig : "");
 
 	/* Postfix's duplicate filter: same address and original recipient. */
 	if (htable_find(c->dups, key) != NULL) {
 		free(key);
-		return;
+		return 0;
 	}
+	bytes = cleanup_envelope_bytes(addr, orig, dsn_orcpt);
+	if (cleanup_envelope_limit((long)c->rcpt_count + 1, c->rcpt_bytes + bytes, &why) < 0) {
+		c->too_many = xstrdup(why);
+		free(key);
+		return CLEANUP_TOO_MANY;
+	}
+	c->rcpt_bytes += bytes;
 	if ((long)htable_count(c->dups) < var_duplicate_filter_limit
 	    || var_duplicate_filter_limit == 0)
 		htable_enter(c->dups, key, c);
@@ -229,6 +301,7 @@ static void add_rcpt(struct cleanup *c, const char *addr, const char *orig,
 	r->orig_rcpt = orig && *orig ? xstrdup(orig) : NULL;
 	r->dsn_orcpt = dsn_orcpt && *dsn_orcpt ? xstrdup(dsn_orcpt) : NULL;
 	r->notify = notify;
+	return 0;
 }
 
 /* cleanup_add_rcpt - add one envelope recipient */
@@ -236,6 +309,7 @@ int cleanup_add_rcpt(struct cleanup *c, const char *addr, const char *orig_rcpt,
 		     const char *dsn_orcpt, int notify)
 {
 	char *q;
+	int rc;
 
 	if (addr == NULL || !rcpt_text_ok(addr, false)
 	    || (orig_rcpt && !rcpt_text_ok(orig_rcpt, true))
@@ -244,9 +318,9 @@ int cleanup_add_rcpt(struct cleanup *c, const char *addr, const char *orig_rcpt,
 		return -1;
 	}
 	q = qualify(addr);
-	add_rcpt(c, q, orig_rcpt, dsn_orcpt, notify);
+	rc = add_rcpt(c, q, orig_rcpt, dsn_orcpt, notify);
 	free(q);
-	return 0;
+	return rc;
 }
 
 /* stream_out - filtered text goes into the queue file */
@@ -374,8 +448,10 @@ static void start(struct cleanup *c)
 	qf_put_content(c->writer, b.data, b.len);
 	buf_deinit(&b);
 
-	c->stream = cleanup_stream_create((c->flags & CLEANUP_FLAG_EXTRACT)
-					  ? CLEANUP_STREAM_EXTRACT : 0,
+	c->stream = cleanup_stream_create(((c->flags & CLEANUP_FLAG_EXTRACT)
+					   ? CLEANUP_STREAM_EXTRACT : 0)
+					  | (var_cleanup_replace_stray_cr_lf
+					     ? CLEANUP_STREAM_STRAY_CR : 0),
 					  var_header_size_limit, var_message_size_limit,
 					  stream_out, add_missing_headers, c);
 }
@@ -409,6 +485,7 @@ static void cleanup_free(struct cleanup **cp)
 	free(c->msgid);
 	free(c->orig_id);
 	free(c->queue_id);
+	free(c->too_many);
 	free(c);
 	*cp = NULL;
 }
@@ -453,12 +530,16 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 	if (c->bad_rcpt)
 		return refuse(cp, "5.1.3 malformed recipient address", error_r);
 	if (c->flags & CLEANUP_FLAG_EXTRACT) {
-		for (size_t i = 0; i < info->rcpts->argc; i++) {
+		for (size_t i = 0; i < info->rcpts->argc && !c->too_many; i++) {
 			char *q = qualify(info->rcpts->argv[i]);
 
-			add_rcpt(c, q, NULL, NULL, 0);
+			(void)add_rcpt(c, q, NULL, NULL, 0);
 			free(q);
 		}
+	}
+	if (c->too_many) {
+		snprintf(why, sizeof(why), "%s", c->too_many);
+		return refuse(cp, why, error_r);
 	}
 	if (c->rcpt_count == 0)
 		return refuse(cp, "5.1.3 no recipients specified", error_r);

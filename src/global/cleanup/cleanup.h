@@ -31,7 +31,11 @@
  *   - recipients are qualified with @$myorigin when they have no domain,
  *     and duplicates (same address and original recipient) are dropped, up
  *     to duplicate_filter_limit of them;
- *   - the sender too is qualified with @$myorigin.
+ *   - the sender too is qualified with @$myorigin;
+ *   - with cleanup_replace_stray_cr_lf (default yes), each CR that is not
+ *     part of a CR LF line end becomes a space (every LF is a line end
+ *     here: the message is stored with LF line ends and sent with CR LF),
+ *     so no stray CR or LF can reach an SMTP peer (SMTP smuggling).
  *
  * What cleanup refuses (cleanup_close() fails, nothing is queued); the
  * error text starts with an RFC 3463 status, 5.x.x permanent, 4.x.x
@@ -40,6 +44,8 @@
  *   "5.4.6 too many hops"                          (>= hopcount_limit Received:)
  *   "5.1.3 no recipients specified"
  *   "5.1.3 malformed recipient address"            (cleanup_add_rcpt said -1)
+ *   "5.5.3 too many recipients ..."                (cleanup_recipient_limit)
+ *   "5.3.4 envelope size exceeds ..."              (cleanup_envelope_size_limit)
  *   "4.3.0 ..."                                    (queue file I/O)
  *
  * On success cleanup_close() logs, Postfix style,
@@ -54,7 +60,9 @@
  *
  * Configuration: reads var_myhostname, var_myorigin, var_mail_name,
  * var_message_size_limit, var_header_size_limit, var_hopcount_limit,
- * var_delay_warning_time and var_duplicate_filter_limit at cleanup_open().
+ * var_delay_warning_time, var_duplicate_filter_limit,
+ * var_cleanup_recipient_limit, var_cleanup_envelope_size_limit and
+ * var_cleanup_replace_stray_cr_lf.
  */
 #ifndef SLUICE_CLEANUP_H
 #define SLUICE_CLEANUP_H
@@ -101,10 +109,15 @@ void cleanup_set_orig_id(struct cleanup *c, const char *id);
 /*
  * cleanup_add_rcpt - add a recipient (internal form; qualified with
  * @myorigin when it has no domain).  orig_rcpt and dsn_orcpt may be NULL
- * or "".  notify is DSN_NOTIFY_* bits or 0.  Returns 0, or -1 when addr is
+ * or "".  notify is DSN_NOTIFY_* bits or 0.  Returns 0; -1 when addr is
  * empty, too long or holds control characters (cleanup_close() then fails
- * with "5.1.3 malformed recipient address").
+ * with "5.1.3 malformed recipient address"); CLEANUP_TOO_MANY when the
+ * envelope went over cleanup_recipient_limit or cleanup_envelope_size_limit
+ * (nothing more is stored; cleanup_close() fails with the reason
+ * cleanup_envelope_limit() gives).  A producer reading recipients from
+ * untrusted input should stop at the first CLEANUP_TOO_MANY.
  */
+#define CLEANUP_TOO_MANY	(-2)
 int cleanup_add_rcpt(struct cleanup *c, const char *addr, const char *orig_rcpt,
 		     const char *dsn_orcpt, int notify);
 
@@ -120,5 +133,34 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 
 /* cleanup_abort - discard the message (removes the temporary file), free *cp. */
 void cleanup_abort(struct cleanup **cp);
+
+/*
+ * The envelope cap, for every producer of new mail (sendmail and postdrop
+ * check it while the user is there, cleanup enforces it, smtpd will):
+ * cleanup holds a message's recipients in memory until its content is
+ * written, so their number and total size are bounded.
+ *
+ * cleanup_envelope_bytes - what one recipient counts against
+ * cleanup_envelope_size_limit: the lengths of its address, original
+ * recipient and ORCPT (NULL counts 0).
+ */
+long cleanup_envelope_bytes(const char *addr, const char *orig_rcpt, const char *dsn_orcpt);
+/*
+ * cleanup_envelope_limit - 0 when count recipients of bytes in total are
+ * within cleanup_recipient_limit and cleanup_envelope_size_limit (0 = no
+ * limit); else -1 with *why_r ("5.5.3 too many recipients ..." or
+ * "5.3.4 envelope size exceeds ...", static, valid until the next call).
+ */
+int cleanup_envelope_limit(long count, long bytes, const char **why_r);
+
+/*
+ * cleanup_space_check - is there room for new mail in the queue file
+ * system?  0 when its free space (for unprivileged users, statvfs f_bavail)
+ * is at least queue_minfree and 1.5 times message_size_limit (Postfix's
+ * rule); else -1 with *why_r ("4.3.1 ...", static, valid until the next
+ * call).  A statvfs failure is not a refusal (0): the write that follows
+ * reports real trouble.
+ */
+int cleanup_space_check(const char *queue_dir, const char **why_r);
 
 #endif

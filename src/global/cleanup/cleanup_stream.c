@@ -8,7 +8,8 @@
  * with three stages:
  *
  *   1. line ends: CRLF becomes LF, also when CR and LF arrive in separate
- *      writes; a CR not followed by LF is kept;
+ *      writes; a CR not followed by LF (a stray CR) is kept, or with
+ *      CLEANUP_STREAM_STRAY_CR becomes a space;
  *   2. header mode: lines are collected into fields (continuation lines
  *      start with a space or tab), each field is looked at and written out
  *      when the next line shows it is complete; memory per field is
@@ -376,6 +377,16 @@ static void feed(struct cleanup_stream *s, const char *data, size_t len)
 		body_feed(s, data, len);
 }
 
+/*
+ * stray_cr - what a CR not followed by LF becomes: itself, or a space
+ * (Postfix's cleanup_replace_stray_cr_lf: a receiver that ends DATA on a
+ * bare "<CR>.<CR>" must never see one in mail we send on).
+ */
+static const char *stray_cr(const struct cleanup_stream *s)
+{
+	return (s->flags & CLEANUP_STREAM_STRAY_CR) ? " " : "\r";
+}
+
 /* cleanup_stream_write - CRLF to LF, then feed */
 void cleanup_stream_write(struct cleanup_stream *s, const char *data, size_t len)
 {
@@ -386,7 +397,7 @@ void cleanup_stream_write(struct cleanup_stream *s, const char *data, size_t len
 	if (s->pending_cr) {
 		s->pending_cr = false;
 		if (*p != '\n')
-			feed(s, "\r", 1);
+			feed(s, stray_cr(s), 1);
 	}
 	while (p < end) {
 		if ((cr = memchr(p, '\r', (size_t)(end - p))) == NULL) {
@@ -399,7 +410,7 @@ void cleanup_stream_write(struct cleanup_stream *s, const char *data, size_t len
 			break;
 		}
 		if (cr[1] != '\n')
-			feed(s, "\r", 1);
+			feed(s, stray_cr(s), 1);
 		p = cr + 1;
 	}
 }
@@ -411,7 +422,7 @@ void cleanup_stream_finish(struct cleanup_stream *s)
 
 	if (s->pending_cr) {
 		s->pending_cr = false;
-		feed(s, "\r", 1);
+		feed(s, stray_cr(s), 1);
 	}
 	if (!s->in_body && !stopped(s) && (s->line.len > 0 || s->line_bytes > 0)) {
 		s->line_bytes--;	/* process_line counts a line end that is not there */

@@ -3,7 +3,9 @@
  *
  * Input: the message in pieces of any size, with LF or CRLF line ends.
  * Output (through a callback): the same message with LF line ends, its
- * primary header block examined field by field on the way:
+ * primary header block examined field by field on the way.  Every LF is a
+ * line end (so no LF is "stray"); a CR not followed by LF is kept as it is,
+ * or with CLEANUP_STREAM_STRAY_CR replaced by a space:
  *
  *   - header fields are unfolded for parsing (the output keeps the folds);
  *     a field longer than header_size_limit is cut there (Postfix discards
@@ -39,6 +41,7 @@ struct cleanup_stream;
 #define CLEANUP_STREAM_EXTRACT	(1 << 0)	/* collect To/Cc/Bcc, drop Bcc */
 #define CLEANUP_STREAM_SKIP_FROM (1 << 1)	/* drop leading "From " lines */
 #define CLEANUP_STREAM_DOT_EOF	(1 << 2)	/* a "." line ends the input */
+#define CLEANUP_STREAM_STRAY_CR	(1 << 3)	/* a CR not before LF becomes a space */
 
 /* cleanup_stream_out_fn - receives output bytes (LF line ends). */
 typedef void cleanup_stream_out_fn(const char *data, size_t len, void *ctx);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "global/addr.h"
+#include "global/cleanup/cleanup.h"
 #include "global/cleanup/submission.h"
 #include "global/dsn.h"
 #include "util/buf.h"
@@ -281,7 +282,7 @@ int submission_receive(submission_read_fn *read_fn, void *ctx, const char *queue
 	struct buf data, orig, orcpt;
 	char *attrs[2] = {NULL, NULL};
 	const char *why = NULL;
-	long size = 0, notify = 0, count = 0;
+	long size = 0, notify = 0, count = 0, env_bytes = 0;
 	int type, stage = 0, rc = -1;
 	char extra;
 
@@ -347,6 +348,12 @@ int submission_receive(submission_read_fn *read_fn, void *ctx, const char *queue
 		} else if (type == 'R' && stage >= 1) {
 			if (submission_check_address(data.data, false, &why) < 0)
 				goto bad;
+			/* The cap cleanup will enforce, refused while the user is here. */
+			env_bytes += cleanup_envelope_bytes(data.data, orig.data, orcpt.data);
+			if (cleanup_envelope_limit(count + 1, env_bytes, &why) < 0) {
+				why += 6;	/* no "5.x.x " for the user */
+				goto bad;
+			}
 			qf_add_rcpt(w, data.data, orig.data, orcpt.data, (int)notify);
 			count++;
 			buf_reset(&orig);

@@ -19,6 +19,7 @@
 #define EX	CLEANUP_STREAM_EXTRACT
 #define SKIP	CLEANUP_STREAM_SKIP_FROM
 #define DOT	CLEANUP_STREAM_DOT_EOF
+#define STRAY	CLEANUP_STREAM_STRAY_CR
 
 static const struct {
 	int flags;
@@ -35,6 +36,11 @@ static const struct {
 	{0, 1000, 0, "A: 1\n\nbare\rcr\r\n", "A: 1\n|H|\n\nbare\rcr\n", 0, "", false},
 	{0, 1000, 0, "A: 1\n\nno final newline", "A: 1\n|H|\n\nno final newline\n", 0, "", false},
 	{0, 1000, 0, "A: 1\n\nends in cr\r", "A: 1\n|H|\n\nends in cr\r\n", 0, "", false},
+	/* stray CR (cleanup_replace_stray_cr_lf): a space, in headers and body */
+	{STRAY, 1000, 0, "A: 1\n\nbare\rcr\r\n", "A: 1\n|H|\n\nbare cr\n", 0, "", false},
+	{STRAY, 1000, 0, "A: x\ry\r\n\r\nb\r.\rc\r\r\n", "A: x y\n|H|\n\nb . c \n", 0, "", false},
+	{STRAY, 1000, 0, "A: 1\n\nends in cr\r", "A: 1\n|H|\n\nends in cr \n", 0, "", false},
+	{STRAY, 1000, 0, "A: 1\n\nx\n.\ny\r\n.\r\nz\n", "A: 1\n|H|\n\nx\n.\ny\n.\nz\n", 0, "", false},
 	/* header block endings */
 	{0, 1000, 0, "A: 1", "A: 1\n|H|\n", 0, "", false},
 	{0, 1000, 0, "", "|H|\n", 0, "", false},
