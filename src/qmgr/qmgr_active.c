@@ -362,8 +362,12 @@ static void done_next(struct qmgr_message *msg)
 		msg->done_step = DONE_BOUNCE_FLUSHED;
 		if ((msg->flags & QMGR_MSG_LOGS)
 		    && status_log_exists(var_queue_directory, STATUS_LOG_BOUNCE, msg->id) > 0) {
-			qmgr_bounce_request(msg, QMGR_BOUNCE_FLUSH, 0, bounce_done);
-			return;
+			/* soft_bounce: no report; message and bounce log stay (Postfix). */
+			if (!var_soft_bounce) {
+				qmgr_bounce_request(msg, QMGR_BOUNCE_FLUSH, 0, bounce_done);
+				return;
+			}
+			msg->flags |= QMGR_MSG_DEFERRED;
 		}
 		/* FALLTHROUGH */
 	case DONE_BOUNCE_FLUSHED:
