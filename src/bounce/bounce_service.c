@@ -382,6 +382,12 @@ static int send_report(struct job *job, enum bounce_kind kind, enum bounce_role 
 		if (bounce_submit(env_sender, to, report, new_id, &error) < 0) {
 			buf_printf(&job->reason, "cannot queue %s notification: %s", what,
 				   error ? error : "unknown error");
+			/* cleanup's 4.x.x: the queue file could not be written. */
+			if (error && error[0] == '4')
+				notice_warn(NOTICE_RESOURCE, job->req->queue_id, job->sender,
+					    "cannot queue a delivery status report",
+					    "The %s notification could not be queued: %s. "
+					    "It is tried again later.", what, error);
 			rc = -1;
 		} else {
 			msg_info("%s: %s notification: %s", job->req->queue_id, what, new_id);

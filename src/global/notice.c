@@ -7,17 +7,22 @@
  * queued by notice_submit() through the cleanup library, as the bounce
  * service queues its reports.
  */
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "global/bounce_format.h"
 #include "global/cleanup/cleanup.h"
 #include "global/notice.h"
 #include "global/params.h"
 #include "util/buf.h"
+#include "util/iostuff.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/strutil.h"
@@ -36,6 +41,9 @@ static const struct {
 	{NOTICE_DATA, "data"},
 };
 #define CLASS_COUNT	(sizeof(class_names) / sizeof(class_names[0]))
+
+static int submit(const char *env_sender, const char *recipient, const struct buf *message,
+		  char id_r[QUEUE_ID_SIZE], const char **error_r);
 
 #define TRANSCRIPT_WIDTH	78	/* Postfix wraps transcripts here ... */
 #define TRANSCRIPT_INDENT	"    "	/* ... continuing with four spaces */
@@ -98,17 +106,42 @@ static const char *recipient_for(int classes)
 /* put_transcript_line - one transcript line, wrapped, as text for people */
 static void put_transcript_line(struct buf *body, const char *line, size_t len)
 {
-	char *copy = xstrndup(line, len);
+	size_t col = 1, room, cut;
 
 	/*
 	 * A leading space on every line (Postfix does the same with text from
 	 * the network): a line of the peer's that reads "From " or "." cannot
-	 * be taken for anything but transcript.
+	 * be taken for anything but transcript.  Spacing is kept as it was
+	 * ("In:  250 ..."); long lines break at the last space that fits, or
+	 * mid-word when none does.
 	 */
 	buf_putc(body, ' ');
-	bounce_format_wrap(body, copy, 1, TRANSCRIPT_WIDTH, "\n" TRANSCRIPT_INDENT);
+	while (len > 0) {
+		room = TRANSCRIPT_WIDTH - col;
+		cut = len;
+		if (len > room) {
+			for (cut = room; cut > 0 && line[cut] != ' '; cut--)
+				;
+			if (cut == 0)
+				cut = room;
+		}
+		for (size_t i = 0; i < cut; i++) {
+			unsigned char ch = (unsigned char)line[i];
+
+			buf_putc(body, ch < 0x20 || ch == 0x7f ? '?' : (char)ch);
+		}
+		line += cut;
+		len -= cut;
+		if (len == 0)
+			break;
+		if (*line == ' ') {
+			line++;
+			len--;
+		}
+		buf_puts(body, "\n" TRANSCRIPT_INDENT);
+		col = sizeof(TRANSCRIPT_INDENT) - 1;
+	}
 	buf_putc(body, '\n');
-	free(copy);
 }
 
 /* notice_format - the whole message */
@@ -176,8 +209,42 @@ void notice_format(struct buf *out, const struct notice *n, const char *to, doub
 	buf_deinit(&body);
 }
 
+/* as_mail_owner - a process that runs as root (local, pipe) writes the
+ * queue file as mail_owner, or the queue manager could not read it.
+ * Returns true when it switched (undo with as_root()). */
+static bool as_mail_owner(void)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || var_mail_owner == NULL
+	    || (pw = getpwnam(var_mail_owner)) == NULL || pw->pw_uid == 0)
+		return false;
+	if (setegid(pw->pw_gid) < 0 || seteuid(pw->pw_uid) < 0)
+		msg_fatal("cannot switch to mail_owner %s: %s", var_mail_owner, strerror(errno));
+	return true;
+}
+
+/* as_root - back to root after as_mail_owner() */
+static void as_root(void)
+{
+	if (seteuid(0) < 0 || setegid(getgid()) < 0)
+		msg_fatal("cannot switch back to root: %s", strerror(errno));
+}
+
 /* notice_submit - one finished message into the queue */
 int notice_submit(const char *env_sender, const char *recipient, const struct buf *message,
+		  char id_r[QUEUE_ID_SIZE], const char **error_r)
+{
+	bool switched = as_mail_owner();
+	int rc = submit(env_sender, recipient, message, id_r, error_r);
+
+	if (switched)
+		as_root();
+	return rc;
+}
+
+/* submit - cleanup's part of notice_submit() */
+static int submit(const char *env_sender, const char *recipient, const struct buf *message,
 		  char id_r[QUEUE_ID_SIZE], const char **error_r)
 {
 	struct cleanup *c;
@@ -268,4 +335,29 @@ int notice_send(const struct notice *n, double now, const char **error_r)
 	msg_info("%s%spostmaster %s notification: %s", id ? id : "", id ? ": " : "", cls,
 		 new_id);
 	return 1;
+}
+
+/* notice_warn - a plain "Postmaster Warning" notice, failures warned */
+void notice_warn(int cls, const char *queue_id, const char *sender, const char *subject,
+		 const char *fmt, ...)
+{
+	struct buf text;
+	const char *error;
+	char *full;
+	va_list ap;
+
+	if (notice_enabled(cls) == 0)
+		return;
+	buf_init(&text, 256);
+	va_start(ap, fmt);
+	buf_vprintf(&text, fmt, ap);
+	va_end(ap);
+	full = xasprintf("Postmaster Warning: %s", subject);
+	if (notice_send(&(struct notice){.classes = cls, .queue_id = queue_id, .sender = sender,
+					 .subject = full, .text = buf_str(&text)},
+			wall_time(), &error) < 0)
+		msg_warn("%s%spostmaster %s notification: %s", queue_id ? queue_id : "",
+			 queue_id ? ": " : "", notice_class_name(cls), error);
+	free(full);
+	buf_deinit(&text);
 }

@@ -99,6 +99,15 @@ void notice_format(struct buf *out, const struct notice *n, const char *to, doub
  */
 int notice_send(const struct notice *n, double now, const char **error_r);
 
+/*
+ * notice_warn - notice_send() of a notice of class cls about queue_id
+ * (may be NULL) from sender (may be NULL) with Subject "Postmaster
+ * Warning: subject" and a formatted text; a failure to queue it is logged
+ * as a warning.  For the one-line call sites in agents and daemons.
+ */
+void notice_warn(int cls, const char *queue_id, const char *sender, const char *subject,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* notice_submit - queue a finished message from env_sender to recipient
  * through cleanup, flagged QF_FLAG_BOUNCE, without DSN RET (default
  * NOTIFY, so a failure comes back to the bounce service, which discards

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "global/deliver_request.h"
+#include "global/notice.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/status_log.h"
@@ -77,6 +78,10 @@ static void quarantine(const char *id, const char *from)
 {
 	msg_warn("%s: saving corrupt queue file from queue %s to queue corrupt", id, from);
 	(void)move_file(id, from, "corrupt");
+	notice_warn(NOTICE_SOFTWARE, id, NULL, "corrupt queue file",
+		    "Queue file %s is damaged. It was moved from queue %s to queue corrupt "
+		    "and will not be delivered.\nInspect it with \"sluice queue\" tools; "
+		    "see the local mail logfile for the reason.", id, from);
 }
 
 /* message_leave - take a message out of the active queue and free it */
