@@ -93,8 +93,12 @@ void smtp_chat_garbage(struct smtp_chat *c, const char *raw, size_t len, const c
 		n--;
 	if (raw && n > 0)
 		add_line(c, "In:  ", raw, n);
-	else if (why)
-		add_line(c, "In:  (", why, strlen(why));
+	else if (why) {
+		char *text = xasprintf("(%s)", why);
+
+		add_line(c, "In:  ", text, strlen(text));
+		free(text);
+	}
 	c->troubles |= NOTICE_PROTOCOL;
 }
 
