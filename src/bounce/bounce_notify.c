@@ -46,7 +46,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "bounce_format.h"
+#include "global/bounce_format.h"
 #include "bounce_notify.h"
 #include "global/dsn.h"
 #include "util/buf.h"
@@ -735,37 +735,4 @@ size_t bounce_notify_build(const struct bounce_notify_input *in, struct buf *out
 	buf_deinit(&boundary);
 	free(chosen);
 	return count;
-}
-
-/* bounce_notify_notice - a plain postmaster alert */
-void bounce_notify_notice(struct buf *out, const char *myhostname, const char *to,
-			  const char *subject, const char *text, const char *tag, double now)
-{
-	struct buf body;
-	char date[64];
-	struct tm tm;
-	time_t t = (time_t)now;
-	bool eight;
-
-	buf_reset(out);
-	buf_init(&body, 1024);
-	bounce_format_lines(&body, text, strlen(text));
-	bounce_format_fieldf(out, "From", "MAILER-DAEMON@%s (Mail Delivery System)", myhostname);
-	bounce_format_field(out, "To", to);
-	bounce_format_fieldf(out, "Subject", "Postmaster Warning: %s", subject);
-	bounce_format_field(out, "Auto-Submitted", "auto-generated");
-	bounce_format_date(date, now);
-	bounce_format_field(out, "Date", date);
-	gmtime_r(&t, &tm);
-	bounce_format_fieldf(out, "Message-Id", "<%04d%02d%02d%02d%02d%02d.%s.notice@%s>",
-			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-			     tm.tm_min, tm.tm_sec, tag, myhostname);
-	bounce_format_field(out, "MIME-Version", "1.0");
-	eight = bounce_format_8bit(&body);
-	bounce_format_field(out, "Content-Type", eight ? "text/plain; charset=utf-8"
-			    : "text/plain; charset=us-ascii");
-	bounce_format_field(out, "Content-Transfer-Encoding", eight ? "8bit" : "7bit");
-	buf_putc(out, '\n');
-	buf_append(out, body.data, body.len);
-	buf_deinit(&body);
 }

@@ -109,17 +109,6 @@ void bounce_notify_status(enum bounce_kind kind, const struct rcpt_status_rec *r
 /* bounce_notify_action - the RFC 3464 Action reported for r. Static string. */
 const char *bounce_notify_action(enum bounce_kind kind, const struct rcpt_status_rec *r);
 
-/*
- * bounce_notify_notice - a plain text/plain message for the postmaster:
- * From MAILER-DAEMON@myhostname, To to, Subject "Postmaster Warning:
- * subject", Date now, Message-Id made of now and tag (e.g. "QUEUEID.class"),
- * then text (lines over 998 octets broken).  For alerts that are not about
- * recipients (notify_classes resource, software, protocol, policy).  out is
- * reset first.
- */
-void bounce_notify_notice(struct buf *out, const char *myhostname, const char *to,
-			  const char *subject, const char *text, const char *tag, double now);
-
 /* bounce_kind_name - "failure", "delay", ... for logs and tags. Static. */
 const char *bounce_kind_name(enum bounce_kind kind);
 

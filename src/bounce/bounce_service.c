@@ -47,6 +47,7 @@
 #include "bounce_service.h"
 #include "global/cleanup/cleanup.h"
 #include "global/dsn.h"
+#include "global/notice.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/status_log.h"
@@ -156,21 +157,7 @@ bool bounce_notify_class(const char *cls)
 int bounce_submit(const char *env_sender, const char *recipient, const struct buf *report,
 		  char id_r[QUEUE_ID_SIZE], const char **error_r)
 {
-	struct cleanup *c;
-
-	if ((c = cleanup_open(var_queue_directory, CLEANUP_FLAG_BOUNCE, error_r)) == NULL)
-		return -1;
-	cleanup_set_sender(c, env_sender);
-	cleanup_set_qflags(c, QF_FLAG_BOUNCE);
-	cleanup_set_dsn(c, "", 0);
-	/* Default NOTIFY: a report that fails must come back as a double bounce. */
-	if (cleanup_add_rcpt(c, recipient, "", "", 0) != 0) {
-		cleanup_abort(&c);
-		*error_r = "cleanup refused the report's recipient";
-		return -1;
-	}
-	cleanup_write(c, report->data, report->len);
-	return cleanup_close(&c, id_r, error_r);
+	return notice_submit(env_sender, recipient, report, id_r, error_r);
 }
 
 /* ---- one request ---- */
@@ -395,6 +382,12 @@ static int send_report(struct job *job, enum bounce_kind kind, enum bounce_role 
 		if (bounce_submit(env_sender, to, report, new_id, &error) < 0) {
 			buf_printf(&job->reason, "cannot queue %s notification: %s", what,
 				   error ? error : "unknown error");
+			/* cleanup's 4.x.x: the queue file could not be written. */
+			if (error && error[0] == '4')
+				notice_warn(NOTICE_RESOURCE, job->req->queue_id, job->sender,
+					    "cannot queue a delivery status report",
+					    "The %s notification could not be queued: %s. "
+					    "It is tried again later.", what, error);
 			rc = -1;
 		} else {
 			msg_info("%s: %s notification: %s", job->req->queue_id, what, new_id);
@@ -570,6 +563,13 @@ int bounce_service_run(const struct bounce_request *req, double now, const char 
 
 	switch (req->op) {
 	case BOUNCE_OP_BOUNCE_FLUSH:
+		/* soft_bounce: nothing is returned; the log waits (Postfix). */
+		if (var_soft_bounce) {
+			buf_puts(&job.reason, "soft_bounce is set: mail is not returned");
+			rc = -1;
+			break;
+		}
+		/* FALLTHROUGH */
 	case BOUNCE_OP_DEFER_FLUSH:
 		rc = do_failure(&job);
 		break;
@@ -602,26 +602,11 @@ out:
 int bounce_postmaster_notice(const char *cls, const char *queue_id, const char *subject,
 			     const char *text, double now, const char **error_r)
 {
-	struct buf *notice;
-	const char *to;
-	char new_id[QUEUE_ID_SIZE], *tag;
-	int rc;
+	char *full = xasprintf("Postmaster Warning: %s", subject);
+	struct notice n = {.classes = notice_class_mask(cls), .queue_id = queue_id,
+			   .subject = full, .text = text};
+	int rc = notice_send(&n, now, error_r);
 
-	if (!bounce_notify_class(cls))
-		return 0;
-	to = strcmp(cls, "bounce") == 0 ? var_bounce_notice_recipient
-		: strcmp(cls, "2bounce") == 0 ? var_double_bounce_notice_recipient
-		: strcmp(cls, "delay") == 0 ? var_delay_notice_recipient
-		: var_error_notice_recipient;
-	notice = buf_create(2048);
-	tag = xasprintf("%s.%s", queue_id ? queue_id : "0", cls);
-	bounce_notify_notice(notice, var_myhostname, to, subject, text, tag, now);
-	rc = bounce_submit(var_double_bounce_sender, to, notice, new_id, error_r);
-	free(tag);
-	buf_free(&notice);
-	if (rc < 0)
-		return -1;
-	msg_info("%s%spostmaster %s notification: %s", queue_id ? queue_id : "",
-		 queue_id ? ": " : "", cls, new_id);
-	return 1;
+	free(full);
+	return rc;
 }

@@ -69,7 +69,8 @@ bool bounce_notify_class(const char *cls);
 
 /*
  * bounce_submit - queue a finished report through cleanup: envelope sender
- * env_sender ("" null), one recipient, QF_FLAG_BOUNCE, no DSN RET.  The new
+ * env_sender ("" null), one recipient, QF_FLAG_BOUNCE, no DSN RET (see
+ * notice_submit() in global/notice.h, which does the work).  The new
  * queue ID goes to id_r.  0, or -1 with *error_r (borrowed from cleanup).
  */
 int bounce_submit(const char *env_sender, const char *recipient, const struct buf *report,
@@ -77,12 +78,10 @@ int bounce_submit(const char *env_sender, const char *recipient, const struct bu
 
 /*
  * bounce_postmaster_notice - tell the postmaster about a problem of class
- * cls ("resource", "software", "protocol", "policy", or "bounce", "2bounce",
- * "delay") when notify_classes lists it: a short text/plain message from
- * double_bounce_sender to the class's notice recipient (error_notice_recipient
- * for the first four), with Subject "Postmaster Warning: subject" and body
- * text.  For programs other than bounce that must alert the postmaster (the
- * queue tools, smtpd later).  Returns 1 sent, 0 class not enabled, -1 with
+ * cls ("resource", "software", "protocol", "policy", "data", or "bounce",
+ * "2bounce", "delay") when notify_classes lists it: notice_send() (global/
+ * notice.h) with Subject "Postmaster Warning: subject" and body text.
+ * Returns 1 sent, 0 not sent (class not listed, or a repeat), -1 with
  * *error_r.  Logs "queue_id: postmaster CLS notification: NEWID" when sent.
  */
 int bounce_postmaster_notice(const char *cls, const char *queue_id, const char *subject,

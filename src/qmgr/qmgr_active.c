@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "global/deliver_request.h"
+#include "global/notice.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/status_log.h"
@@ -78,6 +79,10 @@ static void quarantine(const char *id, const char *from)
 {
 	msg_warn("%s: saving corrupt queue file from queue %s to queue corrupt", id, from);
 	(void)move_file(id, from, "corrupt");
+	notice_warn(NOTICE_SOFTWARE, id, NULL, "corrupt queue file",
+		    "Queue file %s is damaged. It was moved from queue %s to queue corrupt "
+		    "and will not be delivered.\nInspect it with \"sluice queue\" tools; "
+		    "see the local mail logfile for the reason.", id, from);
 }
 
 /* message_leave - take a message out of the active queue and free it */
@@ -367,8 +372,12 @@ static void done_next(struct qmgr_message *msg)
 		msg->done_step = DONE_BOUNCE_FLUSHED;
 		if ((msg->flags & QMGR_MSG_LOGS)
 		    && status_log_exists(var_queue_directory, STATUS_LOG_BOUNCE, msg->id) > 0) {
-			qmgr_bounce_request(msg, QMGR_BOUNCE_FLUSH, 0, bounce_done);
-			return;
+			/* soft_bounce: no report; message and bounce log stay (Postfix). */
+			if (!var_soft_bounce) {
+				qmgr_bounce_request(msg, QMGR_BOUNCE_FLUSH, 0, bounce_done);
+				return;
+			}
+			msg->flags |= QMGR_MSG_DEFERRED;
 		}
 		/* FALLTHROUGH */
 	case DONE_BOUNCE_FLUSHED:

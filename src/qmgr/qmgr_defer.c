@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "global/bounce_append.h"
 #include "global/deliver_log.h"
 #include "global/deliver_request.h"
 #include "global/dsn.h"
@@ -104,17 +105,33 @@ void qmgr_discard_rcpt(struct qmgr_message *msg, const struct qmgr_rcpt *r,
 	mark_done(msg, r);
 }
 
-/* qmgr_bounce_rcpt - bounce one recipient now (bounce log, then done mark) */
+/* qmgr_bounce_rcpt - bounce one recipient now (bounce log, then done
+ * mark); under soft_bounce a deferral (bounce_append.h) */
 void qmgr_bounce_rcpt(struct qmgr_message *msg, const struct qmgr_rcpt *r,
 		      const char *status, const char *reason)
 {
 	struct dsn dsn = make_dsn(status, "failed", reason);
+	struct rcpt_status st = {
+		.recipient = r->address, .orig_rcpt = r->orig_rcpt, .offset = r->offset,
+		.dsn_orcpt = r->dsn_orcpt, .notify = r->notify, .dsn = dsn, .time = qmgr_now,
+	};
+	struct bounce_append_log lg = {
+		.relay = "none", .delay = qmgr_now - msg->env.arrival_time,
+		.delays = {msg->active_time - msg->env.arrival_time, qmgr_now - msg->active_time},
+	};
+	const char *error;
 
-	if (append(msg, r, STATUS_LOG_BOUNCE, &dsn) < 0) {
+	switch (bounce_append(msg->id, &st, (msg->tflags & DEL_REQ_FLAG_TRACE) != 0, &lg, &error)) {
+	case BOUNCE_APPEND_BOUNCED:
+		msg->flags |= QMGR_MSG_LOGS;
+		mark_done(msg, r);
+		break;
+	case BOUNCE_APPEND_DEFERRED:
+		msg->flags |= QMGR_MSG_DEFERRED;
+		break;
+	default:
+		msg_warn("%s: %s log: %s", msg->id, STATUS_LOG_BOUNCE, error);
 		qmgr_defer_rcpt(msg, r, "4.3.0", "cannot record bounce status");
-		return;
+		break;
 	}
-	log_rcpt(msg, r, &dsn, "bounced");
-	msg->flags |= QMGR_MSG_LOGS;
-	mark_done(msg, r);
 }

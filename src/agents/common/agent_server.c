@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agents/common/agent_server.h"
+#include "global/bounce_append.h"
 #include "global/deliver_log.h"
 #include "global/mail_server.h"
 #include "global/params.h"
@@ -80,12 +81,11 @@ void agent_hop_failed(struct agent_delivery *d, const char *status, const char *
 	d->reply.hop_reason = xstrdup(reason);
 }
 
-/* log_outcome - the Postfix-shaped to=<...> line for recipient i */
-static void log_outcome(struct agent_delivery *d, size_t i, const struct dsn *dsn,
-			const char *relay, const char *word)
+/* outcome_times - delay and delays a/b/c/d of an outcome reached now */
+static void outcome_times(const struct agent_delivery *d, double *delay_r, double delays[4])
 {
 	const struct deliver_request *req = d->req;
-	double now = wall_time(), delays[4];
+	double now = wall_time();
 
 	delays[0] = req->active_time - req->arrival_time;
 	delays[1] = d->t_start - req->active_time;
@@ -96,8 +96,19 @@ static void log_outcome(struct agent_delivery *d, size_t i, const struct dsn *ds
 		delays[2] = now - d->t_start;
 		delays[3] = 0;
 	}
+	*delay_r = now - req->arrival_time;
+}
+
+/* log_outcome - the Postfix-shaped to=<...> line for recipient i */
+static void log_outcome(struct agent_delivery *d, size_t i, const struct dsn *dsn,
+			const char *relay, const char *word)
+{
+	const struct deliver_request *req = d->req;
+	double delay, delays[4];
+
+	outcome_times(d, &delay, delays);
 	deliver_log_rcpt(req->queue_id, req->rcpt[i].address, req->rcpt[i].orig_rcpt,
-			 relay, now - req->arrival_time, delays, dsn, word, -1);
+			 relay, delay, delays, dsn, word, -1);
 }
 
 /* append_log - one status log record for recipient i */
@@ -222,14 +233,34 @@ int agent_rcpt_bounce(struct agent_delivery *d, size_t i, const struct dsn *dsn,
 		}
 		log_outcome(d, i, dsn, relay, "undeliverable");
 	} else {
-		/* The bounce log is the only memory of this failure: it comes first. */
-		if (append_log(d, i, STATUS_LOG_BOUNCE, dsn, "failed") < 0) {
+		/* bounce_append: the bounce log first, or a deferral under soft_bounce. */
+		const struct deliver_rcpt *r = &d->req->rcpt[i];
+		struct rcpt_status st = {
+			.recipient = r->address, .orig_rcpt = r->orig_rcpt, .offset = r->offset,
+			.dsn_orcpt = r->dsn_orcpt, .notify = r->notify, .dsn = *dsn,
+			.time = wall_time(),
+		};
+		struct bounce_append_log lg = {.relay = relay};
+		const char *error;
+		int rc;
+
+		outcome_times(d, &lg.delay, lg.delays);
+		rc = bounce_append(d->req->queue_id, &st, (flags & DEL_REQ_FLAG_TRACE) != 0, &lg,
+				   &error);
+		if (rc < 0) {
 			struct dsn t = agent_dsn("4.3.0", "delayed", "cannot record bounce status");
+
+			msg_warn("%s: bounce log append for <%s>: %s", d->req->queue_id, r->address,
+				 error);
 			return agent_rcpt_defer(d, i, &t, relay), -1;
 		}
-		if (flags & DEL_REQ_FLAG_TRACE)
-			(void)append_log(d, i, STATUS_LOG_TRACE, dsn, "failed");
-		log_outcome(d, i, dsn, relay, "bounced");
+		if (rc == BOUNCE_APPEND_DEFERRED) {
+			/* soft_bounce: kept in the queue, as if deferred (already logged). */
+			d->rcpt_state[i] = AGENT_RCPT_DEFERRED;
+			d->reply.deferred++;
+			d->reply.status = DEL_STAT_DEFER;
+			return 0;
+		}
 	}
 	mark_done(d, i);
 	d->rcpt_state[i] = AGENT_RCPT_BOUNCED;

@@ -73,7 +73,9 @@ void agent_server_main(int argc, char **argv, const struct agent_server_conf *co
  * Outcome recording.  relay is the "relay=" text (e.g. "mx.test[127.0.0.1]:25",
  * "local", "none").  Each returns 0, or -1 when the record could not be
  * made durable (then the recipient is deferred instead and the request
- * status becomes DEFER).
+ * status becomes DEFER).  agent_rcpt_bounce() records through
+ * bounce_append() (global/bounce_append.h): under soft_bounce the
+ * recipient is deferred (logged status=SOFTBOUNCE) and it returns 0.
  */
 int agent_rcpt_sent(struct agent_delivery *d, size_t i, const struct dsn *dsn,
 		    const char *relay);

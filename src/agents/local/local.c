@@ -52,6 +52,7 @@
 #include "agents/local/local_alias.h"
 #include "global/mail_server.h"
 #include "global/maps.h"
+#include "global/notice.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/split_addr.h"
@@ -659,6 +660,9 @@ static int local_deliver(struct agent_delivery *d)
 	if (!aliases_open && *var_alias_maps && open_aliases() < 0) {
 		struct dsn dsn = agent_dsn("4.3.5", "delayed", "mail system configuration error");
 
+		notice_warn(NOTICE_DATA, d->req->queue_id, d->req->sender, "alias table unavailable",
+			    "The local delivery agent cannot open alias_maps = %s. Mail to local "
+			    "recipients is deferred until it can.", var_alias_maps);
 		agent_defer_pending(d, &dsn, d->service);
 		buf_free(&h.text);
 		return 0;

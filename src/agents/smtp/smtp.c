@@ -50,6 +50,7 @@
 #include "agents/smtp/smtp_tls.h"
 #include "global/deliver_request.h"
 #include "global/dsn.h"
+#include "global/notice.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "util/buf.h"
@@ -247,6 +248,25 @@ static void everyone(struct agent_delivery *d, bool bounce, const char *status,
 		agent_defer_pending(d, &dsn, relay);
 }
 
+/* At most one postmaster notice per delivery request, whatever it meets. */
+static bool notified;
+
+/* notify - the postmaster notice about a session's troubles (smtp_chat.h) */
+static void notify(struct agent_delivery *d, struct smtp_chat *chat, const char *peer)
+{
+	if (notified)
+		smtp_chat_reset(chat);
+	else
+		notified = smtp_chat_notify(chat, peer, d->req->queue_id, d->req->sender) > 0;
+}
+
+/* notify_failure - the same about a server that failed set-up */
+static void notify_failure(struct agent_delivery *d, struct smtp_failure *f)
+{
+	if (f->chat)
+		notify(d, f->chat, f->chat_peer);
+}
+
 /* connect_nexthop - a set-up session to some address of the next hop, or
  * NULL after every recipient got the failure */
 static struct smtp_session *connect_nexthop(struct agent_delivery *d)
@@ -290,6 +310,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 		if (smtp_session_open(&session_conf, a, req->nexthop, nh.host,
 				      tls_error != NULL, &s, &fail) == 0)
 			break;
+		notify_failure(d, &fail);
 		if (fail.retry_plain) {
 			/* Opportunistic TLS failed: this server again, in plain text. */
 			msg_info("%s; trying again without TLS", fail.reason);
@@ -297,8 +318,10 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 			if (smtp_session_open(&session_conf, a, req->nexthop, nh.host, true, &s,
 					      &fail) == 0)
 				break;
+			notify_failure(d, &fail);
 		}
-		if (fail.hard)
+		/* soft_bounce: a server's 5xx is no reason to skip the others (Postfix). */
+		if (fail.hard && !var_soft_bounce)
 			break;
 		/* smtp_mx_session_limit counts servers that answered at all. */
 		if (strcmp(fail.status, "4.4.1") != 0 && var_smtp_mx_session_limit > 0
@@ -388,6 +411,7 @@ static int smtp_deliver(struct agent_delivery *d)
 	char *relay;
 	int ret;
 
+	notified = false;
 	/* A held session to this next hop, or a new one. */
 	if ((s = cache_take(req->nexthop)) == NULL) {
 		cache_close();
@@ -404,6 +428,8 @@ static int smtp_deliver(struct agent_delivery *d)
 
 		everyone(d, false, "4.3.0", reason, NULL, NULL, s->relay);
 		free(reason);
+		s->chat.troubles |= NOTICE_DATA;
+		notify(d, &s->chat, s->namaddr);
 		smtp_session_close(&s);
 		return 0;
 	}
@@ -430,6 +456,8 @@ static int smtp_deliver(struct agent_delivery *d)
 	free(relay);
 	smtp_results_clear(res, req->rcpt_count);
 	free(res);
+	/* Postfix's "Transcript of session follows." when notify_classes wants it. */
+	notify(d, &s->chat, s->namaddr);
 
 	if (ret == SMTP_TXN_OK && cache_wanted(req, s))
 		cached = s;

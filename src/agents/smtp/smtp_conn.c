@@ -244,13 +244,14 @@ int smtp_stream_reply(struct smtp_stream *s, double deadline, const struct smtp_
 	for (;;) {
 		if (s->in.len > 0) {
 			r = smtp_reply_parse(s->parser, s->in.data, s->in.len, &used, error_r);
+			/* Garbage stays buffered, for the session transcript. */
+			if (r == SMTP_REPLY_ERROR)
+				return SMTP_IO_PROTO;
 			buf_consume(&s->in, used);
 			if (r == SMTP_REPLY_DONE) {
 				*reply_r = smtp_reply_parser_reply(s->parser);
 				return SMTP_IO_OK;
 			}
-			if (r == SMTP_REPLY_ERROR)
-				return SMTP_IO_PROTO;
 		}
 		/* The deadline covers the whole reply, however it trickles in. */
 		if (deadline >= 0 && mono_time() >= deadline)

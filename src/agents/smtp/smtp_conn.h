@@ -63,7 +63,8 @@ int smtp_stream_flush(struct smtp_stream *s, double deadline, const char **error
 /*
  * smtp_stream_reply - the next reply, complete before deadline.  On
  * SMTP_IO_OK *reply_r is borrowed until the next call.  Bytes that follow
- * the reply stay buffered for the next call (pipelining).
+ * the reply stay buffered for the next call (pipelining).  On SMTP_IO_PROTO
+ * the input that is no reply stays in s->in (for the session transcript).
  */
 int smtp_stream_reply(struct smtp_stream *s, double deadline, const struct smtp_reply **reply_r,
 		      const char **error_r);

@@ -39,6 +39,7 @@
 #include "agents/smtp/smtp_reply.h"
 #include "agents/smtp/smtp_tls.h"
 #include "global/deliver_request.h"
+#include "global/notice.h"
 #include "util/argv.h"
 #include "util/buf.h"
 #include "util/iostuff.h"
@@ -175,6 +176,11 @@ void smtp_failure_clear(struct smtp_failure *f)
 	XFREE(f->reason);
 	XFREE(f->diag);
 	XFREE(f->mta);
+	if (f->chat) {
+		smtp_chat_deinit(f->chat);
+		XFREE(f->chat);
+	}
+	XFREE(f->chat_peer);
 	f->status[0] = 0;
 	f->hard = f->hop = f->retry_plain = false;
 }
@@ -213,6 +219,26 @@ static void fail_io(struct smtp_session *s, struct smtp_failure *f, int io, cons
 	free(text);
 }
 
+/* get_reply - the next reply, noted in the session transcript */
+static int get_reply(struct smtp_session *s, double deadline, const struct smtp_reply **r,
+		     const char **error_r)
+{
+	int io = smtp_stream_reply(s->stream, deadline, r, error_r);
+
+	if (io == SMTP_IO_OK)
+		smtp_chat_in(&s->chat, *r);
+	else if (io == SMTP_IO_PROTO)
+		smtp_chat_garbage(&s->chat, s->stream->in.data, s->stream->in.len, *error_r);
+	return io;
+}
+
+/* chat_failure - a command failed with reply r: note a protocol trouble */
+static void chat_failure(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (smtp_chat_code_trouble(r->code))
+		s->chat.troubles |= NOTICE_PROTOCOL;
+}
+
 /* command - send one command and read its reply before the deadline */
 static int command(struct smtp_session *s, double timeout, const struct smtp_reply **r,
 		   const char **error_r, const char *fmt, ...)
@@ -224,12 +250,15 @@ static int command(struct smtp_session *s, double timeout, const struct smtp_rep
 	va_list ap;
 	int io;
 
+	size_t start = s->stream->out.len;
+
 	va_start(ap, fmt);
 	buf_vprintf(&s->stream->out, fmt, ap);
 	va_end(ap);
+	smtp_chat_out(&s->chat, s->stream->out.data + start, s->stream->out.len - start);
 	if ((io = smtp_stream_flush(s->stream, deadline, error_r)) != SMTP_IO_OK)
 		return io;
-	return smtp_stream_reply(s->stream, deadline, r, error_r);
+	return get_reply(s, deadline, r, error_r);
 }
 
 /* session_new - a session object for a connected descriptor */
@@ -247,6 +276,7 @@ static struct smtp_session *session_new(const struct smtp_session_conf *conf,
 	s->namaddr = xasprintf("%s[%s]", a->host, a->ip);
 	s->relay = xasprintf("%s[%s]:%u", a->host, a->ip, a->port);
 	s->nexthop = xstrdup(nexthop);
+	smtp_chat_init(&s->chat);
 	return s;
 }
 
@@ -262,6 +292,7 @@ static void session_free(struct smtp_session **sp)
 	free(s->namaddr);
 	free(s->relay);
 	free(s->nexthop);
+	smtp_chat_deinit(&s->chat);
 	free(s);
 	*sp = NULL;
 }
@@ -273,6 +304,7 @@ static void refused(struct smtp_session *s, struct smtp_failure *f, const struct
 {
 	char *text = reply_text(r), sbuf[16];
 
+	chat_failure(s, r);
 	if (cmd)
 		fail_set(f, as_soft(r->status, sbuf), false, true, r, s->host,
 			 "host %s refused to talk to me: %s (in reply to %s command)", s->namaddr,
@@ -450,7 +482,7 @@ int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_ad
 
 	/* The greeting. */
 	smtp_enter_state(s, SMTP_STATE_GREETING);
-	io = smtp_stream_reply(s->stream, mono_time() + conf->helo_timeout, &r, &error);
+	io = get_reply(s, mono_time() + conf->helo_timeout, &r, &error);
 	if (io != SMTP_IO_OK) {
 		fail_io(s, f, io, error);
 		goto fail;
@@ -492,6 +524,13 @@ int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_ad
 
 fail:
 	smtp_enter_state(s, SMTP_STATE_BROKEN);
+	/* The transcript goes with the failure when the postmaster may want it. */
+	if (s->chat.troubles) {
+		f->chat = xmalloc(sizeof(*f->chat));
+		*f->chat = s->chat;
+		smtp_chat_init(&s->chat);
+		f->chat_peer = xstrdup(s->namaddr);
+	}
 	session_free(&s);
 	return -1;
 }
@@ -531,9 +570,10 @@ void smtp_session_close(struct smtp_session **sp)
 		smtp_enter_state(s, SMTP_STATE_QUIT);
 		deadline = mono_time() + s->conf->quit_timeout;
 		buf_puts(&s->stream->out, "QUIT\r\n");
+		smtp_chat_out(&s->chat, "QUIT\r\n", 6);
 		if (smtp_stream_flush(s->stream, deadline, &error) == SMTP_IO_OK
 		    && !s->conf->skip_quit_response)
-			(void)smtp_stream_reply(s->stream, deadline, &r, &error);
+			(void)get_reply(s, deadline, &r, &error);
 	}
 	session_free(sp);
 }
@@ -578,9 +618,11 @@ static void result_reply(struct smtp_session *s, struct smtp_rcpt_result *res,
 
 	if (outcome == SMTP_RCPT_SENT)
 		result_set(res, outcome, reply_status(r, outcome, sbuf), text, "%s", text);
-	else
+	else {
+		chat_failure(s, r);
 		result_set(res, outcome, reply_status(r, outcome, sbuf), text,
 			   "host %s said: %s (in reply to %s command)", s->namaddr, text, cmd);
+	}
 	free(text);
 }
 
@@ -653,6 +695,7 @@ static int send_body(struct txn_state *x)
 				 error ? error : "cannot read message content");
 		fail_pending(x->t, x->res, "4.3.0", text);
 		free(text);
+		s->chat.troubles |= NOTICE_DATA;
 		smtp_enter_state(s, SMTP_STATE_BROKEN);
 		return SMTP_TXN_LOCAL;
 	}
@@ -663,8 +706,7 @@ static int send_body(struct txn_state *x)
 		return broken(x);
 
 	smtp_enter_state(s, SMTP_STATE_DOT);
-	x->io = smtp_stream_reply(s->stream, mono_time() + s->conf->data_done_timeout, &r,
-				  &x->io_error);
+	x->io = get_reply(s, mono_time() + s->conf->data_done_timeout, &r, &x->io_error);
 	if (x->io != SMTP_IO_OK)
 		return broken(x);
 	for (size_t i = 0; i < x->t->rcpt_count; i++)
@@ -683,6 +725,7 @@ static void put_command(struct txn_state *x, size_t k)
 {
 	const struct smtp_txn *t = x->t;
 	struct buf *out = &x->s->stream->out;
+	size_t start = out->len;
 
 	if (k == 0) {
 		struct smtp_mail_args m = {.sender = t->sender, .size = t->size,
@@ -695,6 +738,7 @@ static void put_command(struct txn_state *x, size_t k)
 	} else {
 		buf_puts(out, "DATA\r\n");
 	}
+	smtp_chat_out(&x->s->chat, out->data + start, out->len - start);
 }
 
 /* command_state - the state whose reply command k awaits, and its time limit */
@@ -794,7 +838,7 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 		}
 		/* Receive the reply to command number got. */
 		smtp_enter_state(s, command_state(&x, got, &timeout));
-		x.io = smtp_stream_reply(s->stream, mono_time() + timeout, &r, &x.io_error);
+		x.io = get_reply(s, mono_time() + timeout, &r, &x.io_error);
 		if (x.io != SMTP_IO_OK) {
 			ret = broken(&x);
 			goto done;
@@ -805,14 +849,14 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 				/* Pipelined DATA nobody needs; end an unwanted 354 at once. */
 				if (r->code == 354) {
 					buf_puts(&s->stream->out, ".\r\n");
+					smtp_chat_out(&s->chat, ".\r\n", 3);
 					smtp_enter_state(s, SMTP_STATE_DOT);
 					x.io = smtp_stream_flush(s->stream,
 								 mono_time() + s->conf->data_done_timeout,
 								 &x.io_error);
 					if (x.io == SMTP_IO_OK)
-						x.io = smtp_stream_reply(s->stream,
-									 mono_time() + s->conf->data_done_timeout,
-									 &r, &x.io_error);
+						x.io = get_reply(s, mono_time() + s->conf->data_done_timeout,
+								 &r, &x.io_error);
 					if (x.io != SMTP_IO_OK) {
 						ret = broken(&x);
 						goto done;
@@ -821,6 +865,21 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 			} else if (r->code == 354) {
 				ret = send_body(&x);
 				goto done;
+			} else if (r->code / 100 == 2 || r->code / 100 == 3) {
+				/*
+				 * Success without the content is no success: a protocol
+				 * error (Postfix says so too), deferred here like every
+				 * reply that is neither 2xx nor 5xx.
+				 */
+				char *text = reply_text(r);
+
+				s->chat.troubles |= NOTICE_PROTOCOL;
+				for (size_t i = 0; i < t->rcpt_count; i++)
+					if (x.accepted[i])
+						result_set(&res[i], SMTP_RCPT_DEFER, "4.5.0", text,
+							   "Protocol error: host %s said: %s (in reply "
+							   "to DATA command)", s->namaddr, text);
+				free(text);
 			} else {
 				for (size_t i = 0; i < t->rcpt_count; i++)
 					if (x.accepted[i])

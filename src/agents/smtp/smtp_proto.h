@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "agents/smtp/smtp_chat.h"
 #include "agents/smtp/smtp_mx.h"
 
 struct deliver_rcpt;
@@ -80,6 +81,7 @@ struct smtp_session {
 	bool tls;		/* the session runs over TLS */
 	long uses;		/* transactions started */
 	double idle_since;	/* mono_time() when it last went idle */
+	struct smtp_chat chat;	/* transcript and troubles since the last notice */
 };
 
 /* Why a session could not be set up. */
@@ -91,6 +93,10 @@ struct smtp_failure {
 	bool hard;		/* permanent: bounce rather than defer */
 	bool hop;		/* the next hop failed (queue manager feedback) */
 	bool retry_plain;	/* opportunistic TLS failed: connect again without */
+	/* The session's transcript when it met a notify_classes trouble (see
+	 * smtp_chat.h), and the server's "host[addr]"; else NULL. */
+	struct smtp_chat *chat;
+	char *chat_peer;
 };
 
 /* Recipient outcomes. */

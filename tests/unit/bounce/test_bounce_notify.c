@@ -782,39 +782,6 @@ static void test_deterministic(void **state)
 	buf_deinit(&b);
 }
 
-/* test_notice - the plain postmaster alert */
-static void test_notice(void **state)
-{
-	static const struct {
-		const char *text;
-		const char *want;	/* in the output */
-	} rows[] = {
-		{"queue manager restarted\n", "Content-Type: text/plain; charset=us-ascii\n"},
-		{"no line end at the end", "\n\nno line end at the end\n"},
-		{"Empfänger", "Content-Transfer-Encoding: 8bit\n"},
-		{"", "Subject: Postmaster Warning: problem\n"},
-	};
-	struct buf out;
-	char *longline = xmalloc(2001);
-
-	buf_init(&out, 1024);
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		bounce_notify_notice(&out, "mail.example.com", "postmaster", "problem",
-				     rows[i].text, "4XbZ1q2w3e.software", 1700000000);
-		if (strstr(buf_str(&out), rows[i].want) == NULL)
-			fail_msg("row %zu: no \"%s\" in:\n%s", i, rows[i].want, buf_str(&out));
-		assert_non_null(strstr(buf_str(&out), "Message-Id: "
-				       "<20231114221320.4XbZ1q2w3e.software.notice@mail.example.com>\n"));
-		assert_true(str_has_prefix(buf_str(&out), "From: MAILER-DAEMON@mail.example.com"));
-	}
-	memset(longline, 'y', 2000);
-	longline[2000] = 0;
-	bounce_notify_notice(&out, "mail.example.com", "postmaster", "long", longline, "t", 0);
-	check_lines("notice", &out);
-	free(longline);
-	buf_deinit(&out);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -829,7 +796,6 @@ int main(void)
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_no_headers),
 		cmocka_unit_test(test_deterministic),
-		cmocka_unit_test(test_notice),
 	};
 
 	/* Dates in the goldens are UTC. */

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bounce_format.h"
+#include "global/bounce_format.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
