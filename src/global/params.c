@@ -469,8 +469,6 @@ static const struct param_def table[] = {
 	{
 		.name = "soft_bounce", .type = PARAM_BOOL, .def = "no",
 		.var = &var_soft_bounce,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "bounces are returned as usual",
 		.doc = "Safety net to keep mail queued that would otherwise be returned to the "
 		       "sender: permanent failures become temporary ones."
 	},
