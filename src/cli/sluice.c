@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd_check.h"
 #include "cmd_config.h"
 #include "cmd_kick.h"
 #include "cmd_queue.h"
@@ -44,6 +45,7 @@ static const struct {
 	{"expire", cmd_super, "expire ID...|ALL|- [QUEUE]"},
 	{"shape", cmd_shape, "shape [-s] [-n N] [QUEUE...]"},
 	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
+	{"check", cmd_check, "check"},
 };
 
 /* usage - list the commands */
@@ -75,16 +77,6 @@ int main(int argc, char **argv)
 	base = base ? base + 1 : argv[0];
 	log_init("sluice", LOG_FLAG_STDERR);
 
-	/* Global options, before the command. */
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-			config_dir = argv[++i];
-		} else if (strcmp(argv[i], "-v") == 0) {
-			msg_verbose++;
-		} else {
-			usage();
-		}
-	}
 	/* Invoked as sendmail: everything is sendmail's (its -c would not be ours). */
 	if (strcmp(base, "sendmail") == 0) {
 		argv[0] = "sendmail";
@@ -94,6 +86,16 @@ int main(int argc, char **argv)
 	if (strcmp(base, "mailq") == 0) {
 		argv[0] = "queue";
 		return cmd_queue(NULL, argc, argv);
+	}
+	/* Global options, before the command. */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			config_dir = argv[++i];
+		} else if (strcmp(argv[i], "-v") == 0) {
+			msg_verbose++;
+		} else {
+			usage();
+		}
 	}
 	if (i >= argc)
 		usage();

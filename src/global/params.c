@@ -237,7 +237,7 @@ static const struct param_def table[] = {
 		       "an installed system uses /var/spool/sluice."
 	},
 	{
-		.name = "daemon_directory", .type = PARAM_STR, .def = "/usr/libexec/sluice",
+		.name = "daemon_directory", .type = PARAM_STR, .def = "/usr/lib/sluice",
 		.var = &var_daemon_directory,
 		.doc = "Where the daemons and delivery agents (master, qmgr, pickup, bounce, "
 		       "smtp, local, pipe, discard, error) are installed; a build tree finds "

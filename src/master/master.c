@@ -152,6 +152,7 @@ static void master_stop(int event, void *ctx)
 	if (stopping++)
 		return;
 	msg_info("terminating on signal %d", sig);
+	master_notify_stopping();
 	master_services_stop();
 	master_children_signal(SIGTERM, true);
 	deadline = mono_time() + 10;
@@ -184,7 +185,9 @@ static void master_reload(int event, void *ctx)
 	}
 	msg_info("reload -- configuration %s",
 		 mail_conf_dir() ? mail_conf_dir() : "(embedded default)");
+	master_notify_reloading();
 	master_services_config(true);
+	master_notify_ready();
 }
 
 /* export_log_fd - let children write to the maillog master opened */
@@ -240,6 +243,7 @@ int main(int argc, char **argv)
 	int ch, ready_fd = -1, null_fd;
 
 	log_init("master", LOG_FLAG_STDERR);
+	master_notify_init();
 	while ((ch = getopt(argc, argv, "c:fv")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -298,6 +302,7 @@ int main(int argc, char **argv)
 	master_services_config(false);
 	msg_info("daemon started -- configuration %s",
 		 master_config_dir ? master_config_dir : "(embedded default)");
+	master_notify_ready();
 
 	if (ready_fd >= 0) {
 		/* Up: release the parent, and stop using the terminal. */

@@ -56,6 +56,12 @@ void master_wakeup_init(struct master_serv *s);
 void master_wakeup_cancel(struct master_serv *s);
 int master_trigger(struct master_serv *s, const char *bytes);
 
+/* master_notify.c: the service manager (systemd Type=notify), if any */
+void master_notify_init(void);
+void master_notify_ready(void);
+void master_notify_reloading(void);
+void master_notify_stopping(void);
+
 /* master.c */
 extern char *master_config_dir;
 
