@@ -4,8 +4,9 @@
  * Runs the services of master.cf within their process limits, restarts
  * children that die (with a growing pause), sends wakeups, re-reads the
  * configuration on SIGHUP and stops everything on SIGTERM/SIGINT.  One
- * master per queue directory: pid/master.pid is locked for as long as it
- * runs, which is what "sluice status" and a second "start" look at.
+ * master per queue directory: master.pid in process_id_directory (pid/ of
+ * the queue directory by default) is locked for as long as it runs, which
+ * is what "sluice status" and a second "start" look at.
  *
  * Usage: master [-c config_dir] [-f] [-v]
  *   -f  stay in the foreground (otherwise detach once ready; the parent
@@ -27,11 +28,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "global/daemon_path.h"
 #include "global/mail_conf.h"
 #include "global/mail_server.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "master.h"
+#include "util/argv.h"
+#include "util/clean_env.h"
 #include "util/ev.h"
 #include "util/iostuff.h"
 #include "util/log.h"
@@ -111,10 +115,17 @@ static void master_owner_setup(void)
 static void master_lock_pid(void)
 {
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	char buf[32];
+	char buf[32], *dir, *slash;
 
-	pid_path = xasprintf("%s/pid/master.pid", var_queue_directory);
-	if ((pid_fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+	pid_path = master_pid_path(var_queue_directory, var_process_id_directory);
+	dir = xstrdup(pid_path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = 0;
+		if (mkdir_p(dir, 0755) < 0)
+			msg_fatal("process_id_directory: create %s: %s", dir, strerror(errno));
+	}
+	free(dir);
+	if ((pid_fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
 		msg_fatal("open %s: %s", pid_path, strerror(errno));
 	if (fcntl(pid_fd, F_SETLK, &fl) < 0) {
 		if (errno == EACCES || errno == EAGAIN) {
@@ -187,6 +198,25 @@ static void master_reload(int event, void *ctx)
 	master_services_config(true);
 }
 
+/*
+ * master_clean_env - import_environment: what daemons may see of ours
+ *
+ * Everything else goes before any daemon starts.  The variables sluice
+ * itself passes to daemons (SLUICE_CONFIG_DIR, SLUICE_MAILLOG_FD) are set
+ * again by master afterwards, whatever the list says.  A sanitizer build
+ * keeps the sanitizers' options, so a test's settings reach every process.
+ */
+static void master_clean_env(void)
+{
+	struct argv *keep = argv_split(var_import_environment, ", \t\r\n");
+
+#if defined(__SANITIZE_ADDRESS__)
+	argv_add(keep, "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", (char *)NULL);
+#endif
+	clean_env(keep->argv);
+	argv_free(&keep);
+}
+
 /* export_log_fd - let children write to the maillog master opened */
 static void export_log_fd(void)
 {
@@ -257,6 +287,7 @@ int main(int argc, char **argv)
 	}
 	if (mail_conf_read(master_config_dir, &error) < 0)
 		msg_fatal("%s", error);
+	master_clean_env();
 	/* Children read the same configuration (none: the embedded default). */
 	if (mail_conf_dir()) {
 		master_config_dir = xstrdup(mail_conf_dir());

@@ -8,11 +8,16 @@
  * and may start another; readable then means "a client waits", and a
  * process is started (Postfix master's on-demand model).
  *
- * A child that exits abnormally throttles its service: no new process for
- * a pause that doubles per consecutive failure, from 1 s up to 60 s, so a
- * daemon that cannot start does not spin.  Services with a wakeup timer
- * (qmgr, pickup) get a wakeup as soon as the pause is over, because nothing
- * else would start them again.
+ * A child that exits abnormally before it ever sent a status message
+ * (every daemon sends one when its start-up is over: mail_server.h) had a
+ * bad start-up, and its service is throttled: no new process for
+ * service_throttle_time, so a daemon that cannot start does not spin.  A
+ * child that started and then died (killed while it served, a crash on one
+ * request) is replaced at once, as Postfix's master does: throttling a
+ * whole service for one lost process stopped all delivery for a minute
+ * when agents were killed under load.  Services with a wakeup timer (qmgr,
+ * pickup) get a wakeup as soon as a pause is over, because nothing else
+ * would start them again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +41,8 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#define THROTTLE_MIN	1.0
-#define THROTTLE_MAX	60.0
+/* A failed fork() is the system's trouble, not the service's: retry soon. */
+#define FORK_RETRY	1.0
 
 struct master_serv *master_services;
 static struct master_proc *procs;
@@ -288,7 +293,7 @@ static void spawn(struct master_serv *s)
 
 	if ((pid = fork()) < 0) {
 		msg_warn("fork: %s", strerror(errno));
-		s->throttle_until = mono_time() + THROTTLE_MIN;
+		s->throttle_until = mono_time() + FORK_RETRY;
 		return;
 	}
 	if (pid == 0) {
@@ -375,10 +380,9 @@ static struct master_proc *find_proc(pid_t pid, struct master_proc ***prev_r)
 	return NULL;
 }
 
-/* service_status_event - busy/idle messages from children */
-static void service_status_event(int event, void *ctx)
+/* status_drain - apply every status message waiting in s's pipe */
+static void status_drain(struct master_serv *s)
 {
-	struct master_serv *s = ctx;
 	struct mail_server_status st;
 	struct master_proc *p;
 	ssize_t n;
@@ -386,6 +390,7 @@ static void service_status_event(int event, void *ctx)
 	while ((n = read(s->status_fd[0], &st, sizeof(st))) == (ssize_t)sizeof(st)) {
 		if ((p = find_proc(st.pid, NULL)) == NULL || p->serv != s)
 			continue;
+		p->started = true;
 		if (st.avail && !p->avail) {
 			p->avail = true;
 			s->avail++;
@@ -397,16 +402,32 @@ static void service_status_event(int event, void *ctx)
 			s->avail--;
 		}
 	}
+}
+
+/* service_status_event - busy/idle messages from children */
+static void service_status_event(int event, void *ctx)
+{
+	struct master_serv *s = ctx;
+
+	status_drain(s);
 	master_service_check(s);
 }
 
-/* master_child_exited - bookkeeping and back-off after a child ends */
+/* master_child_exited - bookkeeping, and a pause after a bad start-up */
 void master_child_exited(pid_t pid, int status)
 {
 	struct master_proc *p, **prev;
 	struct master_serv *s;
 	bool failed;
 
+	/*
+	 * What the child said before it died is in its service's status pipe:
+	 * read it first, or a child that reported and then died at once would
+	 * count as one that never started (SIGCHLD and the pipe can become
+	 * ready in the same turn of the event loop).
+	 */
+	if ((p = find_proc(pid, NULL)) != NULL && p->serv != NULL)
+		status_drain(p->serv);
 	if ((p = find_proc(pid, &prev)) == NULL)
 		return;
 	*prev = p->next;
@@ -429,16 +450,16 @@ void master_child_exited(pid_t pid, int status)
 		else
 			msg_warn("process %s pid %ld exit status %d", s->path, (long)pid,
 				 WEXITSTATUS(status));
-		if (!p->old_generation) {
-			s->throttle_delay = s->throttle_delay < THROTTLE_MIN ? THROTTLE_MIN
-				: s->throttle_delay * 2 > THROTTLE_MAX ? THROTTLE_MAX
-				: s->throttle_delay * 2;
-			s->throttle_until = mono_time() + s->throttle_delay;
-			msg_warn("%s: bad command startup -- throttling for %.0f s",
-				 s->path, s->throttle_delay);
+		/*
+		 * Only a process that died before its start-up was over says
+		 * something about the command (Postfix: "bad command startup").
+		 * One that is already throttled is not throttled again, so the
+		 * pause does not grow while more of them die.
+		 */
+		if (!p->started && !p->old_generation && mono_time() >= s->throttle_until) {
+			s->throttle_until = mono_time() + (double)var_service_throttle_time;
+			msg_warn("%s: bad command startup -- throttling", s->path);
 		}
-	} else {
-		s->throttle_delay = 0;
 	}
 	free(p);
 	master_service_check(s);
