@@ -346,20 +346,51 @@ static int delete_file(struct super_ctx *c, const char *path, const char *id)
 }
 
 /* release_file - time stamp now, then hold/ -> incoming/; ACT_* */
-static int release_file(struct super_ctx *c, const char *path, const char *id)
+static int release_file(struct super_ctx *c, const char *queue, const char *path,
+			const char *id)
 {
-	/* qmgr leaves incoming files with a future time stamp alone: make it now. */
-	if (utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW) < 0)
+	struct stat st;
+	int dir_fd, fd, saved;
+
+	/*
+	 * The queue folders belong to mail_owner and this may run as root: the
+	 * mode and time are set through a descriptor of the file itself, found
+	 * without following any link, and only on a plain file with one name,
+	 * so nothing planted in hold/ makes root change another file.
+	 */
+	if ((dir_fd = queue_folder_open(c->queue_dir, queue, id, false)) < 0) {
+		fd = -1;
+	} else {
+		fd = openat(dir_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		saved = errno;
+		close(dir_fd);
+		errno = saved;
+	}
+	if (fd < 0)
 		return errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "set time of %s: %s", path, strerror(errno));
+			: failed(c, CMD_EX_FAIL, id, "open %s: %s; not released", path,
+				 errno == ELOOP ? "a symbolic link, not a queue file" : strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		return failed(c, CMD_EX_FAIL, id, "%s is not a plain queue file; not released", path);
+	}
+	/* qmgr leaves incoming files with a future time stamp alone: make it now. */
+	if (futimens(fd, NULL) < 0) {
+		saved = errno;
+		close(fd);
+		return failed(c, CMD_EX_FAIL, id, "set time of %s: %s", path, strerror(saved));
+	}
 	/*
 	 * The group-read bit asks the queue manager to flush this one message
 	 * (revive its destinations) and tells it the message is not fresh: its
 	 * status logs are to be looked at (QUEUE.md: per-file mode bits).
 	 */
-	if (chmod(path, QF_MODE_READY | QF_MODE_UNTHROTTLE) < 0)
-		return errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(errno));
+	if (fchmod(fd, QF_MODE_READY | QF_MODE_UNTHROTTLE) < 0) {
+		saved = errno;
+		close(fd);
+		return failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(saved));
+	}
+	close(fd);
 	return move_file(c, path, "incoming", id);
 }
 
@@ -480,7 +511,7 @@ static int act_direct(struct super_ctx *c, const char *queue, const char *path, 
 		rc = move_file(c, path, "hold", id);
 		break;
 	case SUPER_RELEASE:
-		rc = release_file(c, path, id);
+		rc = release_file(c, queue, path, id);
 		break;
 	case SUPER_REQUEUE:
 		rc = requeue_file(c, queue, path, id);
