@@ -72,47 +72,91 @@ void master_children_signal(int sig, bool all)
 	}
 }
 
+/*
+ * as_mail_owner - act with mail_owner's effective ids (root master only)
+ *
+ * public/ and private/ belong to mail_owner, so whatever runs as
+ * mail_owner may put a link where master is about to create an endpoint.
+ * Endpoints are therefore made with mail_owner's identity, as such a
+ * process could make them itself: they are born with the right owner and
+ * mode (no chown or chmod by name afterwards), and a link in their place
+ * can lead master nowhere mail_owner could not go anyway.
+ */
+static bool as_mail_owner(void)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return false;
+	if (mail_owner_ids(&uid, &gid) < 0)
+		msg_fatal("mail_owner: unknown user \"%s\"", var_mail_owner);
+	if (setegid(gid) < 0 || seteuid(uid) < 0)
+		msg_fatal("cannot act as %s: %s", var_mail_owner, strerror(errno));
+	return true;
+}
+
+/* as_root - back to root after as_mail_owner() returned true */
+static void as_root(bool switched)
+{
+	if (switched && (seteuid(0) < 0 || setegid(0) < 0))
+		msg_fatal("cannot become root again: %s", strerror(errno));
+}
+
+/* fifo_open - make the FIFO (exactly 0622) and open it, following no link */
+static int fifo_open(const char *path)
+{
+	struct stat st;
+	mode_t old_mask;
+	int fd, rc, saved;
+
+	(void)unlink(path);
+	old_mask = umask(~(mode_t)0622 & 0777);
+	rc = mkfifo(path, 0622);
+	saved = errno;
+	umask(old_mask);
+	if (rc < 0) {
+		errno = saved;
+		return -1;
+	}
+	/* Read and write: triggers never fail while no daemon runs. */
+	if ((fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
 /* endpoint_open - create the service's socket or FIFO */
 static int endpoint_open(struct master_serv *s, const struct master_ent *e)
 {
-	int fd;
+	bool switched;
+	int fd, saved;
 
 	s->endpoint = xasprintf("%s/%s/%s", var_queue_directory,
 				e->private_ ? "private" : "public", e->service);
-	if (strcmp(e->type, "unix") == 0) {
-		/* A deep queue: clients wait there while every process is busy. */
-		fd = unix_listen(s->endpoint, 4096, e->private_ ? 0600 : 0666);
-		if (fd >= 0 && geteuid() == 0) {
-			uid_t uid;
-			gid_t gid;
-
-			/* Unprivileged clients (qmgr as mail_owner) must connect. */
-			if (mail_owner_ids(&uid, &gid) == 0 && chown(s->endpoint, uid, gid) < 0)
-				msg_warn("chown %s: %s", s->endpoint, strerror(errno));
-		}
-	} else if (strcmp(e->type, "fifo") == 0) {
-		(void)unlink(s->endpoint);
-		if (mkfifo(s->endpoint, 0622) < 0) {
-			msg_warn("mkfifo %s: %s", s->endpoint, strerror(errno));
-			return -1;
-		}
-		/* mkfifo obeys the umask: anyone may write a trigger. */
-		(void)chmod(s->endpoint, 0622);
-		if (geteuid() == 0) {
-			uid_t uid;
-			gid_t gid;
-
-			if (mail_owner_ids(&uid, &gid) == 0 && chown(s->endpoint, uid, gid) < 0)
-				msg_warn("chown %s: %s", s->endpoint, strerror(errno));
-		}
-		fd = open(s->endpoint, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	} else {
+	if (strcmp(e->type, "unix") != 0 && strcmp(e->type, "fifo") != 0) {
 		msg_warn("master.cf: service %s: transport type \"%s\" is not supported",
 			 e->service, e->type);
 		return -1;
 	}
+	switched = as_mail_owner();
+	if (strcmp(e->type, "unix") == 0) {
+		/* A deep queue: clients wait there while every process is busy. */
+		fd = unix_listen(s->endpoint, 4096, e->private_ ? 0600 : 0666);
+	} else {
+		/* Anyone may write a trigger. */
+		fd = fifo_open(s->endpoint);
+	}
+	saved = errno;
+	as_root(switched);
 	if (fd < 0) {
-		msg_warn("service %s: %s: %s", e->service, s->endpoint, strerror(errno));
+		msg_warn("service %s: %s: %s", e->service, s->endpoint,
+			 saved == ELOOP || saved == EPERM ? "not the endpoint master made "
+			 "(a link or another file took its place)" : strerror(saved));
 		return -1;
 	}
 	set_cloexec(fd, true);
