@@ -226,3 +226,56 @@ def test_process_killed_after_start_is_replaced_at_once(instance):
     # And it works: sendmail's file is picked up and delivered.
     instance.sendmail(["x@one.test"])
     instance.wait_log(r"to=<x@one.test>, relay=none, .*status=sent", timeout=15)
+
+
+def showq_request(instance, req=b"p\n"):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(os.path.join(instance.spool, "public", "showq"))
+    s.sendall(req)
+    return s
+
+
+def test_showq_client_that_never_reads_does_not_pin_showq(instance):
+    """A client asks for a large listing and never reads: the one showq
+    process (maxproc 1) gives up after ipc_timeout and serves the next."""
+    text = instance.sluice("config", "-M").stdout.decode()
+    text = re.sub(r"(?m)^showq .*$",
+                  "showq     unix  n       -       n       -       1       showq "
+                  "-o ipc_timeout=2s", text)
+    instance.set_master_cf(text)
+    instance.write_config(default_transport="discard")
+    # About 1.5 MB of listing: far more than the socket buffers hold.
+    rcpts = ["recipient-%05d@a-rather-long-domain-name.test" % i for i in range(3000)]
+    for _ in range(10):
+        instance.inject(rcpts, queue="hold", kick=False)
+    instance.start()
+    stuck = showq_request(instance)
+    try:
+        t0 = time.monotonic()
+        instance.wait_log(r"showq\[\d+\]: warning: timeout sending the queue listing",
+                          timeout=30)
+        took = time.monotonic() - t0
+        assert took < 2 + 8, took
+        # The next client gets the whole listing from the same, free process.
+        other = showq_request(instance)
+        other.settimeout(30)
+        got = b""
+        while True:
+            chunk = other.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        other.close()
+        assert re.search(rb"-- \d+ Kbytes in 10 Requests\.\n$", got), got[-200:]
+        assert got.count(b"recipient-02999@") == 10
+        # The client that did not read was cut off: what it finds ends early.
+        stuck.settimeout(5)
+        old = b""
+        while True:
+            chunk = stuck.recv(65536)
+            if not chunk:
+                break
+            old += chunk
+        assert len(old) < len(got)
+    finally:
+        stuck.close()
