@@ -1,7 +1,7 @@
 /*
  * cmd_super - the postmaster's queue administration: hold, release,
- * requeue and delete messages by queue ID or ALL (Postfix's postsuper -h,
- * -H, -r, -d).
+ * requeue, delete and force-expire messages by queue ID or ALL (Postfix's
+ * postsuper -h, -H, -r, -d, -e).
  *
  * Contract.  Each message is counted at most once, and none is lost or
  * duplicated: every change is one rename(2) (with an fsync of the
@@ -20,9 +20,17 @@
  *    the tool change active/ itself, and even then it leaves alone a file
  *    that an agent still holds locked.
  *
- * Semantics.  hold moves to hold/.  release moves hold/ to incoming/ with
- * the time stamp set to now, so the queue manager tries it at once (Postfix
- * releases to deferred/, which waits for the next deferred-queue scan).
+ * Semantics.  hold moves to hold/.  release moves hold/ to deferred/ with
+ * the time stamp set to now (due now), then hands the released IDs to the
+ * queue manager over private/qmgr-control (request=release), which enters
+ * them into its deferred index and scans at once; as with Postfix's
+ * postsuper -H, release is not a flush: defer_transports, dead
+ * destinations and their back-off still apply.  expire sets the
+ * force-expire mode bit (QF_MODE_EXPIRE) on a complete file in any folder
+ * it may name, active/ included (the queue manager reads the bit at its
+ * next import of the message, as Postfix's does): the next attempt returns
+ * the message to its sender without delivering it; held mail keeps the bit
+ * and is returned once released.
  * requeue (to run a message through cleanup again after a routing change,
  * as postsuper -r) moves the file to hold/ (out of the queue manager's
  * way), sets its mode to exactly 0700, removes its defer/ and trace/ logs
@@ -38,9 +46,9 @@
  * logs.
  *
  * Diagnostics.  One "ID: placed on hold" (released from hold, requeued,
- * removed) info line per message, then on stderr Postfix's summary
- * "sluice: Placed on hold: N messages" (Released from hold, Requeued,
- * Deleted), printed also when N is 0.  Problems with one message are
+ * removed, expired) info line per message, then on stderr Postfix's
+ * summary "sluice: Placed on hold: N messages" (Released from hold,
+ * Requeued, Deleted, Force-expired), printed also when N is 0.  Problems with one message are
  * warnings; see cmd_super.h for the exit status.
  */
 #include <errno.h>
@@ -94,6 +102,9 @@ static const struct op_info {
 	[SUPER_DELETE] = {"delete", "delete", "Deleted", "removed",
 			  "incoming active deferred hold",
 			  "maildrop incoming active deferred hold corrupt"},
+	/* A mode bit, harmless to the queue manager even in active/. */
+	[SUPER_EXPIRE] = {"expire", NULL, "Force-expired", "expired",
+			  "incoming active deferred hold", "incoming active deferred hold"},
 };
 
 static char super_err[512];
@@ -270,6 +281,7 @@ struct super_ctx {
 	long count;
 	int status;		/* exit status so far */
 	int qmgr;		/* -1 not asked yet, 0 stopped, 1 running */
+	struct argv *released;	/* IDs moved to deferred/ by release */
 };
 
 /* set_status - remember a failure: a hard one (1) over a temporary one (75) */
@@ -345,19 +357,21 @@ static int delete_file(struct super_ctx *c, const char *path, const char *id)
 	return ACT_DONE;
 }
 
-/* release_file - time stamp now, then hold/ -> incoming/; ACT_* */
-static int release_file(struct super_ctx *c, const char *queue, const char *path,
-			const char *id)
+/*
+ * open_plain - id in queue, opened through no link; ACT_* when it is not
+ *
+ * The queue folders belong to mail_owner and this may run as root: modes
+ * and times are set through a descriptor of the file itself, found without
+ * following any link (queue_folder_open, O_NOFOLLOW), and only on a plain
+ * file with one name, so nothing planted in a queue folder makes root
+ * change another file.  Returns the descriptor and its stat, or -1 with
+ * the ACT_* result in *rc_r.
+ */
+static int open_plain(struct super_ctx *c, const char *queue, const char *path,
+		      const char *id, const char *not_done, struct stat *st, int *rc_r)
 {
-	struct stat st;
 	int dir_fd, fd, saved;
 
-	/*
-	 * The queue folders belong to mail_owner and this may run as root: the
-	 * mode and time are set through a descriptor of the file itself, found
-	 * without following any link, and only on a plain file with one name,
-	 * so nothing planted in hold/ makes root change another file.
-	 */
 	if ((dir_fd = queue_folder_open(c->queue_dir, queue, id, false)) < 0) {
 		fd = -1;
 	} else {
@@ -366,32 +380,99 @@ static int release_file(struct super_ctx *c, const char *queue, const char *path
 		close(dir_fd);
 		errno = saved;
 	}
-	if (fd < 0)
-		return errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "open %s: %s; not released", path,
-				 errno == ELOOP ? "a symbolic link, not a queue file" : strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		close(fd);
-		return failed(c, CMD_EX_FAIL, id, "%s is not a plain queue file; not released", path);
+	if (fd < 0) {
+		*rc_r = errno == ENOENT ? ACT_GONE
+			: failed(c, CMD_EX_FAIL, id, "open %s: %s; %s", path,
+				 errno == ELOOP ? "a symbolic link, not a queue file"
+				 : strerror(errno), not_done);
+		return -1;
 	}
-	/* qmgr leaves incoming files with a future time stamp alone: make it now. */
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_nlink != 1) {
+		close(fd);
+		*rc_r = failed(c, CMD_EX_FAIL, id, "%s is not a plain queue file; %s", path,
+			       not_done);
+		return -1;
+	}
+	return fd;
+}
+
+/* release_file - hold/ -> deferred/, due now; ACT_* */
+static int release_file(struct super_ctx *c, const char *queue, const char *path,
+			const char *id)
+{
+	struct stat st;
+	mode_t mode;
+	int fd, rc, saved;
+
+	if ((fd = open_plain(c, queue, path, id, "not released", &st, &rc)) < 0)
+		return rc;
+	/* The time stamp of a deferred file is when it is due: now. */
 	if (futimens(fd, NULL) < 0) {
 		saved = errno;
 		close(fd);
 		return failed(c, CMD_EX_FAIL, id, "set time of %s: %s", path, strerror(saved));
 	}
 	/*
-	 * The group-read bit asks the queue manager to flush this one message
-	 * (revive its destinations) and tells it the message is not fresh: its
-	 * status logs are to be looked at (QUEUE.md: per-file mode bits).
+	 * A release is not a flush: no group-read (unthrottle) bit.  A
+	 * force-expire bit set while the message was held stays.
 	 */
-	if (fchmod(fd, QF_MODE_READY | QF_MODE_UNTHROTTLE) < 0) {
+	mode = QF_MODE_READY | (st.st_mode & QF_MODE_EXPIRE);
+	if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0) {
 		saved = errno;
 		close(fd);
 		return failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(saved));
 	}
 	close(fd);
-	return move_file(c, path, "incoming", id);
+	if ((rc = move_file(c, path, "deferred", id)) == ACT_DONE)
+		argv_add(c->released, id, (char *)NULL);
+	return rc;
+}
+
+/* expire_file - set the force-expire bit on a complete file; ACT_* */
+static int expire_file(struct super_ctx *c, const char *queue, const char *path,
+		       const char *id)
+{
+	struct stat st;
+	int fd, rc, saved;
+
+	if ((fd = open_plain(c, queue, path, id, "not expired", &st, &rc)) < 0)
+		return rc;
+	if (!qf_mode_ready(st.st_mode)) {
+		close(fd);
+		return failed(c, CMD_EX_FAIL, id, "not a complete queue file; not expired");
+	}
+	if ((st.st_mode & QF_MODE_EXPIRE) == 0
+	    && fchmod(fd, (st.st_mode & 07777) | QF_MODE_EXPIRE) < 0) {
+		saved = errno;
+		close(fd);
+		return failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(saved));
+	}
+	close(fd);
+	return ACT_DONE;
+}
+
+/*
+ * tell_released - the queue manager enters the released IDs into its
+ * deferred index as due now.  When it is not running, its start-up pass
+ * over deferred/ finds them; when it does not answer, its next full pass
+ * (deferred_rescan_time) does.
+ */
+static void tell_released(struct super_ctx *c)
+{
+	const char *error;
+	size_t at, n;
+	long count;
+
+	for (at = 0; at < c->released->argc; at += n) {
+		n = c->released->argc - at < QMGR_IDS_PER_REQUEST ? c->released->argc - at
+			: QMGR_IDS_PER_REQUEST;
+		if (cmd_super_qmgr_request(c->queue_dir, "release", c->released->argv + at, n,
+					   &count, &error) < 0) {
+			msg_warn("%s; released mail waits for the queue manager's next full "
+				 "deferred scan", error);
+			return;
+		}
+	}
 }
 
 /* count_pending - recipients not yet done; -1 on error (*error_r) */
@@ -496,7 +577,7 @@ static int act_direct(struct super_ctx *c, const char *queue, const char *path, 
 	 * may still be delivering: it holds a shared lock, so try an exclusive
 	 * one and keep it while the file is changed.
 	 */
-	if (strcmp(queue, "active") == 0) {
+	if (strcmp(queue, "active") == 0 && c->op != SUPER_EXPIRE) {
 		if ((lock_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 			return errno == ENOENT ? ACT_GONE
 				: failed(c, CMD_EX_FAIL, id, "open %s: %s", path, strerror(errno));
@@ -518,6 +599,9 @@ static int act_direct(struct super_ctx *c, const char *queue, const char *path, 
 		break;
 	case SUPER_DELETE:
 		rc = delete_file(c, path, id);
+		break;
+	case SUPER_EXPIRE:
+		rc = expire_file(c, queue, path, id);
 		break;
 	default:
 		msg_panic("act_direct: operation %d", c->op);
@@ -612,7 +696,7 @@ static void run_all(struct super_ctx *c, const struct cmd_super_req *req)
 			set_status(c, CMD_EX_FAIL);
 			continue;
 		}
-		if (strcmp(queue, "active") == 0) {
+		if (strcmp(queue, "active") == 0 && ops[c->op].request != NULL) {
 			struct argv *ids = argv_create();
 
 			for (long i = 0; i < count; i++)
@@ -638,7 +722,7 @@ static void run_ids(struct super_ctx *c, const struct cmd_super_req *req, struct
 	for (size_t qi = 0; qi < req->queues->argc; qi++) {
 		const char *queue = req->queues->argv[qi];
 
-		if (strcmp(queue, "active") == 0) {
+		if (strcmp(queue, "active") == 0 && ops[c->op].request != NULL) {
 			struct argv *here = argv_create();
 
 			for (size_t i = 0; i < ids->argc; i++)
@@ -672,7 +756,7 @@ int cmd_super(const char *config_dir, int argc, char **argv)
 
 	if ((rc = cmd_super_parse(argc, argv, &req, &error)) != 0) {
 		if (rc == CMD_EX_USAGE)
-			fprintf(stderr, "%s: %s\nusage: sluice hold|release|requeue|delete "
+			fprintf(stderr, "%s: %s\nusage: sluice hold|release|requeue|delete|expire "
 				"ID...|-|ALL [queue...]\n", log_progname() ? log_progname() : "sluice",
 				error);
 		else
@@ -691,27 +775,28 @@ int cmd_super(const char *config_dir, int argc, char **argv)
 	c.op = req.op;
 	c.done = htable_create(req.all ? 1024 : req.ids->argc + 1);
 	c.qmgr = -1;
+	c.released = argv_create();
 	if (req.all)
 		run_all(&c, &req);
 	else
 		run_ids(&c, &req, req.ids);
 	/*
 	 * Tell the daemons that files are waiting (a stopped system finds them
-	 * when it starts): released mail is in incoming/, requeued mail in
-	 * maildrop/.  Not being able to is no error.
+	 * when it starts): released mail is in deferred/, due now, requeued
+	 * mail in maildrop/.  Not being able to is no error.
 	 */
-	if (c.count > 0) {
+	if (c.released->argc > 0)
+		tell_released(&c);
+	if (c.count > 0 && c.op == SUPER_REQUEUE) {
 		const char *terr;
 
-		if (c.op == SUPER_RELEASE)
-			(void)trigger_send(c.queue_dir, "public/qmgr", "I", 1, &terr);
-		else if (c.op == SUPER_REQUEUE)
-			(void)trigger_send(c.queue_dir, "public/pickup", "W", 1, &terr);
+		(void)trigger_send(c.queue_dir, "public/pickup", "W", 1, &terr);
 	}
 	fflush(stdout);
 	fprintf(stderr, "%s: %s\n", log_progname() ? log_progname() : "sluice",
 		cmd_super_summary(c.op, c.count));
 	htable_free(&c.done, NULL);
+	argv_free(&c.released);
 	cmd_super_req_free(&req);
 	return c.status;
 }

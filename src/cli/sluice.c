@@ -41,6 +41,7 @@ static const struct {
 	{"release", cmd_super, "release ID...|ALL|- [QUEUE]"},
 	{"requeue", cmd_super, "requeue ID...|ALL|- [QUEUE]"},
 	{"delete", cmd_super, "delete ID...|ALL|- [QUEUE]"},
+	{"expire", cmd_super, "expire ID...|ALL|- [QUEUE]"},
 	{"shape", cmd_shape, "shape [-s] [-n N] [QUEUE...]"},
 	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
 };

@@ -45,6 +45,7 @@ char *var_setgid_group;
 char *var_default_privs;
 char *var_relayhost;
 char *var_relay_transport;
+char *var_relay_domains;
 char *var_default_transport;
 char *var_local_transport;
 char *var_transport_maps;
@@ -317,6 +318,12 @@ static const struct param_def table[] = {
 		.unsupported = "sluice has no relay_domains address class yet",
 		.doc = "The default mail delivery transport and next-hop destination for relay "
 		       "mail."
+	},
+	{
+		.name = "relay_domains", .type = PARAM_LIST, .def = "", .var = &var_relay_domains,
+		.doc = "The domains (and their subdomains; .domain for subdomains only) this "
+		       "system relays mail to via $relay_transport. Empty, as with Postfix 3 at "
+		       "compatibility_level 2 or higher; lookup tables are not supported."
 	},
 	{
 		.name = "default_transport", .type = PARAM_STR, .def = "smtp",

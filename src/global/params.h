@@ -179,6 +179,7 @@ extern char *var_setgid_group;
 extern char *var_default_privs;
 extern char *var_relayhost;
 extern char *var_relay_transport;
+extern char *var_relay_domains;
 extern char *var_default_transport;
 extern char *var_local_transport;
 extern char *var_transport_maps;

@@ -17,6 +17,8 @@
 
 static struct maps *transport_maps;
 static struct argv *local_domains;
+static struct argv *relay_domains;
+static char resolve_err[300];
 
 /* resolve_split_transport - "transport:nexthop" */
 void resolve_split_transport(const char *value, char **transport_r, char **nexthop_r)
@@ -36,11 +38,29 @@ void resolve_split_transport(const char *value, char **transport_r, char **nexth
 int resolve_init(const char **error_r)
 {
 	struct maps *m = NULL;
+	struct argv *relay;
 
-	if (var_transport_maps && *var_transport_maps) {
-		if ((m = maps_open(var_transport_maps, error_r)) == NULL)
+	/* Domain names only: refuse what would silently match nothing. */
+	relay = argv_split(var_relay_domains ? var_relay_domains : "", ", \t\r\n");
+	for (size_t i = 0; i < relay->argc; i++) {
+		if (strchr(relay->argv[i], ':') != NULL || strchr(relay->argv[i], '/') != NULL) {
+			snprintf(resolve_err, sizeof(resolve_err), "relay_domains: %.200s: lookup "
+				 "tables and files are not supported; list the domains",
+				 relay->argv[i]);
+			*error_r = resolve_err;
+			argv_free(&relay);
 			return -1;
+		}
+		str_lower(relay->argv[i]);
 	}
+	if (var_transport_maps && *var_transport_maps) {
+		if ((m = maps_open(var_transport_maps, error_r)) == NULL) {
+			argv_free(&relay);
+			return -1;
+		}
+	}
+	argv_free(&relay_domains);
+	relay_domains = relay;
 	if (transport_maps)
 		maps_free(&transport_maps);
 	transport_maps = m;
@@ -60,6 +80,36 @@ bool resolve_local_domain(const char *domain)
 		if (str_casecmp_ascii(local_domains->argv[i], domain) == 0)
 			return true;
 	return false;
+}
+
+/* resolve_relay_domain - relay_domains membership, subdomains included */
+bool resolve_relay_domain(const char *domain)
+{
+	size_t dlen = strlen(domain), plen;
+	const char *p;
+
+	if (relay_domains == NULL || dlen == 0)
+		return false;
+	for (size_t i = 0; i < relay_domains->argc; i++) {
+		p = relay_domains->argv[i];
+		/* "example.test" itself; then as ".example.test" for subdomains. */
+		if (*p != '.' && str_casecmp_ascii(p, domain) == 0)
+			return true;
+		plen = strlen(p) + (*p != '.');
+		if (dlen > plen && str_casecmp_ascii(domain + dlen - strlen(p), p) == 0
+		    && (*p == '.' || domain[dlen - plen] == '.'))
+			return true;
+	}
+	return false;
+}
+
+/* default_nexthop - the next hop of a non-local class: relayhost, else the domain */
+static void default_nexthop(struct resolve_reply *r, const char *domain)
+{
+	if (*r->nexthop == 0) {
+		free(r->nexthop);
+		r->nexthop = xstrdup(var_relayhost && *var_relayhost ? var_relayhost : domain);
+	}
 }
 
 /* transport_lookup - address, domain, .parents, * */
@@ -111,16 +161,17 @@ void resolve_addr(const char *addr, struct resolve_reply *r)
 		return;
 	}
 
-	/* Steps 2 and 3: the defaults for this address class. */
+	/* Steps 2 to 4: the defaults for this address class. */
 	if (*domain == 0 || resolve_local_domain(domain)) {
 		resolve_split_transport(var_local_transport, &r->transport, &r->nexthop);
 		r->flags |= RESOLVE_FLAG_LOCAL;
+	} else if (resolve_relay_domain(domain)) {
+		resolve_split_transport(var_relay_transport, &r->transport, &r->nexthop);
+		r->flags |= RESOLVE_FLAG_RELAY;
+		default_nexthop(r, domain);
 	} else {
 		resolve_split_transport(var_default_transport, &r->transport, &r->nexthop);
-		if (*r->nexthop == 0) {
-			free(r->nexthop);
-			r->nexthop = xstrdup(var_relayhost && *var_relayhost ? var_relayhost : domain);
-		}
+		default_nexthop(r, domain);
 	}
 
 	/* Step 1 overrides either part. */

@@ -7,7 +7,12 @@
  *      domain as ".parent", then "*"; a "transport:nexthop" result where
  *      either part may be empty (empty = keep what steps 2-3 give);
  *   2. a domain in mydestination (or no domain) goes to local_transport;
- *   3. anything else goes to default_transport, with next hop from
+ *   3. a domain in relay_domains (a listed domain or a subdomain of it;
+ *      ".domain" matches subdomains only, as Postfix with relay_domains in
+ *      parent_domain_matches_subdomains) goes to relay_transport, with next
+ *      hop from relay_transport's own ":nexthop", else relayhost, else the
+ *      domain (Postfix's relay address class);
+ *   4. anything else goes to default_transport, with next hop from
  *      default_transport's own ":nexthop", else relayhost, else the domain.
  * A next hop "[host]" or "[host]:port" is passed on as is (the smtp agent
  * skips MX lookups for it).  An address that does not parse resolves to the
@@ -21,6 +26,7 @@
 #define RESOLVE_FLAG_LOCAL	(1 << 0)	/* domain is ours (mydestination) */
 #define RESOLVE_FLAG_ERROR	(1 << 1)	/* routed to the error transport */
 #define RESOLVE_FLAG_FAIL	(1 << 2)	/* table lookup trouble: defer */
+#define RESOLVE_FLAG_RELAY	(1 << 3)	/* domain in relay_domains */
 
 struct resolve_reply {
 	char *transport;	/* master.cf service name */
@@ -30,13 +36,16 @@ struct resolve_reply {
 };
 
 /* resolve_init - open transport_maps and read the routing parameters
- * (again on reload). 0, or -1 with *error_r. */
+ * (again on reload). 0, or -1 with *error_r (a table that cannot be
+ * opened; a lookup table in relay_domains, which is not supported). */
 int resolve_init(const char **error_r);
 /* resolve_addr - route one address; fields owned by *reply (resolve_clear). */
 void resolve_addr(const char *addr, struct resolve_reply *reply);
 void resolve_clear(struct resolve_reply *reply);
 /* resolve_local_domain - is domain listed in mydestination? */
 bool resolve_local_domain(const char *domain);
+/* resolve_relay_domain - does domain match relay_domains? */
+bool resolve_relay_domain(const char *domain);
 /* resolve_split_transport - "smtp:[h]:25" into transport and nexthop (copies). */
 void resolve_split_transport(const char *value, char **transport_r, char **nexthop_r);
 

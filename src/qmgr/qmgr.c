@@ -28,6 +28,7 @@
 
 #include "global/mail_conf.h"
 #include "global/mail_server.h"
+#include "global/master_cf.h"
 #include "global/params.h"
 #include "global/resolve.h"
 #include "qmgr.h"
@@ -212,6 +213,29 @@ static void qmgr_deferred_run_event(int event, void *ctx)
 	ev_timer_request(qmgr_deferred_run_event, NULL, (double)var_queue_run_delay);
 }
 
+/*
+ * check_relay_service - relay_domains routes mail to relay_transport: say
+ * so at once when master.cf has no such service (the mail would otherwise
+ * only be deferred with "mail transport unavailable").
+ */
+static void check_relay_service(void)
+{
+	const struct master_ent *ents;
+	char *transport, *nexthop;
+	size_t n;
+
+	if (var_relay_domains == NULL || *var_relay_domains == 0)
+		return;
+	resolve_split_transport(var_relay_transport, &transport, &nexthop);
+	ents = mail_conf_master(&n);
+	if (*transport && strcmp(transport, "error") != 0
+	    && master_cf_find(ents, n, transport, "unix") == NULL)
+		msg_warn("relay_domains is set but relay_transport names \"%s\", which is not a "
+			 "service in master.cf: mail to those domains will be deferred", transport);
+	free(transport);
+	free(nexthop);
+}
+
 /* qmgr_reload_event - SIGHUP from master: new settings, nothing dropped */
 static void qmgr_reload_event(int event, void *ctx)
 {
@@ -223,9 +247,10 @@ static void qmgr_reload_event(int event, void *ctx)
 		return;
 	}
 	mail_conf_set_process("qmgr", "qmgr");
-	if (resolve_init(&error) < 0) {
+	if (resolve_init(&error) < 0)
 		msg_warn("reload: %s", error);
-	}
+	else
+		check_relay_service();
 	sched_conf_from_params(&conf);
 	sched_reconfigure(qmgr_sched, &conf);
 	sched_feed_init(&qmgr_sched->feed, var_qmgr_message_active_limit,
@@ -324,6 +349,7 @@ int main(int argc, char **argv)
 	srand48((long)getpid() ^ (long)wall_time());
 	if (resolve_init(&error) < 0)
 		msg_fatal("%s", error);
+	check_relay_service();
 
 	sched_conf_from_params(&conf);
 	qmgr_sched = sched_create(&conf, &ops, NULL);

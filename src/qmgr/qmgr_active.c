@@ -5,7 +5,8 @@
  * Import (qmgr_active_feed): one lstat, one rename into active/, one read of
  * the envelope and the first recipients.  The mode bits say whether the file
  * is complete (u=rwx, Postfix's convention) and carry per-file requests
- * (group read: flush this message; group execute: expire it now).
+ * (group read: flush this message, cleared at import; group execute:
+ * force-expire it, kept until the message is gone).
  *
  * When the last entry of a message is done (qmgr_active_done) the end-of-
  * message chain runs, with asynchronous requests to the bounce service where
@@ -17,7 +18,7 @@
  *
  * DIAGNOSTICS: Postfix's lines: "ID: from=<s>, size=N, nrcpt=N (queue
  * active)", "ID: removed", "ID: from=<s>, status=expired, returned to
- * sender", "ID: skipped, still being delivered", and warnings for
+ * sender" (status=force-expired for the group execute bit), "ID: skipped, still being delivered", and warnings for
  * quarantined files.
  */
 #include <errno.h>
@@ -168,7 +169,7 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 	 * mail from cleanup has none (release and requeue remove it when they
 	 * bring a message back), so only the others pay for the unlink.
 	 */
-	if (!(qflags & QMGR_FORCE_EXPIRE) && (msg->flags & QMGR_MSG_LOGS))
+	if (msg->flags & QMGR_MSG_LOGS)
 		(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, id);
 
 	r = qmgr_message_read(msg);
@@ -200,10 +201,14 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 		message_leave(msg);
 		return 0;
 	}
-	if (st.st_mode & (S_IRGRP | S_IXGRP)) {
-		/* Per-file requests are honoured once. */
+	if (st.st_mode & QF_MODE_UNTHROTTLE) {
+		/*
+		 * A flush request is honoured once.  The force-expire bit stays
+		 * until the message is gone: if the bounce cannot be sent now, the
+		 * next attempt expires it again.
+		 */
 		path = qmgr_message_path(msg);
-		(void)chmod(path, QF_MODE_READY);
+		(void)chmod(path, QF_MODE_READY | (st.st_mode & QF_MODE_EXPIRE));
 		free(path);
 	}
 	if (msg->refcount == 0)
@@ -395,8 +400,10 @@ static void done_next(struct qmgr_message *msg)
 			struct buf esc;
 
 			buf_init(&esc, 64);
-			msg_info("%s: from=<%s>, status=expired, returned to sender", msg->id,
-				 log_escape(&esc, msg->env.sender));
+			/* Postfix's words: force-expired when an administrator asked. */
+			msg_info("%s: from=<%s>, status=%s, returned to sender", msg->id,
+				 log_escape(&esc, msg->env.sender),
+				 (msg->qflags & QMGR_FORCE_EXPIRE) ? "force-expired" : "expired");
 			buf_deinit(&esc);
 			qmgr_bounce_request(msg, QMGR_DEFER_FLUSH, 0, expire_done);
 			return;

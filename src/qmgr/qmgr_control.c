@@ -10,6 +10,14 @@
  * A message found in memory loses its waiting entries at once; deliveries
  * already under way finish, and when the message is done it is put on
  * hold, deleted or requeued instead of being deferred or removed.
+ *
+ * request=release is the other direction: "sluice release" has moved the
+ * files from hold/ to deferred/ with their time stamps set to now, and the
+ * queue manager enters each ID into its deferred index as due now and
+ * starts a deferred scan, so released mail is tried at once without a
+ * full pass over deferred/ (count = IDs entered).  As for any deferred
+ * message, defer_transports, dead destinations and transports still
+ * apply: a release is not a flush (Postfix's postsuper -H).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -92,6 +100,15 @@ static bool control_one(const char *request, const char *id)
 	return true;
 }
 
+/* control_release - a released message waits in deferred/, due now */
+static bool control_release(const char *id)
+{
+	if (!queue_id_valid(id) || strlen(id) >= QUEUE_ID_SIZE)
+		return false;
+	qmgr_defer_index_add(id, qmgr_now);
+	return true;
+}
+
 /* control_accept_event - serve one tool */
 static void control_accept_event(int event, void *ctx)
 {
@@ -111,16 +128,20 @@ static void control_accept_event(int event, void *ctx)
 		qmgr_now = wall_time();
 		attr_cursor_init(&c, &al);
 		while ((id = attr_cursor_find(&c, "queue_id")) != NULL)
-			if (control_one(request, id))
+			if (strcmp(request, "release") == 0 ? control_release(id)
+			    : control_one(request, id))
 				count++;
+		if (strcmp(request, "release") == 0 && count > 0)
+			qmgr_scan_request(qmgr_deferred_scan, QMGR_SCAN_START);
 		attr_frame_begin(out);
 		attr_put_long(out, "status", 0);
 		attr_put_long(out, "count", count);
 		attr_frame_end(out);
 		(void)attr_write_frame(fd, out, 5000);
 		if (count)
-			msg_info("%s request from the queue tools: %ld active message%s",
-				 request, count, count == 1 ? "" : "s");
+			msg_info("%s request from the queue tools: %ld %s message%s", request,
+				 count, strcmp(request, "release") == 0 ? "released" : "active",
+				 count == 1 ? "" : "s");
 	}
 	attr_list_deinit(&al);
 	close(fd);

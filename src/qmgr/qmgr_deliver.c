@@ -18,10 +18,16 @@
  * take many minutes (Postfix waits as long).  Idle connections are closed
  * after QMGR_AGENT_IDLE seconds so that agents return to master's pool.
  *
- * Failures: no agent or no hello = the transport is throttled (dead for
- * transport_retry_time); a lost connection or garbage while busy = a crash:
- * no feedback, the entry's recipients deferred with "4.3.0 unknown mail
- * transport error" (scheduler semantics, as Postfix).
+ * Failures: no agent (connect fails) or no hello in time or a bad hello =
+ * the transport is throttled (dead for transport_retry_time, "mail
+ * transport unavailable").  An agent that vanishes is not the transport's
+ * death: a lost connection or garbage while busy is a crash, which costs
+ * that one delivery (no feedback; its recipients are deferred with "4.3.0
+ * unknown mail transport error" and tried again after the message's
+ * backoff), and an agent that hangs up after taking the connection but
+ * before its hello is a set-up lost.  Other agents carry on; only a streak
+ * of SCHED_CRASH_LIMIT lost agents without one valid reply throttles the
+ * transport (sched.h; Postfix throttles on the first crash).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -125,7 +131,7 @@ static void conn_crash(struct agent_conn *c, const char *why)
 	struct sched_outcome o = {.kind = SCHED_OUTCOME_CRASH};
 	struct qmgr_message *msg = c->entry->msg;
 
-	msg_warn("%s: private/%s: %s", msg->id, c->t->name, why);
+	msg_warn("%s: private/%s: %s; delivery deferred", msg->id, c->t->name, why);
 	msg->flags |= QMGR_MSG_DEFERRED | QMGR_MSG_LOGS;
 	entry_finish(c, &o);
 	conn_free(c);
@@ -360,9 +366,10 @@ static void conn_read_event(int event, void *ctx)
 		if (c->state == CONN_BUSY) {
 			conn_crash(c, "lost connection with the delivery agent");
 		} else if (c->state == CONN_CONNECTING) {
+			/* It was reached and went away (killed): not a dead transport. */
 			msg_warn("private/%s: the delivery agent closed the connection before its greeting",
 				 c->t->name);
-			sched_transport_connect_failed(c->t, NULL, NULL, qmgr_now);
+			sched_transport_connect_lost(c->t, qmgr_now);
 			conn_free(c);
 		} else {
 			conn_free(c);	/* an idle agent left: normal */

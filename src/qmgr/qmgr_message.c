@@ -250,6 +250,15 @@ static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 	struct sched_queue *q;
 	char *why;
 
+	/*
+	 * Force-expired (sluice expire, Postfix's postsuper -e): no delivery;
+	 * every recipient is deferred with the administrative reason, and the
+	 * end of this attempt returns the message to its sender as expired.
+	 */
+	if (msg->qflags & QMGR_FORCE_EXPIRE) {
+		qmgr_defer_rcpt(msg, r, "4.7.0", "message is administratively expired");
+		goto drop;
+	}
 	/* A leading '-' could pass for an option to a command (allow_min_user). */
 	if (!var_allow_min_user && r->address[0] == '-') {
 		qmgr_bounce_rcpt(msg, r, "5.1.3", "bad address syntax");

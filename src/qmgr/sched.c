@@ -840,6 +840,14 @@ void sched_transport_connect_abandoned(struct sched_transport *t)
 		rate_lock_clear(t);
 }
 
+/* sched_transport_connect_lost - the agent went away before its greeting */
+void sched_transport_connect_lost(struct sched_transport *t, double now)
+{
+	sched_transport_connect_abandoned(t);
+	if (++t->crash_streak >= SCHED_CRASH_LIMIT)
+		sched_transport_throttle(t, "4.3.0", "mail transport unavailable", now);
+}
+
 /* sched_transport_connect_failed - the agent could not be reached */
 void sched_transport_connect_failed(struct sched_transport *t, const char *status,
 				    const char *reason, double now)
@@ -1185,21 +1193,34 @@ void sched_entry_done(struct sched_entry *e, const struct sched_outcome *o, doub
 		msg_panic("sched_entry_done: queue %s: entry not busy", q->name);
 
 	/*
-	 * No valid reply: the agent, not the site, is suspect.  No feedback;
-	 * the entry goes back to todo and the transport is throttled, which
-	 * defers it along with everything else waiting for this transport.
+	 * No valid reply: the agent, not the site, is suspect, so there is no
+	 * feedback.  The agent may have been killed from outside (a restart,
+	 * an administrator, the OOM killer): that costs this one delivery,
+	 * which is deferred alone, and the transport carries on with other
+	 * agents.  Postfix's qmgr throttles the whole transport for
+	 * transport_retry_time on any crash, so one killed agent stops all
+	 * mail of that transport; sluice throttles only after
+	 * SCHED_CRASH_LIMIT agents in a row were lost without one valid reply
+	 * (agents that die on every request).
 	 */
 	if (o->kind == SCHED_OUTCOME_CRASH) {
 		rate_lock_release(e, now);
 		elist_del(&q->busy, e);
 		q->busy_count--;
-		elist_prepend(&q->todo, e);
-		q->todo_count++;
-		e->state = SCHED_ENTRY_TODO;
+		s->recipient_count -= e->nrcpt;
+		e->state = SCHED_ENTRY_GONE;
 		queue_update(q);
-		sched_transport_throttle(t, "4.3.0", "unknown mail transport error", now);
+		e->prev = e->next = NULL;
+		s->ops.entry_defer(s->ops_ctx, e, "4.3.0", "unknown mail transport error");
+		free(e);
+		/* The throttle frees the queues it empties, q among them. */
+		if (++t->crash_streak >= SCHED_CRASH_LIMIT)
+			sched_transport_throttle(t, "4.3.0", "unknown mail transport error", now);
+		else
+			queue_maybe_free(q, now);
 		return;
 	}
+	t->crash_streak = 0;
 
 	/*
 	 * The site failed (connection or handshake): negative feedback, which

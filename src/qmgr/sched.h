@@ -212,6 +212,7 @@ struct sched_transport {
 	struct sched_queue *rr_head;	/* ring of selectable queues */
 	long absorb;			/* sum over queues of min(window-busy, todo) */
 	int lock_state;			/* who holds SCHED_TRANSPORT_RATE_LOCK */
+	long crash_streak;		/* agents lost since the last valid reply */
 	struct sched_transport *rr_prev, *rr_next;	/* transport ring */
 	struct sched_timer revive_timer, unlock_timer;
 };
@@ -331,6 +332,15 @@ void sched_transport_connected(struct sched_transport *t);
 void sched_transport_connect_abandoned(struct sched_transport *t);
 
 /*
+ * sched_transport_connect_lost - the agent took the connection but went
+ * away before its greeting (killed, crashed): pending--, a rate lock taken
+ * for it is dropped, and it counts towards the streak of lost agents like
+ * a crash (SCHED_CRASH_LIMIT in a row throttle the transport with "4.3.0
+ * mail transport unavailable").
+ */
+void sched_transport_connect_lost(struct sched_transport *t, double now);
+
+/*
  * sched_transport_connect_failed - the agent could not be reached or its
  * greeting was bad: pending--, and the transport is throttled as with
  * sched_transport_throttle().  status/reason NULL mean oqmgr's "4.3.0" and
@@ -409,7 +419,7 @@ enum sched_outcome_kind {
 				 * deferred per recipient; positive feedback */
 	SCHED_OUTCOME_HOP_FAIL,	/* reply with hop status: the site failed
 				 * (connection/handshake); negative feedback */
-	SCHED_OUTCOME_CRASH,	/* no valid reply: no feedback; transport throttled */
+	SCHED_OUTCOME_CRASH,	/* no valid reply: no feedback; this entry deferred */
 };
 
 struct sched_outcome {
@@ -419,13 +429,24 @@ struct sched_outcome {
 };
 
 /*
+ * A delivery agent that vanishes mid-request (killed, crashed) costs that
+ * one delivery; the transport is declared dead only when agents cannot be
+ * reached at all, or after this many agents in a row were lost with no
+ * valid reply between them (an agent that dies on every request would
+ * otherwise cost one process per message).
+ */
+#define SCHED_CRASH_LIMIT	10
+
+/*
  * sched_entry_done - a busy entry's delivery finished.  Applies feedback
  * (a HOP_FAIL may kill the queue: its todo entries then go through
  * ops->entry_defer with "delivery temporarily suspended: REASON"), revives
  * on success, suspends a rate-delayed queue, then frees e (release e->ctx
- * first) and perhaps its queue.  CRASH: e rejoins the todo list, the
- * transport is throttled with "4.3.0 unknown mail transport error" and e
- * goes through ops->entry_defer with all other todo entries of t.
+ * first) and perhaps its queue.  CRASH: no feedback; e alone goes through
+ * ops->entry_defer with "4.3.0 unknown mail transport error" (do not
+ * release e->ctx), and the transport stays alive unless this is the
+ * SCHED_CRASH_LIMIT-th agent lost in a row: then it is throttled with that
+ * reason, deferring its todo entries too.  OK and HOP_FAIL end a streak.
  */
 void sched_entry_done(struct sched_entry *e, const struct sched_outcome *o, double now);
 

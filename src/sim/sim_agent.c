@@ -22,7 +22,8 @@
  * The greeting time limit (qmgr_ipc_timeout) is re-armed while every agent
  * process of the transport is held by a greeted connection of ours, else
  * it throttles the transport (sched_transport_connect_failed).  A crash:
- * no feedback, the transport throttled.  Connections idle for
+ * no feedback, that delivery deferred, the transport throttled only by a
+ * streak of SCHED_CRASH_LIMIT crashes without a valid reply.  Connections idle for
  * agent_idle_time (QMGR_AGENT_IDLE) are closed.
  *
  * The other half stands in for master, the agents and the network.  A
@@ -436,8 +437,9 @@ static void xport_started(struct sim *sim, struct sim_xport *x)
 
 /*
  * conn_crash - the agent broke while delivering (why NULL), or was gone
- * before its first request: no feedback, the message deferred, the
- * transport throttled by the scheduler.
+ * before its first request: no feedback, the delivery deferred; the
+ * scheduler throttles the transport only at the end of a streak of lost
+ * agents (SCHED_CRASH_LIMIT).
  */
 static void conn_crash(struct sim *sim, struct sim_conn *c, const char *why)
 {
@@ -445,20 +447,26 @@ static void conn_crash(struct sim *sim, struct sim_conn *c, const char *why)
 	struct sim_batch *b = e->ctx;
 	struct sim_dest *d = b->group->dest;
 	struct sched_outcome o = {.kind = SCHED_OUTCOME_CRASH};
+	struct sched_transport *t = c->x->t;
+	bool was_dead = sched_transport_dead(t);
 
 	if (why)
-		sim_trace(sim, "crash conn %ld msg %ld %s (%s): transport %s throttled", c->id,
-			  b->msg->id, e->queue->name, why, c->x->name);
+		sim_trace(sim, "crash conn %ld msg %ld %s (%s): delivery deferred", c->id,
+			  b->msg->id, e->queue->name, why);
 	else
-		sim_trace(sim, "crash conn %ld msg %ld %s: transport %s throttled", c->id,
-			  b->msg->id, e->queue->name, c->x->name);
+		sim_trace(sim, "crash conn %ld msg %ld %s: delivery deferred", c->id,
+			  b->msg->id, e->queue->name);
 	b->msg->deferred = true;
 	d->st.crashes++;
-	c->x->throttles++;
 	c->entry = NULL;
 	if (c->proc)
 		c->proc->dead = true;
 	sched_entry_done(e, &o, sim->now);
+	if (!was_dead && sched_transport_dead(t)) {
+		sim_trace(sim, "transport %s throttled: %d agents lost in a row", c->x->name,
+			  SCHED_CRASH_LIMIT);
+		c->x->throttles++;
+	}
 	sim_dest_observe(sim, d);
 	conn_free(sim, c);
 	sim->wakeup = true;

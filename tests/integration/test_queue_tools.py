@@ -205,8 +205,8 @@ def test_hold_release_delete(q):
     status, _, err = q.run("release", a)
     assert status == 0
     assert "sluice: Released from hold: 1 message\n" in err
-    assert q.exists("incoming", a)
-    assert abs(os.stat(q.path("incoming", a)).st_mtime - time.time()) < 60
+    assert q.exists("deferred", a)
+    assert abs(os.stat(q.path("deferred", a)).st_mtime - time.time()) < 60
 
     status, _, err = q.run("delete", "-", stdin=f"{b}\n\n{c}\n".encode())
     assert status == 0

@@ -1,5 +1,5 @@
 /*
- * test_cmd_super - hold, release, requeue and delete: the command-line
+ * test_cmd_super - hold, release, requeue, delete and expire: the command-line
  * check (table-driven), the summary wording, then the commands run
  * in-process on a queue directory with exact counts and on-disk results:
  * with no queue manager (stale or missing control socket: active/ is
@@ -62,6 +62,14 @@ static void test_parse(void **state)
 		{{"requeue", "$1", "corrupt"}, 0, SUPER_REQUEUE, false, false, 1, "corrupt"},
 		{{"hold", "-"}, 0, SUPER_HOLD, false, true, 0, "incoming active deferred"},
 		{{"hold", "-", "$1", "deferred"}, 0, SUPER_HOLD, false, true, 1, "deferred"},
+		{{"expire", "$1"}, 0, SUPER_EXPIRE, false, false, 1, "incoming active deferred hold"},
+		{{"expire", "ALL", "hold"}, 0, SUPER_EXPIRE, true, false, 0, "hold"},
+		{{"expire", "-"}, 0, SUPER_EXPIRE, false, true, 0, "incoming active deferred hold"},
+		{.args = {"expire"}, .status = 64},
+		{.args = {"expire", "$1", "corrupt"}, .status = 64},
+		{.args = {"expire", "$1", "maildrop"}, .status = 64},
+		{.args = {"expire", "ALL", "$1"}, .status = 64},
+		{.args = {"expire", "bogus!"}, .status = 1},
 		{.args = {"hold", "$1", "maildrop"}, .status = 64},
 		{.args = {"hold", "$1", "hold"}, .status = 64},
 		{.args = {"release", "$1", "incoming"}, .status = 64},
@@ -121,6 +129,7 @@ static void test_summary(void **state)
 	assert_string_equal(cmd_super_summary(SUPER_RELEASE, 2), "Released from hold: 2 messages");
 	assert_string_equal(cmd_super_summary(SUPER_REQUEUE, 1), "Requeued: 1 message");
 	assert_string_equal(cmd_super_summary(SUPER_DELETE, 0), "Deleted: 0 messages");
+	assert_string_equal(cmd_super_summary(SUPER_EXPIRE, 1), "Force-expired: 1 message");
 }
 
 /* ---- on disk, no queue manager ---- */
@@ -167,7 +176,11 @@ static void test_hold_release(void **state)
 	assert_true(tl_exists("deferred", d));
 	tl_run_free(&r);
 
-	/* Release: to incoming, with the time stamp now (not the deferred one). */
+	/*
+	 * Release: to deferred (not a flush: no group-read bit), with the time
+	 * stamp now (due now, not the old deferred time).
+	 */
+	assert_int_equal(chmod(tl_path("hold", a), QF_MODE_READY | QF_MODE_UNTHROTTLE), 0);
 	{
 		char *argv[] = {"release", a, d, NULL};
 
@@ -175,10 +188,11 @@ static void test_hold_release(void **state)
 	}
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.err, "sluice: Released from hold: 1 message\n"));
-	assert_true(tl_exists("incoming", a));
-	assert_false(tl_exists("hold", a));
-	assert_int_equal(stat(tl_path("incoming", a), &st), 0);
+	assert_true(tl_exists("deferred", a));
+	assert_false(tl_exists("hold", a) || tl_exists("incoming", a));
+	assert_int_equal(stat(tl_path("deferred", a), &st), 0);
 	assert_true(st.st_mtime <= time(NULL) && st.st_mtime > time(NULL) - 60);
+	assert_int_equal(st.st_mode & 07777, QF_MODE_READY);
 	tl_run_free(&r);
 
 	/* Release everything else that is on hold. */
@@ -190,11 +204,80 @@ static void test_hold_release(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.err, "sluice: Released from hold: 2 messages\n"));
 	assert_int_equal(tl_count("hold"), 0);
-	assert_int_equal(tl_count("incoming"), 3);
+	assert_int_equal(tl_count("deferred"), 4);
 	tl_run_free(&r);
 }
 
-/* release never changes a file through a link planted in hold/ */
+/* expire: the force-expire bit on complete files, wherever they wait */
+static void test_expire(void **state)
+{
+	char a[QUEUE_ID_SIZE], b[QUEUE_ID_SIZE], c[QUEUE_ID_SIZE], d[QUEUE_ID_SIZE];
+	struct tl_run r;
+	struct stat st;
+
+	tl_clear_queues();
+	mk("deferred", a);
+	mk("hold", b);
+	mk("active", c);
+	mk("incoming", d);
+	{
+		char *argv[] = {"expire", a, b, c, valid_id, a, NULL};
+
+		r = run(NULL, argv);
+	}
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "sluice: Force-expired: 3 messages\n"));
+	assert_non_null(strstr(r.err, "expired"));
+	assert_int_equal(stat(tl_path("deferred", a), &st), 0);
+	assert_int_equal(st.st_mode & 07777, QF_MODE_READY | QF_MODE_EXPIRE);
+	assert_int_equal(stat(tl_path("hold", b), &st), 0);
+	assert_int_equal(st.st_mode & 07777, QF_MODE_READY | QF_MODE_EXPIRE);
+	/* In active/ too, without asking the queue manager (a mode bit). */
+	assert_int_equal(stat(tl_path("active", c), &st), 0);
+	assert_int_equal(st.st_mode & 07777, QF_MODE_READY | QF_MODE_EXPIRE);
+	assert_int_equal(stat(tl_path("incoming", d), &st), 0);
+	assert_int_equal(st.st_mode & 07777, QF_MODE_READY);
+	tl_run_free(&r);
+
+	/* A held message keeps the bit when released. */
+	{
+		char *argv[] = {"release", b, NULL};
+
+		r = run(NULL, argv);
+	}
+	assert_int_equal(r.status, 0);
+	assert_int_equal(stat(tl_path("deferred", b), &st), 0);
+	assert_int_equal(st.st_mode & 07777, QF_MODE_READY | QF_MODE_EXPIRE);
+	tl_run_free(&r);
+
+	/* From stdin; a file being written is no queue file to expire. */
+	assert_int_equal(chmod(tl_path("incoming", d), QF_MODE_WRITING), 0);
+	{
+		char *argv[] = {"expire", "-", NULL};
+		char in[2 * QUEUE_ID_SIZE + 8];
+
+		snprintf(in, sizeof(in), "%s\n\n%s\n", a, d);
+		r = run(in, argv);
+	}
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "not a complete queue file"));
+	assert_non_null(strstr(r.err, "sluice: Force-expired: 1 message\n"));
+	assert_int_equal(stat(tl_path("incoming", d), &st), 0);
+	assert_int_equal(st.st_mode & 07777, QF_MODE_WRITING);
+	tl_run_free(&r);
+
+	/* Usage: exit 64 with the usage line. */
+	{
+		char *argv[] = {"expire", NULL};
+
+		r = run(NULL, argv);
+	}
+	assert_int_equal(r.status, 64);
+	assert_non_null(strstr(r.err, "usage: sluice hold|release|requeue|delete|expire"));
+	tl_run_free(&r);
+}
+
+/* release and expire never change a file through a link planted in hold/ */
 static void test_release_planted_links(void **state)
 {
 	static const struct {
@@ -222,17 +305,18 @@ static void test_release_planted_links(void **state)
 			assert_int_equal(link(canary, tl_path("hold", valid_id)), 0);
 		else
 			assert_int_equal(symlink(canary, tl_path("hold", valid_id)), 0);
-		for (int all = 0; all < 2; all++) {
-			char *argv[] = {"release", all ? "ALL" : valid_id, NULL};
+		for (int k = 0; k < 3; k++) {
+			char *argv[] = {k == 2 ? "expire" : "release", k == 1 ? "ALL" : valid_id, NULL};
 
 			r = run(NULL, argv);
 			assert_int_equal(lstat(canary, &st), 0);
 			if ((st.st_mode & 07777) != 0600 || st.st_mtime != old[0].tv_sec)
-				fail_msg("%s, release %s: canary mode %o, time %ld", rows[i].label,
-					 argv[1], (unsigned)(st.st_mode & 07777), (long)st.st_mtime);
-			assert_false(tl_exists("incoming", valid_id));
+				fail_msg("%s, %s %s: canary mode %o, time %ld", rows[i].label,
+					 argv[0], argv[1], (unsigned)(st.st_mode & 07777),
+					 (long)st.st_mtime);
+			assert_false(tl_exists("deferred", valid_id));
 			assert_true(tl_exists("hold", valid_id));
-			assert_non_null(strstr(r.err, "not released"));
+			assert_non_null(strstr(r.err, k == 2 ? "not expired" : "not released"));
 			tl_run_free(&r);
 		}
 		/* tl_clear_queues() removes files only. */
@@ -576,6 +660,24 @@ static void test_qmgr_control(void **state)
 	assert_int_equal(tl_count("maildrop"), 0);
 	tl_run_free(&r);
 
+	/* Release: the files move to deferred/, then it is told their IDs. */
+	assert_true(tl_exists("hold", b));
+	pid = fake_qmgr(lfd, 1);
+	{
+		char *argv[] = {"release", b, NULL};
+
+		r = run(NULL, argv);
+	}
+	child_ok(pid);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "sluice: Released from hold: 1 message\n"));
+	got = tl_slurp(txt);
+	snprintf(want, sizeof(want), "release %s", b);
+	assert_string_equal(got, want);
+	free(got);
+	assert_true(tl_exists("deferred", b));
+	tl_run_free(&r);
+
 	/* A stale socket (nobody listening): the system is stopped. */
 	close(lfd);
 	{
@@ -597,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_hold_release),
 		cmocka_unit_test(test_release_planted_links),
+		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_bad_ids),
 		cmocka_unit_test(test_delete),
 		cmocka_unit_test(test_hold_all_locked),

@@ -73,6 +73,30 @@ static const struct row {
 	/* A table entry overrides even local domains; ":nexthop" keeps the transport. */
 	{"myhostname = h.test\nmydestination = h.test\ntransport_maps = inline:{ h.test=:[127.0.0.9] }\n",
 	 "u@h.test", "local", "[127.0.0.9]", "u@h.test", RESOLVE_FLAG_LOCAL},
+	/* relay_domains (empty by default): the relay class and relay_transport. */
+#define RELAY "myhostname = h.test\nmydestination = h.test\nrelay_domains = Relay.Test, .sub.test\n"
+	{RELAY, "u@relay.test", "relay", "relay.test", "u@relay.test", RESOLVE_FLAG_RELAY},
+	{RELAY, "u@mx.RELAY.test", "relay", "mx.relay.test", "u@mx.relay.test", RESOLVE_FLAG_RELAY},
+	{RELAY, "u@notrelay.test", "smtp", "notrelay.test", "u@notrelay.test", 0},
+	{RELAY, "u@a.sub.test", "relay", "a.sub.test", "u@a.sub.test", RESOLVE_FLAG_RELAY},
+	{RELAY, "u@sub.test", "smtp", "sub.test", "u@sub.test", 0},	/* ".sub.test": subdomains only */
+	{RELAY, "u@h.test", "local", "h.test", "u@h.test", RESOLVE_FLAG_LOCAL},
+	{"myhostname = h.test\n", "u@relay.test", "smtp", "relay.test", "u@relay.test", 0},
+	/* relayhost is the relay class's next hop too; relay_transport's own wins. */
+	{RELAY "relayhost = [10.0.0.1]\n", "u@relay.test", "relay", "[10.0.0.1]", "u@relay.test",
+	 RESOLVE_FLAG_RELAY},
+	{RELAY "relayhost = [10.0.0.1]\nrelay_transport = smtp:[10.0.0.3]:26\n", "u@relay.test",
+	 "smtp", "[10.0.0.3]:26", "u@relay.test", RESOLVE_FLAG_RELAY},
+	{RELAY "relay_transport = error:5.7.1 relaying stopped\n", "u@relay.test", "error",
+	 "5.7.1 relaying stopped", "u@relay.test", RESOLVE_FLAG_RELAY | RESOLVE_FLAG_ERROR},
+	/* transport_maps still overrides the class default. */
+	{RELAY "transport_maps = inline:{ relay.test=smtp: }\n", "u@relay.test", "smtp",
+	 "relay.test", "u@relay.test", RESOLVE_FLAG_RELAY},
+	/* relay_domains = $mydestination (Postfix's old default): local wins. */
+	{"myhostname = h.test\nmydestination = h.test, o.test\nrelay_domains = $mydestination\n",
+	 "u@o.test", "local", "h.test", "u@o.test", RESOLVE_FLAG_LOCAL},
+	{"myhostname = h.test\nmydestination = h.test, o.test\nrelay_domains = $mydestination\n",
+	 "u@x.o.test", "relay", "x.o.test", "u@x.o.test", RESOLVE_FLAG_RELAY},
 	/* Broken addresses never reach an agent. */
 	{"myhostname = h.test\n", "u@", "error", "5.1.3 bad address syntax", "u@", RESOLVE_FLAG_ERROR},
 	{"myhostname = h.test\n", "u@a b.test", "error", "5.1.3 bad address syntax", "u@a b.test",
@@ -98,6 +122,31 @@ static void test_rows(void **state)
 	}
 }
 
+/* test_relay_tables_refused - relay_domains holds names, not tables */
+static void test_relay_tables_refused(void **state)
+{
+	static const char *const bad[] = {"hash:/etc/relay", "/etc/relay_domains",
+					  "a.test, texthash:/x"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char dir[] = "/tmp/test_resolve.XXXXXX", path[256];
+		const char *error = NULL;
+		FILE *fp;
+
+		assert_non_null(mkdtemp(dir));
+		snprintf(path, sizeof(path), "%s/main.cf", dir);
+		assert_non_null(fp = fopen(path, "w"));
+		fprintf(fp, "myhostname = h.test\nrelay_domains = %s\n", bad[i]);
+		fclose(fp);
+		assert_int_equal(mail_conf_read(dir, &error), 0);
+		assert_int_equal(resolve_init(&error), -1);
+		assert_non_null(strstr(error, "relay_domains: "));
+		assert_non_null(strstr(error, "not supported"));
+		unlink(path);
+		rmdir(dir);
+	}
+}
+
 /* test_local_domain - mydestination membership */
 static void test_local_domain(void **state)
 {
@@ -113,6 +162,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_local_domain),
+		cmocka_unit_test(test_relay_tables_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

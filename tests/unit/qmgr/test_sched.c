@@ -654,28 +654,105 @@ static void test_dead_transport(void **state)
 	assert_string_equal(H.defer_reason[5], "bad greeting from agent");
 }
 
-/* agent crash: no feedback, transport throttled, the entry deferred too */
+/*
+ * agent crash: no feedback, only the crashed entry is deferred, the
+ * transport and the queue carry on
+ */
 static void test_agent_crash(void **state)
 {
 	struct sched_transport *t;
 	struct sched_queue *q;
 	struct sched_outcome crash = { SCHED_OUTCOME_CRASH, NULL, NULL };
+	struct sched_entry *e;
 
 	start(NULL);
 	t = xport("smtp", 20, 5, 1);
 	add(t, "a.test", 3);
 	q = sched_queue_find(t, "a.test");
-	sched_entry_done(sel(t, NULL), &crash, H.now);
-	assert_true(sched_transport_dead(t));
-	assert_string_equal(t->dead_reason, "unknown mail transport error");
-	assert_int_equal(H.ndefer, 3);
-	assert_string_equal(H.defer_reason[0], "unknown mail transport error");
-	assert_null(sched_queue_find(t, "a.test"));
-	(void)q;
-	/* any good reply un-deads the transport */
-	add(t, "b.test", 2);
-	done_ok(sel(t, NULL));
+	e = sel(t, NULL);
+	assert_int_equal(H.s->recipient_count, 3);
+	sched_entry_done(e, &crash, H.now);
 	assert_false(sched_transport_dead(t));
+	assert_null(t->dead_reason);
+	assert_int_equal(H.ndefer, 1);
+	assert_string_equal(H.defer_status[0], "4.3.0");
+	assert_string_equal(H.defer_reason[0], "unknown mail transport error");
+	assert_int_equal(H.s->recipient_count, 2);
+	/* no feedback: the window is as it was, the rest still goes out */
+	assert_ptr_equal(sched_queue_find(t, "a.test"), q);
+	assert_int_equal(q->window, 5);
+	assert_int_equal(q->busy_count, 0);
+	assert_int_equal(q->todo_count, 2);
+	assert_ptr_equal(sched_select_transport(H.s, H.now), t);
+	sched_transport_connected(t);
+	done_ok(sel(t, NULL));
+	done_ok(sel(t, NULL));
+	assert_int_equal(H.ndefer, 1);
+	/* the emptied queue goes away as after any delivery */
+	assert_null(sched_queue_find(t, "a.test"));
+	assert_int_equal(H.s->recipient_count, 0);
+}
+
+/*
+ * the streak of lost agents: C = crash mid-request, L = agent gone before
+ * its greeting, O = a good reply, H = a hop failure (a valid reply too).
+ * SCHED_CRASH_LIMIT (10) lost in a row throttle the transport, deferring
+ * what waits; a valid reply in between starts the count again.
+ */
+static void test_agent_crash_streak(void **state)
+{
+	static const struct {
+		const char *events;
+		bool dead;
+		const char *reason;	/* dead reason */
+		int ndefer;
+	} rows[] = {
+		{"C", false, NULL, 1},
+		{"CCCCCCCCC", false, NULL, 9},
+		{"CCCCCCCCCC", true, "unknown mail transport error", 30},
+		{"CCCCCOCCCCC", false, NULL, 10},
+		{"CCCCHCCCCCC", false, NULL, 10},
+		{"LLLLLLLLL", false, NULL, 0},
+		{"LLLLLLLLLL", true, "mail transport unavailable", 30},
+		{"LLLLLCCCCC", true, "unknown mail transport error", 30},
+		{"CCCCCLLLLL", true, "mail transport unavailable", 30},
+		{"CCCCCCCCCOCCCCCCCCC", false, NULL, 18},
+	};
+	struct sched_outcome crash = { SCHED_OUTCOME_CRASH, NULL, NULL };
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sched_transport *t;
+		long used = 0;
+
+		start(NULL);
+		t = xport("smtp", 20, 5, 0);
+		add(t, "a.test", 30);
+		for (const char *ev = rows[i].events; *ev; ev++) {
+			if (*ev == 'L') {
+				assert_ptr_equal(sched_select_transport(H.s, H.now), t);
+				sched_transport_connect_lost(t, H.now);
+				continue;
+			}
+			used++;
+			if (*ev == 'C')
+				sched_entry_done(sel(t, NULL), &crash, H.now);
+			else if (*ev == 'O')
+				done_ok(sel(t, NULL));
+			else
+				done_fail(sel(t, NULL), "refused");
+		}
+		if (sched_transport_dead(t) != rows[i].dead)
+			fail_msg("row %zu (%s): dead %d", i, rows[i].events, !rows[i].dead);
+		if (rows[i].dead)
+			assert_string_equal(t->dead_reason, rows[i].reason);
+		else
+			assert_int_equal(H.s->recipient_count, 30 - used);
+		if (H.ndefer != rows[i].ndefer)
+			fail_msg("row %zu (%s): %d deferred, want %d", i, rows[i].events,
+				 H.ndefer, rows[i].ndefer);
+		assert_int_equal(t->pending, 0);
+		sched_free(&H.s);
+	}
 }
 
 /* ------------------------------------------------------ round robin etc. */
@@ -1483,6 +1560,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_revive_one, teardown),
 		cmocka_unit_test_teardown(test_dead_transport, teardown),
 		cmocka_unit_test_teardown(test_agent_crash, teardown),
+		cmocka_unit_test_teardown(test_agent_crash_streak, teardown),
 		cmocka_unit_test_teardown(test_round_robin_destinations, teardown),
 		cmocka_unit_test_teardown(test_fifo_and_unselect, teardown),
 		cmocka_unit_test_teardown(test_prefer_queue, teardown),
