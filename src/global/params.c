@@ -314,8 +314,6 @@ static const struct param_def table[] = {
 	{
 		.name = "relay_transport", .type = PARAM_STR, .def = "relay",
 		.var = &var_relay_transport,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "sluice has no relay_domains address class yet",
 		.doc = "The default mail delivery transport and next-hop destination for relay "
 		       "mail."
 	},
