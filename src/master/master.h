@@ -38,6 +38,7 @@ struct master_serv {
 	bool used;			/* a process was ever started */
 	bool listening;			/* read interest on listen_fd */
 	double throttle_until;		/* no new process before this (mono) */
+	int unstarted_kills;		/* SIGKILLs before start-up, in a row */
 	bool marked;			/* seen in the current master.cf (reload) */
 	struct master_serv *next;
 };

@@ -15,7 +15,8 @@
  * child that started and then died (killed while it served, a crash on one
  * request) is replaced at once, as Postfix's master does: throttling a
  * whole service for one lost process stopped all delivery for a minute
- * when agents were killed under load.  Services with a wakeup timer (qmgr,
+ * when agents were killed under load.  Unlike Postfix, a SIGKILL before
+ * start-up is no bad start-up either (killed_from_outside).  Services with a wakeup timer (qmgr,
  * pickup) get a wakeup as soon as a pause is over, because nothing else
  * would start them again.
  */
@@ -43,6 +44,8 @@
 
 /* A failed fork() is the system's trouble, not the service's: retry soon. */
 #define FORK_RETRY	1.0
+/* SIGKILLs before start-up that are not held against a service, in a row. */
+#define KILLED_FORGIVEN	5
 
 struct master_serv *master_services;
 static struct master_proc *procs;
@@ -434,6 +437,8 @@ static void status_drain(struct master_serv *s)
 	while ((n = read(s->status_fd[0], &st, sizeof(st))) == (ssize_t)sizeof(st)) {
 		if ((p = find_proc(st.pid, NULL)) == NULL || p->serv != s)
 			continue;
+		if (!p->started)
+			s->unstarted_kills = 0;
 		p->started = true;
 		if (st.avail && !p->avail) {
 			p->avail = true;
@@ -455,6 +460,28 @@ static void service_status_event(int event, void *ctx)
 
 	status_drain(s);
 	master_service_check(s);
+}
+
+/*
+ * killed_from_outside - a death before start-up that says nothing about the command
+ *
+ * Postfix throttles any process that dies before it reported itself.
+ * sluice does not count SIGKILL: a program never sends it to itself (a
+ * failing start-up exits non-zero or dies of SIGSEGV or SIGABRT), so an
+ * operator or a supervisor ended it, and a minute without the service
+ * would punish the mail for that.  Only the OOM killer sends SIGKILL on
+ * its own; so that a start-up it keeps killing cannot make master spin,
+ * more than KILLED_FORGIVEN such deaths in a row count as a bad start-up.
+ */
+static bool killed_from_outside(struct master_serv *s, int status)
+{
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		return false;
+	if (++s->unstarted_kills > KILLED_FORGIVEN) {
+		s->unstarted_kills = 0;
+		return false;
+	}
+	return true;
 }
 
 /* master_child_exited - bookkeeping, and a pause after a bad start-up */
@@ -500,7 +527,8 @@ void master_child_exited(pid_t pid, int status)
 		 * One that is already throttled is not throttled again, so the
 		 * pause does not grow while more of them die.
 		 */
-		if (!p->started && !p->old_generation && mono_time() >= s->throttle_until) {
+		if (!p->started && !p->old_generation && mono_time() >= s->throttle_until
+		    && !killed_from_outside(s, status)) {
 			s->throttle_until = mono_time() + (double)var_service_throttle_time;
 			msg_warn("%s: bad command startup -- throttling", s->path);
 		}
