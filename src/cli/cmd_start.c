@@ -1,8 +1,8 @@
 /*
  * cmd_start - start, stop, reload and status of the whole system.
  *
- * The running master is the process holding the lock on
- * queue_directory/pid/master.pid; that lock, not the file's contents, is
+ * The running master is the process holding the lock on master.pid in
+ * process_id_directory (pid/ of queue_directory by default); that lock, not the file's contents, is
  * the truth (a stale file from a crash does not count).
  *
  * Exit status: 0 done; 1 not done (already running, not running, master
@@ -29,8 +29,8 @@
 long master_running(const char *queue_dir)
 {
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	char *path = xasprintf("%s/pid/master.pid", queue_dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *path = master_pid_path(queue_dir, var_process_id_directory);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	long pid = 0;
 
 	free(path);

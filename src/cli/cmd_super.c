@@ -357,46 +357,97 @@ static int delete_file(struct super_ctx *c, const char *path, const char *id)
 	return ACT_DONE;
 }
 
+/*
+ * open_plain - id in queue, opened through no link; ACT_* when it is not
+ *
+ * The queue folders belong to mail_owner and this may run as root: modes
+ * and times are set through a descriptor of the file itself, found without
+ * following any link (queue_folder_open, O_NOFOLLOW), and only on a plain
+ * file with one name, so nothing planted in a queue folder makes root
+ * change another file.  Returns the descriptor and its stat, or -1 with
+ * the ACT_* result in *rc_r.
+ */
+static int open_plain(struct super_ctx *c, const char *queue, const char *path,
+		      const char *id, const char *not_done, struct stat *st, int *rc_r)
+{
+	int dir_fd, fd, saved;
+
+	if ((dir_fd = queue_folder_open(c->queue_dir, queue, id, false)) < 0) {
+		fd = -1;
+	} else {
+		fd = openat(dir_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		saved = errno;
+		close(dir_fd);
+		errno = saved;
+	}
+	if (fd < 0) {
+		*rc_r = errno == ENOENT ? ACT_GONE
+			: failed(c, CMD_EX_FAIL, id, "open %s: %s; %s", path,
+				 errno == ELOOP ? "a symbolic link, not a queue file"
+				 : strerror(errno), not_done);
+		return -1;
+	}
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_nlink != 1) {
+		close(fd);
+		*rc_r = failed(c, CMD_EX_FAIL, id, "%s is not a plain queue file; %s", path,
+			       not_done);
+		return -1;
+	}
+	return fd;
+}
+
 /* release_file - hold/ -> deferred/, due now; ACT_* */
-static int release_file(struct super_ctx *c, const char *path, const char *id)
+static int release_file(struct super_ctx *c, const char *queue, const char *path,
+			const char *id)
 {
 	struct stat st;
-	int rc;
+	mode_t mode;
+	int fd, rc, saved;
 
+	if ((fd = open_plain(c, queue, path, id, "not released", &st, &rc)) < 0)
+		return rc;
 	/* The time stamp of a deferred file is when it is due: now. */
-	if (utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "set time of %s: %s", path, strerror(errno));
+	if (futimens(fd, NULL) < 0) {
+		saved = errno;
+		close(fd);
+		return failed(c, CMD_EX_FAIL, id, "set time of %s: %s", path, strerror(saved));
+	}
 	/*
 	 * A release is not a flush: no group-read (unthrottle) bit.  A
 	 * force-expire bit set while the message was held stays.
 	 */
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "stat %s: %s", path, strerror(errno));
-	if ((st.st_mode & 07777) != (QF_MODE_READY | (st.st_mode & QF_MODE_EXPIRE))
-	    && chmod(path, QF_MODE_READY | (st.st_mode & QF_MODE_EXPIRE)) < 0)
-		return errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(errno));
+	mode = QF_MODE_READY | (st.st_mode & QF_MODE_EXPIRE);
+	if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0) {
+		saved = errno;
+		close(fd);
+		return failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(saved));
+	}
+	close(fd);
 	if ((rc = move_file(c, path, "deferred", id)) == ACT_DONE)
 		argv_add(c->released, id, (char *)NULL);
 	return rc;
 }
 
 /* expire_file - set the force-expire bit on a complete file; ACT_* */
-static int expire_file(struct super_ctx *c, const char *path, const char *id)
+static int expire_file(struct super_ctx *c, const char *queue, const char *path,
+		       const char *id)
 {
 	struct stat st;
+	int fd, rc, saved;
 
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "stat %s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode) || !qf_mode_ready(st.st_mode))
+	if ((fd = open_plain(c, queue, path, id, "not expired", &st, &rc)) < 0)
+		return rc;
+	if (!qf_mode_ready(st.st_mode)) {
+		close(fd);
 		return failed(c, CMD_EX_FAIL, id, "not a complete queue file; not expired");
+	}
 	if ((st.st_mode & QF_MODE_EXPIRE) == 0
-	    && chmod(path, (st.st_mode & 07777) | QF_MODE_EXPIRE) < 0)
-		return errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(errno));
+	    && fchmod(fd, (st.st_mode & 07777) | QF_MODE_EXPIRE) < 0) {
+		saved = errno;
+		close(fd);
+		return failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(saved));
+	}
+	close(fd);
 	return ACT_DONE;
 }
 
@@ -541,7 +592,7 @@ static int act_direct(struct super_ctx *c, const char *queue, const char *path, 
 		rc = move_file(c, path, "hold", id);
 		break;
 	case SUPER_RELEASE:
-		rc = release_file(c, path, id);
+		rc = release_file(c, queue, path, id);
 		break;
 	case SUPER_REQUEUE:
 		rc = requeue_file(c, queue, path, id);
@@ -550,7 +601,7 @@ static int act_direct(struct super_ctx *c, const char *queue, const char *path, 
 		rc = delete_file(c, path, id);
 		break;
 	case SUPER_EXPIRE:
-		rc = expire_file(c, path, id);
+		rc = expire_file(c, queue, path, id);
 		break;
 	default:
 		msg_panic("act_direct: operation %d", c->op);

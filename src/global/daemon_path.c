@@ -49,3 +49,13 @@ char *daemon_path(const char *daemon_directory, const char *prog)
 	return xasprintf("%s/%s", daemon_directory && *daemon_directory ?
 			 daemon_directory : self_dir(), prog);
 }
+
+/* master_pid_path - process_id_directory/master.pid */
+char *master_pid_path(const char *queue_dir, const char *pid_dir)
+{
+	if (pid_dir == NULL || *pid_dir == 0)
+		pid_dir = "pid";
+	if (*pid_dir == '/')
+		return xasprintf("%s/master.pid", pid_dir);
+	return xasprintf("%s/%s/master.pid", queue_dir, pid_dir);
+}

@@ -114,12 +114,20 @@ int mail_owner_ids(uid_t *uid_r, gid_t *gid_r)
 	return 0;
 }
 
-/* mail_server_drop_privileges - become mail_owner */
+/* mail_server_drop_privileges - become mail_owner; start-up is over */
 void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force)
 {
 	uid_t uid;
 	gid_t gid;
 
+	/*
+	 * Configuration read, logging up: the first status message tells master
+	 * this process started well, so losing it later is no reason to throttle
+	 * the service.  "Idle" changes nothing master counts (a new process is
+	 * idle until it says otherwise); a daemon that has no accept loop of its
+	 * own (qmgr) sends no other message.
+	 */
+	mail_server_status(1);
 	if (geteuid() != 0 || !(opts->unpriv || force))
 		return;
 	if (mail_owner_ids(&uid, &gid) < 0)

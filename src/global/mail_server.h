@@ -14,7 +14,10 @@
  * Status messages tell master whether this process can take a new client
  * (Postfix's master status protocol): a process is "idle" while it waits
  * in accept() and "busy" while it serves a connection; master starts
- * another process only when none is idle and maxproc allows.
+ * another process only when none is idle and maxproc allows.  The first
+ * message of a process, whatever it says, also tells master that its
+ * start-up went well: only a process that exits abnormally before it has
+ * sent any throttles its service (master_service.c).
  */
 #ifndef SLUICE_MAIL_SERVER_H
 #define SLUICE_MAIL_SERVER_H
@@ -46,7 +49,10 @@ struct mail_server_status {
 void mail_server_init(int argc, char **argv, const char *progname,
 		      struct mail_server_opts *opts_r);
 /* mail_server_drop_privileges - become mail_owner if root and -u was given
- * (or force is true). Fatal when the account is unknown. */
+ * (or force is true). Fatal when the account is unknown.  Daemons call it
+ * once their start-up is over; it also sends the first status message,
+ * which master takes as "started" (a process that dies before any status
+ * message throttles its service for service_throttle_time). */
 void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force);
 /* mail_server_status - tell master we are idle (1) or busy (0). */
 void mail_server_status(int avail);

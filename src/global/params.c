@@ -246,9 +246,8 @@ static const struct param_def table[] = {
 	{
 		.name = "process_id_directory", .type = PARAM_STR, .def = "pid",
 		.var = &var_process_id_directory,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "master keeps its pid file in pid/ of queue_directory",
-		.doc = "The folder, relative to queue_directory, that holds master.pid."
+		.doc = "The folder, relative to queue_directory (or an absolute path), that "
+		       "holds master.pid."
 	},
 	{
 		.name = "maillog_file", .type = PARAM_STR, .def = "./var/log/maillog",
@@ -750,10 +749,8 @@ static const struct param_def table[] = {
 	{
 		.name = "trigger_timeout", .type = PARAM_TIME, .def = "10s",
 		.var = &var_trigger_timeout, .min = 1,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "trigger writes do not time out",
 		.doc = "The time limit for sending a trigger to a daemon (for example, the "
-		       "queue manager's public/qmgr FIFO)."
+		       "queue manager's public/qmgr FIFO) when its FIFO is full."
 	},
 	{
 		.name = "command_time_limit", .type = PARAM_TIME, .def = "1000s",
@@ -777,10 +774,8 @@ static const struct param_def table[] = {
 	{
 		.name = "service_throttle_time", .type = PARAM_TIME, .def = "60s",
 		.var = &var_service_throttle_time, .min = 1,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "master uses its own restart back-off",
 		.doc = "How long the master waits before forking a server that appears to be "
-		       "malfunctioning."
+		       "malfunctioning (one that exited abnormally before its start-up was over)."
 	},
 	{
 		.name = "delay_logging_resolution_limit", .type = PARAM_INT, .def = "2",
@@ -817,12 +812,14 @@ static const struct param_def table[] = {
 	},
 	{
 		.name = "import_environment", .type = PARAM_LIST,
-		.def = "SLUICE_CONFIG_DIR SLUICE_DAEMON_DIR SLUICE_MAILLOG_FD TZ LANG=C",
+		.def = "SLUICE_CONFIG_DIR SLUICE_DAEMON_DIR SLUICE_MAILLOG_FD TZ XAUTHORITY DISPLAY "
+		       "LANG=C POSIXLY_CORRECT",
 		.var = &var_import_environment,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "daemons inherit master's environment",
-		.doc = "The environment variables that a daemon process inherits from its "
-		       "parent; NAME=VALUE sets a variable."
+		.doc = "The environment variables that master keeps from the process that "
+		       "started it, and so the only ones its daemons see; NAME=VALUE sets a "
+		       "variable.  master always passes SLUICE_CONFIG_DIR and SLUICE_MAILLOG_FD "
+		       "itself; a sanitizer build also keeps ASAN_OPTIONS, UBSAN_OPTIONS and "
+		       "LSAN_OPTIONS."
 	},
 	{
 		.name = "export_environment", .type = PARAM_LIST,

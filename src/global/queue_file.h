@@ -207,6 +207,20 @@ bool queue_hashed(const char *queue_name);
 /* queue_hash_mkdirs - create the hash subfolders that id needs in queue_name
  * (missing ones only). 0 or -1 (errno). */
 int queue_hash_mkdirs(const char *queue_dir, const char *queue_name, const char *id);
+/*
+ * queue_folder_open - a descriptor (O_RDONLY | O_DIRECTORY, close-on-exec)
+ * of the folder that holds id in queue_name: queue_dir/queue_name or its
+ * hash subfolder.  No symbolic link is followed from queue_name down, so a
+ * process that owns the queue folders (mail_owner) cannot send a root
+ * process elsewhere by replacing a hash subfolder with a link; act on the
+ * file with openat()/fchmodat() and the like on this descriptor, with
+ * O_NOFOLLOW.  With create, missing hash levels are made (mode 0700; as
+ * root, owned like queue_name itself).  Returns the descriptor (caller
+ * closes), or -1 with errno (ELOOP or ENOTDIR for a link or a file in a
+ * folder's place).
+ */
+int queue_folder_open(const char *queue_dir, const char *queue_name, const char *id,
+		      bool create);
 /* queue_rename_noreplace - rename that fails with EEXIST instead of
  * replacing (renameat2 RENAME_NOREPLACE, or link+unlink). 0 or -1 (errno). */
 int queue_rename_noreplace(const char *from, const char *to);

@@ -206,6 +206,55 @@ int queue_hash_mkdirs(const char *queue_dir, const char *queue_name, const char 
 	return rc;
 }
 
+/* queue_folder_open - the folder of id in queue_name, following no link */
+int queue_folder_open(const char *queue_dir, const char *queue_name, const char *id,
+		      bool create)
+{
+	long levels = hash_levels(queue_name, id);
+	char *path = xasprintf("%s/%s", queue_dir, queue_name);
+	struct stat top;
+	int fd, sub, saved;
+
+	/*
+	 * queue_dir itself belongs to root; everything below queue_name may be
+	 * changed by mail_owner, so each step is one openat() that refuses a
+	 * link, from the descriptor of the step before.
+	 */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	if (fd < 0 || fstat(fd, &top) < 0)
+		goto fail;
+	for (long i = 0; i < levels; i++) {
+		char name[2] = {id[ID_TIME_LEN - 1 - i], 0};
+		bool made = false;
+
+		sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, name, 0700) == 0)
+				made = true;
+			else if (errno != EEXIST)
+				goto fail;
+			sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (sub < 0)
+			goto fail;
+		close(fd);
+		fd = sub;
+		/* A root process makes a folder the mail system can use. */
+		if (made && (fchmod(fd, 0700) < 0
+			     || (geteuid() == 0 && fchown(fd, top.st_uid, top.st_gid) < 0)))
+			goto fail;
+	}
+	return fd;
+
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return -1;
+}
+
 /* queue_rename_noreplace - rename without ever replacing */
 int queue_rename_noreplace(const char *from, const char *to)
 {
@@ -283,17 +332,27 @@ static const struct {
 /* make_dir - create path with exactly mode when it is missing */
 static int make_dir(const char *path, mode_t mode)
 {
+	int fd;
+
 	if (mkdir(path, 0700) < 0) {
 		if (errno == EEXIST)
 			return 0;
 		snprintf(queue_err, sizeof(queue_err), "create %s: %s", path, strerror(errno));
 		return -1;
 	}
-	/* mkdir's mode is subject to the umask; ours must be exact. */
-	if (chmod(path, mode) < 0) {
+	/*
+	 * mkdir's mode is subject to the umask; ours must be exact.  Set it on
+	 * the folder just made, never through a link put in its place (a hash
+	 * level lives in a folder mail_owner may change; this may run as root).
+	 */
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0
+	    || fchmod(fd, mode) < 0) {
 		snprintf(queue_err, sizeof(queue_err), "chmod %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
+	close(fd);
 	return 0;
 }
 

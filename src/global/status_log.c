@@ -133,15 +133,39 @@ static int complete_end(int fd, off_t size, off_t *end_r)
 	return 0;
 }
 
-/* open_log - open (creating) a log for append */
-static int open_log(const char *queue_dir, const char *log, const char *id,
-		    const char *path, bool *created_r)
+/* plain_file - fd is a regular file with one name (not a link to another file) */
+static int plain_file(int fd)
 {
-	int fd;
+	struct stat st;
 
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) || st.st_nlink > 1) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * open_log - open (creating) a log for append
+ *
+ * The log folders belong to mail_owner, and agents that keep root (local,
+ * pipe) write logs too: every step is taken on a folder descriptor without
+ * following links (queue_folder_open), and an existing log must be a plain
+ * file with a single name, so neither a link nor a hard link planted in a
+ * log folder makes root write to a file elsewhere.
+ */
+static int open_log(const char *queue_dir, const char *log, const char *id,
+		    bool *created_r)
+{
+	int dir_fd, fd = -1, saved;
+
+	if ((dir_fd = queue_folder_open(queue_dir, log, id, true)) < 0)
+		return -1;
 	for (int tries = 0; tries < 5; tries++) {
-		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			  0600);
+		fd = openat(dir_fd, id,
+			    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd >= 0) {
 			/*
 			 * An agent that keeps root (local, pipe) must not leave a log
@@ -151,23 +175,32 @@ static int open_log(const char *queue_dir, const char *log, const char *id,
 				struct passwd *pw = getpwnam(var_mail_owner);
 
 				if (pw && pw->pw_uid != 0 && fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
-					msg_warn("fchown %s: %s", path, strerror(errno));
+					msg_warn("fchown %s/%s: %s", log, id, strerror(errno));
 			}
 			*created_r = true;
-			return fd;
+			break;
 		}
-		if (errno == EEXIST) {
-			fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-			if (fd >= 0 || errno != ENOENT) {
-				*created_r = false;
-				return fd;
+		if (errno != EEXIST)
+			break;
+		fd = openat(dir_fd, id, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd >= 0) {
+			*created_r = false;
+			if (plain_file(fd) < 0) {
+				saved = errno;
+				close(fd);
+				fd = -1;
+				errno = saved;
 			}
-			continue;	/* removed meanwhile: create it */
+			break;
 		}
-		if (errno != ENOENT || queue_hash_mkdirs(queue_dir, log, id) < 0)
-			return -1;
+		if (errno != ENOENT)
+			break;
+		/* removed meanwhile: create it */
 	}
-	return -1;
+	saved = errno;
+	close(dir_fd);
+	errno = saved;
+	return fd;
 }
 
 /* status_log_append - one record, durably, or nothing */
@@ -202,7 +235,7 @@ int status_log_append(const char *queue_dir, const char *log, const char *id,
 	 * written now would vanish with the old inode: open it again.
 	 */
 	for (int tries = 0;; tries++) {
-		if ((fd = open_log(queue_dir, log, id, path, &created)) < 0) {
+		if ((fd = open_log(queue_dir, log, id, &created)) < 0) {
 			fail(error_r, "open %s: %s", path, strerror(errno));
 			buf_deinit(&rec);
 			free(path);
@@ -533,15 +566,18 @@ void status_log_free(struct rcpt_status_rec **recs, long count)
 	*recs = NULL;
 }
 
-/* status_log_remove - delete a log */
+/* status_log_remove - delete a log (the CLI does this as root: no links) */
 int status_log_remove(const char *queue_dir, const char *log, const char *id)
 {
-	char *path = queue_path(queue_dir, log, id);
-	int rc = unlink(path);
+	int dir_fd, rc, saved;
 
-	if (rc < 0 && errno == ENOENT)
+	if ((dir_fd = queue_folder_open(queue_dir, log, id, false)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if ((rc = unlinkat(dir_fd, id, 0)) < 0 && errno == ENOENT)
 		rc = 0;
-	free(path);
+	saved = errno;
+	close(dir_fd);
+	errno = saved;
 	return rc;
 }
 

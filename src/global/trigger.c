@@ -9,13 +9,18 @@
  * wakeup, so callers usually ignore the error or print it.
  *
  * Safety: the path is opened O_NONBLOCK (no hang without a reader) and
- * must be a FIFO (a regular file in its place is not appended to).
+ * must be a FIFO (a regular file in its place is not appended to).  A FIFO
+ * that is full (its reader is alive but not reading) is waited on for at
+ * most trigger_timeout; then the trigger fails with "timed out", as
+ * Postfix's fifo_trigger does, instead of blocking the writer forever or
+ * losing the bytes without a word.
  *
  * DIAGNOSTICS: -1 and a reason in *error_r; nothing is logged here.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,8 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "global/params.h"
 #include "global/trigger.h"
+#include "util/iostuff.h"
 #include "util/mem.h"
+
+/* Before the configuration is read, the parameter's default (10s). */
+#define TRIGGER_TIMEOUT_DEFAULT	10
 
 /* write_nosigpipe - one write() with SIGPIPE held and discarded */
 static ssize_t write_nosigpipe(int fd, const char *bytes, size_t len)
@@ -54,13 +64,39 @@ static ssize_t write_nosigpipe(int fd, const char *bytes, size_t len)
 	return n;
 }
 
-/* trigger_send - open the FIFO non-blocking, write once, close */
+/* write_deadline - one atomic write, waiting for room until timeout_ms */
+static ssize_t write_deadline(int fd, const char *bytes, size_t len, int timeout_ms)
+{
+	double deadline = mono_time() + timeout_ms / 1000.0;
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	double left;
+	ssize_t n;
+
+	for (;;) {
+		if ((n = write_nosigpipe(fd, bytes, len)) >= 0 || (errno != EAGAIN && errno != EINTR))
+			return n;
+		if ((left = deadline - mono_time()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		/*
+		 * POLLOUT means "some room"; a write of up to PIPE_BUF bytes
+		 * needs room for all of them, so a ready FIFO may still say
+		 * EAGAIN: then pause briefly instead of spinning.
+		 */
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0 && (pfd.revents & POLLOUT))
+			(void)poll(NULL, 0, 10);
+	}
+}
+
+/* trigger_send - open the FIFO non-blocking, write with a deadline, close */
 int trigger_send(const char *queue_dir, const char *service_path, const char *bytes,
 		 size_t len, const char **error_r)
 {
 	static char why[256];
 	struct stat st;
 	char *path;
+	long timeout;
 	ssize_t n;
 	int fd;
 
@@ -85,10 +121,15 @@ int trigger_send(const char *queue_dir, const char *service_path, const char *by
 		*error_r = why;
 		return -1;
 	}
-	n = write_nosigpipe(fd, bytes, len);
-	if (n < 0 && errno != EAGAIN) {
-		snprintf(why, sizeof(why), "write %s: %s", path,
-			 errno == EPIPE ? "mail system is down" : strerror(errno));
+	timeout = var_trigger_timeout > 0 ? var_trigger_timeout : TRIGGER_TIMEOUT_DEFAULT;
+	n = write_deadline(fd, bytes, len, (int)(timeout * 1000));
+	if (n < 0) {
+		if (errno == ETIMEDOUT)
+			snprintf(why, sizeof(why), "write %s: timed out after %lds "
+				 "(the FIFO is full: its reader does not read)", path, timeout);
+		else
+			snprintf(why, sizeof(why), "write %s: %s", path,
+				 errno == EPIPE ? "mail system is down" : strerror(errno));
 		close(fd);
 		free(path);
 		*error_r = why;

@@ -4,8 +4,9 @@
  *
  * A trigger carries no reply: the reader folds whatever bytes it finds into
  * "scan incoming", "scan deferred" and so on (DESIGN.md, oqmgr-notes 1d).
- * Writers never wait: the FIFO is opened non-blocking, so a system that is
- * not running (no reader) is reported at once instead of hanging.
+ * Writers do not hang: the FIFO is opened non-blocking, so a system that is
+ * not running (no reader) is reported at once, and a full FIFO is waited on
+ * for at most trigger_timeout.
  */
 #ifndef SLUICE_TRIGGER_H
 #define SLUICE_TRIGGER_H
@@ -25,8 +26,8 @@
  * trigger_send - write len bytes (1..PIPE_BUF) to queue_dir/service_path
  * with one write(2).  Returns 0, or -1 with *error_r (static or borrowed
  * until the next call): "mail system is down" when nobody reads the FIFO
- * (ENXIO), or what open/write said.  A FIFO that is full already holds
- * wakeups the reader has not seen, so EAGAIN counts as success.  SIGPIPE is
+ * (ENXIO), "timed out" when the FIFO stayed full for trigger_timeout (its
+ * reader is alive but not reading), or what open/write said.  SIGPIPE is
  * held off during the write (a reader that goes away yields an error).
  */
 int trigger_send(const char *queue_dir, const char *service_path, const char *bytes,

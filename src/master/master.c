@@ -4,8 +4,9 @@
  * Runs the services of master.cf within their process limits, restarts
  * children that die (with a growing pause), sends wakeups, re-reads the
  * configuration on SIGHUP and stops everything on SIGTERM/SIGINT.  One
- * master per queue directory: pid/master.pid is locked for as long as it
- * runs, which is what "sluice status" and a second "start" look at.
+ * master per queue directory: master.pid in process_id_directory (pid/ of
+ * the queue directory by default) is locked for as long as it runs, which
+ * is what "sluice status" and a second "start" look at.
  *
  * Usage: master [-c config_dir] [-f] [-v]
  *   -f  stay in the foreground (otherwise detach once ready; the parent
@@ -27,11 +28,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "global/daemon_path.h"
 #include "global/mail_conf.h"
 #include "global/mail_server.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "master.h"
+#include "util/argv.h"
+#include "util/clean_env.h"
 #include "util/ev.h"
 #include "util/iostuff.h"
 #include "util/log.h"
@@ -42,25 +46,67 @@ static int pid_fd = -1;
 static char *pid_path;
 static volatile int stopping;
 
-/* chown_tree - give a queue folder and its hash subfolders to uid:gid */
-static void chown_tree(const char *path, uid_t uid, gid_t gid, int depth)
+/*
+ * Root gives the queue folders to mail_owner, and mail_owner may change
+ * what is inside them: below queue_directory (root's), every step is an
+ * open() that follows no link, and owners and modes are set with fchown()
+ * and fchmod() on what was opened, never by name.
+ */
+
+/* chown_tree_fd - give folder fd and its hash subfolders (depth levels) to uid:gid */
+static void chown_tree_fd(int fd, const char *path, uid_t uid, gid_t gid, int depth)
 {
 	DIR *dir;
 	struct dirent *dp;
-	char sub[4096];
+	int sub, dup_fd;
 
-	if (chown(path, uid, gid) < 0)
+	if (fchown(fd, uid, gid) < 0)
 		msg_fatal("set owner of %s: %s", path, strerror(errno));
-	if (depth <= 0 || (dir = opendir(path)) == NULL)
+	if (depth <= 0 || (dup_fd = dup(fd)) < 0)
 		return;
+	if ((dir = fdopendir(dup_fd)) == NULL) {
+		close(dup_fd);
+		return;
+	}
 	while ((dp = readdir(dir)) != NULL) {
+		char sub_path[4096];
+
 		/* Hash levels are one-character folders; files keep their owner. */
-		if (dp->d_name[0] == '.' || dp->d_name[1] != 0 || dp->d_type != DT_DIR)
+		if (dp->d_name[0] == '.' || dp->d_name[1] != 0)
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, dp->d_name);
-		chown_tree(sub, uid, gid, depth - 1);
+		/* A link or a file in a folder's place is left alone. */
+		sub = openat(dirfd(dir), dp->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		snprintf(sub_path, sizeof(sub_path), "%s/%s", path, dp->d_name);
+		chown_tree_fd(sub, sub_path, uid, gid, depth - 1);
+		close(sub);
 	}
 	closedir(dir);
+}
+
+/* folder_open - a queue folder under queue_directory, not through a link */
+static int folder_open(const char *name, char *path, size_t size)
+{
+	int fd;
+
+	snprintf(path, size, "%s/%s", var_queue_directory, name);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		msg_fatal("open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* folder_set - owner and mode of a queue folder */
+static void folder_set(const char *name, uid_t uid, gid_t gid, mode_t mode, int depth)
+{
+	char path[4096];
+	int fd = folder_open(name, path, sizeof(path));
+
+	chown_tree_fd(fd, path, uid, gid, depth);
+	if (fchmod(fd, mode) < 0)
+		msg_fatal("set mode of %s: %s", path, strerror(errno));
+	close(fd);
 }
 
 /* master_owner_setup - folders and modes, as Postfix's post-install would */
@@ -68,7 +114,6 @@ static void master_owner_setup(void)
 {
 	static const char *private_dirs[] = {"incoming", "active", "deferred", "hold",
 		"corrupt", "bounce", "defer", "trace", "private", NULL};
-	char path[4096];
 	uid_t uid = geteuid();
 	gid_t gid = getegid(), drop_gid;
 	struct group *gr;
@@ -78,43 +123,44 @@ static void master_owner_setup(void)
 		msg_fatal("queue_directory %s: %s", var_queue_directory, error);
 	if (geteuid() != 0) {
 		/* An unprivileged instance: everything belongs to the invoking user. */
-		snprintf(path, sizeof(path), "%s/maildrop", var_queue_directory);
-		(void)chmod(path, 01730);
+		char path[4096];
+		int fd = folder_open("maildrop", path, sizeof(path));
+
+		(void)fchmod(fd, 01730);
+		close(fd);
 		return;
 	}
 	if (mail_owner_ids(&uid, &gid) < 0)
 		msg_fatal("mail_owner: unknown user \"%s\" (scripts/setup creates it)",
 			  var_mail_owner);
 	drop_gid = (gr = getgrnam(var_setgid_group)) ? gr->gr_gid : gid;
-	for (const char **d = private_dirs; *d; d++) {
-		snprintf(path, sizeof(path), "%s/%s", var_queue_directory, *d);
-		chown_tree(path, uid, gid, 4);
-		if (chmod(path, 0700) < 0)
-			msg_fatal("set mode of %s: %s", path, strerror(errno));
-	}
-	snprintf(path, sizeof(path), "%s/maildrop", var_queue_directory);
+	for (const char **d = private_dirs; *d; d++)
+		folder_set(*d, uid, gid, 0700, 4);
 	/* Submitters write through set-gid postdrop; sticky: only owners remove. */
-	if (chown(path, uid, drop_gid) < 0 || chmod(path, 01730) < 0)
-		msg_fatal("set owner of %s: %s", path, strerror(errno));
+	folder_set("maildrop", uid, drop_gid, 01730, 0);
 	/*
 	 * public/ holds what any local user may reach: the trigger FIFOs (mode
 	 * 0622) and the showq socket.  Search permission only, no listing.
 	 */
-	snprintf(path, sizeof(path), "%s/public", var_queue_directory);
-	if (chown(path, uid, drop_gid) < 0 || chmod(path, 0711) < 0)
-		msg_fatal("set owner of %s: %s", path, strerror(errno));
-	snprintf(path, sizeof(path), "%s/pid", var_queue_directory);
-	(void)chmod(path, 0755);
+	folder_set("public", uid, drop_gid, 0711, 0);
+	folder_set("pid", 0, 0, 0755, 0);
 }
 
 /* master_lock_pid - one master per queue directory */
 static void master_lock_pid(void)
 {
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	char buf[32];
+	char buf[32], *dir, *slash;
 
-	pid_path = xasprintf("%s/pid/master.pid", var_queue_directory);
-	if ((pid_fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+	pid_path = master_pid_path(var_queue_directory, var_process_id_directory);
+	dir = xstrdup(pid_path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = 0;
+		if (mkdir_p(dir, 0755) < 0)
+			msg_fatal("process_id_directory: create %s: %s", dir, strerror(errno));
+	}
+	free(dir);
+	if ((pid_fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
 		msg_fatal("open %s: %s", pid_path, strerror(errno));
 	if (fcntl(pid_fd, F_SETLK, &fl) < 0) {
 		if (errno == EACCES || errno == EAGAIN) {
@@ -190,6 +236,25 @@ static void master_reload(int event, void *ctx)
 	master_notify_ready();
 }
 
+/*
+ * master_clean_env - import_environment: what daemons may see of ours
+ *
+ * Everything else goes before any daemon starts.  The variables sluice
+ * itself passes to daemons (SLUICE_CONFIG_DIR, SLUICE_MAILLOG_FD) are set
+ * again by master afterwards, whatever the list says.  A sanitizer build
+ * keeps the sanitizers' options, so a test's settings reach every process.
+ */
+static void master_clean_env(void)
+{
+	struct argv *keep = argv_split(var_import_environment, ", \t\r\n");
+
+#if defined(__SANITIZE_ADDRESS__)
+	argv_add(keep, "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", (char *)NULL);
+#endif
+	clean_env(keep->argv);
+	argv_free(&keep);
+}
+
 /* export_log_fd - let children write to the maillog master opened */
 static void export_log_fd(void)
 {
@@ -261,6 +326,7 @@ int main(int argc, char **argv)
 	}
 	if (mail_conf_read(master_config_dir, &error) < 0)
 		msg_fatal("%s", error);
+	master_clean_env();
 	/* Children read the same configuration (none: the embedded default). */
 	if (mail_conf_dir()) {
 		master_config_dir = xstrdup(mail_conf_dir());

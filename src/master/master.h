@@ -15,6 +15,7 @@ struct master_proc {
 	struct master_serv *serv;
 	bool avail;			/* waiting for a client */
 	bool old_generation;		/* started before the last reload */
+	bool started;			/* sent a status message: start-up went well */
 	struct master_proc *next;
 };
 
@@ -37,7 +38,7 @@ struct master_serv {
 	bool used;			/* a process was ever started */
 	bool listening;			/* read interest on listen_fd */
 	double throttle_until;		/* no new process before this (mono) */
-	double throttle_delay;		/* current back-off */
+	int unstarted_kills;		/* SIGKILLs before start-up, in a row */
 	bool marked;			/* seen in the current master.cf (reload) */
 	struct master_serv *next;
 };

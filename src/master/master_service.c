@@ -8,11 +8,17 @@
  * and may start another; readable then means "a client waits", and a
  * process is started (Postfix master's on-demand model).
  *
- * A child that exits abnormally throttles its service: no new process for
- * a pause that doubles per consecutive failure, from 1 s up to 60 s, so a
- * daemon that cannot start does not spin.  Services with a wakeup timer
- * (qmgr, pickup) get a wakeup as soon as the pause is over, because nothing
- * else would start them again.
+ * A child that exits abnormally before it ever sent a status message
+ * (every daemon sends one when its start-up is over: mail_server.h) had a
+ * bad start-up, and its service is throttled: no new process for
+ * service_throttle_time, so a daemon that cannot start does not spin.  A
+ * child that started and then died (killed while it served, a crash on one
+ * request) is replaced at once, as Postfix's master does: throttling a
+ * whole service for one lost process stopped all delivery for a minute
+ * when agents were killed under load.  Unlike Postfix, a SIGKILL before
+ * start-up is no bad start-up either (killed_from_outside).  Services with a wakeup timer (qmgr,
+ * pickup) get a wakeup as soon as a pause is over, because nothing else
+ * would start them again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +42,10 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#define THROTTLE_MIN	1.0
-#define THROTTLE_MAX	60.0
+/* A failed fork() is the system's trouble, not the service's: retry soon. */
+#define FORK_RETRY	1.0
+/* SIGKILLs before start-up that are not held against a service, in a row. */
+#define KILLED_FORGIVEN	5
 
 struct master_serv *master_services;
 static struct master_proc *procs;
@@ -67,47 +75,91 @@ void master_children_signal(int sig, bool all)
 	}
 }
 
+/*
+ * as_mail_owner - act with mail_owner's effective ids (root master only)
+ *
+ * public/ and private/ belong to mail_owner, so whatever runs as
+ * mail_owner may put a link where master is about to create an endpoint.
+ * Endpoints are therefore made with mail_owner's identity, as such a
+ * process could make them itself: they are born with the right owner and
+ * mode (no chown or chmod by name afterwards), and a link in their place
+ * can lead master nowhere mail_owner could not go anyway.
+ */
+static bool as_mail_owner(void)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return false;
+	if (mail_owner_ids(&uid, &gid) < 0)
+		msg_fatal("mail_owner: unknown user \"%s\"", var_mail_owner);
+	if (setegid(gid) < 0 || seteuid(uid) < 0)
+		msg_fatal("cannot act as %s: %s", var_mail_owner, strerror(errno));
+	return true;
+}
+
+/* as_root - back to root after as_mail_owner() returned true */
+static void as_root(bool switched)
+{
+	if (switched && (seteuid(0) < 0 || setegid(0) < 0))
+		msg_fatal("cannot become root again: %s", strerror(errno));
+}
+
+/* fifo_open - make the FIFO (exactly 0622) and open it, following no link */
+static int fifo_open(const char *path)
+{
+	struct stat st;
+	mode_t old_mask;
+	int fd, rc, saved;
+
+	(void)unlink(path);
+	old_mask = umask(~(mode_t)0622 & 0777);
+	rc = mkfifo(path, 0622);
+	saved = errno;
+	umask(old_mask);
+	if (rc < 0) {
+		errno = saved;
+		return -1;
+	}
+	/* Read and write: triggers never fail while no daemon runs. */
+	if ((fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
 /* endpoint_open - create the service's socket or FIFO */
 static int endpoint_open(struct master_serv *s, const struct master_ent *e)
 {
-	int fd;
+	bool switched;
+	int fd, saved;
 
 	s->endpoint = xasprintf("%s/%s/%s", var_queue_directory,
 				e->private_ ? "private" : "public", e->service);
-	if (strcmp(e->type, "unix") == 0) {
-		/* A deep queue: clients wait there while every process is busy. */
-		fd = unix_listen(s->endpoint, 4096, e->private_ ? 0600 : 0666);
-		if (fd >= 0 && geteuid() == 0) {
-			uid_t uid;
-			gid_t gid;
-
-			/* Unprivileged clients (qmgr as mail_owner) must connect. */
-			if (mail_owner_ids(&uid, &gid) == 0 && chown(s->endpoint, uid, gid) < 0)
-				msg_warn("chown %s: %s", s->endpoint, strerror(errno));
-		}
-	} else if (strcmp(e->type, "fifo") == 0) {
-		(void)unlink(s->endpoint);
-		if (mkfifo(s->endpoint, 0622) < 0) {
-			msg_warn("mkfifo %s: %s", s->endpoint, strerror(errno));
-			return -1;
-		}
-		/* mkfifo obeys the umask: anyone may write a trigger. */
-		(void)chmod(s->endpoint, 0622);
-		if (geteuid() == 0) {
-			uid_t uid;
-			gid_t gid;
-
-			if (mail_owner_ids(&uid, &gid) == 0 && chown(s->endpoint, uid, gid) < 0)
-				msg_warn("chown %s: %s", s->endpoint, strerror(errno));
-		}
-		fd = open(s->endpoint, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	} else {
+	if (strcmp(e->type, "unix") != 0 && strcmp(e->type, "fifo") != 0) {
 		msg_warn("master.cf: service %s: transport type \"%s\" is not supported",
 			 e->service, e->type);
 		return -1;
 	}
+	switched = as_mail_owner();
+	if (strcmp(e->type, "unix") == 0) {
+		/* A deep queue: clients wait there while every process is busy. */
+		fd = unix_listen(s->endpoint, 4096, e->private_ ? 0600 : 0666);
+	} else {
+		/* Anyone may write a trigger. */
+		fd = fifo_open(s->endpoint);
+	}
+	saved = errno;
+	as_root(switched);
 	if (fd < 0) {
-		msg_warn("service %s: %s: %s", e->service, s->endpoint, strerror(errno));
+		msg_warn("service %s: %s: %s", e->service, s->endpoint,
+			 saved == ELOOP || saved == EPERM ? "not the endpoint master made "
+			 "(a link or another file took its place)" : strerror(saved));
 		return -1;
 	}
 	set_cloexec(fd, true);
@@ -288,7 +340,7 @@ static void spawn(struct master_serv *s)
 
 	if ((pid = fork()) < 0) {
 		msg_warn("fork: %s", strerror(errno));
-		s->throttle_until = mono_time() + THROTTLE_MIN;
+		s->throttle_until = mono_time() + FORK_RETRY;
 		return;
 	}
 	if (pid == 0) {
@@ -375,10 +427,9 @@ static struct master_proc *find_proc(pid_t pid, struct master_proc ***prev_r)
 	return NULL;
 }
 
-/* service_status_event - busy/idle messages from children */
-static void service_status_event(int event, void *ctx)
+/* status_drain - apply every status message waiting in s's pipe */
+static void status_drain(struct master_serv *s)
 {
-	struct master_serv *s = ctx;
 	struct mail_server_status st;
 	struct master_proc *p;
 	ssize_t n;
@@ -386,6 +437,9 @@ static void service_status_event(int event, void *ctx)
 	while ((n = read(s->status_fd[0], &st, sizeof(st))) == (ssize_t)sizeof(st)) {
 		if ((p = find_proc(st.pid, NULL)) == NULL || p->serv != s)
 			continue;
+		if (!p->started)
+			s->unstarted_kills = 0;
+		p->started = true;
 		if (st.avail && !p->avail) {
 			p->avail = true;
 			s->avail++;
@@ -397,16 +451,54 @@ static void service_status_event(int event, void *ctx)
 			s->avail--;
 		}
 	}
+}
+
+/* service_status_event - busy/idle messages from children */
+static void service_status_event(int event, void *ctx)
+{
+	struct master_serv *s = ctx;
+
+	status_drain(s);
 	master_service_check(s);
 }
 
-/* master_child_exited - bookkeeping and back-off after a child ends */
+/*
+ * killed_from_outside - a death before start-up that says nothing about the command
+ *
+ * Postfix throttles any process that dies before it reported itself.
+ * sluice does not count SIGKILL: a program never sends it to itself (a
+ * failing start-up exits non-zero or dies of SIGSEGV or SIGABRT), so an
+ * operator or a supervisor ended it, and a minute without the service
+ * would punish the mail for that.  Only the OOM killer sends SIGKILL on
+ * its own; so that a start-up it keeps killing cannot make master spin,
+ * more than KILLED_FORGIVEN such deaths in a row count as a bad start-up.
+ */
+static bool killed_from_outside(struct master_serv *s, int status)
+{
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		return false;
+	if (++s->unstarted_kills > KILLED_FORGIVEN) {
+		s->unstarted_kills = 0;
+		return false;
+	}
+	return true;
+}
+
+/* master_child_exited - bookkeeping, and a pause after a bad start-up */
 void master_child_exited(pid_t pid, int status)
 {
 	struct master_proc *p, **prev;
 	struct master_serv *s;
 	bool failed;
 
+	/*
+	 * What the child said before it died is in its service's status pipe:
+	 * read it first, or a child that reported and then died at once would
+	 * count as one that never started (SIGCHLD and the pipe can become
+	 * ready in the same turn of the event loop).
+	 */
+	if ((p = find_proc(pid, NULL)) != NULL && p->serv != NULL)
+		status_drain(p->serv);
 	if ((p = find_proc(pid, &prev)) == NULL)
 		return;
 	*prev = p->next;
@@ -429,16 +521,17 @@ void master_child_exited(pid_t pid, int status)
 		else
 			msg_warn("process %s pid %ld exit status %d", s->path, (long)pid,
 				 WEXITSTATUS(status));
-		if (!p->old_generation) {
-			s->throttle_delay = s->throttle_delay < THROTTLE_MIN ? THROTTLE_MIN
-				: s->throttle_delay * 2 > THROTTLE_MAX ? THROTTLE_MAX
-				: s->throttle_delay * 2;
-			s->throttle_until = mono_time() + s->throttle_delay;
-			msg_warn("%s: bad command startup -- throttling for %.0f s",
-				 s->path, s->throttle_delay);
+		/*
+		 * Only a process that died before its start-up was over says
+		 * something about the command (Postfix: "bad command startup").
+		 * One that is already throttled is not throttled again, so the
+		 * pause does not grow while more of them die.
+		 */
+		if (!p->started && !p->old_generation && mono_time() >= s->throttle_until
+		    && !killed_from_outside(s, status)) {
+			s->throttle_until = mono_time() + (double)var_service_throttle_time;
+			msg_warn("%s: bad command startup -- throttling", s->path);
 		}
-	} else {
-		s->throttle_delay = 0;
 	}
 	free(p);
 	master_service_check(s);

@@ -10,6 +10,12 @@
  *
  * It prints exactly what "sluice queue" prints (the same code: cmd_queue),
  * so the two can never disagree.
+ *
+ * A client that asks and then does not read must not pin the process: the
+ * whole listing has ipc_timeout to go out (Postfix's limit for showq).
+ * When it runs out, a SIGALRM handler shuts the connection down, so the
+ * blocked write and every later one fail at once; the listing is abandoned
+ * with a warning and the process takes the next client.
  */
 #include <errno.h>
 #include <poll.h>
@@ -27,9 +33,22 @@
 #include "util/iostuff.h"
 #include "util/log.h"
 
+/* The connection being written to, for the time-out handler. */
+static volatile sig_atomic_t client_fd = -1;
+static volatile sig_atomic_t timed_out;
+
+/* write_timeout - ipc_timeout is over: end the connection (async-signal-safe) */
+static void write_timeout(int sig)
+{
+	if (client_fd >= 0)
+		(void)shutdown(client_fd, SHUT_RDWR);
+	timed_out = 1;
+}
+
 /* serve - one listing into one connection */
 static void serve(int fd)
 {
+	struct sigaction sa;
 	char req[8] = "";
 	char *argv[3] = {"queue", NULL, NULL};
 	int saved, argc = 1;
@@ -51,10 +70,24 @@ static void serve(int fd)
 			close(saved);
 		return;
 	}
+	/* No SA_RESTART: a write blocked when the time is up returns. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = write_timeout;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	timed_out = 0;
+	client_fd = fd;
+	alarm((unsigned)var_ipc_timeout);
 	(void)cmd_queue(mail_conf_dir(), argc, argv);
 	fflush(stdout);
+	alarm(0);
+	client_fd = -1;
+	clearerr(stdout);
 	dup2(saved, 1);
 	close(saved);
+	if (timed_out)
+		msg_warn("timeout sending the queue listing to a client that does not read "
+			 "(ipc_timeout %lds); connection closed", var_ipc_timeout);
 }
 
 int main(int argc, char **argv)

@@ -115,15 +115,25 @@ static int fill_sun(struct sockaddr_un *sun, const char *path)
 int unix_listen(const char *path, int backlog, mode_t mode)
 {
 	struct sockaddr_un sun;
-	int fd, saved;
+	mode_t old_mask;
+	int fd, rc, saved;
 
 	if (fill_sun(&sun, path) < 0)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
 	(void)unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-	    || chmod(path, mode) < 0 || listen(fd, backlog) < 0) {
+	/*
+	 * The mode comes from the umask at bind() time, not from a chmod() by
+	 * name afterwards: between the two, whoever may write the folder could
+	 * put a link in the socket's place, and chmod would follow it.
+	 */
+	old_mask = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	saved = errno;
+	umask(old_mask);
+	errno = saved;
+	if (rc < 0 || listen(fd, backlog) < 0) {
 		saved = errno;
 		close(fd);
 		errno = saved;

@@ -22,7 +22,8 @@ int write_all_timeout(int fd, const void *buf, size_t n, int timeout_ms);
 int set_nonblock(int fd, bool on);
 /* set_cloexec - turn FD_CLOEXEC on or off. */
 int set_cloexec(int fd, bool on);
-/* unix_listen - bind and listen on a UNIX stream socket path (replaces a stale one). */
+/* unix_listen - bind and listen on a UNIX stream socket path (replaces a stale one);
+ * the socket gets mode through the umask at bind time (the umask is restored). */
 int unix_listen(const char *path, int backlog, mode_t mode);
 /* unix_connect - connect to a UNIX stream socket; nonblocking leaves
  * connect in progress (EINPROGRESS is success). Returns fd or -1; EAGAIN

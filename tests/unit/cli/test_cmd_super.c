@@ -277,6 +277,55 @@ static void test_expire(void **state)
 	tl_run_free(&r);
 }
 
+/* release and expire never change a file through a link planted in hold/ */
+static void test_release_planted_links(void **state)
+{
+	static const struct {
+		bool hard;
+		const char *label;
+	} rows[] = {
+		{false, "symbolic link"},
+		{true, "hard link"},
+	};
+	struct timespec old[2] = {{.tv_sec = 1000000000L}, {.tv_sec = 1000000000L}};
+	char canary[400];
+	struct tl_run r;
+	struct stat st;
+	int fd;
+
+	snprintf(canary, sizeof(canary), "%s/canary", tl_dir);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		tl_clear_queues();
+		(void)unlink(canary);
+		assert_true((fd = open(canary, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+		assert_int_equal(fchmod(fd, 0600), 0);
+		assert_int_equal(futimens(fd, old), 0);
+		close(fd);
+		if (rows[i].hard)
+			assert_int_equal(link(canary, tl_path("hold", valid_id)), 0);
+		else
+			assert_int_equal(symlink(canary, tl_path("hold", valid_id)), 0);
+		for (int k = 0; k < 3; k++) {
+			char *argv[] = {k == 2 ? "expire" : "release", k == 1 ? "ALL" : valid_id, NULL};
+
+			r = run(NULL, argv);
+			assert_int_equal(lstat(canary, &st), 0);
+			if ((st.st_mode & 07777) != 0600 || st.st_mtime != old[0].tv_sec)
+				fail_msg("%s, %s %s: canary mode %o, time %ld", rows[i].label,
+					 argv[0], argv[1], (unsigned)(st.st_mode & 07777),
+					 (long)st.st_mtime);
+			assert_false(tl_exists("deferred", valid_id));
+			assert_true(tl_exists("hold", valid_id));
+			assert_non_null(strstr(r.err, k == 2 ? "not expired" : "not released"));
+			tl_run_free(&r);
+		}
+		/* tl_clear_queues() removes files only. */
+		assert_int_equal(unlink(tl_path("hold", valid_id)), 0);
+	}
+	(void)unlink(canary);
+	tl_clear_queues();
+}
+
 /* a malformed ID touches nothing and exits 1; bad usage exits 64 */
 static void test_bad_ids(void **state)
 {
@@ -649,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_hold_release),
+		cmocka_unit_test(test_release_planted_links),
 		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_bad_ids),
 		cmocka_unit_test(test_delete),

@@ -2,7 +2,10 @@
  * test_status_log - per-message status logs: awkward text round-trips, a
  * failed append leaves the log byte-for-byte unchanged, torn tails are
  * skipped and cut off, malformed records are refused, concurrent appenders
- * do not interleave, hashed logs land where queue_path says.
+ * do not interleave, hashed logs land where queue_path says, and a link
+ * planted in a log folder (a hash level, the log itself, a hard link) is
+ * never written through or removed through; a hash level a root process
+ * makes belongs to the log folder's owner.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -430,6 +433,110 @@ static void test_concurrent_appends(void **state)
 	drop_queue(dir);
 }
 
+/* canary_same - the canary file still has its mode and its bytes */
+static void canary_same(const char *canary, const char *label)
+{
+	char got[64] = "";
+	struct stat st;
+	int fd;
+
+	assert_int_equal(lstat(canary, &st), 0);
+	if ((st.st_mode & 07777) != 0640 || st.st_uid != getuid())
+		fail_msg("%s: canary mode %o owner %ld changed", label,
+			 (unsigned)(st.st_mode & 07777), (long)st.st_uid);
+	assert_true((fd = open(canary, O_RDONLY)) >= 0);
+	assert_true(read(fd, got, sizeof(got) - 1) >= 0);
+	close(fd);
+	if (strcmp(got, "canary\n") != 0)
+		fail_msg("%s: canary now holds \"%s\"", label, got);
+}
+
+/* links planted in a log folder lead nowhere */
+static void test_planted_links(void **state)
+{
+	enum { HASH_LINK, LOG_SYMLINK, LOG_HARDLINK };
+	static const struct {
+		int kind;
+		const char *label;
+	} rows[] = {
+		{HASH_LINK, "hash folder is a symlink"},
+		{LOG_SYMLINK, "log is a symlink"},
+		{LOG_HARDLINK, "log is a hard link"},
+	};
+	struct rcpt_status st = status("a@x.test", 1, "4.4.1", "timeout", NULL);
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *dir = make_queue();
+		char *canary = xasprintf("%s/canary", dir), *other = xasprintf("%s/other", dir);
+		char *hash = xasprintf("%s/defer/8", dir), *log = queue_path(dir, "defer", ID);
+		char *other_log = xasprintf("%s/%s", other, ID);
+		struct stat sb;
+		int fd;
+
+		assert_true((fd = open(canary, O_WRONLY | O_CREAT | O_EXCL, 0640)) >= 0);
+		assert_int_equal(write(fd, "canary\n", 7), 7);
+		assert_int_equal(fchmod(fd, 0640), 0);
+		close(fd);
+		assert_int_equal(mkdir(other, 0755), 0);
+		switch (rows[i].kind) {
+		case HASH_LINK:
+			assert_int_equal(rmdir(hash), 0);
+			assert_int_equal(symlink(other, hash), 0);
+			/* The removal of a log there must not reach other/ID either. */
+			assert_int_equal(link(canary, other_log), 0);
+			break;
+		case LOG_SYMLINK:
+			assert_int_equal(symlink(canary, log), 0);
+			break;
+		case LOG_HARDLINK:
+			assert_int_equal(link(canary, log), 0);
+			break;
+		}
+		if (status_log_append(dir, STATUS_LOG_DEFER, ID, &st, &err) == 0)
+			fail_msg("%s: append succeeded", rows[i].label);
+		canary_same(canary, rows[i].label);
+		if (rows[i].kind == HASH_LINK) {
+			assert_int_equal(status_log_remove(dir, STATUS_LOG_DEFER, ID), -1);
+			if (lstat(other_log, &sb) < 0)
+				fail_msg("%s: removed %s", rows[i].label, other_log);
+		}
+		unlink(other_log);
+		free(other_log);
+		free(canary);
+		free(other);
+		free(hash);
+		free(log);
+		drop_queue(dir);
+	}
+}
+
+/* a hash folder made by root belongs to the owner of the log folder */
+static void test_root_made_hash_owner(void **state)
+{
+	struct rcpt_status st = status("a@x.test", 1, "4.4.1", "timeout", NULL);
+	char *dir, *top, *hash;
+	const char *err;
+	struct stat sb;
+
+	if (geteuid() != 0)
+		skip();
+	dir = make_queue();
+	top = xasprintf("%s/defer", dir);
+	hash = xasprintf("%s/defer/8", dir);
+	assert_int_equal(rmdir(hash), 0);
+	assert_int_equal(chown(top, 4321, 4322), 0);
+	assert_int_equal(status_log_append(dir, STATUS_LOG_DEFER, ID, &st, &err), 0);
+	assert_int_equal(lstat(hash, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(sb.st_uid, 4321);
+	assert_int_equal(sb.st_gid, 4322);
+	free(top);
+	free(hash);
+	drop_queue(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +548,8 @@ int main(void)
 		cmocka_unit_test(test_torn_tail),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_concurrent_appends),
+		cmocka_unit_test(test_planted_links),
+		cmocka_unit_test(test_root_made_hash_owner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /*
  * test_trigger - trigger_send: bytes arrive in one piece, a FIFO without a
- * reader means "mail system is down", a regular file is refused, a full
- * FIFO counts as triggered.
+ * reader means "mail system is down", a regular file is refused, a FIFO
+ * that stays full (its reader never reads) fails with "timed out" after
+ * trigger_timeout and not before, a FIFO that gets room within the time
+ * limit takes the bytes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,11 +15,46 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "global/params.h"
 #include "global/trigger.h"
+
+/* now - monotonic seconds */
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* set_blocking - clear O_NONBLOCK */
+static void set_blocking(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+}
+
+/* fill - write into wfd until the FIFO is full; bytes written */
+static ssize_t fill(int wfd)
+{
+	char junk[4096];
+	ssize_t n, total = 0;
+
+	memset(junk, 'W', sizeof(junk));
+	while ((n = write(wfd, junk, sizeof(junk))) > 0)
+		total += n;
+	assert_int_equal(errno, EAGAIN);
+	/* Also the last partial page: one byte at a time. */
+	while ((n = write(wfd, junk, 1)) > 0)
+		total += n;
+	assert_int_equal(errno, EAGAIN);
+	return total;
+}
 
 static char dir[] = "/tmp/test_trigger.XXXXXX";
 
@@ -89,23 +126,64 @@ static void test_not_fifo(void **state)
 	assert_int_equal(st.st_size, 0);
 }
 
-/* a full FIFO still counts as triggered */
-static void test_full(void **state)
+/* a FIFO nobody reads: "timed out" after trigger_timeout, not before */
+static void test_full_times_out(void **state)
 {
-	char path[256], junk[4096];
+	char path[256];
 	const char *err = NULL;
+	double t0, took;
 	int rfd, wfd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, TRIGGER_QMGR);
 	rfd = open(path, O_RDONLY | O_NONBLOCK);
 	wfd = open(path, O_WRONLY | O_NONBLOCK);
 	assert_true(rfd >= 0 && wfd >= 0);
-	memset(junk, 'W', sizeof(junk));
-	while (write(wfd, junk, sizeof(junk)) > 0)
-		;
-	assert_int_equal(errno, EAGAIN);
-	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), 0);
+	fill(wfd);
+	var_trigger_timeout = 1;
+	t0 = now();
+	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), -1);
+	took = now() - t0;
+	assert_non_null(strstr(err, "timed out after 1s"));
+	if (took < 0.95 || took > 3.0)
+		fail_msg("gave up after %.2f s, want about 1 s", took);
 	close(wfd);
+	close(rfd);
+}
+
+/* a full FIFO whose reader drains it within the time limit takes the bytes */
+static void test_full_then_read(void **state)
+{
+	char path[256], buf[65536];
+	const char *err = NULL;
+	int rfd, wfd, status;
+	ssize_t n, junk, total = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, TRIGGER_QMGR);
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	wfd = open(path, O_WRONLY | O_NONBLOCK);
+	assert_true(rfd >= 0 && wfd >= 0);
+	junk = fill(wfd);
+	close(wfd);
+	if ((pid = fork()) == 0) {
+		/* The reader wakes up after 300 ms and takes exactly the junk. */
+		usleep(300000);
+		set_blocking(rfd);
+		while (junk > 0 && (n = read(rfd, buf, junk < (ssize_t)sizeof(buf) ? (size_t)junk
+					     : sizeof(buf))) > 0)
+			junk -= n;
+		_exit(junk == 0 ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	var_trigger_timeout = 5;
+	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "F", 1, &err), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The child drained the junk; what is left is our byte. */
+	while ((n = read(rfd, buf, sizeof(buf))) > 0)
+		total += n;
+	assert_int_equal(total, 1);
+	assert_int_equal(buf[0], 'F');
 	close(rfd);
 }
 
@@ -115,7 +193,8 @@ int main(void)
 		cmocka_unit_test(test_delivered),
 		cmocka_unit_test(test_no_reader),
 		cmocka_unit_test(test_not_fifo),
-		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_full_times_out),
+		cmocka_unit_test(test_full_then_read),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
