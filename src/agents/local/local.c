@@ -627,19 +627,10 @@ static int local_deliver(struct agent_delivery *d)
 	const char *error;
 	int r, rc = 0;
 
-	/* A damaged file is found before anything is delivered from it. */
-	if ((r = qf_validate(d->qf, &error)) == QF_CORRUPT) {
-		msg_warn("%s: damaged queue file: %s", d->req->queue_id, error);
+	/* A damaged message is found before anything is delivered from it. */
+	if ((r = agent_validate(d)) < 0) {
 		buf_free(&h.text);
-		return -1;
-	}
-	if (r < 0) {
-		struct dsn dsn = agent_dsn("4.3.0", "delayed", "error reading the queued message");
-
-		msg_warn("%s: reading the queue file: %s", d->req->queue_id, error);
-		agent_defer_pending(d, &dsn, d->service);
-		buf_free(&h.text);
-		return 0;
+		return r == QF_CORRUPT ? -1 : 0;
 	}
 	/* The header block once per request, for the Delivered-To: loop check. */
 	r = qf_read_content(d->qf, header_chunk, &h, &error);
