@@ -137,3 +137,97 @@ def test_request_path_refused(harnesses, work, queue_name, make_id):
     # The agent carries on with the next, good request.
     good = h.make_message(["ok@sluice.test"])
     assert h.deliver(good)["sent"] == "1", h.log()
+
+
+# ---------------------------------------------------------------- hanging deliveries
+
+@pytest.fixture
+def system_user(work):
+    """A throwaway account with a home folder (root only)."""
+    if not IS_ROOT:
+        pytest.skip("a system user with a home mailbox needs root")
+    import pwd
+    import random
+    name = "sluiceh%d" % random.randrange(10**6)
+    home = os.path.join(work, "home-" + name)
+    subprocess.run(["useradd", "-m", "-d", home, "-s", "/bin/sh", name], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def timed_deliver(h, qid):
+    start = time.monotonic()
+    reply = h.deliver(qid, timeout=60)
+    return reply, time.monotonic() - start
+
+
+def test_fifo_mailbox_defers_at_once(harnesses, system_user):
+    """~/Mailbox is a FIFO nobody reads: the agent does not wait in open()
+    (it used to, for ever); the mail is deferred, saying why, well within
+    the time limit, and no lock file stays behind."""
+    box = os.path.join(system_user.pw_dir, "Mailbox")
+    os.mkfifo(box, 0o600)
+    os.chown(box, system_user.pw_uid, system_user.pw_gid)
+    h = harnesses("local", main_cf="local_mailbox_base =\nhome_mailbox = Mailbox\n"
+                  "local_time_limit = 30s\n")
+    rcpt = "%s@sluice.test" % system_user.pw_name
+    qid = h.make_message([rcpt])
+    reply, took = timed_deliver(h, qid)
+    assert reply["deferred"] == "1", h.log()
+    word, dsn, reason = h.outcome(qid, rcpt)
+    assert (word, dsn) == ("deferred", "4.2.0")
+    assert "file %s is not a regular file" % box in reason, reason
+    assert took < 15, took
+    assert not os.path.exists(box + ".lock")
+    assert h.done_marks(qid)[rcpt] is False
+
+
+def test_fifo_include_defers_at_once(harnesses, work):
+    """An :include: file that is a FIFO: not read (no wait for a writer),
+    the recipient deferred as a configuration problem."""
+    fifo = os.path.join(work, "list.inc")
+    os.mkfifo(fifo, 0o644)
+    aliases = os.path.join(work, "aliases")
+    with open(aliases, "w") as f:
+        f.write("list :include:%s\n" % fifo)
+    h = harnesses("local", main_cf=("local_mailbox_base = %s/mail\nalias_maps = texthash:%s\n"
+                                    "local_time_limit = 30s\n" % (work, aliases)))
+    qid = h.make_message(["list@sluice.test"])
+    reply, took = timed_deliver(h, qid)
+    assert reply["deferred"] == "1", h.log()
+    assert h.outcome(qid, "list@sluice.test") == (
+        "deferred", "4.3.5", "include file %s is not a regular file" % fifo)
+    assert took < 15, took
+
+
+def test_delivery_child_time_limit(harnesses, system_user):
+    """A mailbox delivery that cannot finish (here: another process holds
+    the mailbox's fcntl lock, which the child would wait 20 s for) is
+    stopped at local_time_limit and deferred with that reason; its dot-lock
+    is removed and the mailbox is unchanged."""
+    import fcntl
+    box = os.path.join(system_user.pw_dir, "Mailbox")
+    with open(box, "w") as f:
+        f.write("From old  Thu Jan  1 00:00:00 1970\n\nold\n\n")
+    os.chown(box, system_user.pw_uid, system_user.pw_gid)
+    os.chmod(box, 0o600)
+    before = open(box).read()
+    h = harnesses("local", main_cf="local_mailbox_base =\nhome_mailbox = Mailbox\n"
+                  "local_time_limit = 2s\n")
+    rcpt = "%s@sluice.test" % system_user.pw_name
+    qid = h.make_message([rcpt])
+    with open(box, "r+") as holder:
+        fcntl.lockf(holder, fcntl.LOCK_EX)
+        reply, took = timed_deliver(h, qid)
+    assert reply["deferred"] == "1", h.log()
+    word, dsn, reason = h.outcome(qid, rcpt)
+    assert (word, dsn) == ("deferred", "4.3.0")
+    assert reason == "time limit of 2 s exceeded delivering to mailbox %s" % box
+    assert 2 <= took < 12, took
+    assert not os.path.exists(box + ".lock")
+    assert open(box).read() == before
+    # Without the lock holder the same mail is delivered.
+    assert h.deliver(qid)["sent"] == "1", h.log()

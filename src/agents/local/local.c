@@ -387,7 +387,7 @@ static void include(struct rcpt_state *s, const char *name, const char *path,
 		return;
 	}
 	content = buf_create(1024);
-	if (local_read_include(path, p, content, &uid, &res) < 0) {
+	if (local_read_include(&s->m, path, p, content, &uid, &res) < 0) {
 		note(s, &res);
 		buf_free(&content);
 		return;
