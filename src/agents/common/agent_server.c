@@ -119,8 +119,12 @@ static int append_log(struct agent_delivery *d, size_t i, const char *log,
 		st.dsn.action = action;
 	st.time = wall_time();
 	if (status_log_append(var_queue_directory, log, d->req->queue_id, &st, &error) < 0) {
+		struct buf esc;
+
+		buf_init(&esc, 64);
 		msg_warn("%s: %s log append for <%s>: %s", d->req->queue_id, log,
-			 r->address, error);
+			 log_escape(&esc, r->address), error);
+		buf_deinit(&esc);
 		return -1;
 	}
 	return 0;
@@ -131,10 +135,17 @@ static void mark_done(struct agent_delivery *d, size_t i)
 {
 	int r = qf_mark_done(qf_fd(d->qf), d->req->rcpt[i].offset);
 
-	if (r < 0)
+	if (r < 0) {
+		int err = errno;
+		struct buf esc;
+
+		buf_init(&esc, 64);
 		msg_warn("%s: cannot mark recipient <%s> done at offset %ld: %s",
-			 d->req->queue_id, d->req->rcpt[i].address, d->req->rcpt[i].offset,
-			 r == QF_CORRUPT ? "no recipient record there" : strerror(errno));
+			 d->req->queue_id, log_escape(&esc, d->req->rcpt[i].address),
+			 d->req->rcpt[i].offset,
+			 r == QF_CORRUPT ? "no recipient record there" : strerror(err));
+		buf_deinit(&esc);
+	}
 }
 
 /* check_index - an agent bug if out of range or already decided */

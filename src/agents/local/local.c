@@ -228,7 +228,16 @@ static void note(struct rcpt_state *s, const struct local_result *res)
 		buf_printf(s->done, "%s%s", buf_len(s->done) ? "; " : "", res->reason);
 		return;
 	}
-	msg_debug("%s: <%s>: %s", s->m.d->req->queue_id, s->m.recipient, res->reason);
+	if (msg_verbose) {
+		struct buf r, t;
+
+		buf_init(&r, 64);
+		buf_init(&t, 128);
+		msg_info("%s: <%s>: %s", s->m.d->req->queue_id, log_escape(&r, s->m.recipient),
+			 log_escape(&t, res->reason));
+		buf_deinit(&r);
+		buf_deinit(&t);
+	}
 	if (res->stat > s->worst) {
 		s->worst = res->stat;
 		s->first_bad = *res;
@@ -415,7 +424,12 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 	bool from_file = strcmp(class, "include") == 0;
 
 	if (local_alias_parse(value, from_file, &list, &error) < 0) {
-		msg_warn("%s: alias \"%s\": %s", s->m.d->req->queue_id, name, error);
+		struct buf esc;
+
+		buf_init(&esc, 64);
+		msg_warn("%s: alias \"%s\": %s", s->m.d->req->queue_id, log_escape(&esc, name),
+			 error);
+		buf_deinit(&esc);
 		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.5", "mail system configuration error");
 		note(s, &res);
 		return;
@@ -471,7 +485,12 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 		}
 	}
 	if (list.count == 0 && depth == 0) {
-		msg_warn("%s: alias \"%s\" has no destinations", s->m.d->req->queue_id, name);
+		struct buf esc;
+
+		buf_init(&esc, 64);
+		msg_warn("%s: alias \"%s\" has no destinations", s->m.d->req->queue_id,
+			 log_escape(&esc, name));
+		buf_deinit(&esc);
 		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.5", "mail system configuration error");
 		note(s, &res);
 	}
@@ -536,9 +555,14 @@ static int report(struct rcpt_state *s)
 		dsn = agent_dsn(s->first_bad.status, "delayed", s->first_bad.reason);
 		agent_rcpt_defer(d, s->m.index, &dsn, d->service);
 		return 0;
-	default:
-		msg_warn("%s: %s", d->req->queue_id, s->first_bad.reason);
+	default: {
+		struct buf esc;
+
+		buf_init(&esc, 128);
+		msg_warn("%s: %s", d->req->queue_id, log_escape(&esc, s->first_bad.reason));
+		buf_deinit(&esc);
 		return -1;
+	}
 	}
 }
 
