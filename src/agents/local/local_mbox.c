@@ -160,7 +160,7 @@ int mbox_open(const char *path, const struct mbox_conf *conf, struct mbox **mb_r
 	if ((mb->fd = open_file(path, conf, &created)) < 0) {
 		saved = errno;
 		/* ENXIO: a FIFO nobody reads, or a device; say what it is. */
-		if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		if (saved == ENXIO && lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 			saved = EPERM;
 			buf_printf(why, "file %s is not a regular file", path);
 		} else {
