@@ -2,13 +2,15 @@
  * qgen - benchmark tool: fill a sluice queue folder with N one-recipient
  * messages, fast (one process, no fork per message as with qfmake).
  *
- *   qgen [-q QUEUE] [-f SENDER] [-d DOMAINS] [-s SIZE] QUEUE_DIR N
+ *   qgen [-q QUEUE] [-f SENDER] [-d DOMAINS] [-s SIZE] [-r RCPTS] QUEUE_DIR N
  *
  * Writes N queue files into QUEUE_DIR/QUEUE (default "incoming") through
  * the queue_file API, exactly as cleanup would (temporary name, fsync,
  * rename to the queue ID, folder fsync).  Message i goes to
  * u<i>@d<i mod DOMAINS>.test (DOMAINS default 10), so the recipients are
- * spread evenly over d0.test .. d<DOMAINS-1>.test.  Every message has the
+ * spread evenly over d0.test .. d<DOMAINS-1>.test.  With -r RCPTS (> 1)
+ * message i has RCPTS recipients u<i>+<j>@d<i mod DOMAINS>.test, j = 0 ..
+ * RCPTS-1: one local mailbox u<i> with recipient_delimiter = +.  Every message has the
  * same size: a few header lines padded with body text to SIZE bytes
  * (default 1000).  The queue folders are created when missing; hashing
  * follows the defaults (incoming is not hashed).
@@ -32,7 +34,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: qgen [-q QUEUE] [-f SENDER] [-d DOMAINS] [-s SIZE] "
-		"QUEUE_DIR N\n");
+		"[-r RCPTS] QUEUE_DIR N\n");
 	exit(1);
 }
 
@@ -55,14 +57,14 @@ static void make_body(struct buf *msg, const char *sender, long size)
 int main(int argc, char **argv)
 {
 	const char *queue = "incoming", *sender = "s@bench.test", *error;
-	long domains = 10, size = 1000, count;
+	long domains = 10, size = 1000, rcpts = 1, count;
 	struct qf_envelope env;
 	struct buf *msg, *rcpt;
 	char id[QUEUE_ID_SIZE];
 	char *end;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "q:f:d:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "q:f:d:s:r:")) != -1) {
 		switch (ch) {
 		case 'q':
 			queue = optarg;
@@ -78,6 +80,11 @@ int main(int argc, char **argv)
 		case 's':
 			size = strtol(optarg, &end, 10);
 			if (*end || size < 200)
+				usage();
+			break;
+		case 'r':
+			rcpts = strtol(optarg, &end, 10);
+			if (*end || rcpts < 1)
 				usage();
 			break;
 		default:
@@ -114,9 +121,14 @@ int main(int argc, char **argv)
 		env.envid = "";
 		qf_put_envelope(w, &env);
 		qf_put_content(w, msg->data, msg->len);
-		buf_reset(rcpt);
-		buf_printf(rcpt, "u%ld@d%ld.test", i, i % domains);
-		qf_add_rcpt(w, buf_str(rcpt), "", "", 0);
+		for (long j = 0; j < rcpts; j++) {
+			buf_reset(rcpt);
+			if (rcpts == 1)
+				buf_printf(rcpt, "u%ld@d%ld.test", i, i % domains);
+			else
+				buf_printf(rcpt, "u%ld+%ld@d%ld.test", i, j, i % domains);
+			qf_add_rcpt(w, buf_str(rcpt), "", "", 0);
+		}
 		if (qf_commit(&w, id, &error) < 0) {
 			fprintf(stderr, "qgen: commit: %s\n", error);
 			return 1;

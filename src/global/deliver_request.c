@@ -12,6 +12,7 @@
 
 #include "global/deliver_request.h"
 #include "global/dsn.h"
+#include "global/queue_file.h"
 #include "util/attr.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -157,6 +158,25 @@ short_group:
 bad:
 	deliver_request_clear(req);
 	return -1;
+}
+
+/*
+ * deliver_request_check - may an agent build a path from this request?
+ * Delivery agents read only active/ (docs/QUEUE.md, "Who may do what"),
+ * and a queue ID has one canonical spelling in an alphabet without "/" or
+ * ".", so neither part can lead anywhere else.
+ */
+int deliver_request_check(const struct deliver_request *req, const char **error_r)
+{
+	if (req->queue_name == NULL || strcmp(req->queue_name, DELIVER_QUEUE_NAME) != 0) {
+		*error_r = "queue_name is not \"" DELIVER_QUEUE_NAME "\"";
+		return -1;
+	}
+	if (req->queue_id == NULL || !queue_id_valid(req->queue_id)) {
+		*error_r = "queue_id is not a valid queue ID";
+		return -1;
+	}
+	return 0;
 }
 
 /* deliver_request_clear - release decoded fields */

@@ -26,6 +26,7 @@ struct attr_list;
 struct buf;
 
 #define DELIVER_PROTOCOL	"delivery_request"
+#define DELIVER_QUEUE_NAME	"active"	/* the only queue agents deliver from */
 
 /* Request flags. */
 #define DEL_REQ_FLAG_TRACE	(1 << 0)	/* sendmail -v: record every outcome in trace/ */
@@ -78,6 +79,13 @@ void deliver_request_encode(const struct deliver_request *req, struct buf *frame
 /* deliver_request_decode - strict decode; 0, or -1 with *error_r (static). */
 int deliver_request_decode(const struct attr_list *al, struct deliver_request *req_r,
 			   const char **error_r);
+/*
+ * deliver_request_check - the parts an agent turns into a path: queue_name
+ * must be "active", queue_id a valid queue ID (so no "/" and no "..").
+ * 0, or -1 with *error_r (static).  Agents call it before they open
+ * anything: the decoder only checks the form of the frame.
+ */
+int deliver_request_check(const struct deliver_request *req, const char **error_r);
 /* deliver_request_clear - free the fields of a decoded request. */
 void deliver_request_clear(struct deliver_request *req);
 

@@ -756,8 +756,9 @@ static const struct param_def table[] = {
 		.name = "command_time_limit", .type = PARAM_TIME, .def = "1000s",
 		.var = &var_command_time_limit, .min = 1, .flags = PARAM_F_PER_TRANSPORT,
 		.suffix = "time_limit",
-		.doc = "Time limit for delivery to external commands; <transport>_time_limit "
-		       "overrides it per transport."
+		.doc = "Time limit for delivery to external commands, and for each delivery "
+		       "process of the local agent (mailbox, file, include file); "
+		       "<transport>_time_limit overrides it per transport."
 	},
 	{
 		.name = "max_use", .type = PARAM_INT, .def = "100", .var = &var_max_use,

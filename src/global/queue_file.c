@@ -1114,6 +1114,53 @@ int qf_validate(struct qf *q, const char **error_r)
 	return 0;
 }
 
+/*
+ * qf_validate_message - what a delivery copies: the envelope and the
+ * content.  The recipient segment is not walked: its cost grows with the
+ * number of recipients, and a delivery agent that walked it for every
+ * request made a message to N recipients cost N * N record reads.
+ */
+int qf_validate_message(struct qf *q, const char **error_r)
+{
+	struct qf_envelope env;
+	int rc;
+
+	if ((rc = qf_read_envelope(q, &env, error_r)) != 0)
+		return rc;
+	qf_envelope_free(&env);
+	return walk_content(q, NULL, NULL, error_r);
+}
+
+/*
+ * qf_check_rcpt - is there an R or D record for address at offset, inside
+ * the recipient segment?  Only the record's type byte changes after commit
+ * (R to D), and either is accepted, so a window read earlier is still good.
+ */
+int qf_check_rcpt(struct qf *q, long offset, const char *address, const char **error_r)
+{
+	struct rec r;
+	const char *why;
+	int rc;
+
+	if (offset < q->rcpt_offset || offset >= (long)q->size - QF_END_LEN)
+		return set_err(q, error_r, QF_CORRUPT,
+			       "recipient offset %ld is outside the recipient records", offset);
+	if ((rc = rec_in_get(q->in, offset, &r, &why)) != 0)
+		return rec_err(q, error_r, rc, why);
+	if (r.type != 'R' && r.type != 'D')
+		return set_err(q, error_r, QF_CORRUPT, "no recipient record at offset %ld", offset);
+	if (r.len != strlen(address) || memcmp(r.data, address, r.len) != 0)
+		return set_err(q, error_r, QF_CORRUPT,
+			       "the recipient record at offset %ld names another address", offset);
+	return 0;
+}
+
+/* qf_records_read - records decoded through q so far */
+unsigned long qf_records_read(const struct qf *q)
+{
+	return rec_in_served(q->in);
+}
+
 /* ---- in-place updates ---- */
 
 /* qf_mark_done - R becomes D, one byte */

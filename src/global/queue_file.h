@@ -167,6 +167,22 @@ int qf_read_content(struct qf *q, int (*fn)(const char *data, size_t len, void *
 /* qf_validate - walk every record to the end marker. 0, QF_CORRUPT, or -1
  * on an I/O error. */
 int qf_validate(struct qf *q, const char **error_r);
+/*
+ * qf_validate_message - walk the envelope and the content (what a delivery
+ * copies), not the recipient records: its cost does not grow with the
+ * number of recipients.  0, QF_CORRUPT, or -1 on an I/O error.
+ */
+int qf_validate_message(struct qf *q, const char **error_r);
+/*
+ * qf_check_rcpt - the record at offset (inside the recipient segment) must
+ * be R or D and hold exactly address.  0, QF_CORRUPT, or -1 on an I/O
+ * error.  One record read: how a delivery agent checks the recipients of a
+ * request without walking all the others.
+ */
+int qf_check_rcpt(struct qf *q, long offset, const char *address, const char **error_r);
+/* qf_records_read - how many records were decoded through q (verbose logs
+ * and tests measure the cost of a delivery with it). */
+unsigned long qf_records_read(const struct qf *q);
 
 /* ---- in-place updates (one small write each) ---- */
 

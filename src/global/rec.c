@@ -32,6 +32,7 @@ struct rec_in {
 	size_t cap;		/* its size */
 	off_t base;		/* file offset of win[0] */
 	size_t have;		/* valid bytes in win */
+	unsigned long served;	/* records decoded (rec_in_served) */
 	char err[160];
 };
 
@@ -122,6 +123,12 @@ void rec_in_free(struct rec_in **inp)
 	*inp = NULL;
 }
 
+/* rec_in_served - how many records were asked for */
+unsigned long rec_in_served(const struct rec_in *in)
+{
+	return in->served;
+}
+
 /* rec_in_forget - invalidate the window */
 void rec_in_forget(struct rec_in *in)
 {
@@ -184,6 +191,7 @@ int rec_in_get(struct rec_in *in, off_t off, struct rec *r, const char **error_r
 	int type, hlen, rc;
 
 	*error_r = in->err;
+	in->served++;
 	if (off < 0 || off >= in->size) {
 		snprintf(in->err, sizeof(in->err), "no record at offset %lld (file size %lld)",
 			 (long long)off, (long long)in->size);

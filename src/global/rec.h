@@ -61,5 +61,8 @@ void rec_in_free(struct rec_in **inp);
 void rec_in_forget(struct rec_in *in);
 /* rec_in_get - the record at off. 0, -1 or REC_CORRUPT (see above). */
 int rec_in_get(struct rec_in *in, off_t off, struct rec *r, const char **error_r);
+/* rec_in_served - how many rec_in_get() calls this reader has served (a
+ * cost measure for tests and verbose logs). */
+unsigned long rec_in_served(const struct rec_in *in);
 
 #endif

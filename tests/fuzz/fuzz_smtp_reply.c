@@ -55,6 +55,8 @@ static void check_reply(const struct smtp_reply *r, const struct smtp_reply_limi
 	check(r->status[1] == '.');
 	smtp_reply_oneline(r, one);
 	check(strchr(one->data, '\n') == NULL);
+	for (size_t i = 0; i < one->len; i++)
+		check((unsigned char)one->data[i] >= 0x20 && one->data[i] != 0x7f);
 	buf_free(&one);
 }
 

@@ -143,6 +143,7 @@ class AgentHarness:
         self.proc = None
         self.conn = None
         self.listener = None
+        self.extra_args = []        # more agent options, e.g. ["-v"]
 
     # ---- life cycle ----
     def start(self):
@@ -170,7 +171,7 @@ class AgentHarness:
                 os.dup2(null, 4)
                 os.close(null)
         self.proc = subprocess.Popen(
-            [self.program, "-n", self.service, "-t", "unix"], env=env,
+            [self.program, "-n", self.service, "-t", "unix"] + self.extra_args, env=env,
             preexec_fn=to_fd3, close_fds=False,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -130,8 +130,12 @@ static int append_log(struct agent_delivery *d, size_t i, const char *log,
 		st.dsn.action = action;
 	st.time = wall_time();
 	if (status_log_append(var_queue_directory, log, d->req->queue_id, &st, &error) < 0) {
+		struct buf esc;
+
+		buf_init(&esc, 64);
 		msg_warn("%s: %s log append for <%s>: %s", d->req->queue_id, log,
-			 r->address, error);
+			 log_escape(&esc, r->address), error);
+		buf_deinit(&esc);
 		return -1;
 	}
 	return 0;
@@ -142,10 +146,17 @@ static void mark_done(struct agent_delivery *d, size_t i)
 {
 	int r = qf_mark_done(qf_fd(d->qf), d->req->rcpt[i].offset);
 
-	if (r < 0)
+	if (r < 0) {
+		int err = errno;
+		struct buf esc;
+
+		buf_init(&esc, 64);
 		msg_warn("%s: cannot mark recipient <%s> done at offset %ld: %s",
-			 d->req->queue_id, d->req->rcpt[i].address, d->req->rcpt[i].offset,
-			 r == QF_CORRUPT ? "no recipient record there" : strerror(errno));
+			 d->req->queue_id, log_escape(&esc, d->req->rcpt[i].address),
+			 d->req->rcpt[i].offset,
+			 r == QF_CORRUPT ? "no recipient record there" : strerror(err));
+		buf_deinit(&esc);
+	}
 }
 
 /* check_index - an agent bug if out of range or already decided */
@@ -268,6 +279,38 @@ int agent_rcpt_bounce(struct agent_delivery *d, size_t i, const struct dsn *dsn,
 	return 0;
 }
 
+/* agent_validate - check what this request delivers, before delivering */
+int agent_validate(struct agent_delivery *d)
+{
+	const struct deliver_request *req = d->req;
+	const char *error;
+	int rc;
+
+	/*
+	 * The message and the request's own recipient records: not the whole
+	 * recipient segment, whose walk made a message to N recipients, sent
+	 * one recipient per request, cost N * N record reads.  The queue
+	 * manager reads every recipient record with the same checks before it
+	 * can name it in a request, and the queue file is never rewritten
+	 * but for R -> D marks and the fixed-width W record.
+	 */
+	rc = qf_validate_message(d->qf, &error);
+	for (size_t i = 0; rc == 0 && i < req->rcpt_count; i++)
+		rc = qf_check_rcpt(d->qf, req->rcpt[i].offset, req->rcpt[i].address, &error);
+	if (rc == QF_CORRUPT) {
+		msg_warn("%s: damaged queue file: %s", req->queue_id, error);
+		return QF_CORRUPT;
+	}
+	if (rc < 0) {
+		struct dsn dsn = agent_dsn("4.3.0", "delayed", "error reading the queued message");
+
+		msg_warn("%s: reading the queue file: %s", req->queue_id, error);
+		agent_defer_pending(d, &dsn, d->service);
+		return -1;
+	}
+	return 0;
+}
+
 /* agent_defer_pending - defer what has no outcome yet */
 void agent_defer_pending(struct agent_delivery *d, const struct dsn *dsn, const char *relay)
 {
@@ -298,6 +341,24 @@ static void deliver_one(struct deliver_request *req, struct deliver_reply *reply
 	d.t_start = wall_time();
 	d.reply.status = DEL_STAT_FINAL;
 
+	/*
+	 * The queue name and ID become a path that this process (root, for
+	 * local and pipe) opens read-write: a request naming anything but a
+	 * queue file in active/ is refused before anything is opened.
+	 */
+	if (deliver_request_check(req, &error) < 0) {
+		struct buf n, i;
+
+		buf_init(&n, 32);
+		buf_init(&i, 32);
+		msg_warn("refusing delivery request for queue_name \"%s\", queue_id \"%s\": %s",
+			 log_escape(&n, req->queue_name), log_escape(&i, req->queue_id), error);
+		buf_deinit(&n);
+		buf_deinit(&i);
+		memset(reply, 0, sizeof(*reply));
+		reply->status = DEL_STAT_DEFER;
+		return;
+	}
 	path = queue_path(var_queue_directory, req->queue_name, req->queue_id);
 	d.qf = qf_open(path, true, &corrupt, &error);
 	if (d.qf == NULL) {
@@ -331,6 +392,7 @@ static void deliver_one(struct deliver_request *req, struct deliver_reply *reply
 		const char *s = server_conf->session_nexthop();
 		d.reply.session = xstrdup(s ? s : "");
 	}
+	msg_debug("%s: %lu queue file records read", req->queue_id, qf_records_read(d.qf));
 	/* Unlock now; close later (see last_qf). */
 	(void)flock(qf_fd(d.qf), LOCK_UN);
 	release_last();

@@ -83,6 +83,16 @@ int agent_rcpt_bounce(struct agent_delivery *d, size_t i, const struct dsn *dsn,
 		      const char *relay);
 int agent_rcpt_defer(struct agent_delivery *d, size_t i, const struct dsn *dsn,
 		     const char *relay);
+/*
+ * agent_validate - before anything is delivered: the message (envelope and
+ * content) must be intact and every request recipient must name its own
+ * R/D record (qf_validate_message, qf_check_rcpt).  Returns 0 when good;
+ * QF_CORRUPT when the file is damaged (logged; the deliver function then
+ * returns -1 so the file is marked corrupt); -1 on an I/O error (logged,
+ * every recipient deferred: the deliver function returns 0).  Its cost
+ * does not grow with the recipients the request does not name.
+ */
+int agent_validate(struct agent_delivery *d);
 /* agent_defer_pending - defer every recipient still TODO with dsn. */
 void agent_defer_pending(struct agent_delivery *d, const struct dsn *dsn, const char *relay);
 /* agent_bounce_pending - bounce every recipient still TODO with dsn. */

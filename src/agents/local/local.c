@@ -229,7 +229,16 @@ static void note(struct rcpt_state *s, const struct local_result *res)
 		buf_printf(s->done, "%s%s", buf_len(s->done) ? "; " : "", res->reason);
 		return;
 	}
-	msg_debug("%s: <%s>: %s", s->m.d->req->queue_id, s->m.recipient, res->reason);
+	if (msg_verbose) {
+		struct buf r, t;
+
+		buf_init(&r, 64);
+		buf_init(&t, 128);
+		msg_info("%s: <%s>: %s", s->m.d->req->queue_id, log_escape(&r, s->m.recipient),
+			 log_escape(&t, res->reason));
+		buf_deinit(&r);
+		buf_deinit(&t);
+	}
 	if (res->stat > s->worst) {
 		s->worst = res->stat;
 		s->first_bad = *res;
@@ -388,7 +397,7 @@ static void include(struct rcpt_state *s, const char *name, const char *path,
 		return;
 	}
 	content = buf_create(1024);
-	if (local_read_include(path, p, content, &uid, &res) < 0) {
+	if (local_read_include(&s->m, path, p, content, &uid, &res) < 0) {
 		note(s, &res);
 		buf_free(&content);
 		return;
@@ -416,7 +425,12 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 	bool from_file = strcmp(class, "include") == 0;
 
 	if (local_alias_parse(value, from_file, &list, &error) < 0) {
-		msg_warn("%s: alias \"%s\": %s", s->m.d->req->queue_id, name, error);
+		struct buf esc;
+
+		buf_init(&esc, 64);
+		msg_warn("%s: alias \"%s\": %s", s->m.d->req->queue_id, log_escape(&esc, name),
+			 error);
+		buf_deinit(&esc);
 		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.5", "mail system configuration error");
 		note(s, &res);
 		return;
@@ -472,7 +486,12 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 		}
 	}
 	if (list.count == 0 && depth == 0) {
-		msg_warn("%s: alias \"%s\" has no destinations", s->m.d->req->queue_id, name);
+		struct buf esc;
+
+		buf_init(&esc, 64);
+		msg_warn("%s: alias \"%s\" has no destinations", s->m.d->req->queue_id,
+			 log_escape(&esc, name));
+		buf_deinit(&esc);
 		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.5", "mail system configuration error");
 		note(s, &res);
 	}
@@ -537,9 +556,14 @@ static int report(struct rcpt_state *s)
 		dsn = agent_dsn(s->first_bad.status, "delayed", s->first_bad.reason);
 		agent_rcpt_defer(d, s->m.index, &dsn, d->service);
 		return 0;
-	default:
-		msg_warn("%s: %s", d->req->queue_id, s->first_bad.reason);
+	default: {
+		struct buf esc;
+
+		buf_init(&esc, 128);
+		msg_warn("%s: %s", d->req->queue_id, log_escape(&esc, s->first_bad.reason));
+		buf_deinit(&esc);
 		return -1;
+	}
 	}
 }
 
@@ -628,19 +652,10 @@ static int local_deliver(struct agent_delivery *d)
 	const char *error;
 	int r, rc = 0;
 
-	/* A damaged file is found before anything is delivered from it. */
-	if ((r = qf_validate(d->qf, &error)) == QF_CORRUPT) {
-		msg_warn("%s: damaged queue file: %s", d->req->queue_id, error);
+	/* A damaged message is found before anything is delivered from it. */
+	if ((r = agent_validate(d)) < 0) {
 		buf_free(&h.text);
-		return -1;
-	}
-	if (r < 0) {
-		struct dsn dsn = agent_dsn("4.3.0", "delayed", "error reading the queued message");
-
-		msg_warn("%s: reading the queue file: %s", d->req->queue_id, error);
-		agent_defer_pending(d, &dsn, d->service);
-		buf_free(&h.text);
-		return 0;
+		return r == QF_CORRUPT ? -1 : 0;
 	}
 	/* The header block once per request, for the Delivered-To: loop check. */
 	r = qf_read_content(d->qf, header_chunk, &h, &error);

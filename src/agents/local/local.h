@@ -71,7 +71,8 @@ void local_deliver_command(const struct local_msg *m, const char *command,
  * local_read_include - read an :include: file as p (at most 1 MiB) into
  * out; *owner_r gets the file's owner.  0, or -1 with *res filled in.
  */
-int local_read_include(const char *path, const struct local_privs *p, struct buf *out,
+int local_read_include(const struct local_msg *m, const char *path,
+		       const struct local_privs *p, struct buf *out,
 		       uid_t *owner_r, struct local_result *res);
 /* local_forward - resubmit the message to addresses (one new queue file,
  * written as mail_owner); on success the reason is "forwarded as ID". */

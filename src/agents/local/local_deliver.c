@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -140,12 +141,65 @@ static void limit_file_size(void)
 	(void)setrlimit(RLIMIT_FSIZE, &rl);
 }
 
-/* run_child - fork, switch, run fn, hand back its result (and extra data) */
-static void run_child(const struct local_privs *p, int mode, child_fn *fn, void *ctx,
-		      struct local_result *res, struct buf *extra)
+/* read_until - read up to n bytes from fd before deadline (mono_time);
+ * bytes read, or -1 when the deadline passed first */
+static ssize_t read_until(int fd, void *data, size_t n, double deadline)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	double left;
+	ssize_t got;
+	int r;
+
+	for (;;) {
+		if ((left = deadline - mono_time()) <= 0)
+			return -1;
+		r = poll(&pfd, 1, left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1);
+		if (r < 0 && errno != EINTR)
+			return 0;
+		if (r <= 0)
+			continue;
+		if ((got = read(fd, data, n)) < 0 && errno == EINTR)
+			continue;
+		return got < 0 ? 0 : got;
+	}
+}
+
+/* stop_child - the time is up: ask the child to clean up and leave, then
+ * make it; returns its wait status */
+static int stop_child(pid_t pid)
+{
+	int status;
+
+	/* SIGTERM lets an mbox writer truncate and unlock (mbox_child). */
+	(void)kill(pid, SIGTERM);
+	for (int i = 0; i < 40; i++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return status;
+		poll(NULL, 0, 50);
+	}
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return status;
+}
+
+/*
+ * run_child - fork, switch, run fn, hand back its result (and extra data).
+ * The child has <service>_time_limit (default command_time_limit) seconds
+ * for all of it; then it is stopped and the delivery deferred, with what
+ * (e.g. "mailbox /var/mail/joe") in the reason.
+ */
+static void run_child(const struct local_msg *m, const struct local_privs *p, int mode,
+		      child_fn *fn, void *ctx, const char *what, struct local_result *res,
+		      struct buf *extra)
 {
 	char block[8192];
 	struct local_result child_res;
+	long limit = transport_param_long(m->d->service, "command_time_limit");
+	double deadline = mono_time() + (double)limit;
+	bool timed_out = false;
 	size_t got = 0;
 	ssize_t n;
 	int fds[2], status;
@@ -167,6 +221,7 @@ static void run_child(const struct local_privs *p, int mode, child_fn *fn, void 
 		struct buf child_extra;
 
 		close(fds[0]);
+		signal(SIGTERM, SIG_DFL);
 		buf_init(&child_extra, 64);
 		memset(&child_res, 0, sizeof(child_res));
 		if (mode == RUN_DROP && become(p) < 0)
@@ -184,21 +239,28 @@ static void run_child(const struct local_privs *p, int mode, child_fn *fn, void 
 	}
 	close(fds[1]);
 	while (got < sizeof(*res)) {
-		n = read(fds[0], (char *)res + got, sizeof(*res) - got);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = read_until(fds[0], (char *)res + got, sizeof(*res) - got, deadline);
+		if (n < 0)
+			timed_out = true;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
-	while (got == sizeof(*res) && extra && (n = read(fds[0], block, sizeof(block))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+	while (!timed_out && got == sizeof(*res) && extra
+	       && (n = read_until(fds[0], block, sizeof(block), deadline)) != 0) {
+		if (n < 0) {
+			timed_out = true;
 			break;
+		}
 		buf_append(extra, block, (size_t)n);
 	}
 	close(fds[0]);
+	if (timed_out) {
+		(void)stop_child(pid);
+		local_result_set(res, LOCAL_STAT_DEFER, "4.3.0",
+				 "time limit of %ld s exceeded delivering to %s", limit, what);
+		return;
+	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	/* No whole result, or trouble after it (say, while sending extra data). */
@@ -316,6 +378,16 @@ static void restore_root(void)
 		_exit(1);
 }
 
+/* mbox_term - SIGTERM at the time limit: no half message, no lock left */
+static void mbox_term(int sig)
+{
+	/* Back to root (the spool's lock file is root's to remove). */
+	if (getuid() == 0)
+		(void)seteuid(0);
+	mbox_emergency_close();
+	_exit(2);
+}
+
 /* mbox_child - lock, append, unlock */
 static void mbox_child(void *ctx, struct local_result *res, struct buf *extra)
 {
@@ -334,6 +406,7 @@ static void mbox_child(void *ctx, struct local_result *res, struct buf *extra)
 	conf.chown_new = as_root && !j->file;
 	conf.dotlock_may_fail = j->file;
 	limit_file_size();
+	signal(SIGTERM, mbox_term);
 
 	if (mbox_open(j->path, &conf, &mb, why) < 0) {
 		err = errno;
@@ -391,8 +464,10 @@ void local_deliver_mbox(const struct local_msg *m, const char *path,
 			const struct local_privs *p, bool spool, struct local_result *res)
 {
 	struct mbox_job j = {.m = m, .path = path, .p = p, .spool = spool};
+	char *what = xasprintf("mailbox %s", path);
 
-	run_child(p, spool ? RUN_KEEP : RUN_DROP, mbox_child, &j, res, NULL);
+	run_child(m, p, spool ? RUN_KEEP : RUN_DROP, mbox_child, &j, what, res, NULL);
+	free(what);
 }
 
 /* local_deliver_file - a /file destination, mbox style */
@@ -400,8 +475,10 @@ void local_deliver_file(const struct local_msg *m, const char *path,
 			const struct local_privs *p, struct local_result *res)
 {
 	struct mbox_job j = {.m = m, .path = path, .p = p, .file = true};
+	char *what = xasprintf("file %s", path);
 
-	run_child(p, RUN_DROP, mbox_child, &j, res, NULL);
+	run_child(m, p, RUN_DROP, mbox_child, &j, what, res, NULL);
+	free(what);
 }
 
 /* ---- Maildir ---- */
@@ -448,11 +525,13 @@ void local_deliver_maildir(const struct local_msg *m, const char *dir,
 			   const struct local_privs *p, struct local_result *res)
 {
 	struct maildir_job j;
+	char *what = xasprintf("maildir %s", dir);
 
 	memset(&j, 0, sizeof(j));
 	j.m = m;
 	j.dir = dir;
-	run_child(p, RUN_DROP, maildir_child, &j, res, NULL);
+	run_child(m, p, RUN_DROP, maildir_child, &j, what, res, NULL);
+	free(what);
 }
 
 /* ---- commands ---- */
@@ -569,15 +648,27 @@ static void include_child(void *ctx, struct local_result *res, struct buf *extra
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	/*
+	 * O_NONBLOCK: a FIFO (or a device) in the file's place must not make
+	 * the open wait for a writer.  Only a regular file is read, and a
+	 * wrong file type is the postmaster's or the user's to fix, so the
+	 * mail waits for it (4.3.5) rather than bounce.
+	 */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		local_result_set(res, errno == ENOENT ? LOCAL_STAT_BOUNCE : LOCAL_STAT_DEFER,
 				 errno == ENOENT ? "5.3.0" : "4.3.0",
 				 "cannot open include file %s: %s", path, strerror(errno));
 		return;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		local_result_set(res, LOCAL_STAT_BOUNCE, "5.3.0",
+		local_result_set(res, LOCAL_STAT_DEFER, "4.3.5",
 				 "include file %s is not a regular file", path);
+		close(fd);
+		return;
+	}
+	if (set_nonblock(fd, false) < 0) {
+		local_result_set(res, LOCAL_STAT_DEFER, "4.3.0", "cannot read include file %s: %s",
+				 path, strerror(errno));
 		close(fd);
 		return;
 	}
@@ -605,10 +696,14 @@ static void include_child(void *ctx, struct local_result *res, struct buf *extra
 }
 
 /* local_read_include - read an include file with p's rights */
-int local_read_include(const char *path, const struct local_privs *p, struct buf *out,
+int local_read_include(const struct local_msg *m, const char *path,
+		       const struct local_privs *p, struct buf *out,
 		       uid_t *owner_r, struct local_result *res)
 {
-	run_child(p, RUN_DROP, include_child, (void *)path, res, out);
+	char *what = xasprintf("include file %s", path);
+
+	run_child(m, p, RUN_DROP, include_child, (void *)path, what, res, out);
+	free(what);
 	if (res->stat != LOCAL_STAT_OK)
 		return -1;
 	*owner_r = (uid_t)strtoul(res->reason, NULL, 10);
@@ -697,5 +792,5 @@ void local_forward(const struct local_msg *m, const struct argv *addresses,
 	} else {
 		local_privs_self(&p);
 	}
-	run_child(&p, RUN_DROP, forward_child, &j, res, NULL);
+	run_child(m, &p, RUN_DROP, forward_child, &j, "forwarded addresses", res, NULL);
 }

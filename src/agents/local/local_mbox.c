@@ -20,7 +20,24 @@
 
 #include "agents/local/local_mbox.h"
 #include "util/buf.h"
+#include "util/iostuff.h"
 #include "util/mem.h"
+
+/* The mbox this process is changing, for mbox_emergency_close(). */
+static struct mbox *volatile active_mbox;
+
+/* mbox_emergency_close - from a signal handler: roll back, unlock */
+void mbox_emergency_close(void)
+{
+	struct mbox *mb = active_mbox;
+
+	if (mb == NULL)
+		return;
+	if (mb->fd >= 0 && mb->orig_size >= 0)
+		(void)ftruncate(mb->fd, mb->orig_size);
+	if (mb->lock_path)
+		(void)unlink(mb->lock_path);
+}
 
 /* mbox_conf_default - Postfix's defaults */
 void mbox_conf_default(struct mbox_conf *conf)
@@ -88,10 +105,15 @@ static int fcntl_lock(int fd, const struct mbox_conf *conf)
 	return -1;
 }
 
-/* open_file - open for append, creating when allowed; fd or -1 */
+/*
+ * open_file - open for append, creating when allowed; fd or -1.  The open
+ * does not block (O_NONBLOCK: a FIFO without a reader fails with ENXIO
+ * instead of waiting for one); the caller checks the file type and then
+ * clears O_NONBLOCK.
+ */
 static int open_file(const char *path, const struct mbox_conf *conf, bool *created_r)
 {
-	int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, fd;
+	int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, fd;
 
 	*created_r = false;
 	if ((fd = open(path, flags)) >= 0 || errno != ENOENT || !conf->create)
@@ -118,6 +140,7 @@ int mbox_open(const char *path, const struct mbox_conf *conf, struct mbox **mb_r
 	mb->fd = -1;
 	mb->orig_size = -1;	/* nothing to roll back until we hold the locks */
 	mb->path = xstrdup(path);
+	active_mbox = mb;
 	if (conf->dotlock) {
 		char *lock_path = xasprintf("%s.lock", path);
 
@@ -136,7 +159,13 @@ int mbox_open(const char *path, const struct mbox_conf *conf, struct mbox **mb_r
 	}
 	if ((mb->fd = open_file(path, conf, &created)) < 0) {
 		saved = errno;
-		buf_printf(why, "cannot open file %s: %s", path, strerror(saved));
+		/* ENXIO: a FIFO nobody reads, or a device; say what it is. */
+		if (saved == ENXIO && lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			saved = EPERM;
+			buf_printf(why, "file %s is not a regular file", path);
+		} else {
+			buf_printf(why, "cannot open file %s: %s", path, strerror(saved));
+		}
 		goto fail;
 	}
 	if (created && conf->chown_new && geteuid() == 0
@@ -154,6 +183,11 @@ int mbox_open(const char *path, const struct mbox_conf *conf, struct mbox **mb_r
 	if (!S_ISREG(st.st_mode)) {
 		saved = EPERM;
 		buf_printf(why, "file %s is not a regular file", path);
+		goto fail;
+	}
+	if (set_nonblock(mb->fd, false) < 0) {
+		saved = errno;
+		buf_printf(why, "cannot set up file %s: %s", path, strerror(saved));
 		goto fail;
 	}
 	if (st.st_nlink != 1) {
@@ -207,6 +241,8 @@ int mbox_close(struct mbox **mbp, bool commit, struct buf *why)
 	}
 	if (mb->lock_path)
 		(void)unlink(mb->lock_path);
+	if (active_mbox == mb)
+		active_mbox = NULL;
 	free(mb->lock_path);
 	free(mb->path);
 	free(mb);

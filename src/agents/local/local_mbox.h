@@ -46,5 +46,11 @@ int mbox_open(const char *path, const struct mbox_conf *conf, struct mbox **mb_r
 	      struct buf *why);
 /* mbox_close - commit or roll back, unlock, close, free and clear *mbp. */
 int mbox_close(struct mbox **mbp, bool commit, struct buf *why);
+/*
+ * mbox_emergency_close - for a signal handler (async-signal-safe calls
+ * only): truncate the mbox this process has open back to its size at
+ * open and remove its dot-lock; the process must then _exit().
+ */
+void mbox_emergency_close(void);
 
 #endif

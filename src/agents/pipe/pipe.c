@@ -295,23 +295,13 @@ static int pipe_deliver(struct agent_delivery *d)
 	const struct deliver_request *req = d->req;
 	struct pipe_user u;
 	struct buf *why;
-	const char *error;
 	char status[16];
 	size_t step;
 	int r;
 
-	/* A damaged file is found before any command sees part of it. */
-	if ((r = qf_validate(d->qf, &error)) == QF_CORRUPT) {
-		msg_warn("%s: damaged queue file: %s", req->queue_id, error);
-		return -1;
-	}
-	if (r < 0) {
-		struct dsn dsn = agent_dsn("4.3.0", "delayed", "error reading the queued message");
-
-		msg_warn("%s: reading the queue file: %s", req->queue_id, error);
-		agent_defer_pending(d, &dsn, d->service);
-		return 0;
-	}
+	/* A damaged message is found before any command sees part of it. */
+	if ((r = agent_validate(d)) < 0)
+		return r == QF_CORRUPT ? -1 : 0;
 	if (!service_loaded)
 		load_service(d->service);
 	if (service_error) {

@@ -180,7 +180,16 @@ static double smtp_idle_wait(void)
 static void smtp_idle(void)
 {
 	if (cached && smtp_idle_wait() <= 0) {
-		msg_debug("closing cached session %s for %s", cached->relay, cached->nexthop);
+		if (msg_verbose) {
+			struct buf r, n;
+
+			buf_init(&r, 64);
+			buf_init(&n, 64);
+			msg_info("closing cached session %s for %s", log_escape(&r, cached->relay),
+				 log_escape(&n, cached->nexthop));
+			buf_deinit(&r);
+			buf_deinit(&n);
+		}
 		cache_close();
 	}
 }
@@ -232,6 +241,17 @@ static bool cache_wanted(const struct deliver_request *req, const struct smtp_se
 }
 
 /* ---- delivery ---- */
+
+/* log_failure - a server's failure as its own log line (as Postfix logs
+ * each failed server); the text holds what the network said: escaped */
+static void log_failure(const char *text, const char *suffix)
+{
+	struct buf esc;
+
+	buf_init(&esc, 128);
+	msg_info("%s%s", log_escape(&esc, text), suffix);
+	buf_deinit(&esc);
+}
 
 /* everyone - the same outcome for every recipient still to do */
 static void everyone(struct agent_delivery *d, bool bounce, const char *status,
@@ -300,7 +320,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 		const struct smtp_addr *a = &addrs.addr[i];
 
 		if (i > 0 && fail.reason)
-			msg_info("%s", fail.reason);	/* as Postfix: each failed server */
+			log_failure(fail.reason, "");	/* as Postfix: each failed server */
 		if (session_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
 			smtp_failure_clear(&fail);
 			snprintf(fail.status, sizeof(fail.status), "4.7.5");
@@ -313,7 +333,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 		notify_failure(d, &fail);
 		if (fail.retry_plain) {
 			/* Opportunistic TLS failed: this server again, in plain text. */
-			msg_info("%s; trying again without TLS", fail.reason);
+			log_failure(fail.reason, "; trying again without TLS");
 			smtp_failure_clear(&fail);
 			if (smtp_session_open(&session_conf, a, req->nexthop, nh.host, true, &s,
 					      &fail) == 0)

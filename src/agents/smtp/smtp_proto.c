@@ -420,9 +420,14 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 		return -1;
 	}
 	/* Nothing sent before the handshake may count as sent inside it. */
-	if ((dropped = smtp_stream_discard_input(s->stream)) > 0)
+	if ((dropped = smtp_stream_discard_input(s->stream)) > 0) {
+		struct buf esc;
+
+		buf_init(&esc, 64);
 		msg_warn("%s: discarding %zu bytes of plaintext sent after the STARTTLS reply",
-			 s->namaddr, dropped);
+			 log_escape(&esc, s->namaddr), dropped);
+		buf_deinit(&esc);
+	}
 
 	smtp_enter_state(s, SMTP_STATE_TLS);
 	names = tls_names(s, nexthop_host);
@@ -440,8 +445,17 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 	}
 	s->stream->ssl = ssl;
 	s->tls = true;
-	if (s->conf->tls_loglevel >= 1)
-		msg_info("%s TLS connection established to %s: %s", trust, s->relay, info);
+	if (s->conf->tls_loglevel >= 1) {
+		/* The peer's certificate names are the peer's to choose. */
+		struct buf er, ei;
+
+		buf_init(&er, 64);
+		buf_init(&ei, 128);
+		msg_info("%s TLS connection established to %s: %s", trust, log_escape(&er, s->relay),
+			 log_escape(&ei, info));
+		buf_deinit(&er);
+		buf_deinit(&ei);
+	}
 
 	/* RFC 3207: forget what the server said before; ask again. */
 	smtp_enter_state(s, SMTP_STATE_EHLO);
@@ -547,8 +561,16 @@ int smtp_session_rset(struct smtp_session *s)
 	smtp_enter_state(s, SMTP_STATE_RSET);
 	io = command(s, s->conf->rset_timeout, &r, &error, "RSET\r\n");
 	if (io != SMTP_IO_OK || r->code / 100 != 2) {
-		msg_debug("%s: RSET failed: %s", s->namaddr,
-			  io == SMTP_IO_OK ? r->text.data : "no reply");
+		if (msg_verbose) {
+			struct buf n, t;
+
+			buf_init(&n, 64);
+			buf_init(&t, 128);
+			msg_info("%s: RSET failed: %s", log_escape(&n, s->namaddr),
+				 log_escape(&t, io == SMTP_IO_OK ? r->text.data : "no reply"));
+			buf_deinit(&n);
+			buf_deinit(&t);
+		}
 		smtp_enter_state(s, SMTP_STATE_BROKEN);
 		return -1;
 	}

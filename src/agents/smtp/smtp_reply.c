@@ -253,14 +253,55 @@ const struct smtp_reply *smtp_reply_parser_reply(const struct smtp_reply_parser 
 	return &p->reply;
 }
 
-/* smtp_reply_oneline - reply text with line breaks as spaces */
+/* utf8_len - length of the valid UTF-8 sequence at p (n bytes left), or 0 */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned min;
+	unsigned cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2, cp = p[0] & 0x1f, min = 0x80;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3, cp = p[0] & 0x0f, min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4, cp = p[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* smtp_reply_oneline - reply text on one line, control bytes made '?' */
 const char *smtp_reply_oneline(const struct smtp_reply *r, struct buf *out)
 {
-	size_t start = out->len;
+	const unsigned char *p = (const unsigned char *)r->text.data;
+	size_t n = r->text.len, i = 0, len;
 
-	buf_append(out, r->text.data, r->text.len);
-	for (size_t i = start; i < out->len; i++)
-		if (out->data[i] == '\n')
-			out->data[i] = ' ';
+	while (i < n) {
+		if (p[i] == '\n') {
+			buf_putc(out, ' ');
+			i++;
+		} else if (p[i] >= 0x20 && p[i] < 0x7f) {
+			buf_putc(out, (char)p[i]);
+			i++;
+		} else if (p[i] >= 0x80 && (len = utf8_len(p + i, n - i)) > 0) {
+			buf_append(out, p + i, len);
+			i += len;
+		} else {
+			buf_putc(out, '?');
+			i++;
+		}
+	}
 	return buf_str(out);
 }

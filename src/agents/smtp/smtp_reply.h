@@ -78,8 +78,13 @@ int smtp_reply_parse(struct smtp_reply_parser *p, const char *data, size_t len,
  * the next smtp_reply_parse() or reset. */
 const struct smtp_reply *smtp_reply_parser_reply(const struct smtp_reply_parser *p);
 
-/* smtp_reply_oneline - the reply text on one line ("\n" -> " "), appended
- * to out; returns buf_str(out). */
+/*
+ * smtp_reply_oneline - the reply text on one line, appended to out;
+ * returns buf_str(out).  Line breaks become spaces; control characters,
+ * DEL and bytes that are not valid UTF-8 become '?' (as Postfix's
+ * printable()), so the text is clean wherever it goes: delivery status
+ * reasons, status logs, bounce messages.  Log lines still escape it.
+ */
 const char *smtp_reply_oneline(const struct smtp_reply *r, struct buf *out);
 
 #endif

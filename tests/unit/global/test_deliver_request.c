@@ -14,6 +14,7 @@
 #include "global/deliver_log.h"
 #include "global/deliver_request.h"
 #include "global/dsn.h"
+#include "global/queue_file.h"
 #include "util/attr.h"
 #include "util/buf.h"
 
@@ -104,6 +105,50 @@ static void test_request_damaged(void **state)
 	buf_free(&cut);
 }
 
+/* queue names and IDs that may (not) become a path in an agent */
+static void test_request_check(void **state)
+{
+	static const struct {
+		const char *queue_name, *queue_id;
+		int want;
+	} rows[] = {
+		{"active", NULL, 0},			/* queue_id_format()'s */
+		{"active", "4SVLCh0sf82R", 0},
+		{"active", "../../etc/passwd", -1},
+		{"active", "4XbZ1q2w3eB/../../x", -1},
+		{"active", "..", -1},
+		{"active", "", -1},
+		{"active", "tmp.1700000000.123.45", -1},	/* a temporary name */
+		{"active", "4SVLCh0sf82e", -1},		/* no vowels in the alphabet */
+		{"active", "4SVLCh0sf802", -1},		/* leading 0 in the inode part */
+		{"active", "4SVLCh0sf", -1},			/* too short */
+		{"active", "4SVLCh0sf82R ", -1},
+		{"deferred", "4SVLCh0sf82R", -1},		/* agents deliver from active/ only */
+		{"incoming", "4SVLCh0sf82R", -1},
+		{"../active", "4SVLCh0sf82R", -1},
+		{"active/..", "4SVLCh0sf82R", -1},
+		{"", "4SVLCh0sf82R", -1},
+		{NULL, "4SVLCh0sf82R", -1},
+		{"/etc", "passwd", -1},
+	};
+	struct deliver_request req;
+	char made[QUEUE_ID_SIZE];
+	const char *err;
+
+	queue_id_format(made, 1700000000, 123456, 4242);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(&req, 0, sizeof(req));
+		req.queue_name = (char *)rows[i].queue_name;
+		req.queue_id = rows[i].queue_id ? (char *)rows[i].queue_id : made;
+		err = NULL;
+		if (deliver_request_check(&req, &err) != rows[i].want)
+			fail_msg("row %zu: %s/%s: want %d", i, rows[i].queue_name, rows[i].queue_id,
+				 rows[i].want);
+		if (rows[i].want < 0)
+			assert_non_null(err);
+	}
+}
+
 /* reply round trip and validation of hop_status */
 static void test_reply(void **state)
 {
@@ -161,6 +206,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_roundtrip),
 		cmocka_unit_test(test_request_damaged),
+		cmocka_unit_test(test_request_check),
 		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_delay_format),
 	};

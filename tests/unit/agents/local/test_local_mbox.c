@@ -214,6 +214,14 @@ static void test_checks(void **state)
 	c.dotlock = false;
 	assert_int_equal(mbox_open(path, &c, &mb, why), -1);
 	assert_int_equal(errno, EISDIR);
+
+	/* A FIFO nobody reads: no wait for a reader, a clear reason. */
+	snprintf(path, sizeof(path), "%s/fifo", base);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	buf_reset(why);
+	assert_int_equal(mbox_open(path, &c, &mb, why), -1);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(buf_str(why), "is not a regular file"));
 	buf_free(&why);
 }
 

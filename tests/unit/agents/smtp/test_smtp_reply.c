@@ -356,6 +356,42 @@ static void test_oneline(void **state)
 	smtp_reply_parser_free(&p);
 }
 
+/* oneline cleans what it copies: no control bytes, only valid UTF-8 */
+static void test_oneline_clean(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} rows[] = {
+		{"550 plain text\r\n", "550 plain text"},
+		{"550 bell\a esc\033[31m del\177\r\n", "550 bell? esc?[31m del?"},
+		{"550 tab\there\r\n", "550 tab?here"},
+		{"550 bare CR\rinside\r\n", "550 bare CR?inside"},
+		{"550-one\r\n550 two\r\n", "550-one 550 two"},
+		{"550 caf\303\251 \342\202\254\r\n", "550 caf\303\251 \342\202\254"},
+		{"550 latin1 caf\351\r\n", "550 latin1 caf?"},
+		{"550 cut \342\202\r\n", "550 cut ??"},
+		{"550 overlong \300\257\r\n", "550 overlong ??"},
+		{"550 surrogate \355\240\200\r\n", "550 surrogate ???"},
+		{"550 big \364\220\200\200\r\n", "550 big ????"},
+		{"550 back\\slash\r\n", "550 back\\slash"},
+	};
+	struct buf *out = buf_create(16);
+	const char *error;
+	size_t used;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct smtp_reply_parser *p = smtp_reply_parser_create(NULL);
+
+		assert_int_equal(smtp_reply_parse(p, rows[i].in, strlen(rows[i].in), &used, &error),
+				 SMTP_REPLY_DONE);
+		buf_reset(out);
+		if (strcmp(smtp_reply_oneline(smtp_reply_parser_reply(p), out), rows[i].want) != 0)
+			fail_msg("row %zu: got \"%s\", want \"%s\"", i, buf_str(out), rows[i].want);
+		smtp_reply_parser_free(&p);
+	}
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_endless_line),
 		cmocka_unit_test(test_random_input),
 		cmocka_unit_test(test_oneline),
+		cmocka_unit_test(test_oneline_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
