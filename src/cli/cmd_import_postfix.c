@@ -657,8 +657,9 @@ int cmd_import_postfix(const char *config_dir, int argc, char **argv)
 		for (const char *const *q = pf_queues; *q; q++)
 			import_queue(&c, *q);
 	}
-	printf("queue: %ld message%s imported, %ld skipped, %ld not imported\n", c.imported,
-	       c.imported == 1 ? "" : "s", c.skipped, c.failed);
+	printf("queue: %ld message%s %simported, %ld skipped, %ld not imported\n",
+	       c.imported, c.imported == 1 ? "" : "s", dry_run ? "would be " : "", c.skipped,
+	       c.failed);
 	if (c.failed > 0)
 		status = CMD_EX_FAIL;
 	htable_free(&c.done, NULL);
