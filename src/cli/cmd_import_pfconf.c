@@ -46,9 +46,9 @@ static const char *const install_specific[] = {
 	"meta_directory", "shlib_directory", "config_directory", "sendmail_path",
 	"newaliases_path", "mailq_path", "manpage_directory", "sample_directory",
 	"readme_directory", "html_directory", "setgid_group", "mail_owner",
-	"maillog_file", "maillog_file_prefixes", "import_environment",
+	"maillog_file", "maillog_file_prefixes",
 	"multi_instance_directories", "multi_instance_enable", "multi_instance_name",
-	"multi_instance_group", "multi_instance_wrapper", "process_id_directory",
+	"multi_instance_group", "multi_instance_wrapper",
 	"mail_spool_directory_mode", NULL
 };
 
