@@ -15,6 +15,7 @@
 
 #include "cmd_check.h"
 #include "cmd_config.h"
+#include "cmd_import_postfix.h"
 #include "cmd_kick.h"
 #include "cmd_queue.h"
 #include "cmd_shape.h"
@@ -44,6 +45,7 @@ static const struct {
 	{"delete", cmd_super, "delete ID...|ALL|- [QUEUE]"},
 	{"expire", cmd_super, "expire ID...|ALL|- [QUEUE]"},
 	{"shape", cmd_shape, "shape [-s] [-n N] [QUEUE...]"},
+	{"import-postfix", cmd_import_postfix, "import-postfix [-c postfix_config_dir] [-n] [-q|-m]"},
 	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
 	{"check", cmd_check, "check"},
 };
