@@ -1,6 +1,6 @@
 /*
  * sluice - the one user-facing program: dispatches subcommands, and answers
- * as sendmail and mailq when invoked under those names.
+ * as sendmail, mailq and newaliases when invoked under those names.
  *
  * Usage: sluice [-c config_dir] [-v] COMMAND [ARGS...]
  * The configuration directory comes from -c, else SLUICE_CONFIG_DIR, else
@@ -15,6 +15,7 @@
 
 #include "cmd_config.h"
 #include "cmd_kick.h"
+#include "cmd_map.h"
 #include "cmd_queue.h"
 #include "cmd_shape.h"
 #include "cmd_super.h"
@@ -43,6 +44,8 @@ static const struct {
 	{"delete", cmd_super, "delete ID...|ALL|- [QUEUE]"},
 	{"shape", cmd_shape, "shape [-s] [-n N] [QUEUE...]"},
 	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
+	{"map", cmd_map, "map [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] [TYPE:]FILE..."},
+	{"aliases", cmd_aliases, "aliases [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] [[TYPE:]FILE...]"},
 };
 
 /* usage - list the commands */
@@ -94,6 +97,10 @@ int main(int argc, char **argv)
 		argv[0] = "queue";
 		return cmd_queue(NULL, argc, argv);
 	}
+	/* Invoked as newaliases: rebuild alias_database (its flags are ignored,
+	 * as Postfix ignores them). */
+	if (strcmp(base, "newaliases") == 0)
+		return cmd_newaliases(config_dir);
 	if (i >= argc)
 		usage();
 	return dispatch(config_dir, argc - i, argv + i);
