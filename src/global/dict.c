@@ -156,7 +156,7 @@ static struct dict *open_common(const char *spec, int mode, int flags, const cha
 			d->nul = DICT_NUL_WITHOUT;
 	}
 	if (ops->open(d, error_r) < 0) {
-		d->ops = NULL;	/* nothing to close */
+		/* Each type's close copes with what a failed open left. */
 		dict_close(&d);
 		return NULL;
 	}
