@@ -310,3 +310,53 @@ def test_static_inline_union_pipe(pf):
     ]
     for spec, key, want in cases:
         assert sluice("map", "-q", key, spec)[:2] == want, spec
+
+
+# ---------------------------------------------------------------- daemons
+
+@pytest.fixture
+def harnesses():
+    from agent_harness import AgentHarness
+    made = []
+
+    def make(*args, **kw):
+        h = AgentHarness(*args, **kw)
+        made.append(h)
+        return h.start()
+    yield make
+    for h in made:
+        h.cleanup()
+
+
+@pytest.fixture
+def lwork():
+    """A scratch folder every account may reach (the agent may drop privileges)."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="sluice-tables-")
+    os.chmod(d, 0o1777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_local_reads_hash_aliases_and_defers_when_unreadable(harnesses, lwork):
+    aliases = os.path.join(lwork, "aliases")
+    with open(aliases, "w") as f:
+        f.write(DEBIAN_ALIASES + "Boss: " + lwork + "/boss.mbox\n")
+    assert sluice("aliases", f"hash:{aliases}")[0] == 0
+    h = harnesses("local", main_cf=(
+        f"local_mailbox_base = {lwork}/mail\nalias_maps = hash:{aliases}\n"))
+    qid = h.make_message(["boss@sluice.test"])
+    assert h.deliver(qid)["sent"] == "1", h.log()
+    assert os.path.exists(os.path.join(lwork, "boss.mbox"))
+
+    # The same table gone: defer, never "no alias" (that would deliver to a
+    # mailbox the alias redirects from).
+    os.unlink(aliases + ".db")
+    h2 = harnesses("local", main_cf=(
+        f"local_mailbox_base = {lwork}/mail2\nalias_maps = hash:{aliases}\n"))
+    qid = h2.make_message(["boss@sluice.test"])
+    assert h2.deliver(qid)["deferred"] == "1"
+    assert h2.outcome(qid, "boss@sluice.test") == (
+        "deferred", "4.3.0", "lookup table not available")
+    assert "aliases.db: No such file or directory" in h2.log()
+    assert not os.path.exists(os.path.join(lwork, "mail2"))
