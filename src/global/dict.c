@@ -282,6 +282,9 @@ static int get_indexed(struct dict *d, const char *key, const char **value_r,
 	if (lock(d, LOCK_SH, error_r) < 0)
 		return DICT_ERROR;
 	for (int i = 0; i < nforms; i++) {
+		/* An empty key is in no table (and LMDB refuses to look one up). */
+		if (klen + (forms[i] == DICT_NUL_WITH) == 0)
+			continue;
 		rc = d->ops->get(d, key, klen + (forms[i] == DICT_NUL_WITH), &v, &vlen, error_r);
 		if (rc == DICT_FOUND) {
 			if (d->mode == DICT_READ)
@@ -336,7 +339,8 @@ int dict_del(struct dict *d, const char *key, const char **error_r)
 		return dict_fail(error_r, "%s: entries cannot be deleted from a %s table", d->spec,
 				 d->ops->type);
 	key = fold_key(d, key);
-	klen = strlen(key);
+	if ((klen = strlen(key)) == 0)
+		return DICT_NOTFOUND;
 	/* A file of unknown form: delete whichever form is there. */
 	if (d->nul != DICT_NUL_UNKNOWN)
 		return d->ops->del(d, key, klen + (d->nul == DICT_NUL_WITH), error_r);
