@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd_map.h"
@@ -140,6 +141,12 @@ static int do_query(const struct map_opts *o, char **specs, int n)
 			printf("%s\n", value);
 		status = rc > 0 ? CMD_EX_OK : rc == 0 ? CMD_EX_FAIL : CMD_EX_TEMPFAIL;
 	} else {
+		/* To a pipe or a terminal each answer goes out at once (a program
+		 * that asks and waits must get it); to a file, buffered. */
+		struct stat st;
+		bool each = isatty(STDOUT_FILENO)
+			|| (fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode));
+
 		while ((len = getline(&line, &cap, stdin)) >= 0) {
 			strip_newline(line, &len);
 			if (len == 0)
@@ -151,6 +158,8 @@ static int do_query(const struct map_opts *o, char **specs, int n)
 			if (rc > 0) {
 				printf("%s\t%s\n", line, value);
 				status = CMD_EX_OK;
+				if (each)
+					fflush(stdout);
 			}
 		}
 		free(line);

@@ -178,8 +178,13 @@ struct dict *dict_open(const char *spec, int mode, int flags, const char **error
 		dict_close(&d);
 		return NULL;
 	}
-	d->lock_fd = fd;
 	dict_remember_file(d, fd);
+	/* A constant table (cdb) is never changed in place: no lock to take. */
+	if (d->ops->del == NULL) {
+		close(fd);
+		return d;
+	}
+	d->lock_fd = fd;
 	if (mode == DICT_WRITE && flock(fd, LOCK_EX) < 0) {
 		dict_fail(error_r, "lock %s: %s", d->path, strerror(errno));
 		dict_close(&d);
