@@ -335,8 +335,9 @@ static const struct param_def table[] = {
 	{
 		.name = "transport_maps", .type = PARAM_LIST, .def = "",
 		.var = &var_transport_maps,
-		.doc = "Optional lookup tables (texthash:/path, inline:{ key=value, ... }) "
-		       "with mappings from recipient address or domain to transport:nexthop."
+		.doc = "Optional lookup tables (hash:/path, lmdb:/path, regexp:/path, "
+		       "texthash:/path, inline:{ key=value, ... }; docs/TABLES.md) with mappings "
+		       "from recipient address or domain to transport:nexthop."
 	},
 	{
 		.name = "content_filter", .type = PARAM_STR, .def = "",
