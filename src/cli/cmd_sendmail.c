@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cmd_map.h"
 #include "cmd_sendmail.h"
 #include "global/addr.h"
 #include "global/cleanup/cleanup.h"
@@ -61,6 +62,8 @@ int cmd_queue(const char *config_dir, int argc, char **argv);
 #endif
 /* The queue listing is a colleague's module; until it is linked in, -bp says so. */
 #pragma weak cmd_queue
+/* Likewise newaliases (cmd_map.c), which the unit test does not link. */
+#pragma weak cmd_newaliases
 
 #define EX_OK		0
 #define EX_USAGE	64
@@ -138,6 +141,9 @@ static int parse_options(int argc, char **argv, struct sm_opts *o, int *optind_r
 			case 'H':
 				o->mode = 'x';	/* ignored, as Postfix does */
 				break;
+			case 'i':
+				o->mode = 'i';	/* newaliases */
+				break;
 			default:
 				return fatal(EX_USAGE, "-b%s is not supported", optarg);
 			}
@@ -153,7 +159,8 @@ static int parse_options(int argc, char **argv, struct sm_opts *o, int *optind_r
 			o->sender = optarg;
 			break;
 		case 'I':
-			return fatal(EX_USAGE, "-I (alias database) is not supported");
+			o->mode = 'i';	/* the same as -bi */
+			break;
 		case 'i':
 			o->dot_eof = false;
 			break;
@@ -721,6 +728,10 @@ int cmd_sendmail(const char *config_dir, int argc, char **argv)
 		return fatal(EX_CONFIG, "%s", err);
 
 	switch (o.mode) {
+	case 'i':
+		if (cmd_newaliases == NULL)
+			return fatal(EX_CONFIG, "newaliases is not available in this build");
+		return cmd_newaliases(o.config_dir ? o.config_dir : config_dir);
 	case 'p':
 		if (cmd_queue == NULL)
 			return fatal(EX_CONFIG, "the queue listing is not available in this build");

@@ -1,6 +1,6 @@
 /*
  * sluice - the one user-facing program: dispatches subcommands, and answers
- * as sendmail and mailq when invoked under those names.
+ * as sendmail, mailq and newaliases when invoked under those names.
  *
  * Usage: sluice [-c config_dir] [-v] COMMAND [ARGS...]
  * The configuration directory comes from -c, else SLUICE_CONFIG_DIR, else
@@ -17,6 +17,7 @@
 #include "cmd_config.h"
 #include "cmd_import_postfix.h"
 #include "cmd_kick.h"
+#include "cmd_map.h"
 #include "cmd_queue.h"
 #include "cmd_shape.h"
 #include "cmd_super.h"
@@ -48,6 +49,8 @@ static const struct {
 	{"import-postfix", cmd_import_postfix, "import-postfix [-c postfix_config_dir] [-n] [-q|-m]"},
 	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
 	{"check", cmd_check, "check"},
+	{"map", cmd_map, "map [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] [TYPE:]FILE..."},
+	{"aliases", cmd_aliases, "aliases [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] [[TYPE:]FILE...]"},
 };
 
 /* usage - list the commands */
@@ -95,10 +98,14 @@ int main(int argc, char **argv)
 			config_dir = argv[++i];
 		} else if (strcmp(argv[i], "-v") == 0) {
 			msg_verbose++;
-		} else {
+		} else if (strcmp(base, "newaliases") != 0) {
 			usage();
 		}
 	}
+	/* Invoked as newaliases: rebuild alias_database (-c and -v as above;
+	 * other flags are ignored, as Postfix ignores them). */
+	if (strcmp(base, "newaliases") == 0)
+		return cmd_newaliases(config_dir);
 	if (i >= argc)
 		usage();
 	return dispatch(config_dir, argc - i, argv + i);

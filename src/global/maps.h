@@ -1,30 +1,33 @@
 /*
- * maps - lookup tables named by a parameter value (transport_maps,
+ * maps - lists of lookup tables named by a parameter value (transport_maps,
  * alias_maps...).
  *
- * A spec list is a comma/space separated list of "type:name" tables, searched
- * in order; the first table that has the key answers.  Keys compare
- * case-insensitively.  Table types:
+ * A spec list is a comma/space separated list of "type:name" tables (see
+ * dict.h for the types, docs/TABLES.md for the whole story), searched in
+ * order; the first table that has the key answers.  Tables in files must be
+ * named by absolute paths (daemons run in the queue directory).
  *
- *   texthash:/path   Postfix's text format, read into memory at open:
- *                    "key value" lines (key up to the first white space),
- *                    '#' comment lines, continuation lines that start with
- *                    white space.  Errors name the file and line.
- *   inline:{ a=b, { key = value with, commas }, ... }
- *                    entries separated by commas or white space; braces
- *                    around an entry allow spaces and commas in it.  sluice
- *                    extension: a word without '=' after a white-space
- *                    separator continues the previous value, so
- *                    "inline:{ b=error:5.1.1 no such user }" works (Postfix
- *                    requires braces there).
- *
- * Each type sits behind a small interface (open, find, close) so that
- * others, such as lmdb:, can be added.
+ * Look-ups are tri-state: a table that cannot be read is an error, never
+ * "not found", so that a daemon defers ("4.3.0 lookup table not
+ * available") instead of routing or delivering as if the entry were absent.
  */
 #ifndef SLUICE_MAPS_H
 #define SLUICE_MAPS_H
 
+#include <stdbool.h>
+
+#include "global/dict.h"
+
 struct maps;
+
+/* maps_lookup() results: the dict.h values. */
+#define MAPS_FOUND	DICT_FOUND
+#define MAPS_NOTFOUND	DICT_NOTFOUND
+#define MAPS_ERROR	DICT_ERROR
+
+/* maps_lookup() flags. */
+#define MAPS_FLAG_PARTIAL	(1 << 0)	/* a derived key ("@domain", "user"):
+						 * pattern tables are not asked */
 
 /*
  * maps_open - open every table of spec_list ("" gives an empty list whose
@@ -35,13 +38,28 @@ struct maps;
 struct maps *maps_open(const char *spec_list, const char **error_r);
 
 /*
- * maps_find - the value for key in the first table that has it, or NULL.
- * Borrowed; valid until maps_free().
+ * maps_lookup - the value for key in the first table that has it:
+ * MAPS_FOUND with *value_r (borrowed; valid until the next look-up in these
+ * maps or maps_free()), MAPS_NOTFOUND, or MAPS_ERROR with *error_r naming
+ * the table (a table that fails stops the search: a later table must not
+ * answer in its place).
+ */
+int maps_lookup(struct maps *maps, const char *key, int flags, const char **value_r,
+		const char **error_r);
+
+/*
+ * maps_find - maps_lookup() for callers that cannot defer: the value or
+ * NULL; an error is logged as a warning and reads as NULL.  New code
+ * should use maps_lookup().
  */
 const char *maps_find(struct maps *maps, const char *key);
 
 /* maps_spec - the spec list the maps were opened with. Borrowed. */
 const char *maps_spec(const struct maps *maps);
+
+/* maps_changed - has a table file changed since the maps were opened?
+ * (A long-running daemon reopens its maps then, as Postfix's restart.) */
+bool maps_changed(const struct maps *maps);
 
 /* maps_free - close every table and clear *mapsp; NULL is fine. */
 void maps_free(struct maps **mapsp);

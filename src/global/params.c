@@ -124,6 +124,7 @@ char *var_service_name;
 char *var_import_environment;
 char *var_export_environment;
 char *var_alias_maps;
+char *var_alias_database;
 char *var_home_mailbox;
 char *var_mail_spool_directory;
 char *var_local_mailbox_base;
@@ -349,8 +350,9 @@ static const struct param_def table[] = {
 	{
 		.name = "transport_maps", .type = PARAM_LIST, .def = "",
 		.var = &var_transport_maps,
-		.doc = "Optional lookup tables (texthash:/path, inline:{ key=value, ... }) "
-		       "with mappings from recipient address or domain to transport:nexthop."
+		.doc = "Optional lookup tables (hash:/path, lmdb:/path, regexp:/path, "
+		       "texthash:/path, inline:{ key=value, ... }; docs/TABLES.md) with mappings "
+		       "from recipient address or domain to transport:nexthop."
 	},
 	{
 		.name = "content_filter", .type = PARAM_STR, .def = "",
@@ -830,8 +832,17 @@ static const struct param_def table[] = {
 	},
 	{
 		.name = "alias_maps", .type = PARAM_LIST, .def = "", .var = &var_alias_maps,
-		.doc = "The alias databases used by the local delivery agent (texthash:/path "
-		       "or inline:{...})."
+		.doc = "The alias databases used by the local delivery agent: a list of "
+		       "lookup tables (hash:/etc/aliases, texthash:/path, inline:{...}; "
+		       "docs/TABLES.md)."
+	},
+	{
+		/* Postfix's default is hash:/etc/aliases; sluice's embedded default stays
+		 * self-contained, as alias_maps's does. */
+		.name = "alias_database", .type = PARAM_LIST, .def = "",
+		.var = &var_alias_database,
+		.doc = "The alias tables that newaliases (sluice aliases with no table, "
+		       "sendmail -bi) rebuilds from their text files, e.g. hash:/etc/aliases."
 	},
 	{
 		.name = "home_mailbox", .type = PARAM_STR, .def = "", .var = &var_home_mailbox,

@@ -258,6 +258,7 @@ extern char *var_service_name;
 extern char *var_import_environment;
 extern char *var_export_environment;
 extern char *var_alias_maps;
+extern char *var_alias_database;
 extern char *var_home_mailbox;
 extern char *var_mail_spool_directory;
 extern char *var_local_mailbox_base;

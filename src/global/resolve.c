@@ -12,6 +12,7 @@
 #include "global/params.h"
 #include "global/resolve.h"
 #include "util/argv.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 
@@ -112,28 +113,45 @@ static void default_nexthop(struct resolve_reply *r, const char *domain)
 	}
 }
 
-/* transport_lookup - address, domain, .parents, * */
-static const char *transport_lookup(const char *addr, const char *domain)
+/* transport_find - one key: MAPS_FOUND, MAPS_NOTFOUND or MAPS_ERROR (logged) */
+static int transport_find(const char *key, int flags, const char **value_r)
 {
-	const char *v, *dot;
+	const char *error;
+	int rc = maps_lookup(transport_maps, key, flags, value_r, &error);
+
+	if (rc == MAPS_ERROR)
+		msg_warn("transport_maps lookup of \"%s\": %s", key, error);
+	return rc;
+}
+
+/*
+ * transport_lookup - address, domain, .parents, *: MAPS_FOUND with *value_r,
+ * MAPS_NOTFOUND, or MAPS_ERROR (a table could not be read: the caller
+ * defers instead of routing by the defaults).  Only the full address is
+ * asked of pattern tables (regexp, pcre), as in Postfix.
+ */
+static int transport_lookup(const char *addr, const char *domain, const char **value_r)
+{
+	const char *dot;
 	char *key;
+	int rc;
 
 	if (transport_maps == NULL)
-		return NULL;
-	if ((v = maps_find(transport_maps, addr)) != NULL)
-		return v;
+		return MAPS_NOTFOUND;
+	if ((rc = transport_find(addr, 0, value_r)) != MAPS_NOTFOUND)
+		return rc;
 	if (*domain) {
-		if ((v = maps_find(transport_maps, domain)) != NULL)
-			return v;
+		if ((rc = transport_find(domain, MAPS_FLAG_PARTIAL, value_r)) != MAPS_NOTFOUND)
+			return rc;
 		for (dot = domain; (dot = strchr(dot, '.')) != NULL; dot++) {
 			key = xstrdup(dot);
-			v = maps_find(transport_maps, key);
+			rc = transport_find(key, MAPS_FLAG_PARTIAL, value_r);
 			free(key);
-			if (v)
-				return v;
+			if (rc != MAPS_NOTFOUND)
+				return rc;
 		}
 	}
-	return maps_find(transport_maps, "*");
+	return transport_find("*", MAPS_FLAG_PARTIAL, value_r);
 }
 
 /* resolve_addr - route one recipient */
@@ -142,6 +160,7 @@ void resolve_addr(const char *addr, struct resolve_reply *r)
 	const char *at = strrchr(addr, '@');
 	char *domain, *t = NULL, *n = NULL;
 	const char *v;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
 	r->recipient = xstrdup(addr);
@@ -174,8 +193,11 @@ void resolve_addr(const char *addr, struct resolve_reply *r)
 		default_nexthop(r, domain);
 	}
 
-	/* Step 1 overrides either part. */
-	if ((v = transport_lookup(r->recipient, domain)) != NULL) {
+	/* Step 1 overrides either part; a table that cannot be read defers. */
+	rc = transport_lookup(r->recipient, domain, &v);
+	if (rc == MAPS_ERROR) {
+		r->flags |= RESOLVE_FLAG_FAIL;
+	} else if (rc == MAPS_FOUND) {
 		resolve_split_transport(v, &t, &n);
 		if (*t) {
 			free(r->transport);

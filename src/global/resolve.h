@@ -25,7 +25,9 @@
 
 #define RESOLVE_FLAG_LOCAL	(1 << 0)	/* domain is ours (mydestination) */
 #define RESOLVE_FLAG_ERROR	(1 << 1)	/* routed to the error transport */
-#define RESOLVE_FLAG_FAIL	(1 << 2)	/* table lookup trouble: defer */
+#define RESOLVE_FLAG_FAIL	(1 << 2)	/* a transport_maps table could not be
+						 * read: defer ("4.3.0 lookup table not
+						 * available"), the route is the default */
 #define RESOLVE_FLAG_RELAY	(1 << 3)	/* domain in relay_domains */
 
 struct resolve_reply {

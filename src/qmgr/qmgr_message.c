@@ -274,6 +274,12 @@ static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 		goto drop;
 	}
 	resolve_addr(r->address, &rr);
+	if (rr.flags & RESOLVE_FLAG_FAIL) {
+		/* Not "not found": the defaults might send the mail elsewhere. */
+		qmgr_defer_rcpt(msg, r, "4.3.0", "lookup table not available");
+		resolve_clear(&rr);
+		goto drop;
+	}
 	if (msg->filter && !(rr.flags & RESOLVE_FLAG_ERROR))
 		filter_route(msg->filter, &rr);
 	if (!(msg->qflags & QMGR_FLUSH_DFXP) && *var_defer_transports

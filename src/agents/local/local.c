@@ -498,18 +498,26 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 	local_dest_list_free(&list);
 }
 
-/* lookup_alias - value and table owner for key, or NULL */
-static const char *lookup_alias(const char *key, uid_t *owner_r)
+/*
+ * lookup_alias - MAPS_FOUND with the value and its table's owner,
+ * MAPS_NOTFOUND, or MAPS_ERROR (logged): a table that cannot be read is not
+ * "no alias", or the mail would go to a mailbox the alias redirects from.
+ */
+static int lookup_alias(const char *key, const char **value_r, uid_t *owner_r)
 {
-	const char *value;
+	const char *error;
+	int rc;
 
 	for (size_t i = 0; i < alias_table_count; i++) {
-		if ((value = maps_find(alias_tables[i].maps, key)) != NULL) {
+		rc = maps_lookup(alias_tables[i].maps, key, 0, value_r, &error);
+		if (rc == MAPS_ERROR)
+			msg_warn("alias_maps lookup of \"%s\": %s", key, error);
+		if (rc == MAPS_FOUND)
 			*owner_r = alias_tables[i].owner;
-			return value;
-		}
+		if (rc != MAPS_NOTFOUND)
+			return rc;
 	}
-	return NULL;
+	return MAPS_NOTFOUND;
 }
 
 /* ---- recipients ---- */
@@ -579,7 +587,7 @@ static int deliver_rcpt(struct agent_delivery *d, size_t i, const char *headers,
 	char *user;
 	size_t ext;
 	uid_t owner = 0;
-	int rc;
+	int rc, arc = MAPS_NOTFOUND;
 
 	memset(&s, 0, sizeof(s));
 	s.m.d = d;
@@ -604,9 +612,12 @@ static int deliver_rcpt(struct agent_delivery *d, size_t i, const char *headers,
 				 r->address);
 		note(&s, &res);
 	} else if (alias_table_count > 0
-		   && ((value = lookup_alias(name = s.localpart, &owner)) != NULL
-		       || (ext < strlen(s.localpart)
-			   && (value = lookup_alias(name = user, &owner)) != NULL))) {
+		   && ((arc = lookup_alias(name = s.localpart, &value, &owner)) == MAPS_ERROR
+		       || (arc == MAPS_NOTFOUND && ext < strlen(s.localpart)
+			   && (arc = lookup_alias(name = user, &value, &owner)) == MAPS_ERROR))) {
+		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.0", "lookup table not available");
+		note(&s, &res);
+	} else if (arc == MAPS_FOUND) {
 		if (owner_privs(owner, &p, &res) < 0)
 			note(&s, &res);
 		else
@@ -673,7 +684,8 @@ static int local_deliver(struct agent_delivery *d)
 		return 0;
 	}
 	if (!aliases_open && *var_alias_maps && open_aliases() < 0) {
-		struct dsn dsn = agent_dsn("4.3.5", "delayed", "mail system configuration error");
+		/* The warning says which table and why (missing file, bad line). */
+		struct dsn dsn = agent_dsn("4.3.0", "delayed", "lookup table not available");
 
 		notice_warn(NOTICE_DATA, d->req->queue_id, d->req->sender, "alias table unavailable",
 			    "The local delivery agent cannot open alias_maps = %s. Mail to local "

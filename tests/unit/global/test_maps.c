@@ -65,8 +65,8 @@ static void test_lookups(void **state)
 		const char *key;
 		const char *want;
 	} rows[] = {
-		{list, "key1", "v1 cont"},
-		{list, "KEY1", "v1 cont"},
+		{list, "key1", "v1  cont"},
+		{list, "KEY1", "v1  cont"},
 		{list, "Key2", "v2 v3"},
 		{list, "only2", "yes"},
 		{list, "example.com", "smtp:[127.0.0.1]:2525"},
@@ -74,7 +74,7 @@ static void test_lookups(void **state)
 		{list, "missing", NULL},
 		{rlist, "key2", "from-t2"},
 		{mixed, "key2", "inline"},
-		{mixed, "key1", "v1 cont"},
+		{mixed, "key1", "v1  cont"},
 		{"inline:{ a.test=smtp:[127.0.0.1]:2525, b=error:5.1.1 nope }", "a.test",
 		 "smtp:[127.0.0.1]:2525"},
 		{"inline:{ a.test=smtp:[127.0.0.1]:2525, b=error:5.1.1 nope }", "B",
@@ -131,10 +131,14 @@ static void test_errors(void **state)
 		{"texthash:%s/bad3, texthash:%s/missing", "open %s/missing: No such file or directory"},
 		{"texthash:relative/path", "texthash:relative/path: the table must be an absolute "
 		 "path name"},
-		{"hash:/etc/aliases", "hash:/etc/aliases: unsupported lookup table type \"hash\" "
-		 "(sluice has texthash and inline)"},
-		{"/etc/aliases", "/etc/aliases: missing table type (use texthash:/path or "
-		 "inline:{name=value, ...})"},
+		{"nis:mail.aliases", "nis:mail.aliases: unsupported lookup table type \"nis\" "
+		 "(sluice has hash, btree, lmdb, cdb, texthash, inline, static, regexp, pcre, "
+		 "unionmap, pipemap)"},
+		{"/etc/aliases", "/etc/aliases: missing table type (need type:name, e.g. "
+		 "hash:/etc/aliases; types: hash, btree, lmdb, cdb, texthash, inline, static, "
+		 "regexp, pcre, unionmap, pipemap)"},
+		{"hash:relative", "hash:relative: the table must be an absolute path name"},
+		{"hash:%s/missing", "open %s/missing.db: No such file or directory"},
 		{"inline:a=b", "inline:a=b: need \"inline:{name=value, ...}\""},
 		{"inline:{ c }", "inline:{ c }: missing '=' in \"c\"; need \"inline:{name=value, ...}\""},
 		{"inline:{ a = }", "inline:{ a = }: missing '=' in \"a\"; need "

@@ -1,0 +1,572 @@
+/*
+ * dict_regexp - pattern tables: regexp: (POSIX regcomp) and pcre: (PCRE2),
+ * in the file syntax of Postfix's regexp_table(5) and pcre_table(5):
+ *
+ *   /pattern/flags result      the first pattern that matches answers
+ *   !/pattern/flags result     ... that does not match (no $n in result)
+ *   /pat1/!/pat2/ result       regexp: pat1 matches and pat2 does not
+ *   if /pattern/flags          the rules up to the matching endif apply
+ *   endif                      only to keys that match (if/endif nest)
+ *
+ * The delimiter is the first character of the pattern ("/" by custom); a
+ * backslash before it keeps it in the pattern.  Flags toggle: regexp has i
+ * (case-insensitive is the default), x (extended syntax is the default), m
+ * (REG_NEWLINE); pcre has i (default on), m, s (default on), x, A, E, U,
+ * and X (accepted and ignored: PCRE2 has no PCRE_EXTRA, as in Postfix).
+ * Results: $1..$99, ${1} or $(1) is the text a group matched (empty when it
+ * matched nothing), $$ a dollar.
+ *
+ * Where Postfix warns and skips a line (a pattern that does not compile, an
+ * unknown flag, $n beyond the pattern's groups, a missing result, an if
+ * without endif) sluice refuses the table with file:line and the reason: a
+ * rule silently gone changes where mail goes.
+ *
+ * Pattern tables see keys as given (not folded) and are only asked full
+ * keys (DICT_PROP_PATTERN): maps_addr.c does not ask them for "@domain".
+ */
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "global/dict_private.h"
+#include "global/table_text.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#define MAX_GROUPS	99
+
+/* One regular-expression engine. */
+struct re_engine {
+	const char *what;	/* "regexp", "pcre" */
+	int default_options;
+	/* option - toggle flag c in *options; false for an unknown flag */
+	bool (*option)(char c, int *options);
+	/* compile - NULL with a message in err */
+	void *(*compile)(const char *pattern, int options, size_t *groups_r, char *err,
+			 size_t errlen);
+	/* match - 1, 0, or -1 (a matching error); ovec gets 2*(groups+1) offsets,
+	 * (size_t)-1 for a group that did not take part. */
+	int (*match)(void *re, const char *s, size_t len, size_t *ovec, size_t groups);
+	void (*free)(void *re);
+};
+
+/* A piece of a result: literal text, or group n. */
+struct piece {
+	char *text;		/* NULL: a group */
+	size_t group;
+};
+
+#define OP_MATCH	1
+#define OP_IF		2
+#define OP_ENDIF	3
+
+struct rule {
+	int op;
+	int lineno;
+	void *re;
+	bool match;		/* true: the key must match; false: must not */
+	void *re2;		/* regexp "/a/!/b/": b must not match */
+	size_t groups;
+	struct piece *pieces;	/* result */
+	size_t npieces;
+	size_t endif;		/* OP_IF: index of its endif */
+};
+
+struct re_table {
+	const struct re_engine *engine;
+	struct rule *rules;
+	size_t count;
+	size_t *ovec;		/* 2 * (MAX_GROUPS + 1) */
+	struct buf result;
+};
+
+/* ---- POSIX ---- */
+
+static bool posix_option(char c, int *options)
+{
+	switch (c) {
+	case 'i':
+		*options ^= REG_ICASE;
+		return true;
+	case 'x':
+		*options ^= REG_EXTENDED;
+		return true;
+	case 'm':
+		*options ^= REG_NEWLINE;
+		return true;
+	}
+	return false;
+}
+
+static void *posix_compile(const char *pattern, int options, size_t *groups_r, char *err,
+			   size_t errlen)
+{
+	regex_t *re = xmalloc(sizeof(*re));
+	int rc = regcomp(re, pattern, options);
+
+	if (rc != 0) {
+		regerror(rc, re, err, errlen);
+		regfree(re);
+		free(re);
+		return NULL;
+	}
+	*groups_r = re->re_nsub;
+	return re;
+}
+
+static int posix_match(void *re, const char *s, size_t len, size_t *ovec, size_t groups)
+{
+	regmatch_t pm[MAX_GROUPS + 1];
+	size_t n = groups + 1 > MAX_GROUPS + 1 ? MAX_GROUPS + 1 : groups + 1;
+
+	if (regexec(re, s, n, pm, 0) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		ovec[2 * i] = pm[i].rm_so < 0 ? (size_t)-1 : (size_t)pm[i].rm_so;
+		ovec[2 * i + 1] = pm[i].rm_eo < 0 ? (size_t)-1 : (size_t)pm[i].rm_eo;
+	}
+	return 1;
+}
+
+static void posix_free(void *re)
+{
+	regfree(re);
+	free(re);
+}
+
+static const struct re_engine posix_engine = {
+	.what = "regexp", .default_options = REG_EXTENDED | REG_ICASE,
+	.option = posix_option, .compile = posix_compile, .match = posix_match,
+	.free = posix_free,
+};
+
+/* ---- PCRE2 ---- */
+
+static bool pcre_option(char c, int *options)
+{
+	static const struct {
+		char c;
+		int flag;
+	} flags[] = {
+		{'i', PCRE2_CASELESS}, {'m', PCRE2_MULTILINE}, {'s', PCRE2_DOTALL},
+		{'x', PCRE2_EXTENDED}, {'A', PCRE2_ANCHORED}, {'E', PCRE2_DOLLAR_ENDONLY},
+		{'U', PCRE2_UNGREEDY}, {'X', 0},
+	};
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (flags[i].c == c) {
+			*options ^= flags[i].flag;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The match data, shared by all rules (sized for MAX_GROUPS). */
+static pcre2_match_data *pcre_md;
+
+static void *pcre_compile_re(const char *pattern, int options, size_t *groups_r, char *err,
+			     size_t errlen)
+{
+	int code;
+	PCRE2_SIZE offset;
+	uint32_t groups;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+				       (uint32_t)options, &code, &offset, NULL);
+
+	if (re == NULL) {
+		char msg[256];
+
+		pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof(msg));
+		snprintf(err, errlen, "%s at offset %zu", msg, (size_t)offset);
+		return NULL;
+	}
+	pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &groups);
+	*groups_r = groups;
+	return re;
+}
+
+static int pcre_match_re(void *re, const char *s, size_t len, size_t *ovec, size_t groups)
+{
+	PCRE2_SIZE *ov;
+	int rc;
+
+	if (pcre_md == NULL)
+		pcre_md = pcre2_match_data_create(MAX_GROUPS + 1, NULL);
+	rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, pcre_md, NULL);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	if (rc < 0)
+		return -1;
+	ov = pcre2_get_ovector_pointer(pcre_md);
+	for (size_t i = 0; i <= groups && i <= MAX_GROUPS; i++) {
+		bool set = rc == 0 || i < (size_t)rc;
+
+		ovec[2 * i] = set && ov[2 * i] != PCRE2_UNSET ? ov[2 * i] : (size_t)-1;
+		ovec[2 * i + 1] = set && ov[2 * i + 1] != PCRE2_UNSET ? ov[2 * i + 1] : (size_t)-1;
+	}
+	return 1;
+}
+
+static void pcre_free_re(void *re)
+{
+	pcre2_code_free(re);
+}
+
+static const struct re_engine pcre_engine = {
+	.what = "pcre", .default_options = PCRE2_CASELESS | PCRE2_DOTALL,
+	.option = pcre_option, .compile = pcre_compile_re, .match = pcre_match_re,
+	.free = pcre_free_re,
+};
+
+/* ---- parsing ---- */
+
+/* get_pattern - "!/pat/flags" at *pp: compile it; -1 with *error_r */
+static int get_pattern(struct dict *d, const struct re_engine *e, int lineno, char **pp,
+		       bool allow_second, void **re_r, bool *match_r, size_t *groups_r,
+		       const char **error_r)
+{
+	char *p = *pp, *pattern, delim, err[256];
+	int options = e->default_options;
+
+	*match_r = true;
+	for (; *p == '!' || *p == ' ' || *p == '\t'; p++)
+		if (*p == '!')
+			*match_r = !*match_r;
+	if (*p == 0)
+		return dict_fail(error_r, "%s:%d: missing pattern", d->name, lineno);
+	delim = *p++;
+	pattern = p;
+	for (; *p && *p != delim; p++)
+		if (*p == '\\' && p[1])
+			p++;
+	if (*p == 0)
+		return dict_fail(error_r, "%s:%d: no closing pattern delimiter \"%c\"", d->name,
+				 lineno, delim);
+	*p++ = 0;
+	for (; *p && *p != ' ' && *p != '\t' && !(allow_second && *p == '!'); p++)
+		if (!e->option(*p, &options))
+			return dict_fail(error_r, "%s:%d: unknown %s flag \"%c\"", d->name, lineno,
+					 e->what, *p);
+	if ((*re_r = e->compile(pattern, options, groups_r, err, sizeof(err))) == NULL)
+		return dict_fail(error_r, "%s:%d: error in %s pattern \"%s\": %s", d->name, lineno,
+				 e->what, pattern, err);
+	*pp = p;
+	return 0;
+}
+
+/* add_piece - append to a rule's result */
+static void add_piece(struct rule *r, char *text, size_t group)
+{
+	r->pieces = xreallocarray(r->pieces, r->npieces + 1, sizeof(*r->pieces));
+	r->pieces[r->npieces].text = text;
+	r->pieces[r->npieces].group = group;
+	r->npieces++;
+}
+
+/* parse_result - "text $1 ${2} $$" into pieces; max group in *max_r */
+static int parse_result(struct dict *d, int lineno, const char *s, struct rule *r,
+			size_t *max_r, const char **error_r)
+{
+	struct buf lit;
+	const char *cp = s;
+
+	*max_r = 0;
+	buf_init(&lit, 32);
+	while (*cp) {
+		const char *name;
+		size_t len;
+		long n;
+		char close = 0;
+
+		if (*cp != '$') {
+			buf_putc(&lit, *cp++);
+			continue;
+		}
+		if (cp[1] == '$') {
+			buf_putc(&lit, '$');
+			cp += 2;
+			continue;
+		}
+		cp++;
+		if (*cp == '{' || *cp == '(') {
+			close = *cp == '{' ? '}' : ')';
+			name = ++cp;
+			len = strcspn(cp, close == '}' ? "}" : ")");
+			if (cp[len] != close) {
+				buf_deinit(&lit);
+				return dict_fail(error_r, "%s:%d: missing '%c' in result \"%s\"",
+						 d->name, lineno, close, s);
+			}
+		} else {
+			name = cp;
+			for (len = 0; (cp[len] >= '0' && cp[len] <= '9') || (cp[len] >= 'a' && cp[len] <= 'z')
+			     || (cp[len] >= 'A' && cp[len] <= 'Z') || cp[len] == '_'; len++)
+				;
+		}
+		if (len == 0 || strspn(name, "0123456789") < len) {
+			buf_deinit(&lit);
+			return dict_fail(error_r, "%s:%d: bad substitution in result \"%s\" (need $1 "
+					 "... $%d, ${1} or $$)", d->name, lineno, s, MAX_GROUPS);
+		}
+		n = strtol(name, NULL, 10);
+		if (n < 1 || n > MAX_GROUPS) {
+			buf_deinit(&lit);
+			return dict_fail(error_r, "%s:%d: substitution $%.*s out of range", d->name,
+					 lineno, (int)len, name);
+		}
+		cp = name + len + (close != 0);
+		if (lit.len) {
+			add_piece(r, xstrdup(buf_str(&lit)), 0);
+			buf_reset(&lit);
+		}
+		add_piece(r, NULL, (size_t)n);
+		if ((size_t)n > *max_r)
+			*max_r = (size_t)n;
+	}
+	if (lit.len || r->npieces == 0)
+		add_piece(r, xstrdup(buf_str(&lit)), 0);
+	buf_deinit(&lit);
+	return 0;
+}
+
+/* is_word - the keyword kw (any case) at p, not followed by a letter or digit */
+static bool is_word(const char *p, const char *kw)
+{
+	size_t n = strlen(kw);
+
+	return strncasecmp(p, kw, n) == 0 && !((p[n] >= 'a' && p[n] <= 'z')
+					       || (p[n] >= 'A' && p[n] <= 'Z')
+					       || (p[n] >= '0' && p[n] <= '9'));
+}
+
+/* parse_rule - one logical line into r */
+static int parse_rule(struct dict *d, const struct re_engine *e, int lineno, char *p,
+		      struct rule *r, const char **error_r)
+{
+	size_t max_sub;
+	bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+
+	r->lineno = lineno;
+	if (!alnum) {
+		r->op = OP_MATCH;
+		if (get_pattern(d, e, lineno, &p, e == &posix_engine, &r->re, &r->match, &r->groups,
+				error_r) < 0)
+			return -1;
+		if (*p == '!' && e == &posix_engine) {
+			size_t g2;
+			bool m2;
+
+			if (get_pattern(d, e, lineno, &p, false, &r->re2, &m2, &g2, error_r) < 0)
+				return -1;
+		}
+		p += strspn(p, " \t");
+		if (*p == 0)
+			return dict_fail(error_r, "%s:%d: missing result after the pattern", d->name,
+					 lineno);
+		if (parse_result(d, lineno, p, r, &max_sub, error_r) < 0)
+			return -1;
+		if (max_sub > 0 && !r->match)
+			return dict_fail(error_r, "%s:%d: $%zu in the result of a negated pattern",
+					 d->name, lineno, max_sub);
+		if (max_sub > r->groups)
+			return dict_fail(error_r, "%s:%d: $%zu in the result, but the pattern has %zu "
+					 "group%s", d->name, lineno, max_sub, r->groups,
+					 r->groups == 1 ? "" : "s");
+		return 0;
+	}
+	if (is_word(p, "if")) {
+		r->op = OP_IF;
+		p += 2;
+		p += strspn(p, " \t");
+		if (get_pattern(d, e, lineno, &p, false, &r->re, &r->match, &r->groups, error_r) < 0)
+			return -1;
+		p += strspn(p, " \t");
+		if (*p)
+			return dict_fail(error_r, "%s:%d: text after the if pattern: \"%s\" (lines "
+					 "between if and endif must not start with white space)",
+					 d->name, lineno, p);
+		return 0;
+	}
+	if (is_word(p, "endif")) {
+		r->op = OP_ENDIF;
+		p += 5 + strspn(p + 5, " \t");
+		if (*p)
+			return dict_fail(error_r, "%s:%d: text after endif: \"%s\"", d->name, lineno, p);
+		return 0;
+	}
+	return dict_fail(error_r, "%s:%d: expected /pattern/ result, if /pattern/ or endif",
+			 d->name, lineno);
+}
+
+/* free_rule - release one rule */
+static void free_rule(const struct re_engine *e, struct rule *r)
+{
+	if (r->re)
+		e->free(r->re);
+	if (r->re2)
+		e->free(r->re2);
+	for (size_t i = 0; i < r->npieces; i++)
+		free(r->pieces[i].text);
+	free(r->pieces);
+}
+
+/* re_open - read and compile the whole file */
+static int re_open(struct dict *d, const struct re_engine *e, const char **error_r)
+{
+	struct re_table *t = xcalloc(1, sizeof(*t));
+	struct table_text r;
+	struct buf line;
+	size_t *stack = NULL, depth = 0, cap = 0;
+	int lineno, rc, status = 0;
+
+	t->engine = e;
+	buf_init(&t->result, 64);
+	t->ovec = xcalloc(2 * (MAX_GROUPS + 1), sizeof(*t->ovec));
+	d->ctx = t;
+	if (table_text_open(&r, d->name, error_r) < 0)
+		return -1;
+	d->path = xstrdup(d->name);
+	dict_remember_file(d, fileno(r.fp));
+	buf_init(&line, 128);
+	while (status == 0 && (rc = table_text_next(&r, &line, &lineno, error_r)) != 0) {
+		struct rule *rule;
+
+		if (rc < 0) {
+			status = -1;
+			break;
+		}
+		t->rules = xreallocarray(t->rules, t->count + 1, sizeof(*t->rules));
+		rule = &t->rules[t->count++];
+		memset(rule, 0, sizeof(*rule));
+		if (parse_rule(d, e, lineno, buf_str(&line), rule, error_r) < 0) {
+			status = -1;
+		} else if (rule->op == OP_IF) {
+			if (depth == cap) {
+				cap = cap ? 2 * cap : 8;
+				stack = xreallocarray(stack, cap, sizeof(*stack));
+			}
+			stack[depth++] = t->count - 1;
+		} else if (rule->op == OP_ENDIF) {
+			if (depth == 0)
+				status = dict_fail(error_r, "%s:%d: endif without if", d->name, lineno);
+			else
+				t->rules[stack[--depth]].endif = t->count - 1;
+		}
+	}
+	if (status == 0 && depth > 0)
+		status = dict_fail(error_r, "%s:%d: if without endif", d->name,
+				   t->rules[stack[depth - 1]].lineno);
+	free(stack);
+	buf_deinit(&line);
+	table_text_close(&r);
+	return status;
+}
+
+static int regexp_open(struct dict *d, const char **error_r)
+{
+	return re_open(d, &posix_engine, error_r);
+}
+
+static int pcre_open(struct dict *d, const char **error_r)
+{
+	return re_open(d, &pcre_engine, error_r);
+}
+
+/* expand - the result of rule r for key */
+static const char *expand(struct re_table *t, const struct rule *r, const char *key)
+{
+	buf_reset(&t->result);
+	for (size_t i = 0; i < r->npieces; i++) {
+		const struct piece *p = &r->pieces[i];
+
+		if (p->text) {
+			buf_puts(&t->result, p->text);
+		} else if (t->ovec[2 * p->group] != (size_t)-1) {
+			buf_append(&t->result, key + t->ovec[2 * p->group],
+				   t->ovec[2 * p->group + 1] - t->ovec[2 * p->group]);
+		}
+	}
+	return buf_str(&t->result);
+}
+
+/* matches - does rule r's test hold for key? 1, 0, or -1 */
+static int matches(struct dict *d, struct re_table *t, const struct rule *r, const char *key,
+		   size_t len, const char **error_r)
+{
+	int m = t->engine->match(r->re, key, len, t->ovec, r->groups);
+
+	if (m < 0)
+		return dict_fail(error_r, "%s:%d: matching error", d->name, r->lineno);
+	if (m == (r->match ? 1 : 0) && r->re2 != NULL) {
+		size_t ovec2[2 * (MAX_GROUPS + 1)];
+		int m2 = t->engine->match(r->re2, key, len, ovec2, 0);
+
+		if (m2 < 0)
+			return dict_fail(error_r, "%s:%d: matching error", d->name, r->lineno);
+		return m2 == 0;
+	}
+	return m == (r->match ? 1 : 0);
+}
+
+/* re_get - the first rule that holds */
+static int re_get(struct dict *d, const char *key, size_t klen, const char **value_r,
+		  size_t *vlen_r, const char **error_r)
+{
+	struct re_table *t = d->ctx;
+	int m;
+
+	for (size_t i = 0; i < t->count; i++) {
+		const struct rule *r = &t->rules[i];
+
+		switch (r->op) {
+		case OP_MATCH:
+			if ((m = matches(d, t, r, key, klen, error_r)) < 0)
+				return DICT_ERROR;
+			if (m) {
+				*value_r = expand(t, r, key);
+				*vlen_r = strlen(*value_r);
+				return DICT_FOUND;
+			}
+			break;
+		case OP_IF:
+			if ((m = matches(d, t, r, key, klen, error_r)) < 0)
+				return DICT_ERROR;
+			if (!m)
+				i = r->endif;
+			break;
+		default:
+			break;
+		}
+	}
+	return DICT_NOTFOUND;
+}
+
+/* re_close - release */
+static void re_close(struct dict *d)
+{
+	struct re_table *t = d->ctx;
+
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->count; i++)
+		free_rule(t->engine, &t->rules[i]);
+	free(t->rules);
+	free(t->ovec);
+	buf_deinit(&t->result);
+	free(t);
+	d->ctx = NULL;
+}
+
+const struct dict_ops dict_regexp_ops = {
+	.type = "regexp", .props = DICT_PROP_PATTERN, .open = regexp_open, .get = re_get,
+	.close = re_close,
+};
+const struct dict_ops dict_pcre_ops = {
+	.type = "pcre", .props = DICT_PROP_PATTERN, .open = pcre_open, .get = re_get,
+	.close = re_close,
+};
