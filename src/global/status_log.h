@@ -57,6 +57,20 @@ struct rcpt_status_rec {
 int status_log_append(const char *queue_dir, const char *log, const char *id,
 		      const struct rcpt_status *st, const char **error_r);
 /*
+ * status_log_rewrite - make the log hold exactly these count records (a
+ * new attempt's outcomes replacing the last attempt's), under the same
+ * exclusive lock as appends.  The text is written over the old one in
+ * place (no truncation to zero, no unlink: freeing a file's blocks is
+ * what costs on a file system that discards).  When the old log already
+ * says the same thing - the same records but for their time fields - the
+ * write is not synced (a crash can only leave the old times); otherwise
+ * it is fsync'd like an append.  count must be at least 1; each record
+ * follows the rules of status_log_append.  0, or -1 with *error_r (the
+ * log may then hold anything a reader rejects: remove it).
+ */
+int status_log_rewrite(const char *queue_dir, const char *log, const char *id,
+		       const struct rcpt_status *recs, size_t count, const char **error_r);
+/*
  * status_log_read - read every record; returns the count and an array in
  * *recs_r (caller frees with status_log_free), 0 and NULL when the log does
  * not exist, -1 on I/O error.  A malformed trailing record (torn write) is
