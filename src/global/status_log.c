@@ -353,6 +353,11 @@ int status_log_rewrite(const char *queue_dir, const char *log, const char *id,
 	 * already says with new times: then a lost write loses nothing but
 	 * the times, and no sync is needed.
 	 */
+	/* Linux's pwrite() appends on an O_APPEND descriptor, whatever the offset. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_APPEND) < 0) {
+		fail(error_r, "fcntl %s: %s", path, strerror(errno));
+		goto out;
+	}
 	if (sb.st_size > 0 && (size_t)sb.st_size == text.len) {
 		old_text = xmalloc(text.len);
 		if (pread(fd, old_text, text.len, 0) == (ssize_t)text.len)
