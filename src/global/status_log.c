@@ -323,7 +323,8 @@ static bool same_but_time(const char *a, size_t alen, const char *b, size_t blen
 
 /* status_log_rewrite - the log's whole content, written over the old one */
 int status_log_rewrite(const char *queue_dir, const char *log, const char *id,
-		       const struct rcpt_status *recs, size_t count, const char **error_r)
+		       const struct rcpt_status *recs, size_t count, bool *unsynced_r,
+		       const char **error_r)
 {
 	char *path, *old_text = NULL;
 	struct buf text;
@@ -371,11 +372,13 @@ int status_log_rewrite(const char *queue_dir, const char *log, const char *id,
 		fail(error_r, "truncate %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (!same && fsync(fd) < 0) {
+	if (!same && unsynced_r) {
+		*unsynced_r = true;
+	} else if (!same && fsync(fd) < 0) {
 		fail(error_r, "fsync %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (created && fsync_parent(path) < 0) {
+	if (created && !unsynced_r && fsync_parent(path) < 0) {
 		fail(error_r, "fsync folder of %s: %s", path, strerror(errno));
 		goto out;
 	}

@@ -291,11 +291,13 @@ static int backlog_slice(const char **id, int *flags)
 	int n = 0;
 
 	while (qmgr_backlog_defer(*id, *flags)) {
-		if (++n >= BACKLOG_SLICE_MAX || wall_time() - start >= BACKLOG_SLICE_TIME)
+		if (++n >= BACKLOG_SLICE_MAX || wall_time() - start >= BACKLOG_SLICE_TIME
+		    || (*id = qmgr_scan_next(qmgr_deferred_scan, flags)) == NULL) {
+			qmgr_backlog_sync();
 			return 0;
-		if ((*id = qmgr_scan_next(qmgr_deferred_scan, flags)) == NULL)
-			return 0;
+		}
 	}
+	qmgr_backlog_sync();
 	return 1;
 }
 

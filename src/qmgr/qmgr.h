@@ -123,6 +123,7 @@ bool qmgr_rcpt_dead(const char *addr, char **why_r);
  * recipient waits for a dead destination, without importing it: 1 done, 0
  * not such a message (import it as usual). */
 int qmgr_backlog_defer(const char *id, int scan_flags);
+void qmgr_backlog_sync(void);
 
 /* qmgr_deliver.c */
 void qmgr_deliver_drain(void);

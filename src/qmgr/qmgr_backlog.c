@@ -12,8 +12,9 @@
  *
  *   - the defer log is rewritten with one record per pending recipient,
  *     the saved reason ("delivery temporarily suspended: ..."), as the retry
- *     agent writes them (status_log_rewrite: in place; synced only when it
- *     says something new);
+ *     agent writes them (status_log_rewrite: in place, not synced when only
+ *     the times change; the logs of a slice that say something new are
+ *     synced together by one syncfs() at the end of the slice);
  *   - one Postfix-shaped "status=deferred" line per recipient, relay=none;
  *   - the next attempt is set exactly as at the end of an attempt (backoff
  *     from the message's age, with the spread), time stamps and index.
@@ -39,11 +40,13 @@
  * previous attempt left.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "global/deliver_log.h"
 #include "global/dsn.h"
@@ -55,6 +58,28 @@
 #include "util/mem.h"
 
 #define BACKLOG_RCPT_MAX	100	/* pending recipients handled in place */
+
+static bool unsynced;			/* defer logs written but not yet synced */
+
+/*
+ * qmgr_backlog_sync - the end of a slice: one syncfs() for every defer log
+ * of the slice that says something new (a first log, a changed reason), in
+ * place of one or two fsyncs per message.  Logs that only got new times
+ * need none.
+ */
+void qmgr_backlog_sync(void)
+{
+	int fd;
+
+	if (!unsynced)
+		return;
+	unsynced = false;
+	if ((fd = open(var_queue_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0
+	    || syncfs(fd) < 0)
+		msg_warn("sync %s: %s", var_queue_directory, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
 
 /* retry_dsn - status and reason as the retry agent derives them from why */
 static const char *retry_dsn(const char *why, char status[16])
@@ -161,7 +186,7 @@ int qmgr_backlog_defer(const char *id, int scan_flags)
 		recs[i].time = now;
 	}
 	if (status_log_rewrite(var_queue_directory, STATUS_LOG_DEFER, id, recs, (size_t)n,
-			       &error) < 0) {
+			       &unsynced, &error) < 0) {
 		/* The normal path removes the log and writes it anew. */
 		msg_warn("%s: %s log: %s", id, STATUS_LOG_DEFER, error);
 		goto out;
