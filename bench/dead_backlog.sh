@@ -142,12 +142,12 @@ mk_templates() {
 		message "d$i.test" | sendmail -C "$d/conf" -f s@bench.test "u@d$i.test"
 		f=""
 		for _ in $(seq 200); do
-			f=$(find "$d/spool/incoming" -type f | head -n 1)
+			# Complete (mode 0700) and under its queue ID: cleanup is done.
+			f=$(find "$d/spool/incoming" -type f -perm -u+x | head -n 1)
 			[ -n "$f" ] && break
 			sleep 0.05
 		done
 		[ -n "$f" ] || die "Postfix made no queue file (see $d/maillog)"
-		sleep 0.2	# cleanup has finished writing it (mode 0700 then)
 		mv "$f" "$WORK/postfix-$i.tpl"
 	done
 	"$BENCH/pf_instance.sh" stop "$d"
@@ -251,28 +251,22 @@ for ((r = 1; r <= RUNS; r++)); do
 	[ "$ONLY" = postfix ] || run sluice "$r"
 done
 
-for cyc in 1 2; do
-[ $cyc -eq 1 ] && echo "cycle 1 (each message's first defer log is written):" || echo "cycle 2 (steady state: every message has its log):"
-awk -F'\t' -v CYC=$cyc '
-/^#/ || $1 == "system" { next }
-$3 == CYC { k = $1; n[k]++; rate[k, n[k]] = $4 / $5; q[k, n[k]] = $6 * 1000 / $4; t[k, n[k]] = $7 * 1000 / $4 }
-function med(a, k, m,   i, j, v, tmp) {
-	for (i = 1; i <= m; i++) v[i] = a[k, i]
-	for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { tmp = v[i]; v[i] = v[j]; v[j] = tmp }
-	return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-}
-END {
-	printf "%-34s %12s %12s %10s\n", "median of runs", "Postfix", "sluice", "ratio"
-	split("rate q t", keys, " ")
-	label["rate"] = "re-deferrals per second"; label["q"] = "qmgr CPU us per message"
-	label["t"] = "all processes CPU us per message"
-	for (i = 1; i <= 3; i++) {
-		f = keys[i]
-		if (f == "rate") { p = n["postfix"] ? med(rate, "postfix", n["postfix"]) : 0; s = n["sluice"] ? med(rate, "sluice", n["sluice"]) : 0 }
-		if (f == "q") { p = n["postfix"] ? med(q, "postfix", n["postfix"]) : 0; s = n["sluice"] ? med(q, "sluice", n["sluice"]) : 0 }
-		if (f == "t") { p = n["postfix"] ? med(t, "postfix", n["postfix"]) : 0; s = n["sluice"] ? med(t, "sluice", n["sluice"]) : 0 }
-		printf "%-34s %12.1f %12.1f %10.3f\n", label[f], p, s, p > 0 ? s / p : 0
-	}
-}' "$RAW"
-done
+$PY - "$RAW" <<'SUMMARY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])
+        if not l.startswith("#") and not l.startswith("system")]
+for cyc, title in (("1", "cycle 1 (each message's first defer log is written)"),
+                   ("2", "cycle 2 (steady state: every message has the log of its last try)")):
+    print(title)
+    print("%-36s %12s %12s %8s" % ("median of runs", "Postfix", "sluice", "ratio"))
+    for name, f in (("re-deferrals per second", lambda r: int(r[3]) / float(r[4])),
+                    ("qmgr CPU us per message", lambda r: float(r[5]) * 1000 / int(r[3])),
+                    ("all processes CPU us per message", lambda r: float(r[6]) * 1000 / int(r[3]))):
+        v = {}
+        for sys_ in ("postfix", "sluice"):
+            xs = [f(r) for r in rows if r[0] == sys_ and r[2] == cyc]
+            v[sys_] = statistics.median(xs) if xs else 0
+        print("%-36s %12.1f %12.1f %8.3f" % (name, v["postfix"], v["sluice"],
+                                             v["sluice"] / v["postfix"] if v["postfix"] else 0))
+SUMMARY
 echo "raw: $RAW" >&2
