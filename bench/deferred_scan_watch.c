@@ -3,7 +3,7 @@
  * manager, and when the mail it found has been delivered.
  *
  *   deferred_scan_watch [-t TIMEOUT] [-i IDLE_MS] [-u IDLE_US] [-p POLL_MS]
- *                       [-m MAILLOG -n SENT] PID [COMMAND ARG...]
+ *                       [-m MAILLOG -n SENT [-w WORD]] [-M MASTER] PID [COMMAND ARG...]
  *   deferred_scan_watch -s [options] PID
  *
  * PID is the queue manager.  The first form reads its CPU time, runs
@@ -12,8 +12,9 @@
  * process's own start: what it has spent since it started (start-up).
  *
  * The wait ends when both
- *   - MAILLOG (with -m) holds SENT lines containing "status=sent" in all
- *     (an absolute count: the caller knows how many were there before), and
+ *   - MAILLOG (with -m) holds SENT lines containing "status=sent" (or WORD,
+ *     -w) in all (an absolute count: the caller knows how many were there
+ *     before), and
  *   - the process is idle: it used less than IDLE_US (default 200) micro-
  *     seconds of CPU during the last IDLE_MS (default 1000) milliseconds,
  * or TIMEOUT seconds (default 120) after the watch began.  CPU time is the scheduler's
@@ -31,11 +32,16 @@
  * without -m or on timeout), wall_busy (s from the start to the end of the
  * busy period), cpu_ms (scheduler CPU time over the wait), utime_ms,
  * stime_ms (ticks over the whole wait, in ms), runs (times the process was
- * scheduled), sent (lines counted), timeout (0 or 1).  The start is the
+ * scheduled), sent (lines counted), timeout (0 or 1); with -M MASTER also
+ * tree_ms: the CPU time (utime+stime, ticks in ms) of the mail system's
+ * processes over the wait: MASTER with the children it has reaped
+ * (cutime+cstime) plus every live child of MASTER (the queue manager,
+ * agents, the logging daemon), read at the start and at the end.  The start is the
  * moment just before COMMAND is started, or the process's start time (-s,
  * 10 ms resolution).  Exit 0 when the wait ended normally, 2 on timeout
  * (the line is still printed), 1 on errors (message on stderr).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,7 +64,7 @@ struct sample {
 static void usage(void)
 {
 	fprintf(stderr, "usage: deferred_scan_watch [-s] [-t TIMEOUT] [-i IDLE_MS] [-u IDLE_US] "
-		"[-p POLL_MS] [-m MAILLOG -n SENT] PID [COMMAND ARG...]\n");
+		"[-p POLL_MS] [-m MAILLOG -n SENT [-w WORD]] [-M MASTER] PID [COMMAND ARG...]\n");
 	exit(1);
 }
 
@@ -116,7 +122,57 @@ static int read_sample(long pid, struct sample *s)
 	return 0;
 }
 
-/* count_sent - add the "status=sent" lines completed since the last call */
+/* stat_ticks - utime+stime+cutime+cstime of pid (ticks), and its ppid */
+static int stat_ticks(long pid, unsigned long long *ticks_r, long *ppid_r)
+{
+	char path[64], line[2048], *p;
+	unsigned long long v[14];
+	size_t n;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(line, 1, sizeof(line) - 1, fp);
+	fclose(fp);
+	line[n] = 0;
+	if ((p = strrchr(line, ')')) == NULL || p[1] == 0)
+		return -1;
+	p += 2;
+	while (*p && *p != ' ')
+		p++;
+	for (int i = 0; i < 14; i++)
+		v[i] = strtoull(p, &p, 10);
+	*ppid_r = (long)v[0];
+	*ticks_r = v[10] + v[11] + v[12] + v[13];
+	return 0;
+}
+
+/* tree_ticks - CPU of master, the children it reaped, and its live children */
+static unsigned long long tree_ticks(long master)
+{
+	unsigned long long sum = 0, t;
+	struct dirent *d;
+	long ppid;
+	DIR *dir;
+
+	if (stat_ticks(master, &t, &ppid) == 0)
+		sum += t;
+	if ((dir = opendir("/proc")) == NULL)
+		return sum;
+	while ((d = readdir(dir)) != NULL) {
+		long pid = atol(d->d_name);
+
+		if (pid > 0 && stat_ticks(pid, &t, &ppid) == 0 && ppid == master)
+			sum += t;
+	}
+	closedir(dir);
+	return sum;
+}
+
+static const char *word = "status=sent";
+
+/* count_sent - add the lines with word completed since the last call */
 static long count_sent(FILE *fp, char **line, size_t *cap)
 {
 	ssize_t len;
@@ -129,7 +185,7 @@ static long count_sent(FILE *fp, char **line, size_t *cap)
 			fseeko(fp, -(off_t) len, SEEK_CUR);
 			break;
 		}
-		if (strstr(*line, "status=sent") != NULL)
+		if (strstr(*line, word) != NULL)
 			n++;
 	}
 	return n;
@@ -164,7 +220,8 @@ static int run_command(char **argv)
 int main(int argc, char **argv)
 {
 	double timeout = 120, t0, t, t_begin, t_sent = -1, t_busy, t_mark;
-	long idle_ms = 1000, idle_us = 200, poll_ms = 5, want = -1, sent = 0, pid;
+	long idle_ms = 1000, idle_us = 200, poll_ms = 5, want = -1, sent = 0, pid, master = 0;
+	unsigned long long tree0 = 0;
 	const char *maillog = NULL;
 	int startup = 0, ch, timed_out = 0;
 	struct sample s0, s, mark;
@@ -173,8 +230,14 @@ int main(int argc, char **argv)
 	size_t cap = 0;
 	FILE *log = NULL;
 
-	while ((ch = getopt(argc, argv, "+st:i:u:p:m:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "+st:i:u:p:m:n:w:M:")) != -1) {
 		switch (ch) {
+		case 'w':
+			word = optarg;
+			break;
+		case 'M':
+			master = atol(optarg);
+			break;
 		case 's':
 			startup = 1;
 			break;
@@ -213,6 +276,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "deferred_scan_watch: no process %ld\n", pid);
 		return 1;
 	}
+	if (master > 0)
+		tree0 = tree_ticks(master);
 	t_begin = t_mark = t_busy = now_boot();
 	mark = s0;
 	if (startup) {
@@ -250,11 +315,13 @@ int main(int argc, char **argv)
 		sleep_ms(poll_ms);
 	}
 	printf("pid=%ld wall_sent=%.3f wall_busy=%.3f cpu_ms=%.3f utime_ms=%llu stime_ms=%llu "
-	       "runs=%llu sent=%ld timeout=%d\n", pid, t_sent < 0 ? -1.0 : t_sent - t0,
+	       "runs=%llu sent=%ld timeout=%d%s", pid, t_sent < 0 ? -1.0 : t_sent - t0,
 	       t_busy - t0, (s.cpu_ns - s0.cpu_ns) / 1e6,
 	       (s.utime - s0.utime) * 1000 / (unsigned long long)hz,
 	       (s.stime - s0.stime) * 1000 / (unsigned long long)hz,
-	       s.runs - s0.runs, sent, timed_out);
+	       s.runs - s0.runs, sent, timed_out, master > 0 ? " " : "\n");
+	if (master > 0)
+		printf("tree_ms=%llu\n", (tree_ticks(master) - tree0) * 1000 / (unsigned long long)hz);
 	free(line);
 	if (log)
 		fclose(log);

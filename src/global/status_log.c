@@ -203,6 +203,57 @@ static int open_log(const char *queue_dir, const char *log, const char *id,
 	return fd;
 }
 
+/* check_record - the fields every record needs */
+static int check_record(const struct rcpt_status *st, const char **error_r)
+{
+	if (st->recipient == NULL || *st->recipient == 0)
+		return fail(error_r, "status record without a recipient");
+	if (!dsn_status_valid(st->dsn.status))
+		return fail(error_r, "bad status \"%.15s\" for %s", st->dsn.status, st->recipient);
+	if (st->dsn.action == NULL || *st->dsn.action == 0)
+		return fail(error_r, "status record without an action for %s", st->recipient);
+	if (!isfinite(st->time))
+		return fail(error_r, "bad time for %s", st->recipient);
+	return 0;
+}
+
+/*
+ * open_locked - open (creating) a log and lock it exclusively; the fd, or
+ * -1 with *error_r.  If the log was removed while we waited for the lock
+ * (bounce flushed it, or a failed first append undid itself), a record
+ * written now would vanish with the old inode: open it again.
+ */
+static int open_locked(const char *queue_dir, const char *log, const char *id,
+		       const char *path, struct stat *sb, bool *created_r, const char **error_r)
+{
+	int fd, rc;
+
+	for (int tries = 0;; tries++) {
+		if ((fd = open_log(queue_dir, log, id, created_r)) < 0)
+			return fail(error_r, "open %s: %s", path, strerror(errno));
+		while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+			;
+		if (rc < 0) {
+			fail(error_r, "lock %s: %s", path, strerror(errno));
+			break;
+		}
+		if (fstat(fd, sb) < 0) {
+			fail(error_r, "fstat %s: %s", path, strerror(errno));
+			break;
+		}
+		if (sb->st_nlink > 0)
+			return fd;
+		close(fd);
+		if (tries >= 10)
+			return fail(error_r, "%s keeps disappearing", path);
+	}
+	/* A log we created and could not lock is removed: as it was, absent. */
+	if (*created_r && fstat(fd, sb) == 0 && sb->st_size == 0)
+		(void)unlink(path);
+	close(fd);
+	return -1;
+}
+
 /* status_log_append - one record, durably, or nothing */
 int status_log_append(const char *queue_dir, const char *log, const char *id,
 		      const struct rcpt_status *st, const char **error_r)
@@ -216,52 +267,17 @@ int status_log_append(const char *queue_dir, const char *log, const char *id,
 	int fd, rc = -1, err;
 
 	*error_r = sl_err;
-	if (st->recipient == NULL || *st->recipient == 0)
-		return fail(error_r, "status record without a recipient");
-	if (!dsn_status_valid(st->dsn.status))
-		return fail(error_r, "bad status \"%.15s\" for %s", st->dsn.status, st->recipient);
-	if (st->dsn.action == NULL || *st->dsn.action == 0)
-		return fail(error_r, "status record without an action for %s", st->recipient);
-	if (!isfinite(st->time))
-		return fail(error_r, "bad time for %s", st->recipient);
+	if (check_record(st, error_r) < 0)
+		return -1;
 
 	path = queue_path(queue_dir, log, id);
 	buf_init(&rec, 512);
 	format_record(&rec, st);
 
-	/*
-	 * Open and lock.  If the log was removed while we waited for the lock
-	 * (bounce flushed it, or a failed first append undid itself), a record
-	 * written now would vanish with the old inode: open it again.
-	 */
-	for (int tries = 0;; tries++) {
-		if ((fd = open_log(queue_dir, log, id, &created)) < 0) {
-			fail(error_r, "open %s: %s", path, strerror(errno));
-			buf_deinit(&rec);
-			free(path);
-			return -1;
-		}
-		while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-			;
-		if (rc < 0) {
-			fail(error_r, "lock %s: %s", path, strerror(errno));
-			rc = -1;
-			goto out;
-		}
-		rc = -1;
-		if (fstat(fd, &sb) < 0) {
-			fail(error_r, "fstat %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (sb.st_nlink > 0)
-			break;
-		close(fd);
-		if (tries >= 10) {
-			fail(error_r, "%s keeps disappearing", path);
-			buf_deinit(&rec);
-			free(path);
-			return -1;
-		}
+	if ((fd = open_locked(queue_dir, log, id, path, &sb, &created, error_r)) < 0) {
+		buf_deinit(&rec);
+		free(path);
+		return -1;
 	}
 
 	/* A torn record from a crash would swallow ours: cut it off first. */
@@ -309,6 +325,101 @@ out:
 		(void)unlink(path);
 	close(fd);
 	buf_deinit(&rec);
+	free(path);
+	return rc;
+}
+
+/* same_but_time - do two log texts differ in nothing but their time lines? */
+static bool same_but_time(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0, j = 0;
+
+	/* Values are escaped, so every line is one "name=value". */
+	while (i < alen && j < blen) {
+		const char *ea = memchr(a + i, '\n', alen - i), *eb = memchr(b + j, '\n', blen - j);
+		size_t la, lb;
+		bool ta, tb;
+
+		if (ea == NULL || eb == NULL)
+			return false;
+		la = (size_t)(ea - (a + i));
+		lb = (size_t)(eb - (b + j));
+		ta = la >= 5 && memcmp(a + i, "time=", 5) == 0;
+		tb = lb >= 5 && memcmp(b + j, "time=", 5) == 0;
+		if (ta != tb || (!ta && (la != lb || memcmp(a + i, b + j, la) != 0)))
+			return false;
+		i += la + 1;
+		j += lb + 1;
+	}
+	return i == alen && j == blen;
+}
+
+/* status_log_rewrite - the log's whole content, written over the old one */
+int status_log_rewrite(const char *queue_dir, const char *log, const char *id,
+		       const struct rcpt_status *recs, size_t count, bool *unsynced_r,
+		       const char **error_r)
+{
+	char *path, *old_text = NULL;
+	struct buf text;
+	struct stat sb;
+	bool created = false, same = false;
+	ssize_t n;
+	int fd, rc = -1;
+
+	*error_r = sl_err;
+	if (count == 0)
+		return fail(error_r, "no records to write");
+	for (size_t i = 0; i < count; i++)
+		if (check_record(&recs[i], error_r) < 0)
+			return -1;
+	path = queue_path(queue_dir, log, id);
+	buf_init(&text, 512 * count);
+	for (size_t i = 0; i < count; i++)
+		format_record(&text, &recs[i]);
+	if ((fd = open_locked(queue_dir, log, id, path, &sb, &created, error_r)) < 0) {
+		buf_deinit(&text);
+		free(path);
+		return -1;
+	}
+
+	/*
+	 * The usual case (a destination dead for hours) rewrites what the log
+	 * already says with new times: then a lost write loses nothing but
+	 * the times, and no sync is needed.
+	 */
+	/* Linux's pwrite() appends on an O_APPEND descriptor, whatever the offset. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_APPEND) < 0) {
+		fail(error_r, "fcntl %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (sb.st_size > 0 && (size_t)sb.st_size == text.len) {
+		old_text = xmalloc(text.len);
+		if (pread(fd, old_text, text.len, 0) == (ssize_t)text.len)
+			same = same_but_time(old_text, text.len, text.data, text.len);
+	}
+	if ((n = pwrite(fd, text.data, text.len, 0)) != (ssize_t)text.len) {
+		fail(error_r, "write %s: %s", path, n < 0 ? strerror(errno) : "short write");
+		goto out;
+	}
+	if ((off_t)text.len < sb.st_size && ftruncate(fd, (off_t)text.len) < 0) {
+		fail(error_r, "truncate %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!same && unsynced_r) {
+		*unsynced_r = true;
+	} else if (!same && fsync(fd) < 0) {
+		fail(error_r, "fsync %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (created && !unsynced_r && fsync_parent(path) < 0) {
+		fail(error_r, "fsync folder of %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	free(old_text);
+	buf_deinit(&text);
 	free(path);
 	return rc;
 }

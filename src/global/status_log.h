@@ -23,6 +23,7 @@
 #ifndef SLUICE_STATUS_LOG_H
 #define SLUICE_STATUS_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "global/dsn.h"
@@ -56,6 +57,23 @@ struct rcpt_status_rec {
  * dsn.status and dsn.action are required; NULL optional strings are "". */
 int status_log_append(const char *queue_dir, const char *log, const char *id,
 		      const struct rcpt_status *st, const char **error_r);
+/*
+ * status_log_rewrite - make the log hold exactly these count records (a
+ * new attempt's outcomes replacing the last attempt's), under the same
+ * exclusive lock as appends.  The text is written over the old one in
+ * place (no truncation to zero, no unlink: freeing a file's blocks is
+ * what costs on a file system that discards).  When the old log already
+ * says the same thing - the same records but for their time fields - the
+ * write is never synced (a crash can only leave the old times).  Otherwise
+ * it is fsync'd like an append, or, when unsynced_r is not NULL, left for
+ * the caller to sync in bulk (syncfs) and *unsynced_r is set to true.
+ * count must be at least 1; each record follows the rules of
+ * status_log_append.  0, or -1 with *error_r (the log may then hold
+ * anything a reader rejects: remove it).
+ */
+int status_log_rewrite(const char *queue_dir, const char *log, const char *id,
+		       const struct rcpt_status *recs, size_t count, bool *unsynced_r,
+		       const char **error_r);
 /*
  * status_log_read - read every record; returns the count and an array in
  * *recs_r (caller frees with status_log_free), 0 and NULL when the log does

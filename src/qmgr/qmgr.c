@@ -41,6 +41,8 @@
 
 #define TRIGGER_BUF_SIZE	1024	/* bytes read per trigger event (Postfix) */
 #define QMGR_MAX_WAIT		5.0	/* longest sleep between turns */
+#define BACKLOG_SLICE_MAX	256	/* messages re-deferred in place per turn */
+#define BACKLOG_SLICE_TIME	0.005	/* seconds of that work per turn, at most */
 
 struct sched *qmgr_sched;
 struct qmgr_message *qmgr_messages;
@@ -275,6 +277,30 @@ static void qmgr_watchdog(int sig)
 	msg_fatal("watchdog timeout: no progress for %ld seconds", var_qmgr_daemon_timeout);
 }
 
+/*
+ * backlog_slice - re-defer due messages of dead destinations in place
+ * (qmgr_backlog.c), starting with *id, for at most BACKLOG_SLICE_MAX
+ * messages or BACKLOG_SLICE_TIME seconds: one slice per turn, so the
+ * event loop (replies, new mail, triggers) is never held for long.
+ * Returns 1 with *id (and *flags) set to a message that needs the normal
+ * import, or 0 when the slice ended without one.
+ */
+static int backlog_slice(const char **id, int *flags)
+{
+	double start = wall_time();
+	int n = 0;
+
+	while (qmgr_backlog_defer(*id, *flags)) {
+		if (++n >= BACKLOG_SLICE_MAX || wall_time() - start >= BACKLOG_SLICE_TIME
+		    || (*id = qmgr_scan_next(qmgr_deferred_scan, flags)) == NULL) {
+			qmgr_backlog_sync();
+			return 0;
+		}
+	}
+	qmgr_backlog_sync();
+	return 1;
+}
+
 /* feed_one - leaky bucket + fairness: import at most one message
  * (*incoming_r: it came from incoming/) */
 static bool feed_one(bool *incoming_r)
@@ -293,6 +319,13 @@ static bool feed_one(bool *incoming_r)
 		scan = which == SCHED_FEED_INCOMING ? qmgr_incoming_scan : qmgr_deferred_scan;
 		if ((id = qmgr_scan_next(scan, &flags)) == NULL)
 			continue;
+		if (which == SCHED_FEED_DEFERRED && backlog_slice(&id, &flags) == 0) {
+			/* The slice re-deferred what it could; nothing to import. */
+			*incoming_r = false;
+			sched_feed_imported(&qmgr_sched->feed, qmgr_message_count,
+					    qmgr_sched->recipient_count);
+			return true;
+		}
 		(void)qmgr_active_feed(which == SCHED_FEED_INCOMING ? "incoming" : "deferred",
 				       id, flags);
 		*incoming_r = which == SCHED_FEED_INCOMING;

@@ -116,6 +116,14 @@ void qmgr_batch_free(struct qmgr_batch *b);
 char *qmgr_message_path(const struct qmgr_message *msg);
 void qmgr_message_transport_conf(const char *transport, struct sched_transport_conf *tc);
 void qmgr_message_reconfigure(void);
+bool qmgr_rcpt_dead(const char *addr, char **why_r);
+
+/* qmgr_backlog.c */
+/* qmgr_backlog_defer - re-defer a due deferred message whose every pending
+ * recipient waits for a dead destination, without importing it: 1 done, 0
+ * not such a message (import it as usual). */
+int qmgr_backlog_defer(const char *id, int scan_flags);
+void qmgr_backlog_sync(void);
 
 /* qmgr_deliver.c */
 void qmgr_deliver_drain(void);

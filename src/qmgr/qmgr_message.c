@@ -191,13 +191,10 @@ static void add_to_queue(struct grouping *g, struct sched_queue *q, struct qmgr_
 	}
 }
 
-/* queue_get - the scheduler's queue for a resolved recipient */
-static struct sched_queue *queue_get(struct sched_transport *t, const char *nexthop,
-				     const char *addr)
+/* queue_name - the scheduler's queue name for a resolved recipient */
+static void queue_name(const struct sched_transport *t, const char *nexthop, const char *addr,
+		       char *name, size_t size)
 {
-	char name[512];
-	struct sched_queue *q;
-
 	if (t->conf.recipient_limit == 1) {
 		/* Per-recipient queues: concurrency per mailbox (local). */
 		const char *at = strrchr(addr, '@');
@@ -205,11 +202,21 @@ static struct sched_queue *queue_get(struct sched_transport *t, const char *next
 		char full[600];
 
 		snprintf(full, sizeof(full), "%.*s@%s", (int)n, addr, nexthop);
-		if (sched_queue_name_rcpt(full, var_recipient_delimiter, name, sizeof(name)) < 0)
-			snprintf(name, sizeof(name), "%s", nexthop);
+		if (sched_queue_name_rcpt(full, var_recipient_delimiter, name, size) < 0)
+			snprintf(name, size, "%s", nexthop);
 	} else {
-		snprintf(name, sizeof(name), "%s", nexthop);
+		snprintf(name, size, "%s", nexthop);
 	}
+}
+
+/* queue_get - the scheduler's queue for a resolved recipient */
+static struct sched_queue *queue_get(struct sched_transport *t, const char *nexthop,
+				     const char *addr)
+{
+	char name[512];
+	struct sched_queue *q;
+
+	queue_name(t, nexthop, addr, name, sizeof(name));
 	if ((q = sched_queue_find(t, name)) == NULL)
 		q = sched_queue_create(t, name, nexthop, qmgr_now);
 	return q;
@@ -330,6 +337,44 @@ drop:
 	free(r->address);
 	free(r->orig_rcpt);
 	free(r->dsn_orcpt);
+}
+
+/*
+ * qmgr_rcpt_dead - would route_rcpt() send this recipient of an ordinary
+ * message (no filter, no flush, no expiry, no verification) to the retry
+ * transport because its transport or destination is held as dead?  Then
+ * *why_r is the saved "status reason" (the caller frees it).  Nothing is
+ * created: a transport or queue the scheduler does not hold is not dead.
+ * Any other fate (double bounce, bad syntax, defer_transports) is "no".
+ */
+bool qmgr_rcpt_dead(const char *addr, char **why_r)
+{
+	struct resolve_reply rr;
+	struct sched_transport *t;
+	struct sched_queue *q;
+	char name[512];
+
+	*why_r = NULL;
+	if (!var_allow_min_user && addr[0] == '-')
+		return false;
+	if (is_double_bounce(addr))
+		return false;
+	resolve_addr(addr, &rr);
+	if (*var_defer_transports && str_list_match(var_defer_transports, rr.transport)) {
+		resolve_clear(&rr);
+		return false;
+	}
+	if ((t = sched_transport_find(qmgr_sched, rr.transport)) != NULL) {
+		if (sched_transport_dead(t)) {
+			*why_r = xasprintf("%s %s", t->dead_status, t->dead_reason);
+		} else {
+			queue_name(t, rr.nexthop, rr.recipient, name, sizeof(name));
+			if ((q = sched_queue_find(t, name)) != NULL && sched_queue_dead(q))
+				*why_r = xasprintf("%s %s", q->dead_status, q->dead_reason);
+		}
+	}
+	resolve_clear(&rr);
+	return *why_r != NULL;
 }
 
 /* read_chunk - read and route the next chunk of recipients */
