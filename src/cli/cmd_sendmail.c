@@ -717,7 +717,7 @@ int cmd_sendmail(const char *config_dir, int argc, char **argv)
 	struct sm_opts o;
 	const char *err;
 	char *queue_argv[] = {(char *)"queue", NULL};
-	int rc, first;
+	int rc, first = 0;
 
 	if ((rc = parse_options(argc, argv, &o, &first)) != EX_OK)
 		return rc;

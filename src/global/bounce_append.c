@@ -20,7 +20,7 @@
 const char *bounce_soft_status(const char *status, char out[16])
 {
 	if (status && status[0] == '5' && dsn_status_valid(status))
-		snprintf(out, 16, "4%s", status + 1);
+		snprintf(out, 16, "4%.14s", status + 1);
 	else
 		snprintf(out, 16, "4.0.0");
 	return out;
