@@ -379,6 +379,7 @@ int main(int argc, char **argv)
 	qmgr_scan_request(qmgr_deferred_scan, QMGR_SCAN_START);
 	ev_timer_request(qmgr_deferred_run_event, NULL, (double)var_queue_run_delay);
 	qmgr_control_init();
+	qmgr_state_init();
 
 	for (;;) {
 		double wait;

@@ -1438,3 +1438,55 @@ double sched_lifetime(bool null_sender, double maximal_queue_lifetime,
 		return bounce_queue_lifetime;
 	return maximal_queue_lifetime;
 }
+
+/* ------------------------------------------------ read-only accessors */
+
+/* sched_transport_next - walk the transports in round-robin order */
+struct sched_transport *sched_transport_next(const struct sched *s,
+					     const struct sched_transport *t)
+{
+	if (t == NULL)
+		return s->xport_head;
+	return t->rr_next == s->xport_head ? NULL : t->rr_next;
+}
+
+/* sched_queue_next - walk a transport's queues */
+struct sched_queue *sched_queue_next(const struct sched_transport *t,
+				     const struct sched_queue *q)
+{
+	return q == NULL ? t->queues : q->next;
+}
+
+/* sched_queue_waiting - recipients in the todo entries */
+long sched_queue_waiting(const struct sched_queue *q)
+{
+	long n = 0;
+
+	for (const struct sched_entry *e = q->todo.first; e; e = e->next)
+		n += e->nrcpt;
+	return n;
+}
+
+/* sched_queue_retry_time - when a throttled queue is tried again */
+double sched_queue_retry_time(const struct sched_queue *q)
+{
+	if (!Q_THROTTLED(q) || q->timer.heap_idx == SIZE_MAX || q->timer.kind != T_QUEUE_REVIVE)
+		return -1;
+	return q->timer.when;
+}
+
+/* sched_queue_resume_time - when a rate-suspended queue may go again */
+double sched_queue_resume_time(const struct sched_queue *q)
+{
+	if (!Q_SUSPENDED(q) || q->timer.heap_idx == SIZE_MAX || q->timer.kind != T_QUEUE_RESUME)
+		return -1;
+	return q->timer.when;
+}
+
+/* sched_transport_retry_time - when a dead transport is tried again */
+double sched_transport_retry_time(const struct sched_transport *t)
+{
+	if (!(t->flags & SCHED_TRANSPORT_DEAD) || t->revive_timer.heap_idx == SIZE_MAX)
+		return -1;
+	return t->revive_timer.when;
+}

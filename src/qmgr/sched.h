@@ -491,4 +491,31 @@ bool sched_expired(double create_time, double now, double lifetime);
 double sched_lifetime(bool null_sender, double maximal_queue_lifetime,
 		      double bounce_queue_lifetime);
 
+/*
+ * Read-only views for status reports (qmgr_state.c); none of them changes
+ * anything.
+ *
+ * sched_transport_next - the transport after t in round-robin order (t NULL:
+ * the first); NULL after the last.  sched_queue_next - likewise for the
+ * queues of a transport, in no particular order.  Borrowed; the walk is
+ * valid until the next call that may free a queue or transport.
+ */
+struct sched_transport *sched_transport_next(const struct sched *s,
+					     const struct sched_transport *t);
+struct sched_queue *sched_queue_next(const struct sched_transport *t,
+				     const struct sched_queue *q);
+
+/* sched_queue_waiting - recipients in q's todo entries (O(entries)). */
+long sched_queue_waiting(const struct sched_queue *q);
+
+/*
+ * sched_queue_retry_time - when throttled q revives (its timer), or -1 when
+ * q is not dead.  sched_queue_resume_time - when a queue suspended by its
+ * rate delay may deliver again, or -1.  sched_transport_retry_time - when a
+ * DEAD transport revives, or -1.
+ */
+double sched_queue_retry_time(const struct sched_queue *q);
+double sched_queue_resume_time(const struct sched_queue *q);
+double sched_transport_retry_time(const struct sched_transport *t);
+
 #endif
