@@ -156,6 +156,13 @@ void qmgr_state_init(void);
 void qmgr_state_count(const struct sched_queue *q, long delivered, long failed);
 /* qmgr_state_encode - the state as attributes appended to an open frame */
 void qmgr_state_encode(struct buf *out);
+/* qmgr_state_load - destination health saved by the last run (at start,
+ * after the scheduler exists); starts the periodic save. */
+void qmgr_state_load(void);
+/* qmgr_state_save - write it to data_directory (stop, and periodically) */
+void qmgr_state_save(void);
+/* qmgr_state_init_window - sched_ops.queue_init_window */
+long qmgr_state_init_window(void *ctx, const struct sched_transport *t, const char *name);
 
 /* qmgr.c */
 void qmgr_entry_defer(void *ctx, struct sched_entry *e, const char *status,

@@ -132,6 +132,12 @@ struct sched_ops {
 	void (*queue_free)(void *ctx, struct sched_queue *q);
 	/* transport_free (optional) - t is about to be freed (sched_free). */
 	void (*transport_free)(void *ctx, struct sched_transport *t);
+	/*
+	 * queue_init_window (optional) - the window a new queue of t called
+	 * name starts with instead of init_dest_concurrency (a window
+	 * remembered across a restart); <= 0 for none.  Clamped to the limit.
+	 */
+	long (*queue_init_window)(void *ctx, const struct sched_transport *t, const char *name);
 };
 
 /* One armed (or idle) timed event; internal, embedded in its owner. */
@@ -517,5 +523,28 @@ long sched_queue_waiting(const struct sched_queue *q);
 double sched_queue_retry_time(const struct sched_queue *q);
 double sched_queue_resume_time(const struct sched_queue *q);
 double sched_transport_retry_time(const struct sched_transport *t);
+
+/*
+ * A destination's health as the previous run of the queue manager left it
+ * (qmgr_state.c saves and reads it).  dead_status/dead_reason NULL: alive.
+ */
+struct sched_queue_saved {
+	const char *dead_status, *dead_reason;	/* borrowed for the call */
+	double retry_at;		/* when a dead queue revives */
+	double fail_cohorts, failure;	/* feedback accumulators */
+	double last_fail;		/* -inf: never */
+};
+
+/*
+ * sched_queue_restore - create queue name of t from sv: dead until
+ * sv->retry_at when it was dead and that time is still ahead (new entries
+ * are then refused as for any dead queue), otherwise alive with its failure
+ * history when keep_failure_history would still keep it.  A queue with
+ * neither is collected at the next sched_run_timers().  NULL when the queue
+ * already exists (nothing changes).
+ */
+struct sched_queue *sched_queue_restore(struct sched_transport *t, const char *name,
+					const char *nexthop,
+					const struct sched_queue_saved *sv, double now);
 
 #endif

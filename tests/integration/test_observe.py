@@ -3,6 +3,7 @@ compared with what the test arranged (a dead destination, a busy one, a
 healthy one, one whose server greets with odd bytes) and with the disk
 (`sluice queue --json`)."""
 import json
+import os
 import socket
 import threading
 import time
@@ -179,3 +180,99 @@ def test_top_once_sorts_stuck_first(instance, sink):
     assert time.time() - t >= 0.2
     for bad in (["-n", "0"], ["-d", "x"], ["extra"]):
         assert instance.sluice("top", *bad, check=False).returncode == 64
+
+
+def test_restart_keeps_destination_health(instance, sink):
+    """A restart in the middle of an outage makes no new connection to the
+    dead destination before its retry time, and a busy healthy destination
+    starts at the window it had."""
+    data = os.path.join(instance.base, "data")
+    os.makedirs(data)
+    if os.geteuid() == 0:
+        import pwd
+        pw = pwd.getpwnam("sluice")
+        os.chown(data, pw.pw_uid, pw.pw_gid)
+    healthy = sink(delay=0.5)
+    dead = Refuser(b"421 4.3.2 down for maintenance\r\n")
+    instance.write_config(
+        data_directory=data,
+        transport_maps=routes({"healthy.test": healthy.port, "dead.test": dead.port}),
+        initial_destination_concurrency=2, default_destination_concurrency_limit=6,
+        default_destination_concurrency_positive_feedback=1,
+        minimal_backoff_time="300s", maximal_backoff_time="600s", queue_run_delay="300s")
+    for i in range(3):
+        instance.inject(["d%d@dead.test" % i], kick=False)
+    for i in range(60):
+        instance.inject(["h%d@healthy.test" % i], kick=False)
+    instance.start()
+    instance.wait_log(r"to=<d\d@dead\.test>.*status=deferred", count=3)
+
+    def wide():
+        st = status(instance)
+        h = dest(st, healthy.port)
+        return st if h and h["window"] == 6 and h["in_flight"] >= 4 else None
+    st = instance.wait_for(wide, 60, "healthy.test at window 6")
+    before = dest(st, dead.port)
+    assert before["dead"] is True and before["retry_at"] is not None
+    connections = dead.connections
+    assert connections >= 1
+    # From now on nothing succeeds quickly: the window cannot grow again.
+    healthy.delay = 60
+    instance.stop()
+    assert os.path.exists(os.path.join(data, "qmgr.state"))
+    instance.start()
+    instance.wait_log(r"destination state from .*: 1 dead, 1 windows")
+
+    def healthy_seen():
+        st = status(instance)
+        h = dest(st, healthy.port)
+        return st if h and h["in_flight"] > 0 else None
+    st = instance.wait_for(healthy_seen, 30, "healthy.test after the restart")
+    h = dest(st, healthy.port)
+    assert h["window"] == 6, h          # not initial_destination_concurrency (2)
+    instance.wait_for(lambda: dest(status(instance), healthy.port)["in_flight"] >= 4, 20,
+                      "more than the initial window in flight")
+    after = dest(st, dead.port)
+    assert after is not None and after["dead"] is True, st["destinations"]
+    assert abs(after["retry_at"] - before["retry_at"]) <= 1
+    assert "down for maintenance" in after["reason"]
+    # New mail for the dead destination: deferred at once, no connection.
+    instance.inject(["new@dead.test"])
+    instance.wait_log(r"to=<new@dead\.test>.*status=deferred.*down for maintenance")
+    assert dead.connections == connections
+    dead.stop()
+
+
+def test_old_windows_start_slow(instance, sink):
+    """A saved window older than an hour is not used; a damaged file is
+    ignored with a warning."""
+    data = os.path.join(instance.base, "data")
+    os.makedirs(data)
+    if os.geteuid() == 0:
+        import pwd
+        pw = pwd.getpwnam("sluice")
+        os.chown(data, pw.pw_uid, pw.pw_gid)
+    s = sink(delay=60)
+    name = "[127.0.0.1]:%d" % s.port
+
+    def attrs(pairs):
+        return b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in pairs)
+    now = time.time()
+    with open(os.path.join(data, "qmgr.state"), "wb") as f:
+        f.write(attrs([("format", "sluice-qmgr-state-1"), ("saved", "%f" % now),
+                       ("dest", name), ("transport", "smtp"), ("nexthop", name),
+                       ("window", "6"), ("window_time", "%f" % (now - 4000))]))
+    instance.write_config(data_directory=data, transport_maps=routes({"a.test": s.port}),
+                          initial_destination_concurrency=2,
+                          default_destination_concurrency_limit=6)
+    for i in range(10):
+        instance.inject(["r%d@a.test" % i], kick=False)
+    instance.start()
+    d = instance.wait_for(lambda: (dest(status(instance), s.port) or {}).get("in_flight") == 2
+                          and dest(status(instance), s.port), 30, "two in flight")
+    assert d["window"] == 2
+    instance.stop()
+    with open(os.path.join(data, "qmgr.state"), "wb") as f:
+        f.write(b"garbage without terminators")
+    instance.start()
+    instance.wait_log(r"ignoring damaged destination state")
