@@ -6,6 +6,9 @@
 #   ${prefix}/lib/sluice/                     daemons and agents (daemon_directory)
 #   /etc/sluice/main.cf                       installed configuration
 #   /var/spool/sluice                         queue_directory (master makes it)
+#   /var/lib/sluice                           data_directory, owned by mail_owner
+#                                             (the package's postinst makes it;
+#                                             a plain install: mkdir + chown sluice)
 #   /lib/systemd/system/sluice.service        the unit (package only)
 #   /etc/logrotate.d/sluice                   for sites that set maillog_file
 #

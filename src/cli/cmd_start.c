@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cmd_start.h"
+#include "cmd_top.h"
 #include "global/daemon_path.h"
 #include "global/mail_conf.h"
 #include "global/params.h"
@@ -148,15 +149,19 @@ int cmd_reload(const char *config_dir, int argc, char **argv)
 	return 0;
 }
 
-/* cmd_status - is it running? */
+/* cmd_status - is it running?  --json: the live state (cmd_top.c) */
 int cmd_status(const char *config_dir, int argc, char **argv)
 {
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
 	long pid;
 
-	if (argc != 1)
-		msg_fatal_status(64, "usage: sluice [-c dir] status");
+	if (argc != 1 && !json)
+		msg_fatal_status(64, "usage: sluice [-c dir] status [--json]");
 	read_config(config_dir);
-	if ((pid = master_running(var_queue_directory)) == 0) {
+	pid = master_running(var_queue_directory);
+	if (json)
+		return cmd_status_json(var_queue_directory, pid);
+	if (pid == 0) {
 		printf("sluice: the sluice mail system is not running\n");
 		return 1;
 	}

@@ -23,6 +23,7 @@
 #include "cmd_super.h"
 #include "cmd_sendmail.h"
 #include "cmd_start.h"
+#include "cmd_top.h"
 #include "util/log.h"
 
 typedef int cmd_fn(const char *config_dir, int argc, char **argv);
@@ -35,7 +36,8 @@ static const struct {
 	{"start", cmd_start, "start [-f]"},
 	{"stop", cmd_stop, "stop"},
 	{"reload", cmd_reload, "reload"},
-	{"status", cmd_status, "status"},
+	{"status", cmd_status, "status [--json]"},
+	{"top", cmd_top, "top [-b] [-n iterations] [-d seconds]"},
 	{"sendmail", cmd_sendmail, "sendmail [-f sender] [-t] [-i] [-N notify] [-R ret] [-V envid] [-bv] [-v] [--] rcpt..."},
 	{"queue", cmd_queue, "queue [--json]"},
 	{"flush", cmd_flush, "flush"},

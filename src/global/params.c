@@ -33,6 +33,7 @@ char *var_alternate_config_directories;
 char *var_queue_directory;
 char *var_daemon_directory;
 char *var_process_id_directory;
+char *var_data_directory;
 char *var_maillog_file;
 char *var_syslog_name;
 char *var_syslog_facility;
@@ -243,6 +244,16 @@ static const struct param_def table[] = {
 		.doc = "Where the daemons and delivery agents (master, qmgr, pickup, bounce, "
 		       "smtp, local, pipe, discard, error) are installed; a build tree finds "
 		       "them next to the sluice command instead."
+	},
+	{
+		.name = "data_directory", .type = PARAM_STR, .def = "./var/lib",
+		.var = &var_data_directory,
+		.doc = "Where the queue manager keeps what it learns about destinations across "
+		       "restarts (dead destinations, failure history, concurrency windows), "
+		       "owned by mail_owner. The folder is not created: when it is missing the "
+		       "queue manager starts without that memory. The embedded default is "
+		       "relative to the current directory; an installed system uses "
+		       "/var/lib/sluice."
 	},
 	{
 		.name = "process_id_directory", .type = PARAM_STR, .def = "pid",

@@ -167,6 +167,7 @@ extern char *var_alternate_config_directories;
 extern char *var_queue_directory;
 extern char *var_daemon_directory;
 extern char *var_process_id_directory;
+extern char *var_data_directory;
 extern char *var_maillog_file;
 extern char *var_syslog_name;
 extern char *var_syslog_facility;

@@ -268,6 +268,8 @@ static void qmgr_reload_event(int event, void *ctx)
 static void qmgr_stop_event(int event, void *ctx)
 {
 	msg_info("terminating on signal %d", (int)(long)ctx);
+	qmgr_now = wall_time();
+	qmgr_state_save();
 	exit(0);
 }
 
@@ -375,6 +377,7 @@ int main(int argc, char **argv)
 		.entry_defer = qmgr_entry_defer,
 		.clog_warning = clog_warning,
 		.log = feedback_log,
+		.queue_init_window = qmgr_state_init_window,
 	};
 	struct mail_server_opts opts;
 	struct sched_conf conf;
@@ -397,6 +400,8 @@ int main(int argc, char **argv)
 	qmgr_now = wall_time();
 
 	ev_init();
+	qmgr_state_init();
+	qmgr_state_load();
 	set_nonblock(MAIL_SERVER_LISTEN_FD, true);
 	ev_read_enable(MAIL_SERVER_LISTEN_FD, qmgr_trigger_event, NULL, -1);
 	ev_signal(SIGHUP, qmgr_reload_event, NULL);

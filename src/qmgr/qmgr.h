@@ -14,7 +14,9 @@
  *   qmgr_bounce.c   asynchronous requests to the bounce service
  *   qmgr_defer.c    recipients the queue manager defers itself
  *   qmgr_control.c  requests from the queue tools (hold/delete/requeue of
- *                   messages in the active queue)
+ *                   messages in the active queue; the live state)
+ *   qmgr_state.c    the live state report; five-minute counters
+ *   qmgr_stats.c    the pure five-minute counters (qmgr_stats.h)
  *   sched.c         the pure scheduler (sched.h)
  */
 #ifndef SLUICE_QMGR_H
@@ -129,6 +131,10 @@ void qmgr_backlog_sync(void);
 void qmgr_deliver_drain(void);
 void qmgr_deliver_close_idle(void);
 long qmgr_deliver_busy_count(void);
+/* qmgr_deliver_agents - agent connections of t: delivering, idle, being
+ * set up; and the master.cf process limit of its service (0: none). */
+void qmgr_deliver_agents(const struct sched_transport *t, long *busy_r, long *idle_r,
+			 long *starting_r, long *limit_r);
 
 /* qmgr_bounce.c */
 #define QMGR_BOUNCE_FLUSH	"bounce_flush"
@@ -150,6 +156,21 @@ void qmgr_bounce_rcpt(struct qmgr_message *msg, const struct qmgr_rcpt *rcpt,
 
 /* qmgr_control.c */
 void qmgr_control_init(void);
+
+/* qmgr_state.c - live state for "sluice status --json" and "sluice top" */
+struct buf;
+void qmgr_state_init(void);
+/* qmgr_state_count - recipients delivered/failed by one delivery to q */
+void qmgr_state_count(const struct sched_queue *q, long delivered, long failed);
+/* qmgr_state_encode - the state as attributes appended to an open frame */
+void qmgr_state_encode(struct buf *out);
+/* qmgr_state_load - destination health saved by the last run (at start,
+ * after the scheduler exists); starts the periodic save. */
+void qmgr_state_load(void);
+/* qmgr_state_save - write it to data_directory (stop, and periodically) */
+void qmgr_state_save(void);
+/* qmgr_state_init_window - sched_ops.queue_init_window */
+long qmgr_state_init_window(void *ctx, const struct sched_transport *t, const char *name);
 
 /* qmgr.c */
 void qmgr_entry_defer(void *ctx, struct sched_entry *e, const char *status,

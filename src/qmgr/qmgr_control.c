@@ -18,6 +18,9 @@
  * full pass over deferred/ (count = IDs entered).  As for any deferred
  * message, defer_transports, dead destinations and transports still
  * apply: a release is not a flush (Postfix's postsuper -H).
+ *
+ * request=state asks for the live state (qmgr_state.c): the reply is the
+ * report, and nothing changes ("sluice status --json", "sluice top").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -126,6 +129,16 @@ static void control_accept_event(int event, void *ctx)
 	if (attr_read_frame(fd, in, 1024 * 1024, 5000, &al, &error) == 1
 	    && (request = attr_get(&al, "request")) != NULL) {
 		qmgr_now = wall_time();
+		if (strcmp(request, "state") == 0) {
+			/* Read-only: the report, and nothing changes. */
+			attr_frame_begin(out);
+			qmgr_state_encode(out);
+			attr_frame_end(out);
+			(void)attr_write_frame(fd, out, 5000);
+			attr_list_deinit(&al);
+			close(fd);
+			goto done;
+		}
 		attr_cursor_init(&c, &al);
 		while ((id = attr_cursor_find(&c, "queue_id")) != NULL)
 			if (strcmp(request, "release") == 0 ? control_release(id)

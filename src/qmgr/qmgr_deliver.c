@@ -77,6 +77,24 @@ long qmgr_deliver_busy_count(void)
 	return busy_count;
 }
 
+/* qmgr_deliver_agents - connections of t by state (for status reports) */
+void qmgr_deliver_agents(const struct sched_transport *t, long *busy_r, long *idle_r,
+			 long *starting_r, long *limit_r)
+{
+	*busy_r = *idle_r = *starting_r = 0;
+	for (const struct agent_conn *c = conns; c; c = c->next) {
+		if (c->t != t)
+			continue;
+		if (c->state == CONN_BUSY)
+			++*busy_r;
+		else if (c->state == CONN_IDLE)
+			++*idle_r;
+		else
+			++*starting_r;
+	}
+	*limit_r = maxproc(t);
+}
+
 /* conn_free - close and forget a connection */
 static void conn_free(struct agent_conn *c)
 {
@@ -165,6 +183,8 @@ static void handle_reply(struct agent_conn *c, struct attr_list *al)
 	}
 	free(c->session);
 	c->session = rep.session && *rep.session ? xstrdup(rep.session) : NULL;
+	qmgr_state_count(c->entry->queue, rep.sent,
+			 rep.hop_status[0] ? (long)c->entry->nrcpt : rep.bounced + rep.deferred);
 	entry_finish(c, &o);
 	c->uses++;
 	/* An agent at the end of its max_use leaves: do not reuse it. */

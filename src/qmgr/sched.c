@@ -940,6 +940,14 @@ struct sched_queue *sched_queue_create(struct sched_transport *t, const char *na
 	htable_enter(t->queue_byname, name, q);
 	t->queue_count++;
 	s->queue_count++;
+	/* A window remembered across a restart (qmgr_state.c), if any. */
+	if (s->ops.queue_init_window) {
+		long w = s->ops.queue_init_window(s->ops_ctx, t, name);
+		long limit = t->conf.dest_concurrency_limit;
+
+		if (w > 0)
+			q->window = limit > 0 && w > limit ? limit : w;
+	}
 	/* Collected at the next timer run unless an entry arrives first. */
 	timer_arm(s, &q->timer, T_QUEUE_FORGET, now);
 	return q;
@@ -1437,4 +1445,94 @@ double sched_lifetime(bool null_sender, double maximal_queue_lifetime,
 	if (null_sender && bounce_queue_lifetime < maximal_queue_lifetime)
 		return bounce_queue_lifetime;
 	return maximal_queue_lifetime;
+}
+
+/* ------------------------------------------------ read-only accessors */
+
+/* sched_transport_next - walk the transports in round-robin order */
+struct sched_transport *sched_transport_next(const struct sched *s,
+					     const struct sched_transport *t)
+{
+	if (t == NULL)
+		return s->xport_head;
+	return t->rr_next == s->xport_head ? NULL : t->rr_next;
+}
+
+/* sched_queue_next - walk a transport's queues */
+struct sched_queue *sched_queue_next(const struct sched_transport *t,
+				     const struct sched_queue *q)
+{
+	return q == NULL ? t->queues : q->next;
+}
+
+/* sched_queue_waiting - recipients in the todo entries */
+long sched_queue_waiting(const struct sched_queue *q)
+{
+	long n = 0;
+
+	for (const struct sched_entry *e = q->todo.first; e; e = e->next)
+		n += e->nrcpt;
+	return n;
+}
+
+/* sched_queue_retry_time - when a throttled queue is tried again */
+double sched_queue_retry_time(const struct sched_queue *q)
+{
+	if (!Q_THROTTLED(q) || q->timer.heap_idx == SIZE_MAX || q->timer.kind != T_QUEUE_REVIVE)
+		return -1;
+	return q->timer.when;
+}
+
+/* sched_queue_resume_time - when a rate-suspended queue may go again */
+double sched_queue_resume_time(const struct sched_queue *q)
+{
+	if (!Q_SUSPENDED(q) || q->timer.heap_idx == SIZE_MAX || q->timer.kind != T_QUEUE_RESUME)
+		return -1;
+	return q->timer.when;
+}
+
+/* sched_transport_retry_time - when a dead transport is tried again */
+double sched_transport_retry_time(const struct sched_transport *t)
+{
+	if (!(t->flags & SCHED_TRANSPORT_DEAD) || t->revive_timer.heap_idx == SIZE_MAX)
+		return -1;
+	return t->revive_timer.when;
+}
+
+/* --------------------------------------------- restore after a restart */
+
+/* sched_queue_restore - a destination's health saved by the last run */
+struct sched_queue *sched_queue_restore(struct sched_transport *t, const char *name,
+					const char *nexthop,
+					const struct sched_queue_saved *sv, double now)
+{
+	struct sched *s = t->sched;
+	struct sched_queue *q;
+
+	if (htable_find(t->queue_byname, name))
+		return NULL;
+	q = sched_queue_create(t, name, nexthop, now);
+	if (sv->dead_status && sv->dead_reason && sv->retry_at > now) {
+		/* Still dead: wait out the retry time the last run set. */
+		q->window = SCHED_QUEUE_THROTTLED;
+		set_reason(&q->dead_status, &q->dead_reason, sv->dead_status, sv->dead_reason);
+		q->fail_cohorts = sv->fail_cohorts;
+		q->last_fail = sv->last_fail;
+		q->conn_flags = 0;
+		queue_update(q);
+		timer_arm(s, &q->timer, T_QUEUE_REVIVE, sv->retry_at);
+		return q;
+	}
+	q->fail_cohorts = sv->fail_cohorts > 0 ? sv->fail_cohorts : 0;
+	q->failure = sv->failure;
+	q->last_fail = sv->last_fail;
+	if (s->conf.keep_failure_history && has_history(q)
+	    && q->last_fail + s->conf.minimal_backoff_time > now) {
+		timer_arm(s, &q->timer, T_QUEUE_FORGET, q->last_fail + s->conf.minimal_backoff_time);
+		return q;
+	}
+	/* Nothing worth keeping: collected at the next timer run. */
+	q->fail_cohorts = q->failure = 0;
+	q->last_fail = -INFINITY;
+	return q;
 }

@@ -132,6 +132,12 @@ struct sched_ops {
 	void (*queue_free)(void *ctx, struct sched_queue *q);
 	/* transport_free (optional) - t is about to be freed (sched_free). */
 	void (*transport_free)(void *ctx, struct sched_transport *t);
+	/*
+	 * queue_init_window (optional) - the window a new queue of t called
+	 * name starts with instead of init_dest_concurrency (a window
+	 * remembered across a restart); <= 0 for none.  Clamped to the limit.
+	 */
+	long (*queue_init_window)(void *ctx, const struct sched_transport *t, const char *name);
 };
 
 /* One armed (or idle) timed event; internal, embedded in its owner. */
@@ -490,5 +496,55 @@ bool sched_expired(double create_time, double now, double lifetime);
  */
 double sched_lifetime(bool null_sender, double maximal_queue_lifetime,
 		      double bounce_queue_lifetime);
+
+/*
+ * Read-only views for status reports (qmgr_state.c); none of them changes
+ * anything.
+ *
+ * sched_transport_next - the transport after t in round-robin order (t NULL:
+ * the first); NULL after the last.  sched_queue_next - likewise for the
+ * queues of a transport, in no particular order.  Borrowed; the walk is
+ * valid until the next call that may free a queue or transport.
+ */
+struct sched_transport *sched_transport_next(const struct sched *s,
+					     const struct sched_transport *t);
+struct sched_queue *sched_queue_next(const struct sched_transport *t,
+				     const struct sched_queue *q);
+
+/* sched_queue_waiting - recipients in q's todo entries (O(entries)). */
+long sched_queue_waiting(const struct sched_queue *q);
+
+/*
+ * sched_queue_retry_time - when throttled q revives (its timer), or -1 when
+ * q is not dead.  sched_queue_resume_time - when a queue suspended by its
+ * rate delay may deliver again, or -1.  sched_transport_retry_time - when a
+ * DEAD transport revives, or -1.
+ */
+double sched_queue_retry_time(const struct sched_queue *q);
+double sched_queue_resume_time(const struct sched_queue *q);
+double sched_transport_retry_time(const struct sched_transport *t);
+
+/*
+ * A destination's health as the previous run of the queue manager left it
+ * (qmgr_state.c saves and reads it).  dead_status/dead_reason NULL: alive.
+ */
+struct sched_queue_saved {
+	const char *dead_status, *dead_reason;	/* borrowed for the call */
+	double retry_at;		/* when a dead queue revives */
+	double fail_cohorts, failure;	/* feedback accumulators */
+	double last_fail;		/* -inf: never */
+};
+
+/*
+ * sched_queue_restore - create queue name of t from sv: dead until
+ * sv->retry_at when it was dead and that time is still ahead (new entries
+ * are then refused as for any dead queue), otherwise alive with its failure
+ * history when keep_failure_history would still keep it.  A queue with
+ * neither is collected at the next sched_run_timers().  NULL when the queue
+ * already exists (nothing changes).
+ */
+struct sched_queue *sched_queue_restore(struct sched_transport *t, const char *name,
+					const char *nexthop,
+					const struct sched_queue_saved *sv, double now);
 
 #endif

@@ -1542,6 +1542,86 @@ static void test_free_busy_state(void **state)
 	assert_true(sched_next_timer(H.s) >= 0);
 }
 
+/*
+ * Restart memory: a restored dead queue refuses entries until its saved
+ * retry time and then revives; restored failure history is forgotten
+ * minimal_backoff_time (300 s) after the last failure; a queue with
+ * neither is collected at the next timer run.  The read-only views report
+ * the retry times.
+ */
+static void test_queue_restore(void **state)
+{
+	struct sched_transport *t;
+	struct sched_queue *q;
+	struct sched_queue_saved dead = {"4.4.1", "connect to x: refused", 1120, 1, 0, 990};
+	struct sched_queue_saved hist = {NULL, NULL, -1, 0.5, 0, 950};
+	struct sched_queue_saved none = {NULL, NULL, -1, 0, 0, -INFINITY};
+
+	start(NULL);
+	H.now = 1000;
+	t = xport("smtp", 20, 5, 1);
+	q = sched_queue_restore(t, "dead.example", NULL, &dead, H.now);
+	assert_non_null(q);
+	assert_true(sched_queue_dead(q));
+	assert_string_equal(q->dead_reason, "connect to x: refused");
+	assert_true(sched_queue_retry_time(q) == 1120);
+	assert_true(sched_queue_resume_time(q) == -1);
+	assert_null(sched_queue_restore(t, "dead.example", NULL, &dead, H.now));
+	q = sched_queue_restore(t, "hist.example", NULL, &hist, H.now);
+	assert_false(sched_queue_dead(q));
+	assert_true(sched_queue_retry_time(q) == -1);
+	assert_non_null(sched_queue_restore(t, "none.example", NULL, &none, H.now));
+	assert_int_equal(t->queue_count, 3);
+	sched_run_timers(H.s, H.now);
+	assert_int_equal(t->queue_count, 2);		/* none.example collected */
+	assert_true(sched_next_timer(H.s) == 1120);
+	H.now = 1120;
+	sched_run_timers(H.s, H.now);
+	assert_null(sched_queue_find(t, "dead.example"));	/* revived, empty: freed */
+	assert_non_null(q = sched_queue_find(t, "hist.example"));
+	assert_true(q->fail_cohorts == 0.5);
+	assert_true(sched_next_timer(H.s) == 1250);
+	H.now = 1250;
+	sched_run_timers(H.s, H.now);
+	assert_int_equal(t->queue_count, 0);
+	/* A dead saved queue whose retry time has passed comes back alive. */
+	dead.retry_at = 1200;
+	q = sched_queue_restore(t, "late.example", NULL, &dead, H.now);
+	assert_false(sched_queue_dead(q));
+}
+
+static long hint_window;
+
+static long cb_init_window(void *ctx, const struct sched_transport *t, const char *name)
+{
+	return strcmp(name, "wide.example") == 0 ? hint_window : 0;
+}
+
+/* queue_init_window: a remembered window, clamped to the limit. */
+static void test_queue_init_window(void **state)
+{
+	static const struct {
+		long hint, limit, want;
+	} rows[] = {
+		{8, 20, 8}, {30, 20, 20}, {0, 20, 5}, {-3, 20, 5}, {30, 0, 30},
+	};
+	struct sched_ops o = ops;
+	struct sched_conf conf;
+	struct sched_transport *t;
+
+	o.queue_init_window = cb_init_window;
+	sched_conf_defaults(&conf);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(&H, 0, sizeof(H));
+		H.s = sched_create(&conf, &o, &H);
+		hint_window = rows[i].hint;
+		t = xport("smtp", rows[i].limit, 5, 1);
+		assert_int_equal(sched_queue_create(t, "wide.example", NULL, 0)->window, rows[i].want);
+		assert_int_equal(sched_queue_create(t, "other.example", NULL, 0)->window, 5);
+		sched_free(&H.s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1581,6 +1661,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_simulation, teardown),
 		cmocka_unit_test_teardown(test_many_timers, teardown),
 		cmocka_unit_test_teardown(test_free_busy_state, teardown),
+		cmocka_unit_test_teardown(test_queue_restore, teardown),
+		cmocka_unit_test_teardown(test_queue_init_window, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
