@@ -39,6 +39,7 @@
 #include "qmgr.h"
 #include "util/buf.h"
 #include "util/htable.h"
+#include "util/ev.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -51,6 +52,15 @@ enum done_step {
 };
 
 static void done_next(struct qmgr_message *msg);
+
+/* Seconds before a file that an earlier queue manager's agent holds is tried again. */
+#define QMGR_LOCKED_RETRY	5
+
+/* locked_retry_event - scan incoming/ for the files skipped as still being delivered */
+static void locked_retry_event(int event, void *ctx)
+{
+	qmgr_scan_request(qmgr_incoming_scan, QMGR_SCAN_START);
+}
 
 /* set_times - atime and mtime of a queue file */
 static int set_times(const char *path, double when)
@@ -179,12 +189,17 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 
 	r = qmgr_message_read(msg);
 	if (r == QMGR_READ_LOCKED) {
-		/* An agent of an earlier queue manager still works on it. */
+		/*
+		 * An agent of an earlier queue manager still works on it: look
+		 * again in QMGR_LOCKED_RETRY seconds (an agent holds the lock for
+		 * one delivery; it marks what it delivered, so nothing goes twice).
+		 */
 		msg_info("%s: skipped, still being delivered", id);
 		if (move_file(id, "active", "incoming") == 0) {
 			path = queue_path(var_queue_directory, "incoming", id);
-			(void)set_times(path, qmgr_now + 60);
+			(void)set_times(path, qmgr_now + QMGR_LOCKED_RETRY);
 			free(path);
+			ev_timer_request(locked_retry_event, NULL, QMGR_LOCKED_RETRY + 1.5);
 		}
 		msg->refcount = 0;
 		message_leave(msg);
