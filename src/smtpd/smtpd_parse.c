@@ -90,7 +90,12 @@ char *smtpd_xtext_decode(const char *text)
 			buf_putc(&b, *p);
 		}
 	}
-	return buf_steal(&b);
+	{
+		char *text_r = buf_steal(&b);
+
+		buf_deinit(&b);		/* buf_steal leaves a fresh buffer behind */
+		return text_r;
+	}
 }
 
 /* smtpd_params_free - release */
