@@ -27,7 +27,7 @@ static int status_fd = -1;
 /* usage - complain about the command line */
 static void usage(const char *progname)
 {
-	msg_fatal("usage: %s [-n service] [-t type] [-u] [-v] [-o name=value]...", progname);
+	msg_fatal("usage: %s [-n service] [-t type] [-s count] [-u] [-v] [-o name=value]...", progname);
 }
 
 /* mail_server_init - options, configuration, logging */
@@ -51,13 +51,18 @@ void mail_server_init(int argc, char **argv, const char *progname,
 	/* First pass: everything but -o, which needs the configuration. */
 	opterr = 0;
 	overrides_start = optind;
-	while ((ch = getopt(argc, argv, "n:t:uvo:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:t:s:uvo:")) != -1) {
 		switch (ch) {
 		case 'n':
 			opts->service = optarg;
 			break;
 		case 't':
 			opts->type = optarg;
+			break;
+		case 's':
+			opts->listen_count = atoi(optarg);
+			if (opts->listen_count < 1 || opts->listen_count > 1000)
+				usage(progname);
 			break;
 		case 'u':
 			opts->unpriv = true;
@@ -76,7 +81,7 @@ void mail_server_init(int argc, char **argv, const char *progname,
 
 	mail_conf_read_or_die(NULL);
 	optind = overrides_start;
-	while ((ch = getopt(argc, argv, "n:t:uvo:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:t:s:uvo:")) != -1) {
 		if (ch != 'o')
 			continue;
 		if ((eq = strchr(optarg, '=')) == NULL)
@@ -94,6 +99,10 @@ void mail_server_init(int argc, char **argv, const char *progname,
 	queue_hash_init(var_hash_queue_names, var_hash_queue_depth);
 
 	opts->has_listen_fd = opts_has_listen;
+	if (opts->listen_count == 0)
+		opts->listen_count = opts_has_listen ? 1 : 0;
+	for (int i = 1; i < opts->listen_count; i++)
+		fcntl(MAIL_SERVER_MORE_FD + i - 1, F_SETFD, FD_CLOEXEC);
 	if (opts_has_status) {
 		status_fd = MAIL_SERVER_STATUS_FD;
 		fcntl(status_fd, F_SETFD, FD_CLOEXEC);

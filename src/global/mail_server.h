@@ -8,6 +8,8 @@
  *   fd 4  the write end of master's status pipe for this service;
  *   SLUICE_CONFIG_DIR   the configuration directory;
  *   SLUICE_MAILLOG_FD   the maillog descriptor master opened (when set).
+ * An inet service bound to several addresses gets "-s N": its first
+ * socket on fd 3, the others on fds 5, 6, ... (MAIL_SERVER_MORE_FD).
  * -u means "unprivileged" (master.cf's unpriv column): when started as root
  * the daemon becomes mail_owner after initialisation.
  *
@@ -27,12 +29,14 @@
 
 #define MAIL_SERVER_LISTEN_FD	3
 #define MAIL_SERVER_STATUS_FD	4
+#define MAIL_SERVER_MORE_FD	5	/* inet: sockets 2..N of "-s N" */
 
 struct mail_server_opts {
 	const char *service;	/* -n, defaults to the program name */
 	const char *type;	/* -t, "unix" or "fifo" */
 	bool unpriv;		/* -u */
 	bool has_listen_fd;	/* fd 3 is open */
+	int listen_count;	/* -s N: fd 3, then fds 5 .. 5+N-2 (inet) */
 };
 
 /* Status message written to fd 4 (fixed size, one write). */

@@ -40,7 +40,9 @@ const char master_cf_default[] =
 	"discard   unix  -       -       n       -       -       discard\n"
 	"error     unix  -       -       n       -       -       error\n"
 	"retry     unix  -       -       n       -       -       error\n"
-	"showq     unix  n       -       n       -       -       showq\n";
+	"showq     unix  n       -       n       -       -       showq\n"
+	/* SMTP to try at once, on loopback only (docs/SMTPD.md). */
+	"127.0.0.1:2525 inet n   -       n       -       -       smtpd\n";
 
 #define FIELD_COUNT 8		/* service .. command */
 

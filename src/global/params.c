@@ -56,6 +56,26 @@ char *var_content_filter;
 char *var_defer_transports;
 bool var_disable_dns_lookups;
 char *var_inet_protocols;
+char *var_inet_interfaces;
+char *var_smtpd_banner;
+char *var_mynetworks;
+char *var_mynetworks_style;
+char *var_smtpd_client_restrictions;
+char *var_smtpd_helo_restrictions;
+char *var_smtpd_sender_restrictions;
+char *var_smtpd_relay_restrictions;
+char *var_smtpd_recipient_restrictions;
+bool var_smtpd_delay_reject;
+long var_smtpd_recipient_limit;
+long var_smtpd_timeout;
+long var_smtpd_hard_error_limit;
+long var_smtpd_soft_error_limit;
+long var_smtpd_error_sleep_time;
+long var_smtpd_junk_command_limit;
+bool var_disable_vrfy_command;
+char *var_smtpd_forbid_bare_newline;
+bool var_smtpd_peername_lookup;
+long var_smtpd_greet_wait;
 bool var_allow_min_user;
 char *var_double_bounce_sender;
 char *var_empty_address_recipient;
@@ -403,6 +423,136 @@ static const struct param_def table[] = {
 		       "query) and address literals of them are not used."
 	},
 	{
+		.name = "inet_interfaces", .type = PARAM_LIST, .def = "all",
+		.var = &var_inet_interfaces,
+		.doc = "The local addresses that master.cf inet services given as a bare port "
+		       "listen on: all (the wildcard addresses), loopback-only (127.0.0.1 and "
+		       "::1), or a list of host names and addresses. Only the families "
+		       "inet_protocols allows are used; a change needs a restart."
+	},
+	/* ---- smtpd: the SMTP server (docs/SMTPD.md) ---- */
+	{
+		.name = "smtpd_banner", .type = PARAM_STR, .def = "$myhostname ESMTP $mail_name",
+		.var = &var_smtpd_banner,
+		.doc = "The text that follows the 220 status code in the SMTP greeting banner."
+	},
+	{
+		.name = "mynetworks", .type = PARAM_LIST, .def = "",
+		.var = &var_mynetworks,
+		.doc = "The trusted remote SMTP clients (permit_mynetworks): network/mask "
+		       "patterns such as 127.0.0.0/8 and [::1]/128, or single addresses. "
+		       "sluice: empty (the default) means the networks mynetworks_style "
+		       "selects; lookup tables are not supported here."
+	},
+	{
+		.name = "mynetworks_style", .type = PARAM_STR, .def = "host",
+		.var = &var_mynetworks_style,
+		.doc = "How mynetworks is computed when it is empty: host (the addresses of "
+		       "this machine's interfaces), subnet (their subnets) or class (treated "
+		       "as subnet)."
+	},
+	{
+		.name = "smtpd_client_restrictions", .type = PARAM_LIST, .def = "",
+		.var = &var_smtpd_client_restrictions,
+		.doc = "Restrictions applied to the client's connection (at RCPT TO with "
+		       "smtpd_delay_reject = yes)."
+	},
+	{
+		.name = "smtpd_helo_restrictions", .type = PARAM_LIST, .def = "",
+		.var = &var_smtpd_helo_restrictions,
+		.doc = "Restrictions applied to the HELO/EHLO hostname (at RCPT TO with "
+		       "smtpd_delay_reject = yes)."
+	},
+	{
+		.name = "smtpd_sender_restrictions", .type = PARAM_LIST, .def = "",
+		.var = &var_smtpd_sender_restrictions,
+		.doc = "Restrictions applied to the MAIL FROM address (at RCPT TO with "
+		       "smtpd_delay_reject = yes)."
+	},
+	{
+		.name = "smtpd_relay_restrictions", .type = PARAM_LIST,
+		.def = "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
+		.var = &var_smtpd_relay_restrictions,
+		.doc = "Mail relay control restrictions, applied at RCPT TO before "
+		       "smtpd_recipient_restrictions."
+	},
+	{
+		.name = "smtpd_recipient_restrictions", .type = PARAM_LIST, .def = "",
+		.var = &var_smtpd_recipient_restrictions,
+		.doc = "Restrictions applied at RCPT TO, after smtpd_relay_restrictions."
+	},
+	{
+		.name = "smtpd_delay_reject", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtpd_delay_reject,
+		.doc = "Wait until the RCPT TO command before evaluating the client, helo and "
+		       "sender restrictions."
+	},
+	{
+		.name = "smtpd_recipient_limit", .type = PARAM_INT, .def = "1000",
+		.var = &var_smtpd_recipient_limit, .min = 1,
+		.doc = "The maximal number of recipients that the SMTP server accepts per "
+		       "message delivery request."
+	},
+	{
+		.name = "smtpd_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_smtpd_timeout, .min = 1,
+		.doc = "The time limit for sending an SMTP server response and for receiving "
+		       "a remote SMTP client request."
+	},
+	{
+		.name = "smtpd_hard_error_limit", .type = PARAM_INT, .def = "20",
+		.var = &var_smtpd_hard_error_limit, .min = 1,
+		.doc = "The maximal number of errors a remote SMTP client is allowed to make "
+		       "without delivering mail; then the server disconnects."
+	},
+	{
+		.name = "smtpd_soft_error_limit", .type = PARAM_INT, .def = "10",
+		.var = &var_smtpd_soft_error_limit,
+		.doc = "The number of errors a remote SMTP client is allowed to make without "
+		       "delivering mail before the server pauses smtpd_error_sleep_time "
+		       "before each error reply."
+	},
+	{
+		.name = "smtpd_error_sleep_time", .type = PARAM_TIME, .def = "1s",
+		.var = &var_smtpd_error_sleep_time,
+		.doc = "The time the SMTP server pauses before an error reply to a client "
+		       "that made more than smtpd_soft_error_limit errors."
+	},
+	{
+		.name = "smtpd_junk_command_limit", .type = PARAM_INT, .def = "100",
+		.var = &var_smtpd_junk_command_limit, .min = 1,
+		.doc = "The number of junk commands (NOOP, VRFY, RSET) a remote SMTP client "
+		       "can send before each further one counts as an error."
+	},
+	{
+		.name = "disable_vrfy_command", .type = PARAM_BOOL, .def = "no",
+		.var = &var_disable_vrfy_command,
+		.doc = "Disable the SMTP VRFY command."
+	},
+	{
+		.name = "smtpd_forbid_bare_newline", .type = PARAM_STR, .def = "normalize",
+		.var = &var_smtpd_forbid_bare_newline,
+		.doc = "What the SMTP server does with a bare newline (LF without CR), as "
+		       "Postfix 3.9: normalize (or yes): only <CR><LF>.<CR><LF> ends DATA and "
+		       "a bare LF is an ordinary line end; reject: refuse such a command or "
+		       "message with 521 5.5.2 and disconnect; no: sluice treats it as "
+		       "normalize (<LF>.<LF> never ends a message)."
+	},
+	{
+		.name = "smtpd_peername_lookup", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtpd_peername_lookup,
+		.doc = "Look up the client's host name (reverse, confirmed forward); with "
+		       "no the name is always unknown."
+	},
+	{
+		.name = "smtpd_greet_wait", .type = PARAM_TIME, .def = "0s",
+		.var = &var_smtpd_greet_wait,
+		.doc = "sluice: how long the SMTP server waits before its greeting; a client "
+		       "that talks before the greeting is refused (554 5.5.1) and "
+		       "disconnected, as Postfix's postscreen pregreet test. 0s checks only "
+		       "what arrived before the server took the connection."
+	},
+	{
 		.name = "allow_min_user", .type = PARAM_BOOL, .def = "no",
 		.var = &var_allow_min_user,
 		.doc = "Allow a sender or recipient address to have `-' as the first "
@@ -499,12 +649,11 @@ static const struct param_def table[] = {
 	{
 		.name = "line_length_limit", .type = PARAM_INT, .def = "2048",
 		.var = &var_line_length_limit, .min = 1,
-		.flags = PARAM_F_UNSUPPORTED,
-		.unsupported = "sluice stores and delivers lines of any length whole; the SMTP server will use it for command lines",
 		.doc = "Upon input, long lines are chopped up into pieces of at most this "
-		       "length; upon delivery, long lines are reconstructed. sluice: queue "
-		       "files hold the text in byte chunks, not line records, so lines are "
-		       "delivered whole as Postfix reconstructs them; accepted for compatibility."
+		       "length; upon delivery, long lines are reconstructed. sluice: the SMTP "
+		       "server refuses a command line longer than this (500 5.5.2); queue "
+		       "files hold the text in byte chunks, not line records, so message "
+		       "lines are delivered whole as Postfix reconstructs them."
 	},
 	{
 		.name = "hopcount_limit", .type = PARAM_INT, .def = "50",

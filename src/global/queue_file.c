@@ -505,6 +505,21 @@ void qf_set_id(struct qf_writer *w, const char *id)
 	w->fixed_id = xstrdup(id);
 }
 
+/* qf_reserve_id - fix the queue ID now (its inode is known at creation) */
+int qf_reserve_id(struct qf_writer *w, char id_r[QUEUE_ID_SIZE])
+{
+	struct stat st;
+
+	if (w->fixed_id == NULL) {
+		if (fstat(w->fd, &st) < 0)
+			return -1;
+		queue_id_format(id_r, w->born_sec, w->born_usec, (unsigned long)st.st_ino);
+		w->fixed_id = xstrdup(id_r);
+	}
+	snprintf(id_r, QUEUE_ID_SIZE, "%s", w->fixed_id);
+	return 0;
+}
+
 /* qf_abort - discard the file being written */
 void qf_abort(struct qf_writer **wp)
 {

@@ -121,6 +121,12 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
  * the ID of its maildrop file, which makes a repeated pickup detectable.
  */
 void qf_set_id(struct qf_writer *w, const char *id);
+/*
+ * qf_reserve_id - the ID the file will have, known before commit (for a
+ * server that logs it while the message arrives): creation time and inode,
+ * fixed as with qf_set_id().  0, or -1 with errno (fstat).
+ */
+int qf_reserve_id(struct qf_writer *w, char id_r[QUEUE_ID_SIZE]);
 /* qf_abort - remove the temporary file and free the writer. */
 void qf_abort(struct qf_writer **wp);
 

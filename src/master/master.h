@@ -31,6 +31,8 @@ struct master_serv {
 	bool wakeup_if_used;
 	bool unpriv;
 	int listen_fd;			/* endpoint, kept open by master */
+	int *more_fds;			/* inet: further listening sockets */
+	size_t more_count;
 	int status_fd[2];		/* children write [1], master reads [0] */
 	char *endpoint;			/* path of the socket or FIFO */
 	long total;			/* running processes */
@@ -51,6 +53,9 @@ void master_service_check(struct master_serv *s);
 void master_child_exited(pid_t pid, int status);
 void master_children_signal(int sig, bool all);
 long master_children_count(void);
+
+/* master_inet.c */
+int master_inet_listen(const char *service, int **fds_r, size_t *count_r);
 
 /* master_wakeup.c */
 void master_wakeup_init(struct master_serv *s);

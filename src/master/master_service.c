@@ -53,6 +53,7 @@ static struct master_proc *procs;
 static void service_listen_event(int event, void *ctx);
 static void service_status_event(int event, void *ctx);
 static void service_throttle_event(int event, void *ctx);
+static void listen_enable(struct master_serv *s, bool on);
 
 /* master_children_count - running children */
 long master_children_count(void)
@@ -139,6 +140,24 @@ static int endpoint_open(struct master_serv *s, const struct master_ent *e)
 	bool switched;
 	int fd, saved;
 
+	if (strcmp(e->type, "inet") == 0) {
+		int *fds;
+		size_t count;
+
+		/* Bound as root: ports below 1024 are fine. */
+		if (master_inet_listen(e->service, &fds, &count) < 0)
+			return -1;
+		s->endpoint = NULL;
+		s->more_count = count - 1;
+		s->more_fds = NULL;
+		if (s->more_count) {
+			s->more_fds = xreallocarray(NULL, s->more_count, sizeof(int));
+			memcpy(s->more_fds, fds + 1, s->more_count * sizeof(int));
+		}
+		fd = fds[0];
+		free(fds);
+		return fd;
+	}
 	s->endpoint = xasprintf("%s/%s/%s", var_queue_directory,
 				e->private_ ? "private" : "public", e->service);
 	if (strcmp(e->type, "unix") != 0 && strcmp(e->type, "fifo") != 0) {
@@ -167,12 +186,33 @@ static int endpoint_open(struct master_serv *s, const struct master_ent *e)
 	return fd;
 }
 
+/* listen_enable - watch (or stop watching) every endpoint of s */
+static void listen_enable(struct master_serv *s, bool on)
+{
+	if (on)
+		ev_read_enable(s->listen_fd, service_listen_event, s, -1);
+	else
+		ev_disable(s->listen_fd);
+	for (size_t i = 0; i < s->more_count; i++) {
+		if (on)
+			ev_read_enable(s->more_fds[i], service_listen_event, s, -1);
+		else
+			ev_disable(s->more_fds[i]);
+	}
+}
+
 /* service_argv - the child's command line */
 static void service_argv(struct master_serv *s, const struct master_ent *e)
 {
 	struct argv *a = argv_create();
 
 	argv_add(a, e->command, "-n", e->service, "-t", e->type, NULL);
+	if (s->more_count > 0) {
+		char count[32];
+
+		snprintf(count, sizeof(count), "%zu", s->more_count + 1);
+		argv_add(a, "-s", count, NULL);
+	}
 	if (e->unpriv)
 		argv_add(a, "-u", NULL);
 	for (size_t i = 0; e->overrides && i < e->overrides->argc; i++)
@@ -229,12 +269,16 @@ static void service_free(struct master_serv *s)
 	master_wakeup_cancel(s);
 	ev_timer_cancel(service_throttle_event, s);
 	if (s->listening)
-		ev_disable(s->listen_fd);
+		listen_enable(s, false);
 	close(s->listen_fd);
+	for (size_t i = 0; i < s->more_count; i++)
+		close(s->more_fds[i]);
+	free(s->more_fds);
 	ev_disable(s->status_fd[0]);
 	close(s->status_fd[0]);
 	close(s->status_fd[1]);
-	(void)unlink(s->endpoint);
+	if (s->endpoint)
+		(void)unlink(s->endpoint);
 	for (struct master_proc *p = procs; p; p = p->next)
 		if (p->serv == s) {
 			(void)kill(p->pid, SIGTERM);
@@ -268,9 +312,9 @@ void master_services_config(bool reload)
 		const struct master_ent *e = &ents[i];
 
 		for (s = master_services; s; s = s->next)
-			if (strcmp(s->name, e->service) == 0)
+			if (strcmp(s->name, e->service) == 0 && strcmp(s->type, e->type) == 0)
 				break;
-		if (s && (strcmp(s->type, e->type) != 0 || strcmp(s->command, e->command) != 0)) {
+		if (s && strcmp(s->command, e->command) != 0) {
 			/* Changed beyond repair: replace it. */
 			for (sp = &master_services; *sp != s; sp = &(*sp)->next)
 				;
@@ -325,7 +369,7 @@ void master_services_stop(void)
 	for (struct master_serv *s = master_services; s; s = s->next) {
 		master_wakeup_cancel(s);
 		if (s->listening) {
-			ev_disable(s->listen_fd);
+			listen_enable(s, false);
 			s->listening = false;
 		}
 		s->throttle_until = 1e300;	/* nothing new starts */
@@ -348,6 +392,18 @@ static void spawn(struct master_serv *s)
 		if (dup2(s->listen_fd, MAIL_SERVER_LISTEN_FD) < 0
 		    || dup2(s->status_fd[1], MAIL_SERVER_STATUS_FD) < 0)
 			msg_fatal("dup2: %s", strerror(errno));
+		/* Further inet sockets follow the status pipe ("-s N"). */
+		for (size_t i = 0; i < s->more_count; i++) {
+			/* Out of the way first: a source may sit on a target number. */
+			int high = fcntl(s->more_fds[i], F_DUPFD_CLOEXEC, 256);
+
+			if (high < 0)
+				msg_fatal("dup: %s", strerror(errno));
+			s->more_fds[i] = high;
+		}
+		for (size_t i = 0; i < s->more_count; i++)
+			if (dup2(s->more_fds[i], MAIL_SERVER_MORE_FD + (int)i) < 0)
+				msg_fatal("dup2: %s", strerror(errno));
 		/* Our own process group: a terminal's Ctrl-C reaches master only,
 		 * which then stops everyone in order. */
 		(void)setpgid(0, 0);
@@ -382,10 +438,10 @@ void master_service_check(struct master_serv *s)
 		&& now >= s->throttle_until;
 
 	if (want && !s->listening) {
-		ev_read_enable(s->listen_fd, service_listen_event, s, -1);
+		listen_enable(s, true);
 		s->listening = true;
 	} else if (!want && s->listening) {
-		ev_disable(s->listen_fd);
+		listen_enable(s, false);
 		s->listening = false;
 	}
 	if (now < s->throttle_until && s->throttle_until < 1e300)

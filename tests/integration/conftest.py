@@ -102,8 +102,14 @@ class Instance:
         os.makedirs(self.maildir)
         os.chmod(self.maildir, 0o1777)
         self.params = {}
+        # The built-in master.cf has an smtpd on 127.0.0.1:2525; tests run
+        # in parallel, so each instance gets that service on a port of its own.
+        self.smtpd_port = free_port()
         self.master_cf = None
         self.running = False
+        self.write_config()
+        self.master_cf = self.sluice("config", "-M").stdout.decode().replace(
+            "127.0.0.1:2525 ", "127.0.0.1:%d " % self.smtpd_port)
         self.write_config()
 
     # ---- configuration ----

@@ -73,6 +73,7 @@ struct cleanup {
 	double arrival;
 	char *orig_id;			/* requeued message's old ID, for the log */
 	char *queue_id;			/* commit under this ID (pickup) */
+	char *received;			/* Received: text of the producer (smtpd) */
 
 	/* recipients */
 	struct cleanup_rcpt *rcpts;
@@ -192,6 +193,27 @@ void cleanup_set_queue_id(struct cleanup *c, const char *id)
 {
 	free(c->queue_id);
 	c->queue_id = xstrdup(id);
+}
+
+/* cleanup_reserve_id - the queue ID, fixed now */
+int cleanup_reserve_id(struct cleanup *c, char id_r[QUEUE_ID_SIZE])
+{
+	if (c->queue_id) {
+		snprintf(id_r, QUEUE_ID_SIZE, "%s", c->queue_id);
+		return 0;
+	}
+	if (qf_reserve_id(c->writer, id_r) < 0)
+		return -1;
+	c->queue_id = xstrdup(id_r);
+	return 0;
+}
+
+/* cleanup_set_received - the producer's own Received: header */
+void cleanup_set_received(struct cleanup *c, const char *header)
+{
+	check_envelope_open(c, "cleanup_set_received");
+	free(c->received);
+	c->received = xstrdup(header);
 }
 
 /* cleanup_set_orig_id - old queue ID of requeued mail */
@@ -439,12 +461,16 @@ static void start(struct cleanup *c)
 	 * the line has no id (see cleanup.h).
 	 */
 	buf_init(&b, 256);
-	buf_printf(&b, "Received: by %s (%s", var_myhostname, var_mail_name);
-	if (c->uid >= 0)
-		buf_printf(&b, ", from userid %ld", c->uid);
-	buf_puts(&b, ");\n\t");
-	rfc822_date(&b, (time_t)c->arrival);
-	buf_putc(&b, '\n');
+	if (c->received) {
+		buf_printf(&b, "%s\n", c->received);
+	} else {
+		buf_printf(&b, "Received: by %s (%s", var_myhostname, var_mail_name);
+		if (c->uid >= 0)
+			buf_printf(&b, ", from userid %ld", c->uid);
+		buf_puts(&b, ");\n\t");
+		rfc822_date(&b, (time_t)c->arrival);
+		buf_putc(&b, '\n');
+	}
 	qf_put_content(c->writer, b.data, b.len);
 	buf_deinit(&b);
 
@@ -485,6 +511,7 @@ static void cleanup_free(struct cleanup **cp)
 	free(c->msgid);
 	free(c->orig_id);
 	free(c->queue_id);
+	free(c->received);
 	free(c->too_many);
 	free(c);
 	*cp = NULL;

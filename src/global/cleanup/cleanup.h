@@ -104,6 +104,17 @@ void cleanup_set_arrival(struct cleanup *c, double when);
  * the message twice.
  */
 void cleanup_set_queue_id(struct cleanup *c, const char *id);
+/*
+ * cleanup_reserve_id - the message's queue ID, known and fixed now (smtpd
+ * logs "ID: client=..." and writes the ID into its Received: header while
+ * the message arrives).  0, or -1 (fstat failed; errno set).
+ */
+int cleanup_reserve_id(struct cleanup *c, char id_r[QUEUE_ID_SIZE]);
+/*
+ * cleanup_set_received - use this header (one or more lines joined by
+ * "\n\t", no final newline) instead of cleanup's "Received: by ..." line.
+ */
+void cleanup_set_received(struct cleanup *c, const char *header);
 void cleanup_set_orig_id(struct cleanup *c, const char *id);
 
 /*

@@ -1,0 +1,959 @@
+/*
+ * smtpd - the SMTP server (docs/SMTPD.md).
+ *
+ * One process serves one client at a time, synchronously, as Postfix's
+ * smtpd: master hands it the listening socket(s) of an inet service; it
+ * accepts, serves the session, and goes back to accept until max_use
+ * sessions or max_idle seconds without one.  Every message goes through
+ * the cleanup library into incoming/; the reply to the end of data is
+ * "250 2.0.0 Ok: queued as ID" only after cleanup_close() made the file
+ * durable, and a transaction that ends any other way (RSET, QUIT, a lost
+ * connection, a time-out, a refusal) aborts it, so nothing is queued
+ * without its 250.
+ *
+ * Input is read through one buffer with smtpd_timeout per read; replies
+ * are collected and written when no further pipelined command is waiting
+ * (RFC 2920).  Log lines are Postfix's: "connect from", "ID: client=",
+ * "NOQUEUE: reject: RCPT from ...", "disconnect from ... commands=N".
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "global/addr.h"
+#include "global/cleanup/cleanup.h"
+#include "global/mail_server.h"
+#include "global/params.h"
+#include "global/rfc822.h"
+#include "smtpd_check.h"
+#include "smtpd_parse.h"
+#include "util/buf.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/strutil.h"
+
+#define IN_SIZE		65536
+
+/* Commands counted for the disconnect line, in Postfix's order. */
+enum { C_HELO, C_EHLO, C_MAIL, C_RCPT, C_DATA, C_BDAT, C_RSET, C_NOOP, C_VRFY, C_QUIT,
+       C_UNKNOWN, C_COUNT };
+static const char *const cmd_names[C_COUNT] = {"helo", "ehlo", "mail", "rcpt", "data", "bdat",
+	"rset", "noop", "vrfy", "quit", "unknown"};
+
+static const char *const cmd_upper[C_COUNT] = {"HELO", "EHLO", "MAIL", "RCPT", "DATA",
+	"BDAT", "RSET", "NOOP", "VRFY", "QUIT", "UNKNOWN"};
+
+enum { BARE_NORMALIZE, BARE_REJECT };
+
+struct session {
+	int fd;
+	struct sockaddr_storage addr;
+	char addr_text[INET6_ADDRSTRLEN];
+	char name[NI_MAXHOST];
+	char *client;			/* "name[addr]" */
+	/* input */
+	char in[IN_SIZE];
+	size_t in_start, in_end;
+	bool eof, timed_out;
+	/* output */
+	struct buf out;
+	/* state */
+	char *helo;
+	bool ehlo;
+	const char *proto;		/* SMTP or ESMTP */
+	char *sender;			/* NULL: no MAIL yet */
+	struct smtpd_params mail;
+	struct cleanup *cleanup;
+	char id[QUEUE_ID_SIZE];
+	long rcpt_count;
+	char *first_rcpt;
+	bool bdat_bad;			/* a BDAT chunk failed: the rest is discarded */
+	long bdat_size;
+	/* accounting */
+	int errors, junk;
+	int ok[C_COUNT], total[C_COUNT];
+	const char *where;		/* the command being served, for the log */
+	bool quit;
+};
+
+static int bare_mode;
+
+/* ---- output ---- */
+
+/* flush - write what was collected; false when the client is gone */
+static bool flush(struct session *s)
+{
+	if (s->out.len == 0)
+		return true;
+	if (write_all_timeout(s->fd, s->out.data, s->out.len, (int)(var_smtpd_timeout * 1000)) < 0) {
+		if (errno == ETIMEDOUT || errno == EAGAIN)
+			s->timed_out = true;
+		s->eof = true;
+		buf_reset(&s->out);
+		return false;
+	}
+	buf_reset(&s->out);
+	return true;
+}
+
+/* reply - one reply line (or lines joined with \n in text); counts errors */
+static void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void reply(struct session *s, const char *fmt, ...)
+{
+	struct buf line;
+	va_list ap;
+
+	buf_init(&line, 256);
+	va_start(ap, fmt);
+	buf_vprintf(&line, fmt, ap);
+	va_end(ap);
+	if (line.data[0] == '4' || line.data[0] == '5') {
+		s->errors++;
+		/* A client that keeps failing is slowed down. */
+		if (s->errors > var_smtpd_soft_error_limit && var_smtpd_error_sleep_time > 0) {
+			flush(s);
+			sleep((unsigned)var_smtpd_error_sleep_time);
+		}
+	}
+	buf_append(&s->out, line.data, line.len);
+	buf_puts(&s->out, "\r\n");
+	buf_deinit(&line);
+}
+
+/* ---- input ---- */
+
+/* fill - read more input; false at EOF, error or time-out */
+static bool fill(struct session *s)
+{
+	ssize_t n;
+
+	if (s->eof)
+		return false;
+	if (s->in_start > 0) {
+		memmove(s->in, s->in + s->in_start, s->in_end - s->in_start);
+		s->in_end -= s->in_start;
+		s->in_start = 0;
+	}
+	if (s->in_end == sizeof(s->in))
+		return true;
+	/* Replies go out before we wait for the client (pipelining). */
+	if (!flush(s))
+		return false;
+	n = read_timeout(s->fd, s->in + s->in_end, sizeof(s->in) - s->in_end,
+			 (int)(var_smtpd_timeout * 1000));
+	if (n <= 0) {
+		if (n < 0 && (errno == ETIMEDOUT || errno == EAGAIN))
+			s->timed_out = true;
+		s->eof = true;
+		return false;
+	}
+	s->in_end += (size_t)n;
+	return true;
+}
+
+/* pending - is more input already here (pipelined)? */
+static bool pending(const struct session *s)
+{
+	struct pollfd p = {.fd = s->fd, .events = POLLIN};
+
+	return s->in_end > s->in_start || poll(&p, 1, 0) > 0;
+}
+
+/*
+ * get_line - one command line into line (no line end).  Returns 1, 0 at
+ * EOF, -1 when the line was longer than line_length_limit (the rest of it
+ * is read and dropped).  *bare_r tells a bare LF end.
+ */
+static int get_line(struct session *s, struct buf *line, bool *bare_r)
+{
+	bool too_long = false;
+
+	buf_reset(line);
+	for (;;) {
+		char *nl = memchr(s->in + s->in_start, '\n', s->in_end - s->in_start);
+		size_t n = nl ? (size_t)(nl - (s->in + s->in_start)) : s->in_end - s->in_start;
+
+		if (!too_long) {
+			buf_append(line, s->in + s->in_start, n);
+			if ((long)line->len > var_line_length_limit + 1)
+				too_long = true;
+		}
+		s->in_start += n;
+		if (nl) {
+			s->in_start++;
+			*bare_r = line->len == 0 || line->data[line->len - 1] != '\r';
+			if (!*bare_r)
+				buf_truncate(line, line->len - 1);
+			return too_long ? -1 : 1;
+		}
+		if (!fill(s))
+			return 0;
+	}
+}
+
+/* ---- transaction ---- */
+
+/* txn_reset - forget the envelope; an unfinished message is discarded */
+static void txn_reset(struct session *s)
+{
+	if (s->cleanup)
+		cleanup_abort(&s->cleanup);
+	free(s->sender);
+	s->sender = NULL;
+	smtpd_params_free(&s->mail);
+	free(s->first_rcpt);
+	s->first_rcpt = NULL;
+	s->rcpt_count = 0;
+	s->id[0] = 0;
+	s->bdat_bad = false;
+	s->bdat_size = 0;
+}
+
+/* log_reject - "NOQUEUE: reject: CMD from client: reply; from=<> to=<> proto= helo=<>" */
+static void log_reject(struct session *s, const char *cmd, const char *text, const char *rcpt)
+{
+	struct buf e1, e2, e3, e4;
+
+	buf_init(&e1, 128);
+	buf_init(&e2, 64);
+	buf_init(&e3, 64);
+	buf_init(&e4, 64);
+	log_escape(&e1, text);
+	if (rcpt)
+		log_escape(&e3, rcpt);
+	msg_info("%s: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
+		 s->id[0] ? s->id : "NOQUEUE", cmd, s->client, e1.data,
+		 s->sender ? log_escape(&e2, s->sender) : "", rcpt ? " to=<" : "",
+		 rcpt ? e3.data : "", rcpt ? ">" : "", s->proto,
+		 s->helo ? log_escape(&e4, s->helo) : "");
+	buf_deinit(&e1);
+	buf_deinit(&e2);
+	buf_deinit(&e3);
+	buf_deinit(&e4);
+}
+
+/* check_ctx - what the restrictions see */
+static void check_ctx(struct session *s, struct smtpd_check_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->addr = &s->addr;
+	c->client = s->client;
+	c->helo = s->helo;
+	c->sender = s->sender;
+	c->ehlo = s->ehlo;
+}
+
+/* has_8bit - any byte above 127 */
+static bool has_8bit(const char *t)
+{
+	for (; *t; t++)
+		if ((unsigned char)*t > 127)
+			return true;
+	return false;
+}
+
+/* parse_address - path text to internal form, or reply and -1 */
+static int parse_address(struct session *s, const char *path, bool sender, char **addr_r)
+{
+	char *copy = xstrdup(path);
+	const char *error;
+	size_t n = strlen(copy);
+	int rc;
+
+	/* A domain with a trailing dot is the same domain (and no trick). */
+	if (n > 2 && copy[n - 1] == '>' && copy[n - 2] == '.' && strchr(copy, '@')) {
+		memmove(copy + n - 2, copy + n - 1, 2);
+	}
+	rc = addr_parse_path(copy, ADDR_PATH_UNQUALIFIED | (sender ? ADDR_PATH_NULL_OK : 0)
+			     | (copy[0] == '<' ? 0 : ADDR_PATH_BARE), addr_r, &error);
+	free(copy);
+	if (rc < 0) {
+		reply(s, "501 5.1.%d Bad %s address syntax", sender ? 7 : 3,
+		      sender ? "sender" : "recipient");
+		return -1;
+	}
+	if (has_8bit(*addr_r) && !s->mail.smtputf8) {
+		free(*addr_r);
+		reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+		return -1;
+	}
+	return 0;
+}
+
+/* cmd_helo - HELO and EHLO */
+static bool cmd_helo(struct session *s, char *arg, bool ehlo)
+{
+	const char *r;
+	struct smtpd_check_ctx c;
+
+	arg = str_trim(arg);
+	if (*arg == 0) {
+		reply(s, "501 Syntax: %s hostname", ehlo ? "EHLO" : "HELO");
+		return false;
+	}
+	txn_reset(s);
+	free(s->helo);
+	s->helo = xstrdup(arg);
+	s->ehlo = ehlo;
+	s->proto = ehlo ? "ESMTP" : "SMTP";
+	if (!var_smtpd_delay_reject) {
+		check_ctx(s, &c);
+		if ((r = smtpd_check_stage(SMTPD_HELO, &c)) != NULL) {
+			log_reject(s, ehlo ? "EHLO" : "HELO", r, NULL);
+			reply(s, "%s", r);
+			free(s->helo);
+			s->helo = NULL;
+			return false;
+		}
+	}
+	if (!ehlo) {
+		reply(s, "250 %s", var_myhostname);
+		return true;
+	}
+	reply(s, "250-%s", var_myhostname);
+	buf_puts(&s->out, "250-PIPELINING\r\n");
+	if (var_message_size_limit > 0)
+		buf_printf(&s->out, "250-SIZE %ld\r\n", var_message_size_limit);
+	else
+		buf_puts(&s->out, "250-SIZE\r\n");
+	if (!var_disable_vrfy_command)
+		buf_puts(&s->out, "250-VRFY\r\n");
+	buf_puts(&s->out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"
+		 "250-SMTPUTF8\r\n250 CHUNKING\r\n");
+	return true;
+}
+
+/* cmd_mail - MAIL FROM */
+static bool cmd_mail(struct session *s, char *arg)
+{
+	char *path, *rest, *addr;
+	const char *r;
+	struct smtpd_check_ctx c;
+
+	if (s->sender) {
+		reply(s, "503 5.5.1 Error: nested MAIL command");
+		return false;
+	}
+	if (smtpd_parse_path(arg, "FROM:", &path, &rest) < 0) {
+		reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return false;
+	}
+	if (smtpd_parse_params(rest, false, &s->mail, &r) < 0) {
+		reply(s, "%s", r);
+		return false;
+	}
+	if (parse_address(s, path, true, &addr) < 0) {
+		smtpd_params_free(&s->mail);
+		return false;
+	}
+	if (var_message_size_limit > 0 && s->mail.size > var_message_size_limit) {
+		free(addr);
+		smtpd_params_free(&s->mail);
+		reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		return false;
+	}
+	if (cleanup_space_check(var_queue_directory, &r) < 0) {
+		free(addr);
+		smtpd_params_free(&s->mail);
+		msg_warn("%s: %s", s->client, r);
+		reply(s, "452 4.3.1 Insufficient system storage");
+		return false;
+	}
+	s->sender = addr;
+	if (!var_smtpd_delay_reject) {
+		check_ctx(s, &c);
+		if ((r = smtpd_check_stage(SMTPD_SENDER, &c)) != NULL) {
+			log_reject(s, "MAIL", r, NULL);
+			reply(s, "%s", r);
+			txn_reset(s);
+			return false;
+		}
+	}
+	reply(s, "250 2.1.0 Ok");
+	return true;
+}
+
+/* open_queue_file - the first accepted recipient opens the message */
+static bool open_queue_file(struct session *s)
+{
+	const char *error;
+
+	if ((s->cleanup = cleanup_open(var_queue_directory, 0, &error)) == NULL) {
+		msg_warn("%s: %s", s->client, error);
+		return false;
+	}
+	if (cleanup_reserve_id(s->cleanup, s->id) < 0) {
+		msg_warn("%s: queue file: %s", s->client, strerror(errno));
+		cleanup_abort(&s->cleanup);
+		return false;
+	}
+	cleanup_set_sender(s->cleanup, s->sender);
+	cleanup_set_dsn(s->cleanup, s->mail.envid, s->mail.ret);
+	msg_info("%s: client=%s", s->id, s->client);
+	return true;
+}
+
+/* cmd_rcpt - RCPT TO */
+static bool cmd_rcpt(struct session *s, char *arg)
+{
+	struct smtpd_params p;
+	struct smtpd_check_ctx c;
+	char *path, *rest, *addr;
+	const char *r;
+	int rc;
+
+	if (s->sender == NULL) {
+		reply(s, "503 5.5.1 Error: need MAIL command");
+		return false;
+	}
+	if (smtpd_parse_path(arg, "TO:", &path, &rest) < 0) {
+		reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return false;
+	}
+	if (smtpd_parse_params(rest, true, &p, &r) < 0) {
+		reply(s, "%s", r);
+		return false;
+	}
+	if (parse_address(s, path, false, &addr) < 0) {
+		smtpd_params_free(&p);
+		return false;
+	}
+	if (*addr == 0) {
+		free(addr);
+		smtpd_params_free(&p);
+		reply(s, "501 5.1.3 Bad recipient address syntax");
+		return false;
+	}
+	if (s->rcpt_count >= var_smtpd_recipient_limit) {
+		free(addr);
+		smtpd_params_free(&p);
+		reply(s, "452 4.5.3 Error: too many recipients");
+		return false;
+	}
+	check_ctx(s, &c);
+	c.rcpt = addr;
+	c.rcpt_routed = smtpd_path_routed(path);
+	c.pipelined = pending(s);
+	if ((r = smtpd_check_rcpt(&c)) != NULL) {
+		log_reject(s, "RCPT", r, addr);
+		reply(s, "%s", r);
+		free(addr);
+		smtpd_params_free(&p);
+		return false;
+	}
+	if (s->cleanup == NULL && !open_queue_file(s)) {
+		free(addr);
+		smtpd_params_free(&p);
+		reply(s, "451 4.3.0 Error: queue file write error");
+		return false;
+	}
+	rc = cleanup_add_rcpt(s->cleanup, addr, NULL, p.orcpt, p.notify);
+	smtpd_params_free(&p);
+	if (rc == CLEANUP_TOO_MANY) {
+		free(addr);
+		reply(s, "452 4.5.3 Error: too many recipients");
+		return false;
+	} else if (rc < 0) {
+		free(addr);
+		reply(s, "501 5.1.3 Bad recipient address syntax");
+		return false;
+	}
+	if (s->first_rcpt == NULL)
+		s->first_rcpt = xstrdup(addr);
+	free(addr);
+	s->rcpt_count++;
+	reply(s, "250 2.1.5 Ok");
+	return true;
+}
+
+/* start_message - the Received: header, before the first byte */
+static void start_message(struct session *s)
+{
+	struct buf b;
+
+	buf_init(&b, 256);
+	buf_printf(&b, "Received: from %s (%s [%s])\n\tby %s (%s) with %s id %s",
+		   s->helo ? s->helo : s->name, s->name, s->addr_text, var_myhostname,
+		   var_mail_name, s->proto, s->id);
+	if (s->rcpt_count == 1) {
+		char *q = addr_quote(s->first_rcpt);
+
+		buf_printf(&b, "\n\tfor <%s>", q);
+		free(q);
+	}
+	buf_puts(&b, "; ");
+	rfc822_date(&b, time(NULL));
+	/* Header text from the network: nothing that could end the header. */
+	for (size_t i = 0; i < b.len; i++)
+		if ((unsigned char)b.data[i] < 32 && b.data[i] != '\n' && b.data[i] != '\t')
+			b.data[i] = '?';
+	cleanup_set_received(s->cleanup, b.data);
+	buf_deinit(&b);
+}
+
+/* finish_message - commit, and the reply to the end of data */
+static bool finish_message(struct session *s, const char *cmd)
+{
+	char id[QUEUE_ID_SIZE];
+	const char *error;
+
+	if (cleanup_close(&s->cleanup, id, &error) < 0) {
+		if (error[0] == '5') {
+			reply(s, "%s %s", error[2] == '3' && error[4] == '4' ? "552" : "550", error);
+		} else {
+			msg_warn("%s: %s: %s", s->id, s->client, error);
+			reply(s, "451 4.3.0 Error: queue file write error");
+		}
+		log_reject(s, cmd, s->out.len ? "queue file refused" : "", NULL);
+		txn_reset(s);
+		return false;
+	}
+	reply(s, "250 2.0.0 Ok: queued as %s", id);
+	s->errors = 0;
+	txn_reset(s);
+	return true;
+}
+
+/*
+ * cmd_data - DATA: read up to <CR><LF>.<CR><LF>, unstuff dots.  Only a
+ * "." line that follows a CR LF and ends in CR LF ends the message; with
+ * smtpd_forbid_bare_newline = reject a bare LF refuses the message.
+ */
+static bool cmd_data(struct session *s, char *arg)
+{
+	bool line_start = true, prev_crlf = true, bare_seen = false, too_big = false;
+	long size = 0;
+
+	if (*str_trim(arg)) {
+		reply(s, "501 5.5.4 Syntax: DATA");
+		return false;
+	}
+	if (s->sender == NULL) {
+		reply(s, "503 5.5.1 Error: need MAIL command");
+		return false;
+	}
+	if (s->rcpt_count == 0) {
+		reply(s, "554 5.5.1 Error: no valid recipients");
+		return false;
+	}
+	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	start_message(s);
+	for (;;) {
+		char *p = s->in + s->in_start, *nl;
+		size_t n = s->in_end - s->in_start, len;
+		bool crlf;
+
+		nl = memchr(p, '\n', n);
+		if (nl == NULL) {
+			/* A "." line is decided on whole; a CR may pair with a later LF. */
+			if ((line_start && n < 3) || (n == 1 && p[0] == '\r') || n == 0) {
+				if (!fill(s))
+					break;
+				continue;
+			}
+			len = p[n - 1] == '\r' ? n - 1 : n;
+			if (line_start && p[0] == '.') {
+				s->in_start++;
+				p++;
+				len--;
+			}
+			crlf = false;
+			line_start = false;
+		} else {
+			len = (size_t)(nl - p) + 1;
+			crlf = len >= 2 && p[len - 2] == '\r';
+			if (line_start && p[0] == '.') {
+				if (len == 3 && crlf && prev_crlf) {
+					s->in_start += 3;
+					goto end;
+				}
+				/* Dot-stuffing: drop the first dot. */
+				s->in_start++;
+				p++;
+				len--;
+			}
+			if (!crlf)
+				bare_seen = true;
+			prev_crlf = crlf;
+			line_start = true;
+		}
+		size += (long)len;
+		if (var_message_size_limit > 0 && size > var_message_size_limit)
+			too_big = true;
+		if (!too_big && !(bare_seen && bare_mode == BARE_REJECT))
+			cleanup_write(s->cleanup, p, len);
+		s->in_start += len;
+	}
+	/* The client went away or timed out: nothing is queued. */
+	txn_reset(s);
+	return false;
+end:
+	if (bare_seen && bare_mode == BARE_REJECT) {
+		reply(s, "521 5.5.2 %s Error: bare <LF> received", var_myhostname);
+		log_reject(s, "END-OF-MESSAGE", "521 5.5.2 Error: bare <LF> received", NULL);
+		txn_reset(s);
+		s->quit = true;
+		return false;
+	}
+	if (too_big) {
+		reply(s, "552 5.3.4 Error: message file too big");
+		txn_reset(s);
+		return false;
+	}
+	return finish_message(s, "END-OF-MESSAGE");
+}
+
+/* cmd_bdat - BDAT size [LAST] (RFC 3030) */
+static bool cmd_bdat(struct session *s, char *arg)
+{
+	char *cp = arg, *num = str_token(&cp, " \t"), *last = str_token(&cp, " \t");
+	long n;
+	bool is_last;
+
+	if (num == NULL || !str_is_digits(num) || str_to_long(num, 0, 1L << 40, &n) < 0
+	    || (last && strcasecmp(last, "LAST") != 0) || str_token(&cp, " \t")) {
+		/* The chunk size is unknown: the session cannot go on. */
+		reply(s, "501 5.5.4 Syntax: BDAT count [LAST]");
+		s->quit = true;
+		return false;
+	}
+	is_last = last != NULL;
+	if (s->sender == NULL || s->rcpt_count == 0)
+		s->bdat_bad = true;
+	if (!s->bdat_bad && s->bdat_size == 0 && s->cleanup)
+		start_message(s);
+	s->bdat_size += n;
+	if (var_message_size_limit > 0 && s->bdat_size > var_message_size_limit)
+		s->bdat_bad = true;
+	while (n > 0) {
+		size_t take;
+
+		if (s->in_start == s->in_end && !fill(s)) {
+			txn_reset(s);
+			return false;
+		}
+		take = s->in_end - s->in_start;
+		if ((long)take > n)
+			take = (size_t)n;
+		if (!s->bdat_bad && s->cleanup)
+			cleanup_write(s->cleanup, s->in + s->in_start, take);
+		s->in_start += take;
+		n -= (long)take;
+	}
+	if (s->sender == NULL) {
+		reply(s, "503 5.5.1 Error: need MAIL command");
+		return false;
+	}
+	if (s->rcpt_count == 0) {
+		reply(s, "554 5.5.1 Error: no valid recipients");
+		return false;
+	}
+	if (s->bdat_bad) {
+		if (is_last)
+			txn_reset(s);
+		reply(s, "552 5.3.4 Error: message file too big");
+		return false;
+	}
+	if (!is_last) {
+		reply(s, "250 2.0.0 Ok: %s bytes", num);
+		return true;
+	}
+	return finish_message(s, "END-OF-MESSAGE");
+}
+
+/* cmd_vrfy - VRFY */
+static bool cmd_vrfy(struct session *s, char *arg)
+{
+	char *addr;
+
+	if (var_disable_vrfy_command) {
+		reply(s, "502 5.5.1 VRFY command is disabled");
+		return false;
+	}
+	arg = str_trim(arg);
+	if (*arg == 0) {
+		reply(s, "501 5.5.4 Syntax: VRFY address");
+		return false;
+	}
+	if (parse_address(s, arg, false, &addr) < 0)
+		return false;
+	reply(s, "252 2.0.0 %s", addr);
+	free(addr);
+	return true;
+}
+
+/* ---- session ---- */
+
+/* peer_names - address text and (confirmed) host name */
+static void peer_names(struct session *s)
+{
+	struct addrinfo hints, *res, *ai;
+	char host[NI_MAXHOST], back[INET6_ADDRSTRLEN];
+	socklen_t len = s->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	    : sizeof(struct sockaddr_in);
+
+	if (getnameinfo((struct sockaddr *)&s->addr, len, s->addr_text, sizeof(s->addr_text),
+			NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(s->addr_text, sizeof(s->addr_text), "unknown");
+	snprintf(s->name, sizeof(s->name), "unknown");
+	if (var_smtpd_peername_lookup
+	    && getnameinfo((struct sockaddr *)&s->addr, len, host, sizeof(host), NULL, 0,
+			   NI_NAMEREQD) == 0) {
+		/* Forward-confirmed, or it stays "unknown" (Postfix). */
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host, NULL, &hints, &res) == 0) {
+			for (ai = res; ai; ai = ai->ai_next)
+				if (getnameinfo(ai->ai_addr, ai->ai_addrlen, back, sizeof(back), NULL,
+						0, NI_NUMERICHOST) == 0
+				    && strcmp(back, s->addr_text) == 0) {
+					snprintf(s->name, sizeof(s->name), "%s", host);
+					break;
+				}
+			freeaddrinfo(res);
+		}
+	}
+	s->client = xasprintf("%s[%s]", s->name, s->addr_text);
+}
+
+/* log_disconnect - "disconnect from client ehlo=1 mail=1 ... commands=N" */
+static void log_disconnect(struct session *s)
+{
+	struct buf b;
+	int ok = 0, total = 0;
+
+	buf_init(&b, 128);
+	for (int i = 0; i < C_COUNT; i++) {
+		if (s->total[i] == 0)
+			continue;
+		ok += s->ok[i];
+		total += s->total[i];
+		if (s->ok[i] == s->total[i])
+			buf_printf(&b, " %s=%d", cmd_names[i], s->total[i]);
+		else
+			buf_printf(&b, " %s=%d/%d", cmd_names[i], s->ok[i], s->total[i]);
+	}
+	if (ok == total)
+		buf_printf(&b, " commands=%d", total);
+	else
+		buf_printf(&b, " commands=%d/%d", ok, total);
+	msg_info("disconnect from %s%s", s->client, b.data);
+	buf_deinit(&b);
+}
+
+/* dispatch - one command */
+static void dispatch(struct session *s, char *line)
+{
+	char *verb = line, *arg;
+	int c;
+	bool ok = false;
+
+	arg = line + strcspn(line, " \t");
+	if (*arg)
+		*arg++ = 0;
+	if (strcasecmp(verb, "HELO") == 0) c = C_HELO;
+	else if (strcasecmp(verb, "EHLO") == 0) c = C_EHLO;
+	else if (strcasecmp(verb, "MAIL") == 0) c = C_MAIL;
+	else if (strcasecmp(verb, "RCPT") == 0) c = C_RCPT;
+	else if (strcasecmp(verb, "DATA") == 0) c = C_DATA;
+	else if (strcasecmp(verb, "BDAT") == 0) c = C_BDAT;
+	else if (strcasecmp(verb, "RSET") == 0) c = C_RSET;
+	else if (strcasecmp(verb, "NOOP") == 0) c = C_NOOP;
+	else if (strcasecmp(verb, "VRFY") == 0) c = C_VRFY;
+	else if (strcasecmp(verb, "QUIT") == 0) c = C_QUIT;
+	else c = C_UNKNOWN;
+	s->where = cmd_upper[c];
+	s->total[c]++;
+	/* Junk commands beyond the limit count as errors. */
+	if ((c == C_NOOP || c == C_RSET || c == C_VRFY) && ++s->junk > var_smtpd_junk_command_limit)
+		s->errors++;
+	switch (c) {
+	case C_HELO:
+	case C_EHLO:
+		ok = cmd_helo(s, arg, c == C_EHLO);
+		break;
+	case C_MAIL:
+		ok = cmd_mail(s, arg);
+		break;
+	case C_RCPT:
+		ok = cmd_rcpt(s, arg);
+		break;
+	case C_DATA:
+		ok = cmd_data(s, arg);
+		break;
+	case C_BDAT:
+		ok = cmd_bdat(s, arg);
+		break;
+	case C_RSET:
+		txn_reset(s);
+		reply(s, "250 2.0.0 Ok");
+		ok = true;
+		break;
+	case C_NOOP:
+		reply(s, "250 2.0.0 Ok");
+		ok = true;
+		break;
+	case C_VRFY:
+		ok = cmd_vrfy(s, arg);
+		break;
+	case C_QUIT:
+		reply(s, "221 2.0.0 Bye");
+		s->quit = true;
+		ok = true;
+		break;
+	default:
+		reply(s, "502 5.5.2 Error: command not recognized");
+		break;
+	}
+	if (ok)
+		s->ok[c]++;
+}
+
+/* serve - one SMTP session */
+static void serve(int fd, const struct sockaddr_storage *addr)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	struct buf line;
+	bool bare;
+	int rc;
+
+	s->fd = fd;
+	s->addr = *addr;
+	s->proto = "SMTP";
+	buf_init(&s->out, 1024);
+	buf_init(&line, 512);
+	peer_names(s);
+	msg_info("connect from %s", s->client);
+	s->where = "CONNECT";
+
+	/* A client that talks before the greeting is no honest client. */
+	if (fd_wait(fd, false, (int)(var_smtpd_greet_wait * 1000)) == 0) {
+		char junk[512];
+		ssize_t n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+
+		if (n > 0) {
+			msg_info("reject: CONNECT from %s: talked before the greeting (%zd bytes)",
+				 s->client, n);
+			reply(s, "554 5.5.1 Error: SMTP protocol violation (talked before the greeting)");
+			flush(s);
+			goto done;
+		}
+	}
+	if (!var_smtpd_delay_reject) {
+		struct smtpd_check_ctx c;
+		const char *r;
+
+		check_ctx(s, &c);
+		if ((r = smtpd_check_stage(SMTPD_CLIENT, &c)) != NULL) {
+			log_reject(s, "CONNECT", r, NULL);
+			reply(s, "%s", r);
+			flush(s);
+			goto done;
+		}
+	}
+	reply(s, "220 %s", var_smtpd_banner);
+	while (!s->quit) {
+		if ((rc = get_line(s, &line, &bare)) == 0)
+			break;
+		if (rc < 0) {
+			s->total[C_UNKNOWN]++;
+			reply(s, "500 5.5.2 Error: command line too long");
+		} else if (bare && bare_mode == BARE_REJECT) {
+			reply(s, "521 5.5.2 %s Error: bare <LF> received", var_myhostname);
+			msg_info("reject: %s from %s: bare <LF> received", s->where, s->client);
+			s->quit = true;
+		} else if (memchr(line.data, 0, line.len) != NULL) {
+			s->total[C_UNKNOWN]++;
+			reply(s, "500 5.5.2 Error: bad syntax");
+		} else {
+			dispatch(s, line.data);
+		}
+		if (s->errors >= var_smtpd_hard_error_limit && !s->quit) {
+			reply(s, "421 4.7.0 %s Error: too many errors", var_myhostname);
+			msg_info("too many errors after %s from %s", s->where, s->client);
+			s->quit = true;
+		}
+	}
+	flush(s);
+	if (s->timed_out)
+		msg_info("timeout after %s from %s", s->where, s->client);
+	else if (!s->quit)
+		msg_info("lost connection after %s from %s", s->where, s->client);
+done:
+	txn_reset(s);
+	log_disconnect(s);
+	buf_deinit(&line);
+	buf_deinit(&s->out);
+	free(s->helo);
+	free(s->client);
+	free(s);
+}
+
+int main(int argc, char **argv)
+{
+	struct mail_server_opts opts;
+	struct pollfd *pfds;
+	long uses = 0;
+	int count;
+
+	mail_server_init(argc, argv, "smtpd", &opts);
+	if (!opts.has_listen_fd)
+		msg_fatal("no listening socket on descriptor %d: smtpd is started by master",
+			  MAIL_SERVER_LISTEN_FD);
+	if (strcasecmp(var_smtpd_forbid_bare_newline, "reject") == 0)
+		bare_mode = BARE_REJECT;
+	else if (strcasecmp(var_smtpd_forbid_bare_newline, "normalize") == 0
+		 || strcasecmp(var_smtpd_forbid_bare_newline, "yes") == 0
+		 || strcasecmp(var_smtpd_forbid_bare_newline, "no") == 0)
+		bare_mode = BARE_NORMALIZE;
+	else
+		msg_fatal("parameter smtpd_forbid_bare_newline: bad value \"%s\" "
+			  "(must be normalize, yes, reject or no)", var_smtpd_forbid_bare_newline);
+	smtpd_check_init();
+	count = opts.listen_count;
+	pfds = xcalloc((size_t)count, sizeof(*pfds));
+	for (int i = 0; i < count; i++) {
+		pfds[i].fd = i == 0 ? MAIL_SERVER_LISTEN_FD : MAIL_SERVER_MORE_FD + i - 1;
+		pfds[i].events = POLLIN;
+		set_nonblock(pfds[i].fd, true);
+	}
+	mail_server_drop_privileges(&opts, false);
+	while (uses < var_max_use) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = -1, rc;
+
+		mail_server_status(1);
+		rc = poll(pfds, (nfds_t)count, (int)(var_max_idle * 1000));
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			msg_fatal("poll: %s", strerror(errno));
+		}
+		for (int i = 0; i < count && fd < 0; i++)
+			if (pfds[i].revents & POLLIN)
+				fd = accept4(pfds[i].fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+		/* Another process took the client first. */
+		if (fd < 0)
+			continue;
+		mail_server_status(0);
+		set_nonblock(fd, false);
+		serve(fd, &ss);
+		close(fd);
+		uses++;
+	}
+	free(pfds);
+	return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * smtpd_check - mynetworks and the smtpd_*_restrictions (Postfix names and
+ * evaluation order; docs/SMTPD.md).
+ */
+#ifndef SLUICE_SMTPD_CHECK_H
+#define SLUICE_SMTPD_CHECK_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+/* What the restrictions look at. */
+struct smtpd_check_ctx {
+	const struct sockaddr_storage *addr;	/* the client */
+	const char *client;			/* "host[addr]" for replies */
+	const char *helo;			/* NULL before HELO/EHLO */
+	const char *sender;			/* NULL before MAIL, "" null sender */
+	const char *rcpt;			/* NULL outside RCPT */
+	bool rcpt_routed;			/* the RCPT path had a source route */
+	bool pipelined;				/* unread input after this command */
+	bool ehlo;				/* EHLO (PIPELINING announced) */
+};
+
+/* smtpd_check_init - parse mynetworks and every restriction list; fatal
+ * with the parameter and the word on an error. */
+void smtpd_check_init(void);
+
+/* smtpd_check_mynetworks - is the address in mynetworks? */
+bool smtpd_check_mynetworks(const struct sockaddr_storage *addr);
+
+/* Stages (the restriction lists). */
+enum smtpd_stage { SMTPD_CLIENT, SMTPD_HELO, SMTPD_SENDER, SMTPD_RELAY, SMTPD_RCPT };
+
+/*
+ * smtpd_check_stage - evaluate one list.  Returns NULL (permitted or no
+ * decision) or a rejection reply (static, "554 5.7.1 <x>: Relay access
+ * denied"), valid until the next call.
+ */
+const char *smtpd_check_stage(enum smtpd_stage stage, const struct smtpd_check_ctx *ctx);
+
+/* smtpd_check_rcpt - every list that applies at RCPT TO, in Postfix's
+ * order (client, helo, sender when smtpd_delay_reject, relay, recipient). */
+const char *smtpd_check_rcpt(const struct smtpd_check_ctx *ctx);
+
+/* smtpd_check_auth_destination - is the recipient ours or a relay domain
+ * (and free of routing tricks)? */
+bool smtpd_check_auth_destination(const char *rcpt, bool routed);
+
+/* smtpd_cidr_match - is addr in the "net/bits" or "addr" pattern? (testing) */
+int smtpd_cidr_parse(const char *pattern, struct sockaddr_storage *net_r, int *bits_r);
+bool smtpd_cidr_match(const struct sockaddr_storage *net, int bits,
+		      const struct sockaddr_storage *addr);
+
+#endif

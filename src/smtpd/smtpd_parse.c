@@ -1,0 +1,185 @@
+/*
+ * smtpd_parse - SMTP command arguments (see smtpd_parse.h).
+ *
+ * Strict where a lax reading could change meaning (unknown or repeated
+ * parameters, malformed xtext, a SIZE that is not a number), tolerant
+ * where clients commonly differ (case, white space after the colon).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "global/dsn.h"
+#include "smtpd_parse.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/strutil.h"
+
+#define ENVID_MAX	100	/* RFC 3461 */
+#define ORCPT_MAX	500
+
+/* smtpd_parse_path - split off the path */
+int smtpd_parse_path(char *line, const char *prefix, char **path_r, char **rest_r)
+{
+	size_t plen = strlen(prefix);
+	char *cp = line, *end;
+
+	if (strncasecmp(cp, prefix, plen) != 0)
+		return -1;
+	cp += plen;
+	cp += strspn(cp, " \t");
+	if (*cp != '<') {
+		/* Postfix accepts a bare address; so do we, up to white space. */
+		if (*cp == 0)
+			return -1;
+		end = cp + strcspn(cp, " \t");
+	} else {
+		/* The path ends at the '>' outside a quoted string. */
+		bool quoted = false;
+
+		for (end = cp + 1; *end; end++) {
+			if (*end == '\\' && end[1]) {
+				end++;
+			} else if (*end == '"') {
+				quoted = !quoted;
+			} else if (*end == '>' && !quoted) {
+				break;
+			}
+		}
+		if (*end != '>')
+			return -1;
+		end++;
+	}
+	*path_r = cp;
+	*rest_r = end;
+	if (*end) {
+		if (*end != ' ' && *end != '\t')
+			return -1;
+		*end++ = 0;
+	}
+	*rest_r = end + strspn(end, " \t");
+	return 0;
+}
+
+/* smtpd_xtext_decode - "+XX" escapes, printable ASCII otherwise */
+char *smtpd_xtext_decode(const char *text)
+{
+	struct buf b;
+
+	buf_init(&b, strlen(text) + 1);
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '+') {
+			if (!isxdigit(p[1]) || !isxdigit(p[2])) {
+				buf_deinit(&b);
+				return NULL;
+			}
+			char hex[3] = {(char)p[1], (char)p[2], 0};
+			int v = (int)strtol(hex, NULL, 16);
+
+			if (v < 33 || v > 126) {
+				buf_deinit(&b);
+				return NULL;
+			}
+			buf_putc(&b, v);
+			p += 2;
+		} else if (*p < 33 || *p > 126 || *p == '=') {
+			buf_deinit(&b);
+			return NULL;
+		} else {
+			buf_putc(&b, *p);
+		}
+	}
+	{
+		char *text_r = buf_steal(&b);
+
+		buf_deinit(&b);		/* buf_steal leaves a fresh buffer behind */
+		return text_r;
+	}
+}
+
+/* smtpd_params_free - release */
+void smtpd_params_free(struct smtpd_params *p)
+{
+	free(p->envid);
+	free(p->orcpt);
+	p->envid = p->orcpt = NULL;
+}
+
+/* smtpd_parse_params - ESMTP parameters */
+int smtpd_parse_params(char *text, bool rcpt, struct smtpd_params *p, const char **reply_r)
+{
+	char *cp = text, *word, *value;
+	bool seen_size = false, seen_body = false, seen_ret = false;
+
+	memset(p, 0, sizeof(*p));
+	p->size = -1;
+	while ((word = str_token(&cp, " \t")) != NULL) {
+		if ((value = strchr(word, '=')) != NULL)
+			*value++ = 0;
+		if (!rcpt && strcasecmp(word, "SIZE") == 0 && value && !seen_size) {
+			seen_size = true;
+			if (!str_is_digits(value) || strlen(value) > 18) {
+				*reply_r = "501 5.5.4 Bad message size syntax";
+				goto bad;
+			}
+			p->size = strtol(value, NULL, 10);
+		} else if (!rcpt && strcasecmp(word, "BODY") == 0 && value && !seen_body) {
+			seen_body = true;
+			if (strcasecmp(value, "8BITMIME") == 0)
+				p->body = 8;
+			else if (strcasecmp(value, "7BIT") == 0)
+				p->body = 7;
+			else {
+				*reply_r = "501 5.5.4 Unsupported BODY parameter value";
+				goto bad;
+			}
+		} else if (!rcpt && strcasecmp(word, "SMTPUTF8") == 0 && value == NULL) {
+			p->smtputf8 = true;
+		} else if (!rcpt && strcasecmp(word, "RET") == 0 && value && !seen_ret) {
+			seen_ret = true;
+			if ((p->ret = dsn_ret_parse(value)) <= 0) {
+				*reply_r = "501 5.5.4 Bad RET parameter syntax";
+				goto bad;
+			}
+		} else if (!rcpt && strcasecmp(word, "ENVID") == 0 && value && !p->envid) {
+			if ((p->envid = smtpd_xtext_decode(value)) == NULL || !*p->envid
+			    || strlen(p->envid) > ENVID_MAX) {
+				*reply_r = "501 5.5.4 Bad ENVID parameter syntax";
+				goto bad;
+			}
+		} else if (rcpt && strcasecmp(word, "NOTIFY") == 0 && value && !p->notify) {
+			if ((p->notify = dsn_notify_parse(value)) <= 0) {
+				*reply_r = "501 5.5.4 Bad NOTIFY parameter syntax";
+				goto bad;
+			}
+		} else if (rcpt && strcasecmp(word, "ORCPT") == 0 && value && !p->orcpt) {
+			char *semi = strchr(value, ';'), *addr;
+
+			if (semi == NULL || semi == value || strlen(value) > ORCPT_MAX
+			    || (addr = smtpd_xtext_decode(semi + 1)) == NULL || !*addr) {
+				*reply_r = "501 5.5.4 Bad ORCPT parameter syntax";
+				goto bad;
+			}
+			*semi = 0;
+			p->orcpt = xasprintf("%s;%s", value, addr);
+			free(addr);
+		} else {
+			*reply_r = "555 5.5.4 Unsupported option";
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	smtpd_params_free(p);
+	return -1;
+}
+
+/* smtpd_path_routed - "<@host,@host:user@domain>" */
+bool smtpd_path_routed(const char *path)
+{
+	path += strspn(path, " \t");
+	if (*path == '<')
+		path++;
+	return *path == '@';
+}
