@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "global/addr.h"
 #include "global/addr_map.h"
 #include "global/cleanup/cleanup_rewrite.h"
 #include "global/maps.h"
@@ -280,11 +281,15 @@ static int expand(struct expansion *x, const char *addr, long depth)
 		free(res);
 		argv_add(x->path, key, (char *)NULL);
 		for (size_t j = 0; j < r->argc && rc == 0; j++) {
+			/* Results without a domain are in $myorigin, as Postfix. */
+			char *q = addr_qualify(r->argv[j], var_myorigin);
+
 			/* A self-reference ("a -> a, b") is a final address. */
-			if (str_casecmp_ascii(r->argv[j], addr) == 0)
-				keep(x, r->argv[j], key);
+			if (str_casecmp_ascii(q, addr) == 0)
+				keep(x, q, key);
 			else
-				rc = expand(x, r->argv[j], depth + 1);
+				rc = expand(x, q, depth + 1);
+			free(q);
 			if (rc == 0 && (long)x->out->argc > var_virtual_alias_expansion_limit) {
 				msg_warn("unreasonable virtual_alias_maps map expansion size for %s",
 					 x->rcpt);
