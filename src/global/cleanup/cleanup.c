@@ -15,7 +15,10 @@
  * content in a queue file), the headers cleanup adds, the limits and the
  * commit.
  *
- * It does not: rewrite addresses beyond appending @myorigin, run header or
+ * Address rewriting (canonical, masquerade, virtual, bcc) is in
+ * cleanup_rewrite.c, applied as the sender and recipients arrive.
+ *
+ * It does not: rewrite header addresses, run header or
  * body checks, send bounces (a refused message is the producer's to report:
  * sendmail says it on stderr, pickup logs it), or wait for the qmgr.
  *
