@@ -94,6 +94,23 @@ long var_header_size_limit;
 long var_line_length_limit;
 long var_hopcount_limit;
 long var_duplicate_filter_limit;
+char *var_canonical_maps;
+char *var_sender_canonical_maps;
+char *var_recipient_canonical_maps;
+char *var_canonical_classes;
+char *var_virtual_alias_maps;
+char *var_virtual_alias_domains;
+long var_virtual_alias_recursion_limit;
+long var_virtual_alias_expansion_limit;
+char *var_relocated_maps;
+char *var_sender_bcc_maps;
+char *var_recipient_bcc_maps;
+char *var_always_bcc;
+char *var_masquerade_domains;
+char *var_masquerade_classes;
+char *var_masquerade_exceptions;
+bool var_append_dot_mydomain;
+char *var_propagate_unmatched_extensions;
 long var_queue_minfree;
 long var_cleanup_recipient_limit;
 long var_cleanup_envelope_size_limit;
@@ -666,6 +683,110 @@ static const struct param_def table[] = {
 		.var = &var_duplicate_filter_limit,
 		.doc = "The maximal number of addresses remembered by the address duplicate "
 		       "filter when a message is queued."
+	},
+	{
+		.name = "canonical_maps", .type = PARAM_LIST, .def = "", .var = &var_canonical_maps,
+		.doc = "Optional address mapping lookup tables for message headers and "
+		       "envelopes, sender and recipient (canonical(5)); applied after "
+		       "sender_canonical_maps / recipient_canonical_maps."
+	},
+	{
+		.name = "sender_canonical_maps", .type = PARAM_LIST, .def = "",
+		.var = &var_sender_canonical_maps,
+		.doc = "Optional address mapping lookup tables for envelope and header sender "
+		       "addresses."
+	},
+	{
+		.name = "recipient_canonical_maps", .type = PARAM_LIST, .def = "",
+		.var = &var_recipient_canonical_maps,
+		.doc = "Optional address mapping lookup tables for envelope and header "
+		       "recipient addresses."
+	},
+	{
+		.name = "canonical_classes", .type = PARAM_LIST,
+		.def = "envelope_sender, envelope_recipient, header_sender, header_recipient",
+		.var = &var_canonical_classes, .check = params_check_addr_classes,
+		.doc = "What addresses are subject to canonical_maps address mapping."
+	},
+	{
+		.name = "virtual_alias_maps", .type = PARAM_LIST, .def = "",
+		.var = &var_virtual_alias_maps,
+		.doc = "Optional lookup tables that alias specific mail addresses or domains "
+		       "to other local or remote addresses (virtual(5)), expanded recursively "
+		       "when mail is queued."
+	},
+	{
+		.name = "virtual_alias_domains", .type = PARAM_LIST, .def = "$virtual_alias_maps",
+		.var = &var_virtual_alias_domains,
+		.doc = "Domains for which all addresses are aliased to addresses in other "
+		       "domains: a list of domains and type:table lookup tables (a domain "
+		       "matches when a table has it as a key); a recipient without a "
+		       "virtual_alias_maps entry is rejected as unknown (5.1.1)."
+	},
+	{
+		.name = "virtual_alias_recursion_limit", .type = PARAM_INT, .def = "1000",
+		.var = &var_virtual_alias_recursion_limit, .min = 1,
+		.doc = "The maximal nesting depth of virtual alias expansion."
+	},
+	{
+		.name = "virtual_alias_expansion_limit", .type = PARAM_INT, .def = "1000",
+		.var = &var_virtual_alias_expansion_limit, .min = 1,
+		.doc = "The maximal number of addresses that virtual alias expansion produces "
+		       "from each original recipient."
+	},
+	{
+		.name = "relocated_maps", .type = PARAM_LIST, .def = "", .var = &var_relocated_maps,
+		.doc = "Optional lookup tables with new contact information for users or "
+		       "domains that no longer exist (relocated(5)): mail to them is returned "
+		       "with 5.1.6 \"User has moved to NEW\"."
+	},
+	{
+		.name = "sender_bcc_maps", .type = PARAM_LIST, .def = "", .var = &var_sender_bcc_maps,
+		.doc = "Optional BCC (blind carbon-copy) address lookup tables, indexed by "
+		       "envelope sender address."
+	},
+	{
+		.name = "recipient_bcc_maps", .type = PARAM_LIST, .def = "",
+		.var = &var_recipient_bcc_maps,
+		.doc = "Optional BCC (blind carbon-copy) address lookup tables, indexed by "
+		       "envelope recipient address."
+	},
+	{
+		.name = "always_bcc", .type = PARAM_STR, .def = "", .var = &var_always_bcc,
+		.doc = "Optional address that receives a blind carbon copy of each message "
+		       "that is received by the mail system."
+	},
+	{
+		.name = "masquerade_domains", .type = PARAM_LIST, .def = "",
+		.var = &var_masquerade_domains,
+		.doc = "Optional list of domains whose subdomain structure will be stripped "
+		       "off in addresses (user@host.example.com -> user@example.com); "
+		       "!domain excludes a domain."
+	},
+	{
+		.name = "masquerade_classes", .type = PARAM_LIST,
+		.def = "envelope_sender, header_sender, header_recipient",
+		.var = &var_masquerade_classes, .check = params_check_addr_classes,
+		.doc = "What addresses are subject to address masquerading."
+	},
+	{
+		.name = "masquerade_exceptions", .type = PARAM_LIST, .def = "",
+		.var = &var_masquerade_exceptions,
+		.doc = "Optional list of user names that are not subjected to address "
+		       "masquerading (e.g. root)."
+	},
+	{
+		.name = "append_dot_mydomain", .type = PARAM_BOOL, .def = "no",
+		.var = &var_append_dot_mydomain,
+		.doc = "With locally submitted mail, append the string \".$mydomain\" to "
+		       "addresses that have no \".domain\" information."
+	},
+	{
+		.name = "propagate_unmatched_extensions", .type = PARAM_LIST,
+		.def = "canonical, virtual", .var = &var_propagate_unmatched_extensions,
+		.check = params_check_propagate,
+		.doc = "What address lookup tables copy an address extension from the lookup "
+		       "key to the lookup result (canonical, virtual, alias, forward, include)."
 	},
 	{
 		.name = "queue_minfree", .type = PARAM_SIZE, .def = "0",

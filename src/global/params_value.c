@@ -275,6 +275,26 @@ int params_check_mail_to(const char *value, const char **hint_r)
 	return check_words(value, words, true, "items must be alias, forward or include", hint_r);
 }
 
+/* params_check_addr_classes - canonical_classes, masquerade_classes */
+int params_check_addr_classes(const char *value, const char **hint_r)
+{
+	static const char *const words[] = {"envelope_sender", "envelope_recipient",
+					    "header_sender", "header_recipient", NULL};
+
+	return check_words(value, words, true, "items must be envelope_sender, "
+			   "envelope_recipient, header_sender or header_recipient", hint_r);
+}
+
+/* params_check_propagate - propagate_unmatched_extensions */
+int params_check_propagate(const char *value, const char **hint_r)
+{
+	static const char *const words[] = {"canonical", "virtual", "alias", "forward",
+					    "include", "generic", NULL};
+
+	return check_words(value, words, true, "items must be canonical, virtual, alias, "
+			   "forward, include or generic", hint_r);
+}
+
 /* params_check_syslog_facility - the facility names syslog knows */
 int params_check_syslog_facility(const char *value, const char **hint_r)
 {

@@ -8,15 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "global/addr_map.h"
 #include "global/maps.h"
 #include "global/params.h"
 #include "global/resolve.h"
 #include "util/argv.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 
 static struct maps *transport_maps;
+static struct maps *relocated_maps;
+static struct maps *virtual_maps;		/* virtual_alias_maps (loop check) */
+static struct maps *virtual_domain_maps;	/* the tables in virtual_alias_domains */
+static struct argv *virtual_domains;		/* the domains in virtual_alias_domains */
 static struct argv *local_domains;
 static struct argv *relay_domains;
 static char resolve_err[300];
@@ -33,6 +39,148 @@ void resolve_split_transport(const char *value, char **transport_r, char **nexth
 		*transport_r = xstrndup(value, (size_t)(colon - value));
 		*nexthop_r = xstrdup(colon + 1);
 	}
+}
+
+/* open_optional - maps for a list value, NULL when empty; -1 on failure */
+static int open_optional(const char *param, const char *value, struct maps **maps_r,
+			 const char **error_r)
+{
+	*maps_r = NULL;
+	if (value == NULL || *value == 0)
+		return 0;
+	if ((*maps_r = maps_open(value, error_r)) == NULL) {
+		snprintf(resolve_err, sizeof(resolve_err), "%s: %.250s", param, *error_r);
+		*error_r = resolve_err;
+		return -1;
+	}
+	return 0;
+}
+
+/* open_rewrite_tables - relocated_maps, virtual_alias_maps/_domains */
+static int open_rewrite_tables(const char **error_r)
+{
+	struct maps *reloc, *virt, *vdm;
+	struct argv *list, *doms = argv_create(), *tabs = argv_create();
+	char *spec;
+	int rc;
+
+	list = argv_split(var_virtual_alias_domains ? var_virtual_alias_domains : "",
+			  ", \t\r\n");
+	for (size_t i = 0; i < list->argc; i++)
+		argv_add(strchr(list->argv[i], ':') ? tabs : doms,
+			 strchr(list->argv[i], ':') ? list->argv[i]
+			 : str_lower(list->argv[i]), (char *)NULL);
+	{
+		struct buf b;
+
+		buf_init(&b, 64);
+		for (size_t i = 0; i < tabs->argc; i++)
+			buf_printf(&b, "%s%s", i ? ", " : "", tabs->argv[i]);
+		spec = buf_steal(&b);
+		buf_deinit(&b);
+	}
+	rc = open_optional("relocated_maps", var_relocated_maps, &reloc, error_r);
+	if (rc == 0 && (rc = open_optional("virtual_alias_maps", var_virtual_alias_maps, &virt,
+					   error_r)) < 0)
+		maps_free(&reloc);
+	if (rc == 0 && (rc = open_optional("virtual_alias_domains", spec, &vdm, error_r)) < 0) {
+		maps_free(&reloc);
+		maps_free(&virt);
+	}
+	free(spec);
+	argv_free(&list);
+	argv_free(&tabs);
+	if (rc < 0) {
+		argv_free(&doms);
+		return -1;
+	}
+	maps_free(&relocated_maps);
+	maps_free(&virtual_maps);
+	maps_free(&virtual_domain_maps);
+	argv_free(&virtual_domains);
+	relocated_maps = reloc;
+	virtual_maps = virt;
+	virtual_domain_maps = vdm;
+	virtual_domains = doms;
+	return 0;
+}
+
+/*
+ * virtual_domain - is domain a virtual alias domain?  MAPS_FOUND,
+ * MAPS_NOTFOUND or MAPS_ERROR (a table in the list could not be read).
+ */
+static int virtual_domain(const char *domain)
+{
+	const char *v, *err;
+	int rc;
+
+	if (*domain == 0)
+		return MAPS_NOTFOUND;
+	for (size_t i = 0; virtual_domains && i < virtual_domains->argc; i++)
+		if (str_casecmp_ascii(virtual_domains->argv[i], domain) == 0)
+			return MAPS_FOUND;
+	if (virtual_domain_maps == NULL)
+		return MAPS_NOTFOUND;
+	rc = maps_lookup(virtual_domain_maps, domain, MAPS_FLAG_PARTIAL, &v, &err);
+	if (rc == MAPS_ERROR)
+		msg_warn("virtual_alias_domains lookup of \"%s\": %s", domain, err);
+	return rc;
+}
+
+/* route_error - the error transport with a reason */
+static void route_error(struct resolve_reply *r, const char *reason)
+{
+	free(r->transport);
+	free(r->nexthop);
+	r->transport = xstrdup("error");
+	r->nexthop = xstrdup(reason);
+	r->flags |= RESOLVE_FLAG_ERROR;
+}
+
+/*
+ * rewrite_classes - what Postfix's trivial-rewrite adds to routing: a
+ * virtual alias domain has no mailboxes (cleanup expanded what
+ * virtual_alias_maps knows; what is left is unknown, or a loop that
+ * cleanup ended), and relocated_maps sends the new address back.  true when
+ * r is decided (error route or a table failure).
+ */
+static bool rewrite_classes(struct resolve_reply *r, const char *domain)
+{
+	const char *err;
+	char *v = NULL;
+	int rc;
+
+	if ((rc = virtual_domain(domain)) == MAPS_ERROR) {
+		r->flags |= RESOLVE_FLAG_FAIL;
+		return true;
+	}
+	if (rc == MAPS_FOUND) {
+		rc = addr_map_lookup(virtual_maps, r->recipient, 0, &v, &err);
+		if (rc == MAPS_ERROR) {
+			msg_warn("virtual_alias_maps lookup of \"%s\": %s", r->recipient, err);
+			r->flags |= RESOLVE_FLAG_FAIL;
+			return true;
+		}
+		free(v);
+		route_error(r, rc == MAPS_FOUND ? "5.4.6 mail forwarding loop in "
+			    "virtual_alias_maps" : "5.1.1 User unknown in virtual alias table");
+		return true;
+	}
+	rc = addr_map_lookup(relocated_maps, r->recipient, 0, &v, &err);
+	if (rc == MAPS_ERROR) {
+		msg_warn("relocated_maps lookup of \"%s\": %s", r->recipient, err);
+		r->flags |= RESOLVE_FLAG_FAIL;
+		return true;
+	}
+	if (rc == MAPS_FOUND) {
+		char *why = xasprintf("5.1.6 User has moved to %s", v);
+
+		route_error(r, why);
+		free(why);
+		free(v);
+		return true;
+	}
+	return false;
 }
 
 /* resolve_init - (re)load tables and lists */
@@ -59,6 +207,11 @@ int resolve_init(const char **error_r)
 			argv_free(&relay);
 			return -1;
 		}
+	}
+	if (open_rewrite_tables(error_r) < 0) {
+		maps_free(&m);
+		argv_free(&relay);
+		return -1;
 	}
 	argv_free(&relay_domains);
 	relay_domains = relay;
@@ -191,6 +344,12 @@ void resolve_addr(const char *addr, struct resolve_reply *r)
 	} else {
 		resolve_split_transport(var_default_transport, &r->transport, &r->nexthop);
 		default_nexthop(r, domain);
+	}
+
+	/* Virtual alias domains and relocated users end here. */
+	if (rewrite_classes(r, domain)) {
+		free(domain);
+		return;
 	}
 
 	/* Step 1 overrides either part; a table that cannot be read defers. */

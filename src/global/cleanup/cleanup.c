@@ -15,7 +15,10 @@
  * content in a queue file), the headers cleanup adds, the limits and the
  * commit.
  *
- * It does not: rewrite addresses beyond appending @myorigin, run header or
+ * Address rewriting (canonical, masquerade, virtual, bcc) is in
+ * cleanup_rewrite.c, applied as the sender and recipients arrive.
+ *
+ * It does not: rewrite header addresses, run header or
  * body checks, send bounces (a refused message is the producer's to report:
  * sendmail says it on stderr, pickup logs it), or wait for the qmgr.
  *
@@ -35,6 +38,7 @@
 
 #include "global/addr.h"
 #include "global/cleanup/cleanup.h"
+#include "global/cleanup/cleanup_rewrite.h"
 #include "global/cleanup/cleanup_stream.h"
 #include "global/mail_flow.h"
 #include "global/params.h"
@@ -82,15 +86,33 @@ struct cleanup {
 	bool bad_rcpt;
 	long rcpt_bytes;		/* cleanup_envelope_bytes() of those stored */
 	char *too_many;			/* the envelope cap was hit: why */
+	char *rewrite_err;		/* address rewriting failed: why (first) */
+	struct argv *bccs;		/* recipient_bcc_maps answers, added at close */
 
 	/* text */
 	char *msgid;			/* Message-ID for the log (added or found) */
 };
 
-/* qualify - addr with @myorigin when it has no domain. Caller frees. */
+/* qualify - addr with @myorigin when it has no domain, and .$mydomain
+ * after a domain without a dot (append_dot_mydomain). Caller frees. */
 static char *qualify(const char *addr)
 {
-	return addr_qualify(addr, var_myorigin);
+	char *q = addr_qualify(addr, var_myorigin), *at, *dotted;
+
+	if (var_append_dot_mydomain && var_mydomain && *var_mydomain
+	    && (at = strrchr(q, '@')) != NULL && at[1] && strchr(at + 1, '.') == NULL) {
+		dotted = xasprintf("%s.%s", q, var_mydomain);
+		free(q);
+		q = dotted;
+	}
+	return q;
+}
+
+/* rewrite_failed - remember the first rewriting failure */
+static void rewrite_failed(struct cleanup *c, const char *why)
+{
+	if (c->rewrite_err == NULL)
+		c->rewrite_err = xstrdup(why);
 }
 
 /* cleanup_open - start a message */
@@ -121,6 +143,7 @@ struct cleanup *cleanup_open(const char *queue_dir, int flags, const char **erro
 	c->uid = -1;
 	c->arrival = wall_time();
 	c->dups = htable_create(16);
+	c->bccs = argv_create();
 	return c;
 }
 
@@ -134,9 +157,18 @@ static void check_envelope_open(const struct cleanup *c, const char *who)
 /* cleanup_set_sender - envelope sender */
 void cleanup_set_sender(struct cleanup *c, const char *sender)
 {
+	const char *why;
+	char *q, *out;
+
 	check_envelope_open(c, "cleanup_set_sender");
 	free(c->sender);
-	c->sender = qualify(sender);
+	q = qualify(sender);
+	if (cleanup_rewrite_sender(q, &out, &why) < 0) {
+		rewrite_failed(c, why);
+		out = xstrdup(q);
+	}
+	free(q);
+	c->sender = out;
 }
 
 /* cleanup_set_fullname - full name for an added From: */
@@ -326,6 +358,45 @@ static int add_rcpt(struct cleanup *c, const char *addr, const char *orig,
 	return 0;
 }
 
+/*
+ * process_rcpt - one qualified recipient through rewriting: canonical
+ * mapping and masquerading (not for BCC copies), recipient_bcc_maps, then
+ * virtual alias expansion; each final address is stored with the original
+ * recipient (the given one, else the address before rewriting when that
+ * differs) for DSN and the log's orig_to=.
+ */
+static int process_rcpt(struct cleanup *c, const char *q, const char *orig,
+			const char *dsn_orcpt, int notify, bool is_bcc)
+{
+	struct argv *final = argv_create();
+	const char *why;
+	char *canon;
+	int rc = 0;
+
+	if (is_bcc) {
+		canon = xstrdup(q);
+	} else if (cleanup_rewrite_rcpt(q, &canon, &why) < 0) {
+		rewrite_failed(c, why);
+		canon = xstrdup(q);
+	}
+	if (!is_bcc && !(c->flags & CLEANUP_FLAG_BOUNCE)
+	    && cleanup_bcc_rcpt(canon, c->bccs, &why) < 0)
+		rewrite_failed(c, why);
+	if (cleanup_virtual_expand(canon, final, &why) < 0) {
+		rewrite_failed(c, why);
+		argv_add(final, canon, (char *)NULL);
+	}
+	for (size_t i = 0; i < final->argc && rc == 0; i++) {
+		const char *o = orig && *orig ? orig
+		    : strcmp(final->argv[i], q) != 0 ? q : NULL;
+
+		rc = add_rcpt(c, final->argv[i], o, dsn_orcpt, notify);
+	}
+	argv_free(&final);
+	free(canon);
+	return rc;
+}
+
 /* cleanup_add_rcpt - add one envelope recipient */
 int cleanup_add_rcpt(struct cleanup *c, const char *addr, const char *orig_rcpt,
 		     const char *dsn_orcpt, int notify)
@@ -340,7 +411,7 @@ int cleanup_add_rcpt(struct cleanup *c, const char *addr, const char *orig_rcpt,
 		return -1;
 	}
 	q = qualify(addr);
-	rc = add_rcpt(c, q, orig_rcpt, dsn_orcpt, notify);
+	rc = process_rcpt(c, q, orig_rcpt, dsn_orcpt, notify, false);
 	free(q);
 	return rc;
 }
@@ -513,6 +584,8 @@ static void cleanup_free(struct cleanup **cp)
 	free(c->queue_id);
 	free(c->received);
 	free(c->too_many);
+	free(c->rewrite_err);
+	argv_free(&c->bccs);
 	free(c);
 	*cp = NULL;
 }
@@ -560,9 +633,34 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 		for (size_t i = 0; i < info->rcpts->argc && !c->too_many; i++) {
 			char *q = qualify(info->rcpts->argv[i]);
 
-			(void)add_rcpt(c, q, NULL, NULL, 0);
+			(void)process_rcpt(c, q, NULL, NULL, 0, false);
 			free(q);
 		}
+	}
+	/* Automatic BCC: sender_bcc_maps, recipient_bcc_maps, always_bcc (not
+	 * for delivery status reports, as Postfix). */
+	if (!(c->flags & CLEANUP_FLAG_BOUNCE) && c->rcpt_count > 0 && !c->too_many) {
+		struct argv *bcc = argv_create();
+		const char *bwhy;
+
+		if (cleanup_bcc_sender(c->sender, bcc, &bwhy) < 0)
+			rewrite_failed(c, bwhy);
+		for (size_t i = 0; i < c->bccs->argc; i++)
+			argv_add(bcc, c->bccs->argv[i], (char *)NULL);
+		if (var_always_bcc && *var_always_bcc)
+			argv_add(bcc, var_always_bcc, (char *)NULL);
+		for (size_t i = 0; i < bcc->argc && !c->too_many; i++) {
+			char *q = qualify(bcc->argv[i]);
+
+			(void)process_rcpt(c, q, NULL, NULL, 0, true);
+			free(q);
+		}
+		argv_free(&bcc);
+	}
+	/* A table that could not be read: not now, the producer retries. */
+	if (c->rewrite_err) {
+		snprintf(why, sizeof(why), "%s", c->rewrite_err);
+		return refuse(cp, why, error_r);
 	}
 	if (c->too_many) {
 		snprintf(why, sizeof(why), "%s", c->too_many);

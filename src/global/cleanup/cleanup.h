@@ -32,6 +32,8 @@
  *     and duplicates (same address and original recipient) are dropped, up
  *     to duplicate_filter_limit of them;
  *   - the sender too is qualified with @$myorigin;
+ *   - envelope addresses are rewritten (canonical_maps, masquerade_domains,
+ *     virtual_alias_maps, automatic BCC: docs/REWRITE.md, cleanup_rewrite.h);
  *   - with cleanup_replace_stray_cr_lf (default yes), each CR that is not
  *     part of a CR LF line end becomes a space (every LF is a line end
  *     here: the message is stored with LF line ends and sent with CR LF),
@@ -47,6 +49,8 @@
  *   "5.5.3 too many recipients ..."                (cleanup_recipient_limit)
  *   "5.3.4 envelope size exceeds ..."              (cleanup_envelope_size_limit)
  *   "4.3.0 ..."                                    (queue file I/O)
+ *   "4.3.0 lookup table not available"             (a rewriting table failed)
+ *   "5.4.6 virtual alias expansion of ..."         (expansion limits)
  *
  * On success cleanup_close() logs, Postfix style,
  *   "QUEUEID: uid=N from=<sender>"   (when a uid was given: pickup's line;

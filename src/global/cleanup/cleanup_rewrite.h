@@ -1,0 +1,52 @@
+/*
+ * cleanup_rewrite - Postfix's address rewriting for new mail, as cleanup(8)
+ * does it: canonical mapping, masquerading, virtual alias expansion and
+ * automatic BCC, for the envelope (header addresses are not rewritten
+ * yet: docs/REWRITE.md).
+ *
+ * Tables are looked up with addr_map (canonical(5)/virtual(5) query
+ * order).  The process's tables are opened on first use and kept; when a
+ * table file changed (maps_changed()) they are opened again before the next
+ * message.  A table that cannot be opened or read is reported as -1 with
+ * "4.3.0 lookup table not available" in *error_r: the producer must not
+ * queue the message (cleanup_close() refuses it, temporarily).
+ */
+#ifndef SLUICE_CLEANUP_REWRITE_H
+#define SLUICE_CLEANUP_REWRITE_H
+
+#include "util/argv.h"
+
+#define REWRITE_ERROR	(-1)		/* a table failed: "4.3.0 ..." */
+#define REWRITE_LIMIT	(-2)		/* expansion limits: "5.4.6 ..." */
+
+/* cleanup_rewrite_sender - envelope sender: sender_canonical_maps,
+ * canonical_maps (envelope_sender in canonical_classes), masquerading
+ * (in masquerade_classes).  "" stays "".  0 with *out_r (caller frees). */
+int cleanup_rewrite_sender(const char *sender, char **out_r, const char **error_r);
+
+/* cleanup_rewrite_rcpt - envelope recipient: recipient_canonical_maps,
+ * canonical_maps, masquerading when the classes say so. */
+int cleanup_rewrite_rcpt(const char *rcpt, char **out_r, const char **error_r);
+
+/*
+ * cleanup_virtual_expand - virtual_alias_maps, recursively: out gets the
+ * final addresses (duplicates dropped; rcpt itself when it has no entry).
+ * An address that leads back to one already expanded ends the expansion
+ * there (it is kept as it is; resolve then bounces it with 5.4.6 when it is
+ * in a virtual alias domain).  REWRITE_LIMIT past
+ * virtual_alias_recursion_limit / virtual_alias_expansion_limit.
+ */
+int cleanup_virtual_expand(const char *rcpt, struct argv *out, const char **error_r);
+
+/* cleanup_bcc_sender / cleanup_bcc_rcpt - the sender_bcc_maps /
+ * recipient_bcc_maps addresses for addr, appended to out. */
+int cleanup_bcc_sender(const char *sender, struct argv *out, const char **error_r);
+int cleanup_bcc_rcpt(const char *rcpt, struct argv *out, const char **error_r);
+
+/* cleanup_masquerade - addr with masquerade_domains applied (caller frees). */
+char *cleanup_masquerade(const char *addr);
+
+/* cleanup_rewrite_reset - close the tables (tests, and before exit). */
+void cleanup_rewrite_reset(void);
+
+#endif
