@@ -47,9 +47,11 @@
 #include "agents/smtp/smtp_cmd.h"
 #include "agents/smtp/smtp_mx.h"
 #include "agents/smtp/smtp_proto.h"
+#include "agents/smtp/smtp_sasl.h"
 #include "agents/smtp/smtp_tls.h"
 #include "global/deliver_request.h"
 #include "global/dsn.h"
+#include "global/maps.h"
 #include "global/notice.h"
 #include "global/params.h"
 #include "global/queue_file.h"
@@ -64,6 +66,8 @@ static struct smtp_lookup_conf lookup_conf;
 static const char *tls_error;		/* why TLS could not be set up, or NULL */
 static unsigned default_port = 25;	/* the "smtp" service */
 static struct smtp_session *cached;	/* the one session kept between requests */
+static struct maps *sasl_passwd;	/* smtp_sasl_password_maps */
+static char *sasl_error;		/* why SMTP AUTH cannot be done, or NULL */
 
 /* ---- configuration ---- */
 
@@ -123,6 +127,9 @@ static void smtp_pre_init(void)
 		.always_send_ehlo = var_smtp_always_send_ehlo,
 		.skip_quit_response = var_smtp_skip_quit_response,
 		.line_length_limit = var_smtp_line_length_limit,
+		.sasl_secopts = var_smtp_sasl_security_options,
+		.sasl_tls_secopts = var_smtp_sasl_tls_security_options,
+		.sasl_filter = var_smtp_sasl_mechanism_filter,
 	};
 	if (smtp_inet_protocols(var_inet_protocols) < 0)
 		msg_fatal("inet_protocols: bad value \"%s\"", var_inet_protocols);
@@ -146,6 +153,21 @@ static void smtp_pre_init(void)
 	 */
 	if (level != SMTP_TLS_NONE && smtp_tls_init(&tls, &tls_error) < 0)
 		msg_warn("TLS is not available: %s", tls_error);
+	/*
+	 * SMTP AUTH: the password table may be readable by root only, so it is
+	 * read now.  A table that cannot be read defers every delivery (mail
+	 * must never go out without the login it was told to use).
+	 */
+	if (var_smtp_sasl_auth_enable) {
+		const char *error;
+
+		if (smtp_sasl_init(&error) < 0)
+			sasl_error = xasprintf("SASL library initialization failed: %s", error);
+		else if ((sasl_passwd = maps_open(var_smtp_sasl_password_maps, &error)) == NULL)
+			sasl_error = xasprintf("smtp_sasl_password_maps lookup error: %s", error);
+		if (sasl_error)
+			msg_warn("%s", sasl_error);
+	}
 	res_init();
 	if ((se = getservbyname("smtp", "tcp")) != NULL)
 		default_port = ntohs((unsigned short)se->s_port);
@@ -231,6 +253,9 @@ static struct smtp_session *cache_take(const char *nexthop)
 /* cache_wanted - may this session stay open after the request? */
 static bool cache_wanted(const struct deliver_request *req, const struct smtp_session *s)
 {
+	/* A session logged in for one sender is no good for the next (Postfix). */
+	if (var_smtp_sasl_auth_enable && var_smtp_sender_dependent_authentication)
+		return false;
 	if (var_smtp_connection_reuse_count_limit > 0
 	    && s->uses >= var_smtp_connection_reuse_count_limit)
 		return false;
@@ -297,6 +322,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 	struct smtp_lookup_error lerr;
 	struct smtp_failure fail;
 	struct smtp_session *s = NULL;
+	struct smtp_auth auth, *login = NULL;
 	const char *error;
 	long sessions = 0;
 
@@ -307,10 +333,40 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 		free(reason);
 		return NULL;
 	}
+	/* The login, when this next hop (or sender) has one. */
+	memset(&auth, 0, sizeof(auth));
+	if (var_smtp_sasl_auth_enable) {
+		int found = sasl_error ? -1
+			    : smtp_sasl_lookup(sasl_passwd, var_smtp_sender_dependent_authentication,
+					       req->sender, req->nexthop, nh.host, &auth, &error);
+
+		if (found < 0) {
+			char *reason = xasprintf("%s", sasl_error ? sasl_error : error);
+
+			everyone(d, false, "4.3.0", reason, NULL, NULL, "none");
+			free(reason);
+			smtp_nexthop_clear(&nh);
+			return NULL;
+		}
+		if (found > 0) {
+			login = &auth;
+			if (msg_verbose) {
+				struct buf u, k;
+
+				buf_init(&u, 64);
+				buf_init(&k, 64);
+				msg_info("SASL login %s for %s", log_escape(&u, auth.user),
+					 log_escape(&k, auth.key));
+				buf_deinit(&u);
+				buf_deinit(&k);
+			}
+		}
+	}
 	if (smtp_lookup(&nh, &lookup_conf, &addrs, &lerr) < 0) {
 		everyone(d, lerr.status[0] == '5', lerr.status, lerr.reason, NULL, NULL, "none");
 		if (lerr.status[0] == '4')
 			agent_hop_failed(d, lerr.status, lerr.reason);
+		smtp_auth_clear(&auth);
 		smtp_nexthop_clear(&nh);
 		return NULL;
 	}
@@ -328,15 +384,15 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 			break;
 		}
 		if (smtp_session_open(&session_conf, a, req->nexthop, nh.host,
-				      tls_error != NULL, &s, &fail) == 0)
+				      tls_error != NULL, login, &s, &fail) == 0)
 			break;
 		notify_failure(d, &fail);
 		if (fail.retry_plain) {
 			/* Opportunistic TLS failed: this server again, in plain text. */
 			log_failure(fail.reason, "; trying again without TLS");
 			smtp_failure_clear(&fail);
-			if (smtp_session_open(&session_conf, a, req->nexthop, nh.host, true, &s,
-					      &fail) == 0)
+			if (smtp_session_open(&session_conf, a, req->nexthop, nh.host, true, login,
+					      &s, &fail) == 0)
 				break;
 			notify_failure(d, &fail);
 		}
@@ -355,6 +411,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 	}
 	smtp_failure_clear(&fail);
 	smtp_addr_list_clear(&addrs);
+	smtp_auth_clear(&auth);
 	smtp_nexthop_clear(&nh);
 	return s;
 }
