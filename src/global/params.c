@@ -158,6 +158,9 @@ long var_smtp_connection_cache_time_limit;
 long var_smtp_connection_reuse_count_limit;
 char *var_smtp_tls_security_level;
 char *var_smtp_tls_CAfile;
+char *var_smtp_tls_policy_maps;
+char *var_smtp_tls_cert_file;
+char *var_smtp_tls_key_file;
 bool var_smtp_sasl_auth_enable;
 char *var_smtp_sasl_password_maps;
 bool var_smtp_sender_dependent_authentication;
@@ -1109,6 +1112,23 @@ static const struct param_def table[] = {
 		.var = &var_smtp_sasl_mechanism_filter,
 		.doc = "If non-empty, a filter for the SMTP server's list of offered SASL "
 		       "mechanisms."
+	},
+	{
+		.name = "smtp_tls_policy_maps", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_tls_policy_maps,
+		.doc = "Optional lookup tables with the Postfix SMTP client TLS security policy "
+		       "by next-hop destination; when a non-empty value is returned, this "
+		       "overrides the obsolete smtp_tls_per_site parameter."
+	},
+	{
+		.name = "smtp_tls_cert_file", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_tls_cert_file,
+		.doc = "File with the Postfix SMTP client RSA certificate in PEM format."
+	},
+	{
+		.name = "smtp_tls_key_file", .type = PARAM_STR, .def = "$smtp_tls_cert_file",
+		.var = &var_smtp_tls_key_file,
+		.doc = "File with the Postfix SMTP client RSA private key in PEM format."
 	},
 };
 

@@ -67,6 +67,13 @@ static const char *tls_error;		/* why TLS could not be set up, or NULL */
 static unsigned default_port = 25;	/* the "smtp" service */
 static struct smtp_session *cached;	/* the one session kept between requests */
 static struct maps *sasl_passwd;	/* smtp_sasl_password_maps */
+static struct maps *tls_policy;		/* smtp_tls_policy_maps */
+static char *tls_policy_error;		/* why the policy table cannot be used */
+/* The settings of the current request: session_conf with its TLS policy.
+ * A held session points here too; it is only reused for the same next hop,
+ * which has the same policy. */
+static struct smtp_session_conf req_conf;
+static char *req_policy;		/* storage behind req_conf's policy texts */
 static char *sasl_error;		/* why SMTP AUTH cannot be done, or NULL */
 
 /* ---- configuration ---- */
@@ -96,6 +103,8 @@ static void smtp_pre_init(void)
 		.CAfile = var_smtp_tls_CAfile,
 		.CApath = var_smtp_tls_CApath,
 		.loglevel = var_smtp_tls_loglevel,
+		.cert_file = var_smtp_tls_cert_file,
+		.key_file = var_smtp_tls_key_file,
 	};
 	int level = smtp_tls_level_parse(var_smtp_tls_security_level);
 	struct servent *se;
@@ -151,8 +160,18 @@ static void smtp_pre_init(void)
 	 * defer every delivery with the reason (a postmaster sees it in the
 	 * queue), as Postfix does.
 	 */
-	if (level != SMTP_TLS_NONE && smtp_tls_init(&tls, &tls_error) < 0)
+	if ((level != SMTP_TLS_NONE || *var_smtp_tls_policy_maps)
+	    && smtp_tls_init(&tls, &tls_error) < 0)
 		msg_warn("TLS is not available: %s", tls_error);
+	/* Read now (root-only files); a broken table defers every delivery. */
+	if (*var_smtp_tls_policy_maps) {
+		const char *error;
+
+		if ((tls_policy = maps_open(var_smtp_tls_policy_maps, &error)) == NULL) {
+			tls_policy_error = xasprintf("smtp_tls_policy_maps lookup error: %s", error);
+			msg_warn("%s", tls_policy_error);
+		}
+	}
 	/*
 	 * SMTP AUTH: the password table may be readable by root only, so it is
 	 * read now.  A table that cannot be read defers every delivery (mail
@@ -312,6 +331,71 @@ static void notify_failure(struct agent_delivery *d, struct smtp_failure *f)
 		notify(d, f->chat, f->chat_peer);
 }
 
+/*
+ * apply_policy - req_conf for this next hop: smtp_tls_policy_maps looked up
+ * by the next hop as the request names it, then by its host part; the
+ * value is "level [match=a:b] [protocols=x:y] [ciphers=grade]".  Without
+ * an entry: the main.cf settings.  0, or -1 with *error_r (allocated).
+ */
+static int apply_policy(const char *nexthop, const char *host, char **error_r)
+{
+	const char *value, *error;
+	char *cp, *word;
+	int level;
+
+	req_conf = session_conf;
+	XFREE(req_policy);
+	if (tls_policy_error) {
+		*error_r = xstrdup(tls_policy_error);
+		return -1;
+	}
+	if (tls_policy == NULL)
+		return 0;
+	if ((value = maps_find(tls_policy, nexthop)) == NULL
+	    && (value = maps_find(tls_policy, host)) == NULL)
+		return 0;
+	req_policy = xstrdup(value);
+	cp = req_policy;
+	if ((word = str_token(&cp, " \t")) == NULL
+	    || (level = smtp_tls_level_parse(word)) < 0) {
+		*error_r = xasprintf("smtp_tls_policy_maps: invalid TLS security level in \"%s\" "
+				     "for %s", value, nexthop);
+		return -1;
+	}
+	req_conf.tls_level = level;
+	req_conf.tls_protocols = level >= SMTP_TLS_ENCRYPT ? var_smtp_tls_mandatory_protocols
+							   : var_smtp_tls_protocols;
+	while ((word = str_token(&cp, " \t")) != NULL) {
+		char *eq = strchr(word, '=');
+
+		if (eq == NULL)
+			goto bad;
+		*eq++ = 0;
+		if (strcasecmp(word, "match") == 0) {
+			for (char *c = eq; *c; c++)
+				if (*c == ':')
+					*c = ' ';
+			req_conf.tls_verify_match = req_conf.tls_secure_match = eq;
+		} else if (strcasecmp(word, "protocols") == 0) {
+			req_conf.tls_protocols = eq;
+		} else if (strcasecmp(word, "ciphers") == 0) {
+			req_conf.tls_ciphers = eq;
+		} else {
+			goto bad;
+		}
+	}
+	if (smtp_tls_check_policy(req_conf.tls_protocols, req_conf.tls_ciphers, &error) < 0) {
+		*error_r = xasprintf("smtp_tls_policy_maps: %s in \"%s\" for %s", error, value,
+				     nexthop);
+		return -1;
+	}
+	return 0;
+bad:
+	*error_r = xasprintf("smtp_tls_policy_maps: invalid attribute in \"%s\" for %s", value,
+			     nexthop);
+	return -1;
+}
+
 /* connect_nexthop - a set-up session to some address of the next hop, or
  * NULL after every recipient got the failure */
 static struct smtp_session *connect_nexthop(struct agent_delivery *d)
@@ -323,6 +407,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 	struct smtp_failure fail;
 	struct smtp_session *s = NULL;
 	struct smtp_auth auth, *login = NULL;
+	char *policy_error = NULL;
 	const char *error;
 	long sessions = 0;
 
@@ -331,6 +416,13 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 
 		everyone(d, false, "4.3.5", reason, NULL, NULL, "none");
 		free(reason);
+		return NULL;
+	}
+	/* The TLS policy: one that cannot be applied never means plain text. */
+	if (apply_policy(req->nexthop, nh.host, &policy_error) < 0) {
+		everyone(d, false, "4.7.5", policy_error, NULL, NULL, "none");
+		free(policy_error);
+		smtp_nexthop_clear(&nh);
 		return NULL;
 	}
 	/* The login, when this next hop (or sender) has one. */
@@ -377,13 +469,13 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 
 		if (i > 0 && fail.reason)
 			log_failure(fail.reason, "");	/* as Postfix: each failed server */
-		if (session_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
+		if (req_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
 			smtp_failure_clear(&fail);
 			snprintf(fail.status, sizeof(fail.status), "4.7.5");
 			fail.reason = xasprintf("TLS is required, but not available: %s", tls_error);
 			break;
 		}
-		if (smtp_session_open(&session_conf, a, req->nexthop, nh.host,
+		if (smtp_session_open(&req_conf, a, req->nexthop, nh.host,
 				      tls_error != NULL, login, &s, &fail) == 0)
 			break;
 		notify_failure(d, &fail);
@@ -391,7 +483,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 			/* Opportunistic TLS failed: this server again, in plain text. */
 			log_failure(fail.reason, "; trying again without TLS");
 			smtp_failure_clear(&fail);
-			if (smtp_session_open(&session_conf, a, req->nexthop, nh.host, true, login,
+			if (smtp_session_open(&req_conf, a, req->nexthop, nh.host, true, login,
 					      &s, &fail) == 0)
 				break;
 			notify_failure(d, &fail);

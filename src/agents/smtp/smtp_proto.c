@@ -452,9 +452,9 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 	smtp_enter_state(s, SMTP_STATE_TLS);
 	names = tls_names(s, nexthop_host);
 	ssl = smtp_tls_connect(s->stream->fd, smtp_addr_is_literal(s->host) ? NULL : s->host,
-			       verify, (const char *const *)names->argv,
-			       mono_time() + s->conf->starttls_timeout, why, sizeof(why), info,
-			       sizeof(info), &trust);
+			       verify, (const char *const *)names->argv, s->conf->tls_protocols,
+			       s->conf->tls_ciphers, mono_time() + s->conf->starttls_timeout, why,
+			       sizeof(why), info, sizeof(info), &trust);
 	argv_free(&names);
 	if (ssl == NULL) {
 		fail_set(f, "4.7.5", false, true, NULL, NULL, "Cannot start TLS with %s: %s",

@@ -61,6 +61,8 @@ struct smtp_session_conf {
 	int tls_level;			/* SMTP_TLS_* */
 	const char *tls_verify_match;	/* smtp_tls_verify_cert_match */
 	const char *tls_secure_match;	/* smtp_tls_secure_cert_match */
+	const char *tls_protocols;	/* per session (policy), NULL: the context's */
+	const char *tls_ciphers;	/* per session (policy), NULL: OpenSSL's */
 	long tls_loglevel;
 	bool skip_5xx_greeting;
 	bool always_send_ehlo;
