@@ -26,6 +26,11 @@
  * (smtp_proto.h) and is no hop failure.  A next hop that does not exist
  * (5.4.4) or refuses all mail (null MX, 5.1.10) bounces.
  *
+ * Per next hop, before connecting: the TLS policy (smtp_tls_policy_maps
+ * over smtp_tls_security_level; one that cannot be parsed defers, 4.7.5)
+ * and the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
+ * that cannot be read defers, 4.3.0).  docs/RELAY.md has the whole story.
+ *
  * Parameters are the smtp_* ones, for every service name (as in Postfix,
  * where a master.cf "relay" service running smtp also reads smtp_*; only
  * Postfix's LMTP mode has parameters of its own).  Per-service values come
