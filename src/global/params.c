@@ -197,6 +197,15 @@ long var_smtp_connection_cache_time_limit;
 long var_smtp_connection_reuse_count_limit;
 char *var_smtp_tls_security_level;
 char *var_smtp_tls_CAfile;
+char *var_smtp_tls_policy_maps;
+char *var_smtp_tls_cert_file;
+char *var_smtp_tls_key_file;
+bool var_smtp_sasl_auth_enable;
+char *var_smtp_sasl_password_maps;
+bool var_smtp_sender_dependent_authentication;
+char *var_smtp_sasl_security_options;
+char *var_smtp_sasl_tls_security_options;
+char *var_smtp_sasl_mechanism_filter;
 char *var_smtp_tls_CApath;
 long var_smtp_tls_loglevel;
 char *var_smtp_tls_protocols;
@@ -1358,6 +1367,60 @@ static const struct param_def table[] = {
 		.def = "nexthop, dot-nexthop", .var = &var_smtp_tls_secure_cert_match,
 		.doc = "How the SMTP client verifies the server certificate peername for the "
 		       "secure security level."
+	},
+	{
+		.name = "smtp_sasl_auth_enable", .type = PARAM_BOOL, .def = "no",
+		.var = &var_smtp_sasl_auth_enable,
+		.doc = "Enable SASL authentication in the SMTP client."
+	},
+	{
+		.name = "smtp_sasl_password_maps", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_sasl_password_maps,
+		.doc = "Optional SMTP client lookup tables with one username:password entry per "
+		       "sender, remote hostname or next-hop domain."
+	},
+	{
+		.name = "smtp_sender_dependent_authentication", .type = PARAM_BOOL, .def = "no",
+		.var = &var_smtp_sender_dependent_authentication,
+		.doc = "Enable sender-dependent authentication in the SMTP client; this is "
+		       "available only with SASL authentication, and disables SMTP connection "
+		       "caching to ensure that mail from different senders will use the "
+		       "appropriate credentials."
+	},
+	{
+		.name = "smtp_sasl_security_options", .type = PARAM_LIST,
+		.def = "noplaintext, noanonymous", .var = &var_smtp_sasl_security_options,
+		.doc = "Postfix SMTP client SASL security options; as of Postfix 2.3 the list of "
+		       "available features depends on the SASL client implementation."
+	},
+	{
+		.name = "smtp_sasl_tls_security_options", .type = PARAM_LIST,
+		.def = "$smtp_sasl_security_options", .var = &var_smtp_sasl_tls_security_options,
+		.doc = "The SASL authentication security options that the SMTP client uses for "
+		       "TLS encrypted SMTP sessions."
+	},
+	{
+		.name = "smtp_sasl_mechanism_filter", .type = PARAM_LIST, .def = "",
+		.var = &var_smtp_sasl_mechanism_filter,
+		.doc = "If non-empty, a filter for the SMTP server's list of offered SASL "
+		       "mechanisms."
+	},
+	{
+		.name = "smtp_tls_policy_maps", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_tls_policy_maps,
+		.doc = "Optional lookup tables with the Postfix SMTP client TLS security policy "
+		       "by next-hop destination; when a non-empty value is returned, this "
+		       "overrides the obsolete smtp_tls_per_site parameter."
+	},
+	{
+		.name = "smtp_tls_cert_file", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_tls_cert_file,
+		.doc = "File with the Postfix SMTP client RSA certificate in PEM format."
+	},
+	{
+		.name = "smtp_tls_key_file", .type = PARAM_STR, .def = "$smtp_tls_cert_file",
+		.var = &var_smtp_tls_key_file,
+		.doc = "File with the Postfix SMTP client RSA private key in PEM format."
 	},
 };
 

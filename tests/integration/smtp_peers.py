@@ -469,7 +469,7 @@ class Peer:
                     conn.sendall(b"221 2.0.0 Bye\r\n")
                     return
                 else:
-                    out = "502 5.5.2 Error: command not recognized"
+                    out = self._reply(verb, s, "502 5.5.2 Error: command not recognized")
                 if out == "CLOSE":
                     return
                 conn.sendall((out + "\r\n").encode())

@@ -26,6 +26,11 @@
  * (smtp_proto.h) and is no hop failure.  A next hop that does not exist
  * (5.4.4) or refuses all mail (null MX, 5.1.10) bounces.
  *
+ * Per next hop, before connecting: the TLS policy (smtp_tls_policy_maps
+ * over smtp_tls_security_level; one that cannot be parsed defers, 4.7.5)
+ * and the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
+ * that cannot be read defers, 4.3.0).  docs/RELAY.md has the whole story.
+ *
  * Parameters are the smtp_* ones, for every service name (as in Postfix,
  * where a master.cf "relay" service running smtp also reads smtp_*; only
  * Postfix's LMTP mode has parameters of its own).  Per-service values come
@@ -47,9 +52,11 @@
 #include "agents/smtp/smtp_cmd.h"
 #include "agents/smtp/smtp_mx.h"
 #include "agents/smtp/smtp_proto.h"
+#include "agents/smtp/smtp_sasl.h"
 #include "agents/smtp/smtp_tls.h"
 #include "global/deliver_request.h"
 #include "global/dsn.h"
+#include "global/maps.h"
 #include "global/notice.h"
 #include "global/params.h"
 #include "global/queue_file.h"
@@ -64,6 +71,15 @@ static struct smtp_lookup_conf lookup_conf;
 static const char *tls_error;		/* why TLS could not be set up, or NULL */
 static unsigned default_port = 25;	/* the "smtp" service */
 static struct smtp_session *cached;	/* the one session kept between requests */
+static struct maps *sasl_passwd;	/* smtp_sasl_password_maps */
+static struct maps *tls_policy;		/* smtp_tls_policy_maps */
+static char *tls_policy_error;		/* why the policy table cannot be used */
+/* The settings of the current request: session_conf with its TLS policy.
+ * A held session points here too; it is only reused for the same next hop,
+ * which has the same policy. */
+static struct smtp_session_conf req_conf;
+static char *req_policy;		/* storage behind req_conf's policy texts */
+static char *sasl_error;		/* why SMTP AUTH cannot be done, or NULL */
 
 /* ---- configuration ---- */
 
@@ -92,6 +108,8 @@ static void smtp_pre_init(void)
 		.CAfile = var_smtp_tls_CAfile,
 		.CApath = var_smtp_tls_CApath,
 		.loglevel = var_smtp_tls_loglevel,
+		.cert_file = var_smtp_tls_cert_file,
+		.key_file = var_smtp_tls_key_file,
 	};
 	int level = smtp_tls_level_parse(var_smtp_tls_security_level);
 	struct servent *se;
@@ -123,6 +141,9 @@ static void smtp_pre_init(void)
 		.always_send_ehlo = var_smtp_always_send_ehlo,
 		.skip_quit_response = var_smtp_skip_quit_response,
 		.line_length_limit = var_smtp_line_length_limit,
+		.sasl_secopts = var_smtp_sasl_security_options,
+		.sasl_tls_secopts = var_smtp_sasl_tls_security_options,
+		.sasl_filter = var_smtp_sasl_mechanism_filter,
 	};
 	if (smtp_inet_protocols(var_inet_protocols) < 0)
 		msg_fatal("inet_protocols: bad value \"%s\"", var_inet_protocols);
@@ -144,8 +165,33 @@ static void smtp_pre_init(void)
 	 * defer every delivery with the reason (a postmaster sees it in the
 	 * queue), as Postfix does.
 	 */
-	if (level != SMTP_TLS_NONE && smtp_tls_init(&tls, &tls_error) < 0)
+	if ((level != SMTP_TLS_NONE || *var_smtp_tls_policy_maps)
+	    && smtp_tls_init(&tls, &tls_error) < 0)
 		msg_warn("TLS is not available: %s", tls_error);
+	/* Read now (root-only files); a broken table defers every delivery. */
+	if (*var_smtp_tls_policy_maps) {
+		const char *error;
+
+		if ((tls_policy = maps_open(var_smtp_tls_policy_maps, &error)) == NULL) {
+			tls_policy_error = xasprintf("smtp_tls_policy_maps lookup error: %s", error);
+			msg_warn("%s", tls_policy_error);
+		}
+	}
+	/*
+	 * SMTP AUTH: the password table may be readable by root only, so it is
+	 * read now.  A table that cannot be read defers every delivery (mail
+	 * must never go out without the login it was told to use).
+	 */
+	if (var_smtp_sasl_auth_enable) {
+		const char *error;
+
+		if (smtp_sasl_init(&error) < 0)
+			sasl_error = xasprintf("SASL library initialization failed: %s", error);
+		else if ((sasl_passwd = maps_open(var_smtp_sasl_password_maps, &error)) == NULL)
+			sasl_error = xasprintf("smtp_sasl_password_maps lookup error: %s", error);
+		if (sasl_error)
+			msg_warn("%s", sasl_error);
+	}
 	res_init();
 	if ((se = getservbyname("smtp", "tcp")) != NULL)
 		default_port = ntohs((unsigned short)se->s_port);
@@ -231,6 +277,9 @@ static struct smtp_session *cache_take(const char *nexthop)
 /* cache_wanted - may this session stay open after the request? */
 static bool cache_wanted(const struct deliver_request *req, const struct smtp_session *s)
 {
+	/* A session logged in for one sender is no good for the next (Postfix). */
+	if (var_smtp_sasl_auth_enable && var_smtp_sender_dependent_authentication)
+		return false;
 	if (var_smtp_connection_reuse_count_limit > 0
 	    && s->uses >= var_smtp_connection_reuse_count_limit)
 		return false;
@@ -287,6 +336,71 @@ static void notify_failure(struct agent_delivery *d, struct smtp_failure *f)
 		notify(d, f->chat, f->chat_peer);
 }
 
+/*
+ * apply_policy - req_conf for this next hop: smtp_tls_policy_maps looked up
+ * by the next hop as the request names it, then by its host part; the
+ * value is "level [match=a:b] [protocols=x:y] [ciphers=grade]".  Without
+ * an entry: the main.cf settings.  0, or -1 with *error_r (allocated).
+ */
+static int apply_policy(const char *nexthop, const char *host, char **error_r)
+{
+	const char *value, *error;
+	char *cp, *word;
+	int level;
+
+	req_conf = session_conf;
+	XFREE(req_policy);
+	if (tls_policy_error) {
+		*error_r = xstrdup(tls_policy_error);
+		return -1;
+	}
+	if (tls_policy == NULL)
+		return 0;
+	if ((value = maps_find(tls_policy, nexthop)) == NULL
+	    && (value = maps_find(tls_policy, host)) == NULL)
+		return 0;
+	req_policy = xstrdup(value);
+	cp = req_policy;
+	if ((word = str_token(&cp, " \t")) == NULL
+	    || (level = smtp_tls_level_parse(word)) < 0) {
+		*error_r = xasprintf("smtp_tls_policy_maps: invalid TLS security level in \"%s\" "
+				     "for %s", value, nexthop);
+		return -1;
+	}
+	req_conf.tls_level = level;
+	req_conf.tls_protocols = level >= SMTP_TLS_ENCRYPT ? var_smtp_tls_mandatory_protocols
+							   : var_smtp_tls_protocols;
+	while ((word = str_token(&cp, " \t")) != NULL) {
+		char *eq = strchr(word, '=');
+
+		if (eq == NULL)
+			goto bad;
+		*eq++ = 0;
+		if (strcasecmp(word, "match") == 0) {
+			for (char *c = eq; *c; c++)
+				if (*c == ':')
+					*c = ' ';
+			req_conf.tls_verify_match = req_conf.tls_secure_match = eq;
+		} else if (strcasecmp(word, "protocols") == 0) {
+			req_conf.tls_protocols = eq;
+		} else if (strcasecmp(word, "ciphers") == 0) {
+			req_conf.tls_ciphers = eq;
+		} else {
+			goto bad;
+		}
+	}
+	if (smtp_tls_check_policy(req_conf.tls_protocols, req_conf.tls_ciphers, &error) < 0) {
+		*error_r = xasprintf("smtp_tls_policy_maps: %s in \"%s\" for %s", error, value,
+				     nexthop);
+		return -1;
+	}
+	return 0;
+bad:
+	*error_r = xasprintf("smtp_tls_policy_maps: invalid attribute in \"%s\" for %s", value,
+			     nexthop);
+	return -1;
+}
+
 /* connect_nexthop - a set-up session to some address of the next hop, or
  * NULL after every recipient got the failure */
 static struct smtp_session *connect_nexthop(struct agent_delivery *d)
@@ -297,6 +411,8 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 	struct smtp_lookup_error lerr;
 	struct smtp_failure fail;
 	struct smtp_session *s = NULL;
+	struct smtp_auth auth, *login = NULL;
+	char *policy_error = NULL;
 	const char *error;
 	long sessions = 0;
 
@@ -307,10 +423,47 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 		free(reason);
 		return NULL;
 	}
+	/* The TLS policy: one that cannot be applied never means plain text. */
+	if (apply_policy(req->nexthop, nh.host, &policy_error) < 0) {
+		everyone(d, false, "4.7.5", policy_error, NULL, NULL, "none");
+		free(policy_error);
+		smtp_nexthop_clear(&nh);
+		return NULL;
+	}
+	/* The login, when this next hop (or sender) has one. */
+	memset(&auth, 0, sizeof(auth));
+	if (var_smtp_sasl_auth_enable) {
+		int found = sasl_error ? -1
+			    : smtp_sasl_lookup(sasl_passwd, var_smtp_sender_dependent_authentication,
+					       req->sender, req->nexthop, nh.host, &auth, &error);
+
+		if (found < 0) {
+			char *reason = xasprintf("%s", sasl_error ? sasl_error : error);
+
+			everyone(d, false, "4.3.0", reason, NULL, NULL, "none");
+			free(reason);
+			smtp_nexthop_clear(&nh);
+			return NULL;
+		}
+		if (found > 0) {
+			login = &auth;
+			if (msg_verbose) {
+				struct buf u, k;
+
+				buf_init(&u, 64);
+				buf_init(&k, 64);
+				msg_info("SASL login %s for %s", log_escape(&u, auth.user),
+					 log_escape(&k, auth.key));
+				buf_deinit(&u);
+				buf_deinit(&k);
+			}
+		}
+	}
 	if (smtp_lookup(&nh, &lookup_conf, &addrs, &lerr) < 0) {
 		everyone(d, lerr.status[0] == '5', lerr.status, lerr.reason, NULL, NULL, "none");
 		if (lerr.status[0] == '4')
 			agent_hop_failed(d, lerr.status, lerr.reason);
+		smtp_auth_clear(&auth);
 		smtp_nexthop_clear(&nh);
 		return NULL;
 	}
@@ -321,22 +474,22 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 
 		if (i > 0 && fail.reason)
 			log_failure(fail.reason, "");	/* as Postfix: each failed server */
-		if (session_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
+		if (req_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
 			smtp_failure_clear(&fail);
 			snprintf(fail.status, sizeof(fail.status), "4.7.5");
 			fail.reason = xasprintf("TLS is required, but not available: %s", tls_error);
 			break;
 		}
-		if (smtp_session_open(&session_conf, a, req->nexthop, nh.host,
-				      tls_error != NULL, &s, &fail) == 0)
+		if (smtp_session_open(&req_conf, a, req->nexthop, nh.host,
+				      tls_error != NULL, login, &s, &fail) == 0)
 			break;
 		notify_failure(d, &fail);
 		if (fail.retry_plain) {
 			/* Opportunistic TLS failed: this server again, in plain text. */
 			log_failure(fail.reason, "; trying again without TLS");
 			smtp_failure_clear(&fail);
-			if (smtp_session_open(&session_conf, a, req->nexthop, nh.host, true, &s,
-					      &fail) == 0)
+			if (smtp_session_open(&req_conf, a, req->nexthop, nh.host, true, login,
+					      &s, &fail) == 0)
 				break;
 			notify_failure(d, &fail);
 		}
@@ -355,6 +508,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 	}
 	smtp_failure_clear(&fail);
 	smtp_addr_list_clear(&addrs);
+	smtp_auth_clear(&auth);
 	smtp_nexthop_clear(&nh);
 	return s;
 }

@@ -82,6 +82,35 @@ int smtp_ehlo_features(const struct smtp_reply *reply, long *size_r)
 	return features;
 }
 
+/* smtp_ehlo_auth - the mechanisms of the AUTH lines ("AUTH x y", "AUTH=x y") */
+char *smtp_ehlo_auth(const struct smtp_reply *reply)
+{
+	const char *text = reply->text.data, *end = text + reply->text.len, *line, *eol, *args;
+	struct buf mechs;
+	char *result;
+
+	buf_init(&mechs, 64);
+	line = memchr(text, '\n', reply->text.len);
+	while (line != NULL && line < end) {
+		line++;
+		eol = memchr(line, '\n', (size_t)(end - line));
+		if ((size_t)((eol ? eol : end) - line) > 4) {
+			const char *kw = line + 4;
+			size_t kwlen = (size_t)((eol ? eol : end) - kw);
+
+			if (keyword_is(kw, kwlen, "AUTH", &args)) {
+				if (mechs.len)
+					buf_putc(&mechs, ' ');
+				buf_append(&mechs, args, (size_t)(kw + kwlen - args));
+			}
+		}
+		line = eol;
+	}
+	result = mechs.len ? buf_steal(&mechs) : NULL;
+	buf_deinit(&mechs);
+	return result;
+}
+
 /* smtp_xtext - RFC 3461 xtext */
 void smtp_xtext(struct buf *out, const char *s)
 {

@@ -34,6 +34,10 @@ struct smtp_reply;
  */
 int smtp_ehlo_features(const struct smtp_reply *reply, long *size_r);
 
+/* smtp_ehlo_auth - the SASL mechanisms the AUTH lines of a 250 EHLO reply
+ * offer, space separated, or NULL when there are none.  Caller frees. */
+char *smtp_ehlo_auth(const struct smtp_reply *reply);
+
 /* smtp_xtext - append s xtext-encoded (RFC 3461 4): "+" "=" and bytes
  * outside "!".."~" become "+XX". */
 void smtp_xtext(struct buf *out, const char *s);

@@ -22,7 +22,13 @@
  * replies are read in order (RFC 2920); when nobody was accepted but the
  * server still answers DATA with 354, an empty message is ended with ".".
  *
- * What it does not do: SMTPUTF8, AUTH, BDAT/CHUNKING, MIME downgrades of
+ * AUTH (RFC 4954) after STARTTLS when a login is given: the mechanism is
+ * chosen by Cyrus SASL among those offered (smtp_sasl.h); a refused login
+ * is a set-up failure ("SASL authentication failed; server X said: ..."),
+ * deferred, and the next server is tried.  What the client sends during
+ * AUTH is never put in the transcript (only "AUTH PLAIN" and "(hidden)").
+ *
+ * What it does not do: SMTPUTF8, BDAT/CHUNKING, MIME downgrades of
  * 8-bit content for servers without 8BITMIME (the content goes as is, as
  * Postfix does with smtp_... conversion disabled).
  */
@@ -37,6 +43,7 @@
 #include "agents/smtp/smtp_conn.h"
 #include "agents/smtp/smtp_proto.h"
 #include "agents/smtp/smtp_reply.h"
+#include "agents/smtp/smtp_sasl.h"
 #include "agents/smtp/smtp_tls.h"
 #include "global/deliver_request.h"
 #include "global/notice.h"
@@ -58,6 +65,7 @@ static const char *const state_names[] = {
 	[SMTP_STATE_HELO] = "HELO",
 	[SMTP_STATE_STARTTLS] = "STARTTLS",
 	[SMTP_STATE_TLS] = "TLS",
+	[SMTP_STATE_AUTH] = "AUTH",
 	[SMTP_STATE_READY] = "READY",
 	[SMTP_STATE_RSET] = "RSET",
 	[SMTP_STATE_MAIL] = "MAIL",
@@ -77,6 +85,7 @@ static const char *const state_doing[] = {
 	[SMTP_STATE_HELO] = "performing the HELO handshake",
 	[SMTP_STATE_STARTTLS] = "sending STARTTLS",
 	[SMTP_STATE_TLS] = "performing the TLS handshake",
+	[SMTP_STATE_AUTH] = "performing the SASL authentication",
 	[SMTP_STATE_READY] = "idle",
 	[SMTP_STATE_RSET] = "sending RSET",
 	[SMTP_STATE_MAIL] = "sending MAIL FROM",
@@ -292,6 +301,8 @@ static void session_free(struct smtp_session **sp)
 	free(s->namaddr);
 	free(s->relay);
 	free(s->nexthop);
+	free(s->auth_mechs);
+	free(s->auth_user);
 	smtp_chat_deinit(&s->chat);
 	free(s);
 	*sp = NULL;
@@ -315,6 +326,14 @@ static void refused(struct smtp_session *s, struct smtp_failure *f, const struct
 	free(text);
 }
 
+/* ehlo_features - what an accepted EHLO offers */
+static void ehlo_features(struct smtp_session *s, const struct smtp_reply *r)
+{
+	s->features = smtp_ehlo_features(r, &s->size_limit);
+	free(s->auth_mechs);
+	s->auth_mechs = smtp_ehlo_auth(r);
+}
+
 /* ehlo - EHLO, or HELO when EHLO is refused; 0 or -1 with *fail */
 static int ehlo(struct smtp_session *s, bool helo_only, struct smtp_failure *f)
 {
@@ -331,7 +350,7 @@ static int ehlo(struct smtp_session *s, bool helo_only, struct smtp_failure *f)
 			return -1;
 		}
 		if (r->code / 100 == 2) {
-			s->features = smtp_ehlo_features(r, &s->size_limit);
+			ehlo_features(s, r);
 			return 0;
 		}
 		/* 421 means "closing": no point in trying HELO. */
@@ -353,6 +372,7 @@ static int ehlo(struct smtp_session *s, bool helo_only, struct smtp_failure *f)
 	}
 	s->features = 0;
 	s->size_limit = 0;
+	XFREE(s->auth_mechs);
 	return 0;
 }
 
@@ -432,9 +452,9 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 	smtp_enter_state(s, SMTP_STATE_TLS);
 	names = tls_names(s, nexthop_host);
 	ssl = smtp_tls_connect(s->stream->fd, smtp_addr_is_literal(s->host) ? NULL : s->host,
-			       verify, (const char *const *)names->argv,
-			       mono_time() + s->conf->starttls_timeout, why, sizeof(why), info,
-			       sizeof(info), &trust);
+			       verify, (const char *const *)names->argv, s->conf->tls_protocols,
+			       s->conf->tls_ciphers, mono_time() + s->conf->starttls_timeout, why,
+			       sizeof(why), info, sizeof(info), &trust);
 	argv_free(&names);
 	if (ssl == NULL) {
 		fail_set(f, "4.7.5", false, true, NULL, NULL, "Cannot start TLS with %s: %s",
@@ -468,14 +488,116 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 		refused(s, f, r, "EHLO");
 		return -1;
 	}
-	s->features = smtp_ehlo_features(r, &s->size_limit);
+	ehlo_features(s, r);
 	return 0;
+}
+
+/* secret_command - send a command that carries credentials: the transcript
+ * gets shown instead; the copy is wiped */
+static int secret_command(struct smtp_session *s, double deadline, struct buf *line,
+			  const char *shown, const struct smtp_reply **r, const char **error_r)
+{
+	char note[128];
+	int io;
+
+	buf_append(&s->stream->out, line->data, line->len);
+	snprintf(note, sizeof(note), "%s\r\n", shown);
+	smtp_chat_out(&s->chat, note, strlen(note));
+	memset(line->data, 0, line->len);
+	buf_reset(line);
+	io = smtp_stream_flush(s->stream, deadline, error_r);
+	/* The output buffer held the secret too. */
+	memset(s->stream->out.data, 0, s->stream->out.cap);
+	if (io != SMTP_IO_OK)
+		return io;
+	return get_reply(s, deadline, r, error_r);
+}
+
+/* authenticate - SMTP AUTH with the login; 0 or -1 with *fail */
+static int authenticate(struct smtp_session *s, const struct smtp_auth *auth,
+			struct smtp_failure *f)
+{
+	const char *opts = s->tls ? s->conf->sasl_tls_secopts : s->conf->sasl_secopts;
+	double deadline = mono_time() + s->conf->helo_timeout;
+	struct smtp_sasl_client *c;
+	const struct smtp_reply *r;
+	const char *error = NULL, *mech;
+	struct buf mechs, resp, line;
+	char shown[96], sbuf[16];
+	int io, rounds, ret = -1;
+
+	buf_init(&mechs, 64);
+	buf_init(&resp, 128);
+	buf_init(&line, 128);
+	smtp_sasl_filter(s->auth_mechs, s->conf->sasl_filter ? s->conf->sasl_filter : "", &mechs);
+	if (mechs.len == 0) {
+		fail_set(f, "4.7.0", false, false, NULL, NULL,
+			 "SASL authentication failed: server %s offered no supported "
+			 "authentication mechanisms", s->namaddr);
+		goto out;
+	}
+	c = smtp_sasl_client_new(s->host, auth, opts ? opts : "", s->tls ? 1 : 0, &error);
+	if (c == NULL || smtp_sasl_client_start(c, mechs.data, &mech, &resp, &error) < 0) {
+		fail_set(f, "4.7.0", false, false, NULL, NULL,
+			 "SASL authentication failed; cannot authenticate to server %s: %s",
+			 s->namaddr, error ? error : "unknown error");
+		smtp_sasl_client_free(&c);
+		goto out;
+	}
+	smtp_enter_state(s, SMTP_STATE_AUTH);
+	buf_printf(&line, "AUTH %s%s%s\r\n", mech, resp.len ? " " : "", resp.data);
+	snprintf(shown, sizeof(shown), "AUTH %s%s", mech, resp.len ? " (hidden)" : "");
+	io = secret_command(s, deadline, &line, shown, &r, &error);
+	/* Each 334 is a challenge; a handful is plenty for any mechanism. */
+	for (rounds = 0; io == SMTP_IO_OK && r->code == 334 && rounds < 8; rounds++) {
+		const char *challenge = r->text.len > 4 ? r->text.data + 4 : "";
+
+		memset(resp.data, 0, resp.len);
+		if (smtp_sasl_client_step(c, challenge, &resp, &error) < 0) {
+			/* RFC 4954 4: "*" cancels the exchange. */
+			buf_puts(&line, "*\r\n");
+			io = secret_command(s, deadline, &line, "*", &r, &error);
+			fail_set(f, "4.7.0", false, false, NULL, NULL,
+				 "SASL authentication failed; cannot authenticate to server %s: %s",
+				 s->namaddr, error);
+			if (io != SMTP_IO_OK)
+				smtp_enter_state(s, SMTP_STATE_BROKEN);
+			smtp_sasl_client_free(&c);
+			goto out;
+		}
+		buf_printf(&line, "%s\r\n", resp.data);
+		io = secret_command(s, deadline, &line, "(hidden)", &r, &error);
+	}
+	memset(resp.data, 0, resp.len);
+	smtp_sasl_client_free(&c);
+	if (io != SMTP_IO_OK) {
+		fail_io(s, f, io, error);
+		goto out;
+	}
+	if (r->code / 100 != 2) {
+		char *text = reply_text(r);
+
+		chat_failure(s, r);
+		/* Refused logins are retried later, and elsewhere: never bounced. */
+		fail_set(f, as_soft(r->status, sbuf), false, false, r, s->host,
+			 "SASL authentication failed; server %s said: %s", s->namaddr, text);
+		free(text);
+		goto out;
+	}
+	s->auth_user = xstrdup(auth->user);
+	ret = 0;
+out:
+	buf_deinit(&mechs);
+	buf_deinit(&resp);
+	buf_deinit(&line);
+	return ret;
 }
 
 /* smtp_session_open - connect and handshake */
 int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_addr *a,
 		      const char *nexthop, const char *nexthop_host, bool no_tls,
-		      struct smtp_session **sess_r, struct smtp_failure *f)
+		      const struct smtp_auth *auth, struct smtp_session **sess_r,
+		      struct smtp_failure *f)
 {
 	const struct smtp_reply *r;
 	const char *error = NULL;
@@ -531,6 +653,8 @@ int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_ad
 			goto fail;
 		}
 	}
+	if (auth && s->auth_mechs && authenticate(s, auth, f) < 0)
+		goto fail;
 	smtp_enter_state(s, SMTP_STATE_READY);
 	s->idle_since = mono_time();
 	*sess_r = s;

@@ -28,6 +28,7 @@
 #include "agents/smtp/smtp_mx.h"
 
 struct deliver_rcpt;
+struct smtp_auth;
 struct smtp_reply;
 struct smtp_stream;
 
@@ -38,6 +39,7 @@ enum smtp_state {
 	SMTP_STATE_HELO,
 	SMTP_STATE_STARTTLS,
 	SMTP_STATE_TLS,		/* TLS handshake */
+	SMTP_STATE_AUTH,	/* SMTP AUTH exchange */
 	SMTP_STATE_READY,	/* between transactions */
 	SMTP_STATE_RSET,
 	SMTP_STATE_MAIL,
@@ -59,11 +61,17 @@ struct smtp_session_conf {
 	int tls_level;			/* SMTP_TLS_* */
 	const char *tls_verify_match;	/* smtp_tls_verify_cert_match */
 	const char *tls_secure_match;	/* smtp_tls_secure_cert_match */
+	const char *tls_protocols;	/* per session (policy), NULL: the context's */
+	const char *tls_ciphers;	/* per session (policy), NULL: OpenSSL's */
 	long tls_loglevel;
 	bool skip_5xx_greeting;
 	bool always_send_ehlo;
 	bool skip_quit_response;
 	long line_length_limit;
+	/* SMTP AUTH (smtp_sasl.h): used when a login is given to smtp_session_open(). */
+	const char *sasl_secopts;	/* smtp_sasl_security_options */
+	const char *sasl_tls_secopts;	/* smtp_sasl_tls_security_options */
+	const char *sasl_filter;	/* smtp_sasl_mechanism_filter */
 };
 
 struct smtp_session {
@@ -79,6 +87,8 @@ struct smtp_session {
 	int features;		/* SMTP_FEAT_* of the last EHLO */
 	long size_limit;	/* SIZE from EHLO, 0 none */
 	bool tls;		/* the session runs over TLS */
+	char *auth_mechs;	/* SASL mechanisms of the last EHLO, or NULL */
+	char *auth_user;	/* who logged in, or NULL */
 	long uses;		/* transactions started */
 	double idle_since;	/* mono_time() when it last went idle */
 	struct smtp_chat chat;	/* transcript and troubles since the last notice */
@@ -145,7 +155,10 @@ int smtp_proto_outcome(int code);
 
 /*
  * smtp_session_open - connect to a and set up the session (greeting, EHLO
- * or HELO, STARTTLS per the security level unless no_tls, EHLO again).
+ * or HELO, STARTTLS per the security level unless no_tls, EHLO again,
+ * AUTH with the login auth when it is not NULL and the server offers AUTH;
+ * a server that does not offer AUTH gets the mail without a login, as
+ * Postfix does).
  * nexthop is the request's next hop (kept for the session cache),
  * nexthop_host its host part (for smtp_tls_secure_cert_match).  Returns 0
  * with *sess_r ready for a transaction, or -1 with *fail filled in (free
@@ -153,7 +166,7 @@ int smtp_proto_outcome(int code);
  */
 int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_addr *a,
 		      const char *nexthop, const char *nexthop_host, bool no_tls,
-		      struct smtp_session **sess_r, struct smtp_failure *fail);
+		      const struct smtp_auth *auth, struct smtp_session **sess_r, struct smtp_failure *fail);
 
 /*
  * smtp_session_deliver - one mail transaction.  res has txn->rcpt_count

@@ -75,7 +75,7 @@ static int version_index(const char *name)
  * plain names (only those).  The allowed set must be a range for OpenSSL:
  * its lowest and highest member become the minimum and maximum.
  */
-static int set_protocols(SSL_CTX *ctx, const char *spec, const char **error_r)
+static int protocol_range(const char *spec, int *lo_r, int *hi_r, const char **error_r)
 {
 	bool allowed[NVERSIONS], named[NVERSIONS], any_named = false;
 	char copy[256], *cp = copy, *tok;
@@ -115,13 +115,66 @@ static int set_protocols(SSL_CTX *ctx, const char *spec, const char **error_r)
 		*error_r = "smtp_tls_protocols excludes every protocol";
 		return -1;
 	}
-	SSL_CTX_set_min_proto_version(ctx, versions[lo].version);
-	SSL_CTX_set_max_proto_version(ctx, versions[hi].version);
+	*lo_r = lo;
+	*hi_r = hi;
 	return 0;
 
 bad:
 	*error_r = "smtp_tls_protocols: unknown protocol name";
 	return -1;
+}
+
+/* set_protocols - the range of spec on the context */
+static int set_protocols(SSL_CTX *ctx, const char *spec, const char **error_r)
+{
+	int lo, hi;
+
+	if (protocol_range(spec, &lo, &hi, error_r) < 0)
+		return -1;
+	SSL_CTX_set_min_proto_version(ctx, versions[lo].version);
+	SSL_CTX_set_max_proto_version(ctx, versions[hi].version);
+	return 0;
+}
+
+/* cipher_list - Postfix's cipher grades as OpenSSL cipher lists; anything
+ * else is taken as an OpenSSL cipher list itself */
+static const char *cipher_list(const char *grade)
+{
+	static const struct {
+		const char *grade, *list;
+	} grades[] = {
+		{"high", "HIGH:!aNULL:!eNULL"},
+		{"medium", "HIGH:MEDIUM:!aNULL:!eNULL"},
+		{"low", "HIGH:MEDIUM:LOW:!aNULL:!eNULL"},
+		{"export", "ALL:!aNULL:!eNULL"},
+		{"null", "eNULL:!aNULL"},
+	};
+
+	for (size_t i = 0; i < sizeof(grades) / sizeof(grades[0]); i++)
+		if (strcasecmp(grade, grades[i].grade) == 0)
+			return grades[i].list;
+	return grade;
+}
+
+/* smtp_tls_check_policy - are protocols and ciphers usable? */
+int smtp_tls_check_policy(const char *protocols, const char *ciphers, const char **error_r)
+{
+	int lo, hi;
+
+	if (protocols && *protocols && protocol_range(protocols, &lo, &hi, error_r) < 0)
+		return -1;
+	if (ciphers && *ciphers && client_ctx) {
+		SSL *ssl = SSL_new(client_ctx);
+		int ok = ssl && SSL_set_cipher_list(ssl, cipher_list(ciphers)) == 1;
+
+		SSL_free(ssl);
+		ERR_clear_error();
+		if (!ok) {
+			*error_r = "unknown cipher grade or list";
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* smtp_tls_init - the process-wide client context */
@@ -143,6 +196,19 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	if (set_protocols(ctx, conf->protocols, error_r) < 0)
 		goto fail;
+	/* A client certificate, for servers that ask for one. */
+	if (conf->cert_file && *conf->cert_file) {
+		const char *key = conf->key_file && *conf->key_file ? conf->key_file : conf->cert_file;
+
+		if (SSL_CTX_use_certificate_chain_file(ctx, conf->cert_file) != 1
+		    || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1
+		    || SSL_CTX_check_private_key(ctx) != 1) {
+			snprintf(why, sizeof(why), "cannot load client certificate %s or key %s: %s",
+				 conf->cert_file, key, ERR_reason_error_string(ERR_get_error()));
+			*error_r = why;
+			goto fail;
+		}
+	}
 	if ((file || path) && SSL_CTX_load_verify_locations(ctx, file, path) != 1) {
 		snprintf(why, sizeof(why), "cannot load CA certificates from %s: %s",
 			 file ? file : path, ERR_reason_error_string(ERR_get_error()));
@@ -224,8 +290,9 @@ static void set_names(SSL *ssl, const char *const *names)
 
 /* smtp_tls_connect - handshake, then judge the certificate */
 struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
-				double deadline, char *why, size_t whylen, char *info,
-				size_t infolen, const char **trust_r)
+				const char *protocols, const char *ciphers, double deadline,
+				char *why, size_t whylen, char *info, size_t infolen,
+				const char **trust_r)
 {
 	const char *error = NULL;
 	const SSL_CIPHER *cipher;
@@ -241,6 +308,23 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 	ERR_clear_error();
 	if ((ssl = SSL_new(client_ctx)) == NULL || SSL_set_fd(ssl, fd) != 1) {
 		snprintf(why, whylen, "cannot create TLS session: %s", ssl_error_text("?"));
+		SSL_free(ssl);
+		return NULL;
+	}
+	if (protocols && *protocols) {
+		int lo, hi;
+
+		if (protocol_range(protocols, &lo, &hi, &error) < 0) {
+			snprintf(why, whylen, "%s", error);
+			SSL_free(ssl);
+			return NULL;
+		}
+		SSL_set_min_proto_version(ssl, versions[lo].version);
+		SSL_set_max_proto_version(ssl, versions[hi].version);
+	}
+	if (ciphers && *ciphers && SSL_set_cipher_list(ssl, cipher_list(ciphers)) != 1) {
+		snprintf(why, whylen, "unknown cipher grade or list \"%s\"", ciphers);
+		ERR_clear_error();
 		SSL_free(ssl);
 		return NULL;
 	}

@@ -36,7 +36,15 @@ struct smtp_tls_conf {
 	const char *CApath;		/* "" none */
 	const char *protocols;		/* ">=TLSv1", "!SSLv3, !TLSv1" ... */
 	long loglevel;			/* smtp_tls_loglevel */
+	const char *cert_file;		/* smtp_tls_cert_file: client certificate, "" none */
+	const char *key_file;		/* smtp_tls_key_file ("" : in cert_file) */
 };
+
+/* smtp_tls_check_policy - protocols (as smtp_tls_protocols, ':' also
+ * separates) and ciphers (a Postfix grade "high", "medium"..., or an
+ * OpenSSL cipher list) are usable; NULL or "" means the default.  0, or -1
+ * with *error_r (static). */
+int smtp_tls_check_policy(const char *protocols, const char *ciphers, const char **error_r);
 
 /* smtp_tls_level_parse - level name ("" is none); -1 when unknown. */
 int smtp_tls_level_parse(const char *name);
@@ -52,13 +60,15 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r);
  * finished before deadline.  sni: server name to send (NULL: none).  When
  * verify is true the chain must be trusted and the certificate must match
  * one of names (NULL-terminated; a name that starts with "." matches any
- * subdomain).  Returns the session, or NULL with the reason in why; info
+ * subdomain).  protocols and ciphers (smtp_tls_check_policy(); NULL: the
+ * context's) narrow this session.  Returns the session, or NULL with the reason in why; info
  * gets "TLSv1.3 with cipher X (256/256 bits)" and *trust_r "Untrusted",
  * "Trusted" or "Verified" (static) on success.
  */
 struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
-				double deadline, char *why, size_t whylen, char *info,
-				size_t infolen, const char **trust_r);
+				const char *protocols, const char *ciphers, double deadline,
+				char *why, size_t whylen, char *info, size_t infolen,
+				const char **trust_r);
 
 /*
  * smtp_tls_read / smtp_tls_write - one transfer of at most len bytes before

@@ -273,7 +273,8 @@ static void run_case(const struct proto_case *c)
 	smtp_addr_add(&l, "127.0.0.1", 0, (struct sockaddr *)&sin, ntohs(sin.sin_port));
 
 	/* The client. */
-	r = smtp_session_open(&conf, &l.addr[0], "[127.0.0.1]", "127.0.0.1", false, &s, &fail);
+	r = smtp_session_open(&conf, &l.addr[0], "[127.0.0.1]", "127.0.0.1", false, NULL, &s,
+			      &fail);
 	if (r != c->open)
 		fail_msg("%s: open %d (%s)", c->name, r, fail.reason ? fail.reason : "");
 	if (r < 0) {
