@@ -153,7 +153,7 @@ def test_nonroot_submission_syncs_after_rename_before_exit(instance, setgid_post
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
          scratch, instance.conf, "strace", "-f", "-o", trace, "-u", "nobody",
          "-e", "trace=rename,renameat,renameat2,syncfs,fsync,openat,exit_group",
-         SLUICE, "sendmail", "u@localhost"],
+         setgid_postdrop[0], "sendmail", "u@localhost"],
         input=b"Subject: durable\n\nhi\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         timeout=60, env=env)
     assert p.returncode == 0, p.stderr
@@ -271,13 +271,14 @@ def test_postdrop_c_only_default_or_listed_alternate(instance, setgid_postdrop):
     shutil.copytree(instance.conf, unlisted)
     scratch = os.path.join(instance.base, "ns")
 
-    p = as_nobody([SLUICE, "-c", unlisted, "sendmail", "u@localhost"], input=b"Subject: no\n\n",
-                  default_config=instance.conf, scratch=scratch + "1")
+    user_sluice = setgid_postdrop[0]      # where nobody can reach it (conftest.user_programs)
+    p = as_nobody([user_sluice, "-c", unlisted, "sendmail", "u@localhost"],
+                  input=b"Subject: no\n\n", default_config=instance.conf, scratch=scratch + "1")
     assert p.returncode == 77, p.stderr
     assert re.match(rb"postdrop: fatal: \S+/unlisted: only the default configuration directory "
                     rb"/etc/sluice may be used by users other than root, or one listed in its "
                     rb"alternate_config_directories\n$", p.stderr), p.stderr
-    p = as_nobody([SLUICE, "-c", listed, "sendmail", "u@localhost"],
+    p = as_nobody([user_sluice, "-c", listed, "sendmail", "u@localhost"],
                   input=b"Subject: listed\n\nhi\n", default_config=instance.conf,
                   scratch=scratch + "2")
     assert (p.returncode, p.stderr) == (0, b"")
