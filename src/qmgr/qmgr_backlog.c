@@ -139,11 +139,12 @@ int qmgr_backlog_defer(const char *id, int scan_flags)
 	if (scan_flags & QMGR_FLUSH_DFXP)
 		return 0;
 	path = queue_path(var_queue_directory, "deferred", id);
-	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)
+	/* qf_open refuses links and anything but a regular file. */
+	if ((qf = qf_open(path, false, &corrupt, &error)) == NULL)
+		goto out;
+	if (fstat(qf_fd(qf), &st) < 0
 	    || (st.st_mode & S_IRWXU) != S_IRWXU || (st.st_mode & (S_IRGRP | S_IXGRP))
 	    || (!(scan_flags & QMGR_SCAN_ALL) && (double)st.st_mtime > now + 1))
-		goto out;
-	if ((qf = qf_open(path, false, &corrupt, &error)) == NULL)
 		goto out;
 	if (qf_read_envelope(qf, &env, &error) < 0)
 		goto out;
@@ -163,7 +164,6 @@ int qmgr_backlog_defer(const char *id, int scan_flags)
 		n = 0;
 		goto out;
 	}
-	qf_close(&qf);
 	memset(whys, 0, sizeof(whys));
 	for (i = 0; i < n; i++)
 		if (!qmgr_rcpt_dead(rcpts[i].address, &whys[i]))
@@ -198,6 +198,7 @@ int qmgr_backlog_defer(const char *id, int scan_flags)
 	tv[0].tv_sec = (time_t)due;
 	tv[0].tv_usec = 0;
 	tv[1] = tv[0];
+	/* By name: a file a tool moved or removed meanwhile fails with ENOENT. */
 	if (utimes(path, tv) < 0) {
 		/* Moved or removed by a tool meanwhile: leave no log behind it. */
 		if (errno == ENOENT)
