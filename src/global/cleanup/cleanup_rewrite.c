@@ -6,6 +6,7 @@
  * "4.3.0 lookup table not available"; an expansion over the limits is
  * logged as a warning and returned as "5.4.6 ...".
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,12 +186,39 @@ char *cleanup_masquerade(const char *addr)
 	return out ? out : xstrdup(addr);
 }
 
+/*
+ * warn_header_classes - header addresses are not rewritten: say so, once per
+ * process, when a header class is asked for and something would rewrite it
+ * (the classes alone are Postfix's defaults and warn about nothing).
+ */
+static void warn_header_classes(void)
+{
+	static bool warned;
+	bool canon = (var_canonical_maps && *var_canonical_maps)
+		|| (var_sender_canonical_maps && *var_sender_canonical_maps)
+		|| (var_recipient_canonical_maps && *var_recipient_canonical_maps);
+	bool masq = var_masquerade_domains && *var_masquerade_domains;
+
+	if (warned)
+		return;
+	warned = true;
+	if (canon && (in_classes(var_canonical_classes, "header_sender")
+		      || in_classes(var_canonical_classes, "header_recipient")))
+		msg_warn("canonical_classes: header_sender and header_recipient have no effect: "
+			 "sluice rewrites envelope addresses only");
+	if (masq && (in_classes(var_masquerade_classes, "header_sender")
+		     || in_classes(var_masquerade_classes, "header_recipient")))
+		msg_warn("masquerade_classes: header_sender and header_recipient have no effect: "
+			 "sluice masquerades envelope addresses only");
+}
+
 /* rewrite - canonical tables, then masquerading, for one class */
 static int rewrite(const char *addr, int own, const char *canon_class, const char *masq_class,
 		   char **out_r, const char **error_r)
 {
 	char *a = xstrdup(addr);
 
+	warn_header_classes();
 	if (*a != 0 && in_classes(var_canonical_classes, canon_class)) {
 		if (canonical(own, &a) < 0 || canonical(T_CANON, &a) < 0) {
 			free(a);

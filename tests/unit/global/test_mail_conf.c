@@ -421,9 +421,7 @@ static void test_unknown_warnings(void **state)
 static void test_unacted_warnings(void **state)
 {
 	struct scratch *s = *state;
-	const struct param_def *table, *unsup = NULL;
-	size_t count;
-	char *log, *want, *text;
+	char *log, *want;
 
 	log = capture(s, "# c\nqmgr_fudge_factor = 50\n",
 		      "smtp unix - - n - - smtp -o qmgr_fudge_factor=20\n");
@@ -436,22 +434,6 @@ static void test_unacted_warnings(void **state)
 	assert_non_null(strstr(log, want));
 	free(want);
 	free(log);
-
-	/* Whichever rows are still marked unsupported say why, with the line. */
-	table = params_table(&count);
-	for (size_t i = 0; i < count && unsup == NULL; i++)
-		if (table[i].flags & PARAM_F_UNSUPPORTED)
-			unsup = &table[i];
-	if (unsup == NULL)
-		return;
-	text = xasprintf("# c\n%s = %s\n", unsup->name, unsup->def ? unsup->def : "");
-	log = capture(s, text, NULL);
-	want = xasprintf("%s/main.cf:2: warning: parameter \"%s\" has no effect: %s", s->dir,
-			 unsup->name, unsup->unsupported);
-	assert_non_null(strstr(log, want));
-	free(want);
-	free(log);
-	free(text);
 }
 
 /* per-transport: main.cf, else that service's -o, else the global value */
