@@ -31,6 +31,13 @@ foreach(prog master qmgr pickup postdrop bounce smtp local pipe discard error sh
   endif()
 endforeach()
 
+# lmtp: the smtp program under the name that makes it speak LMTP.
+if(TARGET smtp)
+  install(CODE "
+  file(CREATE_LINK smtp \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${SLUICE_DAEMON_SUBDIR}/lmtp\" SYMBOLIC)
+")
+endif()
+
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/sluice.logrotate
         DESTINATION /etc/logrotate.d RENAME sluice)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/sluice.service

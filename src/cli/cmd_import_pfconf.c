@@ -54,7 +54,8 @@ static const char *const install_specific[] = {
 
 /* The programs of sluice's master.cf (oqmgr is Postfix's other qmgr). */
 static const char *const sluice_programs[] = {
-	"pickup", "qmgr", "bounce", "smtp", "local", "pipe", "discard", "error", "showq", NULL
+	"pickup", "qmgr", "bounce", "smtp", "lmtp", "local", "pipe", "discard", "error", "showq",
+	NULL
 };
 
 static bool in_list(const char *const *list, const char *word)

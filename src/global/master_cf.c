@@ -36,6 +36,7 @@ const char master_cf_default[] =
 	"trace     unix  -       -       n       -       0       bounce\n"
 	"smtp      unix  -       -       n       -       -       smtp\n"
 	"relay     unix  -       -       n       -       -       smtp\n"
+	"lmtp      unix  -       -       n       -       -       lmtp\n"
 	"local     unix  -       n       n       -       -       local\n"
 	"discard   unix  -       -       n       -       -       discard\n"
 	"error     unix  -       -       n       -       -       error\n"

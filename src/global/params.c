@@ -212,6 +212,32 @@ char *var_smtp_tls_protocols;
 char *var_smtp_tls_mandatory_protocols;
 char *var_smtp_tls_verify_cert_match;
 char *var_smtp_tls_secure_cert_match;
+char *var_fallback_relay;
+char *var_smtp_fallback_relay;
+char *var_sender_dependent_relayhost_maps;
+char *var_empty_address_relayhost_maps_lookup_key;
+char *var_proxy_interfaces;
+char *var_smtp_bind_address6;
+bool var_disable_mime_output_conversion;
+bool var_smtputf8_enable;
+long var_lmtp_connect_timeout;
+long var_lmtp_lhlo_timeout;
+long var_lmtp_mail_timeout;
+long var_lmtp_rcpt_timeout;
+long var_lmtp_data_init_timeout;
+long var_lmtp_data_xfer_timeout;
+long var_lmtp_data_done_timeout;
+long var_lmtp_rset_timeout;
+long var_lmtp_quit_timeout;
+char *var_lmtp_lhlo_name;
+char *var_lmtp_bind_address;
+char *var_lmtp_bind_address6;
+long var_lmtp_line_length_limit;
+bool var_lmtp_skip_quit_response;
+bool var_lmtp_connection_cache_on_demand;
+char *var_lmtp_connection_cache_destinations;
+long var_lmtp_connection_cache_time_limit;
+long var_lmtp_connection_reuse_count_limit;
 
 /* def_myhostname - the machine's FQDN, or NAME.localdomain */
 static char *def_myhostname(param_get_fn *get, void *ctx)
@@ -1404,6 +1430,165 @@ static const struct param_def table[] = {
 		.var = &var_smtp_sasl_mechanism_filter,
 		.doc = "If non-empty, a filter for the SMTP server's list of offered SASL "
 		       "mechanisms."
+	},
+	{
+		.name = "fallback_relay", .type = PARAM_LIST, .def = "",
+		.var = &var_fallback_relay,
+		.doc = "The older name of smtp_fallback_relay (its default)."
+	},
+	{
+		.name = "smtp_fallback_relay", .type = PARAM_LIST, .def = "$fallback_relay",
+		.var = &var_smtp_fallback_relay,
+		.doc = "Optional list of relay destinations, tried in order after the next hop "
+		       "of a delivery when its servers cannot be found, cannot be reached, or "
+		       "answer with a temporary error. Not used by the LMTP client."
+	},
+	{
+		.name = "sender_dependent_relayhost_maps", .type = PARAM_STR, .def = "",
+		.var = &var_sender_dependent_relayhost_maps,
+		.doc = "A sender-dependent override for relayhost: lookup tables searched by "
+		       "the envelope sender address and then @domain; a result of DUNNO ends "
+		       "the search and keeps relayhost. Like relayhost, it does not apply when "
+		       "a transport or transport_maps names a next hop."
+	},
+	{
+		.name = "empty_address_relayhost_maps_lookup_key", .type = PARAM_STR,
+		.def = "<>", .var = &var_empty_address_relayhost_maps_lookup_key,
+		.doc = "The sender_dependent_relayhost_maps search string for the null sender "
+		       "address."
+	},
+	{
+		.name = "proxy_interfaces", .type = PARAM_LIST, .def = "",
+		.var = &var_proxy_interfaces,
+		.doc = "The network addresses (host names or addresses) on which this mail "
+		       "system receives mail through a proxy or NAT; the SMTP client treats "
+		       "them as its own for the mail loop check, as it does inet_interfaces."
+	},
+	{
+		.name = "smtp_bind_address6", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_bind_address6,
+		.doc = "An optional numerical network address that the SMTP client should bind "
+		       "to when making an IPv6 connection."
+	},
+	{
+		.name = "disable_mime_output_conversion", .type = PARAM_BOOL, .def = "no",
+		.var = &var_disable_mime_output_conversion,
+		.doc = "Disable the conversion of 8BITMIME format to 7BIT format when the SMTP "
+		       "or LMTP server does not announce 8BITMIME: the content is then sent "
+		       "as it is."
+	},
+	{
+		.name = "smtputf8_enable", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtputf8_enable,
+		.doc = "Enable SMTPUTF8 support in the SMTP and LMTP clients: a message that "
+		       "needs it (flagged SMTPUTF8 when it was received) goes only to a "
+		       "server that offers SMTPUTF8, with MAIL FROM ... SMTPUTF8; to one that "
+		       "does not it is returned (5.6.7)."
+	},
+	/* ---- lmtp: the smtp agent in LMTP mode (docs/RELAY.md) ---- */
+	{
+		.name = "lmtp_connect_timeout", .type = PARAM_TIME, .def = "0s",
+		.var = &var_lmtp_connect_timeout,
+		.doc = "The LMTP client time limit for completing a TCP connection, or zero "
+		       "(use the operating system built-in time limit)."
+	},
+	{
+		.name = "lmtp_lhlo_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_lmtp_lhlo_timeout, .min = 1,
+		.doc = "The LMTP client time limit for receiving the LMTP greeting banner and "
+		       "for sending the LHLO command and receiving its reply."
+	},
+	{
+		.name = "lmtp_mail_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_lmtp_mail_timeout, .min = 1,
+		.doc = "The LMTP client time limit for sending the MAIL FROM command, and for "
+		       "receiving the remote LMTP server response."
+	},
+	{
+		.name = "lmtp_rcpt_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_lmtp_rcpt_timeout, .min = 1,
+		.doc = "The LMTP client time limit for sending the RCPT TO command, and for "
+		       "receiving the remote LMTP server response."
+	},
+	{
+		.name = "lmtp_data_init_timeout", .type = PARAM_TIME, .def = "120s",
+		.var = &var_lmtp_data_init_timeout, .min = 1,
+		.doc = "The LMTP client time limit for sending the DATA command, and for "
+		       "receiving the remote LMTP server response."
+	},
+	{
+		.name = "lmtp_data_xfer_timeout", .type = PARAM_TIME, .def = "180s",
+		.var = &var_lmtp_data_xfer_timeout, .min = 1,
+		.doc = "The LMTP client time limit for sending the message content."
+	},
+	{
+		.name = "lmtp_data_done_timeout", .type = PARAM_TIME, .def = "600s",
+		.var = &var_lmtp_data_done_timeout, .min = 1,
+		.doc = "The LMTP client time limit for sending the final \".\" and for receiving "
+		       "the server's replies (one per accepted recipient)."
+	},
+	{
+		.name = "lmtp_rset_timeout", .type = PARAM_TIME, .def = "20s",
+		.var = &var_lmtp_rset_timeout, .min = 1,
+		.doc = "The LMTP client time limit for sending the RSET command, and for "
+		       "receiving the LMTP server response."
+	},
+	{
+		.name = "lmtp_quit_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_lmtp_quit_timeout, .min = 1,
+		.doc = "The LMTP client time limit for sending the QUIT command, and for "
+		       "receiving the LMTP server response."
+	},
+	{
+		.name = "lmtp_lhlo_name", .type = PARAM_STR, .def = "$myhostname",
+		.var = &var_lmtp_lhlo_name,
+		.doc = "The hostname to send in the LMTP LHLO command."
+	},
+	{
+		.name = "lmtp_bind_address", .type = PARAM_STR, .def = "",
+		.var = &var_lmtp_bind_address,
+		.doc = "An optional numerical network address that the LMTP client should bind "
+		       "to when making an IPv4 connection."
+	},
+	{
+		.name = "lmtp_bind_address6", .type = PARAM_STR, .def = "",
+		.var = &var_lmtp_bind_address6,
+		.doc = "An optional numerical network address that the LMTP client should bind "
+		       "to when making an IPv6 connection."
+	},
+	{
+		.name = "lmtp_line_length_limit", .type = PARAM_INT, .def = "998",
+		.var = &var_lmtp_line_length_limit,
+		.doc = "The maximal length of message header and body lines that the LMTP "
+		       "client sends; longer lines are folded. 0 means no limit."
+	},
+	{
+		.name = "lmtp_skip_quit_response", .type = PARAM_BOOL, .def = "no",
+		.var = &var_lmtp_skip_quit_response,
+		.doc = "Do not wait for the response to the LMTP QUIT command."
+	},
+	{
+		.name = "lmtp_connection_cache_on_demand", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_lmtp_connection_cache_on_demand,
+		.doc = "Keep LMTP connections open for destinations with a backlog, when the "
+		       "queue manager asks for it."
+	},
+	{
+		.name = "lmtp_connection_cache_destinations", .type = PARAM_LIST, .def = "",
+		.var = &var_lmtp_connection_cache_destinations,
+		.doc = "Destinations for which the LMTP client always keeps its connection "
+		       "open after a delivery."
+	},
+	{
+		.name = "lmtp_connection_cache_time_limit", .type = PARAM_TIME, .def = "2s",
+		.var = &var_lmtp_connection_cache_time_limit, .min = 1,
+		.doc = "When the LMTP client keeps a connection open, how long it may stay "
+		       "idle before it is closed."
+	},
+	{
+		.name = "lmtp_connection_reuse_count_limit", .type = PARAM_INT, .def = "0",
+		.var = &var_lmtp_connection_reuse_count_limit,
+		.doc = "How many transactions one LMTP connection may carry; 0 means no limit."
 	},
 	{
 		.name = "smtp_tls_policy_maps", .type = PARAM_STR, .def = "",

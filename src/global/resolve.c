@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "global/addr_map.h"
 #include "global/maps.h"
@@ -20,6 +21,7 @@
 
 static struct maps *transport_maps;
 static struct maps *relocated_maps;
+static struct maps *sender_relay_maps;		/* sender_dependent_relayhost_maps */
 static struct maps *virtual_maps;		/* virtual_alias_maps (loop check) */
 static struct maps *virtual_domain_maps;	/* the tables in virtual_alias_domains */
 static struct argv *virtual_domains;		/* the domains in virtual_alias_domains */
@@ -213,6 +215,18 @@ int resolve_init(const char **error_r)
 		argv_free(&relay);
 		return -1;
 	}
+	{
+		struct maps *snd;
+
+		if (open_optional("sender_dependent_relayhost_maps",
+				  var_sender_dependent_relayhost_maps, &snd, error_r) < 0) {
+			maps_free(&m);
+			argv_free(&relay);
+			return -1;
+		}
+		maps_free(&sender_relay_maps);
+		sender_relay_maps = snd;
+	}
 	argv_free(&relay_domains);
 	relay_domains = relay;
 	if (transport_maps)
@@ -257,12 +271,50 @@ bool resolve_relay_domain(const char *domain)
 	return false;
 }
 
-/* default_nexthop - the next hop of a non-local class: relayhost, else the domain */
-static void default_nexthop(struct resolve_reply *r, const char *domain)
+/*
+ * relayhost_for - relayhost, or what sender_dependent_relayhost_maps says
+ * for this sender: the address, then "@domain" (the null sender as
+ * empty_address_relayhost_maps_lookup_key); DUNNO ends the search with
+ * relayhost.  NULL for a table that cannot be read (RESOLVE_FLAG_FAIL set).
+ */
+static const char *relayhost_for(struct resolve_reply *r, const char *sender)
 {
+	const char *value = NULL, *error, *at;
+	char *key;
+	int rc;
+
+	if (sender_relay_maps == NULL || sender == NULL)
+		return var_relayhost;
+	if (*sender == 0) {
+		rc = maps_lookup(sender_relay_maps, var_empty_address_relayhost_maps_lookup_key, 0,
+				 &value, &error);
+	} else {
+		rc = maps_lookup(sender_relay_maps, sender, 0, &value, &error);
+		if (rc == MAPS_NOTFOUND && (at = strrchr(sender, '@')) != NULL && at[1]) {
+			key = str_lower(xstrdup(at));
+			rc = maps_lookup(sender_relay_maps, key, MAPS_FLAG_PARTIAL, &value, &error);
+			free(key);
+		}
+	}
+	if (rc == MAPS_ERROR) {
+		msg_warn("sender_dependent_relayhost_maps lookup of \"%s\": %s", sender, error);
+		r->flags |= RESOLVE_FLAG_FAIL;
+		return NULL;
+	}
+	if (rc == MAPS_FOUND && *value && strcasecmp(value, "DUNNO") != 0)
+		return value;
+	return var_relayhost;
+}
+
+/* default_nexthop - the next hop of a non-local class: relayhost, else the domain */
+static void default_nexthop(struct resolve_reply *r, const char *domain, const char *sender)
+{
+	const char *relay;
+
 	if (*r->nexthop == 0) {
+		relay = relayhost_for(r, sender);
 		free(r->nexthop);
-		r->nexthop = xstrdup(var_relayhost && *var_relayhost ? var_relayhost : domain);
+		r->nexthop = xstrdup(relay && *relay ? relay : domain);
 	}
 }
 
@@ -307,8 +359,14 @@ static int transport_lookup(const char *addr, const char *domain, const char **v
 	return transport_find("*", MAPS_FLAG_PARTIAL, value_r);
 }
 
-/* resolve_addr - route one recipient */
+/* resolve_addr - route one recipient, sender unknown */
 void resolve_addr(const char *addr, struct resolve_reply *r)
+{
+	resolve_addr_sender(addr, NULL, r);
+}
+
+/* resolve_addr_sender - route one recipient of a sender */
+void resolve_addr_sender(const char *addr, const char *sender, struct resolve_reply *r)
 {
 	const char *at = strrchr(addr, '@');
 	char *domain, *t = NULL, *n = NULL;
@@ -340,10 +398,10 @@ void resolve_addr(const char *addr, struct resolve_reply *r)
 	} else if (resolve_relay_domain(domain)) {
 		resolve_split_transport(var_relay_transport, &r->transport, &r->nexthop);
 		r->flags |= RESOLVE_FLAG_RELAY;
-		default_nexthop(r, domain);
+		default_nexthop(r, domain, sender);
 	} else {
 		resolve_split_transport(var_default_transport, &r->transport, &r->nexthop);
-		default_nexthop(r, domain);
+		default_nexthop(r, domain, sender);
 	}
 
 	/* Virtual alias domains and relocated users end here. */
@@ -370,8 +428,10 @@ void resolve_addr(const char *addr, struct resolve_reply *r)
 		} else if (!(r->flags & RESOLVE_FLAG_LOCAL) && strcmp(r->transport, "error") != 0
 			   && strcmp(r->transport, "local") != 0 && *domain) {
 			/* "smtp:" in the table: deliver to the domain itself. */
+			const char *relay = relayhost_for(r, sender);
+
 			free(r->nexthop);
-			r->nexthop = xstrdup(var_relayhost && *var_relayhost ? var_relayhost : domain);
+			r->nexthop = xstrdup(relay && *relay ? relay : domain);
 		}
 		free(t);
 		free(n);

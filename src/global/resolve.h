@@ -14,6 +14,8 @@
  *      domain (Postfix's relay address class);
  *   4. anything else goes to default_transport, with next hop from
  *      default_transport's own ":nexthop", else relayhost, else the domain.
+ * Where relayhost applies, sender_dependent_relayhost_maps may name another
+ * one for the message's sender (resolve_addr_sender()).
  * A next hop "[host]" or "[host]:port" is passed on as is (the smtp agent
  * skips MX lookups for it).  An address that does not parse resolves to the
  * error transport with "5.1.3 bad address syntax".
@@ -43,6 +45,11 @@ struct resolve_reply {
 int resolve_init(const char **error_r);
 /* resolve_addr - route one address; fields owned by *reply (resolve_clear). */
 void resolve_addr(const char *addr, struct resolve_reply *reply);
+/* resolve_addr_sender - the same for a message from sender (NULL: unknown),
+ * which sender_dependent_relayhost_maps may route through another relayhost
+ * (where relayhost would apply; a table that cannot be read sets
+ * RESOLVE_FLAG_FAIL). */
+void resolve_addr_sender(const char *addr, const char *sender, struct resolve_reply *reply);
 void resolve_clear(struct resolve_reply *reply);
 /* resolve_local_domain - is domain listed in mydestination? */
 bool resolve_local_domain(const char *domain);

@@ -280,7 +280,7 @@ static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 		qmgr_defer_rcpt(msg, r, "4.3.2", "Too many address verification requests");
 		goto drop;
 	}
-	resolve_addr(r->address, &rr);
+	resolve_addr_sender(r->address, msg->env.sender, &rr);
 	if (rr.flags & RESOLVE_FLAG_FAIL) {
 		/* Not "not found": the defaults might send the mail elsewhere. */
 		qmgr_defer_rcpt(msg, r, "4.3.0", "lookup table not available");

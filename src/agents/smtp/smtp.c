@@ -44,8 +44,10 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <resolv.h>
+#include <sys/un.h>
 
 #include "agents/common/agent_server.h"
 #include "agents/smtp/smtp_body.h"
@@ -60,12 +62,14 @@
 #include "global/notice.h"
 #include "global/params.h"
 #include "global/queue_file.h"
+#include "util/argv.h"
 #include "util/buf.h"
 #include "util/iostuff.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 
+static bool lmtp_mode;			/* run as "lmtp": LMTP, lmtp_* parameters */
 static struct smtp_session_conf session_conf;
 static struct smtp_lookup_conf lookup_conf;
 static const char *tls_error;		/* why TLS could not be set up, or NULL */
@@ -80,6 +84,13 @@ static char *tls_policy_error;		/* why the policy table cannot be used */
 static struct smtp_session_conf req_conf;
 static char *req_policy;		/* storage behind req_conf's policy texts */
 static char *sasl_error;		/* why SMTP AUTH cannot be done, or NULL */
+/* The connection cache settings: smtp_* or lmtp_*. */
+static bool cache_on_demand;
+static const char *cache_destinations;
+static long cache_time_limit;
+static long reuse_count_limit;
+
+static void self_add_list(const char *param, const char *value);
 
 /* ---- configuration ---- */
 
@@ -145,6 +156,35 @@ static void smtp_pre_init(void)
 		.sasl_tls_secopts = var_smtp_sasl_tls_security_options,
 		.sasl_filter = var_smtp_sasl_mechanism_filter,
 	};
+	cache_on_demand = var_smtp_connection_cache_on_demand;
+	cache_destinations = var_smtp_connection_cache_destinations;
+	cache_time_limit = var_smtp_connection_cache_time_limit;
+	reuse_count_limit = var_smtp_connection_reuse_count_limit;
+	session_conf.bind_address6 = var_smtp_bind_address6;
+	if (lmtp_mode) {
+		/* Postfix's LMTP client reads lmtp_* settings; no TLS, no AUTH here. */
+		session_conf.lmtp = true;
+		session_conf.helo_name = var_lmtp_lhlo_name;
+		session_conf.bind_address = var_lmtp_bind_address;
+		session_conf.bind_address6 = var_lmtp_bind_address6;
+		session_conf.connect_timeout = (double)var_lmtp_connect_timeout;
+		session_conf.helo_timeout = (double)var_lmtp_lhlo_timeout;
+		session_conf.mail_timeout = (double)var_lmtp_mail_timeout;
+		session_conf.rcpt_timeout = (double)var_lmtp_rcpt_timeout;
+		session_conf.data_init_timeout = (double)var_lmtp_data_init_timeout;
+		session_conf.data_xfer_timeout = (double)var_lmtp_data_xfer_timeout;
+		session_conf.data_done_timeout = (double)var_lmtp_data_done_timeout;
+		session_conf.rset_timeout = (double)var_lmtp_rset_timeout;
+		session_conf.quit_timeout = (double)var_lmtp_quit_timeout;
+		session_conf.line_length_limit = var_lmtp_line_length_limit;
+		session_conf.skip_quit_response = var_lmtp_skip_quit_response;
+		session_conf.tls_level = level = SMTP_TLS_NONE;
+		session_conf.skip_5xx_greeting = false;
+		cache_on_demand = var_lmtp_connection_cache_on_demand;
+		cache_destinations = var_lmtp_connection_cache_destinations;
+		cache_time_limit = var_lmtp_connection_cache_time_limit;
+		reuse_count_limit = var_lmtp_connection_reuse_count_limit;
+	}
 	if (smtp_inet_protocols(var_inet_protocols) < 0)
 		msg_fatal("inet_protocols: bad value \"%s\"", var_inet_protocols);
 	lookup_conf = (struct smtp_lookup_conf) {
@@ -165,11 +205,11 @@ static void smtp_pre_init(void)
 	 * defer every delivery with the reason (a postmaster sees it in the
 	 * queue), as Postfix does.
 	 */
-	if ((level != SMTP_TLS_NONE || *var_smtp_tls_policy_maps)
+	if (!lmtp_mode && (level != SMTP_TLS_NONE || *var_smtp_tls_policy_maps)
 	    && smtp_tls_init(&tls, &tls_error) < 0)
 		msg_warn("TLS is not available: %s", tls_error);
 	/* Read now (root-only files); a broken table defers every delivery. */
-	if (*var_smtp_tls_policy_maps) {
+	if (!lmtp_mode && *var_smtp_tls_policy_maps) {
 		const char *error;
 
 		if ((tls_policy = maps_open(var_smtp_tls_policy_maps, &error)) == NULL) {
@@ -182,7 +222,7 @@ static void smtp_pre_init(void)
 	 * read now.  A table that cannot be read defers every delivery (mail
 	 * must never go out without the login it was told to use).
 	 */
-	if (var_smtp_sasl_auth_enable) {
+	if (!lmtp_mode && var_smtp_sasl_auth_enable) {
 		const char *error;
 
 		if (smtp_sasl_init(&error) < 0)
@@ -193,8 +233,15 @@ static void smtp_pre_init(void)
 			msg_warn("%s", sasl_error);
 	}
 	res_init();
-	if ((se = getservbyname("smtp", "tcp")) != NULL)
+	if (lmtp_mode)
+		default_port = 24;
+	if ((se = getservbyname(lmtp_mode ? "lmtp" : "smtp", "tcp")) != NULL)
 		default_port = ntohs((unsigned short)se->s_port);
+	/* Our own addresses, for the mail loop check. */
+	if (!lmtp_mode) {
+		self_add_list("inet_interfaces", var_inet_interfaces);
+		self_add_list("proxy_interfaces", var_proxy_interfaces);
+	}
 }
 
 /* smtp_post_init - per-process random seed for MX shuffling */
@@ -218,7 +265,7 @@ static double smtp_idle_wait(void)
 
 	if (cached == NULL)
 		return -1;
-	left = cached->idle_since + (double)var_smtp_connection_cache_time_limit - mono_time();
+	left = cached->idle_since + (double)cache_time_limit - mono_time();
 	return left > 0 ? left : 0;
 }
 
@@ -262,7 +309,7 @@ static struct smtp_session *cache_take(const char *nexthop)
 	s = cached;
 	cached = NULL;
 	if (strcmp(s->nexthop, nexthop) != 0
-	    || mono_time() - s->idle_since > (double)var_smtp_connection_cache_time_limit) {
+	    || mono_time() - s->idle_since > (double)cache_time_limit) {
 		smtp_session_close(&s);
 		return NULL;
 	}
@@ -278,15 +325,13 @@ static struct smtp_session *cache_take(const char *nexthop)
 static bool cache_wanted(const struct deliver_request *req, const struct smtp_session *s)
 {
 	/* A session logged in for one sender is no good for the next (Postfix). */
-	if (var_smtp_sasl_auth_enable && var_smtp_sender_dependent_authentication)
+	if (!lmtp_mode && var_smtp_sasl_auth_enable && var_smtp_sender_dependent_authentication)
 		return false;
-	if (var_smtp_connection_reuse_count_limit > 0
-	    && s->uses >= var_smtp_connection_reuse_count_limit)
+	if (reuse_count_limit > 0 && s->uses >= reuse_count_limit)
 		return false;
-	if ((req->flags & DEL_REQ_FLAG_REUSE) && var_smtp_connection_cache_on_demand)
+	if ((req->flags & DEL_REQ_FLAG_REUSE) && cache_on_demand)
 		return true;
-	return *var_smtp_connection_cache_destinations
-	       && str_list_match(var_smtp_connection_cache_destinations, req->nexthop);
+	return *cache_destinations && str_list_match(cache_destinations, req->nexthop);
 }
 
 /* ---- delivery ---- */
@@ -401,116 +446,395 @@ bad:
 	return -1;
 }
 
-/* connect_nexthop - a set-up session to some address of the next hop, or
- * NULL after every recipient got the failure */
-static struct smtp_session *connect_nexthop(struct agent_delivery *d)
+/* ---- the mail loop check ---- */
+
+/* The addresses this mail system receives mail on (inet_interfaces,
+ * proxy_interfaces), for the loop check; ports do not matter (Postfix). */
+static struct sockaddr_storage *self_addrs;
+static size_t self_count;
+
+/* self_add - one address of ours */
+static void self_add(const struct sockaddr *sa)
 {
-	const struct deliver_request *req = d->req;
+	size_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					       : sizeof(struct sockaddr_in);
+
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return;
+	self_addrs = xrealloc(self_addrs, (self_count + 1) * sizeof(*self_addrs));
+	memset(&self_addrs[self_count], 0, sizeof(*self_addrs));
+	memcpy(&self_addrs[self_count++], sa, len);
+}
+
+/* self_add_list - inet_interfaces or proxy_interfaces into self_addrs */
+static void self_add_list(const char *param, const char *value)
+{
+	char *copy = xstrdup(value), *cp = copy, *tok;
+
+	while ((tok = str_token(&cp, ", \t\r\n")) != NULL) {
+		if (strcasecmp(tok, "all") == 0) {
+			struct ifaddrs *ifa, *i;
+
+			if (getifaddrs(&ifa) < 0) {
+				msg_warn("%s: getifaddrs: %m", param);
+				continue;
+			}
+			for (i = ifa; i; i = i->ifa_next)
+				if (i->ifa_addr)
+					self_add(i->ifa_addr);
+			freeifaddrs(ifa);
+		} else if (strcasecmp(tok, "loopback-only") == 0) {
+			struct sockaddr_in v4 = {.sin_family = AF_INET};
+			struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+
+			v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			v6.sin6_addr = in6addr_loopback;
+			self_add((struct sockaddr *)&v4);
+			self_add((struct sockaddr *)&v6);
+		} else {
+			struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *r;
+			char *host = tok;
+			size_t len = strlen(host);
+
+			if (*host == '[' && len > 1 && host[len - 1] == ']') {
+				host[len - 1] = 0;
+				host++;
+			}
+			if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+				msg_warn("%s: cannot find the address of \"%s\"", param, host);
+				continue;
+			}
+			for (r = res; r; r = r->ai_next)
+				self_add(r->ai_addr);
+			freeaddrinfo(res);
+		}
+	}
+	free(copy);
+}
+
+/* is_self - is a's address one of ours? */
+static bool is_self(const struct smtp_addr *a)
+{
+	for (size_t i = 0; i < self_count; i++) {
+		const struct sockaddr_storage *m = &self_addrs[i];
+
+		if (m->ss_family != a->sa.ss_family)
+			continue;
+		if (m->ss_family == AF_INET
+		    && ((const struct sockaddr_in *)m)->sin_addr.s_addr
+		       == ((const struct sockaddr_in *)&a->sa)->sin_addr.s_addr)
+			return true;
+		if (m->ss_family == AF_INET6
+		    && memcmp(&((const struct sockaddr_in6 *)m)->sin6_addr,
+			      &((const struct sockaddr_in6 *)&a->sa)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * loop_check - the servers of a next hop less this host and everything it
+ * prefers less or as much (as Postfix: a backup MX sends only to better
+ * ones).  -1 when nothing is left: the mail would loop.  Only for the SMTP
+ * port: a filter on another port of this host is no loop.
+ */
+static int loop_check(struct smtp_addr_list *l, unsigned port)
+{
+	if (lmtp_mode || port != 25)
+		return 0;
+	for (size_t i = 0; i < l->count; i++) {
+		if (!is_self(&l->addr[i]))
+			continue;
+		int pref = l->addr[i].pref;
+		size_t keep = 0;
+
+		while (keep < l->count && l->addr[keep].pref < pref)
+			keep++;
+		if (msg_verbose)
+			msg_info("found myself at %s, preference %d: %zu server%s left", l->addr[i].ip,
+				 pref, keep, keep == 1 ? "" : "s");
+		smtp_addr_limit(l, (long)keep);
+		return keep ? 0 : -1;
+	}
+	return 0;
+}
+
+/* ---- the servers of one delivery ---- */
+
+/*
+ * A route: the sites of a delivery in order -- the request's next hop, a
+ * comma/space separated list as relayhost may be, then smtp_fallback_relay
+ * (not for LMTP) -- and each site's servers.  route_next() gives the next
+ * set-up session; the caller asks again for recipients a server deferred.
+ */
+struct route {
+	struct agent_delivery *d;
+	struct argv *sites;
+	size_t site;			/* the current site */
+	bool open;			/* addrs holds the current site's servers */
 	struct smtp_nexthop nh;
 	struct smtp_addr_list addrs;
+	size_t next;			/* the next of addrs to try */
+	long sessions;			/* servers of this site that answered */
+	struct smtp_auth auth;
+	struct smtp_auth *login;
+	struct smtp_failure fail;	/* the last failure */
+	bool fail_logged;		/* it got its own log line */
+	bool stop;			/* the last failure ends the search */
+	bool spoke;			/* some server was set up */
+	const char *skip_ip;		/* the held session's server: tried already */
+	unsigned skip_port;
+};
+
+/* route_init - the sites of a request */
+static void route_init(struct route *r, struct agent_delivery *d, const char *skip_ip,
+		       unsigned skip_port)
+{
+	memset(r, 0, sizeof(*r));
+	r->d = d;
+	r->skip_ip = skip_ip;
+	r->skip_port = skip_port;
+	r->sites = argv_split(d->req->nexthop, ", \t\r\n");
+	if (r->sites->argc == 0)
+		argv_add(r->sites, d->req->nexthop, (char *)NULL);
+	if (!lmtp_mode && *var_smtp_fallback_relay) {
+		struct argv *fb = argv_split(var_smtp_fallback_relay, ", \t\r\n");
+
+		for (size_t i = 0; i < fb->argc; i++)
+			if (argv_find(r->sites, fb->argv[i]) < 0)
+				argv_add(r->sites, fb->argv[i], (char *)NULL);
+		argv_free(&fb);
+	}
+}
+
+/* route_close_site - forget the current site's servers and login */
+static void route_close_site(struct route *r)
+{
+	if (!r->open)
+		return;
+	smtp_addr_list_clear(&r->addrs);
+	smtp_auth_clear(&r->auth);
+	r->login = NULL;
+	smtp_nexthop_clear(&r->nh);
+	r->open = false;
+}
+
+/* route_free - release everything */
+static void route_free(struct route *r)
+{
+	route_close_site(r);
+	smtp_failure_clear(&r->fail);
+	argv_free(&r->sites);
+}
+
+/* route_fail - the current failure, as a site-level one */
+static void route_fail(struct route *r, const char *status, bool hard, bool hop,
+		       const char *reason)
+{
+	smtp_failure_clear(&r->fail);
+	snprintf(r->fail.status, sizeof(r->fail.status), "%s", status);
+	r->fail.reason = xstrdup(reason);
+	r->fail.hard = hard;
+	r->fail.hop = hop;
+	r->fail_logged = false;
+}
+
+/* unix_addr - the one "server" of an LMTP unix:/path next hop */
+static int unix_addr(const char *path, struct smtp_addr_list *l)
+{
+	struct sockaddr_un *sun;
+	struct smtp_addr *a;
+
+	if (*path == 0 || strlen(path) >= sizeof(sun->sun_path))
+		return -1;
+	l->addr = xcalloc(1, sizeof(*l->addr));
+	l->count = l->cap = 1;
+	a = &l->addr[0];
+	a->host = xstrdup(var_myhostname);
+	sun = (struct sockaddr_un *)&a->sa;
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+	a->salen = (socklen_t)sizeof(*sun);
+	snprintf(a->ip, sizeof(a->ip), "%s", path);
+	return 0;
+}
+
+/*
+ * route_open_site - parse the current site, find its TLS policy, login and
+ * servers.  0, or -1 with r->fail (r->stop when nothing else may be tried).
+ */
+static int route_open_site(struct route *r)
+{
+	const struct deliver_request *req = r->d->req;
+	const char *site = r->sites->argv[r->site], *error;
 	struct smtp_lookup_error lerr;
-	struct smtp_failure fail;
-	struct smtp_session *s = NULL;
-	struct smtp_auth auth, *login = NULL;
-	char *policy_error = NULL;
-	const char *error;
-	long sessions = 0;
+	char *reason = NULL;
 
-	if (smtp_nexthop_parse(req->nexthop, default_port, &nh, &error) < 0) {
-		char *reason = xasprintf("bad next hop \"%s\": %s", req->nexthop, error);
-
-		everyone(d, false, "4.3.5", reason, NULL, NULL, "none");
+	r->next = 0;
+	r->sessions = 0;
+	/* LMTP: "unix:/path", "inet:host[:port]" or a host; never MX records. */
+	if (lmtp_mode && strncmp(site, "unix:", 5) == 0) {
+		if (unix_addr(site + 5, &r->addrs) < 0) {
+			reason = xasprintf("bad next hop \"%s\": bad socket path", site);
+			route_fail(r, "4.3.5", false, false, reason);
+			free(reason);
+			return -1;
+		}
+		r->nh.host = xstrdup(site + 5);
+		req_conf = session_conf;
+		r->open = true;
+		return 0;
+	}
+	if (lmtp_mode && strncmp(site, "inet:", 5) == 0)
+		site += 5;
+	if (smtp_nexthop_parse(site, default_port, &r->nh, &error) < 0) {
+		reason = xasprintf("bad next hop \"%s\": %s", site, error);
+		route_fail(r, "4.3.5", false, false, reason);
 		free(reason);
-		return NULL;
+		return -1;
 	}
+	if (lmtp_mode)
+		r->nh.no_mx = true;
+	r->open = true;
 	/* The TLS policy: one that cannot be applied never means plain text. */
-	if (apply_policy(req->nexthop, nh.host, &policy_error) < 0) {
-		everyone(d, false, "4.7.5", policy_error, NULL, NULL, "none");
-		free(policy_error);
-		smtp_nexthop_clear(&nh);
-		return NULL;
+	if (lmtp_mode) {
+		req_conf = session_conf;
+	} else if (apply_policy(site, r->nh.host, &reason) < 0) {
+		route_fail(r, "4.7.5", false, false, reason);
+		free(reason);
+		return -1;
 	}
-	/* The login, when this next hop (or sender) has one. */
-	memset(&auth, 0, sizeof(auth));
-	if (var_smtp_sasl_auth_enable) {
+	/* The login, when this site (or sender) has one. */
+	if (!lmtp_mode && var_smtp_sasl_auth_enable) {
 		int found = sasl_error ? -1
 			    : smtp_sasl_lookup(sasl_passwd, var_smtp_sender_dependent_authentication,
-					       req->sender, req->nexthop, nh.host, &auth, &error);
+					       req->sender, site, r->nh.host, &r->auth, &error);
 
 		if (found < 0) {
-			char *reason = xasprintf("%s", sasl_error ? sasl_error : error);
-
-			everyone(d, false, "4.3.0", reason, NULL, NULL, "none");
-			free(reason);
-			smtp_nexthop_clear(&nh);
-			return NULL;
+			route_fail(r, "4.3.0", false, false, sasl_error ? sasl_error : error);
+			return -1;
 		}
 		if (found > 0) {
-			login = &auth;
+			r->login = &r->auth;
 			if (msg_verbose) {
 				struct buf u, k;
 
 				buf_init(&u, 64);
 				buf_init(&k, 64);
-				msg_info("SASL login %s for %s", log_escape(&u, auth.user),
-					 log_escape(&k, auth.key));
+				msg_info("SASL login %s for %s", log_escape(&u, r->auth.user),
+					 log_escape(&k, r->auth.key));
 				buf_deinit(&u);
 				buf_deinit(&k);
 			}
 		}
 	}
-	if (smtp_lookup(&nh, &lookup_conf, &addrs, &lerr) < 0) {
-		everyone(d, lerr.status[0] == '5', lerr.status, lerr.reason, NULL, NULL, "none");
-		if (lerr.status[0] == '4')
-			agent_hop_failed(d, lerr.status, lerr.reason);
-		smtp_auth_clear(&auth);
-		smtp_nexthop_clear(&nh);
-		return NULL;
+	if (smtp_lookup(&r->nh, &lookup_conf, &r->addrs, &lerr) < 0) {
+		route_fail(r, lerr.status, lerr.status[0] == '5', lerr.status[0] == '4',
+			   lerr.reason);
+		return -1;
 	}
+	/* Postfix: never a backup host when the mail would loop back. */
+	if (loop_check(&r->addrs, r->nh.port) < 0) {
+		reason = xasprintf("mail for %s loops back to myself", site);
+		route_fail(r, "5.4.6", true, false, reason);
+		free(reason);
+		r->stop = true;
+		return -1;
+	}
+	return 0;
+}
 
-	memset(&fail, 0, sizeof(fail));
-	for (size_t i = 0; i < addrs.count; i++) {
-		const struct smtp_addr *a = &addrs.addr[i];
+/* route_try - one server of the current site: 0 with *sp, or -1 (r->fail) */
+static int route_try(struct route *r, const struct smtp_addr *a, struct smtp_session **sp)
+{
+	struct smtp_failure *fail = &r->fail;
+	const char *site = r->d->req->nexthop;
 
-		if (i > 0 && fail.reason)
-			log_failure(fail.reason, "");	/* as Postfix: each failed server */
-		if (req_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
-			smtp_failure_clear(&fail);
-			snprintf(fail.status, sizeof(fail.status), "4.7.5");
-			fail.reason = xasprintf("TLS is required, but not available: %s", tls_error);
-			break;
+	smtp_failure_clear(fail);
+	r->fail_logged = false;
+	if (req_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
+		snprintf(fail->status, sizeof(fail->status), "4.7.5");
+		fail->reason = xasprintf("TLS is required, but not available: %s", tls_error);
+		r->stop = true;
+		return -1;
+	}
+	if (smtp_session_open(&req_conf, a, site, r->nh.host, tls_error != NULL || lmtp_mode,
+			      r->login, sp, fail) == 0)
+		return 0;
+	notify_failure(r->d, fail);
+	if (fail->retry_plain) {
+		/* Opportunistic TLS failed: this server again, in plain text. */
+		log_failure(fail->reason, "; trying again without TLS");
+		smtp_failure_clear(fail);
+		if (smtp_session_open(&req_conf, a, site, r->nh.host, true, r->login, sp,
+				      fail) == 0)
+			return 0;
+		notify_failure(r->d, fail);
+	}
+	return -1;
+}
+
+/* route_next - the next server of the route that sets up a session, or
+ * NULL with r->fail saying why the last one did not */
+static struct smtp_session *route_next(struct route *r)
+{
+	struct smtp_session *s = NULL;
+
+	while (!r->stop && r->site < r->sites->argc) {
+		if (!r->open) {
+			if (r->fail.reason && !r->fail_logged) {
+				log_failure(r->fail.reason, "");
+				r->fail_logged = true;
+			}
+			if (route_open_site(r) < 0) {
+				route_close_site(r);
+				r->site++;
+				continue;
+			}
 		}
-		if (smtp_session_open(&req_conf, a, req->nexthop, nh.host,
-				      tls_error != NULL, login, &s, &fail) == 0)
-			break;
-		notify_failure(d, &fail);
-		if (fail.retry_plain) {
-			/* Opportunistic TLS failed: this server again, in plain text. */
-			log_failure(fail.reason, "; trying again without TLS");
-			smtp_failure_clear(&fail);
-			if (smtp_session_open(&req_conf, a, req->nexthop, nh.host, true, login,
-					      &s, &fail) == 0)
+		while (r->next < r->addrs.count) {
+			const struct smtp_addr *a = &r->addrs.addr[r->next++];
+
+			if (r->skip_ip && r->skip_port == a->port && strcmp(r->skip_ip, a->ip) == 0)
+				continue;
+			/* As Postfix: each failed server gets its own log line. */
+			if (r->fail.reason && !r->fail_logged) {
+				log_failure(r->fail.reason, "");
+				r->fail_logged = true;
+			}
+			if (route_try(r, a, &s) == 0) {
+				r->spoke = true;
+				return s;
+			}
+			if (r->stop)
+				return NULL;
+			/* soft_bounce: a server's 5xx is no reason to skip the others. */
+			if (r->fail.hard && !var_soft_bounce) {
+				r->stop = true;
+				return NULL;
+			}
+			/* smtp_mx_session_limit counts servers that answered at all. */
+			if (strcmp(r->fail.status, "4.4.1") != 0 && var_smtp_mx_session_limit > 0
+			    && ++r->sessions >= var_smtp_mx_session_limit)
 				break;
-			notify_failure(d, &fail);
 		}
-		/* soft_bounce: a server's 5xx is no reason to skip the others (Postfix). */
-		if (fail.hard && !var_soft_bounce)
-			break;
-		/* smtp_mx_session_limit counts servers that answered at all. */
-		if (strcmp(fail.status, "4.4.1") != 0 && var_smtp_mx_session_limit > 0
-		    && ++sessions >= var_smtp_mx_session_limit)
-			break;
+		route_close_site(r);
+		r->site++;
 	}
-	if (s == NULL) {
-		everyone(d, fail.hard, fail.status, fail.reason, fail.mta, fail.diag, "none");
-		if (fail.hop && !fail.hard)
-			agent_hop_failed(d, fail.status, fail.reason);
-	}
-	smtp_failure_clear(&fail);
-	smtp_addr_list_clear(&addrs);
-	smtp_auth_clear(&auth);
-	smtp_nexthop_clear(&nh);
-	return s;
+	return NULL;
+}
+
+/* route_give_up - every recipient still to do gets the route's last failure */
+static void route_give_up(struct route *r)
+{
+	struct smtp_failure *f = &r->fail;
+
+	if (f->reason == NULL)
+		route_fail(r, "4.3.0", false, false, "no server to try");
+	everyone(r->d, f->hard, f->status, f->reason, f->mta, f->diag, "none");
+	if (f->hop && !f->hard && !r->spoke)
+		agent_hop_failed(r->d, f->status, f->reason);
 }
 
 /* content - the message content, from the queue file */
@@ -573,30 +897,50 @@ static void record(struct agent_delivery *d, struct smtp_session *s, size_t i,
 	}
 }
 
-/* smtp_deliver - one delivery request */
-static int smtp_deliver(struct agent_delivery *d)
+/* record_deferred - a deferral kept for another server, now final */
+static void record_deferred(struct agent_delivery *d, size_t i, const struct smtp_rcpt_result *r,
+			    const char *relay, const char *mta)
+{
+	struct dsn dsn = agent_dsn(r->status, "delayed", r->reason);
+
+	dsn.mta = r->diag ? mta : NULL;
+	dsn.diag_type = r->diag ? "smtp" : NULL;
+	dsn.diag_text = r->diag;
+	agent_rcpt_defer(d, i, &dsn, relay ? relay : "none");
+}
+
+/* eightbit_known - does the content have 8-bit bytes? once per request;
+ * 0, or -1 with *error_r (the queue file could not be read) */
+static int eightbit_known(struct agent_delivery *d, int *eightbit, const char **error_r)
+{
+	bool found = false;
+
+	if (*eightbit >= 0)
+		return 0;
+	if (qf_read_content(d->qf, eightbit_sink, &found, error_r) < 0 && !found)
+		return -1;
+	*eightbit = found;
+	return 0;
+}
+
+/*
+ * transact - one transaction on s for the recipients in idx[0..n): each
+ * outcome is recorded, except deferrals when more_servers (another server
+ * may take them: left in res[] for the caller).  Returns what
+ * smtp_session_deliver() returned, or SMTP_TXN_LOCAL.
+ */
+static int transact(struct agent_delivery *d, struct smtp_session *s, const size_t *idx, size_t n,
+		    struct smtp_rcpt_result *res, int *eightbit, bool more_servers)
 {
 	struct deliver_request *req = d->req;
-	struct smtp_rcpt_result *res;
-	struct smtp_session *s;
+	struct deliver_rcpt *sub;
 	struct smtp_txn txn;
 	const char *error;
-	bool eightbit = false;
 	char *relay;
 	int ret;
 
-	notified = false;
-	/* A held session to this next hop, or a new one. */
-	if ((s = cache_take(req->nexthop)) == NULL) {
-		cache_close();
-		if ((s = connect_nexthop(d)) == NULL)
-			return 0;
-	}
-	agent_connected(d);
-
 	/* BODY=8BITMIME only matters to a server that offers it. */
-	if ((s->features & SMTP_FEAT_8BITMIME)
-	    && qf_read_content(d->qf, eightbit_sink, &eightbit, &error) < 0 && !eightbit) {
+	if ((s->features & SMTP_FEAT_8BITMIME) && eightbit_known(d, eightbit, &error) < 0) {
 		char *reason = xasprintf("local data error while talking to %s: %s", s->namaddr,
 					 error);
 
@@ -604,45 +948,151 @@ static int smtp_deliver(struct agent_delivery *d)
 		free(reason);
 		s->chat.troubles |= NOTICE_DATA;
 		notify(d, &s->chat, s->namaddr);
-		smtp_session_close(&s);
-		return 0;
+		return SMTP_TXN_LOCAL;
 	}
-
+	sub = xcalloc(n ? n : 1, sizeof(*sub));
+	for (size_t j = 0; j < n; j++)
+		sub[j] = req->rcpt[idx[j]];
 	memset(&txn, 0, sizeof(txn));
 	txn.sender = req->sender;
 	txn.envid = req->envid;
 	txn.ret = req->ret;
 	txn.size = req->data_size;
-	txn.eightbit = eightbit;
+	txn.eightbit = *eightbit > 0;
 	txn.verify_only = (req->flags & DEL_REQ_FLAG_VERIFY) != 0;
-	txn.rcpt_count = req->rcpt_count;
-	txn.rcpt = req->rcpt;
+	txn.rcpt_count = n;
+	txn.rcpt = sub;
 	txn.content = content;
 	txn.content_ctx = d;
-	res = xcalloc(req->rcpt_count, sizeof(*res));
 	ret = smtp_session_deliver(s, &txn, res);
+	free(sub);
 
 	/* Postfix's relay=host[ip]:port, conn_use=N for reused sessions. */
 	relay = s->uses > 1 ? xasprintf("%s, conn_use=%ld", s->relay, s->uses)
 			    : xstrdup(s->relay);
-	for (size_t i = 0; i < req->rcpt_count; i++)
-		record(d, s, i, &res[i], relay);
+	for (size_t j = 0; j < n; j++) {
+		if (res[j].outcome == SMTP_RCPT_DEFER && more_servers)
+			continue;
+		record(d, s, idx[j], &res[j], relay);
+	}
 	free(relay);
-	smtp_results_clear(res, req->rcpt_count);
-	free(res);
 	/* Postfix's "Transcript of session follows." when notify_classes wants it. */
 	notify(d, &s->chat, s->namaddr);
+	return ret;
+}
 
-	if (ret == SMTP_TXN_OK && cache_wanted(req, s))
-		cached = s;
-	else
-		smtp_session_close(&s);
+/*
+ * smtp_deliver - one delivery request.  A server's temporary refusal of
+ * some recipients (or of the whole transaction) sends those recipients on
+ * to the next server of the route -- the next MX, the next relayhost, a
+ * fallback relay -- as Postfix does; they are deferred only when no
+ * server is left.
+ */
+static int smtp_deliver(struct agent_delivery *d)
+{
+	struct deliver_request *req = d->req;
+	struct smtp_rcpt_result *res;
+	struct smtp_session *s;
+	struct route route;
+	bool routed = false, connected = false;
+	char *last_relay = NULL, *last_mta = NULL, last_ip[108] = "";
+	unsigned last_port = 0;
+	size_t *idx, n = req->rcpt_count;
+	int eightbit = -1, ret;
+
+	notified = false;
+	idx = xcalloc(n ? n : 1, sizeof(*idx));
+	res = xcalloc(n ? n : 1, sizeof(*res));
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+
+	/* A held session to this next hop, or a new one. */
+	if ((s = cache_take(req->nexthop)) == NULL) {
+		cache_close();
+		route_init(&route, d, NULL, 0);
+		routed = true;
+		s = route_next(&route);
+	} else {
+		snprintf(last_ip, sizeof(last_ip), "%s", s->ip);
+		last_port = s->port;
+	}
+	while (s != NULL) {
+		bool more;
+		size_t left = 0;
+
+		if (!connected) {
+			agent_connected(d);
+			connected = true;
+		}
+		/* Is there another server to try?  Not known yet: assume so while
+		 * the route has sites, and settle it below. */
+		more = !routed || (!route.stop && (route.next < route.addrs.count
+						   || route.site + 1 < route.sites->argc));
+		ret = transact(d, s, idx, n, res, &eightbit, more);
+		if (ret == SMTP_TXN_LOCAL) {
+			smtp_session_close(&s);
+			break;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (res[j].outcome == SMTP_RCPT_DEFER && more) {
+				idx[left] = idx[j];
+				/* Keep the server's reply for when nobody else takes it. */
+				if (left != j) {
+					smtp_results_clear(&res[left], 1);
+					res[left] = res[j];
+					memset(&res[j], 0, sizeof(res[j]));
+				}
+				left++;
+			} else {
+				smtp_results_clear(&res[j], 1);
+			}
+		}
+		n = left;
+		free(last_relay);
+		free(last_mta);
+		last_relay = xstrdup(s->relay);
+		last_mta = xstrdup(s->host);
+		if (ret == SMTP_TXN_OK && n == 0 && cache_wanted(req, s))
+			cached = s;
+		else
+			smtp_session_close(&s);
+		if (n == 0)
+			break;
+		/* The next server for the recipients this one deferred. */
+		if (!routed) {
+			route_init(&route, d, last_ip[0] ? last_ip : NULL, last_port);
+			routed = true;
+		}
+		if (msg_verbose)
+			msg_info("%zu recipient%s deferred by a server: trying the next one", n,
+				 n == 1 ? "" : "s");
+		if ((s = route_next(&route)) == NULL) {
+			/* Nobody else: the last server's replies stand. */
+			for (size_t j = 0; j < n; j++)
+				record_deferred(d, idx[j], &res[j], last_relay, last_mta);
+			n = 0;
+		}
+	}
+	if (!connected && routed)
+		route_give_up(&route);
+	if (routed)
+		route_free(&route);
+	free(last_relay);
+	free(last_mta);
+	smtp_results_clear(res, req->rcpt_count);
+	free(res);
+	free(idx);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct agent_server_conf conf = {
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+	/* As Postfix: the same program, run under the name "lmtp", speaks LMTP. */
+	base = base ? base + 1 : argc > 0 ? argv[0] : "smtp";
+	lmtp_mode = strcmp(base, "lmtp") == 0;
+	static const struct agent_server_conf smtp_conf = {
 		.progname = "smtp",
 		.deliver = smtp_deliver,
 		.pre_init = smtp_pre_init,
@@ -652,6 +1102,9 @@ int main(int argc, char **argv)
 		.session_nexthop = smtp_session_nexthop,
 		.disconnect_fn = smtp_disconnect,
 	};
+	struct agent_server_conf conf = smtp_conf;
 
+	if (lmtp_mode)
+		conf.progname = "lmtp";
 	agent_server_main(argc, argv, &conf);
 }

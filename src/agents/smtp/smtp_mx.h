@@ -58,7 +58,7 @@ struct smtp_addr {
 	int pref;			/* its MX preference (0 when no MX) */
 	struct sockaddr_storage sa;	/* address and port */
 	socklen_t salen;
-	char ip[46];			/* printable address (INET6_ADDRSTRLEN) */
+	char ip[108];			/* printable address, or a UNIX socket path */
 	unsigned port;
 };
 

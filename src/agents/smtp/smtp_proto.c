@@ -28,6 +28,10 @@
  * deferred, and the next server is tried.  What the client sends during
  * AUTH is never put in the transcript (only "AUTH PLAIN" and "(hidden)").
  *
+ * LMTP (conf->lmtp, RFC 2033): LHLO instead of EHLO (no HELO fallback,
+ * refused LHLO is a set-up failure) and, after ".", one reply per accepted
+ * recipient in RCPT order, each that recipient's outcome.
+ *
  * What it does not do: SMTPUTF8, BDAT/CHUNKING, MIME downgrades of
  * 8-bit content for servers without 8BITMIME (the content goes as is, as
  * Postfix does with smtp_... conversion disabled).
@@ -37,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <sys/socket.h>
 
 #include "agents/smtp/smtp_body.h"
 #include "agents/smtp/smtp_cmd.h"
@@ -283,7 +289,9 @@ static struct smtp_session *session_new(const struct smtp_session_conf *conf,
 	snprintf(s->ip, sizeof(s->ip), "%s", a->ip);
 	s->port = a->port;
 	s->namaddr = xasprintf("%s[%s]", a->host, a->ip);
-	s->relay = xasprintf("%s[%s]:%u", a->host, a->ip, a->port);
+	/* A UNIX-domain socket (LMTP) has no port. */
+	s->relay = a->sa.ss_family == AF_UNIX ? xasprintf("%s[%s]", a->host, a->ip)
+					     : xasprintf("%s[%s]:%u", a->host, a->ip, a->port);
 	s->nexthop = xstrdup(nexthop);
 	smtp_chat_init(&s->chat);
 	return s;
@@ -341,6 +349,22 @@ static int ehlo(struct smtp_session *s, bool helo_only, struct smtp_failure *f)
 	const char *error = NULL;
 	int io;
 
+	if (s->conf->lmtp) {
+		/* LMTP knows LHLO only: no HELO to fall back to. */
+		smtp_enter_state(s, SMTP_STATE_EHLO);
+		io = command(s, s->conf->helo_timeout, &r, &error, "LHLO %s\r\n",
+			     s->conf->helo_name);
+		if (io != SMTP_IO_OK) {
+			fail_io(s, f, io, error);
+			return -1;
+		}
+		if (r->code / 100 != 2) {
+			refused(s, f, r, "LHLO");
+			return -1;
+		}
+		ehlo_features(s, r);
+		return 0;
+	}
 	if (!helo_only) {
 		smtp_enter_state(s, SMTP_STATE_EHLO);
 		io = command(s, s->conf->helo_timeout, &r, &error, "EHLO %s\r\n",
@@ -608,10 +632,16 @@ int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_ad
 
 	*sess_r = NULL;
 	memset(f, 0, sizeof(*f));
-	fd = smtp_conn_open(a, conf->bind_address, conf->connect_timeout, why, sizeof(why));
+	fd = smtp_conn_open(a, a->sa.ss_family == AF_INET6 ? conf->bind_address6
+			    : a->sa.ss_family == AF_INET ? conf->bind_address : NULL,
+			    conf->connect_timeout, why, sizeof(why));
 	if (fd < 0) {
-		fail_set(f, "4.4.1", false, true, NULL, NULL, "connect to %s[%s]:%u: %s", a->host,
-			 a->ip, a->port, why);
+		if (a->sa.ss_family == AF_UNIX)
+			fail_set(f, "4.4.1", false, true, NULL, NULL, "connect to %s[%s]: %s",
+				 a->host, a->ip, why);
+		else
+			fail_set(f, "4.4.1", false, true, NULL, NULL, "connect to %s[%s]:%u: %s",
+				 a->host, a->ip, a->port, why);
 		return -1;
 	}
 	s = session_new(conf, a, nexthop, fd);
@@ -634,7 +664,7 @@ int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_ad
 		goto fail;
 	}
 	/* smtp_always_send_ehlo = no: EHLO only for a server that says ESMTP. */
-	if (!conf->always_send_ehlo && strstr(r->text.data, "ESMTP") == NULL)
+	if (!conf->lmtp && !conf->always_send_ehlo && strstr(r->text.data, "ESMTP") == NULL)
 		helo_only = true;
 
 	if (ehlo(s, helo_only, f) < 0)
@@ -852,6 +882,33 @@ static int send_body(struct txn_state *x)
 		return broken(x);
 
 	smtp_enter_state(s, SMTP_STATE_DOT);
+	if (s->conf->lmtp) {
+		/*
+		 * RFC 2033 4.2: one reply per accepted recipient, in RCPT order.
+		 * Each recipient gets its own; a connection lost half-way defers
+		 * those still waiting (broken() leaves decided ones alone).
+		 */
+		double deadline = mono_time() + s->conf->data_done_timeout;
+		bool closing = false;
+
+		for (size_t i = 0; i < x->t->rcpt_count; i++) {
+			if (!x->accepted[i])
+				continue;
+			x->io = get_reply(s, deadline, &r, &x->io_error);
+			if (x->io != SMTP_IO_OK)
+				return broken(x);
+			result_reply(s, &x->res[i], r, "end of DATA");
+			if (r->code == 421)
+				closing = true;
+		}
+		if (closing) {
+			fail_pending(x->t, x->res, "4.4.2", "server closed the session (421)");
+			smtp_enter_state(s, SMTP_STATE_BROKEN);
+			return SMTP_TXN_BROKEN;
+		}
+		smtp_enter_state(s, SMTP_STATE_READY);
+		return SMTP_TXN_OK;
+	}
 	x->io = get_reply(s, mono_time() + s->conf->data_done_timeout, &r, &x->io_error);
 	if (x->io != SMTP_IO_OK)
 		return broken(x);

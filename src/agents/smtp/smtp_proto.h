@@ -54,7 +54,8 @@ enum smtp_state {
 /* Everything a session needs from the configuration. */
 struct smtp_session_conf {
 	const char *helo_name;
-	const char *bind_address;
+	const char *bind_address;	/* for IPv4 connections */
+	const char *bind_address6;	/* for IPv6 connections */
 	double connect_timeout, helo_timeout, starttls_timeout;
 	double mail_timeout, rcpt_timeout, data_init_timeout, data_xfer_timeout;
 	double data_done_timeout, rset_timeout, quit_timeout;
@@ -68,6 +69,7 @@ struct smtp_session_conf {
 	bool always_send_ehlo;
 	bool skip_quit_response;
 	long line_length_limit;
+	bool lmtp;			/* LMTP (RFC 2033): LHLO, one reply per recipient after "." */
 	/* SMTP AUTH (smtp_sasl.h): used when a login is given to smtp_session_open(). */
 	const char *sasl_secopts;	/* smtp_sasl_security_options */
 	const char *sasl_tls_secopts;	/* smtp_sasl_tls_security_options */
@@ -79,7 +81,7 @@ struct smtp_session {
 	struct smtp_stream *stream;
 	enum smtp_state state;
 	char *host;		/* server name: the MX host or next-hop host */
-	char ip[46];
+	char ip[108];		/* address, or UNIX socket path */
 	unsigned port;
 	char *namaddr;		/* "host[ip]" for messages */
 	char *relay;		/* "host[ip]:port" for relay= */
