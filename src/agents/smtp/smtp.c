@@ -991,7 +991,7 @@ static int transact(struct agent_delivery *d, struct smtp_session *s, const size
 static int smtp_deliver(struct agent_delivery *d)
 {
 	struct deliver_request *req = d->req;
-	struct smtp_rcpt_result *res;
+	struct smtp_rcpt_result *res, *kept;
 	struct smtp_session *s;
 	struct route route;
 	bool routed = false, connected = false;
@@ -1003,6 +1003,7 @@ static int smtp_deliver(struct agent_delivery *d)
 	notified = false;
 	idx = xcalloc(n ? n : 1, sizeof(*idx));
 	res = xcalloc(n ? n : 1, sizeof(*res));
+	kept = xcalloc(n ? n : 1, sizeof(*kept));
 	for (size_t i = 0; i < n; i++)
 		idx[i] = i;
 
@@ -1033,20 +1034,16 @@ static int smtp_deliver(struct agent_delivery *d)
 			smtp_session_close(&s);
 			break;
 		}
+		/* Keep the server's replies for when nobody else takes them. */
+		smtp_results_clear(kept, req->rcpt_count);
 		for (size_t j = 0; j < n; j++) {
 			if (res[j].outcome == SMTP_RCPT_DEFER && more) {
 				idx[left] = idx[j];
-				/* Keep the server's reply for when nobody else takes it. */
-				if (left != j) {
-					smtp_results_clear(&res[left], 1);
-					res[left] = res[j];
-					memset(&res[j], 0, sizeof(res[j]));
-				}
-				left++;
-			} else {
-				smtp_results_clear(&res[j], 1);
+				kept[left++] = res[j];
+				memset(&res[j], 0, sizeof(res[j]));
 			}
 		}
+		smtp_results_clear(res, req->rcpt_count);
 		n = left;
 		free(last_relay);
 		free(last_mta);
@@ -1067,9 +1064,12 @@ static int smtp_deliver(struct agent_delivery *d)
 			msg_info("%zu recipient%s deferred by a server: trying the next one", n,
 				 n == 1 ? "" : "s");
 		if ((s = route_next(&route)) == NULL) {
-			/* Nobody else: the last server's replies stand. */
+			/* Nobody else: the last server's replies stand; why the
+			 * others could not take them gets its own line. */
+			if (route.fail.reason && !route.fail_logged)
+				log_failure(route.fail.reason, "");
 			for (size_t j = 0; j < n; j++)
-				record_deferred(d, idx[j], &res[j], last_relay, last_mta);
+				record_deferred(d, idx[j], &kept[j], last_relay, last_mta);
 			n = 0;
 		}
 	}
@@ -1080,7 +1080,9 @@ static int smtp_deliver(struct agent_delivery *d)
 	free(last_relay);
 	free(last_mta);
 	smtp_results_clear(res, req->rcpt_count);
+	smtp_results_clear(kept, req->rcpt_count);
 	free(res);
+	free(kept);
 	free(idx);
 	return 0;
 }
