@@ -89,7 +89,8 @@ class Message:
 class AgentHarness:
     """build/smtp with a private configuration, queue and maillog."""
 
-    def __init__(self, params=None, resolv=None, service="smtp", leak_check=False, args=()):
+    def __init__(self, params=None, resolv=None, service="smtp", leak_check=False, args=(),
+                 program=None):
         self.base = tempfile.mkdtemp(prefix="sluice-smtp-")
         os.chmod(self.base, 0o755)
         self.conf = os.path.join(self.base, "conf")
@@ -131,7 +132,9 @@ class AgentHarness:
         script = ('exec 3<&"$SL_LFD" 4>&"$SL_SFD" || exit 1; '
                   'if [ -n "$SL_RESOLV" ]; then '
                   'mount --bind "$SL_RESOLV" /etc/resolv.conf || exit 1; fi; exec "$@"')
-        argv = ["bash", "-c", script, "bash", SMTP, "-n", service, "-t", "unix"] + list(args)
+        # program: build/lmtp (the smtp program under the name that makes it speak LMTP).
+        argv = ["bash", "-c", script, "bash", program or SMTP, "-n", service, "-t",
+                "unix"] + list(args)
         if resolv:
             argv = ["unshare", "-m"] + argv
         if os.environ.get("SL_STRACE"):
