@@ -218,8 +218,6 @@ char *var_sender_dependent_relayhost_maps;
 char *var_empty_address_relayhost_maps_lookup_key;
 char *var_proxy_interfaces;
 char *var_smtp_bind_address6;
-bool var_disable_mime_output_conversion;
-bool var_smtputf8_enable;
 long var_lmtp_connect_timeout;
 long var_lmtp_lhlo_timeout;
 long var_lmtp_mail_timeout;
@@ -1469,21 +1467,6 @@ static const struct param_def table[] = {
 		.var = &var_smtp_bind_address6,
 		.doc = "An optional numerical network address that the SMTP client should bind "
 		       "to when making an IPv6 connection."
-	},
-	{
-		.name = "disable_mime_output_conversion", .type = PARAM_BOOL, .def = "no",
-		.var = &var_disable_mime_output_conversion,
-		.doc = "Disable the conversion of 8BITMIME format to 7BIT format when the SMTP "
-		       "or LMTP server does not announce 8BITMIME: the content is then sent "
-		       "as it is."
-	},
-	{
-		.name = "smtputf8_enable", .type = PARAM_BOOL, .def = "yes",
-		.var = &var_smtputf8_enable,
-		.doc = "Enable SMTPUTF8 support in the SMTP and LMTP clients: a message that "
-		       "needs it (flagged SMTPUTF8 when it was received) goes only to a "
-		       "server that offers SMTPUTF8, with MAIL FROM ... SMTPUTF8; to one that "
-		       "does not it is returned (5.6.7)."
 	},
 	/* ---- lmtp: the smtp agent in LMTP mode (docs/RELAY.md) ---- */
 	{

@@ -354,8 +354,6 @@ extern char *var_sender_dependent_relayhost_maps;
 extern char *var_empty_address_relayhost_maps_lookup_key;
 extern char *var_proxy_interfaces;
 extern char *var_smtp_bind_address6;
-extern bool var_disable_mime_output_conversion;
-extern bool var_smtputf8_enable;
 extern long var_lmtp_connect_timeout;
 extern long var_lmtp_lhlo_timeout;
 extern long var_lmtp_mail_timeout;

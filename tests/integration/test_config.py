@@ -82,6 +82,7 @@ defer     unix  -       -       n       -       0       bounce
 trace     unix  -       -       n       -       0       bounce
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
+lmtp      unix  -       -       n       -       -       lmtp
 local     unix  -       n       n       -       -       local
 discard   unix  -       -       n       -       -       discard
 error     unix  -       -       n       -       -       error

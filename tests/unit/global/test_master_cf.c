@@ -185,11 +185,15 @@ static void test_builtin_default(void **state)
 	struct buf *out = buf_create(1024);
 
 	assert_int_equal(master_cf_read(NULL, &ents, &count, &error), 0);
-	assert_int_equal(count, 13);
+	assert_int_equal(count, 14);
 	/* SMTP on loopback only, at a port above 1024. */
 	e = master_cf_find(ents, count, "127.0.0.1:2525", "inet");
 	assert_non_null(e);
 	assert_string_equal(e->command, "smtpd");
+	/* lmtp: the smtp program under the name that makes it speak LMTP. */
+	e = master_cf_find(ents, count, "lmtp", "unix");
+	assert_non_null(e);
+	assert_string_equal(e->command, "lmtp");
 	e = master_cf_find(ents, count, "pickup", "fifo");
 	assert_non_null(e);
 	assert_false(e->private_);
@@ -263,7 +267,7 @@ static void test_read_files(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(master_cf_read(dir, &ents, &count, &error), 0);
-	assert_int_equal(count, 13);
+	assert_int_equal(count, 14);
 	master_cf_free(&ents, count);
 
 	if (asprintf(&path, "%s/master.cf", dir) < 0)
