@@ -6,6 +6,18 @@
  * (smtp_proto: greeting, EHLO, STARTTLS), run one mail transaction, and
  * record every recipient's outcome with the skeleton (agent_rcpt_*).
  *
+ * Routes: the next hop may be a list of sites ("[a]:587, [b]:587", as
+ * relayhost may be), and smtp_fallback_relay is appended to it.  Sites and
+ * their servers are tried in order; recipients that a server deferred (a
+ * 4xx to RCPT, MAIL, DATA or ".") go on to the next server in the same
+ * delivery and keep that server's reply when nobody else takes them.  The
+ * loop check (port 25 only) drops this host and every worse MX; nothing
+ * left bounces "mail for X loops back to myself" (5.4.6).
+ *
+ * LMTP: run as "lmtp" (a link to this program) it speaks LMTP with the
+ * lmtp_* settings: next hops unix:/path or inet:host:port, no MX, no TLS,
+ * no AUTH, no fallback relay, no loop check.
+ *
  * Connection reuse: after a transaction the session may stay open for the
  * next request to the same next hop -- when the queue manager asks for it
  * (DEL_REQ_FLAG_REUSE, smtp_connection_cache_on_demand) or the next hop is
@@ -32,9 +44,9 @@
  * that cannot be read defers, 4.3.0).  docs/RELAY.md has the whole story.
  *
  * Parameters are the smtp_* ones, for every service name (as in Postfix,
- * where a master.cf "relay" service running smtp also reads smtp_*; only
- * Postfix's LMTP mode has parameters of its own).  Per-service values come
- * from master.cf "-o" options.
+ * where a master.cf "relay" service running smtp also reads smtp_*); LMTP
+ * mode reads the lmtp_* ones it has.  Per-service values come from
+ * master.cf "-o" options.
  */
 #include <stdio.h>
 #include <stdlib.h>
