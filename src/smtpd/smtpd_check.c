@@ -351,7 +351,9 @@ static const char *evaluate(enum restr r, int stage, const struct smtpd_check_ct
 			goto none;
 		break;
 	case R_PERMIT_SASL:
-		goto none;			/* no AUTH yet: nobody is authenticated */
+		if (ctx->sasl_username == NULL)
+			goto none;
+		break;
 	case R_REJECT_UNAUTH_DEST:
 	case R_DEFER_UNAUTH_DEST:
 		if (ctx->rcpt == NULL || smtpd_check_auth_destination(ctx->rcpt, ctx->rcpt_routed))
