@@ -61,7 +61,7 @@ static int protocol_range(const char *spec, int *lo_r, int *hi_r, const char **e
 	const char *error;
 
 	if (tls_proto_range(spec, lo_r, hi_r, &error) < 0) {
-		snprintf(why, sizeof(why), "smtp_tls_protocols %s", error);
+		snprintf(why, sizeof(why), "smtp_tls_protocols: %s", error);
 		*error_r = why;
 		return -1;
 	}
