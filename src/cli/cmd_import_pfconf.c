@@ -14,11 +14,11 @@
  * reported with sluice's reason and left out.
  *
  * master.cf.  Services whose program sluice has (pickup, qmgr or oqmgr,
- * bounce, smtp, local, pipe, discard, error, showq) are imported: for a
+ * bounce, smtp, smtpd, local, pipe, discard, error, showq) are imported: for a
  * service sluice's master.cf already has, sluice's line is kept and
  * Postfix's wakeup, process limit and arguments are taken; others are
  * added as Postfix wrote them.  Services of programs sluice does not have
- * (smtpd, cleanup, trivial-rewrite, tlsmgr, ...) are reported, as is each
+ * (cleanup, trivial-rewrite, tlsmgr, postscreen, ...) are reported, as is each
  * "-o name=value" whose name main.cf would not accept.
  */
 #include <errno.h>
@@ -54,8 +54,8 @@ static const char *const install_specific[] = {
 
 /* The programs of sluice's master.cf (oqmgr is Postfix's other qmgr). */
 static const char *const sluice_programs[] = {
-	"pickup", "qmgr", "bounce", "smtp", "lmtp", "local", "pipe", "discard", "error", "showq",
-	NULL
+	"pickup", "qmgr", "bounce", "smtp", "lmtp", "smtpd", "local", "pipe", "discard",
+	"error", "showq", NULL
 };
 
 static bool in_list(const char *const *list, const char *word)

@@ -32,7 +32,7 @@
 static const struct dict_ops *const dict_types[] = {
 	&dict_db_hash_ops, &dict_db_btree_ops, &dict_lmdb_ops, &dict_cdb_ops,
 	&dict_texthash_ops, &dict_inline_ops, &dict_static_ops,
-	&dict_regexp_ops, &dict_pcre_ops, &dict_unionmap_ops, &dict_pipemap_ops,
+	&dict_regexp_ops, &dict_pcre_ops, &dict_unionmap_ops, &dict_pipemap_ops, &dict_unix_ops,
 };
 #define DICT_TYPE_COUNT (sizeof(dict_types) / sizeof(dict_types[0]))
 
@@ -112,9 +112,15 @@ bool dict_file_changed(const struct dict *d)
 /* open_common - the work of dict_open and dict_open_inner */
 static struct dict *open_common(const char *spec, int mode, int flags, const char **error_r)
 {
-	const char *colon = strchr(spec, ':');
+	const char *colon;
 	const struct dict_ops *ops;
 	struct dict *d;
+
+	/* Postfix's proxymap only relays look-ups; sluice's daemons do them
+	 * themselves, so "proxy:type:name" is "type:name". */
+	if (strncmp(spec, "proxy:", 6) == 0 && mode == DICT_READ)
+		spec += 6;
+	colon = strchr(spec, ':');
 
 	if (colon == NULL || colon == spec) {
 		dict_fail(error_r, "%s: missing table type (need type:name, e.g. hash:/etc/aliases; "

@@ -13,6 +13,8 @@
  *   static:VALUE            every key answers VALUE
  *   unionmap:{t1, t2 ...}   every table's answer, joined with commas
  *   pipemap:{t1, t2 ...}    each answer is the key of the next table
+ *   unix:passwd.byname      the system's accounts (also unix:group.byname)
+ * "proxy:type:name" is read as "type:name" (there is no proxymap).
  *
  * Look-ups are tri-state: found, not found, or an error (a file that cannot
  * be read).  An error is never "not found": the caller defers.

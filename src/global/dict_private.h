@@ -78,6 +78,7 @@ void dict_remember_file(struct dict *d, int fd);
 extern const struct dict_ops dict_db_hash_ops, dict_db_btree_ops, dict_lmdb_ops, dict_cdb_ops;
 extern const struct dict_ops dict_texthash_ops, dict_inline_ops, dict_static_ops;
 extern const struct dict_ops dict_regexp_ops, dict_pcre_ops;
+extern const struct dict_ops dict_unix_ops;
 extern const struct dict_ops dict_unionmap_ops, dict_pipemap_ops;
 
 #endif

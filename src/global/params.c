@@ -57,6 +57,32 @@ char *var_defer_transports;
 bool var_disable_dns_lookups;
 char *var_inet_protocols;
 char *var_inet_interfaces;
+char *var_smtpd_tls_security_level;
+char *var_smtpd_tls_cert_file;
+char *var_smtpd_tls_key_file;
+char *var_smtpd_tls_chain_files;
+char *var_smtpd_tls_protocols;
+char *var_smtpd_tls_mandatory_protocols;
+long var_smtpd_tls_loglevel;
+bool var_smtpd_tls_received_header;
+bool var_smtpd_tls_auth_only;
+bool var_smtpd_sasl_auth_enable;
+char *var_smtpd_sasl_type;
+char *var_smtpd_sasl_path;
+char *var_cyrus_sasl_config_path;
+char *var_smtpd_sasl_local_domain;
+char *var_smtpd_sasl_security_options;
+char *var_smtpd_sasl_tls_security_options;
+bool var_smtpd_sasl_authenticated_header;
+bool var_broken_sasl_auth_clients;
+char *var_local_recipient_maps;
+bool var_smtpd_reject_unlisted_recipient;
+long var_unknown_address_reject_code;
+long var_unknown_local_recipient_reject_code;
+long var_unknown_virtual_alias_reject_code;
+long var_access_map_reject_code;
+long var_access_map_defer_code;
+char *var_smtpd_null_access_lookup_key;
 char *var_smtpd_banner;
 char *var_mynetworks;
 char *var_mynetworks_style;
@@ -479,6 +505,165 @@ static const struct param_def table[] = {
 		       "listen on: all (the wildcard addresses), loopback-only (127.0.0.1 and "
 		       "::1), or a list of host names and addresses. Only the families "
 		       "inet_protocols allows are used; a change needs a restart."
+	},
+	/* ---- smtpd: STARTTLS, AUTH, access tables (docs/SMTPD.md) ---- */
+	{
+		.name = "smtpd_tls_security_level", .type = PARAM_STR, .def = "",
+		.var = &var_smtpd_tls_security_level, .check = params_check_smtpd_tls_level,
+		.doc = "The SMTP TLS security level for the SMTP server: empty or none (no "
+		       "STARTTLS), may (STARTTLS offered), encrypt (required: MAIL, AUTH and "
+		       "the rest are refused with 530 5.7.0 until STARTTLS)."
+	},
+	{
+		.name = "smtpd_tls_cert_file", .type = PARAM_STR, .def = "",
+		.var = &var_smtpd_tls_cert_file,
+		.doc = "File with the SMTP server certificate in PEM format (intermediate "
+		       "certificates may follow it)."
+	},
+	{
+		.name = "smtpd_tls_key_file", .type = PARAM_STR, .def = "$smtpd_tls_cert_file",
+		.var = &var_smtpd_tls_key_file,
+		.doc = "File with the SMTP server private key in PEM format."
+	},
+	{
+		.name = "smtpd_tls_chain_files", .type = PARAM_LIST, .def = "",
+		.var = &var_smtpd_tls_chain_files,
+		.doc = "Files that each hold a private key followed by its certificate chain; "
+		       "when set it takes precedence over smtpd_tls_cert_file and "
+		       "smtpd_tls_key_file."
+	},
+	{
+		.name = "smtpd_tls_protocols", .type = PARAM_LIST, .def = ">=TLSv1",
+		.var = &var_smtpd_tls_protocols,
+		.doc = "TLS protocols accepted by the SMTP server with opportunistic TLS "
+		       "(smtpd_tls_security_level = may)."
+	},
+	{
+		.name = "smtpd_tls_mandatory_protocols", .type = PARAM_LIST, .def = ">=TLSv1",
+		.var = &var_smtpd_tls_mandatory_protocols,
+		.doc = "TLS protocols accepted by the SMTP server with mandatory TLS "
+		       "(smtpd_tls_security_level = encrypt)."
+	},
+	{
+		.name = "smtpd_tls_loglevel", .type = PARAM_INT, .def = "0",
+		.var = &var_smtpd_tls_loglevel, .max = 4,
+		.doc = "Enable additional logging of SMTP server TLS activity: 1 logs a summary "
+		       "line per handshake (\"Anonymous TLS connection established from ...\")."
+	},
+	{
+		.name = "smtpd_tls_received_header", .type = PARAM_BOOL, .def = "no",
+		.var = &var_smtpd_tls_received_header,
+		.doc = "Request that the SMTP server puts the TLS protocol and cipher into "
+		       "the Received: message header."
+	},
+	{
+		.name = "smtpd_tls_auth_only", .type = PARAM_BOOL, .def = "no",
+		.var = &var_smtpd_tls_auth_only,
+		.doc = "When TLS encryption is optional in the SMTP server, do not announce or "
+		       "accept SASL authentication over unencrypted connections."
+	},
+	{
+		.name = "smtpd_sasl_auth_enable", .type = PARAM_BOOL, .def = "no",
+		.var = &var_smtpd_sasl_auth_enable,
+		.doc = "Enable SASL authentication (SMTP AUTH) in the SMTP server."
+	},
+	{
+		.name = "smtpd_sasl_type", .type = PARAM_STR, .def = "cyrus",
+		.var = &var_smtpd_sasl_type,
+		.doc = "The SASL plug-in type that the SMTP server uses for authentication; "
+		       "sluice has cyrus only."
+	},
+	{
+		.name = "smtpd_sasl_path", .type = PARAM_STR, .def = "smtpd",
+		.var = &var_smtpd_sasl_path,
+		.doc = "The Cyrus SASL application name: the configuration file is "
+		       "NAME.conf in cyrus_sasl_config_path (or the library's default folder)."
+	},
+	{
+		.name = "cyrus_sasl_config_path", .type = PARAM_STR, .def = "",
+		.var = &var_cyrus_sasl_config_path,
+		.doc = "Search path for Cyrus SASL application configuration files; empty "
+		       "uses the library's default (/etc/sasl2 ...)."
+	},
+	{
+		.name = "smtpd_sasl_local_domain", .type = PARAM_STR, .def = "",
+		.var = &var_smtpd_sasl_local_domain,
+		.doc = "The name of the SMTP server's local SASL authentication realm; empty "
+		       "lets the library use the server's host name."
+	},
+	{
+		.name = "smtpd_sasl_security_options", .type = PARAM_LIST, .def = "noanonymous",
+		.var = &var_smtpd_sasl_security_options,
+		.doc = "SASL security options of the SMTP server: noanonymous, noplaintext, "
+		       "noactive, nodictionary, forward_secrecy, mutual_auth."
+	},
+	{
+		.name = "smtpd_sasl_tls_security_options", .type = PARAM_LIST,
+		.def = "$smtpd_sasl_security_options", .var = &var_smtpd_sasl_tls_security_options,
+		.doc = "The SASL security options the SMTP server uses on TLS encrypted "
+		       "sessions."
+	},
+	{
+		.name = "smtpd_sasl_authenticated_header", .type = PARAM_BOOL, .def = "no",
+		.var = &var_smtpd_sasl_authenticated_header,
+		.doc = "Report the SASL authenticated user name in the Received: message "
+		       "header."
+	},
+	{
+		.name = "broken_sasl_auth_clients", .type = PARAM_BOOL, .def = "no",
+		.var = &var_broken_sasl_auth_clients,
+		.doc = "Also announce AUTH in the obsolete form AUTH=MECHANISMS, for old "
+		       "Microsoft clients."
+	},
+	{
+		.name = "local_recipient_maps", .type = PARAM_LIST,
+		.def = "proxy:unix:passwd.byname $alias_maps", .var = &var_local_recipient_maps,
+		.doc = "Lookup tables with all names or addresses of local recipients; the SMTP "
+		       "server refuses other local recipients with 550 5.1.1. Empty turns the "
+		       "check off. sluice: consulted only when local_mailbox_base is empty "
+		       "(with a mailbox base every local name has a Maildir)."
+	},
+	{
+		.name = "smtpd_reject_unlisted_recipient", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtpd_reject_unlisted_recipient,
+		.doc = "Refuse recipients of local or virtual alias domains that their tables "
+		       "(local_recipient_maps, virtual_alias_maps) do not list, even without "
+		       "reject_unlisted_recipient in a restriction list."
+	},
+	{
+		.name = "unknown_address_reject_code", .type = PARAM_INT, .def = "450",
+		.var = &var_unknown_address_reject_code, .min = 400, .max = 599,
+		.doc = "The SMTP server reply code for reject_unknown_sender_domain when the "
+		       "sender domain has no DNS A, AAAA or MX record."
+	},
+	{
+		.name = "unknown_local_recipient_reject_code", .type = PARAM_INT, .def = "550",
+		.var = &var_unknown_local_recipient_reject_code, .min = 400, .max = 599,
+		.doc = "The SMTP server reply code for a local recipient that "
+		       "local_recipient_maps does not list."
+	},
+	{
+		.name = "unknown_virtual_alias_reject_code", .type = PARAM_INT, .def = "550",
+		.var = &var_unknown_virtual_alias_reject_code, .min = 400, .max = 599,
+		.doc = "The SMTP server reply code for a recipient of a virtual alias domain "
+		       "that virtual_alias_maps does not list."
+	},
+	{
+		.name = "access_map_reject_code", .type = PARAM_INT, .def = "554",
+		.var = &var_access_map_reject_code, .min = 400, .max = 599,
+		.doc = "The SMTP server reply code for an access table REJECT result (and for "
+		       "the reject restriction)."
+	},
+	{
+		.name = "access_map_defer_code", .type = PARAM_INT, .def = "450",
+		.var = &var_access_map_defer_code, .min = 400, .max = 499,
+		.doc = "The SMTP server reply code for an access table DEFER result (and for "
+		       "the defer restriction)."
+	},
+	{
+		.name = "smtpd_null_access_lookup_key", .type = PARAM_STR, .def = "<>",
+		.var = &var_smtpd_null_access_lookup_key,
+		.doc = "The lookup key check_sender_access uses for the null sender address."
 	},
 	/* ---- smtpd: the SMTP server (docs/SMTPD.md) ---- */
 	{

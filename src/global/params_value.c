@@ -238,6 +238,14 @@ int params_check_tls_level(const char *value, const char **hint_r)
 			 hint_r);
 }
 
+/* params_check_smtpd_tls_level - smtpd_tls_security_level */
+int params_check_smtpd_tls_level(const char *value, const char **hint_r)
+{
+	static const char *const levels[] = {"", "none", "may", "encrypt", NULL};
+
+	return check_one(value, levels, "must be empty, none, may or encrypt", hint_r);
+}
+
 /* params_check_host_lookup - smtp_host_lookup */
 int params_check_host_lookup(const char *value, const char **hint_r)
 {

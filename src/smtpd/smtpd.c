@@ -35,6 +35,8 @@
 #include "global/rfc822.h"
 #include "smtpd_check.h"
 #include "smtpd_parse.h"
+#include "smtpd_sasl.h"
+#include "smtpd_tls.h"
 #include "util/buf.h"
 #include "util/iostuff.h"
 #include "util/log.h"
@@ -44,13 +46,13 @@
 #define IN_SIZE		65536
 
 /* Commands counted for the disconnect line, in Postfix's order. */
-enum { C_HELO, C_EHLO, C_MAIL, C_RCPT, C_DATA, C_BDAT, C_RSET, C_NOOP, C_VRFY, C_QUIT,
-       C_UNKNOWN, C_COUNT };
-static const char *const cmd_names[C_COUNT] = {"helo", "ehlo", "mail", "rcpt", "data", "bdat",
-	"rset", "noop", "vrfy", "quit", "unknown"};
+enum { C_HELO, C_EHLO, C_STARTTLS, C_AUTH, C_MAIL, C_RCPT, C_DATA, C_BDAT, C_RSET, C_NOOP,
+       C_VRFY, C_QUIT, C_UNKNOWN, C_COUNT };
+static const char *const cmd_names[C_COUNT] = {"helo", "ehlo", "starttls", "auth", "mail",
+	"rcpt", "data", "bdat", "rset", "noop", "vrfy", "quit", "unknown"};
 
-static const char *const cmd_upper[C_COUNT] = {"HELO", "EHLO", "MAIL", "RCPT", "DATA",
-	"BDAT", "RSET", "NOOP", "VRFY", "QUIT", "UNKNOWN"};
+static const char *const cmd_upper[C_COUNT] = {"HELO", "EHLO", "STARTTLS", "AUTH", "MAIL",
+	"RCPT", "DATA", "BDAT", "RSET", "NOOP", "VRFY", "QUIT", "UNKNOWN"};
 
 enum { BARE_NORMALIZE, BARE_REJECT };
 
@@ -69,7 +71,15 @@ struct session {
 	/* state */
 	char *helo;
 	bool ehlo;
-	const char *proto;		/* SMTP or ESMTP */
+	const char *proto;		/* SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA */
+	char proto_buf[8];
+	/* STARTTLS and AUTH (smtpd_tls.c, smtpd_sasl.c) */
+	struct ssl_st *tls;		/* NULL in plain text */
+	char tls_info[160];		/* "TLSv1.3 with cipher ..." */
+	unsigned tls_bits;
+	struct smtpd_sasl *sasl;	/* NULL without AUTH */
+	char *sasl_username;		/* NULL until AUTH succeeded */
+	char *sasl_method;
 	char *sender;			/* NULL: no MAIL yet */
 	struct smtpd_params mail;
 	struct cleanup *cleanup;
@@ -86,6 +96,8 @@ struct session {
 };
 
 static int bare_mode;
+static enum smtpd_tls_level tls_level;
+static bool sasl_on;
 
 /* ---- output ---- */
 
@@ -94,7 +106,10 @@ static bool flush(struct session *s)
 {
 	if (s->out.len == 0)
 		return true;
-	if (write_all_timeout(s->fd, s->out.data, s->out.len, (int)(var_smtpd_timeout * 1000)) < 0) {
+	if ((s->tls ? smtpd_tls_write(s->tls, s->fd, s->out.data, s->out.len,
+				      (int)(var_smtpd_timeout * 1000))
+	     : write_all_timeout(s->fd, s->out.data, s->out.len,
+				 (int)(var_smtpd_timeout * 1000))) < 0) {
 		if (errno == ETIMEDOUT || errno == EAGAIN)
 			s->timed_out = true;
 		s->eof = true;
@@ -149,8 +164,12 @@ static bool fill(struct session *s)
 	/* Replies go out before we wait for the client (pipelining). */
 	if (!flush(s))
 		return false;
-	n = read_timeout(s->fd, s->in + s->in_end, sizeof(s->in) - s->in_end,
-			 (int)(var_smtpd_timeout * 1000));
+	if (s->tls)
+		n = smtpd_tls_read(s->tls, s->fd, s->in + s->in_end, sizeof(s->in) - s->in_end,
+				   (int)(var_smtpd_timeout * 1000));
+	else
+		n = read_timeout(s->fd, s->in + s->in_end, sizeof(s->in) - s->in_end,
+				 (int)(var_smtpd_timeout * 1000));
 	if (n <= 0) {
 		if (n < 0 && (errno == ETIMEDOUT || errno == EAGAIN))
 			s->timed_out = true;
@@ -166,7 +185,8 @@ static bool pending(const struct session *s)
 {
 	struct pollfd p = {.fd = s->fd, .events = POLLIN};
 
-	return s->in_end > s->in_start || poll(&p, 1, 0) > 0;
+	return s->in_end > s->in_start || (s->tls && smtpd_tls_pending(s->tls))
+	    || poll(&p, 1, 0) > 0;
 }
 
 /*
@@ -251,6 +271,15 @@ static void check_ctx(struct session *s, struct smtpd_check_ctx *c)
 	c->helo = s->helo;
 	c->sender = s->sender;
 	c->ehlo = s->ehlo;
+	c->sasl_username = s->sasl_username;
+}
+
+/* set_proto - Postfix's protocol name: ESMTP, with S for TLS, A for AUTH */
+static void set_proto(struct session *s)
+{
+	snprintf(s->proto_buf, sizeof(s->proto_buf), "%s%s%s", s->ehlo ? "ESMTP" : "SMTP",
+		 s->ehlo && s->tls ? "S" : "", s->ehlo && s->sasl_username ? "A" : "");
+	s->proto = s->proto_buf;
 }
 
 /* has_8bit - any byte above 127 */
@@ -290,6 +319,18 @@ static int parse_address(struct session *s, const char *path, bool sender, char 
 	return 0;
 }
 
+/* auth_offered - may this session use AUTH now? */
+static bool auth_offered(const struct session *s)
+{
+	if (s->sasl == NULL || *smtpd_sasl_mechanisms(s->sasl) == 0)
+		return false;
+	/* No password in plain text where TLS is required or asked for. */
+	if (s->tls == NULL && (tls_level == SMTPD_TLS_ENCRYPT
+			       || (var_smtpd_tls_auth_only && tls_level != SMTPD_TLS_NONE)))
+		return false;
+	return true;
+}
+
 /* cmd_helo - HELO and EHLO */
 static bool cmd_helo(struct session *s, char *arg, bool ehlo)
 {
@@ -305,7 +346,7 @@ static bool cmd_helo(struct session *s, char *arg, bool ehlo)
 	free(s->helo);
 	s->helo = xstrdup(arg);
 	s->ehlo = ehlo;
-	s->proto = ehlo ? "ESMTP" : "SMTP";
+	set_proto(s);
 	if (!var_smtpd_delay_reject) {
 		check_ctx(s, &c);
 		if ((r = smtpd_check_stage(SMTPD_HELO, &c)) != NULL) {
@@ -328,6 +369,13 @@ static bool cmd_helo(struct session *s, char *arg, bool ehlo)
 		buf_puts(&s->out, "250-SIZE\r\n");
 	if (!var_disable_vrfy_command)
 		buf_puts(&s->out, "250-VRFY\r\n");
+	if (tls_level != SMTPD_TLS_NONE && s->tls == NULL)
+		buf_puts(&s->out, "250-STARTTLS\r\n");
+	if (auth_offered(s)) {
+		buf_printf(&s->out, "250-AUTH %s\r\n", smtpd_sasl_mechanisms(s->sasl));
+		if (var_broken_sasl_auth_clients)
+			buf_printf(&s->out, "250-AUTH=%s\r\n", smtpd_sasl_mechanisms(s->sasl));
+	}
 	buf_puts(&s->out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"
 		 "250-SMTPUTF8\r\n250 CHUNKING\r\n");
 	return true;
@@ -399,7 +447,18 @@ static bool open_queue_file(struct session *s)
 	}
 	cleanup_set_sender(s->cleanup, s->sender);
 	cleanup_set_dsn(s->cleanup, s->mail.envid, s->mail.ret);
-	msg_info("%s: client=%s", s->id, s->client);
+	if (s->sasl_username) {
+		struct buf e;
+
+		buf_init(&e, 64);
+		cleanup_set_attr(s->cleanup, "sasl_method", s->sasl_method);
+		cleanup_set_attr(s->cleanup, "sasl_username", s->sasl_username);
+		msg_info("%s: client=%s, sasl_method=%s, sasl_username=%s", s->id, s->client,
+			 s->sasl_method, log_escape(&e, s->sasl_username));
+		buf_deinit(&e);
+	} else {
+		msg_info("%s: client=%s", s->id, s->client);
+	}
 	return true;
 }
 
@@ -482,9 +541,14 @@ static void start_message(struct session *s)
 	struct buf b;
 
 	buf_init(&b, 256);
-	buf_printf(&b, "Received: from %s (%s [%s])\n\tby %s (%s) with %s id %s",
-		   s->helo ? s->helo : s->name, s->name, s->addr_text, var_myhostname,
-		   var_mail_name, s->proto, s->id);
+	buf_printf(&b, "Received: from %s (%s [%s])\n", s->helo ? s->helo : s->name, s->name,
+		   s->addr_text);
+	if (s->tls && var_smtpd_tls_received_header)
+		buf_printf(&b, "\t(using %s)\n\t(No client certificate requested)\n", s->tls_info);
+	if (s->sasl_username && var_smtpd_sasl_authenticated_header)
+		buf_printf(&b, "\t(Authenticated sender: %s)\n", s->sasl_username);
+	buf_printf(&b, "\tby %s (%s) with %s id %s", var_myhostname, var_mail_name, s->proto,
+		   s->id);
 	if (s->rcpt_count == 1) {
 		char *q = addr_quote(s->first_rcpt);
 
@@ -692,6 +756,148 @@ static bool cmd_vrfy(struct session *s, char *arg)
 	return true;
 }
 
+/* ---- STARTTLS and AUTH ---- */
+
+/* forget_login - drop the AUTH state; a new SASL session for tls_bits */
+static void forget_login(struct session *s)
+{
+	free(s->sasl_username);
+	free(s->sasl_method);
+	s->sasl_username = s->sasl_method = NULL;
+	smtpd_sasl_free(&s->sasl);
+	if (sasl_on)
+		s->sasl = smtpd_sasl_new(s->fd, s->tls_bits);
+}
+
+/*
+ * cmd_starttls - STARTTLS (RFC 3207).  Plaintext that the client sent
+ * after the command, before the handshake, is discarded unread: an
+ * attacker in the path could have put it there, and executing it inside
+ * the TLS session would give it the session's protection (CVE-2011-0411).
+ * After the handshake the session starts over: no HELO, no transaction,
+ * no login.
+ */
+static bool cmd_starttls(struct session *s, char *arg)
+{
+	char info[sizeof(s->tls_info)];
+
+	if (*str_trim(arg)) {
+		reply(s, "501 5.5.4 Syntax: STARTTLS");
+		return false;
+	}
+	if (tls_level == SMTPD_TLS_NONE) {
+		reply(s, "502 5.5.1 Error: command not implemented");
+		return false;
+	}
+	if (s->tls) {
+		reply(s, "554 5.5.1 Error: TLS already active");
+		return false;
+	}
+	if (s->in_end > s->in_start) {
+		msg_warn("%s: discarding %zu bytes of plaintext sent after STARTTLS", s->client,
+			 s->in_end - s->in_start);
+		s->in_start = s->in_end = 0;
+	}
+	reply(s, "220 2.0.0 Ready to start TLS");
+	if (!flush(s))
+		return false;
+	if ((s->tls = smtpd_tls_accept(s->fd, (int)(var_smtpd_timeout * 1000), s->client, info,
+				       sizeof(info), &s->tls_bits)) == NULL) {
+		s->eof = true;
+		return false;
+	}
+	snprintf(s->tls_info, sizeof(s->tls_info), "%s", info);
+	txn_reset(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->ehlo = false;
+	forget_login(s);
+	set_proto(s);
+	return true;
+}
+
+/* auth_line - one line of the AUTH dialogue; NULL at EOF (s->eof set) */
+static const char *auth_line(struct session *s, struct buf *line)
+{
+	bool bare;
+	int rc;
+
+	if ((rc = get_line(s, line, &bare)) == 0)
+		return NULL;
+	if (rc < 0)
+		return "";		/* too long: not base64 we could use */
+	return line->data;
+}
+
+/* cmd_auth - AUTH mechanism [initial-response] (RFC 4954) */
+static bool cmd_auth(struct session *s, char *arg)
+{
+	const char *challenge = NULL, *rep = NULL, *reason = NULL, *resp;
+	char *cp = arg, *mech = str_token(&cp, " \t"), *initial = str_token(&cp, " \t");
+	struct buf line;
+	int rc;
+
+	if (!auth_offered(s)) {
+		reply(s, "503 5.5.1 Error: authentication not enabled");
+		return false;
+	}
+	if (!s->ehlo) {
+		reply(s, "503 5.5.1 Error: send EHLO first");
+		return false;
+	}
+	if (s->sasl_username) {
+		reply(s, "503 5.5.1 Error: already authenticated");
+		return false;
+	}
+	if (s->sender) {
+		reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+		return false;
+	}
+	if (mech == NULL || str_token(&cp, " \t") != NULL) {
+		reply(s, "501 5.5.4 Syntax: AUTH mechanism");
+		return false;
+	}
+	buf_init(&line, 512);
+	rc = smtpd_sasl_start(s->sasl, mech, initial, &challenge, &rep, &reason);
+	while (rc == SMTPD_SASL_CONTINUE) {
+		reply(s, "334 %s", challenge);
+		if ((resp = auth_line(s, &line)) == NULL) {
+			buf_deinit(&line);
+			return false;
+		}
+		if (strcmp(resp, "*") == 0) {
+			reply(s, "501 5.7.0 Authentication aborted");
+			explicit_bzero(line.data, line.len);
+			buf_deinit(&line);
+			forget_login(s);
+			return false;
+		}
+		rc = smtpd_sasl_step(s->sasl, resp, &challenge, &rep, &reason);
+		explicit_bzero(line.data, line.len);
+	}
+	buf_deinit(&line);
+	if (rc == SMTPD_SASL_DONE && smtpd_sasl_username(s->sasl) != NULL) {
+		s->sasl_username = xstrdup(smtpd_sasl_username(s->sasl));
+		s->sasl_method = xstrdup(smtpd_sasl_method(s->sasl));
+		set_proto(s);
+		reply(s, "235 2.7.0 Authentication successful");
+		return true;
+	}
+	msg_warn("%s: SASL %s authentication failed: %s", s->client,
+		 smtpd_sasl_method(s->sasl), reason ? reason : "no user name");
+	reply(s, "%s", rep ? rep : "535 5.7.8 Error: authentication failed: no user name");
+	/* A failed exchange leaves the library's session spent. */
+	forget_login(s);
+	return false;
+}
+
+/* tls_required - under encrypt, what may be said in plain text */
+static bool tls_required(const struct session *s, int c)
+{
+	return tls_level == SMTPD_TLS_ENCRYPT && s->tls == NULL && c != C_HELO && c != C_EHLO
+	    && c != C_STARTTLS && c != C_NOOP && c != C_RSET && c != C_QUIT;
+}
+
 /* ---- session ---- */
 
 /* peer_names - address text and (confirmed) host name */
@@ -763,6 +969,8 @@ static void dispatch(struct session *s, char *line)
 		*arg++ = 0;
 	if (strcasecmp(verb, "HELO") == 0) c = C_HELO;
 	else if (strcasecmp(verb, "EHLO") == 0) c = C_EHLO;
+	else if (strcasecmp(verb, "STARTTLS") == 0) c = C_STARTTLS;
+	else if (strcasecmp(verb, "AUTH") == 0) c = C_AUTH;
 	else if (strcasecmp(verb, "MAIL") == 0) c = C_MAIL;
 	else if (strcasecmp(verb, "RCPT") == 0) c = C_RCPT;
 	else if (strcasecmp(verb, "DATA") == 0) c = C_DATA;
@@ -777,7 +985,17 @@ static void dispatch(struct session *s, char *line)
 	/* Junk commands beyond the limit count as errors. */
 	if ((c == C_NOOP || c == C_RSET || c == C_VRFY) && ++s->junk > var_smtpd_junk_command_limit)
 		s->errors++;
+	if (tls_required(s, c)) {
+		reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return;
+	}
 	switch (c) {
+	case C_STARTTLS:
+		ok = cmd_starttls(s, arg);
+		break;
+	case C_AUTH:
+		ok = cmd_auth(s, arg);
+		break;
 	case C_HELO:
 	case C_EHLO:
 		ok = cmd_helo(s, arg, c == C_EHLO);
@@ -833,6 +1051,8 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 	buf_init(&s->out, 1024);
 	buf_init(&line, 512);
 	peer_names(s);
+	if (sasl_on)
+		s->sasl = smtpd_sasl_new(fd, 0);
 	msg_info("connect from %s", s->client);
 	s->where = "CONNECT";
 
@@ -896,6 +1116,10 @@ done:
 	buf_deinit(&s->out);
 	free(s->helo);
 	free(s->client);
+	smtpd_tls_free(&s->tls);
+	smtpd_sasl_free(&s->sasl);
+	free(s->sasl_username);
+	free(s->sasl_method);
 	free(s);
 }
 
@@ -920,6 +1144,9 @@ int main(int argc, char **argv)
 		msg_fatal("parameter smtpd_forbid_bare_newline: bad value \"%s\" "
 			  "(must be normalize, yes, reject or no)", var_smtpd_forbid_bare_newline);
 	smtpd_check_init();
+	/* Keys and SASL plugins are read while the process can still read them. */
+	tls_level = smtpd_tls_init();
+	sasl_on = smtpd_sasl_init();
 	count = opts.listen_count;
 	pfds = xcalloc((size_t)count, sizeof(*pfds));
 	for (int i = 0; i < count; i++) {

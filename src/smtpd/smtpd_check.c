@@ -17,6 +17,7 @@
  * make a foreign destination look like ours.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -24,9 +25,12 @@
 #include <string.h>
 
 #include "global/addr.h"
+#include "global/addr_map.h"
+#include "global/maps.h"
 #include "global/params.h"
 #include "global/resolve.h"
 #include "smtpd_check.h"
+#include "smtpd_check_access.h"
 #include "util/argv.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -45,6 +49,17 @@ enum restr {
 	R_PERMIT, R_REJECT, R_DEFER, R_PERMIT_MYNETWORKS, R_PERMIT_SASL,
 	R_REJECT_UNAUTH_DEST, R_DEFER_UNAUTH_DEST, R_REJECT_NON_FQDN_SENDER,
 	R_REJECT_NON_FQDN_RCPT, R_REJECT_NON_FQDN_HELO, R_REJECT_UNAUTH_PIPELINING,
+	R_CHECK_CLIENT_ACCESS, R_CHECK_HELO_ACCESS, R_CHECK_SENDER_ACCESS, R_CHECK_RCPT_ACCESS,
+	R_REJECT_UNKNOWN_SENDER_DOMAIN, R_REJECT_UNLISTED_RCPT,
+};
+
+/* Restrictions that take a table ("check_sender_access hash:/etc/x"). */
+#define TAKES_TABLE(r)	((r) >= R_CHECK_CLIENT_ACCESS && (r) <= R_CHECK_RCPT_ACCESS)
+
+/* One entry of a restriction list. */
+struct restriction {
+	enum restr r;
+	struct maps *maps;		/* check_*_access: the table */
 };
 
 static const struct {
@@ -63,6 +78,13 @@ static const struct {
 	{"reject_non_fqdn_helo_hostname", R_REJECT_NON_FQDN_HELO},
 	{"reject_non_fqdn_hostname", R_REJECT_NON_FQDN_HELO},
 	{"reject_unauth_pipelining", R_REJECT_UNAUTH_PIPELINING},
+	{"check_client_access", R_CHECK_CLIENT_ACCESS},
+	{"check_helo_access", R_CHECK_HELO_ACCESS},
+	{"check_sender_access", R_CHECK_SENDER_ACCESS},
+	{"check_recipient_access", R_CHECK_RCPT_ACCESS},
+	{"reject_unknown_sender_domain", R_REJECT_UNKNOWN_SENDER_DOMAIN},
+	{"reject_unlisted_recipient", R_REJECT_UNLISTED_RCPT},
+	{"check_recipient_maps", R_REJECT_UNLISTED_RCPT},
 };
 
 static const char *const stage_params[] = {
@@ -70,9 +92,12 @@ static const char *const stage_params[] = {
 	"smtpd_relay_restrictions", "smtpd_recipient_restrictions",
 };
 
-static enum restr *lists[5];
+static struct restriction *lists[5];
 static size_t list_len[5];
 static char reply[1200];
+
+static void unlisted_init(void);
+static const char *unlisted_recipient(const struct smtpd_check_ctx *ctx);
 
 /* smtpd_cidr_parse - "a.b.c.d/n", "[v6]/n", an address alone */
 int smtpd_cidr_parse(const char *pattern, struct sockaddr_storage *net_r, int *bits_r)
@@ -216,24 +241,41 @@ static void style_networks(void)
 	freeifaddrs(ifa);
 }
 
-/* parse_list - one restriction list */
+/* restr_lookup - the restriction of a name, or -1 */
+static int restr_lookup(const char *word)
+{
+	for (size_t i = 0; i < sizeof(restr_names) / sizeof(restr_names[0]); i++)
+		if (strcasecmp(word, restr_names[i].name) == 0)
+			return (int)restr_names[i].r;
+	return -1;
+}
+
+/* parse_list - one restriction list; a check_*_access takes the next word */
 static void parse_list(int stage, const char *text)
 {
-	char *copy = xstrdup(text), *cp = copy, *word;
+	char *copy = xstrdup(text), *cp = copy, *word, *table;
+	const char *error;
 
 	while ((word = str_token(&cp, ", \t\r\n")) != NULL) {
-		size_t i;
+		struct restriction entry = {0};
+		int r = restr_lookup(word);
 
-		for (i = 0; i < sizeof(restr_names) / sizeof(restr_names[0]); i++)
-			if (strcasecmp(word, restr_names[i].name) == 0)
-				break;
-		if (i == sizeof(restr_names) / sizeof(restr_names[0]))
+		if (r < 0)
 			msg_fatal("parameter %s: unknown or unsupported restriction \"%s\" "
 				  "(docs/SMTPD.md lists those sluice implements)",
 				  stage_params[stage], word);
+		entry.r = (enum restr)r;
+		if (TAKES_TABLE(entry.r)) {
+			if ((table = str_token(&cp, ", \t\r\n")) == NULL || strchr(table, ':') == NULL)
+				msg_fatal("parameter %s: %s needs a table (type:name) after it",
+					  stage_params[stage], word);
+			if ((entry.maps = maps_open(table, &error)) == NULL)
+				msg_fatal("parameter %s: %s %s: %s", stage_params[stage], word, table,
+					  error);
+		}
 		lists[stage] = xreallocarray(lists[stage], list_len[stage] + 1,
-					     sizeof(enum restr));
-		lists[stage][list_len[stage]++] = restr_names[i].r;
+					     sizeof(struct restriction));
+		lists[stage][list_len[stage]++] = entry;
 	}
 	free(copy);
 }
@@ -268,8 +310,8 @@ void smtpd_check_init(void)
 	/* Postfix's safety rule: something must stop relaying. */
 	for (int s = SMTPD_RELAY; s <= SMTPD_RCPT; s++)
 		for (size_t i = 0; i < list_len[s]; i++)
-			if (lists[s][i] == R_REJECT_UNAUTH_DEST || lists[s][i] == R_DEFER_UNAUTH_DEST
-			    || lists[s][i] == R_REJECT || lists[s][i] == R_DEFER)
+			if (lists[s][i].r == R_REJECT_UNAUTH_DEST || lists[s][i].r == R_DEFER_UNAUTH_DEST
+			    || lists[s][i].r == R_REJECT || lists[s][i].r == R_DEFER)
 				guarded = true;
 	if (!guarded)
 		msg_fatal("parameters smtpd_relay_restrictions and smtpd_recipient_restrictions: "
@@ -277,6 +319,7 @@ void smtpd_check_init(void)
 			  "defer_unauth_destination, reject or defer (an open relay otherwise)");
 	if (resolve_init(&error) < 0)
 		msg_fatal("%s", error);
+	unlisted_init();
 }
 
 /* smtpd_check_mynetworks - address in mynetworks */
@@ -323,9 +366,276 @@ static const char *quoted(struct buf *b, const char *addr)
 	return log_escape(b, addr);
 }
 
-/* evaluate - one restriction; NULL = no decision, "" = permit, else reply */
-static const char *evaluate(enum restr r, int stage, const struct smtpd_check_ctx *ctx)
+static const char *evaluate(const struct restriction *rs, int stage,
+			    const struct smtpd_check_ctx *ctx, int depth);
+
+/* Tables of the unlisted-recipient check. */
+static struct maps *local_rcpt_maps, *virtual_maps;
+
+/* unlisted_init - local_recipient_maps, virtual_alias_maps */
+static void unlisted_init(void)
 {
+	const char *error;
+
+	if (*var_local_mailbox_base == 0 && *var_local_recipient_maps
+	    && (local_rcpt_maps = maps_open(var_local_recipient_maps, &error)) == NULL)
+		msg_fatal("parameter local_recipient_maps: %s", error);
+	if (*var_virtual_alias_maps
+	    && (virtual_maps = maps_open(var_virtual_alias_maps, &error)) == NULL)
+		msg_fatal("parameter virtual_alias_maps: %s", error);
+}
+
+/* enhanced - "X.Y.Z " at the start of text: its length, else 0 */
+static size_t enhanced(const char *text, char cls)
+{
+	size_t n = 0;
+
+	if (text[0] != cls || text[1] != '.')
+		return 0;
+	n = 2 + strspn(text + 2, "0123456789");
+	if (n == 2 || n > 5 || text[n] != '.')
+		return 0;
+	n += 1 + strspn(text + n + 1, "0123456789");
+	if (text[n - 1] == '.' || (text[n] != ' ' && text[n] != 0))
+		return 0;
+	return n;
+}
+
+/* access_reply - "CODE X.Y.Z <subject>: What rejected: text" */
+static const char *access_reply(long code, const char *subject, const char *what,
+				const char *text)
+{
+	char cls = (char)('0' + code / 100);
+	size_t n;
+	struct buf b;
+
+	buf_init(&b, 128);
+	text += strspn(text, " \t");
+	n = enhanced(text, cls);
+	snprintf(reply, sizeof(reply), "%ld %.*s%s <%s>: %s rejected: %s", code, (int)n, text,
+		 n ? "" : (cls == '4' ? "4.7.1" : "5.7.1"), log_escape(&b, subject), what,
+		 *(text + n + strspn(text + n, " ")) ? text + n + strspn(text + n, " ")
+		 : "Access denied");
+	buf_deinit(&b);
+	return reply;
+}
+
+/* config_error - a table answer sluice cannot act on: never ignored */
+static const char *config_error(const struct restriction *rs, const char *value)
+{
+	struct buf b;
+
+	buf_init(&b, 64);
+	msg_warn("access table %s: unknown or unsupported action \"%s\": deferring mail "
+		 "until the table is fixed", maps_spec(rs->maps), log_escape(&b, value));
+	buf_deinit(&b);
+	snprintf(reply, sizeof(reply), "451 4.3.5 Server configuration error");
+	return reply;
+}
+
+/*
+ * access_result - what an access(5) value means: NULL no decision, ""
+ * permit, else the reply.  A value that is a list of restriction names
+ * is evaluated in place (one level deep).
+ */
+static const char *access_result(const struct restriction *rs, int stage, const char *value,
+				 const char *subject, const char *what,
+				 const struct smtpd_check_ctx *ctx, int depth)
+{
+	char *copy, *cp, *word;
+	const char *r = NULL;
+	size_t n = strcspn(value, " \t");
+	const char *rest = value + n + strspn(value + n, " \t");
+	long code;
+
+	if ((n == 2 && strncasecmp(value, "OK", 2) == 0) || str_is_digits(value)
+	    || (n == 6 && strncasecmp(value, "PERMIT", 6) == 0 && *rest == 0))
+		return "";
+	if (n == 5 && strncasecmp(value, "DUNNO", 5) == 0)
+		return NULL;
+	if (n == 6 && strncasecmp(value, "REJECT", 6) == 0)
+		return access_reply(var_access_map_reject_code, subject, what, rest);
+	if (n == 5 && strncasecmp(value, "DEFER", 5) == 0)
+		return access_reply(var_access_map_defer_code, subject, what, rest);
+	if (n == 3 && (value[0] == '4' || value[0] == '5') && isdigit((unsigned char)value[1])
+	    && isdigit((unsigned char)value[2])) {
+		code = strtol(value, NULL, 10);
+		return access_reply(code, subject, what, rest);
+	}
+	/* Restriction names, e.g. "permit_mynetworks, reject". */
+	if (depth > 0)
+		return config_error(rs, value);
+	copy = xstrdup(value);
+	cp = copy;
+	while ((word = str_token(&cp, ", \t")) != NULL) {
+		struct restriction inner = {0};
+		int ir = restr_lookup(word);
+
+		if (ir < 0 || TAKES_TABLE((enum restr)ir)) {
+			r = config_error(rs, value);
+			break;
+		}
+		inner.r = (enum restr)ir;
+		if ((r = evaluate(&inner, stage, ctx, depth + 1)) != NULL)
+			break;
+	}
+	free(copy);
+	return r;
+}
+
+/* split_client - "name[addr]" into its parts (caller frees *name_r) */
+static void split_client(const char *client, char **name_r, char **addr_r)
+{
+	const char *lb = strrchr(client, '[');
+
+	if (lb == NULL) {
+		*name_r = xstrdup(client);
+		*addr_r = xstrdup("");
+		return;
+	}
+	*name_r = xstrndup(client, (size_t)(lb - client));
+	*addr_r = xstrndup(lb + 1, strcspn(lb + 1, "]"));
+}
+
+/* check_access - check_{client,helo,sender,recipient}_access */
+static const char *check_access(const struct restriction *rs, int stage,
+				const struct smtpd_check_ctx *ctx, int depth)
+{
+	const char *value = NULL, *error = NULL, *subject, *what, *r;
+	char *name = NULL, *addr = NULL;
+	int rc;
+
+	switch (rs->r) {
+	case R_CHECK_CLIENT_ACCESS:
+		split_client(ctx->client, &name, &addr);
+		rc = smtpd_access_client(rs->maps, name, addr, &value, &error);
+		subject = ctx->client;
+		what = "Client host";
+		break;
+	case R_CHECK_HELO_ACCESS:
+		if (ctx->helo == NULL)
+			return NULL;
+		rc = smtpd_access_domain(rs->maps, ctx->helo, &value, &error);
+		subject = ctx->helo;
+		what = "Helo command";
+		break;
+	case R_CHECK_SENDER_ACCESS:
+		if (ctx->sender == NULL)
+			return NULL;
+		rc = smtpd_access_address(rs->maps, ctx->sender, var_smtpd_null_access_lookup_key,
+					  &value, &error);
+		subject = ctx->sender;
+		what = "Sender address";
+		break;
+	default:
+		if (ctx->rcpt == NULL)
+			return NULL;
+		rc = smtpd_access_address(rs->maps, ctx->rcpt, var_smtpd_null_access_lookup_key,
+					  &value, &error);
+		subject = ctx->rcpt;
+		what = "Recipient address";
+		break;
+	}
+	if (rc == MAPS_ERROR) {
+		msg_warn("%s lookup error for \"%s\": %s", maps_spec(rs->maps), subject, error);
+		snprintf(reply, sizeof(reply), "451 4.3.0 <%s>: Temporary lookup failure",
+			 subject);
+		r = reply;
+	} else if (rc == MAPS_FOUND) {
+		/* The value is borrowed from the table: copy before anything else looks up. */
+		char *v = xstrdup(value), *s2 = xstrdup(subject);
+
+		r = access_result(rs, stage, v, s2, what, ctx, depth);
+		free(v);
+		free(s2);
+	} else {
+		r = NULL;
+	}
+	free(name);
+	free(addr);
+	return r;
+}
+
+/* unknown_sender_domain - no A, AAAA or MX for the sender's domain */
+static const char *unknown_sender_domain(const struct smtpd_check_ctx *ctx)
+{
+	const char *domain;
+	struct buf b;
+	int found;
+	long code = var_unknown_address_reject_code;
+
+	if (ctx->sender == NULL || *ctx->sender == 0
+	    || (domain = addr_domain(ctx->sender)) == NULL || *domain == 0 || *domain == '['
+	    || resolve_local_domain(domain))
+		return NULL;
+	if ((found = smtpd_dns_domain_exists(domain)) > 0)
+		return NULL;
+	/* Not knowing is no reason to refuse for good. */
+	if (found < 0)
+		code = 450;
+	buf_init(&b, 64);
+	snprintf(reply, sizeof(reply), "%ld %c.1.8 <%s>: Sender address rejected: Domain not "
+		 "found", code, (char)('0' + code / 100), log_escape(&b, ctx->sender));
+	buf_deinit(&b);
+	return reply;
+}
+
+/*
+ * unlisted_recipient - a recipient of a local domain that
+ * local_recipient_maps does not list (with virtual_alias_maps also
+ * asked: an alias is a recipient), or of a virtual alias domain that
+ * virtual_alias_maps does not list.  NULL when known or not ours.
+ */
+static const char *unlisted_recipient(const struct smtpd_check_ctx *ctx)
+{
+	struct resolve_reply rr = {0};
+	const char *error, *what = NULL;
+	char *v = NULL;
+	long code = 550;
+	int rc;
+	struct buf b;
+
+	if (ctx->rcpt == NULL)
+		return NULL;
+	resolve_addr(ctx->rcpt, &rr);
+	if (rr.flags & RESOLVE_FLAG_FAIL) {
+		what = "";
+	} else if ((rr.flags & RESOLVE_FLAG_ERROR) && rr.nexthop
+		   && strstr(rr.nexthop, "User unknown in virtual alias table")) {
+		what = "User unknown in virtual alias table";
+		code = var_unknown_virtual_alias_reject_code;
+	} else if ((rr.flags & RESOLVE_FLAG_LOCAL) && local_rcpt_maps) {
+		rc = addr_map_lookup(virtual_maps, ctx->rcpt, 0, &v, &error);
+		if (rc == MAPS_NOTFOUND)
+			rc = addr_map_lookup(local_rcpt_maps, ctx->rcpt, 0, &v, &error);
+		free(v);
+		if (rc == MAPS_ERROR) {
+			msg_warn("local_recipient_maps lookup of \"%s\": %s", ctx->rcpt, error);
+			what = "";
+		} else if (rc == MAPS_NOTFOUND) {
+			what = "User unknown in local recipient table";
+			code = var_unknown_local_recipient_reject_code;
+		}
+	}
+	resolve_clear(&rr);
+	if (what == NULL)
+		return NULL;
+	buf_init(&b, 64);
+	if (*what == 0)
+		snprintf(reply, sizeof(reply), "451 4.3.0 <%s>: Temporary lookup failure",
+			 log_escape(&b, ctx->rcpt));
+	else
+		snprintf(reply, sizeof(reply), "%ld %c.1.1 <%s>: Recipient address rejected: %s",
+			 code, (char)('0' + code / 100), log_escape(&b, ctx->rcpt), what);
+	buf_deinit(&b);
+	return reply;
+}
+
+/* evaluate - one restriction; NULL = no decision, "" = permit, else reply */
+static const char *evaluate(const struct restriction *rs, int stage,
+			    const struct smtpd_check_ctx *ctx, int depth)
+{
+	enum restr r = rs->r;
 	static const char *const what[] = {"Client host", "Helo command", "Sender address",
 					   "Recipient address", "Recipient address"};
 	struct buf b;
@@ -342,16 +652,19 @@ static const char *evaluate(enum restr r, int stage, const struct smtpd_check_ct
 		break;
 	case R_REJECT:
 	case R_DEFER:
-		snprintf(reply, sizeof(reply), "%s <%s>: %s rejected: Access denied",
-			 r == R_REJECT ? "554 5.7.1" : "450 4.7.1", quoted(&b, subject),
-			 what[stage]);
+		snprintf(reply, sizeof(reply), "%ld %c.7.1 <%s>: %s rejected: Access denied",
+			 r == R_REJECT ? var_access_map_reject_code : var_access_map_defer_code,
+			 r == R_REJECT ? (char)('0' + var_access_map_reject_code / 100) : '4',
+			 quoted(&b, subject), what[stage]);
 		break;
 	case R_PERMIT_MYNETWORKS:
 		if (!smtpd_check_mynetworks(ctx->addr))
 			goto none;
 		break;
 	case R_PERMIT_SASL:
-		goto none;			/* no AUTH yet: nobody is authenticated */
+		if (ctx->sasl_username == NULL)
+			goto none;
+		break;
 	case R_REJECT_UNAUTH_DEST:
 	case R_DEFER_UNAUTH_DEST:
 		if (ctx->rcpt == NULL || smtpd_check_auth_destination(ctx->rcpt, ctx->rcpt_routed))
@@ -385,6 +698,18 @@ static const char *evaluate(enum restr r, int stage, const struct smtpd_check_ct
 		snprintf(reply, sizeof(reply), "503 5.5.0 <%s>: Client host rejected: "
 			 "Improper use of SMTP command pipelining", quoted(&b, ctx->client));
 		break;
+	case R_CHECK_CLIENT_ACCESS:
+	case R_CHECK_HELO_ACCESS:
+	case R_CHECK_SENDER_ACCESS:
+	case R_CHECK_RCPT_ACCESS:
+		buf_deinit(&b);
+		return check_access(rs, stage, ctx, depth);
+	case R_REJECT_UNKNOWN_SENDER_DOMAIN:
+		buf_deinit(&b);
+		return unknown_sender_domain(ctx);
+	case R_REJECT_UNLISTED_RCPT:
+		buf_deinit(&b);
+		return unlisted_recipient(ctx);
 	}
 	buf_deinit(&b);
 	return reply;
@@ -399,7 +724,7 @@ const char *smtpd_check_stage(enum smtpd_stage stage, const struct smtpd_check_c
 	const char *r;
 
 	for (size_t i = 0; i < list_len[stage]; i++)
-		if ((r = evaluate(lists[stage][i], (int)stage, ctx)) != NULL)
+		if ((r = evaluate(&lists[stage][i], (int)stage, ctx, 0)) != NULL)
 			return *r ? r : NULL;
 	return NULL;
 }
@@ -413,5 +738,9 @@ const char *smtpd_check_rcpt(const struct smtpd_check_ctx *ctx)
 	for (int s = first; s <= SMTPD_RCPT; s++)
 		if ((r = smtpd_check_stage((enum smtpd_stage)s, ctx)) != NULL)
 			return r;
+	/* Unknown local and virtual recipients are refused whatever the lists
+	 * permitted, as Postfix's smtpd_reject_unlisted_recipient. */
+	if (var_smtpd_reject_unlisted_recipient && (r = unlisted_recipient(ctx)) != NULL && *r)
+		return r;
 	return NULL;
 }

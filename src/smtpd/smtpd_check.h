@@ -18,6 +18,7 @@ struct smtpd_check_ctx {
 	bool rcpt_routed;			/* the RCPT path had a source route */
 	bool pipelined;				/* unread input after this command */
 	bool ehlo;				/* EHLO (PIPELINING announced) */
+	const char *sasl_username;		/* NULL: not logged in */
 };
 
 /* smtpd_check_init - parse mynetworks and every restriction list; fatal

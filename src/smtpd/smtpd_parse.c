@@ -148,6 +148,19 @@ int smtpd_parse_params(char *text, bool rcpt, struct smtpd_params *p, const char
 				*reply_r = "501 5.5.4 Bad ENVID parameter syntax";
 				goto bad;
 			}
+		} else if (!rcpt && strcasecmp(word, "AUTH") == 0 && value) {
+			/* RFC 4954 5: the submitter's identity, as xtext or "<>";
+			 * accepted and not passed on (the message is not trusted
+			 * to have been submitted by it). */
+			char *who = strcmp(value, "<>") == 0 ? xstrdup("<>")
+			    : smtpd_xtext_decode(value);
+
+			if (who == NULL || !*who) {
+				free(who);
+				*reply_r = "501 5.5.4 Bad AUTH parameter syntax";
+				goto bad;
+			}
+			free(who);
 		} else if (rcpt && strcasecmp(word, "NOTIFY") == 0 && value && !p->notify) {
 			if ((p->notify = dsn_notify_parse(value)) <= 0) {
 				*reply_r = "501 5.5.4 Bad NOTIFY parameter syntax";

@@ -25,6 +25,7 @@
 
 #include "agents/smtp/smtp_conn.h"
 #include "agents/smtp/smtp_tls.h"
+#include "global/tls_proto.h"
 
 static SSL_CTX *client_ctx;
 
@@ -49,79 +50,22 @@ const char *smtp_tls_level_name(int level)
 	return level_names[level];
 }
 
-/* Protocol versions in order, for smtp_tls_protocols. */
-static const struct {
-	const char *name;
-	int version;
-} versions[] = {
-	{"TLSv1", TLS1_VERSION},
-	{"TLSv1.1", TLS1_1_VERSION},
-	{"TLSv1.2", TLS1_2_VERSION},
-	{"TLSv1.3", TLS1_3_VERSION},
-};
-#define NVERSIONS ((int)(sizeof(versions) / sizeof(versions[0])))
+/* OpenSSL's versions, indexed as tls_proto.h counts them. */
+static const int versions[TLS_PROTO_COUNT] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION,
+					      TLS1_3_VERSION};
 
-/* version_index - index of a version name, or -1 (SSLv2/SSLv3 are never used anyway) */
-static int version_index(const char *name)
-{
-	for (int i = 0; i < NVERSIONS; i++)
-		if (strcasecmp(name, versions[i].name) == 0)
-			return i;
-	return -1;
-}
-
-/*
- * set_protocols - Postfix's syntax: ">=TLSv1.2", "<=TLSv1.3", "!TLSv1" or
- * plain names (only those).  The allowed set must be a range for OpenSSL:
- * its lowest and highest member become the minimum and maximum.
- */
+/* protocol_range - smtp_tls_protocols syntax (tls_proto.h) to a range */
 static int protocol_range(const char *spec, int *lo_r, int *hi_r, const char **error_r)
 {
-	bool allowed[NVERSIONS], named[NVERSIONS], any_named = false;
-	char copy[256], *cp = copy, *tok;
-	int i, lo = -1, hi = -1, idx;
+	static char why[128];
+	const char *error;
 
-	for (i = 0; i < NVERSIONS; i++)
-		allowed[i] = true, named[i] = false;
-	snprintf(copy, sizeof(copy), "%s", spec ? spec : "");
-	while ((tok = strsep(&cp, ", \t:")) != NULL) {
-		if (*tok == 0)
-			continue;
-		if (strncmp(tok, ">=", 2) == 0 || strncmp(tok, "<=", 2) == 0) {
-			if ((idx = version_index(tok + 2)) < 0)
-				goto bad;
-			for (i = 0; i < NVERSIONS; i++)
-				if (tok[0] == '>' ? i < idx : i > idx)
-					allowed[i] = false;
-		} else if (*tok == '!') {
-			if ((idx = version_index(tok + 1)) >= 0)
-				allowed[idx] = false;
-			else if (strcasecmp(tok + 1, "SSLv2") != 0 && strcasecmp(tok + 1, "SSLv3") != 0)
-				goto bad;
-		} else {
-			if ((idx = version_index(tok)) < 0)
-				goto bad;
-			named[idx] = any_named = true;
-		}
-	}
-	for (i = 0; i < NVERSIONS; i++) {
-		if (!allowed[i] || (any_named && !named[i]))
-			continue;
-		if (lo < 0)
-			lo = i;
-		hi = i;
-	}
-	if (lo < 0) {
-		*error_r = "smtp_tls_protocols excludes every protocol";
+	if (tls_proto_range(spec, lo_r, hi_r, &error) < 0) {
+		snprintf(why, sizeof(why), "smtp_tls_protocols: %s", error);
+		*error_r = why;
 		return -1;
 	}
-	*lo_r = lo;
-	*hi_r = hi;
 	return 0;
-
-bad:
-	*error_r = "smtp_tls_protocols: unknown protocol name";
-	return -1;
 }
 
 /* set_protocols - the range of spec on the context */
@@ -131,8 +75,8 @@ static int set_protocols(SSL_CTX *ctx, const char *spec, const char **error_r)
 
 	if (protocol_range(spec, &lo, &hi, error_r) < 0)
 		return -1;
-	SSL_CTX_set_min_proto_version(ctx, versions[lo].version);
-	SSL_CTX_set_max_proto_version(ctx, versions[hi].version);
+	SSL_CTX_set_min_proto_version(ctx, versions[lo]);
+	SSL_CTX_set_max_proto_version(ctx, versions[hi]);
 	return 0;
 }
 
@@ -319,8 +263,8 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 			SSL_free(ssl);
 			return NULL;
 		}
-		SSL_set_min_proto_version(ssl, versions[lo].version);
-		SSL_set_max_proto_version(ssl, versions[hi].version);
+		SSL_set_min_proto_version(ssl, versions[lo]);
+		SSL_set_max_proto_version(ssl, versions[hi]);
 	}
 	if (ciphers && *ciphers && SSL_set_cipher_list(ssl, cipher_list(ciphers)) != 1) {
 		snprintf(why, whylen, "unknown cipher grade or list \"%s\"", ciphers);

@@ -133,10 +133,10 @@ static void test_errors(void **state)
 		 "path name"},
 		{"nis:mail.aliases", "nis:mail.aliases: unsupported lookup table type \"nis\" "
 		 "(sluice has hash, btree, lmdb, cdb, texthash, inline, static, regexp, pcre, "
-		 "unionmap, pipemap)"},
+		 "unionmap, pipemap, unix)"},
 		{"/etc/aliases", "/etc/aliases: missing table type (need type:name, e.g. "
 		 "hash:/etc/aliases; types: hash, btree, lmdb, cdb, texthash, inline, static, "
-		 "regexp, pcre, unionmap, pipemap)"},
+		 "regexp, pcre, unionmap, pipemap, unix)"},
 		{"hash:relative", "hash:relative: the table must be an absolute path name"},
 		{"hash:%s/missing", "open %s/missing.db: No such file or directory"},
 		{"inline:a=b", "inline:a=b: need \"inline:{name=value, ...}\""},
