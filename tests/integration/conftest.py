@@ -290,7 +290,10 @@ class Sink:
     (address) may return a reply for RCPT TO.
     """
 
-    def __init__(self, port=None, data_reply=None, rcpt_reply=None, delay=0.0):
+    def __init__(self, port=None, data_reply=None, rcpt_reply=None, delay=0.0,
+                 reply_delay=0.0):
+        """delay: before the message is recorded; reply_delay: after it is
+        recorded, before the 250 (the window where a sender knows nothing)."""
         from aiosmtpd.controller import Controller
         self.messages = []
         self.sessions = 0
@@ -298,6 +301,7 @@ class Sink:
         self.rcpt_reply = rcpt_reply
         self.data_reply = data_reply
         self.delay = delay
+        self.reply_delay = reply_delay
         sink = self
 
         class Handler:
@@ -325,6 +329,8 @@ class Sink:
                 with sink.lock:
                     sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.content))
+                if sink.reply_delay:
+                    await asyncio.sleep(sink.reply_delay)
                 return "250 2.0.0 Ok: queued"
 
         self.port = port or free_port()

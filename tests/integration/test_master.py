@@ -87,6 +87,23 @@ def test_stop_leaves_queue_files_for_the_next_start(instance, sink):
     assert len(s.rcpts()) == 12                 # nothing twice
 
 
+def test_stop_waits_for_the_reply_in_flight(instance, sink):
+    """The server has the message and is about to say 250 when the operator
+    stops the system: the agent finishes and records the outcome, so the
+    next start does not send the message again."""
+    s = sink(reply_delay=3.0)
+    instance.write_config(transport_maps=routes({"wait.test": s.port}))
+    instance.inject(["r@wait.test"], kick=False)
+    instance.start()
+    instance.wait_for(lambda: len(s.received()) == 1, 30, "the message at the server")
+    instance.stop()
+    instance.wait_log(r"to=<r@wait\.test>.*status=sent")
+    instance.start()
+    instance.wait_empty()
+    assert len(s.received()) == 1             # not sent twice
+    assert instance.count_log(r"to=<r@wait\.test>.*status=sent") == 1
+
+
 def test_reload_changes_concurrency_limit(instance, sink):
     s = sink(delay=0.3)
     instance.write_config(transport_maps=routes({"r.test": s.port}),

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,7 +461,18 @@ static void serve_connection(int fd, long *uses)
 			msg_warn("malformed request from queue manager: %s", error);
 			break;
 		}
+		/*
+		 * An orderly stop (master's SIGTERM) waits until this delivery's
+		 * outcome is recorded in the queue file: a server that already has
+		 * the message is not sent it again after the next start.  master
+		 * kills with SIGKILL what has not ended after its grace period.
+		 */
+		sigset_t term, old;
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigprocmask(SIG_BLOCK, &term, &old);
 		deliver_one(&req, &reply);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		(*uses)++;
 		/* Say so when this is our last request, so nobody sends another. */
 		reply.last = *uses >= var_max_use;

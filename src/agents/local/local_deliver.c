@@ -222,6 +222,10 @@ static void run_child(const struct local_msg *m, const struct local_privs *p, in
 
 		close(fds[0]);
 		signal(SIGTERM, SIG_DFL);
+		/* The parent holds SIGTERM back while it delivers; the child not. */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		buf_init(&child_extra, 64);
 		memset(&child_res, 0, sizeof(child_res));
 		if (mode == RUN_DROP && become(p) < 0)
