@@ -3,9 +3,9 @@
  *
  * Usage: sluice-sim SCENARIO-FILE
  *
- * The queue manager's scheduler (src/qmgr/sched.c, compiled in unchanged)
- * is driven the way qmgr drives it, against simulated delivery agents and
- * remote sites, on a clock that jumps from event to event: hours of mail
+ * The queue manager's scheduler and drain policy (src/qmgr/sched.c and
+ * drain.c, compiled in unchanged) run as they run in qmgr, against
+ * simulated delivery agents and remote sites, on a clock that jumps from event to event: hours of mail
  * take milliseconds.  The scenario says what to simulate and when to
  * report (docs/SIMULATION.md); the report goes to standard output and is
  * the same bytes for the same scenario (randomness comes from the
@@ -47,8 +47,8 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		fprintf(stderr, "sluice-sim: %s\n", error);
 
-	sim_agents_free(&sim);
 	sim_qmgr_free(&sim);
+	sim_agents_free(&sim);
 	sim_events_free(&sim);
 	sim_scenario_free(&sim);
 	return rc < 0 ? 1 : 0;

@@ -10,14 +10,14 @@
  *                   injections, run/report/trace commands
  *   sim_event.c     the event heap (simulated clock), the seeded PRNG,
  *                   trace lines, time parsing and printing
- *   sim_qmgr.c      the queue manager's side: the per-turn loop hook,
- *                   scans (incoming FIFO, deferred due-time index), feed,
- *                   import and routing, given-back entries, message end
+ *   sim_qmgr.c      the queue manager's side around the drain policy
+ *                   (src/qmgr/drain.c, the same module qmgr runs): the
+ *                   event loop, scans (incoming FIFO, deferred due-time
+ *                   index), feed, import and routing, message end
  *                   (backoff, expiry)
- *   sim_agent.c     delivery agent connections (qmgr_deliver.c's calls in
- *                   its order), the agent processes behind them (master's
- *                   process limit and listen queue, max_use, max_idle) and
- *                   the simulated remote sites
+ *   sim_agent.c     the drain policy's I/O operations against simulated
+ *                   agent processes (master's process limit and listen
+ *                   queue, max_use, max_idle) and remote sites
  *   sim_report.c    per-destination statistics and the report
  */
 #ifndef SLUICE_SIM_SIM_H
@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drain.h"
 #include "sched.h"
 
 struct htable;
@@ -185,8 +186,6 @@ struct sim_xport {
 
 /* ---------------------------------------------------------- connections */
 
-enum sim_conn_state { SIM_CONN_CONNECTING, SIM_CONN_IDLE, SIM_CONN_BUSY };
-
 /* What the agent will answer for the delivery in progress. */
 struct sim_result {
 	enum sched_outcome_kind kind;
@@ -197,24 +196,23 @@ struct sim_result {
 	bool keep_session;		/* the agent keeps the session for reuse */
 };
 
-/* One connection from the queue manager to a delivery agent. */
+/*
+ * The world's half of one connection from the queue manager to a delivery
+ * agent; the queue manager's half (state, entry, session, uses) is the
+ * drain policy's struct drain_conn (src/qmgr/drain.h).
+ */
 struct sim_conn {
 	long id;
 	struct sim_xport *x;
-	enum sim_conn_state state;	/* the queue manager's view */
+	struct drain_conn *dc;		/* the queue manager's half */
 	struct sim_proc *proc;		/* the agent process serving it, or NULL */
 	struct sim_waiter *waiter;	/* its place in master's listen queue */
 	bool agent_gone;		/* the agent hung up; qmgr has not seen it yet */
-	long uses;			/* replies received (qmgr's count) */
-	struct sched_entry *entry;
-	char *session;			/* queue name the agent says it holds */
-	double idle_since;
 	struct sim_event *ev;		/* hello or reply */
 	struct sim_event *timeout_ev;	/* greeting time limit */
 	struct sim_event *agent_idle_ev;	/* the agent's max_idle for a request */
 	struct sim_event *eof_ev;	/* qmgr reads the agent's hang-up */
 	struct sim_result res;
-	struct sim_conn *prev, *next;	/* sim->conns: every connection, newest first */
 };
 
 /* ------------------------------------------------------------- messages */
@@ -257,14 +255,6 @@ struct sim_due {
 	double due;
 	unsigned long long seq;
 	struct sim_msg *msg;
-};
-
-/* An entry the scheduler gave back, for the loop hook to re-route. */
-struct sim_pending_defer {
-	struct sim_batch *batch;
-	char *status, *reason;
-	bool from_retry;
-	struct sim_pending_defer *next;
 };
 
 /* One inject line, arriving message by message. */
@@ -312,9 +302,10 @@ struct sim {
 	const char *scenario;		/* base name, for messages */
 	struct sim_params p;
 	struct sched *s;
+	struct drain *d;		/* the queue manager's drain policy */
 	double now;
 	double loop_at;			/* when the loop hook runs next */
-	bool wakeup;
+	bool closing;			/* the end: connections close without a world */
 	bool trace;
 	uint64_t rng;
 
@@ -327,7 +318,6 @@ struct sim {
 	size_t ndests, dests_cap;
 	struct sim_dest *dead_list;
 	struct sim_xport *xports;		/* in declaration order */
-	struct sim_conn *conns;			/* agent connections, newest first (qmgr's list) */
 	struct sim_injector **injectors;
 	size_t ninjectors, injectors_cap;
 
@@ -341,8 +331,6 @@ struct sim {
 	bool def_scan, def_scan_again;
 	bool def_scan_all, def_scan_all_next;
 
-	struct sim_pending_defer *pending, **pending_tail;
-	double idle_check_at;
 	long next_msg_id, next_conn_id;
 
 	/* summary counters */
@@ -377,10 +365,10 @@ void sim_message_continue(struct sim *sim, struct sim_msg *msg);
 void sim_dest_observe(struct sim *sim, struct sim_dest *d);
 void sim_dead_sweep(struct sim *sim);
 void sim_reconfigure(struct sim *sim);
+void sim_wakeup(struct sim *sim);
 
 /* sim_agent.c */
-void sim_deliver_drain(struct sim *sim);
-void sim_deliver_close_idle(struct sim *sim);
+void sim_agent_ops(struct drain_ops *ops);
 void sim_agent_hello(struct sim *sim, struct sim_conn *c);
 void sim_agent_timeout(struct sim *sim, struct sim_conn *c);
 void sim_agent_reply(struct sim *sim, struct sim_conn *c);

@@ -4,18 +4,20 @@
  * entries given back by the scheduler, and the end of a message (backoff,
  * expiry).
  *
- * Contract.  Every call into sched.c is made in the order src/qmgr makes
- * it; this file mirrors qmgr.c (qmgr_loop, feed_one, qmgr_entry_defer,
- * process_pending_defers, qmgr_trigger_event, qmgr_deferred_run_event),
- * qmgr_scan.c (a pass that restarts when asked during a pass; the
- * deferred due-time index, "due" meaning at most now + 1), qmgr_message.c
- * (route_rcpt: dead transport or destination -> the retry transport with
- * the reason as its queue name; batches of at most the recipient limit)
- * and qmgr_active.c (finish: sched_backoff_delay on the message's age, or
- * expiry after maximal_queue_lifetime).  What it leaves out, on purpose:
- * files and their failure modes, the resolver (a destination names its
- * transport and next hop), recipient chunking (all recipients are read at
- * import), bounce/trace/warning reports, and the full deferred pass every
+ * Contract.  The decisions of a turn (its steps and their order, given-back
+ * entries, which connection carries which delivery) are the drain policy's,
+ * src/qmgr/drain.c, the module qmgr runs.  Around it this file keeps what
+ * the queue manager does with files, in the order src/qmgr does it:
+ * qmgr_scan.c (a pass that restarts when asked during a pass; the deferred
+ * due-time index, "due" meaning at most now + 1), qmgr.c's feed_one and
+ * trigger and deferred-run events, qmgr_message.c (route_rcpt: dead
+ * transport or destination -> the retry transport with the reason as its
+ * queue name; batches of at most the recipient limit) and qmgr_active.c
+ * (finish: sched_backoff_delay on the message's age, or expiry after
+ * maximal_queue_lifetime).  What it leaves out, on purpose: files and
+ * their failure modes, the resolver (a destination names its transport
+ * and next hop), recipient chunking (all recipients are read at import),
+ * bounce/trace/warning reports, and the full deferred pass every
  * deferred_rescan_time (nothing moves files behind the simulated queue
  * manager's back).  Simulated time passes only through events, the
  * scheduler's timers and the loop's own wake-ups (at most loop_max_wait
@@ -35,24 +37,26 @@
 
 /* ------------------------------------------------------ scheduler callbacks */
 
-/* entry_defer - a todo entry's destination or transport died (qmgr_entry_defer) */
+static double drain_now(void *ctx);
+static struct sched_transport *retry_transport(void *ctx);
+static void defer_batch(void *ctx, void *batch, const char *status, const char *reason);
+static void *batch_retry(void *ctx, void *batch, long *count_r);
+static bool feed(void *ctx);
+static void timers_ran(void *ctx);
+
+/* entry_defer - sched_ops.entry_defer: the drain policy re-routes it */
 static void entry_defer(void *ctx, struct sched_entry *e, const char *status,
 			const char *reason)
 {
 	struct sim *sim = ctx;
-	struct sim_pending_defer *p = xcalloc(1, sizeof(*p));
 
-	/* Runs inside the scheduler: the loop hook re-routes it. */
-	p->batch = e->ctx;
-	p->status = xstrdup(status);
-	p->reason = xstrdup(reason);
-	p->from_retry = strcmp(e->queue->transport->name, "retry") == 0;
-	e->ctx = NULL;
-	*sim->pending_tail = p;
-	sim->pending_tail = &p->next;
-	sim->wakeup = true;
-	sim_trace(sim, "give-back msg %ld %s: %s %s", p->batch->msg->id, e->queue->name,
-		  status, reason);
+	drain_entry_defer(sim->d, e, status, reason);
+}
+
+/* sim_wakeup - something the queue manager sees changed: a turn without sleep */
+void sim_wakeup(struct sim *sim)
+{
+	drain_wakeup(sim->d);
 }
 
 /* clog_warning - count (and trace) a clogging warning line */
@@ -82,11 +86,21 @@ void sim_qmgr_init(struct sim *sim)
 		.log = feedback_log,
 	};
 
+	static struct drain_ops dops = {
+		.now = drain_now,
+		.retry_transport = retry_transport,
+		.defer_batch = defer_batch,
+		.batch_retry = batch_retry,
+		.feed = feed,
+		.timers_ran = timers_ran,
+	};
+
 	sim->s = sched_create(&sim->p.sc, &ops, sim);
 	sched_feed_init(&sim->s->feed, sim->p.sc.qmgr_message_active_limit,
 			sim->p.sc.qmgr_message_recipient_limit);
-	sim->pending_tail = &sim->pending;
-	sim->idle_check_at = INFINITY;
+	if (dops.connect == NULL)
+		sim_agent_ops(&dops);
+	sim->d = drain_create(sim->s, &dops, sim, sim->p.agent_idle_time);
 
 	/* The first scans, and the deferred queue run timer. */
 	sim->in_scan = true;
@@ -111,7 +125,7 @@ void sim_reconfigure(struct sim *sim)
 		sim_transport_conf(sim, x, &tc);
 		sched_transport_update_conf(x->t, &tc);
 	}
-	sim->wakeup = true;
+	sim_wakeup(sim);
 }
 
 /* msg_free - forget a message */
@@ -130,7 +144,6 @@ static void msg_free(struct sim *sim, struct sim_msg *msg)
 /* sim_qmgr_free - release everything the queue manager holds */
 void sim_qmgr_free(struct sim *sim)
 {
-	struct sim_pending_defer *p;
 	struct sched_transport *t;
 
 	/* Entries still in the scheduler carry batches sched does not know. */
@@ -145,14 +158,9 @@ void sim_qmgr_free(struct sim *sim)
 			t = t->rr_next;
 		} while (t != sim->s->xport_head);
 	}
+	sim->closing = true;
+	drain_free(&sim->d, free);
 	sched_free(&sim->s);
-	while ((p = sim->pending) != NULL) {
-		sim->pending = p->next;
-		free(p->batch);
-		free(p->status);
-		free(p->reason);
-		free(p);
-	}
 	while (sim->all_msgs)
 		msg_free(sim, sim->all_msgs);
 	free(sim->due);
@@ -330,7 +338,7 @@ void sim_trigger(struct sim *sim, const char *bytes)
 		incoming_request(sim);
 	if (deferred || all)
 		deferred_request(sim, deferred, all);
-	sim->wakeup = true;
+	sim_wakeup(sim);
 }
 
 /* ----------------------------------------------------------------- import */
@@ -488,7 +496,7 @@ static bool feed_one(struct sim *sim)
 static void message_leave(struct sim *sim)
 {
 	sched_message_leave(sim->s);
-	sim->wakeup = true;
+	sim_wakeup(sim);
 }
 
 /* message_done - every entry is done: remove, expire or defer (finish) */
@@ -535,47 +543,59 @@ void sim_message_continue(struct sim *sim, struct sim_msg *msg)
 		message_done(sim, msg);
 }
 
-/* process_pending_defers - send given-back entries to the retry agent */
-static void process_pending_defers(struct sim *sim)
+/* retry_transport - drain_ops.retry_transport */
+static struct sched_transport *retry_transport(void *ctx)
 {
-	struct sim_pending_defer *p;
-	struct sched_transport *retry;
-	struct sched_queue *q;
-	struct sched_entry *e;
-	struct sim_batch *b;
-	char *why;
+	struct sim *sim = ctx;
 
-	while ((p = sim->pending) != NULL) {
-		if ((sim->pending = p->next) == NULL)
-			sim->pending_tail = &sim->pending;
-		b = p->batch;
-		retry = transport_get(sim, sim_xport_get(sim, "retry"));
-		why = xasprintf("%s %s", p->status, p->reason);
-		q = NULL;
-		if (!p->from_retry && !sched_transport_dead(retry)) {
-			q = queue_get(sim, retry, why);
-			if (sched_queue_dead(q))
-				q = NULL;
-		}
-		if (q == NULL) {
-			/* Nobody left to log it for us: record it here. */
-			struct sim_msg *msg = b->msg;
+	return transport_get(sim, sim_xport_get(sim, "retry"));
+}
 
-			defer_here(sim, msg, b->group, b->count, why);
-			free(b);
-			if (--msg->refcount == 0)
-				sim_message_continue(sim, msg);
-		} else {
-			b->retry = true;
-			b->first = false;
-			e = sched_entry_create(q, b->msg, b->count, sim->now);
-			e->ctx = b;
-		}
-		free(why);
-		free(p->status);
-		free(p->reason);
-		free(p);
-	}
+/* defer_batch - drain_ops.defer_batch: nobody left to log it for us */
+static void defer_batch(void *ctx, void *batch, const char *status, const char *reason)
+{
+	struct sim *sim = ctx;
+	struct sim_batch *b = batch;
+	struct sim_msg *msg = b->msg;
+	char *why = xasprintf("%s %s", status, reason);
+
+	defer_here(sim, msg, b->group, b->count, why);
+	free(why);
+	free(b);
+	if (--msg->refcount == 0)
+		sim_message_continue(sim, msg);
+}
+
+/* batch_retry - drain_ops.batch_retry: the batch goes to the retry agent */
+static void *batch_retry(void *ctx, void *batch, long *count_r)
+{
+	struct sim_batch *b = batch;
+
+	b->retry = true;
+	b->first = false;
+	*count_r = b->count;
+	return b->msg;
+}
+
+/* feed - drain_ops.feed */
+static bool feed(void *ctx)
+{
+	return feed_one(ctx);
+}
+
+/* drain_now - drain_ops.now: the simulated clock */
+static double drain_now(void *ctx)
+{
+	return ((struct sim *)ctx)->now;
+}
+
+/* timers_ran - drain_ops.timers_ran: which dead sites came back? */
+static void timers_ran(void *ctx)
+{
+	struct sim *sim = ctx;
+
+	if (sim->dead_list)
+		sim_dead_sweep(sim);
 }
 
 /* ------------------------------------------------------------ arrivals */
@@ -625,7 +645,7 @@ void sim_inject_arrive(struct sim *sim, struct sim_injector *inj)
 		sim_trace(sim, "arrive msg %ld -> %s%s", msg->id, msg->groups[0].dest->name,
 			  msg->ngroups > 1 ? ",..." : "");
 		incoming_request(sim);
-		sim->wakeup = true;
+		sim_wakeup(sim);
 	}
 	if (++inj->done < inj->count)
 		sim_event_add(sim, inj->at + inj->spread * (double)inj->done / (double)inj->count,
@@ -675,34 +695,6 @@ void sim_dead_sweep(struct sim *sim)
 }
 
 /* ---------------------------------------------------------------- the loop */
-
-/* loop - what happens each turn (qmgr_loop); returns how long to sleep */
-static double loop(struct sim *sim)
-{
-	double next, wait = sim->p.loop_max_wait;
-	bool fed;
-
-	sim->loop_turns++;
-	sim->wakeup = false;
-	sched_run_timers(sim->s, sim->now);
-	if (sim->dead_list)
-		sim_dead_sweep(sim);
-	process_pending_defers(sim);
-	sim_deliver_drain(sim);
-	fed = feed_one(sim);
-	process_pending_defers(sim);
-	sim_deliver_drain(sim);
-	sim_deliver_close_idle(sim);
-
-	if (fed || sim->wakeup || sim->pending)
-		return 0;
-	if ((next = sched_next_timer(sim->s)) >= 0) {
-		next -= sim->now;
-		if (next < wait)
-			wait = next < 0 ? 0 : next;
-	}
-	return wait;
-}
 
 /*
  * handle - one event; true when the queue manager sees it (I/O or its own
@@ -796,7 +788,8 @@ void sim_run_until(struct sim *sim, double until)
 		}
 		if (!seen)
 			continue;	/* the queue manager sleeps on */
-		wait = loop(sim);
+		sim->loop_turns++;
+		wait = drain_turn(sim->d, sim->p.loop_max_wait);
 		if (wait == 0)
 			wait = sim->p.loop_cost;
 		sim->loop_at = sim->now + wait;
