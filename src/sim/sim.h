@@ -367,8 +367,19 @@ void sim_dead_sweep(struct sim *sim);
 void sim_reconfigure(struct sim *sim);
 void sim_wakeup(struct sim *sim);
 
-/* sim_agent.c */
-void sim_agent_ops(struct drain_ops *ops);
+/* sim_agent.c: the drain policy's I/O operations (struct drain_ops) */
+enum drain_connect sim_agent_connect(void *ctx, struct drain_conn *dc);
+enum drain_send sim_agent_send(void *ctx, struct drain_conn *dc, struct sched_entry *e,
+			       const char **why_r);
+void sim_agent_crash(void *ctx, struct drain_conn *dc, const char *why);
+void sim_agent_idle_op(void *ctx, struct drain_conn *dc);
+void sim_agent_close(void *ctx, struct drain_conn *dc);
+long sim_agent_process_limit(void *ctx, const struct sched_transport *t);
+void sim_agent_batch_done(void *ctx, void *batch);
+void sim_agent_note(void *ctx, enum drain_note what, struct drain_conn *dc,
+		    const struct drain_conn *other, const struct sched_entry *e,
+		    const char *status, const char *reason);
+/* sim_agent.c: the world */
 void sim_agent_hello(struct sim *sim, struct sim_conn *c);
 void sim_agent_timeout(struct sim *sim, struct sim_conn *c);
 void sim_agent_reply(struct sim *sim, struct sim_conn *c);

@@ -204,8 +204,8 @@ static void serve_waiters(struct sim *sim, struct sim_xport *x)
 
 /* ---------------------------------------------------------- connections */
 
-/* conn_connect - drain_ops.connect: connect to private/<transport> */
-static enum drain_connect conn_connect(void *ctx, struct drain_conn *dc)
+/* sim_agent_connect - drain_ops.connect: connect to private/<transport> */
+enum drain_connect sim_agent_connect(void *ctx, struct drain_conn *dc)
 {
 	struct sim *sim = ctx;
 	struct sim_xport *x = dc->t->ctx;
@@ -271,8 +271,8 @@ void sim_agent_session_expire(struct sim *sim, struct sim_proc *p)
 	session_close(sim, p);
 }
 
-/* conn_close - drain_ops.close: its agent process accepts again or exits */
-static void conn_close(void *ctx, struct drain_conn *dc)
+/* sim_agent_close - drain_ops.close: its agent process accepts again or exits */
+void sim_agent_close(void *ctx, struct drain_conn *dc)
 {
 	struct sim *sim = ctx;
 	struct sim_conn *c = dc->ctx;
@@ -295,8 +295,8 @@ static void conn_close(void *ctx, struct drain_conn *dc)
 	}
 }
 
-/* conn_idle - drain_ops.idle: nothing to do (the agent's timer runs apart) */
-static void conn_idle(void *ctx, struct drain_conn *dc)
+/* sim_agent_idle_op - drain_ops.idle: nothing to do (the agent's timer runs apart) */
+void sim_agent_idle_op(void *ctx, struct drain_conn *dc)
 {
 }
 
@@ -416,12 +416,12 @@ static void xport_started(struct sim *sim, struct sim_xport *x)
 }
 
 /*
- * conn_crash - drain_ops.crash: the agent broke while delivering (why
+ * sim_agent_crash - drain_ops.crash: the agent broke while delivering (why
  * NULL), or was gone before its first request: no feedback, the delivery
  * deferred; the scheduler throttles the transport only at the end of a
  * streak of lost agents (SCHED_CRASH_LIMIT).
  */
-static void conn_crash(void *ctx, struct drain_conn *dc, const char *why)
+void sim_agent_crash(void *ctx, struct drain_conn *dc, const char *why)
 {
 	struct sim *sim = ctx;
 	struct sim_conn *c = dc->ctx;
@@ -453,8 +453,8 @@ static void conn_crash(void *ctx, struct drain_conn *dc, const char *why)
 	sim_wakeup(sim);
 }
 
-/* send_request - drain_ops.send: hand entry e to the agent on connection c */
-static enum drain_send send_request(void *ctx, struct drain_conn *dc, struct sched_entry *e,
+/* sim_agent_send - drain_ops.send: hand entry e to the agent on connection c */
+enum drain_send sim_agent_send(void *ctx, struct drain_conn *dc, struct sched_entry *e,
 				    const char **why_r)
 {
 	struct sim *sim = ctx;
@@ -488,8 +488,8 @@ void sim_agent_hello(struct sim *sim, struct sim_conn *c)
 		sim_trace(sim, "idle conn %ld (nothing eligible)", c->id);
 }
 
-/* process_limit_op - drain_ops.process_limit */
-static long process_limit_op(void *ctx, const struct sched_transport *t)
+/* sim_agent_process_limit - drain_ops.process_limit */
+long sim_agent_process_limit(void *ctx, const struct sched_transport *t)
 {
 	return process_limit(ctx, t->ctx);
 }
@@ -567,7 +567,7 @@ void sim_agent_reply(struct sim *sim, struct sim_conn *c)
 
 	/* No valid reply: the agent process died (conn_crash). */
 	if (r->kind == SCHED_OUTCOME_CRASH) {
-		conn_crash(sim, dc, NULL);
+		sim_agent_crash(sim, dc, NULL);
 		return;
 	}
 
@@ -617,8 +617,8 @@ void sim_agent_reply(struct sim *sim, struct sim_conn *c)
 	free(qname);
 }
 
-/* batch_done - drain_ops.batch_done: a delivery's recipients are accounted for */
-static void batch_done(void *ctx, void *batch)
+/* sim_agent_batch_done - drain_ops.batch_done: a delivery's recipients are accounted for */
+void sim_agent_batch_done(void *ctx, void *batch)
 {
 	struct sim *sim = ctx;
 	struct sim_batch *b = batch;
@@ -633,8 +633,8 @@ static void batch_done(void *ctx, void *batch)
 		sim_message_continue(sim, msg);
 }
 
-/* note - drain_ops.note: trace lines of the policy's decisions */
-static void note(void *ctx, enum drain_note what, struct drain_conn *dc,
+/* sim_agent_note - drain_ops.note: trace lines of the policy's decisions */
+void sim_agent_note(void *ctx, enum drain_note what, struct drain_conn *dc,
 		 const struct drain_conn *other, const struct sched_entry *e,
 		 const char *status, const char *reason)
 {
@@ -659,19 +659,6 @@ static void note(void *ctx, enum drain_note what, struct drain_conn *dc,
 			  e->queue->name, status, reason);
 		break;
 	}
-}
-
-/* sim_agent_ops - the world's half of the drain policy's operations */
-void sim_agent_ops(struct drain_ops *ops)
-{
-	ops->connect = conn_connect;
-	ops->send = send_request;
-	ops->crash = conn_crash;
-	ops->idle = conn_idle;
-	ops->close = conn_close;
-	ops->process_limit = process_limit_op;
-	ops->batch_done = batch_done;
-	ops->note = note;
 }
 
 /* sim_agents_free - forget every idle process and waiter (end of the run, after

@@ -44,6 +44,24 @@ static void *batch_retry(void *ctx, void *batch, long *count_r);
 static bool feed(void *ctx);
 static void timers_ran(void *ctx);
 
+/* The drain policy's operations: the queue manager's here, the world's in sim_agent.c. */
+static const struct drain_ops drain_ops = {
+	.now = drain_now,
+	.connect = sim_agent_connect,
+	.send = sim_agent_send,
+	.crash = sim_agent_crash,
+	.idle = sim_agent_idle_op,
+	.close = sim_agent_close,
+	.process_limit = sim_agent_process_limit,
+	.batch_done = sim_agent_batch_done,
+	.retry_transport = retry_transport,
+	.defer_batch = defer_batch,
+	.batch_retry = batch_retry,
+	.feed = feed,
+	.timers_ran = timers_ran,
+	.note = sim_agent_note,
+};
+
 /* entry_defer - sched_ops.entry_defer: the drain policy re-routes it */
 static void entry_defer(void *ctx, struct sched_entry *e, const char *status,
 			const char *reason)
@@ -86,21 +104,10 @@ void sim_qmgr_init(struct sim *sim)
 		.log = feedback_log,
 	};
 
-	static struct drain_ops dops = {
-		.now = drain_now,
-		.retry_transport = retry_transport,
-		.defer_batch = defer_batch,
-		.batch_retry = batch_retry,
-		.feed = feed,
-		.timers_ran = timers_ran,
-	};
-
 	sim->s = sched_create(&sim->p.sc, &ops, sim);
 	sched_feed_init(&sim->s->feed, sim->p.sc.qmgr_message_active_limit,
 			sim->p.sc.qmgr_message_recipient_limit);
-	if (dops.connect == NULL)
-		sim_agent_ops(&dops);
-	sim->d = drain_create(sim->s, &dops, sim, sim->p.agent_idle_time);
+	sim->d = drain_create(sim->s, &drain_ops, sim, sim->p.agent_idle_time);
 
 	/* The first scans, and the deferred queue run timer. */
 	sim->in_scan = true;

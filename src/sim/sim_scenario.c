@@ -182,27 +182,28 @@ static int apply(const struct setting *row, void *base, const char *value, const
 /* sim_params_defaults - Postfix's (and sluice's) defaults, plus the simulator's */
 void sim_params_defaults(struct sim_params *p)
 {
-	memset(p, 0, sizeof(*p));
+	*p = (struct sim_params){
+		.default_process_limit = 100,
+		.agent_connect_time = 0.001,
+		.agent_idle_time = 10,
+		.queue_run_delay = 300,
+		.maximal_backoff_time = 4000,
+		.backoff_spread_percent = 5,
+		.maximal_queue_lifetime = 5 * 86400,
+		.qmgr_ipc_timeout = 60,
+		.smtp_connect_timeout = 30,
+		.smtp_connection_cache_time_limit = 2,
+		.smtp_connection_cache_on_demand = true,
+		.max_use = 100,
+		.max_idle = 100,
+		.agent_listen_queue = 4096,
+		.retry_service_time = 0.001,
+		.loop_cost = 0,
+		.loop_max_wait = 5,
+		.feed_policy = SIM_FEED_FAIR,
+	};
 	sched_conf_defaults(&p->sc);
 	sched_transport_conf_defaults(&p->deflt);
-	p->default_process_limit = 100;
-	p->agent_connect_time = 0.001;
-	p->agent_idle_time = 10;
-	p->queue_run_delay = 300;
-	p->maximal_backoff_time = 4000;
-	p->backoff_spread_percent = 5;
-	p->maximal_queue_lifetime = 5 * 86400;
-	p->qmgr_ipc_timeout = 60;
-	p->smtp_connect_timeout = 30;
-	p->smtp_connection_cache_time_limit = 2;
-	p->smtp_connection_cache_on_demand = true;
-	p->max_use = 100;
-	p->max_idle = 100;
-	p->agent_listen_queue = 4096;
-	p->retry_service_time = 0.001;
-	p->loop_cost = 0;
-	p->loop_max_wait = 5;
-	p->feed_policy = SIM_FEED_FAIR;
 }
 
 /* sim_xport_get - the transport of that name, declared now if new */
