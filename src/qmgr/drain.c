@@ -78,9 +78,43 @@ static void note(struct drain *d, enum drain_note what, struct drain_conn *c,
 
 /* ------------------------------------------------------------ connections */
 
+/*
+ * idle_add - c joins the idle list, which keeps the order of the list of
+ * all connections (newest first), so that every choice among idle
+ * connections is the one a walk over all connections would make.
+ */
+static void idle_add(struct drain *d, struct drain_conn *c)
+{
+	struct drain_conn **pp = &d->idle, *prev = NULL;
+
+	while (*pp && (*pp)->seq > c->seq) {
+		prev = *pp;
+		pp = &(*pp)->idle_next;
+	}
+	c->idle_prev = prev;
+	c->idle_next = *pp;
+	if (*pp)
+		(*pp)->idle_prev = c;
+	*pp = c;
+}
+
+/* idle_del - c leaves the idle list */
+static void idle_del(struct drain *d, struct drain_conn *c)
+{
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		d->idle = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+}
+
 /* drain_conn_free - close c and forget it */
 void drain_conn_free(struct drain *d, struct drain_conn *c)
 {
+	if (c->state == DRAIN_CONN_IDLE)
+		idle_del(d, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -97,6 +131,8 @@ static void conn_idle(struct drain *d, struct drain_conn *c)
 {
 	double t = now(d);
 
+	if (c->state != DRAIN_CONN_IDLE)
+		idle_add(d, c);
 	c->state = DRAIN_CONN_IDLE;
 	c->entry = NULL;
 	c->idle_since = t;
@@ -130,6 +166,8 @@ static void send_request(struct drain *d, struct drain_conn *c, struct sched_ent
 	enum drain_send r;
 	bool was_idle;
 
+	if (c->state == DRAIN_CONN_IDLE)
+		idle_del(d, c);
 	c->entry = e;
 	c->state = DRAIN_CONN_BUSY;
 	d->busy++;
@@ -171,8 +209,8 @@ static struct drain_conn *pick_conn(struct drain *d, struct sched_transport *t,
 {
 	struct drain_conn *c, *plain = NULL, *any = NULL;
 
-	for (c = d->conns; c; c = c->next) {
-		if (c->t != t || c->state != DRAIN_CONN_IDLE)
+	for (c = d->idle; c; c = c->idle_next) {
+		if (c->t != t)
 			continue;
 		if (holds_session(c, q))
 			return c;
@@ -187,8 +225,8 @@ static struct drain_conn *pick_conn(struct drain *d, struct sched_transport *t,
 /* has_idle - does t have an idle connection? */
 static bool has_idle(const struct drain *d, const struct sched_transport *t)
 {
-	for (const struct drain_conn *c = d->conns; c; c = c->next)
-		if (c->t == t && c->state == DRAIN_CONN_IDLE)
+	for (const struct drain_conn *c = d->idle; c; c = c->idle_next)
+		if (c->t == t)
 			return true;
 	return false;
 }
@@ -316,9 +354,7 @@ static void serve_idle(struct drain *d)
 
 	while (progress) {
 		progress = false;
-		for (c = d->conns; c; c = c->next) {
-			if (c->state != DRAIN_CONN_IDLE)
-				continue;
+		for (c = d->idle; c; c = c->idle_next) {
 			t = c->t;
 			if ((t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
 			    || t->conf.xport_rate_delay > 0)
@@ -349,6 +385,7 @@ void drain_run(struct drain *d)
 		c = xcalloc(1, sizeof(*c));
 		c->t = t;
 		c->state = DRAIN_CONN_CONNECTING;
+		c->seq = ++d->seq;
 		switch (d->ops->connect(d->ctx, c)) {
 		case DRAIN_CONNECTED:
 			c->next = d->conns;
@@ -377,10 +414,8 @@ void drain_close_idle(struct drain *d)
 
 	if (t < d->idle_check_at)
 		return;
-	for (c = d->conns; c; c = next) {
-		next = c->next;
-		if (c->state != DRAIN_CONN_IDLE)
-			continue;
+	for (c = d->idle; c; c = next) {
+		next = c->idle_next;
 		if (t - c->idle_since >= d->idle_time) {
 			note(d, DRAIN_NOTE_CLOSE_IDLE, c, NULL, NULL);
 			drain_conn_free(d, c);	/* touches no other connection */

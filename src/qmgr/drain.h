@@ -54,6 +54,9 @@ struct drain_conn {
 	long uses;			/* replies received on this connection */
 	void *ctx;			/* the caller's I/O half */
 	struct drain_conn *prev, *next;	/* every connection, newest first */
+	/* internal */
+	unsigned long seq;		/* creation order */
+	struct drain_conn *idle_prev, *idle_next;	/* idle ones, newest first */
 };
 
 /* What ops->connect did. */
@@ -122,6 +125,8 @@ struct drain {
 	double idle_time;		/* close connections idle this long */
 	double idle_check_at;		/* no idle connection is due before */
 	struct drain_conn *conns;
+	struct drain_conn *idle;	/* the idle ones, in the order of conns */
+	unsigned long seq;
 	long busy;			/* deliveries in progress */
 	bool wakeup;			/* run the next turn without sleeping */
 	struct drain_pending *pending, **pending_tail;

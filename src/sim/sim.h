@@ -57,6 +57,13 @@ struct sim_event {
 	void *ptr;			/* what it is about (by kind) */
 };
 
+/* A place in the event heap: the keys beside the event, for cache's sake. */
+struct sim_heap_slot {
+	double when;
+	unsigned long long seq;
+	struct sim_event *ev;
+};
+
 /* ---------------------------------------------------------------- sites */
 
 enum sim_fault_kind { SIM_FAULT_REFUSE, SIM_FAULT_TIMEOUT };
@@ -90,8 +97,9 @@ struct sim_dest_stats {
 	long peak_sessions;		/* sessions open at the site, cached ones too */
 	double busy_sum, busy_sum2;	/* concurrency at each delivery start */
 	double win_sum, win_sum2;	/* window at each delivery start */
-	double ramp[SIM_RAMP_MAX];	/* first time the window reached i; <0 never */
-	long win_hist[SIM_RAMP_MAX];	/* deliveries started with window i */
+	double *ramp;			/* first time the window reached i; <0 never */
+	long *win_hist;			/* deliveries started with window i */
+	int nwin;			/* slots of both (window values < SIM_RAMP_MAX) */
 	double first_done, last_done;	/* first and last delivered recipient */
 	double delay_sum, delay_max;	/* injection to delivery */
 	double last_start, gap_min, gap_sum;	/* between delivery starts */
@@ -114,6 +122,7 @@ struct sim_dest {
 	double setup;			/* plus this unless a cached session is reused */
 	double jitter;			/* service scaled by 1 +- jitter (uniform) */
 	double reject_time;		/* how long a refusal or a 421 takes */
+	struct sched_queue *q;		/* its queue in the scheduler, or NULL */
 	double defer_rate;		/* per-recipient 4xx probability */
 	double crash_rate;		/* per-delivery agent crash probability */
 	long cap;			/* sessions above this get 421; 0 = none */
@@ -227,18 +236,31 @@ struct sim_group {
 
 enum sim_msg_where { SIM_MSG_INCOMING, SIM_MSG_ACTIVE, SIM_MSG_DEFERRED };
 
+/*
+ * A message in the active or deferred queue.  Messages in incoming are
+ * struct sim_arrival until the incoming scan takes them: a backlog of
+ * millions costs 24 bytes a message.
+ */
 struct sim_msg {
 	long id;
 	double arrival;			/* arrival_time: backoff age and lifetime */
 	double injected;		/* entered this simulation (delay figures) */
 	enum sim_msg_where where;
 	bool deferred;			/* QMGR_MSG_DEFERRED for this visit */
+	int ngroups;
 	long refcount;			/* live entries */
 	long defer_count;		/* visits to the deferred queue */
-	struct sim_group *groups;
-	int ngroups;
-	struct sim_msg *next;		/* incoming FIFO */
-	struct sim_msg *all_prev, *all_next;	/* every live message */
+	size_t slot;			/* index in sim->active while active */
+	struct sim_group *groups;	/* &one, or an array of ngroups */
+	struct sim_group one;
+};
+
+/* A message in incoming, not yet read by the queue manager. */
+struct sim_arrival {
+	double when;
+	long id;
+	int inj;			/* index in sim->injectors */
+	int pick;			/* the one site of an "among" line; -1: all */
 };
 
 /* The recipients of one scheduler entry (sched_entry->ctx). */
@@ -259,6 +281,7 @@ struct sim_due {
 
 /* One inject line, arriving message by message. */
 struct sim_injector {
+	int index;			/* in sim->injectors */
 	long count, done;
 	double at, spread;
 	struct sim_dest **dests;
@@ -309,8 +332,9 @@ struct sim {
 	bool trace;
 	uint64_t rng;
 
-	struct sim_event **heap;
+	struct sim_heap_slot *heap;
 	size_t heap_len, heap_cap;
+	struct sim_event *ev_free;	/* released events, linked through ptr */
 	unsigned long long seq;
 
 	struct htable *dest_byname;
@@ -322,9 +346,11 @@ struct sim {
 	size_t ninjectors, injectors_cap;
 
 	/* queues on "disk" */
-	struct sim_msg *all_msgs;
-	struct sim_msg *in_head, *in_tail;
+	struct sim_arrival *in;		/* incoming, a ring of in_cap */
+	size_t in_head, in_cap;
 	long in_count;
+	struct sim_msg **active;	/* the active queue, in no order */
+	size_t nactive, active_cap;
 	struct sim_due *due;
 	size_t due_len, due_cap;
 	bool in_scan, in_scan_again;
@@ -346,6 +372,7 @@ struct sim {
 struct sim_event *sim_event_add(struct sim *sim, double when, enum sim_event_kind kind,
 				void *ptr);
 void sim_event_cancel(struct sim_event **evp);
+void sim_event_release(struct sim *sim, struct sim_event *ev);
 struct sim_event *sim_event_pop_due(struct sim *sim, double until);
 double sim_event_next(struct sim *sim);
 void sim_events_free(struct sim *sim);
@@ -359,6 +386,7 @@ void sim_qmgr_init(struct sim *sim);
 void sim_qmgr_free(struct sim *sim);
 void sim_run_until(struct sim *sim, double until);
 void sim_inject_arrive(struct sim *sim, struct sim_injector *inj);
+const struct sim_arrival *sim_incoming_at(const struct sim *sim, long i);
 void sim_trigger(struct sim *sim, const char *bytes);
 void sim_deferred_run(struct sim *sim);
 void sim_message_continue(struct sim *sim, struct sim_msg *msg);
@@ -399,6 +427,7 @@ void sim_scenario_free(struct sim *sim);
 
 /* sim_report.c */
 void sim_stats_init(struct sim_dest_stats *st);
+void sim_stats_free(struct sim_dest_stats *st);
 void sim_stats_window(struct sim *sim, struct sim_dest *d, long window);
 void sim_stats_dead(struct sim *sim, struct sim_dest *d, bool dead);
 void sim_stats_start(struct sim *sim, struct sim_dest *d, long window, long busy);

@@ -43,6 +43,7 @@ static void defer_batch(void *ctx, void *batch, const char *status, const char *
 static void *batch_retry(void *ctx, void *batch, long *count_r);
 static bool feed(void *ctx);
 static void timers_ran(void *ctx);
+static void queue_free(void *ctx, struct sched_queue *q);
 
 /* The drain policy's operations: the queue manager's here, the world's in sim_agent.c. */
 static const struct drain_ops drain_ops = {
@@ -102,6 +103,7 @@ void sim_qmgr_init(struct sim *sim)
 		.entry_defer = entry_defer,
 		.clog_warning = clog_warning,
 		.log = feedback_log,
+		.queue_free = queue_free,
 	};
 
 	sim->s = sched_create(&sim->p.sc, &ops, sim);
@@ -135,17 +137,52 @@ void sim_reconfigure(struct sim *sim)
 	sim_wakeup(sim);
 }
 
-/* msg_free - forget a message */
-static void msg_free(struct sim *sim, struct sim_msg *msg)
+/* msg_create - a message of injector inj (one site, pick, or all of them) */
+static struct sim_msg *msg_create(struct sim *sim, long id, double injected,
+				  struct sim_injector *inj, int pick)
 {
-	if (msg->all_prev)
-		msg->all_prev->all_next = msg->all_next;
-	else
-		sim->all_msgs = msg->all_next;
-	if (msg->all_next)
-		msg->all_next->all_prev = msg->all_prev;
-	free(msg->groups);
+	struct sim_msg *msg = xcalloc(1, sizeof(*msg));
+
+	msg->id = id;
+	msg->injected = injected;
+	msg->arrival = inj->deferred ? injected - inj->age : injected;
+	msg->ngroups = pick >= 0 ? 1 : inj->ndests;
+	msg->groups = msg->ngroups == 1 ? &msg->one
+		: xcalloc((size_t)msg->ngroups, sizeof(*msg->groups));
+	for (int i = 0; i < msg->ngroups; i++) {
+		msg->groups[i].dest = inj->dests[pick >= 0 ? pick : i];
+		msg->groups[i].rcpt = msg->groups[i].remaining = inj->rcpt;
+	}
+	return msg;
+}
+
+/* msg_free - forget a message */
+static void msg_free(struct sim_msg *msg)
+{
+	if (msg->groups != &msg->one)
+		free(msg->groups);
 	free(msg);
+}
+
+/* active_add - msg enters the active queue */
+static void active_add(struct sim *sim, struct sim_msg *msg)
+{
+	if (sim->nactive == sim->active_cap) {
+		sim->active_cap = sim->active_cap ? 2 * sim->active_cap : 1024;
+		sim->active = xreallocarray(sim->active, sim->active_cap, sizeof(*sim->active));
+	}
+	msg->where = SIM_MSG_ACTIVE;
+	msg->slot = sim->nactive;
+	sim->active[sim->nactive++] = msg;
+}
+
+/* active_del - msg leaves the active queue (the last one takes its slot) */
+static void active_del(struct sim *sim, struct sim_msg *msg)
+{
+	struct sim_msg *last = sim->active[--sim->nactive];
+
+	sim->active[msg->slot] = last;
+	last->slot = msg->slot;
 }
 
 /* sim_qmgr_free - release everything the queue manager holds */
@@ -168,10 +205,16 @@ void sim_qmgr_free(struct sim *sim)
 	sim->closing = true;
 	drain_free(&sim->d, free);
 	sched_free(&sim->s);
-	while (sim->all_msgs)
-		msg_free(sim, sim->all_msgs);
+	for (size_t i = 0; i < sim->nactive; i++)
+		msg_free(sim->active[i]);
+	free(sim->active);
+	sim->active = NULL;
+	for (size_t i = 0; i < sim->due_len; i++)
+		msg_free(sim->due[i].msg);
 	free(sim->due);
 	sim->due = NULL;
+	free(sim->in);
+	sim->in = NULL;
 }
 
 /* ----------------------------------------------------------------- scans */
@@ -239,24 +282,49 @@ static void incoming_request(struct sim *sim)
 		sim->in_scan = true;
 }
 
+/* incoming_add - a message arrives in incoming */
+static void incoming_add(struct sim *sim, const struct sim_arrival *a)
+{
+	struct sim_arrival *ring;
+	size_t n = (size_t)sim->in_count, cap;
+
+	if (n == sim->in_cap) {
+		cap = sim->in_cap ? 2 * sim->in_cap : 1024;
+		ring = xreallocarray(NULL, cap, sizeof(*ring));
+		for (size_t i = 0; i < n; i++)
+			ring[i] = sim->in[(sim->in_head + i) % sim->in_cap];
+		free(sim->in);
+		sim->in = ring;
+		sim->in_cap = cap;
+		sim->in_head = 0;
+	}
+	sim->in[(sim->in_head + n) % sim->in_cap] = *a;
+	sim->in_count++;
+}
+
+/* sim_incoming_at - the i-th message in incoming, oldest first */
+const struct sim_arrival *sim_incoming_at(const struct sim *sim, long i)
+{
+	return &sim->in[(sim->in_head + (size_t)i) % sim->in_cap];
+}
+
 /* incoming_next - next incoming message, or NULL when the pass is over */
 static struct sim_msg *incoming_next(struct sim *sim)
 {
-	struct sim_msg *msg;
+	struct sim_arrival a;
 
 	/*
 	 * A pass sees every file present; a pass restarted after it sees the
 	 * ones that came meanwhile, which this FIFO already holds.
 	 */
-	if (!sim->in_scan || (msg = sim->in_head) == NULL) {
+	if (!sim->in_scan || sim->in_count == 0) {
 		sim->in_scan = sim->in_scan_again = false;
 		return NULL;
 	}
-	if ((sim->in_head = msg->next) == NULL)
-		sim->in_tail = NULL;
-	msg->next = NULL;
+	a = sim->in[sim->in_head];
+	sim->in_head = (sim->in_head + 1) % sim->in_cap;
 	sim->in_count--;
-	return msg;
+	return msg_create(sim, a.id, a.when, sim->injectors[a.inj], a.pick);
 }
 
 /* deferred_request - qmgr_scan_request for the deferred scan */
@@ -372,6 +440,30 @@ static struct sched_queue *queue_get(struct sim *sim, struct sched_transport *t,
 	return q ? q : sched_queue_create(t, name, name, sim->now);
 }
 
+/* dest_queue - the scheduler's queue for site d (remembered until freed) */
+static struct sched_queue *dest_queue(struct sim *sim, struct sched_transport *t,
+				      struct sim_dest *d)
+{
+	/*
+	 * None remembered means none exists: queue_free forgets it, and a
+	 * site with mail keeps its transport (sim_scenario.c).
+	 */
+	if (d->q == NULL) {
+		d->q = sched_queue_create(t, d->name, d->name, sim->now);
+		d->q->ctx = d;
+	}
+	return d->q;
+}
+
+/* queue_free - sched_ops.queue_free: a site's queue is gone */
+static void queue_free(void *ctx, struct sched_queue *q)
+{
+	struct sim_dest *d = q->ctx;
+
+	if (d && d->q == q)
+		d->q = NULL;
+}
+
 /* batch_close - hand count recipients of g to the scheduler as one entry */
 static void batch_close(struct sim *sim, struct sim_msg *msg, struct sim_group *g,
 			struct sched_queue *q, long count, bool retry)
@@ -410,7 +502,7 @@ static void route_group(struct sim *sim, struct sim_msg *msg, struct sim_group *
 	if (sched_transport_dead(t)) {
 		why = xasprintf("%s %s", t->dead_status, t->dead_reason);
 	} else {
-		q = queue_get(sim, t, g->dest->name);
+		q = dest_queue(sim, t, g->dest);
 		if (sched_queue_dead(q)) {
 			/* The scheduler's reason already says "suspended". */
 			why = xasprintf("%s %s", q->dead_status, q->dead_reason);
@@ -439,7 +531,7 @@ static void route_group(struct sim *sim, struct sim_msg *msg, struct sim_group *
 /* import - a message enters the active queue (qmgr_active_feed) */
 static void import(struct sim *sim, struct sim_msg *msg, bool from_incoming)
 {
-	msg->where = SIM_MSG_ACTIVE;
+	active_add(sim, msg);
 	msg->deferred = false;
 	msg->refcount = 0;
 	sched_message_enter(sim->s);
@@ -516,7 +608,8 @@ static void message_done(struct sim *sim, struct sim_msg *msg)
 		sim->msgs_removed++;
 		sim_trace(sim, "remove msg %ld", msg->id);
 		message_leave(sim);
-		msg_free(sim, msg);
+		active_del(sim, msg);
+		msg_free(msg);
 		return;
 	}
 	if (sched_expired(msg->arrival, sim->now, sim->p.maximal_queue_lifetime)) {
@@ -528,13 +621,15 @@ static void message_done(struct sim *sim, struct sim_msg *msg)
 		sim->msgs_expired++;
 		sim_trace(sim, "expire msg %ld (%ld recipients returned)", msg->id, pending);
 		message_leave(sim);
-		msg_free(sim, msg);
+		active_del(sim, msg);
+		msg_free(msg);
 		return;
 	}
 	delay = sched_backoff_delay(sim->now - msg->arrival, sim->p.sc.minimal_backoff_time,
 				    sim->p.maximal_backoff_time,
 				    (int)sim->p.backoff_spread_percent, sim_random(sim));
 	due = sim->now + delay;
+	active_del(sim, msg);
 	msg->where = SIM_MSG_DEFERRED;
 	msg->defer_count++;
 	sim->msgs_deferred++;
@@ -610,47 +705,31 @@ static void timers_ran(void *ctx)
 /* sim_inject_arrive - the next message of an inject line arrives */
 void sim_inject_arrive(struct sim *sim, struct sim_injector *inj)
 {
-	struct sim_msg *msg = xcalloc(1, sizeof(*msg));
-	int pick = -1;
+	struct sim_arrival a = {.when = sim->now, .id = ++sim->next_msg_id, .inj = inj->index,
+				.pick = -1};
+	struct sim_msg *msg;
+	const char *more;
 
-	msg->id = ++sim->next_msg_id;
-	msg->injected = sim->now;
-	msg->arrival = inj->deferred ? sim->now - inj->age : sim->now;
 	if (inj->among)
-		pick = (int)(sim_random(sim) * inj->ndests);
-	msg->ngroups = pick >= 0 ? 1 : inj->ndests;
-	msg->groups = xcalloc((size_t)msg->ngroups, sizeof(*msg->groups));
-	for (int i = 0; i < msg->ngroups; i++) {
-		struct sim_group *g = &msg->groups[i];
-
-		g->dest = inj->dests[pick >= 0 ? pick : i];
-		g->rcpt = g->remaining = inj->rcpt;
-		g->dest->st.injected += inj->rcpt;
-		sim->rcpt_injected += inj->rcpt;
-	}
-	msg->all_next = sim->all_msgs;
-	if (sim->all_msgs)
-		sim->all_msgs->all_prev = msg;
-	sim->all_msgs = msg;
+		a.pick = (int)(sim_random(sim) * inj->ndests);
+	for (int i = 0; i < (a.pick >= 0 ? 1 : inj->ndests); i++)
+		inj->dests[a.pick >= 0 ? a.pick : i]->st.injected += inj->rcpt;
+	sim->rcpt_injected += inj->rcpt * (a.pick >= 0 ? 1 : inj->ndests);
 	sim->msgs_injected++;
+	more = a.pick < 0 && inj->ndests > 1 ? ",..." : "";
 
 	if (inj->deferred) {
 		/* In deferred/ already, due now: the next deferred pass takes it. */
+		msg = msg_create(sim, a.id, a.when, inj, a.pick);
 		msg->where = SIM_MSG_DEFERRED;
 		due_add(sim, msg, sim->now);
-		sim_trace(sim, "arrive msg %ld -> %s%s (deferred)", msg->id, msg->groups[0].dest->name,
-			  msg->ngroups > 1 ? ",..." : "");
+		sim_trace(sim, "arrive msg %ld -> %s%s (deferred)", msg->id,
+			  msg->groups[0].dest->name, more);
 	} else {
-		/* cleanup committed it and sent "I". */
-		msg->where = SIM_MSG_INCOMING;
-		if (sim->in_tail)
-			sim->in_tail->next = msg;
-		else
-			sim->in_head = msg;
-		sim->in_tail = msg;
-		sim->in_count++;
-		sim_trace(sim, "arrive msg %ld -> %s%s", msg->id, msg->groups[0].dest->name,
-			  msg->ngroups > 1 ? ",..." : "");
+		/* cleanup committed it and sent "I"; it is read when scanned. */
+		incoming_add(sim, &a);
+		sim_trace(sim, "arrive msg %ld -> %s%s", a.id,
+			  inj->dests[a.pick >= 0 ? a.pick : 0]->name, more);
 		incoming_request(sim);
 		sim_wakeup(sim);
 	}
@@ -665,7 +744,7 @@ void sim_inject_arrive(struct sim *sim, struct sim_injector *inj)
 void sim_dest_observe(struct sim *sim, struct sim_dest *d)
 {
 	struct sched_transport *t = d->xport->t;
-	struct sched_queue *q = t ? sched_queue_find(t, d->name) : NULL;
+	struct sched_queue *q = t ? d->q : NULL;
 	bool dead = q != NULL && sched_queue_dead(q);
 
 	if (q && q->window > 0)
@@ -791,7 +870,7 @@ void sim_run_until(struct sim *sim, double until)
 		seen = sim->now >= sim->loop_at;
 		while ((ev = sim_event_pop_due(sim, sim->now)) != NULL) {
 			seen |= handle(sim, ev);
-			free(ev);
+			sim_event_release(sim, ev);
 		}
 		if (!seen)
 			continue;	/* the queue manager sleeps on */

@@ -557,6 +557,7 @@ static int cmd_inject(struct sim *sim, const char *file, int line, char **av, si
 		return fail(file, line, "inject: age is for deferred mail");
 
 	inj = xcalloc(1, sizeof(*inj));
+	inj->index = (int)sim->ninjectors;
 	inj->count = count;
 	inj->at = at;
 	inj->spread = spread;
@@ -721,7 +722,7 @@ void sim_scenario_free(struct sim *sim)
 	for (size_t i = 0; i < sim->ndests; i++) {
 		free(sim->dests[i]->name);
 		free(sim->dests[i]->outages);
-		free(sim->dests[i]->st.dead);
+		sim_stats_free(&sim->dests[i]->st);
 		free(sim->dests[i]);
 	}
 	free(sim->dests);
