@@ -34,6 +34,7 @@
 #include "drain.h"
 #include "global/resolve.h"
 #include "qmgr.h"
+#include "qmgr_conf.h"
 #include "util/ev.h"
 #include "util/htable.h"
 #include "util/iostuff.h"
@@ -83,7 +84,7 @@ static struct sched_transport *retry_transport(void *ctx)
 	struct sched_transport_conf tc;
 
 	if ((retry = sched_transport_find(qmgr_sched, "retry")) == NULL) {
-		qmgr_message_transport_conf("retry", &tc);
+		qmgr_conf_transport("retry", &tc);
 		retry = sched_transport_create(qmgr_sched, "retry", &tc);
 	}
 	return retry;
@@ -121,19 +122,6 @@ static void clog_warning(void *ctx, const struct sched_queue *q, const char *tex
 static void feedback_log(void *ctx, const char *text)
 {
 	msg_info("%s", text);
-}
-
-/* sched_conf_from_params - the scheduler's global settings */
-static void sched_conf_from_params(struct sched_conf *conf)
-{
-	sched_conf_defaults(conf);
-	conf->qmgr_message_active_limit = var_qmgr_message_active_limit;
-	conf->qmgr_message_recipient_limit = var_qmgr_message_recipient_limit;
-	conf->minimal_backoff_time = (double)var_minimal_backoff_time;
-	conf->transport_retry_time = (double)var_transport_retry_time;
-	conf->qmgr_clog_warn_time = (double)var_qmgr_clog_warn_time;
-	conf->helpful_warnings = var_helpful_warnings;
-	conf->destination_concurrency_feedback_debug = var_destination_concurrency_feedback_debug;
 }
 
 /* qmgr_trigger_event - one-byte requests on the FIFO */
@@ -228,7 +216,7 @@ static void qmgr_reload_event(int event, void *ctx)
 		msg_warn("reload: %s", error);
 	else
 		check_relay_service();
-	sched_conf_from_params(&conf);
+	qmgr_conf_sched(&conf);
 	sched_reconfigure(qmgr_sched, &conf);
 	sched_feed_init(&qmgr_sched->feed, var_qmgr_message_active_limit,
 			var_qmgr_message_recipient_limit);
@@ -365,7 +353,7 @@ int main(int argc, char **argv)
 		msg_fatal("%s", error);
 	check_relay_service();
 
-	sched_conf_from_params(&conf);
+	qmgr_conf_sched(&conf);
 	qmgr_sched = sched_create(&conf, &ops, NULL);
 	sched_feed_init(&qmgr_sched->feed, var_qmgr_message_active_limit,
 			var_qmgr_message_recipient_limit);

@@ -20,6 +20,8 @@
  *                   messages in the active queue; the live state)
  *   qmgr_state.c    the live state report; five-minute counters
  *   qmgr_stats.c    the pure five-minute counters (qmgr_stats.h)
+ *   qmgr_conf.c     the scheduler's settings from main.cf and master.cf
+ *                   (qmgr_conf.h; shared with sluice-sim)
  *   sched.c         the pure scheduler (sched.h)
  */
 #ifndef SLUICE_QMGR_H
@@ -120,7 +122,6 @@ int qmgr_message_read(struct qmgr_message *msg);
 int qmgr_message_more(struct qmgr_message *msg);
 void qmgr_batch_free(struct qmgr_batch *b);
 char *qmgr_message_path(const struct qmgr_message *msg);
-void qmgr_message_transport_conf(const char *transport, struct sched_transport_conf *tc);
 void qmgr_message_reconfigure(void);
 bool qmgr_rcpt_dead(const char *addr, char **why_r);
 

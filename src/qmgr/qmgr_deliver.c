@@ -36,10 +36,9 @@
 
 #include "drain.h"
 #include "global/deliver_request.h"
-#include "global/mail_conf.h"
-#include "global/master_cf.h"
 #include "global/params.h"
 #include "qmgr.h"
+#include "qmgr_conf.h"
 #include "util/attr.h"
 #include "util/buf.h"
 #include "util/ev.h"
@@ -66,12 +65,9 @@ long qmgr_deliver_busy_count(void)
 /* maxproc - master.cf process limit of a transport's service (0: none) */
 static long maxproc(void *ctx, const struct sched_transport *t)
 {
-	const struct master_ent *ents, *e;
-	size_t n;
+	long limit = qmgr_conf_process_limit(t->name);
 
-	ents = mail_conf_master(&n);
-	e = master_cf_find(ents, n, t->name, "unix");
-	return e ? e->maxproc : 0;
+	return limit > 0 ? limit : 0;
 }
 
 /* qmgr_deliver_agents - connections of t by state (for status reports) */

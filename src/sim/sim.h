@@ -19,6 +19,7 @@
  *                   agent processes (master's process limit and listen
  *                   queue, max_use, max_idle) and remote sites
  *   sim_report.c    per-destination statistics and the report
+ *   sim_series.c    time series (CSV) and the gnuplot script (-o, -g)
  */
 #ifndef SLUICE_SIM_SIM_H
 #define SLUICE_SIM_SIM_H
@@ -317,12 +318,19 @@ struct sim_params {
 	double loop_cost;			/* simulated time per busy loop turn */
 	double loop_max_wait;			/* the loop runs at least this often */
 	enum sim_feed_policy feed_policy;
+	double sample_interval;			/* time series (-o): a row this often */
 };
 
 /* ------------------------------------------------------------ the whole */
 
+struct sim_series;
+
 struct sim {
 	const char *scenario;		/* base name, for messages */
+	bool conf_mode;			/* settings from main.cf/master.cf (-c, -C) */
+	struct sim_series *series;	/* -o: time series, or NULL */
+	struct sim_dest **watch;	/* sites with columns of their own */
+	size_t nwatch;
 	struct sim_params p;
 	struct sched *s;
 	struct drain *d;		/* the queue manager's drain policy */
@@ -361,7 +369,7 @@ struct sim {
 
 	/* summary counters */
 	long msgs_injected, msgs_removed, msgs_expired, msgs_deferred;
-	long rcpt_injected;
+	long rcpt_injected, rcpt_delivered;
 	long imports_incoming, imports_deferred;
 	long deferred_runs, loop_turns, events;
 	long site_deliveries, retry_deliveries;
@@ -424,6 +432,16 @@ int sim_scenario_run(struct sim *sim, const char *path, const char **error_r);
 struct sim_xport *sim_xport_get(struct sim *sim, const char *name);
 void sim_transport_conf(struct sim *sim, struct sim_xport *x, struct sched_transport_conf *tc);
 void sim_scenario_free(struct sim *sim);
+
+/* sim_series.c */
+void sim_series_open(struct sim *sim, const char *dir);
+int sim_series_watch(struct sim *sim, struct sim_dest *d);
+void sim_series_until(struct sim *sim, double t, bool inclusive);
+int sim_series_close(struct sim *sim, bool render, const char **error_r);
+
+/* sim_scenario.c: the configuration in use (sluice simulate) */
+int sim_params_from_conf(struct sim *sim, const char **error_r);
+long sim_process_limit(const struct sim *sim, const struct sim_xport *x);
 
 /* sim_report.c */
 void sim_stats_init(struct sim_dest_stats *st);

@@ -46,12 +46,6 @@
 
 static void serve_waiters(struct sim *sim, struct sim_xport *x);
 
-/* process_limit - agent processes of the transport */
-static long process_limit(const struct sim *sim, const struct sim_xport *x)
-{
-	return x->process_limit > 0 ? x->process_limit : sim->p.default_process_limit;
-}
-
 /* max_use - requests per agent process */
 static long max_use(const struct sim *sim, const struct sim_xport *x)
 {
@@ -84,7 +78,7 @@ static struct sim_proc *proc_take(struct sim *sim, struct sim_xport *x)
 		sim_event_cancel(&p->exit_ev);
 		return p;
 	}
-	if (x->procs >= process_limit(sim, x))
+	if (x->procs >= sim_process_limit(sim, x))
 		return NULL;
 	p = xcalloc(1, sizeof(*p));
 	p->x = x;
@@ -491,7 +485,7 @@ void sim_agent_hello(struct sim *sim, struct sim_conn *c)
 /* sim_agent_process_limit - drain_ops.process_limit */
 long sim_agent_process_limit(void *ctx, const struct sched_transport *t)
 {
-	return process_limit(ctx, t->ctx);
+	return sim_process_limit(ctx, t->ctx);
 }
 
 /*
@@ -508,7 +502,7 @@ void sim_agent_timeout(struct sim *sim, struct sim_conn *c)
 		/* Every agent process is ours and busy: waiting, not failing. */
 		x->greeting_waits++;
 		sim_trace(sim, "no greeting from %s conn %ld yet: all %ld agents are ours, waiting on",
-			  x->name, c->id, process_limit(sim, x));
+			  x->name, c->id, sim_process_limit(sim, x));
 		c->timeout_ev = sim_event_add(sim, sim->now + sim->p.qmgr_ipc_timeout,
 					      SIM_EV_CONNECT_TIMEOUT, c);
 		return;

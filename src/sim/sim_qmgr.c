@@ -865,6 +865,7 @@ void sim_run_until(struct sim *sim, double until)
 			next = sim_event_next(sim);
 		if (next > until)
 			break;
+		sim_series_until(sim, next, false);
 		if (next > sim->now)
 			sim->now = next;
 		seen = sim->now >= sim->loop_at;
@@ -880,6 +881,7 @@ void sim_run_until(struct sim *sim, double until)
 			wait = sim->p.loop_cost;
 		sim->loop_at = sim->now + wait;
 	}
+	sim_series_until(sim, until, true);
 	if (until > sim->now)
 		sim->now = until;
 }

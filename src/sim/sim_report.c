@@ -130,6 +130,7 @@ void sim_stats_delivered(struct sim *sim, struct sim_dest *d, struct sim_msg *ms
 	if (n <= 0)
 		return;
 	st->delivered += n;
+	sim->rcpt_delivered += n;
 	st->delay_sum += delay * (double)n;
 	if (delay > st->delay_max)
 		st->delay_max = delay;
