@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "drain.h"
 #include "sched.h"
@@ -155,7 +156,7 @@ struct sim_proc {
 	struct sim_event *exit_ev;	/* max_idle without a connection */
 	struct sim_dest *session;	/* the site it holds a session to */
 	struct sim_event *session_ev;	/* smtp_connection_cache_time_limit */
-	struct sim_proc *next;		/* x->idle_head list */
+	TAILQ_ENTRY(sim_proc) idle_link;	/* on x->idle while it waits */
 };
 
 /* A connection in master's listen queue; conn NULL: closed before accept. */
@@ -177,7 +178,7 @@ struct sim_xport {
 	struct sched_transport *t;	/* NULL until mail is routed to it */
 	struct sim_waiter *wait_head, *wait_tail;	/* master's listen queue */
 	long nwait;
-	struct sim_proc *idle_head, *idle_tail;	/* processes waiting to accept */
+	TAILQ_HEAD(, sim_proc) idle;	/* processes waiting to accept, oldest first */
 	long procs;			/* live agent processes (busy or not) */
 	long peak_procs;
 	long connections;		/* opened so far */

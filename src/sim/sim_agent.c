@@ -71,10 +71,8 @@ static struct sim_proc *proc_take(struct sim *sim, struct sim_xport *x)
 {
 	struct sim_proc *p;
 
-	if ((p = x->idle_head) != NULL) {
-		if ((x->idle_head = p->next) == NULL)
-			x->idle_tail = NULL;
-		p->next = NULL;
+	if ((p = TAILQ_FIRST(&x->idle)) != NULL) {
+		TAILQ_REMOVE(&x->idle, p, idle_link);
 		sim_event_cancel(&p->exit_ev);
 		return p;
 	}
@@ -120,11 +118,7 @@ static void proc_idle(struct sim *sim, struct sim_proc *p)
 
 	p->conn = NULL;
 	p->exit_ev = sim_event_add(sim, sim->now + max_idle(sim, x), SIM_EV_PROC_EXIT, p);
-	if (x->idle_tail)
-		x->idle_tail->next = p;
-	else
-		x->idle_head = p;
-	x->idle_tail = p;
+	TAILQ_INSERT_TAIL(&x->idle, p, idle_link);
 }
 
 /* proc_release - the process is done with its connection: exit or accept again */
@@ -143,14 +137,10 @@ static void proc_release(struct sim *sim, struct sim_proc *p)
 void sim_proc_exit_idle(struct sim *sim, struct sim_proc *p)
 {
 	struct sim_xport *x = p->x;
-	struct sim_proc **pp, *prev = NULL;
 
-	for (pp = &x->idle_head; *pp != p; prev = *pp, pp = &(*pp)->next)
-		if (*pp == NULL)
-			msg_panic("sim_proc_exit_idle: process not idle");
-	*pp = p->next;
-	if (x->idle_tail == p)
-		x->idle_tail = prev;
+	if (p->conn)
+		msg_panic("sim_proc_exit_idle: process not idle");
+	TAILQ_REMOVE(&x->idle, p, idle_link);
 	x->proc_exits++;
 	proc_free(sim, p);
 }
@@ -667,13 +657,12 @@ void sim_agents_free(struct sim *sim)
 			x->wait_head = w->next;
 			free(w);
 		}
-		while ((p = x->idle_head) != NULL) {
-			x->idle_head = p->next;
+		while ((p = TAILQ_FIRST(&x->idle)) != NULL) {
+			TAILQ_REMOVE(&x->idle, p, idle_link);
 			sim_event_cancel(&p->exit_ev);
 			sim_event_cancel(&p->session_ev);
 			free(p);
 		}
 		x->wait_tail = NULL;
-		x->idle_tail = NULL;
 	}
 }

@@ -262,6 +262,7 @@ struct sim_xport *sim_xport_get(struct sim *sim, const char *name)
 			return x;
 	x = xcalloc(1, sizeof(*x));
 	x->name = xstrdup(name);
+	TAILQ_INIT(&x->idle);
 	x->process_limit = -1;
 	x->connect_time = -1;
 	x->max_use = -1;
