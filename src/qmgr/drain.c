@@ -31,6 +31,8 @@ struct drain *drain_create(struct sched *s, const struct drain_ops *ops, void *c
 	d->idle_time = idle_time;
 	d->idle_check_at = INFINITY;
 	d->pending_tail = &d->pending;
+	TAILQ_INIT(&d->conns);
+	TAILQ_INIT(&d->idle);
 	return d;
 }
 
@@ -42,8 +44,8 @@ void drain_free(struct drain **dp, void (*free_batch)(void *batch))
 
 	if (d == NULL)
 		return;
-	while (d->conns)
-		drain_conn_free(d, d->conns);
+	while (!TAILQ_EMPTY(&d->conns))
+		drain_conn_free(d, TAILQ_FIRST(&d->conns));
 	while ((p = d->pending) != NULL) {
 		d->pending = p->next;
 		if (free_batch)
@@ -85,42 +87,23 @@ static void note(struct drain *d, enum drain_note what, struct drain_conn *c,
  */
 static void idle_add(struct drain *d, struct drain_conn *c)
 {
-	struct drain_conn **pp = &d->idle, *prev = NULL;
+	struct drain_conn *at;
 
-	while (*pp && (*pp)->seq > c->seq) {
-		prev = *pp;
-		pp = &(*pp)->idle_next;
-	}
-	c->idle_prev = prev;
-	c->idle_next = *pp;
-	if (*pp)
-		(*pp)->idle_prev = c;
-	*pp = c;
-}
-
-/* idle_del - c leaves the idle list */
-static void idle_del(struct drain *d, struct drain_conn *c)
-{
-	if (c->idle_prev)
-		c->idle_prev->idle_next = c->idle_next;
+	TAILQ_FOREACH(at, &d->idle, idle_link)
+		if (at->seq < c->seq)
+			break;
+	if (at)
+		TAILQ_INSERT_BEFORE(at, c, idle_link);
 	else
-		d->idle = c->idle_next;
-	if (c->idle_next)
-		c->idle_next->idle_prev = c->idle_prev;
-	c->idle_prev = c->idle_next = NULL;
+		TAILQ_INSERT_TAIL(&d->idle, c, idle_link);
 }
 
 /* drain_conn_free - close c and forget it */
 void drain_conn_free(struct drain *d, struct drain_conn *c)
 {
 	if (c->state == DRAIN_CONN_IDLE)
-		idle_del(d, c);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		d->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+		TAILQ_REMOVE(&d->idle, c, idle_link);
+	TAILQ_REMOVE(&d->conns, c, link);
 	d->ops->close(d->ctx, c);
 	free(c->session);
 	free(c);
@@ -167,7 +150,7 @@ static void send_request(struct drain *d, struct drain_conn *c, struct sched_ent
 	bool was_idle;
 
 	if (c->state == DRAIN_CONN_IDLE)
-		idle_del(d, c);
+		TAILQ_REMOVE(&d->idle, c, idle_link);
 	c->entry = e;
 	c->state = DRAIN_CONN_BUSY;
 	d->busy++;
@@ -209,7 +192,7 @@ static struct drain_conn *pick_conn(struct drain *d, struct sched_transport *t,
 {
 	struct drain_conn *c, *plain = NULL, *any = NULL;
 
-	for (c = d->idle; c; c = c->idle_next) {
+	TAILQ_FOREACH(c, &d->idle, idle_link) {
 		if (c->t != t)
 			continue;
 		if (holds_session(c, q))
@@ -225,7 +208,9 @@ static struct drain_conn *pick_conn(struct drain *d, struct sched_transport *t,
 /* has_idle - does t have an idle connection? */
 static bool has_idle(const struct drain *d, const struct sched_transport *t)
 {
-	for (const struct drain_conn *c = d->idle; c; c = c->idle_next)
+	const struct drain_conn *c;
+
+	TAILQ_FOREACH(c, &d->idle, idle_link)
 		if (c->t == t)
 			return true;
 	return false;
@@ -266,9 +251,10 @@ bool drain_hello(struct drain *d, struct drain_conn *c)
 /* agents_held - connections of t that hold an agent process */
 static long agents_held(const struct drain *d, const struct sched_transport *t)
 {
+	const struct drain_conn *c;
 	long n = 0;
 
-	for (const struct drain_conn *c = d->conns; c; c = c->next)
+	TAILQ_FOREACH(c, &d->conns, link)
 		if (c->t == t && c->state != DRAIN_CONN_CONNECTING)
 			n++;
 	return n;
@@ -323,8 +309,10 @@ bool drain_reply(struct drain *d, struct drain_conn *c, const struct sched_outco
 void drain_agents(const struct drain *d, const struct sched_transport *t, long *busy_r,
 		  long *idle_r, long *starting_r)
 {
+	const struct drain_conn *c;
+
 	*busy_r = *idle_r = *starting_r = 0;
-	for (const struct drain_conn *c = d->conns; c; c = c->next) {
+	TAILQ_FOREACH(c, &d->conns, link) {
 		if (c->t != t)
 			continue;
 		if (c->state == DRAIN_CONN_BUSY)
@@ -354,7 +342,7 @@ static void serve_idle(struct drain *d)
 
 	while (progress) {
 		progress = false;
-		for (c = d->idle; c; c = c->idle_next) {
+		TAILQ_FOREACH(c, &d->idle, idle_link) {
 			t = c->t;
 			if ((t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
 			    || t->conf.xport_rate_delay > 0)
@@ -388,10 +376,7 @@ void drain_run(struct drain *d)
 		c->seq = ++d->seq;
 		switch (d->ops->connect(d->ctx, c)) {
 		case DRAIN_CONNECTED:
-			c->next = d->conns;
-			if (d->conns)
-				d->conns->prev = c;
-			d->conns = c;
+			TAILQ_INSERT_HEAD(&d->conns, c, link);
 			continue;
 		case DRAIN_CONNECT_BUSY:
 			/* Every agent is busy: not a failure of the transport. */
@@ -414,8 +399,8 @@ void drain_close_idle(struct drain *d)
 
 	if (t < d->idle_check_at)
 		return;
-	for (c = d->idle; c; c = next) {
-		next = c->idle_next;
+	for (c = TAILQ_FIRST(&d->idle); c; c = next) {
+		next = TAILQ_NEXT(c, idle_link);
 		if (t - c->idle_since >= d->idle_time) {
 			note(d, DRAIN_NOTE_CLOSE_IDLE, c, NULL, NULL);
 			drain_conn_free(d, c);	/* touches no other connection */

@@ -40,6 +40,7 @@
 #define SLUICE_QMGR_DRAIN_H
 
 #include <stdbool.h>
+#include <sys/queue.h>
 
 #include "sched.h"
 
@@ -53,11 +54,13 @@ struct drain_conn {
 	double idle_since;
 	long uses;			/* replies received on this connection */
 	void *ctx;			/* the caller's I/O half */
-	struct drain_conn *prev, *next;	/* every connection, newest first */
 	/* internal */
 	unsigned long seq;		/* creation order */
-	struct drain_conn *idle_prev, *idle_next;	/* idle ones, newest first */
+	TAILQ_ENTRY(drain_conn) link;	/* drain->conns */
+	TAILQ_ENTRY(drain_conn) idle_link;	/* drain->idle while idle */
 };
+
+TAILQ_HEAD(drain_conn_list, drain_conn);
 
 /* What ops->connect did. */
 enum drain_connect {
@@ -124,8 +127,8 @@ struct drain {
 	void *ctx;
 	double idle_time;		/* close connections idle this long */
 	double idle_check_at;		/* no idle connection is due before */
-	struct drain_conn *conns;
-	struct drain_conn *idle;	/* the idle ones, in the order of conns */
+	struct drain_conn_list conns;	/* every connection, newest first */
+	struct drain_conn_list idle;	/* the idle ones, in the same order */
 	unsigned long seq;
 	long busy;			/* deliveries in progress */
 	bool wakeup;			/* run the next turn without sleeping */
