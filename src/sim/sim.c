@@ -21,6 +21,7 @@
  * (the diagnostic "FILE:LINE: text" on standard error) or a failed
  * gnuplot, 2 for bad usage, 78 for a bad configuration.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,10 @@ usage:
 			 || sim_params_from_conf(&sim, &error) < 0)) {
 		fprintf(stderr, "sluice-sim: %s\n", error);
 		return 78;
+	}
+	if (out_dir && access(out_dir, W_OK | X_OK) < 0) {
+		fprintf(stderr, "sluice-sim: -o %s: %s\n", out_dir, strerror(errno));
+		return 2;
 	}
 	if (out_dir)
 		sim_series_open(&sim, out_dir);

@@ -147,6 +147,9 @@ def test_simulate_errors(tmp_path):
     assert "default_process_limit" in r.stderr
     r = subprocess.run([SLUICE, "simulate"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 64 and "usage" in r.stderr
+    r = subprocess.run([SIM, "-o", str(tmp_path / "missing"), str(scn)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "missing: No such file or directory" in r.stderr
     (conf / "main.cf").write_text("")
     scn.write_text("inject 5 to nowhere.test\n")
     r = simulate(conf, scn)
