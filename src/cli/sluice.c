@@ -20,6 +20,7 @@
 #include "cmd_map.h"
 #include "cmd_queue.h"
 #include "cmd_shape.h"
+#include "cmd_simulate.h"
 #include "cmd_super.h"
 #include "cmd_sendmail.h"
 #include "cmd_start.h"
@@ -51,6 +52,7 @@ static const struct {
 	{"import-postfix", cmd_import_postfix, "import-postfix [-c postfix_config_dir] [-n] [-q|-m]"},
 	{"config", cmd_config, "config [-d|-n|-h|-M] [name...] | name=value..."},
 	{"check", cmd_check, "check"},
+	{"simulate", cmd_simulate, "simulate [-o DIR [-g]] SCENARIO"},
 	{"map", cmd_map, "map [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] [TYPE:]FILE..."},
 	{"aliases", cmd_aliases, "aliases [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] [[TYPE:]FILE...]"},
 };

@@ -31,8 +31,10 @@
 #include "global/mail_server.h"
 #include "global/master_cf.h"
 #include "global/params.h"
+#include "drain.h"
 #include "global/resolve.h"
 #include "qmgr.h"
+#include "qmgr_conf.h"
 #include "util/ev.h"
 #include "util/htable.h"
 #include "util/iostuff.h"
@@ -43,6 +45,7 @@
 #define QMGR_MAX_WAIT		5.0	/* longest sleep between turns */
 #define BACKLOG_SLICE_MAX	256	/* messages re-deferred in place per turn */
 #define BACKLOG_SLICE_TIME	0.005	/* seconds of that work per turn, at most */
+#define QMGR_AGENT_IDLE		10.0	/* seconds an unused agent connection is kept */
 
 struct sched *qmgr_sched;
 struct qmgr_message *qmgr_messages;
@@ -51,90 +54,62 @@ long qmgr_vrfy_pend_count;
 double qmgr_now;
 struct htable *qmgr_recovered;
 
-static bool wakeup_pending;
-static volatile sig_atomic_t reload_pending;
+struct drain *qmgr_drain;
 
-/* Entries the scheduler gave back (dead destination): re-routed each turn. */
-struct pending_defer {
-	struct qmgr_batch *batch;
-	char *status, *reason;
-	bool from_retry;
-	struct pending_defer *next;
-};
-static struct pending_defer *pending_defers, **pending_tail = &pending_defers;
+static volatile sig_atomic_t reload_pending;
 
 /* qmgr_wakeup - something changed: run the loop hook again without sleeping */
 void qmgr_wakeup(void)
 {
-	wakeup_pending = true;
+	drain_wakeup(qmgr_drain);
 }
 
 /* qmgr_entry_defer - scheduler callback: a todo entry's destination died */
 void qmgr_entry_defer(void *ctx, struct sched_entry *e, const char *status,
 		      const char *reason)
 {
-	struct pending_defer *p = xcalloc(1, sizeof(*p));
-
-	/*
-	 * This runs inside the scheduler: no new entries may be made here.
-	 * The batch is re-routed to the retry transport by the loop hook.
-	 */
-	p->batch = e->ctx;
-	p->status = xstrdup(status);
-	p->reason = xstrdup(reason);
-	p->from_retry = strcmp(e->queue->transport->name, "retry") == 0;
-	e->ctx = NULL;
-	*pending_tail = p;
-	pending_tail = &p->next;
-	wakeup_pending = true;
+	drain_entry_defer(qmgr_drain, e, status, reason);
 }
 
-/* process_pending_defers - send given-back entries to the retry agent */
-static void process_pending_defers(void)
+/* drain_now - drain_ops.now: the wall clock at the start of this turn */
+static double drain_now(void *ctx)
 {
-	struct pending_defer *p;
-	struct sched_transport *retry;
-	struct sched_queue *q;
-	struct sched_entry *e;
-	struct qmgr_message *msg;
-	struct sched_transport_conf tc;
-	char *why;
+	return qmgr_now;
+}
 
-	while ((p = pending_defers) != NULL) {
-		if ((pending_defers = p->next) == NULL)
-			pending_tail = &pending_defers;
-		msg = p->batch->msg;
-		if ((retry = sched_transport_find(qmgr_sched, "retry")) == NULL) {
-			qmgr_message_transport_conf("retry", &tc);
-			retry = sched_transport_create(qmgr_sched, "retry", &tc);
-		}
-		if (p->from_retry || sched_transport_dead(retry)) {
-			/* Nobody left to log it for us: record it here. */
-			qmgr_defer_batch(p->batch, p->status, p->reason);
-			msg->rcpt_mem -= (long)p->batch->count;
-			qmgr_batch_free(p->batch);
-			if (--msg->refcount == 0)
-				qmgr_active_continue(msg);
-		} else {
-			why = xasprintf("%s %s", p->status, p->reason);
-			if ((q = sched_queue_find(retry, why)) == NULL)
-				q = sched_queue_create(retry, why, why, qmgr_now);
-			if (sched_queue_dead(q)) {
-				qmgr_defer_batch(p->batch, p->status, p->reason);
-				msg->rcpt_mem -= (long)p->batch->count;
-				qmgr_batch_free(p->batch);
-				if (--msg->refcount == 0)
-					qmgr_active_continue(msg);
-			} else {
-				e = sched_entry_create(q, msg, (long)p->batch->count, qmgr_now);
-				e->ctx = p->batch;
-			}
-			free(why);
-		}
-		free(p->status);
-		free(p->reason);
-		free(p);
+/* retry_transport - drain_ops.retry_transport */
+static struct sched_transport *retry_transport(void *ctx)
+{
+	struct sched_transport *retry;
+	struct sched_transport_conf tc;
+
+	if ((retry = sched_transport_find(qmgr_sched, "retry")) == NULL) {
+		qmgr_conf_transport("retry", &tc);
+		retry = sched_transport_create(qmgr_sched, "retry", &tc);
 	}
+	return retry;
+}
+
+/* defer_batch - drain_ops.defer_batch: nobody left to log it for us */
+static void defer_batch(void *ctx, void *batch, const char *status, const char *reason)
+{
+	struct qmgr_batch *b = batch;
+	struct qmgr_message *msg = b->msg;
+
+	qmgr_defer_batch(b, status, reason);
+	msg->rcpt_mem -= (long)b->count;
+	qmgr_batch_free(b);
+	if (--msg->refcount == 0)
+		qmgr_active_continue(msg);
+}
+
+/* batch_retry - drain_ops.batch_retry: the batch goes to the retry agent */
+static void *batch_retry(void *ctx, void *batch, long *count_r)
+{
+	struct qmgr_batch *b = batch;
+
+	*count_r = (long)b->count;
+	return b->msg;
 }
 
 /* clog_warning - scheduler callback */
@@ -147,19 +122,6 @@ static void clog_warning(void *ctx, const struct sched_queue *q, const char *tex
 static void feedback_log(void *ctx, const char *text)
 {
 	msg_info("%s", text);
-}
-
-/* sched_conf_from_params - the scheduler's global settings */
-static void sched_conf_from_params(struct sched_conf *conf)
-{
-	sched_conf_defaults(conf);
-	conf->qmgr_message_active_limit = var_qmgr_message_active_limit;
-	conf->qmgr_message_recipient_limit = var_qmgr_message_recipient_limit;
-	conf->minimal_backoff_time = (double)var_minimal_backoff_time;
-	conf->transport_retry_time = (double)var_transport_retry_time;
-	conf->qmgr_clog_warn_time = (double)var_qmgr_clog_warn_time;
-	conf->helpful_warnings = var_helpful_warnings;
-	conf->destination_concurrency_feedback_debug = var_destination_concurrency_feedback_debug;
 }
 
 /* qmgr_trigger_event - one-byte requests on the FIFO */
@@ -206,7 +168,7 @@ static void qmgr_trigger_event(int event, void *ctx)
 		qmgr_scan_request(qmgr_incoming_scan, incoming);
 	if (deferred)
 		qmgr_scan_request(qmgr_deferred_scan, deferred);
-	wakeup_pending = true;
+	qmgr_wakeup();
 }
 
 /* qmgr_deferred_run_event - the queue_run_delay timer */
@@ -254,14 +216,14 @@ static void qmgr_reload_event(int event, void *ctx)
 		msg_warn("reload: %s", error);
 	else
 		check_relay_service();
-	sched_conf_from_params(&conf);
+	qmgr_conf_sched(&conf);
 	sched_reconfigure(qmgr_sched, &conf);
 	sched_feed_init(&qmgr_sched->feed, var_qmgr_message_active_limit,
 			var_qmgr_message_recipient_limit);
 	qmgr_message_reconfigure();
 	msg_info("reload -- configuration %s",
 		 mail_conf_dir() ? mail_conf_dir() : "(embedded default)");
-	wakeup_pending = true;
+	qmgr_wakeup();
 }
 
 /* qmgr_stop_event - SIGTERM: active mail stays in active/ for the next start */
@@ -338,37 +300,28 @@ static bool feed_one(bool *incoming_r)
 	return false;
 }
 
-/* qmgr_loop - what happens each turn; returns how long to sleep */
-static double qmgr_loop(void)
+/* feed - drain_ops.feed: one import, and cleanup's in_flow_delay tokens */
+static bool feed(void *ctx)
 {
-	double next, wait = QMGR_MAX_WAIT;
-
-	/* Never sleep past our own watchdog. */
-	if (wait > (double)var_qmgr_daemon_timeout / 2)
-		wait = (double)var_qmgr_daemon_timeout / 2;
 	bool fed, fed_incoming = false;
 
-	qmgr_now = wall_time();
-	wakeup_pending = false;
-	sched_run_timers(qmgr_sched, qmgr_now);
-	process_pending_defers();
-	qmgr_deliver_drain();
 	fed = feed_one(&fed_incoming);
 	/* in_flow_delay tokens for cleanup (global/mail_flow.h) */
 	mail_flow_qmgr(var_queue_directory, fed && fed_incoming,
 		       !qmgr_scan_running(qmgr_incoming_scan));
-	process_pending_defers();
-	qmgr_deliver_drain();
-	qmgr_deliver_close_idle();
+	return fed;
+}
 
-	if (fed || wakeup_pending || pending_defers)
-		return 0;
-	if ((next = sched_next_timer(qmgr_sched)) >= 0) {
-		next -= qmgr_now;
-		if (next < wait)
-			wait = next < 0 ? 0 : next;
-	}
-	return wait;
+/* qmgr_loop - what happens each turn (drain.c); returns how long to sleep */
+static double qmgr_loop(void)
+{
+	double wait = QMGR_MAX_WAIT;
+
+	/* Never sleep past our own watchdog. */
+	if (wait > (double)var_qmgr_daemon_timeout / 2)
+		wait = (double)var_qmgr_daemon_timeout / 2;
+	qmgr_now = wall_time();
+	return drain_turn(qmgr_drain, wait);
 }
 
 int main(int argc, char **argv)
@@ -378,6 +331,13 @@ int main(int argc, char **argv)
 		.clog_warning = clog_warning,
 		.log = feedback_log,
 		.queue_init_window = qmgr_state_init_window,
+	};
+	static struct drain_ops dops = {
+		.now = drain_now,
+		.retry_transport = retry_transport,
+		.defer_batch = defer_batch,
+		.batch_retry = batch_retry,
+		.feed = feed,
 	};
 	struct mail_server_opts opts;
 	struct sched_conf conf;
@@ -393,11 +353,13 @@ int main(int argc, char **argv)
 		msg_fatal("%s", error);
 	check_relay_service();
 
-	sched_conf_from_params(&conf);
+	qmgr_conf_sched(&conf);
 	qmgr_sched = sched_create(&conf, &ops, NULL);
 	sched_feed_init(&qmgr_sched->feed, var_qmgr_message_active_limit,
 			var_qmgr_message_recipient_limit);
 	qmgr_now = wall_time();
+	qmgr_deliver_ops(&dops);
+	qmgr_drain = drain_create(qmgr_sched, &dops, NULL, QMGR_AGENT_IDLE);
 
 	ev_init();
 	qmgr_state_init();

@@ -11,12 +11,17 @@
  *   qmgr_message.c  read envelope and recipients (in chunks), route them,
  *                   group them into entries of the scheduler
  *   qmgr_deliver.c  connections to delivery agents, requests and replies
+ *   drain.c         the drain policy: which connection carries which
+ *                   delivery, the order of a turn's steps (no I/O; shared
+ *                   with sluice-sim)
  *   qmgr_bounce.c   asynchronous requests to the bounce service
  *   qmgr_defer.c    recipients the queue manager defers itself
  *   qmgr_control.c  requests from the queue tools (hold/delete/requeue of
  *                   messages in the active queue; the live state)
  *   qmgr_state.c    the live state report; five-minute counters
  *   qmgr_stats.c    the pure five-minute counters (qmgr_stats.h)
+ *   qmgr_conf.c     the scheduler's settings from main.cf and master.cf
+ *                   (qmgr_conf.h; shared with sluice-sim)
  *   sched.c         the pure scheduler (sched.h)
  */
 #ifndef SLUICE_QMGR_H
@@ -84,6 +89,7 @@ extern long qmgr_message_count;
 extern long qmgr_vrfy_pend_count;
 extern double qmgr_now;			/* wall clock at the start of this turn */
 extern struct htable *qmgr_recovered;	/* IDs found in active/ at start-up */
+extern struct drain *qmgr_drain;	/* the drain policy (drain.h) */
 
 /* qmgr_scan.c */
 struct qmgr_scan;
@@ -116,7 +122,6 @@ int qmgr_message_read(struct qmgr_message *msg);
 int qmgr_message_more(struct qmgr_message *msg);
 void qmgr_batch_free(struct qmgr_batch *b);
 char *qmgr_message_path(const struct qmgr_message *msg);
-void qmgr_message_transport_conf(const char *transport, struct sched_transport_conf *tc);
 void qmgr_message_reconfigure(void);
 bool qmgr_rcpt_dead(const char *addr, char **why_r);
 
@@ -128,8 +133,9 @@ int qmgr_backlog_defer(const char *id, int scan_flags);
 void qmgr_backlog_sync(void);
 
 /* qmgr_deliver.c */
-void qmgr_deliver_drain(void);
-void qmgr_deliver_close_idle(void);
+struct drain_ops;
+/* qmgr_deliver_ops - fill in the I/O operations of the drain policy. */
+void qmgr_deliver_ops(struct drain_ops *ops);
 long qmgr_deliver_busy_count(void);
 /* qmgr_deliver_agents - agent connections of t: delivering, idle, being
  * set up; and the master.cf process limit of its service (0: none). */

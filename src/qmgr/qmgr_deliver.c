@@ -7,10 +7,9 @@
  * when there is none is a new one opened (asynchronously: the scheduler's
  * "pending" count covers it until the agent's hello arrives).  An idle
  * connection remembers the next hop its agent keeps an SMTP session to.
- * The destination is chosen round robin first; then, among the idle
- * connections, the one whose agent holds a session to it is preferred:
- * that is how a request reaches the agent that can reuse a session
- * without session reuse overriding fairness between destinations.
+ * Which connection carries which delivery, and when one is opened or
+ * closed, is the drain policy's decision (drain.c, shared with
+ * sluice-sim); this file is its I/O: sockets, frames, time limits, logs.
  *
  * Time limits: qmgr_ipc_timeout for the hello and for writing a request (an
  * agent that does not answer costs that delivery, not the queue manager);
@@ -35,11 +34,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "drain.h"
 #include "global/deliver_request.h"
-#include "global/mail_conf.h"
-#include "global/master_cf.h"
 #include "global/params.h"
 #include "qmgr.h"
+#include "qmgr_conf.h"
 #include "util/attr.h"
 #include "util/buf.h"
 #include "util/ev.h"
@@ -47,124 +46,94 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#define QMGR_AGENT_IDLE		10.0	/* seconds an unused connection is kept */
-
-enum conn_state { CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
-
-struct agent_conn {
+/* The I/O half of a connection (drain_conn->ctx). */
+struct agent_io {
 	int fd;
-	struct sched_transport *t;
-	enum conn_state state;
 	struct buf *in, *out;
 	size_t written;
-	struct sched_entry *entry;
-	char *session;			/* queue name the agent holds a session to */
-	double idle_since;
-	long uses;			/* replies received on this connection */
-	struct agent_conn *prev, *next;
+	struct drain_conn *dc;
 };
 
-static struct agent_conn *conns;
-static long busy_count;
-
 static void conn_read_event(int event, void *ctx);
-static long maxproc(const struct sched_transport *t);
-static long agents_held(const struct sched_transport *t);
 
 /* qmgr_deliver_busy_count - deliveries in progress */
 long qmgr_deliver_busy_count(void)
 {
-	return busy_count;
+	return qmgr_drain->busy;
+}
+
+/* maxproc - master.cf process limit of a transport's service (0: none) */
+static long maxproc(void *ctx, const struct sched_transport *t)
+{
+	long limit = qmgr_conf_process_limit(t->name);
+
+	return limit > 0 ? limit : 0;
 }
 
 /* qmgr_deliver_agents - connections of t by state (for status reports) */
 void qmgr_deliver_agents(const struct sched_transport *t, long *busy_r, long *idle_r,
 			 long *starting_r, long *limit_r)
 {
-	*busy_r = *idle_r = *starting_r = 0;
-	for (const struct agent_conn *c = conns; c; c = c->next) {
-		if (c->t != t)
-			continue;
-		if (c->state == CONN_BUSY)
-			++*busy_r;
-		else if (c->state == CONN_IDLE)
-			++*idle_r;
-		else
-			++*starting_r;
-	}
-	*limit_r = maxproc(t);
+	drain_agents(qmgr_drain, t, busy_r, idle_r, starting_r);
+	*limit_r = maxproc(NULL, t);
 }
 
-/* conn_free - close and forget a connection */
-static void conn_free(struct agent_conn *c)
+/* conn_close - drain_ops.close: release the socket and buffers */
+static void conn_close(void *ctx, struct drain_conn *dc)
 {
-	ev_disable(c->fd);
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	buf_free(&c->in);
-	buf_free(&c->out);
-	free(c->session);
-	free(c);
+	struct agent_io *io = dc->ctx;
+
+	ev_disable(io->fd);
+	close(io->fd);
+	buf_free(&io->in);
+	buf_free(&io->out);
+	free(io);
 }
 
-/* conn_idle - the connection waits for work (or for the agent to leave) */
-static void conn_idle(struct agent_conn *c)
+/* conn_idle - drain_ops.idle: wait for work, or for the agent to leave */
+static void conn_idle(void *ctx, struct drain_conn *dc)
 {
-	c->state = CONN_IDLE;
-	c->entry = NULL;
-	c->idle_since = qmgr_now;
-	ev_read_enable(c->fd, conn_read_event, c, -1);
+	struct agent_io *io = dc->ctx;
+
+	ev_read_enable(io->fd, conn_read_event, io, -1);
 }
 
-/* entry_finish - account for a finished entry, then let the message go on */
-static void entry_finish(struct agent_conn *c, const struct sched_outcome *o)
+/* batch_done - drain_ops.batch_done: the recipients are accounted for */
+static void batch_done(void *ctx, void *batch)
 {
-	struct sched_entry *e = c->entry;
-	struct qmgr_message *msg = e->msg;
-	struct qmgr_batch *b = e->ctx;
+	struct qmgr_batch *b = batch;
+	struct qmgr_message *msg = b->msg;
 
-	c->entry = NULL;
-	busy_count--;
-	if (o->kind == SCHED_OUTCOME_CRASH) {
-		/* The scheduler hands the entry back through qmgr_entry_defer(). */
-		sched_entry_done(e, o, qmgr_now);
-		return;
-	}
 	msg->rcpt_mem -= (long)b->count;
 	qmgr_batch_free(b);
-	e->ctx = NULL;
-	sched_entry_done(e, o, qmgr_now);
 	if (--msg->refcount == 0)
 		qmgr_active_continue(msg);
 }
 
-/* conn_crash - the agent broke while delivering */
-static void conn_crash(struct agent_conn *c, const char *why)
+/* conn_crash - drain_ops.crash: the agent broke while delivering */
+static void conn_crash(void *ctx, struct drain_conn *dc, const char *why)
 {
 	struct sched_outcome o = {.kind = SCHED_OUTCOME_CRASH};
-	struct qmgr_message *msg = c->entry->msg;
+	struct qmgr_batch *b = dc->entry->ctx;
+	struct qmgr_message *msg = b->msg;
 
-	msg_warn("%s: private/%s: %s; delivery deferred", msg->id, c->t->name, why);
+	msg_warn("%s: private/%s: %s; delivery deferred", msg->id, dc->t->name, why);
 	msg->flags |= QMGR_MSG_DEFERRED | QMGR_MSG_LOGS;
-	entry_finish(c, &o);
-	conn_free(c);
+	drain_entry_finish(qmgr_drain, dc, &o);
+	drain_conn_free(qmgr_drain, dc);
 }
 
 /* handle_reply - one reply frame from a busy agent */
-static void handle_reply(struct agent_conn *c, struct attr_list *al)
+static void handle_reply(struct drain_conn *dc, struct attr_list *al)
 {
 	struct deliver_reply rep;
 	struct sched_outcome o;
-	struct qmgr_message *msg = c->entry->msg;
+	struct qmgr_batch *b = dc->entry->ctx;
+	struct qmgr_message *msg = b->msg;
 	const char *error;
 
 	if (deliver_reply_decode(al, &rep, &error) < 0) {
-		conn_crash(c, error);
+		conn_crash(NULL, dc, error);
 		return;
 	}
 	if (rep.bounced > 0 || rep.status != DEL_STAT_FINAL)
@@ -181,28 +150,21 @@ static void handle_reply(struct agent_conn *c, struct attr_list *al)
 	} else {
 		o.kind = SCHED_OUTCOME_OK;
 	}
-	free(c->session);
-	c->session = rep.session && *rep.session ? xstrdup(rep.session) : NULL;
-	qmgr_state_count(c->entry->queue, rep.sent,
-			 rep.hop_status[0] ? (long)c->entry->nrcpt : rep.bounced + rep.deferred);
-	entry_finish(c, &o);
-	c->uses++;
-	/* An agent at the end of its max_use leaves: do not reuse it. */
-	if (rep.last)
-		conn_free(c);
-	else
-		conn_idle(c);
+	qmgr_state_count(dc->entry->queue, rep.sent,
+			 rep.hop_status[0] ? (long)dc->entry->nrcpt : rep.bounced + rep.deferred);
+	(void)drain_reply(qmgr_drain, dc, &o, rep.session, rep.last);
 	deliver_reply_clear(&rep);
-	qmgr_wakeup();
 }
 
-/* send_request - hand entry e to the agent on connection c */
-static void send_request(struct agent_conn *c, struct sched_entry *e)
+/* send_request - drain_ops.send: hand entry e to the agent */
+static enum drain_send send_request(void *ctx, struct drain_conn *dc, struct sched_entry *e,
+				    const char **why_r)
 {
+	struct agent_io *io = dc->ctx;
 	struct deliver_request req;
 	struct deliver_rcpt *rcpt;
-	struct qmgr_message *msg = e->msg;
 	struct qmgr_batch *b = e->ctx;
+	struct qmgr_message *msg = b->msg;
 	ssize_t n;
 
 	rcpt = xcalloc(b->count, sizeof(*rcpt));
@@ -216,7 +178,7 @@ static void send_request(struct agent_conn *c, struct sched_entry *e)
 	memset(&req, 0, sizeof(req));
 	req.queue_name = "active";
 	req.queue_id = msg->id;
-	req.transport = c->t->name;
+	req.transport = dc->t->name;
 	req.nexthop = e->queue->nexthop;
 	req.sender = msg->env.sender;
 	req.envid = msg->env.envid ? msg->env.envid : "";
@@ -229,118 +191,44 @@ static void send_request(struct agent_conn *c, struct sched_entry *e)
 	req.request_time = qmgr_now;
 	req.rcpt_count = b->count;
 	req.rcpt = rcpt;
-	deliver_request_encode(&req, c->out);
+	deliver_request_encode(&req, io->out);
 	free(rcpt);
 
-	c->entry = e;
-	c->state = CONN_BUSY;
-	c->written = 0;
-	busy_count++;
+	io->written = 0;
 	/* Small frames go out at once; ev covers a full socket buffer. */
-	n = write(c->fd, c->out->data, c->out->len);
+	n = write(io->fd, io->out->data, io->out->len);
 	if (n > 0)
-		c->written = (size_t)n;
+		io->written = (size_t)n;
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		bool was_idle = c->uses > 0 || c->idle_since < qmgr_now;
-
-		if (was_idle && (errno == EPIPE || errno == ECONNRESET)) {
-			/*
-			 * A reused agent went away while idle (max_idle, reload):
-			 * it never saw the request, so nothing was delivered.
-			 * The entry waits for another agent; no crash, no blame.
-			 */
-			c->entry = NULL;
-			busy_count--;
-			sched_entry_unselect(e);
-			conn_free(c);
-			qmgr_wakeup();
-			return;
-		}
-		conn_crash(c, strerror(errno));
-		return;
+		*why_r = strerror(errno);
+		return errno == EPIPE || errno == ECONNRESET ? DRAIN_SEND_GONE : DRAIN_SEND_FAILED;
 	}
-	if (c->written < c->out->len)
-		ev_write_enable(c->fd, conn_read_event, c, (double)var_qmgr_ipc_timeout);
+	if (io->written < io->out->len)
+		ev_write_enable(io->fd, conn_read_event, io, (double)var_qmgr_ipc_timeout);
 	else
-		ev_read_enable(c->fd, conn_read_event, c, (double)var_daemon_timeout);
-}
-
-/*
- * pick_conn - the idle connection of t to carry a delivery to queue q: one
- * whose agent holds a session to q's next hop if there is one (reuse),
- * else preferably one without a session (keep sessions for their hops).
- * Destinations are chosen round robin first, so session reuse never
- * overrides fairness between destinations.
- */
-static struct agent_conn *pick_conn(struct sched_transport *t, const struct sched_queue *q)
-{
-	struct agent_conn *c, *plain = NULL, *any = NULL;
-
-	for (c = conns; c; c = c->next) {
-		if (c->t != t || c->state != CONN_IDLE)
-			continue;
-		if (c->session && strcmp(c->session, q->name) == 0)
-			return c;
-		if (c->session == NULL && plain == NULL)
-			plain = c;
-		if (any == NULL)
-			any = c;
-	}
-	return plain ? plain : any;
-}
-
-/* has_idle - does t have an idle connection? */
-static bool has_idle(const struct sched_transport *t)
-{
-	for (struct agent_conn *c = conns; c; c = c->next)
-		if (c->t == t && c->state == CONN_IDLE)
-			return true;
-	return false;
-}
-
-/* deliver_next - a connection of t is ready: send the next entry, if any */
-static bool deliver_next(struct sched_transport *t, struct agent_conn *ready)
-{
-	struct sched_entry *e = sched_select_entry(t, NULL, qmgr_now);
-	struct agent_conn *c;
-
-	if (e == NULL)
-		return false;
-	/* A newly connected agent may have to give way to one with a session. */
-	c = pick_conn(t, e->queue);
-	if (ready && (c == NULL || c->session == NULL || strcmp(c->session, e->queue->name) != 0))
-		c = ready;
-	if (c == NULL)
-		msg_panic("deliver_next: no connection for transport %s", t->name);
-	send_request(c, e);
-	return true;
+		ev_read_enable(io->fd, conn_read_event, io, (double)var_daemon_timeout);
+	return DRAIN_SENT;
 }
 
 /* conn_hello - check the agent's greeting */
-static void conn_hello(struct agent_conn *c, struct attr_list *al)
+static void conn_hello(struct drain_conn *dc, struct attr_list *al)
 {
 	const char *proto = attr_get(al, "protocol");
 
 	if (proto == NULL || strcmp(proto, DELIVER_PROTOCOL) != 0) {
-		msg_warn("private/%s: unexpected greeting from the delivery agent", c->t->name);
-		sched_transport_connect_failed(c->t, NULL, NULL, qmgr_now);
-		conn_free(c);
+		msg_warn("private/%s: unexpected greeting from the delivery agent", dc->t->name);
+		drain_connect_failed(qmgr_drain, dc);
 		return;
 	}
-	sched_transport_connected(c->t);
-	/*
-	 * Ready for work: idle first, then offer it the next delivery (which
-	 * may go to an agent holding a session instead, or fail and free c:
-	 * nothing below may touch c).
-	 */
-	conn_idle(c);
-	(void)deliver_next(c->t, c);
+	/* The policy may free dc: nothing below may touch it. */
+	(void)drain_hello(qmgr_drain, dc);
 }
 
 /* conn_read_event - readable, writable or timed out */
 static void conn_read_event(int event, void *ctx)
 {
-	struct agent_conn *c = ctx;
+	struct agent_io *io = ctx;
+	struct drain_conn *dc = io->dc;
 	struct attr_list al;
 	const char *error;
 	char tmp[8192];
@@ -348,195 +236,119 @@ static void conn_read_event(int event, void *ctx)
 	int r;
 
 	if (event & EV_E_TIMEOUT) {
-		long limit = c->state == CONN_CONNECTING ? maxproc(c->t) : 0;
-
-		if (limit > 0 && agents_held(c->t) >= limit) {
+		if (drain_greeting_wait(qmgr_drain, dc)) {
 			/* Every agent process is ours and busy: waiting, not failing. */
-			ev_read_enable(c->fd, conn_read_event, c, (double)var_qmgr_ipc_timeout);
+			ev_read_enable(io->fd, conn_read_event, io, (double)var_qmgr_ipc_timeout);
 			return;
 		}
-		if (c->state == CONN_CONNECTING) {
+		if (dc->state == DRAIN_CONN_CONNECTING) {
 			msg_warn("private/%s: no greeting from the delivery agent within %lds",
-				 c->t->name, var_qmgr_ipc_timeout);
-			sched_transport_connect_failed(c->t, NULL, NULL, qmgr_now);
-			conn_free(c);
-		} else if (c->state == CONN_BUSY) {
-			conn_crash(c, "delivery agent did not answer in time");
+				 dc->t->name, var_qmgr_ipc_timeout);
+			drain_connect_failed(qmgr_drain, dc);
+		} else if (dc->state == DRAIN_CONN_BUSY) {
+			conn_crash(NULL, dc, "delivery agent did not answer in time");
 		}
 		qmgr_wakeup();
 		return;
 	}
 	if (event & EV_E_WRITE) {
-		n = write(c->fd, c->out->data + c->written, c->out->len - c->written);
+		n = write(io->fd, io->out->data + io->written, io->out->len - io->written);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			conn_crash(c, strerror(errno));
+			conn_crash(NULL, dc, strerror(errno));
 			qmgr_wakeup();
 			return;
 		}
 		if (n > 0)
-			c->written += (size_t)n;
-		if (c->written == c->out->len)
-			ev_read_enable(c->fd, conn_read_event, c, (double)var_daemon_timeout);
+			io->written += (size_t)n;
+		if (io->written == io->out->len)
+			ev_read_enable(io->fd, conn_read_event, io, (double)var_daemon_timeout);
 		return;
 	}
-	n = read(c->fd, tmp, sizeof(tmp));
+	n = read(io->fd, tmp, sizeof(tmp));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		if (c->state == CONN_BUSY) {
-			conn_crash(c, "lost connection with the delivery agent");
-		} else if (c->state == CONN_CONNECTING) {
+		if (dc->state == DRAIN_CONN_BUSY) {
+			conn_crash(NULL, dc, "lost connection with the delivery agent");
+		} else if (dc->state == DRAIN_CONN_CONNECTING) {
 			/* It was reached and went away (killed): not a dead transport. */
 			msg_warn("private/%s: the delivery agent closed the connection before its greeting",
-				 c->t->name);
-			sched_transport_connect_lost(c->t, qmgr_now);
-			conn_free(c);
+				 dc->t->name);
+			drain_connect_lost(qmgr_drain, dc);
 		} else {
-			conn_free(c);	/* an idle agent left: normal */
+			drain_conn_free(qmgr_drain, dc);	/* an idle agent left: normal */
 		}
 		qmgr_wakeup();
 		return;
 	}
-	buf_append(c->in, tmp, (size_t)n);
+	buf_append(io->in, tmp, (size_t)n);
 	attr_list_init(&al);
-	while ((r = attr_frame_extract(c->in, 65536, &al, &error)) == 1) {
-		if (c->state == CONN_CONNECTING) {
-			conn_hello(c, &al);
-		} else if (c->state == CONN_BUSY) {
-			handle_reply(c, &al);
+	while ((r = attr_frame_extract(io->in, 65536, &al, &error)) == 1) {
+		if (dc->state == DRAIN_CONN_CONNECTING) {
+			conn_hello(dc, &al);
+		} else if (dc->state == DRAIN_CONN_BUSY) {
+			handle_reply(dc, &al);
 		} else {
 			msg_warn("private/%s: unexpected message from an idle delivery agent",
-				 c->t->name);
-			conn_free(c);
+				 dc->t->name);
+			drain_conn_free(qmgr_drain, dc);
 		}
 		attr_list_deinit(&al);
 		return;
 	}
 	attr_list_deinit(&al);
 	if (r < 0) {
-		if (c->state == CONN_BUSY) {
-			conn_crash(c, error);
+		if (dc->state == DRAIN_CONN_BUSY) {
+			conn_crash(NULL, dc, error);
 		} else {
-			if (c->state == CONN_CONNECTING)
-				sched_transport_connect_failed(c->t, NULL, NULL, qmgr_now);
-			msg_warn("private/%s: %s", c->t->name, error);
-			conn_free(c);
+			msg_warn("private/%s: %s", dc->t->name, error);
+			if (dc->state == DRAIN_CONN_CONNECTING)
+				drain_connect_failed(qmgr_drain, dc);
+			else
+				drain_conn_free(qmgr_drain, dc);
 		}
 		qmgr_wakeup();
 	}
 }
 
-/* maxproc - master.cf process limit of a transport's service (0: none) */
-static long maxproc(const struct sched_transport *t)
+/* conn_connect - drain_ops.connect: open private/<transport> */
+static enum drain_connect conn_connect(void *ctx, struct drain_conn *dc)
 {
-	const struct master_ent *ents, *e;
-	size_t n;
-
-	ents = mail_conf_master(&n);
-	e = master_cf_find(ents, n, t->name, "unix");
-	return e ? e->maxproc : 0;
-}
-
-/* agents_held - connections of t that hold an agent process */
-static long agents_held(const struct sched_transport *t)
-{
-	long n = 0;
-
-	for (struct agent_conn *c = conns; c; c = c->next)
-		if (c->t == t && c->state != CONN_CONNECTING)
-			n++;
-	return n;
-}
-
-/*
- * serve_idle - give idle connections work before anything else.  The
- * scheduler's transport selection caps connection set-ups at two per
- * transport; while those wait for an agent process (every process busy or
- * held idle by us), idle connections would otherwise sit unused.  A dead
- * or rate-locked transport gets nothing here: those limits stay the
- * scheduler's.
- */
-static void serve_idle(void)
-{
-	struct agent_conn *c;
-	struct sched_transport *t;
-	bool progress = true;
-
-	while (progress) {
-		progress = false;
-		for (c = conns; c; c = c->next) {
-			if (c->state != CONN_IDLE)
-				continue;
-			t = c->t;
-			/* Dead, or paced by a transport rate delay: the scheduler decides. */
-			if ((t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
-			    || t->conf.xport_rate_delay > 0)
-				continue;
-			if (deliver_next(t, NULL)) {
-				progress = true;
-				break;		/* the list changed: start over */
-			}
-		}
-	}
-}
-
-/* qmgr_deliver_drain - give every transport that can use it a delivery */
-void qmgr_deliver_drain(void)
-{
-	struct sched_transport *t;
-	struct agent_conn *c;
+	struct agent_io *io;
 	char *path;
 	int fd;
 
-	serve_idle();
-	while ((t = sched_select_transport(qmgr_sched, qmgr_now)) != NULL) {
-		if (has_idle(t)) {
-			sched_transport_connected(t);
-			/* The scheduler said yes; if it changes its mind, stop here. */
-			if (!deliver_next(t, NULL))
-				break;
-			continue;
-		}
-		path = xasprintf("%s/private/%s", var_queue_directory, t->name);
-		fd = unix_connect(path, true);
-		if (fd < 0 && errno == EAGAIN) {
-			/*
-			 * The agents' listen queue is full: every agent is busy.
-			 * Not a failure of the transport; try again next turn.
-			 */
-			free(path);
-			sched_transport_connect_abandoned(t);
-			break;
-		}
-		if (fd < 0) {
-			msg_warn("connect to transport %s: %s", path, strerror(errno));
-			free(path);
-			sched_transport_connect_failed(t, NULL, NULL, qmgr_now);
-			continue;
-		}
+	path = xasprintf("%s/private/%s", var_queue_directory, dc->t->name);
+	fd = unix_connect(path, true);
+	if (fd < 0 && errno == EAGAIN) {
+		/* The agents' listen queue is full: every agent is busy. */
 		free(path);
-		c = xcalloc(1, sizeof(*c));
-		c->fd = fd;
-		c->t = t;
-		c->state = CONN_CONNECTING;
-		c->in = buf_create(1024);
-		c->out = buf_create(1024);
-		c->next = conns;
-		if (conns)
-			conns->prev = c;
-		conns = c;
-		ev_read_enable(fd, conn_read_event, c, (double)var_qmgr_ipc_timeout);
+		return DRAIN_CONNECT_BUSY;
 	}
+	if (fd < 0) {
+		msg_warn("connect to transport %s: %s", path, strerror(errno));
+		free(path);
+		return DRAIN_CONNECT_FAILED;
+	}
+	free(path);
+	io = xcalloc(1, sizeof(*io));
+	io->fd = fd;
+	io->in = buf_create(1024);
+	io->out = buf_create(1024);
+	io->dc = dc;
+	dc->ctx = io;
+	ev_read_enable(fd, conn_read_event, io, (double)var_qmgr_ipc_timeout);
+	return DRAIN_CONNECTED;
 }
 
-/* qmgr_deliver_close_idle - let agents go that were not needed for a while */
-void qmgr_deliver_close_idle(void)
+/* qmgr_deliver_ops - the I/O half of the drain policy's operations */
+void qmgr_deliver_ops(struct drain_ops *ops)
 {
-	struct agent_conn *c, *next;
-
-	for (c = conns; c; c = next) {
-		next = c->next;
-		if (c->state == CONN_IDLE && qmgr_now - c->idle_since >= QMGR_AGENT_IDLE)
-			conn_free(c);
-	}
+	ops->connect = conn_connect;
+	ops->send = send_request;
+	ops->crash = conn_crash;
+	ops->idle = conn_idle;
+	ops->close = conn_close;
+	ops->process_limit = maxproc;
+	ops->batch_done = batch_done;
 }

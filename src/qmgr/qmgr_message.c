@@ -30,6 +30,7 @@
 #include "global/queue_file.h"
 #include "global/resolve.h"
 #include "qmgr.h"
+#include "qmgr_conf.h"
 #include "util/buf.h"
 #include "util/htable.h"
 #include "util/log.h"
@@ -78,39 +79,6 @@ void qmgr_batch_free(struct qmgr_batch *b)
 	free(b);
 }
 
-/* feedback_param - one feedback value, Postfix's fallback on bad input */
-static void feedback_param(const char *transport, const char *name, struct sched_feedback *fb)
-{
-	const char *value = transport_param_str(transport, name), *error;
-
-	if (sched_feedback_parse(value, fb, &error) < 0) {
-		msg_warn("%s_%s: %s: \"%s\"; using 1", transport,
-			 name + strlen("default_"), error, value);
-		fb->base = 1;
-		fb->per_window = false;
-	}
-}
-
-/* qmgr_message_transport_conf - per-transport settings */
-void qmgr_message_transport_conf(const char *transport, struct sched_transport_conf *tc)
-{
-	sched_transport_conf_defaults(tc);
-	tc->dest_concurrency_limit =
-		transport_param_long(transport, "default_destination_concurrency_limit");
-	tc->init_dest_concurrency =
-		transport_param_long(transport, "initial_destination_concurrency");
-	tc->recipient_limit =
-		transport_param_long(transport, "default_destination_recipient_limit");
-	tc->fail_cohort_limit = transport_param_long(transport,
-		"default_destination_concurrency_failed_cohort_limit");
-	feedback_param(transport, "default_destination_concurrency_positive_feedback", &tc->pos);
-	feedback_param(transport, "default_destination_concurrency_negative_feedback", &tc->neg);
-	tc->dest_rate_delay =
-		(double)transport_param_long(transport, "default_destination_rate_delay");
-	tc->xport_rate_delay =
-		(double)transport_param_long(transport, "default_transport_rate_delay");
-}
-
 /* transport_get - the scheduler's transport, created on first use */
 static struct sched_transport *transport_get(const char *name)
 {
@@ -118,7 +86,7 @@ static struct sched_transport *transport_get(const char *name)
 	struct sched_transport_conf tc;
 
 	if (t == NULL) {
-		qmgr_message_transport_conf(name, &tc);
+		qmgr_conf_transport(name, &tc);
 		t = sched_transport_create(qmgr_sched, name, &tc);
 	}
 	return t;
@@ -133,7 +101,7 @@ void qmgr_message_reconfigure(void)
 	if (t == NULL)
 		return;
 	do {
-		qmgr_message_transport_conf(t->name, &tc);
+		qmgr_conf_transport(t->name, &tc);
 		sched_transport_update_conf(t, &tc);
 		t = t->rr_next;
 	} while (t != qmgr_sched->xport_head);

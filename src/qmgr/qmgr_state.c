@@ -52,6 +52,7 @@
 #include "global/master_cf.h"
 #include "global/params.h"
 #include "qmgr.h"
+#include "qmgr_conf.h"
 #include "qmgr_stats.h"
 #include "util/attr.h"
 #include "util/buf.h"
@@ -257,7 +258,7 @@ static void restore_one(const struct attr_list *al, size_t first, size_t end, do
 		sv.last_fail = qmgr_now;
 	if ((sv.dead_status && sv.retry_at > qmgr_now) || sv.fail_cohorts > 0 || sv.failure != 0) {
 		if ((t = sched_transport_find(qmgr_sched, transport)) == NULL) {
-			qmgr_message_transport_conf(transport, &tc);
+			qmgr_conf_transport(transport, &tc);
 			t = sched_transport_create(qmgr_sched, transport, &tc);
 		}
 		if (!(sv.dead_status && sv.retry_at > qmgr_now))

@@ -10,15 +10,16 @@
  *                   injections, run/report/trace commands
  *   sim_event.c     the event heap (simulated clock), the seeded PRNG,
  *                   trace lines, time parsing and printing
- *   sim_qmgr.c      the queue manager's side: the per-turn loop hook,
- *                   scans (incoming FIFO, deferred due-time index), feed,
- *                   import and routing, given-back entries, message end
+ *   sim_qmgr.c      the queue manager's side around the drain policy
+ *                   (src/qmgr/drain.c, the same module qmgr runs): the
+ *                   event loop, scans (incoming FIFO, deferred due-time
+ *                   index), feed, import and routing, message end
  *                   (backoff, expiry)
- *   sim_agent.c     delivery agent connections (qmgr_deliver.c's calls in
- *                   its order), the agent processes behind them (master's
- *                   process limit and listen queue, max_use, max_idle) and
- *                   the simulated remote sites
+ *   sim_agent.c     the drain policy's I/O operations against simulated
+ *                   agent processes (master's process limit and listen
+ *                   queue, max_use, max_idle) and remote sites
  *   sim_report.c    per-destination statistics and the report
+ *   sim_series.c    time series (CSV) and the gnuplot script (-o, -g)
  */
 #ifndef SLUICE_SIM_SIM_H
 #define SLUICE_SIM_SIM_H
@@ -26,7 +27,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
+#include "drain.h"
 #include "sched.h"
 
 struct htable;
@@ -54,6 +57,13 @@ struct sim_event {
 	enum sim_event_kind kind;
 	bool cancelled;
 	void *ptr;			/* what it is about (by kind) */
+};
+
+/* A place in the event heap: the keys beside the event, for cache's sake. */
+struct sim_heap_slot {
+	double when;
+	unsigned long long seq;
+	struct sim_event *ev;
 };
 
 /* ---------------------------------------------------------------- sites */
@@ -89,8 +99,9 @@ struct sim_dest_stats {
 	long peak_sessions;		/* sessions open at the site, cached ones too */
 	double busy_sum, busy_sum2;	/* concurrency at each delivery start */
 	double win_sum, win_sum2;	/* window at each delivery start */
-	double ramp[SIM_RAMP_MAX];	/* first time the window reached i; <0 never */
-	long win_hist[SIM_RAMP_MAX];	/* deliveries started with window i */
+	double *ramp;			/* first time the window reached i; <0 never */
+	long *win_hist;			/* deliveries started with window i */
+	int nwin;			/* slots of both (window values < SIM_RAMP_MAX) */
 	double first_done, last_done;	/* first and last delivered recipient */
 	double delay_sum, delay_max;	/* injection to delivery */
 	double last_start, gap_min, gap_sum;	/* between delivery starts */
@@ -113,6 +124,7 @@ struct sim_dest {
 	double setup;			/* plus this unless a cached session is reused */
 	double jitter;			/* service scaled by 1 +- jitter (uniform) */
 	double reject_time;		/* how long a refusal or a 421 takes */
+	struct sched_queue *q;		/* its queue in the scheduler, or NULL */
 	double defer_rate;		/* per-recipient 4xx probability */
 	double crash_rate;		/* per-delivery agent crash probability */
 	long cap;			/* sessions above this get 421; 0 = none */
@@ -144,7 +156,7 @@ struct sim_proc {
 	struct sim_event *exit_ev;	/* max_idle without a connection */
 	struct sim_dest *session;	/* the site it holds a session to */
 	struct sim_event *session_ev;	/* smtp_connection_cache_time_limit */
-	struct sim_proc *next;		/* x->idle_head list */
+	TAILQ_ENTRY(sim_proc) idle_link;	/* on x->idle while it waits */
 };
 
 /* A connection in master's listen queue; conn NULL: closed before accept. */
@@ -166,7 +178,7 @@ struct sim_xport {
 	struct sched_transport *t;	/* NULL until mail is routed to it */
 	struct sim_waiter *wait_head, *wait_tail;	/* master's listen queue */
 	long nwait;
-	struct sim_proc *idle_head, *idle_tail;	/* processes waiting to accept */
+	TAILQ_HEAD(, sim_proc) idle;	/* processes waiting to accept, oldest first */
 	long procs;			/* live agent processes (busy or not) */
 	long peak_procs;
 	long connections;		/* opened so far */
@@ -185,8 +197,6 @@ struct sim_xport {
 
 /* ---------------------------------------------------------- connections */
 
-enum sim_conn_state { SIM_CONN_CONNECTING, SIM_CONN_IDLE, SIM_CONN_BUSY };
-
 /* What the agent will answer for the delivery in progress. */
 struct sim_result {
 	enum sched_outcome_kind kind;
@@ -197,24 +207,23 @@ struct sim_result {
 	bool keep_session;		/* the agent keeps the session for reuse */
 };
 
-/* One connection from the queue manager to a delivery agent. */
+/*
+ * The world's half of one connection from the queue manager to a delivery
+ * agent; the queue manager's half (state, entry, session, uses) is the
+ * drain policy's struct drain_conn (src/qmgr/drain.h).
+ */
 struct sim_conn {
 	long id;
 	struct sim_xport *x;
-	enum sim_conn_state state;	/* the queue manager's view */
+	struct drain_conn *dc;		/* the queue manager's half */
 	struct sim_proc *proc;		/* the agent process serving it, or NULL */
 	struct sim_waiter *waiter;	/* its place in master's listen queue */
 	bool agent_gone;		/* the agent hung up; qmgr has not seen it yet */
-	long uses;			/* replies received (qmgr's count) */
-	struct sched_entry *entry;
-	char *session;			/* queue name the agent says it holds */
-	double idle_since;
 	struct sim_event *ev;		/* hello or reply */
 	struct sim_event *timeout_ev;	/* greeting time limit */
 	struct sim_event *agent_idle_ev;	/* the agent's max_idle for a request */
 	struct sim_event *eof_ev;	/* qmgr reads the agent's hang-up */
 	struct sim_result res;
-	struct sim_conn *prev, *next;	/* sim->conns: every connection, newest first */
 };
 
 /* ------------------------------------------------------------- messages */
@@ -229,18 +238,31 @@ struct sim_group {
 
 enum sim_msg_where { SIM_MSG_INCOMING, SIM_MSG_ACTIVE, SIM_MSG_DEFERRED };
 
+/*
+ * A message in the active or deferred queue.  Messages in incoming are
+ * struct sim_arrival until the incoming scan takes them: a backlog of
+ * millions costs 24 bytes a message.
+ */
 struct sim_msg {
 	long id;
 	double arrival;			/* arrival_time: backoff age and lifetime */
 	double injected;		/* entered this simulation (delay figures) */
 	enum sim_msg_where where;
 	bool deferred;			/* QMGR_MSG_DEFERRED for this visit */
+	int ngroups;
 	long refcount;			/* live entries */
 	long defer_count;		/* visits to the deferred queue */
-	struct sim_group *groups;
-	int ngroups;
-	struct sim_msg *next;		/* incoming FIFO */
-	struct sim_msg *all_prev, *all_next;	/* every live message */
+	size_t slot;			/* index in sim->active while active */
+	struct sim_group *groups;	/* &one, or an array of ngroups */
+	struct sim_group one;
+};
+
+/* A message in incoming, not yet read by the queue manager. */
+struct sim_arrival {
+	double when;
+	long id;
+	int inj;			/* index in sim->injectors */
+	int pick;			/* the one site of an "among" line; -1: all */
 };
 
 /* The recipients of one scheduler entry (sched_entry->ctx). */
@@ -259,16 +281,9 @@ struct sim_due {
 	struct sim_msg *msg;
 };
 
-/* An entry the scheduler gave back, for the loop hook to re-route. */
-struct sim_pending_defer {
-	struct sim_batch *batch;
-	char *status, *reason;
-	bool from_retry;
-	struct sim_pending_defer *next;
-};
-
 /* One inject line, arriving message by message. */
 struct sim_injector {
+	int index;			/* in sim->injectors */
 	long count, done;
 	double at, spread;
 	struct sim_dest **dests;
@@ -304,22 +319,31 @@ struct sim_params {
 	double loop_cost;			/* simulated time per busy loop turn */
 	double loop_max_wait;			/* the loop runs at least this often */
 	enum sim_feed_policy feed_policy;
+	double sample_interval;			/* time series (-o): a row this often */
 };
 
 /* ------------------------------------------------------------ the whole */
 
+struct sim_series;
+
 struct sim {
 	const char *scenario;		/* base name, for messages */
+	bool conf_mode;			/* settings from main.cf/master.cf (-c, -C) */
+	struct sim_series *series;	/* -o: time series, or NULL */
+	struct sim_dest **watch;	/* sites with columns of their own */
+	size_t nwatch;
 	struct sim_params p;
 	struct sched *s;
+	struct drain *d;		/* the queue manager's drain policy */
 	double now;
 	double loop_at;			/* when the loop hook runs next */
-	bool wakeup;
+	bool closing;			/* the end: connections close without a world */
 	bool trace;
 	uint64_t rng;
 
-	struct sim_event **heap;
+	struct sim_heap_slot *heap;
 	size_t heap_len, heap_cap;
+	struct sim_event *ev_free;	/* released events, linked through ptr */
 	unsigned long long seq;
 
 	struct htable *dest_byname;
@@ -327,27 +351,26 @@ struct sim {
 	size_t ndests, dests_cap;
 	struct sim_dest *dead_list;
 	struct sim_xport *xports;		/* in declaration order */
-	struct sim_conn *conns;			/* agent connections, newest first (qmgr's list) */
 	struct sim_injector **injectors;
 	size_t ninjectors, injectors_cap;
 
 	/* queues on "disk" */
-	struct sim_msg *all_msgs;
-	struct sim_msg *in_head, *in_tail;
+	struct sim_arrival *in;		/* incoming, a ring of in_cap */
+	size_t in_head, in_cap;
 	long in_count;
+	struct sim_msg **active;	/* the active queue, in no order */
+	size_t nactive, active_cap;
 	struct sim_due *due;
 	size_t due_len, due_cap;
 	bool in_scan, in_scan_again;
 	bool def_scan, def_scan_again;
 	bool def_scan_all, def_scan_all_next;
 
-	struct sim_pending_defer *pending, **pending_tail;
-	double idle_check_at;
 	long next_msg_id, next_conn_id;
 
 	/* summary counters */
 	long msgs_injected, msgs_removed, msgs_expired, msgs_deferred;
-	long rcpt_injected;
+	long rcpt_injected, rcpt_delivered;
 	long imports_incoming, imports_deferred;
 	long deferred_runs, loop_turns, events;
 	long site_deliveries, retry_deliveries;
@@ -358,6 +381,7 @@ struct sim {
 struct sim_event *sim_event_add(struct sim *sim, double when, enum sim_event_kind kind,
 				void *ptr);
 void sim_event_cancel(struct sim_event **evp);
+void sim_event_release(struct sim *sim, struct sim_event *ev);
 struct sim_event *sim_event_pop_due(struct sim *sim, double until);
 double sim_event_next(struct sim *sim);
 void sim_events_free(struct sim *sim);
@@ -371,16 +395,28 @@ void sim_qmgr_init(struct sim *sim);
 void sim_qmgr_free(struct sim *sim);
 void sim_run_until(struct sim *sim, double until);
 void sim_inject_arrive(struct sim *sim, struct sim_injector *inj);
+const struct sim_arrival *sim_incoming_at(const struct sim *sim, long i);
 void sim_trigger(struct sim *sim, const char *bytes);
 void sim_deferred_run(struct sim *sim);
 void sim_message_continue(struct sim *sim, struct sim_msg *msg);
 void sim_dest_observe(struct sim *sim, struct sim_dest *d);
 void sim_dead_sweep(struct sim *sim);
 void sim_reconfigure(struct sim *sim);
+void sim_wakeup(struct sim *sim);
 
-/* sim_agent.c */
-void sim_deliver_drain(struct sim *sim);
-void sim_deliver_close_idle(struct sim *sim);
+/* sim_agent.c: the drain policy's I/O operations (struct drain_ops) */
+enum drain_connect sim_agent_connect(void *ctx, struct drain_conn *dc);
+enum drain_send sim_agent_send(void *ctx, struct drain_conn *dc, struct sched_entry *e,
+			       const char **why_r);
+void sim_agent_crash(void *ctx, struct drain_conn *dc, const char *why);
+void sim_agent_idle_op(void *ctx, struct drain_conn *dc);
+void sim_agent_close(void *ctx, struct drain_conn *dc);
+long sim_agent_process_limit(void *ctx, const struct sched_transport *t);
+void sim_agent_batch_done(void *ctx, void *batch);
+void sim_agent_note(void *ctx, enum drain_note what, struct drain_conn *dc,
+		    const struct drain_conn *other, const struct sched_entry *e,
+		    const char *status, const char *reason);
+/* sim_agent.c: the world */
 void sim_agent_hello(struct sim *sim, struct sim_conn *c);
 void sim_agent_timeout(struct sim *sim, struct sim_conn *c);
 void sim_agent_reply(struct sim *sim, struct sim_conn *c);
@@ -398,8 +434,19 @@ struct sim_xport *sim_xport_get(struct sim *sim, const char *name);
 void sim_transport_conf(struct sim *sim, struct sim_xport *x, struct sched_transport_conf *tc);
 void sim_scenario_free(struct sim *sim);
 
+/* sim_series.c */
+void sim_series_open(struct sim *sim, const char *dir);
+int sim_series_watch(struct sim *sim, struct sim_dest *d);
+void sim_series_until(struct sim *sim, double t, bool inclusive);
+int sim_series_close(struct sim *sim, bool render, const char **error_r);
+
+/* sim_scenario.c: the configuration in use (sluice simulate) */
+int sim_params_from_conf(struct sim *sim, const char **error_r);
+long sim_process_limit(const struct sim *sim, const struct sim_xport *x);
+
 /* sim_report.c */
 void sim_stats_init(struct sim_dest_stats *st);
+void sim_stats_free(struct sim_dest_stats *st);
 void sim_stats_window(struct sim *sim, struct sim_dest *d, long window);
 void sim_stats_dead(struct sim *sim, struct sim_dest *d, bool dead);
 void sim_stats_start(struct sim *sim, struct sim_dest *d, long window, long busy);

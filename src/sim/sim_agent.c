@@ -2,31 +2,13 @@
  * sim_agent - delivery agent connections, the agent processes behind them
  * and the simulated remote sites.
  *
- * Contract.  The queue manager's half mirrors qmgr_deliver.c call for
- * call.  qmgr_deliver_drain: serve_idle first (every idle connection of a
- * transport that is neither dead nor rate-locked gets work, outside the
- * scheduler's transport selection and its cap of two set-ups), then
- * sched_select_transport: an idle connection of the chosen transport is
- * used at once, else a new connection is opened, pending until the agent's
- * greeting; a connect refused because master's listen queue is full
- * (EAGAIN) is "agents busy, next turn" (sched_transport_connect_abandoned, stop).
- * deliver_next: the scheduler chooses the destination round robin
- * (sched_select_entry with no preferred queue), then pick_conn the idle
- * connection whose agent holds a session to it, else one without a
- * session; a newly greeted connection gives way only to one with that
- * session.  send_request: a request to an agent that has hung up (EPIPE)
- * puts the entry back (sched_entry_unselect) when the connection was used
- * before, else it is a crash.  handle_reply: message flags, hop status ->
- * HOP_FAIL, the session the agent reports, sched_entry_done, then the
- * message may finish; the agent's "last" reply closes the connection.
- * The greeting time limit (qmgr_ipc_timeout) is re-armed while every agent
- * process of the transport is held by a greeted connection of ours, else
- * it throttles the transport (sched_transport_connect_failed).  A crash:
- * no feedback, that delivery deferred, the transport throttled only by a
- * streak of SCHED_CRASH_LIMIT crashes without a valid reply.  Connections idle for
- * agent_idle_time (QMGR_AGENT_IDLE) are closed.
+ * Contract.  The queue manager's half is the drain policy itself
+ * (src/qmgr/drain.c, linked as qmgr links it): this file gives it its
+ * operations (struct drain_ops: connect, send a request, crash, close,
+ * the process limit, a finished batch) and feeds it what its agents do
+ * (greeting, reply, late greeting, hang-up).
  *
- * The other half stands in for master, the agents and the network.  A
+ * This file stands in for master, the agents and the network.  A
  * transport has at most process_limit agent processes (master.cf maxproc);
  * a process serves one connection at a time and is spawned when a
  * connection finds none free.  A connection that finds none and no room
@@ -64,12 +46,6 @@
 
 static void serve_waiters(struct sim *sim, struct sim_xport *x);
 
-/* process_limit - agent processes of the transport */
-static long process_limit(const struct sim *sim, const struct sim_xport *x)
-{
-	return x->process_limit > 0 ? x->process_limit : sim->p.default_process_limit;
-}
-
 /* max_use - requests per agent process */
 static long max_use(const struct sim *sim, const struct sim_xport *x)
 {
@@ -95,14 +71,12 @@ static struct sim_proc *proc_take(struct sim *sim, struct sim_xport *x)
 {
 	struct sim_proc *p;
 
-	if ((p = x->idle_head) != NULL) {
-		if ((x->idle_head = p->next) == NULL)
-			x->idle_tail = NULL;
-		p->next = NULL;
+	if ((p = TAILQ_FIRST(&x->idle)) != NULL) {
+		TAILQ_REMOVE(&x->idle, p, idle_link);
 		sim_event_cancel(&p->exit_ev);
 		return p;
 	}
-	if (x->procs >= process_limit(sim, x))
+	if (x->procs >= sim_process_limit(sim, x))
 		return NULL;
 	p = xcalloc(1, sizeof(*p));
 	p->x = x;
@@ -144,11 +118,7 @@ static void proc_idle(struct sim *sim, struct sim_proc *p)
 
 	p->conn = NULL;
 	p->exit_ev = sim_event_add(sim, sim->now + max_idle(sim, x), SIM_EV_PROC_EXIT, p);
-	if (x->idle_tail)
-		x->idle_tail->next = p;
-	else
-		x->idle_head = p;
-	x->idle_tail = p;
+	TAILQ_INSERT_TAIL(&x->idle, p, idle_link);
 }
 
 /* proc_release - the process is done with its connection: exit or accept again */
@@ -167,14 +137,10 @@ static void proc_release(struct sim *sim, struct sim_proc *p)
 void sim_proc_exit_idle(struct sim *sim, struct sim_proc *p)
 {
 	struct sim_xport *x = p->x;
-	struct sim_proc **pp, *prev = NULL;
 
-	for (pp = &x->idle_head; *pp != p; prev = *pp, pp = &(*pp)->next)
-		if (*pp == NULL)
-			msg_panic("sim_proc_exit_idle: process not idle");
-	*pp = p->next;
-	if (x->idle_tail == p)
-		x->idle_tail = prev;
+	if (p->conn)
+		msg_panic("sim_proc_exit_idle: process not idle");
+	TAILQ_REMOVE(&x->idle, p, idle_link);
 	x->proc_exits++;
 	proc_free(sim, p);
 }
@@ -222,9 +188,11 @@ static void serve_waiters(struct sim *sim, struct sim_xport *x)
 
 /* ---------------------------------------------------------- connections */
 
-/* conn_new - connect to private/<transport>; NULL when the listen queue is full */
-static struct sim_conn *conn_new(struct sim *sim, struct sim_xport *x)
+/* sim_agent_connect - drain_ops.connect: connect to private/<transport> */
+enum drain_connect sim_agent_connect(void *ctx, struct drain_conn *dc)
 {
+	struct sim *sim = ctx;
+	struct sim_xport *x = dc->t->ctx;
 	struct sim_conn *c;
 	struct sim_waiter *w;
 	struct sim_proc *p = NULL;
@@ -232,17 +200,17 @@ static struct sim_conn *conn_new(struct sim *sim, struct sim_xport *x)
 	if (x->wait_head == NULL)
 		p = proc_take(sim, x);
 	if (p == NULL && x->nwait > listen_queue(sim, x)) {
+		/* EAGAIN: every agent is busy; not a failure.  Next turn. */
 		x->listen_full++;
-		return NULL;
+		sim_trace(sim, "connect %s: listen queue full (%ld waiting): agents busy",
+			  x->name, x->nwait);
+		return DRAIN_CONNECT_BUSY;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->id = ++sim->next_conn_id;
 	c->x = x;
-	c->state = SIM_CONN_CONNECTING;
-	c->next = sim->conns;
-	if (sim->conns)
-		sim->conns->prev = c;
-	sim->conns = c;
+	c->dc = dc;
+	dc->ctx = c;
 	x->connections++;
 	c->timeout_ev = sim_event_add(sim, sim->now + sim->p.qmgr_ipc_timeout,
 				      SIM_EV_CONNECT_TIMEOUT, c);
@@ -263,7 +231,7 @@ static struct sim_conn *conn_new(struct sim *sim, struct sim_xport *x)
 		sim_trace(sim, "connect %s conn %ld (all %ld agents taken: waiting)", x->name, c->id,
 			  x->procs);
 	}
-	return c;
+	return DRAIN_CONNECTED;
 }
 
 /* sim_site_release - a session to d is closed (the site notices release_time later) */
@@ -287,9 +255,11 @@ void sim_agent_session_expire(struct sim *sim, struct sim_proc *p)
 	session_close(sim, p);
 }
 
-/* conn_free - close a connection; its agent process accepts again or exits */
-static void conn_free(struct sim *sim, struct sim_conn *c)
+/* sim_agent_close - drain_ops.close: its agent process accepts again or exits */
+void sim_agent_close(void *ctx, struct drain_conn *dc)
 {
+	struct sim *sim = ctx;
+	struct sim_conn *c = dc->ctx;
 	struct sim_proc *p = c->proc;
 
 	sim_event_cancel(&c->ev);
@@ -298,16 +268,20 @@ static void conn_free(struct sim *sim, struct sim_conn *c)
 	sim_event_cancel(&c->eof_ev);
 	if (c->waiter)
 		c->waiter->conn = NULL;		/* stays in the listen queue */
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		sim->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	free(c->session);
 	free(c);
-	if (p)
+	if (p && sim->closing) {
+		/* The end of the run: no world left to go back to. */
+		sim_event_cancel(&p->session_ev);
+		sim_event_cancel(&p->exit_ev);
+		free(p);
+	} else if (p) {
 		proc_release(sim, p);
+	}
+}
+
+/* sim_agent_idle_op - drain_ops.idle: nothing to do (the agent's timer runs apart) */
+void sim_agent_idle_op(void *ctx, struct drain_conn *dc)
+{
 }
 
 /* agent_wait - the agent waits for a request, max_idle at most */
@@ -316,16 +290,6 @@ static void agent_wait(struct sim *sim, struct sim_conn *c)
 	sim_event_cancel(&c->agent_idle_ev);
 	c->agent_idle_ev = sim_event_add(sim, sim->now + max_idle(sim, c->x), SIM_EV_AGENT_IDLE,
 					 c);
-}
-
-/* conn_idle - the connection waits for work */
-static void conn_idle(struct sim *sim, struct sim_conn *c)
-{
-	c->state = SIM_CONN_IDLE;
-	c->entry = NULL;
-	c->idle_since = sim->now;
-	if (sim->now + sim->p.agent_idle_time < sim->idle_check_at)
-		sim->idle_check_at = sim->now + sim->p.agent_idle_time;
 }
 
 /* outage_at - the fault in force at d now, or NULL */
@@ -436,18 +400,20 @@ static void xport_started(struct sim *sim, struct sim_xport *x)
 }
 
 /*
- * conn_crash - the agent broke while delivering (why NULL), or was gone
- * before its first request: no feedback, the delivery deferred; the
- * scheduler throttles the transport only at the end of a streak of lost
- * agents (SCHED_CRASH_LIMIT).
+ * sim_agent_crash - drain_ops.crash: the agent broke while delivering (why
+ * NULL), or was gone before its first request: no feedback, the delivery
+ * deferred; the scheduler throttles the transport only at the end of a
+ * streak of lost agents (SCHED_CRASH_LIMIT).
  */
-static void conn_crash(struct sim *sim, struct sim_conn *c, const char *why)
+void sim_agent_crash(void *ctx, struct drain_conn *dc, const char *why)
 {
-	struct sched_entry *e = c->entry;
+	struct sim *sim = ctx;
+	struct sim_conn *c = dc->ctx;
+	struct sched_entry *e = dc->entry;
 	struct sim_batch *b = e->ctx;
 	struct sim_dest *d = b->group->dest;
 	struct sched_outcome o = {.kind = SCHED_OUTCOME_CRASH};
-	struct sched_transport *t = c->x->t;
+	struct sched_transport *t = dc->t;
 	bool was_dead = sched_transport_dead(t);
 
 	if (why)
@@ -458,44 +424,33 @@ static void conn_crash(struct sim *sim, struct sim_conn *c, const char *why)
 			  b->msg->id, e->queue->name);
 	b->msg->deferred = true;
 	d->st.crashes++;
-	c->entry = NULL;
 	if (c->proc)
 		c->proc->dead = true;
-	sched_entry_done(e, &o, sim->now);
+	drain_entry_finish(sim->d, dc, &o);
 	if (!was_dead && sched_transport_dead(t)) {
 		sim_trace(sim, "transport %s throttled: %d agents lost in a row", c->x->name,
 			  SCHED_CRASH_LIMIT);
 		c->x->throttles++;
 	}
 	sim_dest_observe(sim, d);
-	conn_free(sim, c);
-	sim->wakeup = true;
+	drain_conn_free(sim->d, dc);
+	sim_wakeup(sim);
 }
 
-/* send_request - hand entry e to the agent on connection c */
-static void send_request(struct sim *sim, struct sim_conn *c, struct sched_entry *e)
+/* sim_agent_send - drain_ops.send: hand entry e to the agent on connection c */
+enum drain_send sim_agent_send(void *ctx, struct drain_conn *dc, struct sched_entry *e,
+				    const char **why_r)
 {
+	struct sim *sim = ctx;
+	struct sim_conn *c = dc->ctx;
 	struct sim_batch *b = e->ctx;
 	bool reuse_flag = (e->queue->conn_flags & SCHED_CONN_STORE) != 0;
 	double t;
 
-	c->entry = e;
-	c->state = SIM_CONN_BUSY;
 	if (c->agent_gone) {
-		/* The write fails: EPIPE (the agent hung up; qmgr has not read it yet). */
-		if (c->uses > 0 || c->idle_since < sim->now) {
-			/* A reused agent left while idle: nothing was delivered. */
-			sim_trace(sim, "write conn %ld: the agent left: msg %ld back to %s", c->id,
-				  b->msg->id, e->queue->name);
-			c->x->write_fails++;
-			c->entry = NULL;
-			sched_entry_unselect(e);
-			conn_free(sim, c);
-			sim->wakeup = true;
-			return;
-		}
-		conn_crash(sim, c, "write: broken pipe");
-		return;
+		/* The write fails: the agent hung up; qmgr has not read it yet. */
+		*why_r = "write: broken pipe";
+		return DRAIN_SEND_GONE;
 	}
 	sim_event_cancel(&c->agent_idle_ev);
 	xport_started(sim, c->x);
@@ -504,89 +459,23 @@ static void send_request(struct sim *sim, struct sim_conn *c, struct sched_entry
 	sim_trace(sim, "deliver conn %ld msg %ld -> %s %s rcpt %ld (window %ld busy %ld%s)",
 		  c->id, b->msg->id, c->x->name, e->queue->name, b->count, e->queue->window,
 		  e->queue->busy_count, reuse_flag ? " reuse" : "");
-}
-
-/*
- * pick_conn - the idle connection of x to carry a delivery to queue q: one
- * whose agent holds a session to q if there is one, else preferably one
- * without a session.
- */
-static struct sim_conn *pick_conn(struct sim *sim, struct sim_xport *x,
-				  const struct sched_queue *q)
-{
-	struct sim_conn *c, *plain = NULL, *any = NULL;
-
-	for (c = sim->conns; c; c = c->next) {
-		if (c->x != x || c->state != SIM_CONN_IDLE)
-			continue;
-		if (c->session && strcmp(c->session, q->name) == 0)
-			return c;
-		if (c->session == NULL && plain == NULL)
-			plain = c;
-		if (any == NULL)
-			any = c;
-	}
-	return plain ? plain : any;
-}
-
-/* has_idle - does x have an idle connection? */
-static bool has_idle(struct sim *sim, const struct sim_xport *x)
-{
-	for (struct sim_conn *c = sim->conns; c; c = c->next)
-		if (c->x == x && c->state == SIM_CONN_IDLE)
-			return true;
-	return false;
-}
-
-/* deliver_next - a connection of t is ready: send the next entry, if any */
-static bool deliver_next(struct sim *sim, struct sched_transport *t, struct sim_conn *ready)
-{
-	struct sched_entry *e = sched_select_entry(t, NULL, sim->now);
-	struct sim_conn *c;
-
-	if (e == NULL)
-		return false;
-	/* A newly connected agent may have to give way to one with a session. */
-	c = pick_conn(sim, t->ctx, e->queue);
-	if (ready && (c == NULL || c->session == NULL || strcmp(c->session, e->queue->name) != 0))
-		c = ready;
-	if (c == NULL)
-		msg_panic("deliver_next: no connection for transport %s", t->name);
-	if (ready && c != ready)
-		sim_trace(sim, "conn %ld gives way: conn %ld holds a session to %s", ready->id,
-			  c->id, e->queue->name);
-	send_request(sim, c, e);
-	return true;
+	return DRAIN_SENT;
 }
 
 /* sim_agent_hello - the agent greeted: the pending connection is up */
 void sim_agent_hello(struct sim *sim, struct sim_conn *c)
 {
-	struct sched_transport *t = c->x->t;
-
 	sim_event_cancel(&c->timeout_ev);
 	sim_trace(sim, "hello %s conn %ld", c->x->name, c->id);
-	sched_transport_connected(t);
 	agent_wait(sim, c);		/* the agent now waits for a request */
-	c->state = SIM_CONN_IDLE;	/* ready for work */
-	c->idle_since = sim->now;
-	if (!deliver_next(sim, t, c)) {
-		conn_idle(sim, c);
+	if (!drain_hello(sim->d, c->dc))
 		sim_trace(sim, "idle conn %ld (nothing eligible)", c->id);
-	} else if (c->state == SIM_CONN_IDLE) {
-		conn_idle(sim, c);	/* another agent took it: this one waits */
-	}
 }
 
-/* agents_held - connections of x that hold an agent process (qmgr's view) */
-static long agents_held(struct sim *sim, const struct sim_xport *x)
+/* sim_agent_process_limit - drain_ops.process_limit */
+long sim_agent_process_limit(void *ctx, const struct sched_transport *t)
 {
-	long n = 0;
-
-	for (struct sim_conn *c = sim->conns; c; c = c->next)
-		if (c->x == x && c->state != SIM_CONN_CONNECTING)
-			n++;
-	return n;
+	return sim_process_limit(ctx, t->ctx);
 }
 
 /*
@@ -597,22 +486,20 @@ void sim_agent_timeout(struct sim *sim, struct sim_conn *c)
 {
 	struct sim_xport *x = c->x;
 
-	if (c->state != SIM_CONN_CONNECTING)
+	if (c->dc->state != DRAIN_CONN_CONNECTING)
 		return;
-	if (agents_held(sim, x) >= process_limit(sim, x)) {
+	if (drain_greeting_wait(sim->d, c->dc)) {
 		/* Every agent process is ours and busy: waiting, not failing. */
 		x->greeting_waits++;
 		sim_trace(sim, "no greeting from %s conn %ld yet: all %ld agents are ours, waiting on",
-			  x->name, c->id, process_limit(sim, x));
+			  x->name, c->id, sim_process_limit(sim, x));
 		c->timeout_ev = sim_event_add(sim, sim->now + sim->p.qmgr_ipc_timeout,
 					      SIM_EV_CONNECT_TIMEOUT, c);
 		return;
 	}
 	sim_trace(sim, "no greeting from %s conn %ld: transport throttled", x->name, c->id);
-	sched_transport_connect_failed(x->t, NULL, NULL, sim->now);
 	x->throttles++;
-	conn_free(sim, c);
-	sim->wakeup = true;
+	drain_connect_failed(sim->d, c->dc);
 }
 
 /* sim_agent_idle - the agent waited max_idle for a request: it hangs up */
@@ -635,17 +522,19 @@ void sim_agent_idle(struct sim *sim, struct sim_conn *c)
 /* sim_agent_eof - the queue manager reads an agent's hang-up */
 void sim_agent_eof(struct sim *sim, struct sim_conn *c)
 {
-	if (c->state != SIM_CONN_IDLE)
+	if (c->dc->state != DRAIN_CONN_IDLE)
 		msg_panic("sim_agent_eof: conn %ld is not idle", c->id);
 	sim_trace(sim, "idle agent left conn %ld", c->id);
-	conn_free(sim, c);		/* an idle agent left: normal */
-	sim->wakeup = true;
+	drain_conn_free(sim->d, c->dc);	/* an idle agent left: normal */
+	sim_wakeup(sim);
 }
 
 /* sim_agent_reply - the agent's reply to the delivery in progress */
 void sim_agent_reply(struct sim *sim, struct sim_conn *c)
 {
-	struct sched_entry *e = c->entry;
+	struct drain_conn *dc = c->dc;
+	struct sched_entry *e = dc->entry;
+	struct sim_xport *x = c->x;
 	struct sim_batch *b = e->ctx;
 	struct sim_msg *msg = b->msg;
 	struct sim_group *g = b->group;
@@ -654,7 +543,7 @@ void sim_agent_reply(struct sim *sim, struct sim_conn *c)
 	struct sim_proc *p = c->proc;
 	struct sched_outcome o = {.kind = r->kind, .status = r->status, .reason = r->reason};
 	char *qname;
-	bool retry, last;
+	bool last;
 
 	/* The session ends, or the agent keeps it open for the next request. */
 	if (r->site_slot && !r->keep_session)
@@ -662,7 +551,7 @@ void sim_agent_reply(struct sim *sim, struct sim_conn *c)
 
 	/* No valid reply: the agent process died (conn_crash). */
 	if (r->kind == SCHED_OUTCOME_CRASH) {
-		conn_crash(sim, c, NULL);
+		sim_agent_crash(sim, dc, NULL);
 		return;
 	}
 
@@ -699,143 +588,81 @@ void sim_agent_reply(struct sim *sim, struct sim_conn *c)
 			  r->keep_session ? " (session kept)" : "", last ? " (last)" : "");
 
 	/* The session the agent holds now, as its reply says. */
-	XFREE(c->session);
 	if (r->keep_session) {
-		c->session = xstrdup(qname);
 		p->session = d;
 		p->session_ev = sim_event_add(sim, sim->now
 					      + sim->p.smtp_connection_cache_time_limit,
 					      SIM_EV_SESSION_EXPIRE, p);
 	}
+	if (drain_reply(sim->d, dc, &o, r->keep_session ? qname : NULL, last))
+		agent_wait(sim, c);
+	else
+		x->last_replies++;	/* max_use: the connection is closed */
+	free(qname);
+}
 
-	/* entry_finish */
-	retry = b->retry;
-	c->entry = NULL;
+/* sim_agent_batch_done - drain_ops.batch_done: a delivery's recipients are accounted for */
+void sim_agent_batch_done(void *ctx, void *batch)
+{
+	struct sim *sim = ctx;
+	struct sim_batch *b = batch;
+	struct sim_msg *msg = b->msg;
+	struct sim_dest *d = b->group->dest;
+	bool retry = b->retry;
+
 	free(b);
-	e->ctx = NULL;
-	sched_entry_done(e, &o, sim->now);
 	if (!retry)
 		sim_dest_observe(sim, d);
-	free(qname);
 	if (--msg->refcount == 0)
 		sim_message_continue(sim, msg);
-	c->uses++;
-	/* An agent at the end of its max_use leaves: do not reuse it. */
-	if (last) {
-		c->x->last_replies++;
-		conn_free(sim, c);
-	} else {
-		conn_idle(sim, c);
-		agent_wait(sim, c);
-	}
-	sim->wakeup = true;
 }
 
-/*
- * serve_idle - give idle connections work before anything else, outside
- * the scheduler's transport selection; not for a dead or rate-locked
- * transport.
- */
-static void serve_idle(struct sim *sim)
+/* sim_agent_note - drain_ops.note: trace lines of the policy's decisions */
+void sim_agent_note(void *ctx, enum drain_note what, struct drain_conn *dc,
+		 const struct drain_conn *other, const struct sched_entry *e,
+		 const char *status, const char *reason)
 {
-	struct sched_transport *t;
-	struct sim_conn *c;
-	bool progress = true;
+	struct sim *sim = ctx;
+	struct sim_conn *c = dc ? dc->ctx : NULL;
 
-	while (progress) {
-		progress = false;
-		for (c = sim->conns; c; c = c->next) {
-			if (c->state != SIM_CONN_IDLE)
-				continue;
-			t = c->x->t;
-			if ((t->flags & (SCHED_TRANSPORT_DEAD | SCHED_TRANSPORT_RATE_LOCK))
-			    || t->conf.xport_rate_delay > 0)
-				continue;
-			if (deliver_next(sim, t, NULL)) {
-				progress = true;
-				break;		/* the list changed: start over */
-			}
-		}
+	switch (what) {
+	case DRAIN_NOTE_GIVES_WAY:
+		sim_trace(sim, "conn %ld gives way: conn %ld holds a session to %s", c->id,
+			  ((struct sim_conn *)other->ctx)->id, e->queue->name);
+		break;
+	case DRAIN_NOTE_PUT_BACK:
+		sim_trace(sim, "write conn %ld: the agent left: msg %ld back to %s", c->id,
+			  ((struct sim_msg *)e->msg)->id, e->queue->name);
+		c->x->write_fails++;
+		break;
+	case DRAIN_NOTE_CLOSE_IDLE:
+		sim_trace(sim, "close idle %s conn %ld", c->x->name, c->id);
+		break;
+	case DRAIN_NOTE_GIVE_BACK:
+		sim_trace(sim, "give-back msg %ld %s: %s %s", ((struct sim_msg *)e->msg)->id,
+			  e->queue->name, status, reason);
+		break;
 	}
 }
 
-/* sim_deliver_drain - give every transport that can use it a delivery */
-void sim_deliver_drain(struct sim *sim)
-{
-	struct sched_transport *t;
-	struct sim_xport *x;
-
-	serve_idle(sim);
-	while ((t = sched_select_transport(sim->s, sim->now)) != NULL) {
-		x = t->ctx;
-		if (has_idle(sim, x)) {
-			sched_transport_connected(t);
-			/* The scheduler said yes; if it changes its mind, stop here. */
-			if (!deliver_next(sim, t, NULL))
-				break;
-			continue;
-		}
-		if (conn_new(sim, x) == NULL) {
-			/* EAGAIN: every agent is busy; not a failure.  Next turn. */
-			sim_trace(sim, "connect %s: listen queue full (%ld waiting): agents busy",
-				  x->name, x->nwait);
-			sched_transport_connect_abandoned(t);
-			break;
-		}
-	}
-}
-
-/* sim_deliver_close_idle - let agents go that were not needed for a while */
-void sim_deliver_close_idle(struct sim *sim)
-{
-	struct sim_conn *c, *next;
-	double check = INFINITY;
-
-	if (sim->now < sim->idle_check_at)
-		return;
-	for (c = sim->conns; c; c = next) {
-		next = c->next;
-		if (c->state != SIM_CONN_IDLE)
-			continue;
-		if (sim->now - c->idle_since >= sim->p.agent_idle_time) {
-			sim_trace(sim, "close idle %s conn %ld", c->x->name, c->id);
-			conn_free(sim, c);
-			/* Freeing may not touch other connections, so next is safe. */
-		} else if (c->idle_since + sim->p.agent_idle_time < check) {
-			check = c->idle_since + sim->p.agent_idle_time;
-		}
-	}
-	sim->idle_check_at = check;
-}
-
-/* sim_agents_free - forget every connection, process and waiter (end of the run) */
+/* sim_agents_free - forget every idle process and waiter (end of the run, after
+ * the drain policy closed the connections) */
 void sim_agents_free(struct sim *sim)
 {
-	struct sim_conn *c;
 	struct sim_waiter *w;
 	struct sim_proc *p;
 
-	while ((c = sim->conns) != NULL) {
-		sim->conns = c->next;
-		if (c->proc) {
-			sim_event_cancel(&c->proc->session_ev);
-			free(c->proc);
-		}
-		free(c->session);
-		free(c);
-	}
 	for (struct sim_xport *x = sim->xports; x; x = x->next) {
 		while ((w = x->wait_head) != NULL) {
 			x->wait_head = w->next;
 			free(w);
 		}
-		while ((p = x->idle_head) != NULL) {
-			x->idle_head = p->next;
+		while ((p = TAILQ_FIRST(&x->idle)) != NULL) {
+			TAILQ_REMOVE(&x->idle, p, idle_link);
 			sim_event_cancel(&p->exit_ev);
 			sim_event_cancel(&p->session_ev);
 			free(p);
 		}
 		x->wait_tail = NULL;
-		x->idle_tail = NULL;
 	}
 }

@@ -22,8 +22,8 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-/* before - does a come before b? */
-static bool before(const struct sim_event *a, const struct sim_event *b)
+/* before - does a come before b? (keys in the heap: no event is touched) */
+static bool before(const struct sim_heap_slot *a, const struct sim_heap_slot *b)
 {
 	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
 }
@@ -31,7 +31,7 @@ static bool before(const struct sim_event *a, const struct sim_event *b)
 /* swap - exchange two heap slots */
 static void swap(struct sim *sim, size_t a, size_t b)
 {
-	struct sim_event *t = sim->heap[a];
+	struct sim_heap_slot t = sim->heap[a];
 
 	sim->heap[a] = sim->heap[b];
 	sim->heap[b] = t;
@@ -41,9 +41,16 @@ static void swap(struct sim *sim, size_t a, size_t b)
 struct sim_event *sim_event_add(struct sim *sim, double when, enum sim_event_kind kind,
 				void *ptr)
 {
-	struct sim_event *ev = xcalloc(1, sizeof(*ev));
+	struct sim_event *ev;
 	size_t i, parent;
 
+	/* Events come and go by the million: reuse them. */
+	if ((ev = sim->ev_free) != NULL) {
+		sim->ev_free = ev->ptr;
+		memset(ev, 0, sizeof(*ev));
+	} else {
+		ev = xcalloc(1, sizeof(*ev));
+	}
 	if (!(when >= sim->now))
 		msg_panic("sim_event_add: event %d at %g, now %g", kind, when, sim->now);
 	ev->when = when;
@@ -55,8 +62,10 @@ struct sim_event *sim_event_add(struct sim *sim, double when, enum sim_event_kin
 		sim->heap = xreallocarray(sim->heap, sim->heap_cap, sizeof(*sim->heap));
 	}
 	i = sim->heap_len++;
-	sim->heap[i] = ev;
-	while (i > 0 && before(sim->heap[i], sim->heap[parent = (i - 1) / 2])) {
+	sim->heap[i].when = when;
+	sim->heap[i].seq = ev->seq;
+	sim->heap[i].ev = ev;
+	while (i > 0 && before(&sim->heap[i], &sim->heap[parent = (i - 1) / 2])) {
 		swap(sim, i, parent);
 		i = parent;
 	}
@@ -72,10 +81,17 @@ void sim_event_cancel(struct sim_event **evp)
 	}
 }
 
+/* sim_event_release - an event that ran (or was dropped) goes back to the pool */
+void sim_event_release(struct sim *sim, struct sim_event *ev)
+{
+	ev->ptr = sim->ev_free;
+	sim->ev_free = ev;
+}
+
 /* pop - remove the earliest event */
 static struct sim_event *pop(struct sim *sim)
 {
-	struct sim_event *top = sim->heap[0];
+	struct sim_event *top = sim->heap[0].ev;
 	size_t i = 0, l, r, m;
 
 	sim->heap[0] = sim->heap[--sim->heap_len];
@@ -83,9 +99,9 @@ static struct sim_event *pop(struct sim *sim)
 		l = 2 * i + 1;
 		r = l + 1;
 		m = i;
-		if (l < sim->heap_len && before(sim->heap[l], sim->heap[m]))
+		if (l < sim->heap_len && before(&sim->heap[l], &sim->heap[m]))
 			m = l;
-		if (r < sim->heap_len && before(sim->heap[r], sim->heap[m]))
+		if (r < sim->heap_len && before(&sim->heap[r], &sim->heap[m]))
 			m = r;
 		if (m == i)
 			break;
@@ -97,17 +113,17 @@ static struct sim_event *pop(struct sim *sim)
 
 /*
  * sim_event_pop_due - the earliest live event due at or before until, or
- * NULL.  The caller frees it.  Cancelled events are dropped on the way.
+ * NULL.  The caller releases it (sim_event_release).  Cancelled events are dropped on the way.
  */
 struct sim_event *sim_event_pop_due(struct sim *sim, double until)
 {
 	struct sim_event *ev;
 
-	while (sim->heap_len > 0 && sim->heap[0]->when <= until) {
+	while (sim->heap_len > 0 && sim->heap[0].when <= until) {
 		ev = pop(sim);
 		if (!ev->cancelled)
 			return ev;
-		free(ev);
+		sim_event_release(sim, ev);
 	}
 	return NULL;
 }
@@ -119,21 +135,27 @@ struct sim_event *sim_event_pop_due(struct sim *sim, double until)
  */
 double sim_event_next(struct sim *sim)
 {
-	while (sim->heap_len > 0 && sim->heap[0]->cancelled)
-		free(pop(sim));
-	return sim->heap_len > 0 ? sim->heap[0]->when : INFINITY;
+	while (sim->heap_len > 0 && sim->heap[0].ev->cancelled)
+		sim_event_release(sim, pop(sim));
+	return sim->heap_len > 0 ? sim->heap[0].when : INFINITY;
 }
 
 /* sim_events_free - drop every pending event */
 void sim_events_free(struct sim *sim)
 {
+	struct sim_event *ev;
+
 	for (size_t i = 0; i < sim->heap_len; i++) {
-		if (sim->heap[i]->kind == SIM_EV_TRIGGER)
-			free(sim->heap[i]->ptr);
-		free(sim->heap[i]);
+		if (sim->heap[i].ev->kind == SIM_EV_TRIGGER)
+			free(sim->heap[i].ev->ptr);
+		free(sim->heap[i].ev);
 	}
 	free(sim->heap);
 	sim->heap = NULL;
+	while ((ev = sim->ev_free) != NULL) {
+		sim->ev_free = ev->ptr;
+		free(ev);
+	}
 	sim->heap_len = sim->heap_cap = 0;
 }
 

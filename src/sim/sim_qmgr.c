@@ -4,18 +4,20 @@
  * entries given back by the scheduler, and the end of a message (backoff,
  * expiry).
  *
- * Contract.  Every call into sched.c is made in the order src/qmgr makes
- * it; this file mirrors qmgr.c (qmgr_loop, feed_one, qmgr_entry_defer,
- * process_pending_defers, qmgr_trigger_event, qmgr_deferred_run_event),
- * qmgr_scan.c (a pass that restarts when asked during a pass; the
- * deferred due-time index, "due" meaning at most now + 1), qmgr_message.c
- * (route_rcpt: dead transport or destination -> the retry transport with
- * the reason as its queue name; batches of at most the recipient limit)
- * and qmgr_active.c (finish: sched_backoff_delay on the message's age, or
- * expiry after maximal_queue_lifetime).  What it leaves out, on purpose:
- * files and their failure modes, the resolver (a destination names its
- * transport and next hop), recipient chunking (all recipients are read at
- * import), bounce/trace/warning reports, and the full deferred pass every
+ * Contract.  The decisions of a turn (its steps and their order, given-back
+ * entries, which connection carries which delivery) are the drain policy's,
+ * src/qmgr/drain.c, the module qmgr runs.  Around it this file keeps what
+ * the queue manager does with files, in the order src/qmgr does it:
+ * qmgr_scan.c (a pass that restarts when asked during a pass; the deferred
+ * due-time index, "due" meaning at most now + 1), qmgr.c's feed_one and
+ * trigger and deferred-run events, qmgr_message.c (route_rcpt: dead
+ * transport or destination -> the retry transport with the reason as its
+ * queue name; batches of at most the recipient limit) and qmgr_active.c
+ * (finish: sched_backoff_delay on the message's age, or expiry after
+ * maximal_queue_lifetime).  What it leaves out, on purpose: files and
+ * their failure modes, the resolver (a destination names its transport
+ * and next hop), recipient chunking (all recipients are read at import),
+ * bounce/trace/warning reports, and the full deferred pass every
  * deferred_rescan_time (nothing moves files behind the simulated queue
  * manager's back).  Simulated time passes only through events, the
  * scheduler's timers and the loop's own wake-ups (at most loop_max_wait
@@ -35,24 +37,45 @@
 
 /* ------------------------------------------------------ scheduler callbacks */
 
-/* entry_defer - a todo entry's destination or transport died (qmgr_entry_defer) */
+static double drain_now(void *ctx);
+static struct sched_transport *retry_transport(void *ctx);
+static void defer_batch(void *ctx, void *batch, const char *status, const char *reason);
+static void *batch_retry(void *ctx, void *batch, long *count_r);
+static bool feed(void *ctx);
+static void timers_ran(void *ctx);
+static void queue_free(void *ctx, struct sched_queue *q);
+
+/* The drain policy's operations: the queue manager's here, the world's in sim_agent.c. */
+static const struct drain_ops drain_ops = {
+	.now = drain_now,
+	.connect = sim_agent_connect,
+	.send = sim_agent_send,
+	.crash = sim_agent_crash,
+	.idle = sim_agent_idle_op,
+	.close = sim_agent_close,
+	.process_limit = sim_agent_process_limit,
+	.batch_done = sim_agent_batch_done,
+	.retry_transport = retry_transport,
+	.defer_batch = defer_batch,
+	.batch_retry = batch_retry,
+	.feed = feed,
+	.timers_ran = timers_ran,
+	.note = sim_agent_note,
+};
+
+/* entry_defer - sched_ops.entry_defer: the drain policy re-routes it */
 static void entry_defer(void *ctx, struct sched_entry *e, const char *status,
 			const char *reason)
 {
 	struct sim *sim = ctx;
-	struct sim_pending_defer *p = xcalloc(1, sizeof(*p));
 
-	/* Runs inside the scheduler: the loop hook re-routes it. */
-	p->batch = e->ctx;
-	p->status = xstrdup(status);
-	p->reason = xstrdup(reason);
-	p->from_retry = strcmp(e->queue->transport->name, "retry") == 0;
-	e->ctx = NULL;
-	*sim->pending_tail = p;
-	sim->pending_tail = &p->next;
-	sim->wakeup = true;
-	sim_trace(sim, "give-back msg %ld %s: %s %s", p->batch->msg->id, e->queue->name,
-		  status, reason);
+	drain_entry_defer(sim->d, e, status, reason);
+}
+
+/* sim_wakeup - something the queue manager sees changed: a turn without sleep */
+void sim_wakeup(struct sim *sim)
+{
+	drain_wakeup(sim->d);
 }
 
 /* clog_warning - count (and trace) a clogging warning line */
@@ -80,13 +103,13 @@ void sim_qmgr_init(struct sim *sim)
 		.entry_defer = entry_defer,
 		.clog_warning = clog_warning,
 		.log = feedback_log,
+		.queue_free = queue_free,
 	};
 
 	sim->s = sched_create(&sim->p.sc, &ops, sim);
 	sched_feed_init(&sim->s->feed, sim->p.sc.qmgr_message_active_limit,
 			sim->p.sc.qmgr_message_recipient_limit);
-	sim->pending_tail = &sim->pending;
-	sim->idle_check_at = INFINITY;
+	sim->d = drain_create(sim->s, &drain_ops, sim, sim->p.agent_idle_time);
 
 	/* The first scans, and the deferred queue run timer. */
 	sim->in_scan = true;
@@ -111,26 +134,60 @@ void sim_reconfigure(struct sim *sim)
 		sim_transport_conf(sim, x, &tc);
 		sched_transport_update_conf(x->t, &tc);
 	}
-	sim->wakeup = true;
+	sim_wakeup(sim);
+}
+
+/* msg_create - a message of injector inj (one site, pick, or all of them) */
+static struct sim_msg *msg_create(struct sim *sim, long id, double injected,
+				  struct sim_injector *inj, int pick)
+{
+	struct sim_msg *msg = xcalloc(1, sizeof(*msg));
+
+	msg->id = id;
+	msg->injected = injected;
+	msg->arrival = inj->deferred ? injected - inj->age : injected;
+	msg->ngroups = pick >= 0 ? 1 : inj->ndests;
+	msg->groups = msg->ngroups == 1 ? &msg->one
+		: xcalloc((size_t)msg->ngroups, sizeof(*msg->groups));
+	for (int i = 0; i < msg->ngroups; i++) {
+		msg->groups[i].dest = inj->dests[pick >= 0 ? pick : i];
+		msg->groups[i].rcpt = msg->groups[i].remaining = inj->rcpt;
+	}
+	return msg;
 }
 
 /* msg_free - forget a message */
-static void msg_free(struct sim *sim, struct sim_msg *msg)
+static void msg_free(struct sim_msg *msg)
 {
-	if (msg->all_prev)
-		msg->all_prev->all_next = msg->all_next;
-	else
-		sim->all_msgs = msg->all_next;
-	if (msg->all_next)
-		msg->all_next->all_prev = msg->all_prev;
-	free(msg->groups);
+	if (msg->groups != &msg->one)
+		free(msg->groups);
 	free(msg);
+}
+
+/* active_add - msg enters the active queue */
+static void active_add(struct sim *sim, struct sim_msg *msg)
+{
+	if (sim->nactive == sim->active_cap) {
+		sim->active_cap = sim->active_cap ? 2 * sim->active_cap : 1024;
+		sim->active = xreallocarray(sim->active, sim->active_cap, sizeof(*sim->active));
+	}
+	msg->where = SIM_MSG_ACTIVE;
+	msg->slot = sim->nactive;
+	sim->active[sim->nactive++] = msg;
+}
+
+/* active_del - msg leaves the active queue (the last one takes its slot) */
+static void active_del(struct sim *sim, struct sim_msg *msg)
+{
+	struct sim_msg *last = sim->active[--sim->nactive];
+
+	sim->active[msg->slot] = last;
+	last->slot = msg->slot;
 }
 
 /* sim_qmgr_free - release everything the queue manager holds */
 void sim_qmgr_free(struct sim *sim)
 {
-	struct sim_pending_defer *p;
 	struct sched_transport *t;
 
 	/* Entries still in the scheduler carry batches sched does not know. */
@@ -145,18 +202,19 @@ void sim_qmgr_free(struct sim *sim)
 			t = t->rr_next;
 		} while (t != sim->s->xport_head);
 	}
+	sim->closing = true;
+	drain_free(&sim->d, free);
 	sched_free(&sim->s);
-	while ((p = sim->pending) != NULL) {
-		sim->pending = p->next;
-		free(p->batch);
-		free(p->status);
-		free(p->reason);
-		free(p);
-	}
-	while (sim->all_msgs)
-		msg_free(sim, sim->all_msgs);
+	for (size_t i = 0; i < sim->nactive; i++)
+		msg_free(sim->active[i]);
+	free(sim->active);
+	sim->active = NULL;
+	for (size_t i = 0; i < sim->due_len; i++)
+		msg_free(sim->due[i].msg);
 	free(sim->due);
 	sim->due = NULL;
+	free(sim->in);
+	sim->in = NULL;
 }
 
 /* ----------------------------------------------------------------- scans */
@@ -224,24 +282,49 @@ static void incoming_request(struct sim *sim)
 		sim->in_scan = true;
 }
 
+/* incoming_add - a message arrives in incoming */
+static void incoming_add(struct sim *sim, const struct sim_arrival *a)
+{
+	struct sim_arrival *ring;
+	size_t n = (size_t)sim->in_count, cap;
+
+	if (n == sim->in_cap) {
+		cap = sim->in_cap ? 2 * sim->in_cap : 1024;
+		ring = xreallocarray(NULL, cap, sizeof(*ring));
+		for (size_t i = 0; i < n; i++)
+			ring[i] = sim->in[(sim->in_head + i) % sim->in_cap];
+		free(sim->in);
+		sim->in = ring;
+		sim->in_cap = cap;
+		sim->in_head = 0;
+	}
+	sim->in[(sim->in_head + n) % sim->in_cap] = *a;
+	sim->in_count++;
+}
+
+/* sim_incoming_at - the i-th message in incoming, oldest first */
+const struct sim_arrival *sim_incoming_at(const struct sim *sim, long i)
+{
+	return &sim->in[(sim->in_head + (size_t)i) % sim->in_cap];
+}
+
 /* incoming_next - next incoming message, or NULL when the pass is over */
 static struct sim_msg *incoming_next(struct sim *sim)
 {
-	struct sim_msg *msg;
+	struct sim_arrival a;
 
 	/*
 	 * A pass sees every file present; a pass restarted after it sees the
 	 * ones that came meanwhile, which this FIFO already holds.
 	 */
-	if (!sim->in_scan || (msg = sim->in_head) == NULL) {
+	if (!sim->in_scan || sim->in_count == 0) {
 		sim->in_scan = sim->in_scan_again = false;
 		return NULL;
 	}
-	if ((sim->in_head = msg->next) == NULL)
-		sim->in_tail = NULL;
-	msg->next = NULL;
+	a = sim->in[sim->in_head];
+	sim->in_head = (sim->in_head + 1) % sim->in_cap;
 	sim->in_count--;
-	return msg;
+	return msg_create(sim, a.id, a.when, sim->injectors[a.inj], a.pick);
 }
 
 /* deferred_request - qmgr_scan_request for the deferred scan */
@@ -330,7 +413,7 @@ void sim_trigger(struct sim *sim, const char *bytes)
 		incoming_request(sim);
 	if (deferred || all)
 		deferred_request(sim, deferred, all);
-	sim->wakeup = true;
+	sim_wakeup(sim);
 }
 
 /* ----------------------------------------------------------------- import */
@@ -355,6 +438,30 @@ static struct sched_queue *queue_get(struct sim *sim, struct sched_transport *t,
 	struct sched_queue *q = sched_queue_find(t, name);
 
 	return q ? q : sched_queue_create(t, name, name, sim->now);
+}
+
+/* dest_queue - the scheduler's queue for site d (remembered until freed) */
+static struct sched_queue *dest_queue(struct sim *sim, struct sched_transport *t,
+				      struct sim_dest *d)
+{
+	/*
+	 * None remembered means none exists: queue_free forgets it, and a
+	 * site with mail keeps its transport (sim_scenario.c).
+	 */
+	if (d->q == NULL) {
+		d->q = sched_queue_create(t, d->name, d->name, sim->now);
+		d->q->ctx = d;
+	}
+	return d->q;
+}
+
+/* queue_free - sched_ops.queue_free: a site's queue is gone */
+static void queue_free(void *ctx, struct sched_queue *q)
+{
+	struct sim_dest *d = q->ctx;
+
+	if (d && d->q == q)
+		d->q = NULL;
 }
 
 /* batch_close - hand count recipients of g to the scheduler as one entry */
@@ -395,7 +502,7 @@ static void route_group(struct sim *sim, struct sim_msg *msg, struct sim_group *
 	if (sched_transport_dead(t)) {
 		why = xasprintf("%s %s", t->dead_status, t->dead_reason);
 	} else {
-		q = queue_get(sim, t, g->dest->name);
+		q = dest_queue(sim, t, g->dest);
 		if (sched_queue_dead(q)) {
 			/* The scheduler's reason already says "suspended". */
 			why = xasprintf("%s %s", q->dead_status, q->dead_reason);
@@ -424,7 +531,7 @@ static void route_group(struct sim *sim, struct sim_msg *msg, struct sim_group *
 /* import - a message enters the active queue (qmgr_active_feed) */
 static void import(struct sim *sim, struct sim_msg *msg, bool from_incoming)
 {
-	msg->where = SIM_MSG_ACTIVE;
+	active_add(sim, msg);
 	msg->deferred = false;
 	msg->refcount = 0;
 	sched_message_enter(sim->s);
@@ -488,7 +595,7 @@ static bool feed_one(struct sim *sim)
 static void message_leave(struct sim *sim)
 {
 	sched_message_leave(sim->s);
-	sim->wakeup = true;
+	sim_wakeup(sim);
 }
 
 /* message_done - every entry is done: remove, expire or defer (finish) */
@@ -501,7 +608,8 @@ static void message_done(struct sim *sim, struct sim_msg *msg)
 		sim->msgs_removed++;
 		sim_trace(sim, "remove msg %ld", msg->id);
 		message_leave(sim);
-		msg_free(sim, msg);
+		active_del(sim, msg);
+		msg_free(msg);
 		return;
 	}
 	if (sched_expired(msg->arrival, sim->now, sim->p.maximal_queue_lifetime)) {
@@ -513,13 +621,15 @@ static void message_done(struct sim *sim, struct sim_msg *msg)
 		sim->msgs_expired++;
 		sim_trace(sim, "expire msg %ld (%ld recipients returned)", msg->id, pending);
 		message_leave(sim);
-		msg_free(sim, msg);
+		active_del(sim, msg);
+		msg_free(msg);
 		return;
 	}
 	delay = sched_backoff_delay(sim->now - msg->arrival, sim->p.sc.minimal_backoff_time,
 				    sim->p.maximal_backoff_time,
 				    (int)sim->p.backoff_spread_percent, sim_random(sim));
 	due = sim->now + delay;
+	active_del(sim, msg);
 	msg->where = SIM_MSG_DEFERRED;
 	msg->defer_count++;
 	sim->msgs_deferred++;
@@ -535,47 +645,59 @@ void sim_message_continue(struct sim *sim, struct sim_msg *msg)
 		message_done(sim, msg);
 }
 
-/* process_pending_defers - send given-back entries to the retry agent */
-static void process_pending_defers(struct sim *sim)
+/* retry_transport - drain_ops.retry_transport */
+static struct sched_transport *retry_transport(void *ctx)
 {
-	struct sim_pending_defer *p;
-	struct sched_transport *retry;
-	struct sched_queue *q;
-	struct sched_entry *e;
-	struct sim_batch *b;
-	char *why;
+	struct sim *sim = ctx;
 
-	while ((p = sim->pending) != NULL) {
-		if ((sim->pending = p->next) == NULL)
-			sim->pending_tail = &sim->pending;
-		b = p->batch;
-		retry = transport_get(sim, sim_xport_get(sim, "retry"));
-		why = xasprintf("%s %s", p->status, p->reason);
-		q = NULL;
-		if (!p->from_retry && !sched_transport_dead(retry)) {
-			q = queue_get(sim, retry, why);
-			if (sched_queue_dead(q))
-				q = NULL;
-		}
-		if (q == NULL) {
-			/* Nobody left to log it for us: record it here. */
-			struct sim_msg *msg = b->msg;
+	return transport_get(sim, sim_xport_get(sim, "retry"));
+}
 
-			defer_here(sim, msg, b->group, b->count, why);
-			free(b);
-			if (--msg->refcount == 0)
-				sim_message_continue(sim, msg);
-		} else {
-			b->retry = true;
-			b->first = false;
-			e = sched_entry_create(q, b->msg, b->count, sim->now);
-			e->ctx = b;
-		}
-		free(why);
-		free(p->status);
-		free(p->reason);
-		free(p);
-	}
+/* defer_batch - drain_ops.defer_batch: nobody left to log it for us */
+static void defer_batch(void *ctx, void *batch, const char *status, const char *reason)
+{
+	struct sim *sim = ctx;
+	struct sim_batch *b = batch;
+	struct sim_msg *msg = b->msg;
+	char *why = xasprintf("%s %s", status, reason);
+
+	defer_here(sim, msg, b->group, b->count, why);
+	free(why);
+	free(b);
+	if (--msg->refcount == 0)
+		sim_message_continue(sim, msg);
+}
+
+/* batch_retry - drain_ops.batch_retry: the batch goes to the retry agent */
+static void *batch_retry(void *ctx, void *batch, long *count_r)
+{
+	struct sim_batch *b = batch;
+
+	b->retry = true;
+	b->first = false;
+	*count_r = b->count;
+	return b->msg;
+}
+
+/* feed - drain_ops.feed */
+static bool feed(void *ctx)
+{
+	return feed_one(ctx);
+}
+
+/* drain_now - drain_ops.now: the simulated clock */
+static double drain_now(void *ctx)
+{
+	return ((struct sim *)ctx)->now;
+}
+
+/* timers_ran - drain_ops.timers_ran: which dead sites came back? */
+static void timers_ran(void *ctx)
+{
+	struct sim *sim = ctx;
+
+	if (sim->dead_list)
+		sim_dead_sweep(sim);
 }
 
 /* ------------------------------------------------------------ arrivals */
@@ -583,49 +705,33 @@ static void process_pending_defers(struct sim *sim)
 /* sim_inject_arrive - the next message of an inject line arrives */
 void sim_inject_arrive(struct sim *sim, struct sim_injector *inj)
 {
-	struct sim_msg *msg = xcalloc(1, sizeof(*msg));
-	int pick = -1;
+	struct sim_arrival a = {.when = sim->now, .id = ++sim->next_msg_id, .inj = inj->index,
+				.pick = -1};
+	struct sim_msg *msg;
+	const char *more;
 
-	msg->id = ++sim->next_msg_id;
-	msg->injected = sim->now;
-	msg->arrival = inj->deferred ? sim->now - inj->age : sim->now;
 	if (inj->among)
-		pick = (int)(sim_random(sim) * inj->ndests);
-	msg->ngroups = pick >= 0 ? 1 : inj->ndests;
-	msg->groups = xcalloc((size_t)msg->ngroups, sizeof(*msg->groups));
-	for (int i = 0; i < msg->ngroups; i++) {
-		struct sim_group *g = &msg->groups[i];
-
-		g->dest = inj->dests[pick >= 0 ? pick : i];
-		g->rcpt = g->remaining = inj->rcpt;
-		g->dest->st.injected += inj->rcpt;
-		sim->rcpt_injected += inj->rcpt;
-	}
-	msg->all_next = sim->all_msgs;
-	if (sim->all_msgs)
-		sim->all_msgs->all_prev = msg;
-	sim->all_msgs = msg;
+		a.pick = (int)(sim_random(sim) * inj->ndests);
+	for (int i = 0; i < (a.pick >= 0 ? 1 : inj->ndests); i++)
+		inj->dests[a.pick >= 0 ? a.pick : i]->st.injected += inj->rcpt;
+	sim->rcpt_injected += inj->rcpt * (a.pick >= 0 ? 1 : inj->ndests);
 	sim->msgs_injected++;
+	more = a.pick < 0 && inj->ndests > 1 ? ",..." : "";
 
 	if (inj->deferred) {
 		/* In deferred/ already, due now: the next deferred pass takes it. */
+		msg = msg_create(sim, a.id, a.when, inj, a.pick);
 		msg->where = SIM_MSG_DEFERRED;
 		due_add(sim, msg, sim->now);
-		sim_trace(sim, "arrive msg %ld -> %s%s (deferred)", msg->id, msg->groups[0].dest->name,
-			  msg->ngroups > 1 ? ",..." : "");
+		sim_trace(sim, "arrive msg %ld -> %s%s (deferred)", msg->id,
+			  msg->groups[0].dest->name, more);
 	} else {
-		/* cleanup committed it and sent "I". */
-		msg->where = SIM_MSG_INCOMING;
-		if (sim->in_tail)
-			sim->in_tail->next = msg;
-		else
-			sim->in_head = msg;
-		sim->in_tail = msg;
-		sim->in_count++;
-		sim_trace(sim, "arrive msg %ld -> %s%s", msg->id, msg->groups[0].dest->name,
-			  msg->ngroups > 1 ? ",..." : "");
+		/* cleanup committed it and sent "I"; it is read when scanned. */
+		incoming_add(sim, &a);
+		sim_trace(sim, "arrive msg %ld -> %s%s", a.id,
+			  inj->dests[a.pick >= 0 ? a.pick : 0]->name, more);
 		incoming_request(sim);
-		sim->wakeup = true;
+		sim_wakeup(sim);
 	}
 	if (++inj->done < inj->count)
 		sim_event_add(sim, inj->at + inj->spread * (double)inj->done / (double)inj->count,
@@ -638,7 +744,7 @@ void sim_inject_arrive(struct sim *sim, struct sim_injector *inj)
 void sim_dest_observe(struct sim *sim, struct sim_dest *d)
 {
 	struct sched_transport *t = d->xport->t;
-	struct sched_queue *q = t ? sched_queue_find(t, d->name) : NULL;
+	struct sched_queue *q = t ? d->q : NULL;
 	bool dead = q != NULL && sched_queue_dead(q);
 
 	if (q && q->window > 0)
@@ -675,34 +781,6 @@ void sim_dead_sweep(struct sim *sim)
 }
 
 /* ---------------------------------------------------------------- the loop */
-
-/* loop - what happens each turn (qmgr_loop); returns how long to sleep */
-static double loop(struct sim *sim)
-{
-	double next, wait = sim->p.loop_max_wait;
-	bool fed;
-
-	sim->loop_turns++;
-	sim->wakeup = false;
-	sched_run_timers(sim->s, sim->now);
-	if (sim->dead_list)
-		sim_dead_sweep(sim);
-	process_pending_defers(sim);
-	sim_deliver_drain(sim);
-	fed = feed_one(sim);
-	process_pending_defers(sim);
-	sim_deliver_drain(sim);
-	sim_deliver_close_idle(sim);
-
-	if (fed || sim->wakeup || sim->pending)
-		return 0;
-	if ((next = sched_next_timer(sim->s)) >= 0) {
-		next -= sim->now;
-		if (next < wait)
-			wait = next < 0 ? 0 : next;
-	}
-	return wait;
-}
 
 /*
  * handle - one event; true when the queue manager sees it (I/O or its own
@@ -787,20 +865,23 @@ void sim_run_until(struct sim *sim, double until)
 			next = sim_event_next(sim);
 		if (next > until)
 			break;
+		sim_series_until(sim, next, false);
 		if (next > sim->now)
 			sim->now = next;
 		seen = sim->now >= sim->loop_at;
 		while ((ev = sim_event_pop_due(sim, sim->now)) != NULL) {
 			seen |= handle(sim, ev);
-			free(ev);
+			sim_event_release(sim, ev);
 		}
 		if (!seen)
 			continue;	/* the queue manager sleeps on */
-		wait = loop(sim);
+		sim->loop_turns++;
+		wait = drain_turn(sim->d, sim->p.loop_max_wait);
 		if (wait == 0)
 			wait = sim->p.loop_cost;
 		sim->loop_at = sim->now + wait;
 	}
+	sim_series_until(sim, until, true);
 	if (until > sim->now)
 		sim->now = until;
 }

@@ -25,11 +25,35 @@
 void sim_stats_init(struct sim_dest_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	for (int i = 0; i < SIM_RAMP_MAX; i++)
-		st->ramp[i] = -1;
 	st->first_done = st->last_done = -1;
 	st->last_start = -1;
 	st->gap_min = INFINITY;
+}
+
+/* win_grow - room in ramp[] and win_hist[] for window values up to v */
+static void win_grow(struct sim_dest_stats *st, long v)
+{
+	int n = st->nwin;
+
+	if (v < n || v >= SIM_RAMP_MAX)
+		return;
+	st->nwin = (int)(v + 1 > 2 * n ? v + 1 : 2 * n);
+	if (st->nwin > SIM_RAMP_MAX)
+		st->nwin = SIM_RAMP_MAX;
+	st->ramp = xreallocarray(st->ramp, (size_t)st->nwin, sizeof(*st->ramp));
+	st->win_hist = xreallocarray(st->win_hist, (size_t)st->nwin, sizeof(*st->win_hist));
+	for (int i = n; i < st->nwin; i++) {
+		st->ramp[i] = -1;
+		st->win_hist[i] = 0;
+	}
+}
+
+/* sim_stats_free - release what the counters hold */
+void sim_stats_free(struct sim_dest_stats *st)
+{
+	free(st->ramp);
+	free(st->win_hist);
+	free(st->dead);
 }
 
 /* sim_stats_window - the window of d's queue is window now */
@@ -39,8 +63,9 @@ void sim_stats_window(struct sim *sim, struct sim_dest *d, long window)
 
 	if (window <= st->peak_window)
 		return;
+	win_grow(st, window);
 	for (long v = st->peak_window ? st->peak_window + 1 : window; v <= window; v++)
-		if (v < SIM_RAMP_MAX && st->ramp[v] < 0)
+		if (v < st->nwin && st->ramp[v] < 0)
 			st->ramp[v] = sim->now;
 	st->peak_window = window;
 }
@@ -82,7 +107,8 @@ void sim_stats_start(struct sim *sim, struct sim_dest *d, long window, long busy
 	if (busy > st->peak_busy)
 		st->peak_busy = busy;
 	sim_stats_window(sim, d, window);
-	if (window > 0 && window < SIM_RAMP_MAX)
+	win_grow(st, window);
+	if (window > 0 && window < st->nwin)
 		st->win_hist[window]++;
 	if (st->last_start >= 0) {
 		double gap = sim->now - st->last_start;
@@ -104,6 +130,7 @@ void sim_stats_delivered(struct sim *sim, struct sim_dest *d, struct sim_msg *ms
 	if (n <= 0)
 		return;
 	st->delivered += n;
+	sim->rcpt_delivered += n;
 	st->delay_sum += delay * (double)n;
 	if (delay > st->delay_max)
 		st->delay_max = delay;
@@ -168,7 +195,7 @@ static void report_dest(struct sim *sim, struct sim_dest *d)
 		       sd(st->attempts, st->win_sum, st->win_sum2));
 		shown = 0;
 		printf("  deliveries by window:");
-		for (int v = 1; v < SIM_RAMP_MAX; v++) {
+		for (int v = 1; v < st->nwin; v++) {
 			if (st->win_hist[v] == 0)
 				continue;
 			if (shown > 0 && shown % 8 == 0)
@@ -185,7 +212,7 @@ static void report_dest(struct sim *sim, struct sim_dest *d)
 	if (st->peak_window > 0) {
 		shown = 0;
 		printf("  ramp:");
-		for (int v = 1; v < SIM_RAMP_MAX; v++) {
+		for (int v = 1; v < st->nwin; v++) {
 			if (st->ramp[v] < 0)
 				continue;
 			if (shown > 0 && shown % 8 == 0)
@@ -236,12 +263,21 @@ static void check_books(struct sim *sim, long delivered, long expired)
 {
 	long pending = 0, in_active = 0, in_incoming = 0, in_deferred = 0;
 
-	for (struct sim_msg *m = sim->all_msgs; m; m = m->all_next) {
+	for (size_t k = 0; k < sim->nactive + sim->due_len; k++) {
+		const struct sim_msg *m = k < sim->nactive ? sim->active[k]
+			: sim->due[k - sim->nactive].msg;
+
 		for (int i = 0; i < m->ngroups; i++)
 			pending += m->groups[i].remaining;
 		in_active += m->where == SIM_MSG_ACTIVE;
-		in_incoming += m->where == SIM_MSG_INCOMING;
 		in_deferred += m->where == SIM_MSG_DEFERRED;
+	}
+	for (long k = 0; k < sim->in_count; k++) {
+		const struct sim_arrival *a = sim_incoming_at(sim, k);
+		const struct sim_injector *inj = sim->injectors[a->inj];
+
+		pending += inj->rcpt * (a->pick >= 0 ? 1 : inj->ndests);
+		in_incoming++;
 	}
 	if (pending != sim->rcpt_injected - delivered - expired)
 		msg_panic("sim: %ld recipients pending in messages, %ld by the counters", pending,

@@ -16,6 +16,7 @@
  *                                    [deferred [age T]]
  *   trigger BYTES [at T]
  *   trace on|off
+ *   watch NAME...                     (columns of their own in the time series)
  *   run until T | run for T
  *   report [summary | NAME...]
  *   echo TEXT
@@ -38,7 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "global/mail_conf.h"
+#include "global/params.h"
 #include "global/timefmt.h"
+#include "qmgr_conf.h"
 #include "sim.h"
 #include "util/argv.h"
 #include "util/htable.h"
@@ -88,6 +92,7 @@ static const struct setting globals[] = {
 	{"loop_cost", V_TIME, P(loop_cost), 0},
 	{"loop_max_wait", V_POSTIME, P(loop_max_wait), 0},
 	{"feed_policy", V_POLICY, P(feed_policy), 0},
+	{"sample_interval", V_POSTIME, P(sample_interval), 0},
 };
 
 /* Per-transport settings: main.cf suffixes, offsets into sched_transport_conf. */
@@ -182,27 +187,69 @@ static int apply(const struct setting *row, void *base, const char *value, const
 /* sim_params_defaults - Postfix's (and sluice's) defaults, plus the simulator's */
 void sim_params_defaults(struct sim_params *p)
 {
-	memset(p, 0, sizeof(*p));
+	*p = (struct sim_params){
+		.default_process_limit = 100,
+		.agent_connect_time = 0.001,
+		.agent_idle_time = 10,
+		.queue_run_delay = 300,
+		.maximal_backoff_time = 4000,
+		.backoff_spread_percent = 5,
+		.maximal_queue_lifetime = 5 * 86400,
+		.qmgr_ipc_timeout = 60,
+		.smtp_connect_timeout = 30,
+		.smtp_connection_cache_time_limit = 2,
+		.smtp_connection_cache_on_demand = true,
+		.max_use = 100,
+		.max_idle = 100,
+		.agent_listen_queue = 4096,
+		.retry_service_time = 0.001,
+		.loop_cost = 0,
+		.loop_max_wait = 5,
+		.feed_policy = SIM_FEED_FAIR,
+		.sample_interval = 60,
+	};
 	sched_conf_defaults(&p->sc);
 	sched_transport_conf_defaults(&p->deflt);
-	p->default_process_limit = 100;
-	p->agent_connect_time = 0.001;
-	p->agent_idle_time = 10;
-	p->queue_run_delay = 300;
-	p->maximal_backoff_time = 4000;
-	p->backoff_spread_percent = 5;
-	p->maximal_queue_lifetime = 5 * 86400;
-	p->qmgr_ipc_timeout = 60;
-	p->smtp_connect_timeout = 30;
-	p->smtp_connection_cache_time_limit = 2;
-	p->smtp_connection_cache_on_demand = true;
-	p->max_use = 100;
-	p->max_idle = 100;
-	p->agent_listen_queue = 4096;
-	p->retry_service_time = 0.001;
-	p->loop_cost = 0;
-	p->loop_max_wait = 5;
-	p->feed_policy = SIM_FEED_FAIR;
+}
+
+/*
+ * sim_params_from_conf - the settings of the configuration in use (read
+ * with mail_conf_read() already): the scheduler's (qmgr_conf.c, as qmgr
+ * derives them), the queue manager's and the agents'.  The simulator's own
+ * settings and keep_failure_history stay as they are.
+ */
+int sim_params_from_conf(struct sim *sim, const char **error_r)
+{
+	struct sim_params *p = &sim->p;
+	bool keep = p->sc.keep_failure_history;
+
+	qmgr_conf_sched(&p->sc);
+	p->sc.keep_failure_history = keep;
+	p->default_process_limit = var_default_process_limit;
+	p->queue_run_delay = (double)var_queue_run_delay;
+	p->maximal_backoff_time = (double)var_maximal_backoff_time;
+	p->backoff_spread_percent = var_backoff_spread_percent;
+	p->maximal_queue_lifetime = (double)var_maximal_queue_lifetime;
+	p->qmgr_ipc_timeout = (double)var_qmgr_ipc_timeout;
+	p->smtp_connect_timeout = (double)var_smtp_connect_timeout;
+	p->smtp_connection_cache_time_limit = (double)var_smtp_connection_cache_time_limit;
+	p->smtp_connection_cache_on_demand = var_smtp_connection_cache_on_demand;
+	p->max_use = var_max_use;
+	p->max_idle = (double)var_max_idle;
+	sim->conf_mode = true;
+	return 0;
+}
+
+/* sim_process_limit - agent processes of transport x */
+long sim_process_limit(const struct sim *sim, const struct sim_xport *x)
+{
+	long limit;
+
+	if (x->process_limit > 0)
+		return x->process_limit;
+	if (sim->conf_mode && (limit = qmgr_conf_process_limit(x->name)) >= 0)
+		return limit > 0 ? limit : LONG_MAX;	/* 0: no limit */
+	return sim->p.default_process_limit;
 }
 
 /* sim_xport_get - the transport of that name, declared now if new */
@@ -215,6 +262,7 @@ struct sim_xport *sim_xport_get(struct sim *sim, const char *name)
 			return x;
 	x = xcalloc(1, sizeof(*x));
 	x->name = xstrdup(name);
+	TAILQ_INIT(&x->idle);
 	x->process_limit = -1;
 	x->connect_time = -1;
 	x->max_use = -1;
@@ -229,7 +277,10 @@ void sim_transport_conf(struct sim *sim, struct sim_xport *x, struct sched_trans
 {
 	const char *why;
 
-	*tc = sim->p.deflt;
+	if (sim->conf_mode)
+		qmgr_conf_transport(x->name, tc);	/* as qmgr has it */
+	else
+		*tc = sim->p.deflt;
 	for (size_t i = 0; i + 1 < x->noverrides; i += 2) {
 		const struct setting *row = find_setting(xport_settings,
 			sizeof(xport_settings) / sizeof(xport_settings[0]), x->overrides[i]);
@@ -336,6 +387,14 @@ static int cmd_set(struct sim *sim, const char *file, int line, char **av, size_
 
 	if (ac != 3)
 		return fail(file, line, "usage: set NAME VALUE");
+	if (sim->conf_mode && mail_conf_default(av[1]) != NULL) {
+		/* As a main.cf line would have it, over the configuration. */
+		if (mail_conf_override(av[1], av[2], &why) < 0
+		    || sim_params_from_conf(sim, &why) < 0)
+			return fail(file, line, "%s", why);
+		sim_reconfigure(sim);
+		return 0;
+	}
 	if ((row = find_setting(globals, sizeof(globals) / sizeof(globals[0]), av[1])) != NULL) {
 		if (apply(row, &sim->p, av[2], &why) < 0)
 			return fail(file, line, "%s: %s: \"%s\"", av[1], why, av[2]);
@@ -556,6 +615,7 @@ static int cmd_inject(struct sim *sim, const char *file, int line, char **av, si
 		return fail(file, line, "inject: age is for deferred mail");
 
 	inj = xcalloc(1, sizeof(*inj));
+	inj->index = (int)sim->ninjectors;
 	inj->count = count;
 	inj->at = at;
 	inj->spread = spread;
@@ -673,6 +733,29 @@ static int execute(struct sim *sim, const char *file, int line, char **av, size_
 		sim_report(sim, (const char *const *)av + 1, summary ? 0 : (int)ac - 1, summary);
 		return 0;
 	}
+	if (strcmp(av[0], "watch") == 0) {
+		struct argv *names;
+		const char *why;
+
+		if (ac < 2)
+			return fail(file, line, "usage: watch NAME...");
+		for (size_t i = 1; i < ac; i++) {
+			if ((names = expand(av[i], &why)) == NULL)
+				return fail(file, line, "%s: %s", av[i], why);
+			for (size_t n = 0; n < names->argc; n++) {
+				struct sim_dest *d = dest_get(sim, names->argv[n], false);
+
+				if (d == NULL || sim_series_watch(sim, d) < 0) {
+					fail(file, line, d ? "watch: before the first run line"
+					     : "watch: unknown destination \"%s\"", names->argv[n]);
+					argv_free(&names);
+					return -1;
+				}
+			}
+			argv_free(&names);
+		}
+		return 0;
+	}
 	if (strcmp(av[0], "echo") == 0) {
 		for (size_t i = 1; i < ac; i++)
 			printf("%s%s", av[i], i + 1 < ac ? " " : "");
@@ -720,7 +803,7 @@ void sim_scenario_free(struct sim *sim)
 	for (size_t i = 0; i < sim->ndests; i++) {
 		free(sim->dests[i]->name);
 		free(sim->dests[i]->outages);
-		free(sim->dests[i]->st.dead);
+		sim_stats_free(&sim->dests[i]->st);
 		free(sim->dests[i]);
 	}
 	free(sim->dests);
