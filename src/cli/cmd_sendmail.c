@@ -55,15 +55,8 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#if __has_include("cmd_queue.h")
+#include "cmd_map.h"
 #include "cmd_queue.h"
-#else
-int cmd_queue(const char *config_dir, int argc, char **argv);
-#endif
-/* The queue listing is a colleague's module; until it is linked in, -bp says so. */
-#pragma weak cmd_queue
-/* Likewise newaliases (cmd_map.c), which the unit test does not link. */
-#pragma weak cmd_newaliases
 
 #define EX_OK		0
 #define EX_USAGE	64
@@ -729,12 +722,8 @@ int cmd_sendmail(const char *config_dir, int argc, char **argv)
 
 	switch (o.mode) {
 	case 'i':
-		if (cmd_newaliases == NULL)
-			return fatal(EX_CONFIG, "newaliases is not available in this build");
 		return cmd_newaliases(o.config_dir ? o.config_dir : config_dir);
 	case 'p':
-		if (cmd_queue == NULL)
-			return fatal(EX_CONFIG, "the queue listing is not available in this build");
 		return cmd_queue(o.config_dir ? o.config_dir : config_dir, 1, queue_argv);
 	case 'q':
 		if (trigger_send(var_queue_directory, TRIGGER_QMGR, TRIGGER_REQ_FLUSH_ALL,
