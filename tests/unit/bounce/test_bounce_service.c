@@ -30,6 +30,7 @@
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/status_log.h"
+#include "testlib.h"
 #include "util/attr.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -65,20 +66,15 @@ static void write_main_cf(const char *extra)
 /* rm_rf - remove a tree (test clean-up) */
 static void rm_rf(const char *path)
 {
-	char *cmd = xasprintf("rm -rf '%s'", path);
-
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(testlib_rmtree(path), 0);
 }
 
 /* setup - a fresh queue for every test */
 static int setup(void **state)
 {
-	char templ[] = "/tmp/test_bounce_service.XXXXXX";
 	const char *error;
 
-	assert_non_null(mkdtemp(templ));
-	tmp_root = xstrdup(templ);
+	tmp_root = testlib_tmpdir("test_bounce_service");
 	queue_dir = xasprintf("%s/spool", tmp_root);
 	assert_int_equal(mkdir(queue_dir, 0700), 0);
 	write_main_cf("");

@@ -23,10 +23,11 @@
 #include "cmd_sendmail.h"
 #include "global/dsn.h"
 #include "global/queue_file.h"
+#include "testlib.h"
 #include "util/argv.h"
 #include "util/buf.h"
 
-static char dir[] = "/tmp/test_cmd_sendmail.XXXXXX";
+static char *dir;
 static char conf[300], queue[300];
 
 /* A maildrop file read back. */
@@ -64,8 +65,7 @@ static int setup(void **state)
 {
 	char path[400];
 
-	if (mkdtemp(dir) == NULL)
-		return -1;
+	dir = testlib_tmpdir("test_cmd_sendmail");
 	snprintf(conf, sizeof(conf), "%s/conf", dir);
 	snprintf(queue, sizeof(queue), "%s/q", dir);
 	mkdir(conf, 0755);
@@ -82,10 +82,10 @@ static int setup(void **state)
 /* teardown - remove everything */
 static int teardown(void **state)
 {
-	char cmd[400];
+	int rc = testlib_rmtree(dir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(dir);
+	return rc;
 }
 
 /* run - cmd_sendmail with stdin from text; stderr and stdout captured */

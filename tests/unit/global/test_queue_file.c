@@ -18,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,32 +31,22 @@
 #include "global/dsn.h"
 #include "global/queue_file.h"
 #include "global/rec.h"
+#include "testlib.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
 /* ---- helpers ---- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 /* rm_rf - remove a test tree */
 static void rm_rf(const char *dir)
 {
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(testlib_rmtree(dir), 0);
 }
 
 /* make_queue - a fresh queue directory with default hashing */
 static char *make_queue(void)
 {
-	char tmpl[] = "/tmp/sluice-qf-XXXXXX";
-	const char *err;
-
-	assert_non_null(mkdtemp(tmpl));
-	queue_hash_init("deferred, defer", 1);
-	assert_int_equal(queue_dirs_create(tmpl, &err), 0);
-	return xstrdup(tmpl);
+	return testlib_queue_tmp("sluice-qf");
 }
 
 /* count_entries - files (not folders) directly in dir */
@@ -1180,7 +1169,7 @@ static void test_hash_paths(void **state)
 
 static void test_dirs_move_and_depth(void **state)
 {
-	char tmpl[] = "/tmp/sluice-qf-XXXXXX", id[QUEUE_ID_SIZE], id2[QUEUE_ID_SIZE];
+	char *tmpl = testlib_tmpdir("sluice-qf"), id[QUEUE_ID_SIZE], id2[QUEUE_ID_SIZE];
 	struct test_msg m = small_msg();
 	char *p, *dir;
 	const char *err;
@@ -1188,7 +1177,6 @@ static void test_dirs_move_and_depth(void **state)
 	static const char *const folders[] = {"maildrop", "incoming", "active", "deferred",
 		"hold", "corrupt", "bounce", "defer", "trace", "public", "private", "pid"};
 
-	assert_non_null(mkdtemp(tmpl));
 	dir = xasprintf("%s/var/spool", tmpl);		/* parents are made too */
 	queue_hash_init("deferred, defer", 2);
 	assert_int_equal(queue_dirs_create(dir, &err), 0);
@@ -1250,6 +1238,7 @@ static void test_dirs_move_and_depth(void **state)
 
 	queue_hash_init("deferred, defer", 1);
 	rm_rf(tmpl);
+	free(tmpl);
 	free(dir);
 }
 

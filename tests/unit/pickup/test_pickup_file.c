@@ -24,10 +24,11 @@
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "pickup_file.h"
+#include "testlib.h"
 #include "util/buf.h"
 #include "util/log.h"
 
-static char qdir[] = "/tmp/test_pickup_file.XXXXXX";
+static char *qdir;
 
 /* set_params - what cleanup reads */
 static void set_params(void)
@@ -54,8 +55,7 @@ static const char *qpath(const char *sub)
 /* setup - queue folders */
 static int setup(void **state)
 {
-	if (mkdtemp(qdir) == NULL)
-		return -1;
+	qdir = testlib_tmpdir("test_pickup_file");
 	mkdir(qpath("maildrop"), 0700);
 	mkdir(qpath("incoming"), 0700);
 	mkdir(qpath("corrupt"), 0700);
@@ -66,21 +66,17 @@ static int setup(void **state)
 /* teardown - remove them */
 static int teardown(void **state)
 {
-	char cmd[400];
+	int rc = testlib_rmtree(qdir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", qdir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(qdir);
+	return rc;
 }
 
 /* each - defaults, empty folders */
 static int each(void **state)
 {
-	char cmd[600];
-
 	set_params();
-	snprintf(cmd, sizeof(cmd), "rm -f %s/maildrop/* %s/incoming/* %s/corrupt/*", qdir, qdir,
-		 qdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testlib_empty_tree(qdir);
 }
 
 /* count - entries in a folder */
