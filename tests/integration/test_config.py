@@ -215,7 +215,7 @@ def test_unknown_parameter_warns(tmp_path):
     assert '"mine"' not in r.stderr
     r = config(tmp_path, "nosuch_parameter", "relayhost")
     assert r.returncode == 1
-    assert "sluice: warning: nosuch_parameter: unknown parameter" in r.stderr
+    assert "sluice: config: warning: nosuch_parameter: unknown parameter" in r.stderr
     assert r.stdout == "relayhost = x\n"
 
 

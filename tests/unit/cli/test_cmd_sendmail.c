@@ -307,7 +307,7 @@ static void test_extract(void **state)
 	/* -t with nothing in the headers */
 	assert_int_equal(run("Subject: none\n\nx\n", err, NULL, "-t", NULL), 64);
 	assert_string_equal(err->data,
-			    "sluice: fatal: No recipient addresses found in message header\n");
+			    "sluice: sendmail: No recipient addresses found in message header\n");
 	assert_empty();
 	buf_free(&err);
 }
@@ -361,7 +361,7 @@ static void test_usage(void **state)
 		int rc = run("Subject: x\n\nx\n", err, NULL, a[0], a[1], a[2], a[3], a[4], NULL);
 
 		if (rc != usage_rows[i].status || strstr(err->data, usage_rows[i].message) == NULL
-		    || strncmp(err->data, "sluice: fatal: ", 15) != 0)
+		    || strncmp(err->data, "sluice: sendmail: ", 18) != 0)
 			fail_msg("row %zu: status %d, stderr \"%s\"", i, rc, err->data);
 		assert_empty();
 	}
@@ -381,7 +381,7 @@ static void test_limits(void **state)
 	while (text->len < 1001)
 		buf_puts(text, "0123456789\n");
 	assert_int_equal(run(text->data, err, NULL, "a@x.test", NULL), 65);
-	assert_string_equal(err->data, "sluice: fatal: message size exceeds message_size_limit\n");
+	assert_string_equal(err->data, "sluice: sendmail: message size exceeds message_size_limit\n");
 	assert_empty();
 
 	/* CRLF counts as LF: 1494 bytes in, exactly the 1000 allowed after conversion */
