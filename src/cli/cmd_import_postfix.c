@@ -244,7 +244,7 @@ static long copy_defer_log(struct import_ctx *c, const char *pfid, const char *i
 			 q == NULL || n < 0 ? err : "recipient count differs");
 		if (n > 0)
 			for (long i = 0; i < n; i++)
-				qf_rcpt_free(&rcpts[i]);
+				qf_rcpt_deinit(&rcpts[i]);
 		n = 0;
 		goto out;
 	}
@@ -293,7 +293,7 @@ static long copy_defer_log(struct import_ctx *c, const char *pfid, const char *i
 	}
 out:
 	for (long i = 0; i < n; i++)
-		qf_rcpt_free(&rcpts[i]);
+		qf_rcpt_deinit(&rcpts[i]);
 	free(rcpts);
 	qf_close(&q);
 	pf_defer_free(&recs, nrecs);
@@ -498,7 +498,7 @@ static void import_one(struct import_ctx *c, const char *pf_queue, const char *p
 	printf(")\n");
 	c->imported++;
 out:
-	pf_msg_free(&m);
+	pf_msg_deinit(&m);
 }
 
 /* import_queue - every file of one Postfix folder */

@@ -301,14 +301,14 @@ static void shape_file(struct shape_ctx *c, const char *queue, const struct cmd_
 								   : rcpts[i].address,
 								   var_empty_address_recipient),
 					 (char *)NULL);
-			qf_rcpt_free(&rcpts[i]);
+			qf_rcpt_deinit(&rcpts[i]);
 		}
 	} while (offset != 0);
 	for (size_t i = 0; i < domains->argc; i++)
 		cmd_shape_table_add(c->table, domains->argv[i], bucket);
 out:
 	argv_free(&domains);
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	qf_close(&q);
 }
 

@@ -141,7 +141,7 @@ int cmd_super_parse(int argc, char **argv, struct cmd_super_req *req, const char
 		if (!str_list_match(op->allowed, argv[end - 1])) {
 			snprintf(super_err, sizeof(super_err), "%s: not possible in the %s queue "
 				 "(possible: %s)", op->name, argv[end - 1], op->allowed);
-			cmd_super_req_free(req);
+			cmd_super_req_deinit(req);
 			return EX_USAGE;
 		}
 		named = true;
@@ -166,26 +166,26 @@ int cmd_super_parse(int argc, char **argv, struct cmd_super_req *req, const char
 		} else {
 			snprintf(super_err, sizeof(super_err), "invalid mail queue id: %.100s",
 				 argv[i]);
-			cmd_super_req_free(req);
+			cmd_super_req_deinit(req);
 			return CLI_EX_FAIL;
 		}
 	}
 	if (end == 1) {
 		snprintf(super_err, sizeof(super_err), "%s: no queue ID given", op->name);
-		cmd_super_req_free(req);
+		cmd_super_req_deinit(req);
 		return EX_USAGE;
 	}
 	if (req->all && (end > 2 || req->from_stdin)) {
 		snprintf(super_err, sizeof(super_err), "%s: ALL goes alone, without queue IDs",
 			 op->name);
-		cmd_super_req_free(req);
+		cmd_super_req_deinit(req);
 		return EX_USAGE;
 	}
 	return 0;
 }
 
-/* cmd_super_req_free - release a parsed command line */
-void cmd_super_req_free(struct cmd_super_req *req)
+/* cmd_super_req_deinit - release a parsed command line */
+void cmd_super_req_deinit(struct cmd_super_req *req)
 {
 	argv_free(&req->ids);
 	argv_free(&req->queues);
@@ -486,7 +486,7 @@ static long count_pending(struct qf *q, const char **error_r)
 		if ((n = qf_read_rcpts(q, &offset, rcpts, RCPT_BATCH, false, error_r)) < 0)
 			return -1;
 		for (long i = 0; i < n; i++)
-			qf_rcpt_free(&rcpts[i]);
+			qf_rcpt_deinit(&rcpts[i]);
 		total += n;
 	} while (offset != 0);
 	return total;
@@ -563,7 +563,7 @@ static int requeue_file(struct super_ctx *c, const char *queue, const char *path
 	}
 out:
 	free(held);
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	qf_close(&q);
 	return rc;
 }
@@ -765,12 +765,12 @@ int cmd_super(const char *config_dir, int argc, char **argv)
 		return rc;
 	}
 	if (req.from_stdin && (rc = read_stdin_ids(req.ids)) != 0) {
-		cmd_super_req_free(&req);
+		cmd_super_req_deinit(&req);
 		return rc;
 	}
 	memset(&c, 0, sizeof(c));
 	if ((rc = cmd_queue_setup(config_dir, &c.queue_dir)) != 0) {
-		cmd_super_req_free(&req);
+		cmd_super_req_deinit(&req);
 		return rc;
 	}
 	c.op = req.op;
@@ -798,6 +798,6 @@ int cmd_super(const char *config_dir, int argc, char **argv)
 		cmd_super_summary(c.op, c.count));
 	htable_free(&c.done, NULL);
 	argv_free(&c.released);
-	cmd_super_req_free(&req);
+	cmd_super_req_deinit(&req);
 	return c.status;
 }

@@ -102,7 +102,7 @@ static void state_split(struct state *st)
 	cur->end = i;
 }
 
-static void state_free(struct state *st)
+static void state_deinit(struct state *st)
 {
 	attr_list_deinit(&st->al);
 	free(st->xports);
@@ -278,7 +278,7 @@ int cmd_status_json(const char *queue_dir, long master_pid)
 	state_json(out, &st, master_pid);
 	fwrite(buf_str(out), 1, buf_len(out), stdout);
 	buf_free(&out);
-	state_free(&st);
+	state_deinit(&st);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -488,7 +488,7 @@ int cmd_top(const char *config_dir, int argc, char **argv)
 			buf_putc(out, '\n');
 		fwrite(buf_str(out), 1, buf_len(out), stdout);
 		fflush(stdout);
-		state_free(&st);
+		state_deinit(&st);
 	}
 	buf_free(&out);
 	return 0;

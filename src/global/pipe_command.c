@@ -55,8 +55,8 @@ struct pipe_command_io {
 	int write_errno;	/* first failed input write */
 };
 
-/* pipe_command_result_free - release the reason */
-void pipe_command_result_free(struct pipe_command_result *res)
+/* pipe_command_result_deinit - release the reason */
+void pipe_command_result_deinit(struct pipe_command_result *res)
 {
 	buf_free(&res->reason);
 }

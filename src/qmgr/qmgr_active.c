@@ -108,7 +108,7 @@ static void message_leave(struct qmgr_message *msg)
 	sched_message_leave(qmgr_sched);
 	if (msg->tflags & DEL_REQ_FLAG_VERIFY)
 		qmgr_vrfy_pend_count--;
-	qmgr_message_free(msg);
+	qmgr_message_free(&msg);
 	/* Room in the active queue: the loop may import again. */
 	qmgr_wakeup();
 }

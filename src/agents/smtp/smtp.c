@@ -427,7 +427,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 	if (apply_policy(req->nexthop, nh.host, &policy_error) < 0) {
 		everyone(d, false, "4.7.5", policy_error, NULL, NULL, "none");
 		free(policy_error);
-		smtp_nexthop_clear(&nh);
+		smtp_nexthop_deinit(&nh);
 		return NULL;
 	}
 	/* The login, when this next hop (or sender) has one. */
@@ -442,7 +442,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 
 			everyone(d, false, "4.3.0", reason, NULL, NULL, "none");
 			free(reason);
-			smtp_nexthop_clear(&nh);
+			smtp_nexthop_deinit(&nh);
 			return NULL;
 		}
 		if (found > 0) {
@@ -463,8 +463,8 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 		everyone(d, lerr.status[0] == '5', lerr.status, lerr.reason, NULL, NULL, "none");
 		if (lerr.status[0] == '4')
 			agent_hop_failed(d, lerr.status, lerr.reason);
-		smtp_auth_clear(&auth);
-		smtp_nexthop_clear(&nh);
+		smtp_auth_deinit(&auth);
+		smtp_nexthop_deinit(&nh);
 		return NULL;
 	}
 
@@ -475,7 +475,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 		if (i > 0 && fail.reason)
 			log_failure(fail.reason, "");	/* as Postfix: each failed server */
 		if (req_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
-			smtp_failure_clear(&fail);
+			smtp_failure_deinit(&fail);
 			snprintf(fail.status, sizeof(fail.status), "4.7.5");
 			fail.reason = xasprintf("TLS is required, but not available: %s", tls_error);
 			break;
@@ -487,7 +487,7 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 		if (fail.retry_plain) {
 			/* Opportunistic TLS failed: this server again, in plain text. */
 			log_failure(fail.reason, "; trying again without TLS");
-			smtp_failure_clear(&fail);
+			smtp_failure_deinit(&fail);
 			if (smtp_session_open(&req_conf, a, req->nexthop, nh.host, true, login,
 					      &s, &fail) == 0)
 				break;
@@ -506,10 +506,10 @@ static struct smtp_session *connect_nexthop(struct agent_delivery *d)
 		if (fail.hop && !fail.hard)
 			agent_hop_failed(d, fail.status, fail.reason);
 	}
-	smtp_failure_clear(&fail);
-	smtp_addr_list_clear(&addrs);
-	smtp_auth_clear(&auth);
-	smtp_nexthop_clear(&nh);
+	smtp_failure_deinit(&fail);
+	smtp_addr_list_deinit(&addrs);
+	smtp_auth_deinit(&auth);
+	smtp_nexthop_deinit(&nh);
 	return s;
 }
 
@@ -628,7 +628,7 @@ static int smtp_deliver(struct agent_delivery *d)
 	for (size_t i = 0; i < req->rcpt_count; i++)
 		record(d, s, i, &res[i], relay);
 	free(relay);
-	smtp_results_clear(res, req->rcpt_count);
+	smtp_results_deinit(res, req->rcpt_count);
 	free(res);
 	/* Postfix's "Transcript of session follows." when notify_classes wants it. */
 	notify(d, &s->chat, s->namaddr);

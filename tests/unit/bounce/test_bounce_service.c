@@ -137,7 +137,7 @@ static void make_message(const char *sender, const struct outcome *oc, char id_r
 	n = qf_read_rcpts(q, &offset, rcpts, MAX_RCPT, true, &error);
 	for (long i = 0; i < n; i++) {
 		offsets_r[i] = rcpts[i].offset;
-		qf_rcpt_free(&rcpts[i]);
+		qf_rcpt_deinit(&rcpts[i]);
 	}
 	qf_close(&q);
 	free(path);
@@ -214,8 +214,8 @@ static size_t read_incoming(struct report *out, size_t max)
 		out[n].flags = env.flags;
 		buf_init(&out[n].text, 4096);
 		assert_int_equal(qf_read_content(q, content_to_buf, &out[n].text, &error), 0);
-		qf_rcpt_free(&rcpt);
-		qf_envelope_free(&env);
+		qf_rcpt_deinit(&rcpt);
+		qf_envelope_deinit(&env);
 		qf_close(&q);
 		free(path);
 		n++;
@@ -251,7 +251,7 @@ static void done_marks(const char *id, bool *done_r, size_t count)
 	assert_int_equal(n, (long)count);
 	for (long i = 0; i < n; i++) {
 		done_r[i] = rcpts[i].done;
-		qf_rcpt_free(&rcpts[i]);
+		qf_rcpt_deinit(&rcpts[i]);
 	}
 	qf_close(&q);
 	free(path);

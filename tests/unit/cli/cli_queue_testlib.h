@@ -120,7 +120,7 @@ static TL_UNUSED const char *tl_make_full(const char *queue, double arrival, con
 			offsets_r[i] = r[i].offset;
 		if ((done_mask & (1u << i)) && qf_mark_done(qf_fd(q), r[i].offset) != 0)
 			abort();
-		qf_rcpt_free(&r[i]);
+		qf_rcpt_deinit(&r[i]);
 	}
 	qf_close(&q);
 	free(path);

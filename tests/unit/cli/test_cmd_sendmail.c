@@ -199,9 +199,9 @@ static void take_drop(struct drop *d)
 /* free_drop - release */
 static void free_drop(struct drop *d)
 {
-	qf_envelope_free(&d->env);
+	qf_envelope_deinit(&d->env);
 	for (long i = 0; i < d->nrcpt; i++)
-		qf_rcpt_free(&d->rcpt[i]);
+		qf_rcpt_deinit(&d->rcpt[i]);
 	buf_free(&d->text);
 }
 

@@ -139,9 +139,9 @@ static void read_msg(const char *id, struct msg *m)
 /* free_msg - release what read_msg() got */
 static void free_msg(struct msg *m)
 {
-	qf_envelope_free(&m->env);
+	qf_envelope_deinit(&m->env);
 	for (long i = 0; i < m->nrcpt; i++)
-		qf_rcpt_free(&m->rcpt[i]);
+		qf_rcpt_deinit(&m->rcpt[i]);
 	buf_free(&m->text);
 }
 

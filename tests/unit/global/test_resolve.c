@@ -114,7 +114,7 @@ static void test_rows(void **state)
 			fail_msg("row %zu (%s): got %s:%s %s flags %d, want %s:%s %s flags %d", i,
 				 rows[i].addr, r.transport, r.nexthop, r.recipient, r.flags,
 				 rows[i].transport, rows[i].nexthop, rows[i].recipient, rows[i].flags);
-		resolve_clear(&r);
+		resolve_reply_deinit(&r);
 	}
 }
 

@@ -153,9 +153,9 @@ static void test_good(void **state)
 		assert_int_equal(rc[1].notify, 0);
 		assert_int_equal(qf_read_content(q, collect, text, &err), 0);
 		assert_string_equal(text->data, "Subject: hi\n\nbody\n");
-		qf_rcpt_free(&rc[0]);
-		qf_rcpt_free(&rc[1]);
-		qf_envelope_free(&env);
+		qf_rcpt_deinit(&rc[0]);
+		qf_rcpt_deinit(&rc[1]);
+		qf_envelope_deinit(&env);
 		qf_close(&q);
 		unlink(path);
 		free(path);

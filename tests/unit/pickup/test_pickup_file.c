@@ -164,9 +164,9 @@ static void read_incoming(const char *id, struct copied *m)
 /* free_copied - release */
 static void free_copied(struct copied *m)
 {
-	qf_envelope_free(&m->env);
+	qf_envelope_deinit(&m->env);
 	for (long i = 0; i < m->nrcpt; i++)
-		qf_rcpt_free(&m->rcpt[i]);
+		qf_rcpt_deinit(&m->rcpt[i]);
 	buf_free(&m->text);
 }
 
@@ -312,7 +312,7 @@ static void test_done_in_submission(void **state)
 	assert_non_null(q = qf_open(path, true, &corrupt, &err));
 	assert_int_equal(qf_read_rcpts(q, &off, &r, 1, true, &err), 1);
 	assert_int_equal(qf_mark_done(qf_fd(q), r.offset), 0);
-	qf_rcpt_free(&r);
+	qf_rcpt_deinit(&r);
 	qf_close(&q);
 	free(path);
 	assert_int_equal(pickup_file(qdir, id, &res), PICKUP_CORRUPT);
@@ -341,7 +341,7 @@ static void test_requeued(void **state)
 	assert_non_null(q = qf_open(path, true, &corrupt, &err));
 	assert_int_equal(qf_read_rcpts(q, &off, &r, 1, true, &err), 1);
 	assert_int_equal(qf_mark_done(qf_fd(q), r.offset), 0);
-	qf_rcpt_free(&r);
+	qf_rcpt_deinit(&r);
 	qf_close(&q);
 	free(path);
 
@@ -363,7 +363,7 @@ static void test_requeued(void **state)
 	off = 0;
 	assert_int_equal(qf_read_rcpts(q, &off, &r, 1, true, &err), 1);
 	assert_int_equal(qf_mark_done(qf_fd(q), r.offset), 0);
-	qf_rcpt_free(&r);
+	qf_rcpt_deinit(&r);
 	qf_close(&q);
 	free(path);
 	assert_int_equal(pickup_file(qdir, id, &res), PICKUP_DONE);
