@@ -10,7 +10,7 @@
  *
  * When the last entry of a message is done (qmgr_active_done) the end-of-
  * message chain runs, with asynchronous requests to the bounce service where
- * a report is due (oqmgr-notes 1c): flush the bounce log, flush the trace
+ * a report is due (as oqmgr does): flush the bounce log, flush the trace
  * log, then for a message with deferred recipients either expire it (the
  * defer log becomes the non-delivery report), or warn the sender once, and
  * move it to deferred/ with its next attempt recorded in its time stamps;

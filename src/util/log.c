@@ -3,7 +3,7 @@
  *
  * Where lines go: syslog (ident "syslog_name/progname"), a maillog file or
  * stderr.  A maillog file normally comes as a descriptor inherited from
- * master, which opened it before anyone dropped privileges (DESIGN.md:
+ * master, which opened it before anyone dropped privileges (docs/CONTRACT.md:
  * "written through a descriptor opened before privileges are dropped"), so
  * the file may sit in a folder only root can write.
  *

@@ -1,6 +1,6 @@
 /*
  * smtp_proto - the SMTP client protocol as an explicit state machine
- * (STYLE.md 3.6; OpenSMTPD mta_session.c): session set-up (greeting,
+ * (docs/STYLE.md; OpenSMTPD mta_session.c): session set-up (greeting,
  * EHLO/HELO, STARTTLS, EHLO again), transactions (MAIL, RCPT..., DATA,
  * content, "."), RSET between reused transactions, QUIT.
  *
