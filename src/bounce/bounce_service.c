@@ -589,7 +589,7 @@ out:
 	buf_set(&reason, buf_str(&job.reason));
 	*reason_r = buf_str(&reason);
 	if (job.have_env)
-		qf_envelope_free(&job.env);
+		qf_envelope_deinit(&job.env);
 	qf_close(&job.qf);
 	free(job.uniq);
 	if (job.recs)

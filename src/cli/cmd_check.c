@@ -2,9 +2,9 @@
  * cmd_check - "sluice check" (postfix check): ownership and modes of the
  * queue folders and programs, and configuration sanity.
  *
- * Each problem is one line on standard error, "sluice: error: ..." for what
- * stops the mail system from working and "sluice: warning: ..." for the
- * rest, and says how to fix it.  Exit status: 0 when there are no errors
+ * Each problem is one line on standard error, "sluice: check: ..." for what
+ * stops the mail system from working and "sluice: check: warning: ..." for
+ * the rest, and says how to fix it.  Exit status: 0 when there are no errors
  * (warnings allowed), 1 when there is at least one error, 78 when the
  * configuration cannot be read at all.  The systemd unit runs it before
  * every start.
@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_error.h"
 #include "cmd_check.h"
 #include "global/daemon_path.h"
 #include "global/mail_conf.h"
@@ -40,15 +41,18 @@ static int errors;
 /* problem - one line: what is wrong; how to fix it */
 static void __attribute__((format(printf, 2, 3))) problem(bool fatal, const char *fmt, ...)
 {
+	char text[2048];
 	va_list ap;
 
-	fprintf(stderr, "sluice: %s: ", fatal ? "error" : "warning");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	if (fatal)
+	if (fatal) {
+		cli_error(CLI_EX_FAIL, "%s", text);
 		errors++;
+	} else {
+		cli_warn("%s", text);
+	}
 }
 
 /* The queue folders: who owns them and with which mode, when root runs. */
@@ -295,15 +299,12 @@ int cmd_check(const char *config_dir, int argc, char **argv)
 	uid_t uid = geteuid();
 	gid_t gid = getegid(), drop_gid = getegid();
 
-	if (argc != 1) {
-		fprintf(stderr, "usage: sluice [-c dir] check\n");
-		return 64;
-	}
+	cli_command_set(argv[0]);
+	if (argc != 1)
+		return cli_usage("[-c dir] check", NULL);
 	/* main.cf and master.cf warnings (unknown parameters...) print here too. */
-	if (mail_conf_read(config_dir, &error) < 0) {
-		fprintf(stderr, "sluice: error: %s\n", error);
-		return 78;
-	}
+	if (mail_conf_read(config_dir, &error) < 0)
+		return cli_error(EX_CONFIG, "%s", error);
 	if (root) {
 		if ((pw = getpwnam(var_mail_owner)) == NULL) {
 			problem(true, "mail_owner \"%s\" does not exist; create it: useradd --system "
@@ -330,5 +331,5 @@ int cmd_check(const char *config_dir, int argc, char **argv)
 		check_program(*d, false, drop_gid, root);
 	check_program("postdrop", true, drop_gid, root);
 	check_config();
-	return errors ? 1 : 0;
+	return errors ? CLI_EX_FAIL : EX_OK;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_error.h"
 #include "cmd_config.h"
 #include "global/mail_conf.h"
 #include "global/master_cf.h"
@@ -28,8 +29,6 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
-
-#define EX_USAGE	64
 
 struct config_opts {
 	bool defaults;		/* -d */
@@ -43,10 +42,9 @@ struct config_opts {
 /* usage - the synopsis */
 static int usage(void)
 {
-	fprintf(stderr, "usage: sluice config [-n | -d [--doc]] [-h] [-x] [NAME...]\n"
-		"       sluice config -M\n"
-		"       sluice config NAME=VALUE...\n");
-	return EX_USAGE;
+	return cli_usage("config [-n | -d [--doc]] [-h] [-x] [NAME...]\n"
+			 "       sluice config -M\n"
+			 "       sluice config NAME=VALUE...", NULL);
 }
 
 /* print_pair - "name = value" or the value alone */
@@ -132,6 +130,7 @@ int cmd_config(const char *config_dir, int argc, char **argv)
 	const char *error;
 	int i, assignments = 0;
 
+	cli_command_set(argv[0]);
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != 0; i++) {
 		if (strcmp(argv[i], "--") == 0) {
 			i++;

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_error.h"
 #include "cmd_import_postfix.h"
 #include "global/conf_line.h"
 #include "global/mail_conf.h"
@@ -313,15 +314,15 @@ long pf_import_master_cf(const char *pf_conf_dir, const char *sluice_conf_dir, b
 
 	buf_init(&out, 4096);
 	if (conf_file_read(pf_path, &text) < 0) {
-		fprintf(stderr, "sluice: fatal: read %s: %s\n", pf_path, strerror(errno));
+		cli_error(EX_NOINPUT, "read %s: %s", pf_path, strerror(errno));
 		goto out;
 	}
 	if (master_cf_parse(pf_path, text, &pf, &pf_n, &err) < 0) {
-		fprintf(stderr, "sluice: fatal: %s\n", err);
+		cli_error(EX_DATAERR, "%s", err);
 		goto out;
 	}
 	if (master_cf_read(sluice_conf_dir, &sl, &sl_n, &err) < 0) {
-		fprintf(stderr, "sluice: fatal: %s\n", err);
+		cli_error(EX_CONFIG, "%s", err);
 		goto out;
 	}
 	taken = xcalloc(pf_n + 1, sizeof(*taken));
@@ -387,14 +388,13 @@ long pf_import_master_cf(const char *pf_conf_dir, const char *sluice_conf_dir, b
 
 		path = xasprintf("%s/master.cf", sluice_conf_dir);
 		if (master_cf_parse(path, out.data, &check, &check_n, &err) < 0) {
-			fprintf(stderr, "sluice: fatal: the new master.cf would not read back: %s\n",
-				err);
+			cli_error(EX_SOFTWARE, "the new master.cf would not read back: %s", err);
 			goto out;
 		}
 		master_cf_free(&check, check_n);
 	}
 	if (!dry_run && write_file(path, out.data) < 0) {
-		fprintf(stderr, "sluice: fatal: write %s: %s\n", path, strerror(errno));
+		cli_error(EX_IOERR, "write %s: %s", path, strerror(errno));
 		goto out;
 	}
 	printf("master.cf: %ld service%s imported, %ld setting%s not imported\n", imported,

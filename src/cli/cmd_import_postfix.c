@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_error.h"
 #include "cmd_import_postfix.h"
 #include "cmd_queue.h"
 #include "cmd_start.h"
@@ -243,7 +244,7 @@ static long copy_defer_log(struct import_ctx *c, const char *pfid, const char *i
 			 q == NULL || n < 0 ? err : "recipient count differs");
 		if (n > 0)
 			for (long i = 0; i < n; i++)
-				qf_rcpt_free(&rcpts[i]);
+				qf_rcpt_deinit(&rcpts[i]);
 		n = 0;
 		goto out;
 	}
@@ -292,7 +293,7 @@ static long copy_defer_log(struct import_ctx *c, const char *pfid, const char *i
 	}
 out:
 	for (long i = 0; i < n; i++)
-		qf_rcpt_free(&rcpts[i]);
+		qf_rcpt_deinit(&rcpts[i]);
 	free(rcpts);
 	qf_close(&q);
 	pf_defer_free(&recs, nrecs);
@@ -497,7 +498,7 @@ static void import_one(struct import_ctx *c, const char *pf_queue, const char *p
 	printf(")\n");
 	c->imported++;
 out:
-	pf_msg_free(&m);
+	pf_msg_deinit(&m);
 }
 
 /* import_queue - every file of one Postfix folder */
@@ -555,8 +556,7 @@ static long postfix_running(const char *pf_queue_dir)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: sluice import-postfix [-c postfix_config_dir] [-n] [-q | -m]\n");
-	return CMD_EX_USAGE;
+	return cli_usage("import-postfix [-c postfix_config_dir] [-n] [-q | -m]", NULL);
 }
 
 /* cmd_import_postfix - the command */
@@ -569,8 +569,9 @@ int cmd_import_postfix(const char *config_dir, int argc, char **argv)
 	char *text = NULL, *main_path, *pf_queue_dir = NULL;
 	struct import_ctx c;
 	long pid, rc;
-	int status = CMD_EX_OK;
+	int status = EX_OK;
 
+	cli_command_set(argv[0]);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			pf_conf = argv[++i];
@@ -588,15 +589,15 @@ int cmd_import_postfix(const char *config_dir, int argc, char **argv)
 	if ((rc = cmd_queue_setup(config_dir, &queue_dir)) != 0)
 		return (int)rc;
 	if ((conf_dir = mail_conf_dir()) == NULL)
-		return cmd_fail(CMD_EX_CONFIG, "no sluice configuration directory: use "
+		return cli_error(EX_CONFIG, "no sluice configuration directory: use "
 				"sluice -c DIR import-postfix");
 	if ((pid = master_running(queue_dir)) != 0)
-		return cmd_fail(CMD_EX_TEMPFAIL, "sluice is running (master pid %ld): stop it "
+		return cli_error(EX_TEMPFAIL, "sluice is running (master pid %ld): stop it "
 				"with \"sluice stop\" before importing", pid);
 
 	main_path = xasprintf("%s/main.cf", pf_conf);
 	if (conf_file_read(main_path, &text) < 0) {
-		rc = cmd_fail(CMD_EX_CONFIG, "read %s: %s", main_path, strerror(errno));
+		rc = cli_error(EX_CONFIG, "read %s: %s", main_path, strerror(errno));
 		free(main_path);
 		return (int)rc;
 	}
@@ -605,7 +606,7 @@ int cmd_import_postfix(const char *config_dir, int argc, char **argv)
 	pf_queue_dir = pf_setting_value(settings, nsettings, "queue_directory",
 					"/var/spool/postfix");
 	if ((pid = postfix_running(pf_queue_dir)) != 0) {
-		status = cmd_fail(CMD_EX_TEMPFAIL, "Postfix is running (master pid %ld, queue %s): "
+		status = cli_error(EX_TEMPFAIL, "Postfix is running (master pid %ld, queue %s): "
 				  "stop it with \"postfix -c %s stop\" before importing", pid,
 				  pf_queue_dir, pf_conf);
 		goto out;
@@ -614,9 +615,9 @@ int cmd_import_postfix(const char *config_dir, int argc, char **argv)
 	/* The configuration, so that the queue import sees sluice's new one. */
 	if (!queue_only) {
 		if ((rc = pf_import_main_cf(main_path, settings, nsettings, conf_dir, dry_run)) < 0)
-			status = CMD_EX_FAIL;
+			status = CLI_EX_FAIL;
 		if (pf_import_master_cf(pf_conf, conf_dir, dry_run) < 0)
-			status = CMD_EX_FAIL;
+			status = CLI_EX_FAIL;
 	}
 	if (config_only)
 		goto out;
@@ -628,7 +629,7 @@ int cmd_import_postfix(const char *config_dir, int argc, char **argv)
 		const char *err;
 
 		if (!dry_run && queue_dirs_create(queue_dir, &err) < 0) {
-			status = cmd_fail(CMD_EX_IOERR, "queue_directory %s: %s", queue_dir, err);
+			status = cli_error(EX_IOERR, "queue_directory %s: %s", queue_dir, err);
 			goto out;
 		}
 	}
@@ -661,7 +662,7 @@ int cmd_import_postfix(const char *config_dir, int argc, char **argv)
 	       c.imported, c.imported == 1 ? "" : "s", dry_run ? "would be " : "", c.skipped,
 	       c.failed);
 	if (c.failed > 0)
-		status = CMD_EX_FAIL;
+		status = CLI_EX_FAIL;
 	htable_free(&c.done, NULL);
 	htable_free(&c.pf_defer, free);
 	htable_free(&c.pf_bounce, free);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_error.h"
 #include "cmd_kick.h"
 #include "cmd_queue.h"
 #include "global/trigger.h"
@@ -41,18 +42,17 @@ static int send_trigger(const char *config_dir, const char *bytes, const char *w
 		/* Postfix's words when nobody reads the FIFO; the details otherwise. */
 		if (strstr(error, "mail system is down") != NULL)
 			error = "mail system is down";
-		return cmd_fail(CMD_EX_TEMPFAIL, "%s - %s", what, error);
+		return cli_error(EX_TEMPFAIL, "%s - %s", what, error);
 	}
-	return CMD_EX_OK;
+	return EX_OK;
 }
 
 /* cmd_flush - deliver the deferred queue now */
 int cmd_flush(const char *config_dir, int argc, char **argv)
 {
-	if (argc != 1) {
-		fprintf(stderr, "usage: sluice flush\n");
-		return CMD_EX_USAGE;
-	}
+	cli_command_set(argv[0]);
+	if (argc != 1)
+		return cli_usage("flush", NULL);
 	return send_trigger(config_dir, TRIGGER_REQ_FLUSH_ALL, "Cannot flush mail queue");
 }
 
@@ -62,12 +62,12 @@ int cmd_kick(const char *config_dir, int argc, char **argv)
 	struct buf *bytes = buf_create(16);
 	int rc;
 
+	cli_command_set(argv[0]);
 	for (int i = 1; i < argc; i++)
 		buf_puts(bytes, argv[i]);
 	if (argc < 2 || !cmd_kick_chars_valid(buf_str(bytes))) {
-		fprintf(stderr, "usage: sluice kick CHARS (one or more of %s)\n", KICK_CHARS);
 		buf_free(&bytes);
-		return CMD_EX_USAGE;
+		return cli_usage("kick CHARS (one or more of " KICK_CHARS ")", NULL);
 	}
 	rc = send_trigger(config_dir, buf_str(bytes), "Cannot kick the queue manager");
 	buf_free(&bytes);

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-/* The trigger bytes "kick" accepts (oqmgr-notes: the qmgr trigger requests). */
+/* The trigger bytes "kick" accepts (docs/PROTOCOL.md: the qmgr trigger requests). */
 #define KICK_CHARS	"DIAFW"
 
 /*

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_error.h"
 #include "cmd_map.h"
 #include "cmd_queue.h"
 #include "global/dict.h"
@@ -43,8 +44,8 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-#define MAP_USAGE "usage: sluice map [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] [TYPE:]FILE..."
-#define ALIASES_USAGE "usage: sluice aliases [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] " \
+#define MAP_USAGE "map [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] [TYPE:]FILE..."
+#define ALIASES_USAGE "aliases [-f] [-i] [-N|-n] [-q KEY|-] [-s] [-d KEY|-] " \
 	"[[TYPE:]FILE...]"
 
 struct map_opts {
@@ -79,7 +80,7 @@ static struct dict **open_all(char **specs, int n, int flags)
 		v[i] = dict_open(spec, DICT_READ, flags, &error);
 		free(spec);
 		if (v[i] == NULL) {
-			cmd_fail(CMD_EX_TEMPFAIL, "%s", error);
+			cli_error(EX_TEMPFAIL, "%s", error);
 			for (int j = 0; j < i; j++)
 				dict_close(&v[j]);
 			free(v);
@@ -107,7 +108,7 @@ static int query_one(struct dict **v, int n, const char *key, const char **value
 		case DICT_FOUND:
 			return 1;
 		case DICT_ERROR:
-			cmd_fail(CMD_EX_TEMPFAIL, "%s: %s", dict_spec(v[i]), error);
+			cli_error(EX_TEMPFAIL, "%s: %s", dict_spec(v[i]), error);
 			return -1;
 		default:
 			break;
@@ -131,15 +132,15 @@ static int do_query(const struct map_opts *o, char **specs, int n)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	int rc, status = CMD_EX_FAIL;
+	int rc, status = CLI_EX_FAIL;
 
 	if (v == NULL)
-		return CMD_EX_TEMPFAIL;
+		return EX_TEMPFAIL;
 	if (strcmp(o->query, "-") != 0) {
 		rc = query_one(v, n, o->query, &value);
 		if (rc > 0)
 			printf("%s\n", value);
-		status = rc > 0 ? CMD_EX_OK : rc == 0 ? CMD_EX_FAIL : CMD_EX_TEMPFAIL;
+		status = rc > 0 ? EX_OK : rc == 0 ? CLI_EX_FAIL : EX_TEMPFAIL;
 	} else {
 		/* To a pipe or a terminal each answer goes out at once (a program
 		 * that asks and waits must get it); to a file, buffered. */
@@ -152,12 +153,12 @@ static int do_query(const struct map_opts *o, char **specs, int n)
 			if (len == 0)
 				continue;
 			if ((rc = query_one(v, n, line, &value)) < 0) {
-				status = CMD_EX_TEMPFAIL;
+				status = EX_TEMPFAIL;
 				break;
 			}
 			if (rc > 0) {
 				printf("%s\t%s\n", line, value);
-				status = CMD_EX_OK;
+				status = EX_OK;
 				if (each)
 					fflush(stdout);
 			}
@@ -166,7 +167,7 @@ static int do_query(const struct map_opts *o, char **specs, int n)
 	}
 	close_all(v, n);
 	if (fflush(stdout) != 0)
-		return cmd_fail(CMD_EX_IOERR, "write error on standard output");
+		return cli_error(EX_IOERR, "write error on standard output");
 	return status;
 }
 
@@ -175,20 +176,20 @@ static int do_show(const struct map_opts *o, char **specs, int n)
 {
 	struct dict **v = open_all(specs, n, o->dict_flags);
 	const char *key, *value, *error;
-	int status = CMD_EX_OK, rc;
+	int status = EX_OK, rc;
 
 	if (v == NULL)
-		return CMD_EX_TEMPFAIL;
-	for (int i = 0; i < n && status == CMD_EX_OK; i++) {
+		return EX_TEMPFAIL;
+	for (int i = 0; i < n && status == EX_OK; i++) {
 		for (bool first = true; (rc = dict_seq(v[i], first, &key, &value, &error)) == DICT_FOUND;
 		     first = false)
 			printf(o->aliases ? "%s:\t%s\n" : "%s\t%s\n", key, value);
 		if (rc == DICT_ERROR)
-			status = cmd_fail(CMD_EX_TEMPFAIL, "%s", error);
+			status = cli_error(EX_TEMPFAIL, "%s", error);
 	}
 	close_all(v, n);
 	if (fflush(stdout) != 0)
-		return cmd_fail(CMD_EX_IOERR, "write error on standard output");
+		return cli_error(EX_IOERR, "write error on standard output");
 	return status;
 }
 
@@ -216,7 +217,7 @@ static struct dict *open_write(const struct map_opts *o, const char *spec_arg, b
 			if (!ok) {
 				free(path);
 				free(spec);
-				cmd_fail(CMD_EX_TEMPFAIL, "%s", error);
+				cli_error(EX_TEMPFAIL, "%s", error);
 				return NULL;
 			}
 		}
@@ -224,7 +225,7 @@ static struct dict *open_write(const struct map_opts *o, const char *spec_arg, b
 	}
 	d = dict_open(spec, DICT_WRITE, o->dict_flags, &error);
 	if (d == NULL)
-		cmd_fail(CMD_EX_TEMPFAIL, "%s", error);
+		cli_error(EX_TEMPFAIL, "%s", error);
 	free(spec);
 	return d;
 }
@@ -237,7 +238,7 @@ static int do_delete(const struct map_opts *o, char **specs, int n)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	int status = CMD_EX_FAIL, rc;
+	int status = CLI_EX_FAIL, rc;
 
 	if (strcmp(o->delete, "-") == 0) {
 		while ((len = getline(&line, &cap, stdin)) >= 0) {
@@ -249,23 +250,23 @@ static int do_delete(const struct map_opts *o, char **specs, int n)
 	} else {
 		argv_add(keys, o->delete, (char *)NULL);
 	}
-	for (int i = 0; i < n && status != CMD_EX_TEMPFAIL; i++) {
+	for (int i = 0; i < n && status != EX_TEMPFAIL; i++) {
 		struct dict *d = open_write(o, specs[i], false);
 
 		if (d == NULL) {
-			status = CMD_EX_TEMPFAIL;
+			status = EX_TEMPFAIL;
 			break;
 		}
 		for (size_t k = 0; k < keys->argc; k++) {
 			if ((rc = dict_del(d, keys->argv[k], &error)) == DICT_ERROR) {
-				status = cmd_fail(CMD_EX_TEMPFAIL, "%s", error);
+				status = cli_error(EX_TEMPFAIL, "%s", error);
 				break;
 			}
 			if (rc == DICT_FOUND)
-				status = CMD_EX_OK;
+				status = EX_OK;
 		}
-		if (status != CMD_EX_TEMPFAIL && dict_commit(d, &error) < 0)
-			status = cmd_fail(CMD_EX_TEMPFAIL, "%s", error);
+		if (status != EX_TEMPFAIL && dict_commit(d, &error) < 0)
+			status = cli_error(EX_TEMPFAIL, "%s", error);
 		dict_close(&d);
 	}
 	argv_free(&keys);
@@ -279,16 +280,16 @@ static int do_incremental(const struct map_opts *o, char **specs, int n)
 	struct dict *d;
 	const char *error;
 	long count;
-	int status = CMD_EX_OK;
+	int status = EX_OK;
 
 	if (n != 1)
-		return cmd_fail(CMD_EX_USAGE, "-i takes one table");
+		return cli_error(EX_USAGE, "-i takes one table");
 	if ((d = open_write(o, specs[0], true)) == NULL)
-		return CMD_EX_TEMPFAIL;
+		return EX_TEMPFAIL;
 	table_text_open_fp(&r, stdin, "standard input");
 	if (dict_load_text(d, &r, o->aliases ? DICT_BUILD_ALIASES : 0, &count, &error) < 0
 	    || dict_commit(d, &error) < 0)
-		status = cmd_fail(CMD_EX_TEMPFAIL, "%s", error);
+		status = cli_error(EX_TEMPFAIL, "%s", error);
 	table_text_close(&r);
 	dict_close(&d);
 	return status;
@@ -305,9 +306,9 @@ static int do_build(const struct map_opts *o, char **specs, int n)
 
 		free(spec);
 		if (rc < 0)
-			return cmd_fail(CMD_EX_TEMPFAIL, "%s", error);
+			return cli_error(EX_TEMPFAIL, "%s", error);
 	}
-	return CMD_EX_OK;
+	return EX_OK;
 }
 
 /* parse - the flags; an exit status, or -1 to go on */
@@ -347,16 +348,12 @@ static int parse(int argc, char **argv, struct map_opts *o, const char *usage)
 		case 'v':
 			break;
 		default:
-			fprintf(stderr, "sluice %s: %s -%c\n%s\n", argv[0],
-				optopt && strchr("dq", optopt) ? "option needs a value:" : "unknown option",
-				optopt, usage);
-			return CMD_EX_USAGE;
+			return cli_usage(usage, "%s -%c", optopt && strchr("dq", optopt)
+					 ? "option needs a value:" : "unknown option", optopt);
 		}
 	}
 	if (modes > 1) {
-		fprintf(stderr, "sluice %s: -q, -s, -d and -i do not go together\n%s\n", argv[0],
-			usage);
-		return CMD_EX_USAGE;
+		return cli_usage(usage, "-q, -s, -d and -i do not go together");
 	}
 	return -1;
 }
@@ -381,12 +378,11 @@ int cmd_map(const char *config_dir, int argc, char **argv)
 	struct map_opts o = {0};
 	int rc;
 
+	cli_command_set(argv[0]);
 	if ((rc = parse(argc, argv, &o, MAP_USAGE)) >= 0)
 		return rc;
-	if (optind >= argc) {
-		fprintf(stderr, "%s\n", MAP_USAGE);
-		return CMD_EX_USAGE;
-	}
+	if (optind >= argc)
+		return cli_usage(MAP_USAGE, NULL);
 	return run(&o, argv + optind, argc - optind);
 }
 
@@ -396,7 +392,7 @@ static struct argv *alias_database_tables(const char *config_dir)
 	const char *error;
 
 	if (mail_conf_read(config_dir, &error) < 0) {
-		cmd_fail(CMD_EX_CONFIG, "%s", error);
+		cli_error(EX_CONFIG, "%s", error);
 		return NULL;
 	}
 	return argv_split(var_alias_database, ", \t\r\n");
@@ -409,13 +405,14 @@ int cmd_aliases(const char *config_dir, int argc, char **argv)
 	struct argv *tables;
 	int rc;
 
+	cli_command_set(argv[0]);
 	if ((rc = parse(argc, argv, &o, ALIASES_USAGE)) >= 0)
 		return rc;
 	if (optind < argc)
 		return run(&o, argv + optind, argc - optind);
 	if ((tables = alias_database_tables(config_dir)) == NULL)
-		return CMD_EX_CONFIG;
-	rc = tables->argc ? run(&o, tables->argv, (int)tables->argc) : CMD_EX_OK;
+		return EX_CONFIG;
+	rc = tables->argc ? run(&o, tables->argv, (int)tables->argc) : EX_OK;
 	argv_free(&tables);
 	return rc;
 }
@@ -428,8 +425,8 @@ int cmd_newaliases(const char *config_dir)
 	int rc;
 
 	if (tables == NULL)
-		return CMD_EX_CONFIG;
-	rc = tables->argc ? do_build(&o, tables->argv, (int)tables->argc) : CMD_EX_OK;
+		return EX_CONFIG;
+	rc = tables->argc ? do_build(&o, tables->argv, (int)tables->argc) : EX_OK;
 	argv_free(&tables);
 	return rc;
 }

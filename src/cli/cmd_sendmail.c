@@ -16,8 +16,9 @@
  * that later.  Sender and recipients are qualified with @$myorigin here so
  * that -t duplicates of command-line recipients are recognised.
  *
- * DIAGNOSTICS: one line on stderr, "sluice: fatal: ...", and a sysexits
- * status; warnings ("sluice: warning: ...") do not stop the submission.
+ * DIAGNOSTICS: one line on stderr, "sluice: sendmail: ..." (cli_error.h),
+ * and a sysexits status; warnings ("sluice: sendmail: warning: ...") do
+ * not stop the submission.
  * postdrop prints its own diagnostics and its status is passed on.
  */
 #include <errno.h>
@@ -55,22 +56,10 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#if __has_include("cmd_queue.h")
+#include "cli_error.h"
+#include "cmd_map.h"
 #include "cmd_queue.h"
-#else
-int cmd_queue(const char *config_dir, int argc, char **argv);
-#endif
-/* The queue listing is a colleague's module; until it is linked in, -bp says so. */
-#pragma weak cmd_queue
-/* Likewise newaliases (cmd_map.c), which the unit test does not link. */
-#pragma weak cmd_newaliases
 
-#define EX_OK		0
-#define EX_USAGE	64
-#define EX_DATAERR	65
-#define EX_OSERR	71
-#define EX_TEMPFAIL	75
-#define EX_CONFIG	78
 
 #define SM_USAGE "usage: sendmail [-f sender] [-F name] [-t] [-i] [-N dsn] [-R full|hdrs] " \
 		 "[-V envid] [-bm|-bv|-bp] [-v] [-q] [-C config_dir] [--] recipient..."
@@ -88,33 +77,6 @@ struct sm_opts {
 	bool dot_eof;			/* no -i / -oi */
 	int mode;			/* 'm' deliver, 'v' verify, 'p' list, 'q' flush */
 };
-
-/* fatal - print "sluice: fatal: ..." and return status */
-__attribute__((format(printf, 2, 3)))
-static int fatal(int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("sluice: fatal: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return status;
-}
-
-/* warn - print "sluice: warning: ..." */
-__attribute__((format(printf, 1, 2)))
-static void warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("sluice: warning: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* ---- options ---- */
 
@@ -145,7 +107,7 @@ static int parse_options(int argc, char **argv, struct sm_opts *o, int *optind_r
 				o->mode = 'i';	/* newaliases */
 				break;
 			default:
-				return fatal(EX_USAGE, "-b%s is not supported", optarg);
+				return cli_error(EX_USAGE, "-b%s is not supported", optarg);
 			}
 			break;
 		case 'C':
@@ -166,7 +128,7 @@ static int parse_options(int argc, char **argv, struct sm_opts *o, int *optind_r
 			break;
 		case 'N':
 			if ((o->notify = dsn_notify_parse(optarg)) < 0)
-				return fatal(EX_USAGE, "-N: bad DSN notification \"%s\" (use never "
+				return cli_error(EX_USAGE, "-N: bad DSN notification \"%s\" (use never "
 					     "or a list of success, delay, failure)", optarg);
 			break;
 		case 'o':
@@ -177,13 +139,13 @@ static int parse_options(int argc, char **argv, struct sm_opts *o, int *optind_r
 			if (optarg == NULL)
 				o->mode = 'q';
 			else if (strchr("RSI", optarg[0]) != NULL)
-				return fatal(EX_USAGE, "-q%c is not supported", optarg[0]);
+				return cli_error(EX_USAGE, "-q%c is not supported", optarg[0]);
 			else
 				o->mode = 'x';	/* -q<interval>: ignored */
 			break;
 		case 'R':
 			if ((o->ret = dsn_ret_parse(optarg)) < 0)
-				return fatal(EX_USAGE, "-R: bad DSN return \"%s\" (use full or hdrs)",
+				return cli_error(EX_USAGE, "-R: bad DSN return \"%s\" (use full or hdrs)",
 					     optarg);
 			break;
 		case 't':
@@ -210,9 +172,9 @@ static int parse_options(int argc, char **argv, struct sm_opts *o, int *optind_r
 		case 'X':
 			break;		/* accepted and ignored, as Postfix does */
 		case ':':
-			return fatal(EX_USAGE, "option -%c needs a value\n%s", optopt, SM_USAGE);
+			return cli_error(EX_USAGE, "option -%c needs a value\n%s", optopt, SM_USAGE);
 		default:
-			return fatal(EX_USAGE, "unknown option -%c\n%s", optopt, SM_USAGE);
+			return cli_error(EX_USAGE, "unknown option -%c\n%s", optopt, SM_USAGE);
 		}
 	}
 	if (o->mode == 'v')
@@ -239,7 +201,7 @@ static char *parse_sender(const char *text)
 		out = xstrdup("");
 	} else if (rfc822_addr_list(s, a, &err) >= 1 && a->argc >= 1) {
 		if (a->argc > 1)
-			warn("-f option specified more than one address: %s", text);
+			cli_warn("-f option specified more than one address: %s", text);
 		out = addr_qualify(a->argv[0], var_myorigin);
 	}
 	argv_free(&a);
@@ -297,12 +259,12 @@ static int parse_recipients(char **args, int count, struct argv *rcpts, struct h
 		a = argv_create();
 		if (rfc822_addr_list(args[i], a, &err) < 1) {
 			argv_free(&a);
-			return fatal(EX_USAGE, "bad recipient address syntax: %s", args[i]);
+			return cli_error(EX_USAGE, "bad recipient address syntax: %s", args[i]);
 		}
 		for (size_t j = 0; j < a->argc; j++) {
 			if (submission_check_address(a->argv[j], false, &err) < 0) {
 				argv_free(&a);
-				return fatal(EX_USAGE, "bad recipient address \"%s\": %s", args[i], err);
+				return cli_error(EX_USAGE, "bad recipient address \"%s\": %s", args[i], err);
 			}
 			add_unique(rcpts, seen, a->argv[j]);
 		}
@@ -348,7 +310,7 @@ static int spawn_postdrop(struct sink *k, int verbose)
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		argv_free(&args);
 		free(path);
-		return fatal(EX_TEMPFAIL, "pipe: %s", strerror(errno));
+		return cli_error(EX_TEMPFAIL, "pipe: %s", strerror(errno));
 	}
 	fflush(stderr);
 	if ((k->pid = fork()) < 0) {
@@ -356,14 +318,13 @@ static int spawn_postdrop(struct sink *k, int verbose)
 		close(fds[1]);
 		argv_free(&args);
 		free(path);
-		return fatal(EX_TEMPFAIL, "fork: %s", strerror(errno));
+		return cli_error(EX_TEMPFAIL, "fork: %s", strerror(errno));
 	}
 	if (k->pid == 0) {
 		if (dup2(fds[0], 0) < 0)
 			_exit(EX_OSERR);
 		execv(path, args->argv);
-		fprintf(stderr, "sluice: fatal: cannot run %s: %s\n", path, strerror(errno));
-		_exit(EX_TEMPFAIL);
+		_exit(cli_error(EX_TEMPFAIL, "cannot run %s: %s", path, strerror(errno)));
 	}
 	close(fds[0]);
 	k->fd = fds[1];
@@ -397,11 +358,11 @@ static int sink_open(struct sink *k, const struct sm_opts *o, const char *sender
 		if (getuid() == 0 && access(var_queue_directory, F_OK) < 0
 		    && queue_dirs_create(var_queue_directory, &err) < 0) {
 			buf_deinit(&k->out);
-			return fatal(EX_TEMPFAIL, "queue_directory %s: %s", var_queue_directory, err);
+			return cli_error(EX_TEMPFAIL, "queue_directory %s: %s", var_queue_directory, err);
 		}
 		if ((k->w = qf_create(var_queue_directory, "maildrop", &err)) == NULL) {
 			buf_deinit(&k->out);
-			return fatal(EX_TEMPFAIL, "%s", err);
+			return cli_error(EX_TEMPFAIL, "%s", err);
 		}
 		memset(&env, 0, sizeof(env));
 		env.arrival_time = wall_time();
@@ -489,12 +450,12 @@ static int wait_postdrop(struct sink *k)
 
 	while (waitpid(k->pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			return fatal(EX_TEMPFAIL, "waitpid: %s", strerror(errno));
+			return cli_error(EX_TEMPFAIL, "waitpid: %s", strerror(errno));
 	}
 	k->pid = 0;
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
-	return fatal(EX_TEMPFAIL, "postdrop was killed by signal %d", WTERMSIG(status));
+	return cli_error(EX_TEMPFAIL, "postdrop was killed by signal %d", WTERMSIG(status));
 }
 
 /* sink_commit - make the maildrop file durable; exit status */
@@ -506,7 +467,7 @@ static int sink_commit(struct sink *k)
 
 	if (k->w) {
 		if (qf_commit(&k->w, id, &err) < 0)
-			rc = fatal(EX_TEMPFAIL, "cannot write the maildrop file: %s", err);
+			rc = cli_error(EX_TEMPFAIL, "cannot write the maildrop file: %s", err);
 		else {
 			rc = EX_OK;
 			msg_debug("maildrop file %s", id);
@@ -574,7 +535,7 @@ static int copy_stdin(struct cleanup_stream *s)
 			if (errno == EINTR)
 				continue;
 			free(buf);
-			return fatal(EX_DATAERR, "error reading input: %s", strerror(errno));
+			return cli_error(EX_DATAERR, "error reading input: %s", strerror(errno));
 		}
 		if (n == 0)
 			break;
@@ -610,41 +571,41 @@ static int submit(const struct sm_opts *o, char **args, int nargs)
 	/* The envelope: sender, full name, DSN, recipients. */
 	sender = o->sender ? parse_sender(o->sender) : login_sender();
 	if (sender == NULL) {
-		rc = o->sender ? fatal(EX_USAGE, "bad sender address syntax: %s", o->sender)
-		    : fatal(EX_OSERR, "no login name found for user ID %ld", (long)getuid());
+		rc = o->sender ? cli_error(EX_USAGE, "bad sender address syntax: %s", o->sender)
+		    : cli_error(EX_OSERR, "no login name found for user ID %ld", (long)getuid());
 		goto out;
 	}
 	if (submission_check_address(sender, true, &err) < 0) {
-		rc = fatal(EX_USAGE, "bad sender address \"%s\": %s", sender, err);
+		rc = cli_error(EX_USAGE, "bad sender address \"%s\": %s", sender, err);
 		goto out;
 	}
 	full_name = o->full_name ? xstrdup(o->full_name) : default_full_name();
 	if (full_name && submission_check_text(full_name, SUBMISSION_NAME_MAX, &err) < 0) {
 		if (o->full_name) {
-			rc = fatal(EX_USAGE, "-F: %s", err);
+			rc = cli_error(EX_USAGE, "-F: %s", err);
 			goto out;
 		}
 		XFREE(full_name);
 	}
 	if (o->envid && submission_check_envid(o->envid, &err) < 0) {
-		rc = fatal(EX_USAGE, "-V: %s", err);
+		rc = cli_error(EX_USAGE, "-V: %s", err);
 		goto out;
 	}
 	if (o->extract && o->mode == 'v') {
-		rc = fatal(EX_USAGE, "-t option cannot be used with -bv");
+		rc = cli_error(EX_USAGE, "-t option cannot be used with -bv");
 		goto out;
 	}
 	if ((rc = parse_recipients(args, nargs, rcpts, seen)) != EX_OK)
 		goto out;
 	if (rcpts->argc == 0 && !o->extract) {
-		rc = fatal(EX_USAGE, "Recipient addresses must be specified on the command line "
+		rc = cli_error(EX_USAGE, "Recipient addresses must be specified on the command line "
 			   "or via the -t option");
 		goto out;
 	}
 
 	/* No room for new mail: say so now (postdrop checks again). */
 	if (cleanup_space_check(var_queue_directory, &err) < 0) {
-		rc = fatal(EX_TEMPFAIL, "%s", err + 6);
+		rc = cli_error(EX_TEMPFAIL, "%s", err + 6);
 		goto out;
 	}
 
@@ -665,31 +626,31 @@ static int submit(const struct sm_opts *o, char **args, int nargs)
 
 	/* What cleanup would refuse later, refused now while the user is here. */
 	if (info->too_big) {
-		rc = fatal(EX_DATAERR, "message size exceeds message_size_limit");
+		rc = cli_error(EX_DATAERR, "message size exceeds message_size_limit");
 		goto out;
 	}
 	if (var_hopcount_limit > 0 && info->received >= var_hopcount_limit) {
-		rc = fatal(EX_DATAERR, "too many hops: %ld Received: headers (hopcount_limit %ld)",
+		rc = cli_error(EX_DATAERR, "too many hops: %ld Received: headers (hopcount_limit %ld)",
 			   info->received, var_hopcount_limit);
 		goto out;
 	}
 	if (o->extract) {
 		if (info->bad_addr_headers)
-			warn("%s in a To/Cc/Bcc header; that address was skipped",
+			cli_warn("%s in a To/Cc/Bcc header; that address was skipped",
 			     info->bad_addr_error);
 		for (size_t i = 0; i < info->rcpts->argc; i++) {
 			if (submission_check_address(info->rcpts->argv[i], false, &err) < 0)
-				warn("skipping header recipient \"%s\": %s", info->rcpts->argv[i], err);
+				cli_warn("skipping header recipient \"%s\": %s", info->rcpts->argv[i], err);
 			else
 				add_unique(rcpts, seen, info->rcpts->argv[i]);
 		}
 		if (rcpts->argc == 0) {
-			rc = fatal(EX_USAGE, "No recipient addresses found in message header");
+			rc = cli_error(EX_USAGE, "No recipient addresses found in message header");
 			goto out;
 		}
 	}
 	if (envelope_check(rcpts, &err) < 0) {
-		rc = fatal(EX_DATAERR, "%s", err + 6);
+		rc = cli_error(EX_DATAERR, "%s", err + 6);
 		goto out;
 	}
 	sink_rcpts(&k, rcpts, o->notify);
@@ -719,27 +680,24 @@ int cmd_sendmail(const char *config_dir, int argc, char **argv)
 	char *queue_argv[] = {(char *)"queue", NULL};
 	int rc, first = 0;
 
+	cli_command_set(argv[0]);
 	if ((rc = parse_options(argc, argv, &o, &first)) != EX_OK)
 		return rc;
 	if (o.mode == 'x')
 		return EX_OK;
 	msg_verbose += o.verbose;
 	if (mail_conf_read(o.config_dir ? o.config_dir : config_dir, &err) < 0)
-		return fatal(EX_CONFIG, "%s", err);
+		return cli_error(EX_CONFIG, "%s", err);
 
 	switch (o.mode) {
 	case 'i':
-		if (cmd_newaliases == NULL)
-			return fatal(EX_CONFIG, "newaliases is not available in this build");
 		return cmd_newaliases(o.config_dir ? o.config_dir : config_dir);
 	case 'p':
-		if (cmd_queue == NULL)
-			return fatal(EX_CONFIG, "the queue listing is not available in this build");
 		return cmd_queue(o.config_dir ? o.config_dir : config_dir, 1, queue_argv);
 	case 'q':
 		if (trigger_send(var_queue_directory, TRIGGER_QMGR, TRIGGER_REQ_FLUSH_ALL,
 				 strlen(TRIGGER_REQ_FLUSH_ALL), &err) < 0)
-			return fatal(EX_TEMPFAIL, "Cannot flush mail queue - %s", err);
+			return cli_error(EX_TEMPFAIL, "Cannot flush mail queue - %s", err);
 		return EX_OK;
 	default:
 		return submit(&o, argv + first, argc - first);

@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli_error.h"
 #include "cmd_queue.h"
 #include "cmd_shape.h"
 #include "global/params.h"
@@ -300,14 +301,14 @@ static void shape_file(struct shape_ctx *c, const char *queue, const struct cmd_
 								   : rcpts[i].address,
 								   var_empty_address_recipient),
 					 (char *)NULL);
-			qf_rcpt_free(&rcpts[i]);
+			qf_rcpt_deinit(&rcpts[i]);
 		}
 	} while (offset != 0);
 	for (size_t i = 0; i < domains->argc; i++)
 		cmd_shape_table_add(c->table, domains->argv[i], bucket);
 out:
 	argv_free(&domains);
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	qf_close(&q);
 }
 
@@ -331,7 +332,7 @@ static int shape_queue(struct shape_ctx *c, const char *queue_dir, const char *q
 	count = queue[0] == '/' ? cmd_queue_scan("", queue + 1, &entries, &error)
 		: cmd_queue_scan(queue_dir, queue, &entries, &error);
 	if (count < 0)
-		return cmd_fail(CMD_EX_IOERR, "%s", error);
+		return cli_error(EX_IOERR, "%s", error);
 	for (long i = 0; i < count; i++)
 		shape_file(c, queue, &entries[i]);
 	cmd_queue_scan_free(&entries, count);
@@ -352,9 +353,8 @@ static long opt_long(int argc, char **argv, int *i, long min, long max)
 /* shape_usage - explain and fail */
 static int shape_usage(void)
 {
-	fprintf(stderr, "usage: sluice shape [-s] [-l] [-b buckets] [-t minutes] [-w width] "
-		"[-n domains] [queue...]\n");
-	return CMD_EX_USAGE;
+	return cli_usage("shape [-s] [-l] [-b buckets] [-t minutes] [-w width] [-n domains] "
+			 "[queue...]", NULL);
 }
 
 /* cmd_shape - the command */
@@ -368,6 +368,7 @@ int cmd_shape(const char *config_dir, int argc, char **argv)
 	long v;
 	int i, rc;
 
+	cli_command_set(argv[0]);
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != 0; i++) {
 		if (strcmp(argv[i], "--") == 0) {
 			i++;
@@ -415,7 +416,7 @@ int cmd_shape(const char *config_dir, int argc, char **argv)
 		out = buf_create(4096);
 		cmd_shape_table_format(c.table, out);
 		if (fwrite(out->data, 1, out->len, stdout) != out->len || fflush(stdout) == EOF)
-			rc = errno == EPIPE ? 0 : cmd_fail(CMD_EX_IOERR, "output write error: %s",
+			rc = errno == EPIPE ? 0 : cli_error(EX_IOERR, "output write error: %s",
 							   strerror(errno));
 		buf_free(&out);
 	}

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_error.h"
 #include "cmd_start.h"
 #include "cmd_top.h"
 #include "global/daemon_path.h"
@@ -45,13 +46,14 @@ long master_running(const char *queue_dir)
 	return pid;
 }
 
-/* read_config - configuration for a control command */
-static void read_config(const char *config_dir)
+/* read_config - configuration for a control command; 0 or EX_CONFIG */
+static int read_config(const char *config_dir)
 {
 	const char *error;
 
 	if (mail_conf_read(config_dir, &error) < 0)
-		msg_fatal_status(78, "%s", error);
+		return cli_error(EX_CONFIG, "%s", error);
+	return EX_OK;
 }
 
 /* cmd_start - exec master (it detaches unless -f) */
@@ -61,16 +63,20 @@ int cmd_start(const char *config_dir, int argc, char **argv)
 	bool foreground = false;
 	char *path;
 	long pid;
+	int rc;
 
+	cli_command_set(argv[0]);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-f") == 0)
 			foreground = true;
 		else
-			msg_fatal_status(64, "usage: sluice [-c dir] start [-f]");
+			return cli_usage("[-c dir] start [-f]", NULL);
 	}
-	read_config(config_dir);
+	if ((rc = read_config(config_dir)) != EX_OK)
+		return rc;
 	if ((pid = master_running(var_queue_directory)) != 0)
-		msg_fatal_status(1, "the sluice mail system is already running (pid %ld)", pid);
+		return cli_error(CLI_EX_FAIL, "the sluice mail system is already running (pid %ld)",
+				 pid);
 	path = daemon_path(var_daemon_directory, "master");
 	argv_add(a, "master", NULL);
 	if (mail_conf_dir())
@@ -82,7 +88,7 @@ int cmd_start(const char *config_dir, int argc, char **argv)
 	if (!foreground)
 		msg_info("starting the sluice mail system");
 	execv(path, a->argv);
-	msg_fatal_status(1, "exec %s: %s", path, strerror(errno));
+	return cli_error(CLI_EX_FAIL, "exec %s: %s", path, strerror(errno));
 }
 
 /* wait_gone - wait until the master has let go of its lock */
@@ -116,17 +122,20 @@ static bool process_gone(long pid)
 int cmd_stop(const char *config_dir, int argc, char **argv)
 {
 	long pid;
+	int rc;
 
+	cli_command_set(argv[0]);
 	if (argc != 1)
-		msg_fatal_status(64, "usage: sluice [-c dir] stop");
-	read_config(config_dir);
+		return cli_usage("[-c dir] stop", NULL);
+	if ((rc = read_config(config_dir)) != EX_OK)
+		return rc;
 	if ((pid = master_running(var_queue_directory)) == 0)
-		msg_fatal_status(1, "the sluice mail system is not running");
+		return cli_error(CLI_EX_FAIL, "the sluice mail system is not running");
 	msg_info("stopping the sluice mail system");
 	if (kill((pid_t)pid, SIGTERM) < 0)
-		msg_fatal_status(1, "signal master (pid %ld): %s", pid, strerror(errno));
+		return cli_error(CLI_EX_FAIL, "signal master (pid %ld): %s", pid, strerror(errno));
 	if (wait_gone(var_queue_directory, 60) < 0)
-		msg_fatal_status(1, "the sluice mail system did not stop within 60 seconds");
+		return cli_error(CLI_EX_FAIL, "the sluice mail system did not stop within 60 seconds");
 	/* The lock goes first; wait for the process itself too. */
 	for (int i = 0; i < 200 && !process_gone(pid); i++)
 		usleep(50000);
@@ -137,15 +146,18 @@ int cmd_stop(const char *config_dir, int argc, char **argv)
 int cmd_reload(const char *config_dir, int argc, char **argv)
 {
 	long pid;
+	int rc;
 
+	cli_command_set(argv[0]);
 	if (argc != 1)
-		msg_fatal_status(64, "usage: sluice [-c dir] reload");
-	read_config(config_dir);
+		return cli_usage("[-c dir] reload", NULL);
+	if ((rc = read_config(config_dir)) != EX_OK)
+		return rc;
 	if ((pid = master_running(var_queue_directory)) == 0)
-		msg_fatal_status(1, "the sluice mail system is not running");
+		return cli_error(CLI_EX_FAIL, "the sluice mail system is not running");
 	msg_info("refreshing the sluice mail system");
 	if (kill((pid_t)pid, SIGHUP) < 0)
-		msg_fatal_status(1, "signal master (pid %ld): %s", pid, strerror(errno));
+		return cli_error(CLI_EX_FAIL, "signal master (pid %ld): %s", pid, strerror(errno));
 	return 0;
 }
 
@@ -154,17 +166,20 @@ int cmd_status(const char *config_dir, int argc, char **argv)
 {
 	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
 	long pid;
+	int rc;
 
+	cli_command_set(argv[0]);
 	if (argc != 1 && !json)
-		msg_fatal_status(64, "usage: sluice [-c dir] status [--json]");
-	read_config(config_dir);
+		return cli_usage("[-c dir] status [--json]", NULL);
+	if ((rc = read_config(config_dir)) != EX_OK)
+		return rc;
 	pid = master_running(var_queue_directory);
 	if (json)
 		return cmd_status_json(var_queue_directory, pid);
 	if (pid == 0) {
 		printf("sluice: the sluice mail system is not running\n");
-		return 1;
+		return CLI_EX_FAIL;
 	}
 	printf("sluice: the sluice mail system is running: PID: %ld\n", pid);
-	return 0;
+	return EX_OK;
 }

@@ -60,6 +60,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_error.h"
 #include "cmd_queue.h"
 #include "cmd_super.h"
 #include "global/queue_file.h"
@@ -131,7 +132,7 @@ int cmd_super_parse(int argc, char **argv, struct cmd_super_req *req, const char
 	if (op == NULL) {
 		snprintf(super_err, sizeof(super_err), "unknown operation \"%s\"",
 			 argc > 0 ? argv[0] : "");
-		return CMD_EX_USAGE;
+		return EX_USAGE;
 	}
 
 	/* Queue names from the end: never valid IDs (queue IDs have no vowels). */
@@ -140,8 +141,8 @@ int cmd_super_parse(int argc, char **argv, struct cmd_super_req *req, const char
 		if (!str_list_match(op->allowed, argv[end - 1])) {
 			snprintf(super_err, sizeof(super_err), "%s: not possible in the %s queue "
 				 "(possible: %s)", op->name, argv[end - 1], op->allowed);
-			cmd_super_req_free(req);
-			return CMD_EX_USAGE;
+			cmd_super_req_deinit(req);
+			return EX_USAGE;
 		}
 		named = true;
 	}
@@ -165,26 +166,26 @@ int cmd_super_parse(int argc, char **argv, struct cmd_super_req *req, const char
 		} else {
 			snprintf(super_err, sizeof(super_err), "invalid mail queue id: %.100s",
 				 argv[i]);
-			cmd_super_req_free(req);
-			return CMD_EX_FAIL;
+			cmd_super_req_deinit(req);
+			return CLI_EX_FAIL;
 		}
 	}
 	if (end == 1) {
 		snprintf(super_err, sizeof(super_err), "%s: no queue ID given", op->name);
-		cmd_super_req_free(req);
-		return CMD_EX_USAGE;
+		cmd_super_req_deinit(req);
+		return EX_USAGE;
 	}
 	if (req->all && (end > 2 || req->from_stdin)) {
 		snprintf(super_err, sizeof(super_err), "%s: ALL goes alone, without queue IDs",
 			 op->name);
-		cmd_super_req_free(req);
-		return CMD_EX_USAGE;
+		cmd_super_req_deinit(req);
+		return EX_USAGE;
 	}
 	return 0;
 }
 
-/* cmd_super_req_free - release a parsed command line */
-void cmd_super_req_free(struct cmd_super_req *req)
+/* cmd_super_req_deinit - release a parsed command line */
+void cmd_super_req_deinit(struct cmd_super_req *req)
 {
 	argv_free(&req->ids);
 	argv_free(&req->queues);
@@ -200,7 +201,7 @@ const char *cmd_super_summary(enum cmd_super_op op, long count)
 	return text;
 }
 
-/* read_stdin_ids - "-": one queue ID per line; 0 or CMD_EX_FAIL */
+/* read_stdin_ids - "-": one queue ID per line; 0 or CLI_EX_FAIL */
 static int read_stdin_ids(struct argv *ids)
 {
 	char *line = NULL, *id;
@@ -212,7 +213,7 @@ static int read_stdin_ids(struct argv *ids)
 		if (*id == 0)
 			continue;
 		if (!queue_id_valid(id)) {
-			rc = cmd_fail(CMD_EX_FAIL, "invalid mail queue id: %.100s", id);
+			rc = cli_error(CLI_EX_FAIL, "invalid mail queue id: %.100s", id);
 			break;
 		}
 		argv_add(ids, id, (char *)NULL);
@@ -287,7 +288,7 @@ struct super_ctx {
 /* set_status - remember a failure: a hard one (1) over a temporary one (75) */
 static void set_status(struct super_ctx *c, int status)
 {
-	if (c->status == 0 || status == CMD_EX_FAIL)
+	if (c->status == 0 || status == CLI_EX_FAIL)
 		c->status = status;
 }
 
@@ -326,7 +327,7 @@ static int move_file(struct super_ctx *c, const char *src, const char *to, const
 	}
 	if (rc < 0) {
 		rc = errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "move to %s: %s", dst, strerror(errno));
+			: failed(c, CLI_EX_FAIL, id, "move to %s: %s", dst, strerror(errno));
 		free(dst);
 		return rc;
 	}
@@ -352,7 +353,7 @@ static int delete_file(struct super_ctx *c, const char *path, const char *id)
 {
 	if (unlink(path) < 0)
 		return errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "remove %s: %s", path, strerror(errno));
+			: failed(c, CLI_EX_FAIL, id, "remove %s: %s", path, strerror(errno));
 	remove_logs(c, id, STATUS_LOG_BOUNCE " " STATUS_LOG_DEFER " " STATUS_LOG_TRACE);
 	return ACT_DONE;
 }
@@ -382,14 +383,14 @@ static int open_plain(struct super_ctx *c, const char *queue, const char *path,
 	}
 	if (fd < 0) {
 		*rc_r = errno == ENOENT ? ACT_GONE
-			: failed(c, CMD_EX_FAIL, id, "open %s: %s; %s", path,
+			: failed(c, CLI_EX_FAIL, id, "open %s: %s; %s", path,
 				 errno == ELOOP ? "a symbolic link, not a queue file"
 				 : strerror(errno), not_done);
 		return -1;
 	}
 	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_nlink != 1) {
 		close(fd);
-		*rc_r = failed(c, CMD_EX_FAIL, id, "%s is not a plain queue file; %s", path,
+		*rc_r = failed(c, CLI_EX_FAIL, id, "%s is not a plain queue file; %s", path,
 			       not_done);
 		return -1;
 	}
@@ -410,7 +411,7 @@ static int release_file(struct super_ctx *c, const char *queue, const char *path
 	if (futimens(fd, NULL) < 0) {
 		saved = errno;
 		close(fd);
-		return failed(c, CMD_EX_FAIL, id, "set time of %s: %s", path, strerror(saved));
+		return failed(c, CLI_EX_FAIL, id, "set time of %s: %s", path, strerror(saved));
 	}
 	/*
 	 * A release is not a flush: no group-read (unthrottle) bit.  A
@@ -420,7 +421,7 @@ static int release_file(struct super_ctx *c, const char *queue, const char *path
 	if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0) {
 		saved = errno;
 		close(fd);
-		return failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(saved));
+		return failed(c, CLI_EX_FAIL, id, "chmod %s: %s", path, strerror(saved));
 	}
 	close(fd);
 	if ((rc = move_file(c, path, "deferred", id)) == ACT_DONE)
@@ -439,13 +440,13 @@ static int expire_file(struct super_ctx *c, const char *queue, const char *path,
 		return rc;
 	if (!qf_mode_ready(st.st_mode)) {
 		close(fd);
-		return failed(c, CMD_EX_FAIL, id, "not a complete queue file; not expired");
+		return failed(c, CLI_EX_FAIL, id, "not a complete queue file; not expired");
 	}
 	if ((st.st_mode & QF_MODE_EXPIRE) == 0
 	    && fchmod(fd, (st.st_mode & 07777) | QF_MODE_EXPIRE) < 0) {
 		saved = errno;
 		close(fd);
-		return failed(c, CMD_EX_FAIL, id, "chmod %s: %s", path, strerror(saved));
+		return failed(c, CLI_EX_FAIL, id, "chmod %s: %s", path, strerror(saved));
 	}
 	close(fd);
 	return ACT_DONE;
@@ -485,7 +486,7 @@ static long count_pending(struct qf *q, const char **error_r)
 		if ((n = qf_read_rcpts(q, &offset, rcpts, RCPT_BATCH, false, error_r)) < 0)
 			return -1;
 		for (long i = 0; i < n; i++)
-			qf_rcpt_free(&rcpts[i]);
+			qf_rcpt_deinit(&rcpts[i]);
 		total += n;
 	} while (offset != 0);
 	return total;
@@ -513,18 +514,18 @@ static int requeue_file(struct super_ctx *c, const char *queue, const char *path
 	if ((q = qf_open(path, false, &corrupt, &error)) == NULL) {
 		if (!corrupt && lstat(path, &st) < 0 && errno == ENOENT)
 			return ACT_GONE;
-		return failed(c, CMD_EX_FAIL, id, "cannot requeue: %s", error);
+		return failed(c, CLI_EX_FAIL, id, "cannot requeue: %s", error);
 	}
 	if (fstat(qf_fd(q), &st) < 0 || !qf_mode_ready(st.st_mode)) {
 		qf_close(&q);
-		return failed(c, CMD_EX_FAIL, id, "cannot requeue: not a complete queue file");
+		return failed(c, CLI_EX_FAIL, id, "cannot requeue: not a complete queue file");
 	}
 	if ((rc = qf_read_envelope(q, &env, &error)) != 0) {
 		qf_close(&q);
-		return failed(c, CMD_EX_FAIL, id, "cannot requeue: %s", error);
+		return failed(c, CLI_EX_FAIL, id, "cannot requeue: %s", error);
 	}
 	if ((pending = count_pending(q, &error)) < 0) {
-		rc = failed(c, CMD_EX_FAIL, id, "cannot requeue: %s", error);
+		rc = failed(c, CLI_EX_FAIL, id, "cannot requeue: %s", error);
 		goto out;
 	}
 	if (pending == 0) {
@@ -533,7 +534,7 @@ static int requeue_file(struct super_ctx *c, const char *queue, const char *path
 		goto out;
 	}
 	if (status_log_exists(c->queue_dir, STATUS_LOG_BOUNCE, id) != 0) {
-		rc = failed(c, CMD_EX_TEMPFAIL, id,
+		rc = failed(c, EX_TEMPFAIL, id,
 			    "its bounce log holds failures not yet reported; not requeued");
 		goto out;
 	}
@@ -550,7 +551,7 @@ static int requeue_file(struct super_ctx *c, const char *queue, const char *path
 		goto out;
 	held = queue_path(c->queue_dir, "hold", id);
 	if (fchmod(qf_fd(q), QF_MODE_READY) < 0) {
-		rc = failed(c, CMD_EX_FAIL, id, "cannot requeue: chmod %s: %s; the message is "
+		rc = failed(c, CLI_EX_FAIL, id, "cannot requeue: chmod %s: %s; the message is "
 			    "on hold", held, strerror(errno));
 		goto out;
 	}
@@ -558,11 +559,11 @@ static int requeue_file(struct super_ctx *c, const char *queue, const char *path
 	if ((rc = move_file(c, held, "maildrop", id)) != ACT_DONE) {
 		msg_warn("%s: not requeued; the message is on hold", id);
 		rc = ACT_FAILED;
-		set_status(c, CMD_EX_FAIL);
+		set_status(c, CLI_EX_FAIL);
 	}
 out:
 	free(held);
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	qf_close(&q);
 	return rc;
 }
@@ -580,10 +581,10 @@ static int act_direct(struct super_ctx *c, const char *queue, const char *path, 
 	if (strcmp(queue, "active") == 0 && c->op != SUPER_EXPIRE) {
 		if ((lock_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 			return errno == ENOENT ? ACT_GONE
-				: failed(c, CMD_EX_FAIL, id, "open %s: %s", path, strerror(errno));
+				: failed(c, CLI_EX_FAIL, id, "open %s: %s", path, strerror(errno));
 		if (qf_lock(lock_fd, true) < 0) {
 			close(lock_fd);
-			return failed(c, CMD_EX_TEMPFAIL, id,
+			return failed(c, EX_TEMPFAIL, id,
 				      "still being delivered (locked); not touched");
 		}
 	}
@@ -654,7 +655,7 @@ static void act_active(struct super_ctx *c, struct argv *ids)
 						 ids->argv + at, n, &count, &error);
 		if (rc < 0) {
 			msg_warn("%s; %zu active message%s not touched", error, n, n == 1 ? "" : "s");
-			set_status(c, CMD_EX_TEMPFAIL);
+			set_status(c, EX_TEMPFAIL);
 			for (size_t i = at; i < at + n; i++)
 				mark_done(c, ids->argv[i]);
 			continue;
@@ -693,7 +694,7 @@ static void run_all(struct super_ctx *c, const struct cmd_super_req *req)
 
 		if ((count = cmd_queue_scan(c->queue_dir, queue, &entries, &error)) < 0) {
 			msg_warn("%s", error);
-			set_status(c, CMD_EX_FAIL);
+			set_status(c, CLI_EX_FAIL);
 			continue;
 		}
 		if (strcmp(queue, "active") == 0 && ops[c->op].request != NULL) {
@@ -754,22 +755,22 @@ int cmd_super(const char *config_dir, int argc, char **argv)
 	const char *error;
 	int rc;
 
+	cli_command_set(argv[0]);
 	if ((rc = cmd_super_parse(argc, argv, &req, &error)) != 0) {
-		if (rc == CMD_EX_USAGE)
-			fprintf(stderr, "%s: %s\nusage: sluice hold|release|requeue|delete|expire "
-				"ID...|-|ALL [queue...]\n", log_progname() ? log_progname() : "sluice",
-				error);
+		if (rc == EX_USAGE)
+			cli_usage("hold|release|requeue|delete|expire ID...|-|ALL [queue...]", "%s",
+				  error);
 		else
-			cmd_fail(rc, "%s", error);
+			cli_error(rc, "%s", error);
 		return rc;
 	}
 	if (req.from_stdin && (rc = read_stdin_ids(req.ids)) != 0) {
-		cmd_super_req_free(&req);
+		cmd_super_req_deinit(&req);
 		return rc;
 	}
 	memset(&c, 0, sizeof(c));
 	if ((rc = cmd_queue_setup(config_dir, &c.queue_dir)) != 0) {
-		cmd_super_req_free(&req);
+		cmd_super_req_deinit(&req);
 		return rc;
 	}
 	c.op = req.op;
@@ -797,6 +798,6 @@ int cmd_super(const char *config_dir, int argc, char **argv)
 		cmd_super_summary(c.op, c.count));
 	htable_free(&c.done, NULL);
 	argv_free(&c.released);
-	cmd_super_req_free(&req);
+	cmd_super_req_deinit(&req);
 	return c.status;
 }

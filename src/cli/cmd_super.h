@@ -52,11 +52,11 @@ struct cmd_super_req {
  * deferred hold).  The folders come out in the order a
  * message flows (maildrop incoming active deferred hold corrupt), so a
  * message moving on while the command runs is found further down.
- * Returns 0 with req filled in (free with cmd_super_req_free), or an exit
+ * Returns 0 with req filled in (free with cmd_super_req_deinit), or an exit
  * status (64 usage, 1 malformed ID) with *error_r (static text).
  */
 int cmd_super_parse(int argc, char **argv, struct cmd_super_req *req, const char **error_r);
-void cmd_super_req_free(struct cmd_super_req *req);
+void cmd_super_req_deinit(struct cmd_super_req *req);
 
 /* cmd_super_summary - "Placed on hold: 3 messages" into a static buffer. */
 const char *cmd_super_summary(enum cmd_super_op op, long count);

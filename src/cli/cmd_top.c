@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_error.h"
 #include "cmd_queue.h"
 #include "cmd_start.h"
 #include "cmd_top.h"
@@ -101,7 +102,7 @@ static void state_split(struct state *st)
 	cur->end = i;
 }
 
-static void state_free(struct state *st)
+static void state_deinit(struct state *st)
 {
 	attr_list_deinit(&st->al);
 	free(st->xports);
@@ -269,17 +270,15 @@ int cmd_status_json(const char *queue_dir, long master_pid)
 
 	if (master_pid == 0) {
 		printf("{\"running\": false}\n");
-		return 1;
+		return CLI_EX_FAIL;
 	}
-	if (state_fetch(queue_dir, &st) < 0) {
-		msg_error("%s", state_err);
-		return 1;
-	}
+	if (state_fetch(queue_dir, &st) < 0)
+		return cli_error(CLI_EX_FAIL, "%s", state_err);
 	out = buf_create(4096);
 	state_json(out, &st, master_pid);
 	fwrite(buf_str(out), 1, buf_len(out), stdout);
 	buf_free(&out);
-	state_free(&st);
+	state_deinit(&st);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -410,26 +409,28 @@ static void top_screen(struct buf *out, struct state *st, long master_pid, int r
 	buf_free(&tmp2);
 }
 
-/* read_config - configuration for a status command */
-static void read_config(const char *config_dir)
+/* read_config - configuration for a status command; 0 or EX_CONFIG */
+static int read_config(const char *config_dir)
 {
 	const char *error;
 
 	if (mail_conf_read(config_dir, &error) < 0)
-		msg_fatal_status(78, "%s", error);
+		return cli_error(EX_CONFIG, "%s", error);
+	return EX_OK;
 }
 
 int cmd_top(const char *config_dir, int argc, char **argv)
 {
-	static const char usage[] = "usage: sluice [-c dir] top [-b] [-n iterations] [-d seconds]";
+	static const char usage[] = "[-c dir] top [-b] [-n iterations] [-d seconds]";
 	long iterations = -1, pid;
 	double delay = 2;
 	bool batch = false;
 	char *end;
-	int ch, rows = 0;
+	int ch, rc, rows = 0;
 	struct winsize ws;
-	struct buf *out = buf_create(8192);
+	struct buf *out;
 
+	cli_command_set(argv[0]);
 	optind = 1;
 	while ((ch = getopt(argc, argv, "bn:d:")) != -1) {
 		switch (ch) {
@@ -440,7 +441,7 @@ int cmd_top(const char *config_dir, int argc, char **argv)
 			errno = 0;
 			iterations = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || iterations < 1)
-				msg_fatal_status(64, "top: -n %s: not a number of iterations (1 or more)",
+				return cli_usage(usage, "-n %s: not a number of iterations (1 or more)",
 						 optarg);
 			break;
 		case 'd':
@@ -448,16 +449,18 @@ int cmd_top(const char *config_dir, int argc, char **argv)
 			delay = strtod(optarg, &end);
 			if (errno || *end || end == optarg || !isfinite(delay) || delay < 0.1
 			    || delay > 86400)
-				msg_fatal_status(64, "top: -d %s: not a delay in seconds (0.1 to 86400)",
+				return cli_usage(usage, "-d %s: not a delay in seconds (0.1 to 86400)",
 						 optarg);
 			break;
 		default:
-			msg_fatal_status(64, "%s", usage);
+			return cli_usage(usage, NULL);
 		}
 	}
 	if (optind != argc)
-		msg_fatal_status(64, "%s", usage);
-	read_config(config_dir);
+		return cli_usage(usage, NULL);
+	if ((rc = read_config(config_dir)) != EX_OK)
+		return rc;
+	out = buf_create(8192);
 	for (long n = 0; iterations < 0 || n < iterations; n++) {
 		struct state st;
 
@@ -467,14 +470,12 @@ int cmd_top(const char *config_dir, int argc, char **argv)
 			nanosleep(&ts, NULL);
 		}
 		if ((pid = master_running(var_queue_directory)) == 0) {
-			msg_error("the sluice mail system is not running");
 			buf_free(&out);
-			return 1;
+			return cli_error(CLI_EX_FAIL, "the sluice mail system is not running");
 		}
 		if (state_fetch(var_queue_directory, &st) < 0) {
-			msg_error("%s", state_err);
 			buf_free(&out);
-			return 1;
+			return cli_error(CLI_EX_FAIL, "%s", state_err);
 		}
 		rows = 0;
 		if (!batch && isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
@@ -487,7 +488,7 @@ int cmd_top(const char *config_dir, int argc, char **argv)
 			buf_putc(out, '\n');
 		fwrite(buf_str(out), 1, buf_len(out), stdout);
 		fflush(stdout);
-		state_free(&st);
+		state_deinit(&st);
 	}
 	buf_free(&out);
 	return 0;

@@ -331,12 +331,12 @@ bad:
 	free(text);
 	free(pd.orig_rcpt);
 	free(pd.dsn_orcpt);
-	pf_msg_free(m);
+	pf_msg_deinit(m);
 	return -1;
 }
 
-/* pf_msg_free - release a parsed message */
-void pf_msg_free(struct pf_msg *m)
+/* pf_msg_deinit - release a parsed message */
+void pf_msg_deinit(struct pf_msg *m)
 {
 	for (size_t i = 0; i < m->rcpt_count; i++) {
 		free(m->rcpts[i].address);

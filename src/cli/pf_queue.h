@@ -74,11 +74,11 @@ int pf_rec_next(const char *data, size_t len, size_t *pos, int *type_r,
 
 /*
  * pf_msg_parse - a whole queue or maildrop file.  Returns 0 with *msg
- * filled in (free with pf_msg_free), or -1 with *error_r (static text,
+ * filled in (free with pf_msg_deinit), or -1 with *error_r (static text,
  * valid until the next call) and nothing to free.
  */
 int pf_msg_parse(const char *data, size_t len, struct pf_msg *msg, const char **error_r);
-void pf_msg_free(struct pf_msg *msg);
+void pf_msg_deinit(struct pf_msg *msg);
 
 /* One record of a Postfix defer (or bounce) log. */
 struct pf_defer {

@@ -6,13 +6,15 @@
  * The configuration directory comes from -c, else SLUICE_CONFIG_DIR, else
  * /etc/sluice when it exists, else the embedded default.
  *
- * Exit status: the command's; 64 for a usage error (sysexits).
+ * Exit status: the command's; EX_USAGE (64) for a usage error.  Messages:
+ * cli_error.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_error.h"
 #include "cmd_check.h"
 #include "cmd_config.h"
 #include "cmd_import_postfix.h"
@@ -63,18 +65,21 @@ static void usage(void)
 	fprintf(stderr, "usage: sluice [-c config_dir] [-v] command [args...]\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(stderr, "  %s\n", commands[i].usage);
-	exit(64);
+	exit(EX_USAGE);
 }
 
 /* dispatch - run a subcommand by name */
 static int dispatch(const char *config_dir, int argc, char **argv)
 {
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[0], commands[i].name) == 0)
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[0], commands[i].name) == 0) {
+			cli_command_set(commands[i].name);
 			return commands[i].fn(config_dir, argc, argv);
-	fprintf(stderr, "sluice: unknown command \"%s\"\n", argv[0]);
+		}
+	}
+	cli_error(EX_USAGE, "unknown command \"%s\"", argv[0]);
 	usage();
-	return 64;
+	return EX_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -89,11 +94,13 @@ int main(int argc, char **argv)
 	/* Invoked as sendmail: everything is sendmail's (its -c would not be ours). */
 	if (strcmp(base, "sendmail") == 0) {
 		argv[0] = "sendmail";
+		cli_command_set("sendmail");
 		return cmd_sendmail(NULL, argc, argv);
 	}
 	/* Invoked as mailq: the queue listing. */
 	if (strcmp(base, "mailq") == 0) {
 		argv[0] = "queue";
+		cli_command_set("mailq");
 		return cmd_queue(NULL, argc, argv);
 	}
 	/* Global options, before the command. */
@@ -108,8 +115,10 @@ int main(int argc, char **argv)
 	}
 	/* Invoked as newaliases: rebuild alias_database (-c and -v as above;
 	 * other flags are ignored, as Postfix ignores them). */
-	if (strcmp(base, "newaliases") == 0)
+	if (strcmp(base, "newaliases") == 0) {
+		cli_command_set("newaliases");
 		return cmd_newaliases(config_dir);
+	}
 	if (i >= argc)
 		usage();
 	return dispatch(config_dir, argc - i, argv + i);

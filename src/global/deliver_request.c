@@ -156,7 +156,7 @@ short_group:
 	req->rcpt_count++;		/* free the partial group too */
 	*error_r = "malformed recipient group";
 bad:
-	deliver_request_clear(req);
+	deliver_request_deinit(req);
 	return -1;
 }
 
@@ -179,8 +179,8 @@ int deliver_request_check(const struct deliver_request *req, const char **error_
 	return 0;
 }
 
-/* deliver_request_clear - release decoded fields */
-void deliver_request_clear(struct deliver_request *req)
+/* deliver_request_deinit - release decoded fields */
+void deliver_request_deinit(struct deliver_request *req)
 {
 	free(req->queue_name);
 	free(req->queue_id);
@@ -234,7 +234,7 @@ int deliver_reply_decode(const struct attr_list *al, struct deliver_reply *rep,
 	    || need_long(al, "sent", 0, LONG_MAX, &rep->sent, error_r) < 0
 	    || need_long(al, "bounced", 0, LONG_MAX, &rep->bounced, error_r) < 0
 	    || need_long(al, "deferred", 0, LONG_MAX, &rep->deferred, error_r) < 0) {
-		deliver_reply_clear(rep);
+		deliver_reply_deinit(rep);
 		return -1;
 	}
 	/* Optional: an older agent does not say it is leaving. */
@@ -243,7 +243,7 @@ int deliver_reply_decode(const struct attr_list *al, struct deliver_reply *rep,
 
 		if (attr_get_long(al, "last", 0, 1, &last) < 0) {
 			*error_r = "bad attribute \"last\"";
-			deliver_reply_clear(rep);
+			deliver_reply_deinit(rep);
 			return -1;
 		}
 		rep->last = (int)last;
@@ -251,8 +251,8 @@ int deliver_reply_decode(const struct attr_list *al, struct deliver_reply *rep,
 	return 0;
 }
 
-/* deliver_reply_clear - release reply fields */
-void deliver_reply_clear(struct deliver_reply *rep)
+/* deliver_reply_deinit - release reply fields */
+void deliver_reply_deinit(struct deliver_reply *rep)
 {
 	free(rep->hop_reason);
 	free(rep->session);

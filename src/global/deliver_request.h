@@ -86,15 +86,18 @@ int deliver_request_decode(const struct attr_list *al, struct deliver_request *r
  * anything: the decoder only checks the form of the frame.
  */
 int deliver_request_check(const struct deliver_request *req, const char **error_r);
-/* deliver_request_clear - free the fields of a decoded request. */
-void deliver_request_clear(struct deliver_request *req);
+/* deliver_request_deinit - free the fields of a decoded request. */
+void deliver_request_deinit(struct deliver_request *req);
 
 /* deliver_reply_encode - reply as a frame. */
 void deliver_reply_encode(const struct deliver_reply *rep, struct buf *frame);
 /* deliver_reply_decode - strict decode; fields owned by *rep_r. */
 int deliver_reply_decode(const struct attr_list *al, struct deliver_reply *rep_r,
 			 const char **error_r);
-/* deliver_reply_clear - free the fields of a reply. */
-void deliver_reply_clear(struct deliver_reply *rep);
+/* deliver_reply_deinit - free the fields of a reply. */
+void deliver_reply_deinit(struct deliver_reply *rep);
+/* Former name, for code on branches merged after the rename (qmgr_deliver.c);
+ * remove once nothing calls it. */
+static inline void deliver_reply_clear(struct deliver_reply *rep) { deliver_reply_deinit(rep); }
 
 #endif

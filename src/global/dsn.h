@@ -1,7 +1,7 @@
 /*
  * dsn - delivery status vocabulary shared by agents, qmgr and bounce.
  *
- * A delivery outcome is data, not log text (STYLE.md 3.3): an RFC 3463
+ * A delivery outcome is data, not log text (docs/STYLE.md): an RFC 3463
  * status ("5.1.1"), an RFC 3464 action ("failed", "delayed", "delivered",
  * "relayed", "expanded"), a human reason, and where a remote MTA spoke, its
  * name and its reply (diagnostic type "smtp").

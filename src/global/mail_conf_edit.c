@@ -95,8 +95,8 @@ static void lines_split(struct lines *l, const char *text)
 	}
 }
 
-/* lines_free - release */
-static void lines_free(struct lines *l)
+/* lines_deinit - release */
+static void lines_deinit(struct lines *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].text);
@@ -302,7 +302,7 @@ int mail_conf_edit(const char *config_dir, char *const *assignments, size_t coun
 
 out:
 	buf_free(&out);
-	lines_free(&lines);
+	lines_deinit(&lines);
 	free(text);
 	free(dir);
 	argv_free(&names);

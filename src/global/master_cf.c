@@ -89,8 +89,8 @@ static void tokens_add(struct tokens *t, const char *s, size_t len, bool grouped
 	t->n++;
 }
 
-/* tokens_free - release words */
-static void tokens_free(struct tokens *t)
+/* tokens_deinit - release words */
+static void tokens_deinit(struct tokens *t)
 {
 	for (size_t i = 0; i < t->n; i++)
 		free(t->v[i].text);
@@ -161,8 +161,8 @@ static long default_maxproc(void)
 	return var_default_process_limit > 0 ? var_default_process_limit : 100;
 }
 
-/* ent_free - release one entry's storage */
-static void ent_free(struct master_ent *e)
+/* ent_deinit - release one entry's storage */
+static void ent_deinit(struct master_ent *e)
 {
 	free(e->service);
 	free(e->type);
@@ -307,7 +307,7 @@ int master_cf_parse(const char *path, const char *text, struct master_ent **ents
 				      "but there is no entry to continue");
 			break;
 		}
-		tokens_free(&t);
+		tokens_deinit(&t);
 		if (tokenize(buf_str(line), &t, &why) < 0) {
 			status = fail(error_r, path, lineno, "%s", why);
 			break;
@@ -317,7 +317,7 @@ int master_cf_parse(const char *path, const char *text, struct master_ent **ents
 			ents = xreallocarray(ents, cap, sizeof(*ents));
 		}
 		if (parse_entry(path, lineno, &t, &ents[count], error_r) < 0) {
-			ent_free(&ents[count]);
+			ent_deinit(&ents[count]);
 			status = -1;
 			break;
 		}
@@ -334,7 +334,7 @@ int master_cf_parse(const char *path, const char *text, struct master_ent **ents
 		if (status < 0)
 			break;
 	}
-	tokens_free(&t);
+	tokens_deinit(&t);
 	buf_free(&line);
 	if (status < 0) {
 		master_cf_free(&ents, count);
@@ -377,7 +377,7 @@ void master_cf_free(struct master_ent **ents_p, size_t count)
 	if (*ents_p == NULL)
 		return;
 	for (size_t i = 0; i < count; i++)
-		ent_free(&(*ents_p)[i]);
+		ent_deinit(&(*ents_p)[i]);
 	free(*ents_p);
 	*ents_p = NULL;
 }

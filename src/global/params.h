@@ -2,7 +2,7 @@
  * params - THE parameter table: one row per main.cf parameter.
  *
  * Each row gives a parameter's name, type, default, C variable, range and
- * documentation (STYLE.md 3.5).  "sluice config -d", docs/PARAMETERS.md,
+ * documentation (docs/STYLE.md).  "sluice config -d", docs/PARAMETERS.md,
  * range checks and the "file:line: parameter: bad value" messages all come
  * from these rows.  mail_conf.c reads main.cf and fills in the variables;
  * they are valid after mail_conf_read() returned 0 and until the next

@@ -6,7 +6,7 @@
  * Every error text names the value as written and what would be legal, so
  * that mail_conf can prefix "FILE:LINE: NAME: " and the postmaster needs no
  * manual: `bad numerical value "-3" (must be >= 1)`, `bad time value "soon"`.
- * A bad value is an error, never replaced by the default (DESIGN.md).
+ * A bad value is an error, never replaced by the default (docs/CONTRACT.md).
  *
  * DIAGNOSTICS: none logged; texts are returned (borrowed until the next call).
  */

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +40,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#define EX_TEMPFAIL_CODE	75
 #define DEFAULT_PATH		"PATH=/usr/bin:/bin"
 #define DEFAULT_EXPORT		"TZ LANG SLUICE_CONFIG_DIR"
 
@@ -55,8 +55,8 @@ struct pipe_command_io {
 	int write_errno;	/* first failed input write */
 };
 
-/* pipe_command_result_free - release the reason */
-void pipe_command_result_free(struct pipe_command_result *res)
+/* pipe_command_result_deinit - release the reason */
+void pipe_command_result_deinit(struct pipe_command_result *res)
 {
 	buf_free(&res->reason);
 }
@@ -299,7 +299,7 @@ static void child_fail(const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		(void)!write(STDERR_FILENO, line, strnlen(line, sizeof(line)));
-	_exit(EX_TEMPFAIL_CODE);
+	_exit(EX_TEMPFAIL);
 }
 
 /* child_exec - in the child: privileges, plumbing, exec */
@@ -315,7 +315,7 @@ static void child_exec(const struct pipe_command_args *args, int in_fd, int out_
 	/* Plumbing first, so that every later failure reaches the output. */
 	if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0
 	    || dup2(out_fd, STDERR_FILENO) < 0)
-		_exit(EX_TEMPFAIL_CODE);
+		_exit(EX_TEMPFAIL);
 	if (close_range(3, ~0U, 0) < 0)
 		for (int fd = 3; fd < 1024; fd++)
 			(void)close(fd);

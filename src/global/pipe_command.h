@@ -59,14 +59,14 @@ struct pipe_command_args {
 struct pipe_command_result {
 	int stat;			/* PIPE_STAT_* */
 	char status[16];		/* RFC 3463 */
-	struct buf *reason;		/* caller frees with pipe_command_result_free() */
+	struct buf *reason;		/* caller frees with pipe_command_result_deinit() */
 	char output[PIPE_COMMAND_OUTPUT_MAX + 1];	/* sanitised output */
 };
 
 /* pipe_command_run - run one command; always fills *res_r (returns its stat). */
 int pipe_command_run(const struct pipe_command_args *args, struct pipe_command_result *res_r);
-/* pipe_command_result_free - release the reason. */
-void pipe_command_result_free(struct pipe_command_result *res);
+/* pipe_command_result_deinit - release the reason. */
+void pipe_command_result_deinit(struct pipe_command_result *res);
 
 /*
  * pipe_command_write - from a feed function: write n bytes to the command,

@@ -894,12 +894,12 @@ int qf_read_envelope(struct qf *q, struct qf_envelope *env_r, const char **error
 	*env_r = env;
 	return 0;
 bad:
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	return rc;
 }
 
-/* qf_envelope_free - release what qf_read_envelope allocated */
-void qf_envelope_free(struct qf_envelope *env)
+/* qf_envelope_deinit - release what qf_read_envelope allocated */
+void qf_envelope_deinit(struct qf_envelope *env)
 {
 	free(env->sender);
 	free(env->envid);
@@ -909,8 +909,8 @@ void qf_envelope_free(struct qf_envelope *env)
 	memset(env, 0, sizeof(*env));
 }
 
-/* qf_rcpt_free - release one recipient's strings */
-void qf_rcpt_free(struct qf_rcpt *r)
+/* qf_rcpt_deinit - release one recipient's strings */
+void qf_rcpt_deinit(struct qf_rcpt *r)
 {
 	free(r->address);
 	free(r->orig_rcpt);
@@ -1037,7 +1037,7 @@ long qf_read_rcpts(struct qf *q, long *offset_r, struct qf_rcpt *rcpts, size_t m
 			if (include_done || !cur.done)
 				rcpts[n++] = cur;
 			else
-				qf_rcpt_free(&cur);
+				qf_rcpt_deinit(&cur);
 			memset(&cur, 0, sizeof(cur));
 			stage = 0;
 			break;
@@ -1051,9 +1051,9 @@ long qf_read_rcpts(struct qf *q, long *offset_r, struct qf_rcpt *rcpts, size_t m
 		off = r.next;
 	}
 bad:
-	qf_rcpt_free(&cur);
+	qf_rcpt_deinit(&cur);
 	while (n > 0)
-		qf_rcpt_free(&rcpts[--n]);
+		qf_rcpt_deinit(&rcpts[--n]);
 	return rc;
 }
 
@@ -1116,7 +1116,7 @@ int qf_validate(struct qf *q, const char **error_r)
 
 	if ((rc = qf_read_envelope(q, &env, error_r)) != 0)
 		return rc;
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	if ((rc = walk_content(q, NULL, NULL, error_r)) != 0)
 		return rc;
 	do {
@@ -1124,7 +1124,7 @@ int qf_validate(struct qf *q, const char **error_r)
 		if (n < 0)
 			return (int)n;
 		for (long i = 0; i < n; i++)
-			qf_rcpt_free(&batch[i]);
+			qf_rcpt_deinit(&batch[i]);
 	} while (offset != 0);
 	return 0;
 }
@@ -1142,7 +1142,7 @@ int qf_validate_message(struct qf *q, const char **error_r)
 
 	if ((rc = qf_read_envelope(q, &env, error_r)) != 0)
 		return rc;
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	return walk_content(q, NULL, NULL, error_r);
 }
 

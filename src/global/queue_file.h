@@ -147,14 +147,14 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r,
 void qf_close(struct qf **qp);
 int qf_fd(const struct qf *q);
 /* qf_read_envelope - parse the envelope strictly. 0, -1 or QF_CORRUPT.
- * On success the caller frees *env_r with qf_envelope_free(). */
+ * On success the caller frees *env_r with qf_envelope_deinit(). */
 int qf_read_envelope(struct qf *q, struct qf_envelope *env_r, const char **error_r);
-void qf_envelope_free(struct qf_envelope *env);
+void qf_envelope_deinit(struct qf_envelope *env);
 /*
  * qf_read_rcpts - read up to max pending (not done) recipients starting at
  * *offset_r (0 = the start of the recipient segment); on return *offset_r is
  * where to resume, or 0 when the segment is exhausted.  Returns the count
- * (into rcpts[0..count-1], caller frees each with qf_rcpt_free), or
+ * (into rcpts[0..count-1], caller frees each with qf_rcpt_deinit), or
  * QF_CORRUPT / -1 (then nothing is left to free).  include_done also
  * returns done recipients.  When the batch is read from the start and
  * resumed with the offsets returned, the recipient count of the size record
@@ -162,7 +162,11 @@ void qf_envelope_free(struct qf_envelope *env);
  */
 long qf_read_rcpts(struct qf *q, long *offset_r, struct qf_rcpt *rcpts,
 		   size_t max, bool include_done, const char **error_r);
-void qf_rcpt_free(struct qf_rcpt *r);
+void qf_rcpt_deinit(struct qf_rcpt *r);
+/* Former names, for code on branches merged after the rename (cmd_queue.c);
+ * remove once nothing calls them. */
+static inline void qf_envelope_free(struct qf_envelope *env) { qf_envelope_deinit(env); }
+static inline void qf_rcpt_free(struct qf_rcpt *r) { qf_rcpt_deinit(r); }
 /*
  * qf_read_content - call fn for successive chunks of the message content
  * (raw bytes, LF line ends), at most size bytes from content offset.  fn

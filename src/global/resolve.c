@@ -441,8 +441,8 @@ void resolve_addr_sender(const char *addr, const char *sender, struct resolve_re
 	free(domain);
 }
 
-/* resolve_clear - free reply fields */
-void resolve_clear(struct resolve_reply *r)
+/* resolve_reply_deinit - free reply fields */
+void resolve_reply_deinit(struct resolve_reply *r)
 {
 	free(r->transport);
 	free(r->nexthop);

@@ -43,14 +43,14 @@ struct resolve_reply {
  * (again on reload). 0, or -1 with *error_r (a table that cannot be
  * opened; a lookup table in relay_domains, which is not supported). */
 int resolve_init(const char **error_r);
-/* resolve_addr - route one address; fields owned by *reply (resolve_clear). */
+/* resolve_addr - route one address; fields owned by *reply (resolve_reply_deinit). */
 void resolve_addr(const char *addr, struct resolve_reply *reply);
 /* resolve_addr_sender - the same for a message from sender (NULL: unknown),
  * which sender_dependent_relayhost_maps may route through another relayhost
  * (where relayhost would apply; a table that cannot be read sets
  * RESOLVE_FLAG_FAIL). */
 void resolve_addr_sender(const char *addr, const char *sender, struct resolve_reply *reply);
-void resolve_clear(struct resolve_reply *reply);
+void resolve_reply_deinit(struct resolve_reply *reply);
 /* resolve_local_domain - is domain listed in mydestination? */
 bool resolve_local_domain(const char *domain);
 /* resolve_relay_domain - does domain match relay_domains? */

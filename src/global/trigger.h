@@ -3,7 +3,7 @@
  * public/pickup), as Postfix's mail_trigger()/fifo_trigger().
  *
  * A trigger carries no reply: the reader folds whatever bytes it finds into
- * "scan incoming", "scan deferred" and so on (DESIGN.md, oqmgr-notes 1d).
+ * "scan incoming", "scan deferred" and so on (docs/PROTOCOL.md).
  * Writers do not hang: the FIFO is opened non-blocking, so a system that is
  * not running (no reader) is reported at once, and a full FIFO is waited on
  * for at most trigger_timeout.

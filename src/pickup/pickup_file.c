@@ -207,7 +207,7 @@ static long copy_rcpts(struct qf *q, struct cleanup *c, enum kind kind,
 					why = "malformed recipient";
 				pending++;
 			}
-			qf_rcpt_free(r);
+			qf_rcpt_deinit(r);
 		}
 	} while (off != 0 && !too_many && why == NULL);
 	*too_many_r = too_many;
@@ -362,7 +362,7 @@ out:
 	if (c)
 		cleanup_abort(&c);
 	if (have_env)
-		qf_envelope_free(&env);
+		qf_envelope_deinit(&env);
 	qf_close(&q);
 	if (fd >= 0)
 		close(fd);

@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,12 +72,6 @@
 #include "util/iostuff.h"
 #include "util/log.h"
 #include "util/mem.h"
-
-#define EX_USAGE	64
-#define EX_NOPERM	77
-#define EX_CONFIG	78
-#define EX_TEMPFAIL	75
-#define EX_OSERR	71
 
 #define DEFAULT_CONFIG_DIR	"/etc/sluice"
 

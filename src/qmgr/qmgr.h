@@ -112,7 +112,7 @@ void qmgr_active_continue(struct qmgr_message *msg);
 
 /* qmgr_message.c */
 struct qmgr_message *qmgr_message_alloc(const char *id, int qflags);
-void qmgr_message_free(struct qmgr_message *msg);
+void qmgr_message_free(struct qmgr_message **msgp);
 /* qmgr_message_read - read envelope and the first recipients: 0, -1
  * transient trouble, QMGR_READ_LOCKED (an agent still delivers it), or
  * QF_CORRUPT. */

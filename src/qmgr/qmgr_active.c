@@ -10,7 +10,7 @@
  *
  * When the last entry of a message is done (qmgr_active_done) the end-of-
  * message chain runs, with asynchronous requests to the bounce service where
- * a report is due (oqmgr-notes 1c): flush the bounce log, flush the trace
+ * a report is due (as oqmgr does): flush the bounce log, flush the trace
  * log, then for a message with deferred recipients either expire it (the
  * defer log becomes the non-delivery report), or warn the sender once, and
  * move it to deferred/ with its next attempt recorded in its time stamps;
@@ -108,7 +108,7 @@ static void message_leave(struct qmgr_message *msg)
 	sched_message_leave(qmgr_sched);
 	if (msg->tflags & DEL_REQ_FLAG_VERIFY)
 		qmgr_vrfy_pend_count--;
-	qmgr_message_free(msg);
+	qmgr_message_free(&msg);
 	/* Room in the active queue: the loop may import again. */
 	qmgr_wakeup();
 }

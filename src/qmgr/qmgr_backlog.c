@@ -113,7 +113,7 @@ static long read_pending(struct qf *qf, struct qf_rcpt *rcpts)
 
 too_many:
 	for (long i = 0; i < n; i++)
-		qf_rcpt_free(&rcpts[i]);
+		qf_rcpt_deinit(&rcpts[i]);
 	return -1;
 }
 
@@ -220,10 +220,10 @@ int qmgr_backlog_defer(const char *id, int scan_flags)
 out:
 	for (i = 0; i < n; i++) {
 		free(whys[i]);
-		qf_rcpt_free(&rcpts[i]);
+		qf_rcpt_deinit(&rcpts[i]);
 	}
 	if (have_env)
-		qf_envelope_free(&env);
+		qf_envelope_deinit(&env);
 	qf_close(&qf);
 	free(path);
 	return done;

@@ -52,11 +52,14 @@ struct qmgr_message *qmgr_message_alloc(const char *id, int qflags)
 }
 
 /* qmgr_message_free - release a message that has no entries left */
-void qmgr_message_free(struct qmgr_message *msg)
+void qmgr_message_free(struct qmgr_message **msgp)
 {
+	struct qmgr_message *msg = *msgp;
+
+	*msgp = NULL;
 	if (msg->refcount != 0)
 		msg_panic("qmgr_message_free: %s has %ld entries", msg->id, msg->refcount);
-	qf_envelope_free(&msg->env);
+	qf_envelope_deinit(&msg->env);
 	free(msg->filter);
 	free(msg);
 }
@@ -252,7 +255,7 @@ static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 	if (rr.flags & RESOLVE_FLAG_FAIL) {
 		/* Not "not found": the defaults might send the mail elsewhere. */
 		qmgr_defer_rcpt(msg, r, "4.3.0", "lookup table not available");
-		resolve_clear(&rr);
+		resolve_reply_deinit(&rr);
 		goto drop;
 	}
 	if (msg->filter && !(rr.flags & RESOLVE_FLAG_ERROR))
@@ -260,7 +263,7 @@ static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 	if (!(msg->qflags & QMGR_FLUSH_DFXP) && *var_defer_transports
 	    && str_list_match(var_defer_transports, rr.transport)) {
 		qmgr_defer_rcpt(msg, r, "4.3.2", "deferred transport");
-		resolve_clear(&rr);
+		resolve_reply_deinit(&rr);
 		goto drop;
 	}
 	t = transport_get(rr.transport);
@@ -291,13 +294,13 @@ static void route_rcpt(struct grouping *g, struct qmgr_rcpt *r)
 
 			qmgr_defer_rcpt(msg, r, reason ? status : "4.0.0", reason ? reason : why);
 			free(why);
-			resolve_clear(&rr);
+			resolve_reply_deinit(&rr);
 			goto drop;
 		}
 		q = queue_get(retry, why, rr.recipient);
 		free(why);
 	}
-	resolve_clear(&rr);
+	resolve_reply_deinit(&rr);
 	add_to_queue(g, q, r);
 	return;
 
@@ -329,7 +332,7 @@ bool qmgr_rcpt_dead(const char *addr, char **why_r)
 		return false;
 	resolve_addr(addr, &rr);
 	if (*var_defer_transports && str_list_match(var_defer_transports, rr.transport)) {
-		resolve_clear(&rr);
+		resolve_reply_deinit(&rr);
 		return false;
 	}
 	if ((t = sched_transport_find(qmgr_sched, rr.transport)) != NULL) {
@@ -341,7 +344,7 @@ bool qmgr_rcpt_dead(const char *addr, char **why_r)
 				*why_r = xasprintf("%s %s", q->dead_status, q->dead_reason);
 		}
 	}
-	resolve_clear(&rr);
+	resolve_reply_deinit(&rr);
 	return *why_r != NULL;
 }
 

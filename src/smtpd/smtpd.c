@@ -230,7 +230,7 @@ static void txn_reset(struct session *s)
 		cleanup_abort(&s->cleanup);
 	free(s->sender);
 	s->sender = NULL;
-	smtpd_params_free(&s->mail);
+	smtpd_params_deinit(&s->mail);
 	free(s->first_rcpt);
 	s->first_rcpt = NULL;
 	s->rcpt_count = 0;
@@ -401,18 +401,18 @@ static bool cmd_mail(struct session *s, char *arg)
 		return false;
 	}
 	if (parse_address(s, path, true, &addr) < 0) {
-		smtpd_params_free(&s->mail);
+		smtpd_params_deinit(&s->mail);
 		return false;
 	}
 	if (var_message_size_limit > 0 && s->mail.size > var_message_size_limit) {
 		free(addr);
-		smtpd_params_free(&s->mail);
+		smtpd_params_deinit(&s->mail);
 		reply(s, "552 5.3.4 Message size exceeds fixed limit");
 		return false;
 	}
 	if (cleanup_space_check(var_queue_directory, &r) < 0) {
 		free(addr);
-		smtpd_params_free(&s->mail);
+		smtpd_params_deinit(&s->mail);
 		msg_warn("%s: %s", s->client, r);
 		reply(s, "452 4.3.1 Insufficient system storage");
 		return false;
@@ -484,18 +484,18 @@ static bool cmd_rcpt(struct session *s, char *arg)
 		return false;
 	}
 	if (parse_address(s, path, false, &addr) < 0) {
-		smtpd_params_free(&p);
+		smtpd_params_deinit(&p);
 		return false;
 	}
 	if (*addr == 0) {
 		free(addr);
-		smtpd_params_free(&p);
+		smtpd_params_deinit(&p);
 		reply(s, "501 5.1.3 Bad recipient address syntax");
 		return false;
 	}
 	if (s->rcpt_count >= var_smtpd_recipient_limit) {
 		free(addr);
-		smtpd_params_free(&p);
+		smtpd_params_deinit(&p);
 		reply(s, "452 4.5.3 Error: too many recipients");
 		return false;
 	}
@@ -507,17 +507,17 @@ static bool cmd_rcpt(struct session *s, char *arg)
 		log_reject(s, "RCPT", r, addr);
 		reply(s, "%s", r);
 		free(addr);
-		smtpd_params_free(&p);
+		smtpd_params_deinit(&p);
 		return false;
 	}
 	if (s->cleanup == NULL && !open_queue_file(s)) {
 		free(addr);
-		smtpd_params_free(&p);
+		smtpd_params_deinit(&p);
 		reply(s, "451 4.3.0 Error: queue file write error");
 		return false;
 	}
 	rc = cleanup_add_rcpt(s->cleanup, addr, NULL, p.orcpt, p.notify);
-	smtpd_params_free(&p);
+	smtpd_params_deinit(&p);
 	if (rc == CLEANUP_TOO_MANY) {
 		free(addr);
 		reply(s, "452 4.5.3 Error: too many recipients");

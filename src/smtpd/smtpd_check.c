@@ -617,7 +617,7 @@ static const char *unlisted_recipient(const struct smtpd_check_ctx *ctx)
 			code = var_unknown_local_recipient_reject_code;
 		}
 	}
-	resolve_clear(&rr);
+	resolve_reply_deinit(&rr);
 	if (what == NULL)
 		return NULL;
 	buf_init(&b, 64);

@@ -98,8 +98,8 @@ char *smtpd_xtext_decode(const char *text)
 	}
 }
 
-/* smtpd_params_free - release */
-void smtpd_params_free(struct smtpd_params *p)
+/* smtpd_params_deinit - release */
+void smtpd_params_deinit(struct smtpd_params *p)
 {
 	free(p->envid);
 	free(p->orcpt);
@@ -184,7 +184,7 @@ int smtpd_parse_params(char *text, bool rcpt, struct smtpd_params *p, const char
 	}
 	return 0;
 bad:
-	smtpd_params_free(p);
+	smtpd_params_deinit(p);
 	return -1;
 }
 

@@ -29,10 +29,10 @@ int smtpd_parse_path(char *line, const char *prefix, char **path_r, char **rest_
 /*
  * smtpd_parse_params - "NAME=VALUE ..." of MAIL (rcpt false) or RCPT (rcpt
  * true).  0, or -1 with *reply_r: a whole SMTP reply ("555 5.5.4 ...").
- * The caller frees p with smtpd_params_free().
+ * The caller frees p with smtpd_params_deinit().
  */
 int smtpd_parse_params(char *text, bool rcpt, struct smtpd_params *p, const char **reply_r);
-void smtpd_params_free(struct smtpd_params *p);
+void smtpd_params_deinit(struct smtpd_params *p);
 
 /* smtpd_xtext_decode - RFC 3461 xtext; NULL when malformed. Caller frees. */
 char *smtpd_xtext_decode(const char *text);

@@ -2,7 +2,7 @@
  * attr - framed attribute protocol (see attr.h).
  *
  * DIAGNOSTICS: decoding errors are returned as static strings; nothing here
- * logs, the caller decides (STYLE.md 3.3).
+ * logs, the caller decides (docs/STYLE.md).
  */
 #include <errno.h>
 #include <math.h>

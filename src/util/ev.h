@@ -1,6 +1,6 @@
 /*
  * ev - the event loop API every daemon uses; the only module that sees
- * libevent (STYLE.md 3.6).  Shaped after Postfix's events.c: a timer is
+ * libevent (docs/STYLE.md).  Shaped after Postfix's events.c: a timer is
  * identified by its (callback, context) pair, so requesting it again moves
  * it, and a descriptor has at most one read or write interest at a time.
  */

@@ -3,7 +3,7 @@
  *
  * Where lines go: syslog (ident "syslog_name/progname"), a maillog file or
  * stderr.  A maillog file normally comes as a descriptor inherited from
- * master, which opened it before anyone dropped privileges (DESIGN.md:
+ * master, which opened it before anyone dropped privileges (docs/CONTRACT.md:
  * "written through a descriptor opened before privileges are dropped"), so
  * the file may sit in a folder only root can write.
  *
@@ -30,6 +30,7 @@ int msg_verbose;
 #define ERROR_LIMIT	13	/* as Postfix's msg_error() */
 
 static char progname[64] = "sluice";
+static char stderr_name[128];		/* "" = progname */
 static char ident[128] = "sluice";
 static char hostname[256] = "localhost";
 static int log_flags;
@@ -62,6 +63,7 @@ void log_init(const char *name, int flags)
 	}
 	refresh_pid();
 	snprintf(progname, sizeof(progname), "%s", name);
+	stderr_name[0] = 0;
 	snprintf(ident, sizeof(ident), "sluice/%s", name);
 	if (gethostname(hostname, sizeof(hostname) - 1) < 0)
 		snprintf(hostname, sizeof(hostname), "localhost");
@@ -85,6 +87,12 @@ void log_init(const char *name, int flags)
 const char *log_progname(void)
 {
 	return progname;
+}
+
+/* log_set_stderr_name - the prefix of terminal lines */
+void log_set_stderr_name(const char *name)
+{
+	snprintf(stderr_name, sizeof(stderr_name), "%s", name ? name : "");
 }
 
 /* log_fd - current output descriptor */
@@ -218,7 +226,8 @@ void msg_vlog(int severity, const char *fmt, va_list ap)
 		syslog(prio[severity], "%s", text);
 	} else if (out_is_stderr && (log_flags & LOG_FLAG_STDERR)) {
 		/* An interactive command: "sluice: fatal: ..." as Postfix tools do. */
-		n = (size_t)snprintf(line, sizeof(line), "%s: %s\n", progname, text);
+		n = (size_t)snprintf(line, sizeof(line), "%s: %s\n",
+				     stderr_name[0] ? stderr_name : progname, text);
 		write_all(2, line, n < sizeof(line) ? n : sizeof(line) - 1);
 	} else {
 		struct timespec ts;
@@ -239,7 +248,8 @@ void msg_vlog(int severity, const char *fmt, va_list ap)
 
 	/* Interactive commands also show problems on the terminal. */
 	if (severity > MSG_INFO && (log_flags & LOG_FLAG_STDERR) && !out_is_stderr) {
-		n = (size_t)snprintf(line, sizeof(line), "%s: %s\n", progname, text);
+		n = (size_t)snprintf(line, sizeof(line), "%s: %s\n",
+				     stderr_name[0] ? stderr_name : progname, text);
 		write_all(2, line, n < sizeof(line) ? n : sizeof(line) - 1);
 	}
 	errno = saved_errno;

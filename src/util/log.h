@@ -51,6 +51,14 @@ int log_configure(const char *syslog_name, const char *facility,
 /* log_progname - the name given to log_init(). Borrowed. */
 const char *log_progname(void);
 
+/*
+ * log_set_stderr_name - what stands before a line printed on the terminal
+ * (LOG_FLAG_STDERR), e.g. "sluice: queue" so that a subcommand's messages
+ * read "sluice: queue: warning: ..."; NULL returns to the program name.
+ * Syslog and maillog lines keep the program name.  Copied.
+ */
+void log_set_stderr_name(const char *name);
+
 /* log_fd - descriptor lines are written to, or -1 for syslog. */
 int log_fd(void);
 /* log_set_fd - write lines to fd from now on (it replaced the log file's). */

@@ -91,7 +91,7 @@ static long read_all_rcpts(struct qf *q, bool include_done, bool mark, bool good
 				check(qf_mark_done(qf_fd(q), rcpts[i].offset) == 0);
 				check(qf_mark_done(qf_fd(q), rcpts[i].offset) == 0);
 			}
-			qf_rcpt_free(&rcpts[i]);
+			qf_rcpt_deinit(&rcpts[i]);
 		}
 		total += n;
 		check(++rounds < 1000000);
@@ -147,7 +147,7 @@ static void one(const uint8_t *data, size_t size)
 			check(all == env.rcpt_count);
 			check(pending <= all);
 		}
-		qf_envelope_free(&env);
+		qf_envelope_deinit(&env);
 	}
 	qf_close(&q);
 	check(q == NULL);

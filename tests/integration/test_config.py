@@ -1,6 +1,6 @@
 """sluice config: the postconf of sluice, run as a user would run it.
 
-Covers what DESIGN.md and the configuration task promise: -d lists every
+Covers what docs/CONTRACT.md and the configuration task promise: -d lists every
 oqmgr(8) parameter with its documented default, -n shows only what main.cf
 sets, bad values and malformed lines exit non-zero with FILE:LINE: PARAMETER:
 text, unknown parameters warn, NAME=VALUE rewrites main.cf keeping comments,
@@ -216,7 +216,7 @@ def test_unknown_parameter_warns(tmp_path):
     assert '"mine"' not in r.stderr
     r = config(tmp_path, "nosuch_parameter", "relayhost")
     assert r.returncode == 1
-    assert "sluice: warning: nosuch_parameter: unknown parameter" in r.stderr
+    assert "sluice: config: warning: nosuch_parameter: unknown parameter" in r.stderr
     assert r.stdout == "relayhost = x\n"
 
 

@@ -130,21 +130,21 @@ def test_check_names_each_problem_with_its_fix(stage):
     assert p.returncode == 1, err
     lines = [l for l in err.splitlines() if l.startswith("sluice: ")]
     want = [
-        "sluice: error: program %s/pickup: No such file or directory; install sluice again"
+        "sluice: check: program %s/pickup: No such file or directory; install sluice again"
         % libdir,
-        "sluice: error: program %s/smtp is writable by group or others; chmod go-w %s/smtp"
+        "sluice: check: program %s/smtp is writable by group or others; chmod go-w %s/smtp"
         % (libdir, libdir),
-        "sluice: warning: %s/deferred/evil is a symbolic link; remove it" % spool,
-        'sluice: error: default_transport = nosuchservice: master.cf has no "nosuchservice '
+        "sluice: check: warning: %s/deferred/evil is a symbolic link; remove it" % spool,
+        'sluice: check: default_transport = nosuchservice: master.cf has no "nosuchservice '
         'unix" service',
-        "sluice: error: transport_maps: ",
-        "sluice: error: mydestination = ",
+        "sluice: check: transport_maps: ",
+        "sluice: check: mydestination = ",
     ]
     for w in want:
         assert any(l.startswith(w) for l in lines), (w, err)
     # One line per problem, each with a fix after the semicolon.
     for l in lines:
-        if l.startswith(("sluice: error:", "sluice: warning:")) and "unknown parameter" not in l:
+        if l.startswith("sluice: check: ") and "unknown parameter" not in l:
             assert ";" in l, l
 
 

@@ -675,4 +675,4 @@ def test_flush_with_the_system_down_says_so(instance, command, history):
         instance.stop()
     p = instance.sluice(*command, check=False)
     assert p.returncode == 75
-    assert p.stderr.startswith(b"sluice: fatal: Cannot flush mail queue")
+    assert p.stderr.startswith(b"sluice: %s: Cannot flush mail queue" % command[0].encode())

@@ -100,7 +100,7 @@ def test_sendmail_refuses_too_many_recipients(instance, how):
         p = instance.sendmail([], args=["-t"], check=False,
                               body="To: %s\nSubject: x\n\nhi\n" % ", ".join(rcpts))
     assert p.returncode == 65, p.stderr
-    assert p.stderr == b"sluice: fatal: too many recipients (cleanup_recipient_limit is 3)\n"
+    assert p.stderr == b"sluice: sendmail: too many recipients (cleanup_recipient_limit is 3)\n"
     nothing_queued(instance)
     # At the limit it goes through.
     assert instance.sendmail(rcpts[:3], check=False).returncode == 0
@@ -388,7 +388,7 @@ def test_queue_minfree_refuses_new_mail_and_pickup_waits(instance):
     # sendmail (root: straight into maildrop/) and postdrop refuse, 75.
     p = instance.sendmail(["u@localhost"], check=False)
     assert p.returncode == 75, p.stderr
-    assert re.match(rb"sluice: fatal: insufficient system storage: \d+ bytes free in the queue "
+    assert re.match(rb"sluice: sendmail: insufficient system storage: \d+ bytes free in the queue "
                     rb"file system, \d+ needed \(queue_minfree, 1\.5 x message_size_limit\)\n$",
                     p.stderr), p.stderr
     p = run_postdrop(instance, stream_head())

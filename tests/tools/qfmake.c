@@ -156,7 +156,7 @@ static int show(int argc, char **argv, bool offsets)
 			if (offsets)
 				printf("%ld ", rcpts[i].offset);
 			printf("%s %s\n", rcpts[i].done ? "done" : "todo", rcpts[i].address);
-			qf_rcpt_free(&rcpts[i]);
+			qf_rcpt_deinit(&rcpts[i]);
 		}
 	} while (offset != 0);
 	qf_close(&q);

@@ -477,8 +477,8 @@ static void serve_connection(int fd, long *uses)
 		/* Say so when this is our last request, so nobody sends another. */
 		reply.last = *uses >= var_max_use;
 		deliver_reply_encode(&reply, out);
-		deliver_reply_clear(&reply);
-		deliver_request_clear(&req);
+		deliver_reply_deinit(&reply);
+		deliver_request_deinit(&req);
 		if (attr_write_frame(fd, out, timeout_ms) < 0) {
 			msg_warn("sending reply to queue manager: %s", strerror(errno));
 			break;

@@ -10,7 +10,7 @@
  *
  * The agent records every recipient's outcome through agent_rcpt_*() below
  * before the reply goes out: log line, status log, done mark.  Those
- * functions implement DESIGN.md's rule "marked done inside the queue file
+ * functions implement docs/CONTRACT.md's rule "marked done inside the queue file
  * before the outcome is reported".
  */
 #ifndef SLUICE_AGENT_SERVER_H

@@ -495,7 +495,7 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.5", "mail system configuration error");
 		note(s, &res);
 	}
-	local_dest_list_free(&list);
+	local_dest_list_deinit(&list);
 }
 
 /*

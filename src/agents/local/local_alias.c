@@ -38,8 +38,8 @@ const char *local_dest_kind_name(enum local_dest_kind kind)
 	return "?";
 }
 
-/* local_dest_list_free - release entries */
-void local_dest_list_free(struct local_dest_list *list)
+/* local_dest_list_deinit - release entries */
+void local_dest_list_deinit(struct local_dest_list *list)
 {
 	for (size_t i = 0; i < list->count; i++)
 		free(list->v[i].text);
@@ -199,7 +199,7 @@ int local_alias_parse(const char *text, int comments, struct local_dest_list *li
 	}
 	buf_deinit(&token);
 	if (rc < 0) {
-		local_dest_list_free(&tmp);
+		local_dest_list_deinit(&tmp);
 		return -1;
 	}
 	for (size_t i = 0; i < tmp.count; i++)

@@ -40,8 +40,8 @@ struct local_dest_list {
  */
 int local_alias_parse(const char *text, int comments, struct local_dest_list *list,
 		      const char **error_r);
-/* local_dest_list_free - release the entries (the list itself may be reused). */
-void local_dest_list_free(struct local_dest_list *list);
+/* local_dest_list_deinit - release the entries (the list itself may be reused). */
+void local_dest_list_deinit(struct local_dest_list *list);
 /* local_dest_kind_name - "address", "command", "file", "include". */
 const char *local_dest_kind_name(enum local_dest_kind kind);
 

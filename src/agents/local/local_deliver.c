@@ -638,7 +638,7 @@ void local_deliver_command(const struct local_msg *m, const char *command,
 		local_result_set(res, pr.stat == PIPE_STAT_BOUNCE ? LOCAL_STAT_BOUNCE
 				 : LOCAL_STAT_DEFER, pr.status, "%s", buf_str(pr.reason));
 	}
-	pipe_command_result_free(&pr);
+	pipe_command_result_deinit(&pr);
 }
 
 /* ---- :include: files ---- */

@@ -280,7 +280,7 @@ static int deliver_group(struct agent_delivery *d, const struct pipe_user *u,
 		report(d, from, to, res.stat, res.status,
 		       res.stat == PIPE_STAT_BOUNCE ? "failed" : "delayed", buf_str(res.reason));
 	}
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 	free(shown);
 out:
 	argv_free(&cmd);

@@ -90,8 +90,8 @@ static int parse_flags(const char *text, int *flags_r, const char **error_r)
 	return 0;
 }
 
-/* pipe_attr_free - release parsed attributes */
-void pipe_attr_free(struct pipe_attr *attr)
+/* pipe_attr_deinit - release parsed attributes */
+void pipe_attr_deinit(struct pipe_attr *attr)
 {
 	free(attr->user);
 	free(attr->group);
@@ -182,7 +182,7 @@ int pipe_attr_parse(char *const *words, size_t count, struct pipe_attr *attr,
 	}
 	return 0;
 bad:
-	pipe_attr_free(attr);
+	pipe_attr_deinit(attr);
 	return -1;
 }
 
@@ -320,8 +320,8 @@ static void rcpt_values_make(const struct pipe_macros *m, size_t i, struct rcpt_
 	free(folded);
 }
 
-/* rcpt_values_free - release */
-static void rcpt_values_free(struct rcpt_values *v)
+/* rcpt_values_deinit - release */
+static void rcpt_values_deinit(struct rcpt_values *v)
 {
 	free(v->recipient);
 	free(v->original_recipient);
@@ -428,7 +428,7 @@ int pipe_argv_expand(const struct argv *tmpl, const struct pipe_macros *m, struc
 			expand_one(tmpl->argv[i], m, &values[r], out);
 	}
 	for (size_t r = 0; r < m->rcpt_count; r++)
-		rcpt_values_free(&values[r]);
+		rcpt_values_deinit(&values[r]);
 	free(values);
 	return 0;
 }

@@ -53,11 +53,11 @@ struct pipe_attr {
 /*
  * pipe_attr_parse - parse the words after the command name.  0, or -1 with
  * *error_r (static) naming the bad attribute.  On success free the result
- * with pipe_attr_free().
+ * with pipe_attr_deinit().
  */
 int pipe_attr_parse(char *const *words, size_t count, struct pipe_attr *attr_r,
 		    const char **error_r);
-void pipe_attr_free(struct pipe_attr *attr);
+void pipe_attr_deinit(struct pipe_attr *attr);
 
 /* Values for the macros of one request. */
 struct pipe_macros {

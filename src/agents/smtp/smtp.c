@@ -625,10 +625,10 @@ static void route_close_site(struct route *r)
 {
 	if (!r->open)
 		return;
-	smtp_addr_list_clear(&r->addrs);
-	smtp_auth_clear(&r->auth);
+	smtp_addr_list_deinit(&r->addrs);
+	smtp_auth_deinit(&r->auth);
 	r->login = NULL;
-	smtp_nexthop_clear(&r->nh);
+	smtp_nexthop_deinit(&r->nh);
 	r->open = false;
 }
 
@@ -636,7 +636,7 @@ static void route_close_site(struct route *r)
 static void route_free(struct route *r)
 {
 	route_close_site(r);
-	smtp_failure_clear(&r->fail);
+	smtp_failure_deinit(&r->fail);
 	argv_free(&r->sites);
 }
 
@@ -644,7 +644,7 @@ static void route_free(struct route *r)
 static void route_fail(struct route *r, const char *status, bool hard, bool hop,
 		       const char *reason)
 {
-	smtp_failure_clear(&r->fail);
+	smtp_failure_deinit(&r->fail);
 	snprintf(r->fail.status, sizeof(r->fail.status), "%s", status);
 	r->fail.reason = xstrdup(reason);
 	r->fail.hard = hard;
@@ -763,7 +763,7 @@ static int route_try(struct route *r, const struct smtp_addr *a, struct smtp_ses
 	struct smtp_failure *fail = &r->fail;
 	const char *site = r->d->req->nexthop;
 
-	smtp_failure_clear(fail);
+	smtp_failure_deinit(fail);
 	r->fail_logged = false;
 	if (req_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
 		snprintf(fail->status, sizeof(fail->status), "4.7.5");
@@ -778,7 +778,7 @@ static int route_try(struct route *r, const struct smtp_addr *a, struct smtp_ses
 	if (fail->retry_plain) {
 		/* Opportunistic TLS failed: this server again, in plain text. */
 		log_failure(fail->reason, "; trying again without TLS");
-		smtp_failure_clear(fail);
+		smtp_failure_deinit(fail);
 		if (smtp_session_open(&req_conf, a, site, r->nh.host, true, r->login, sp,
 				      fail) == 0)
 			return 0;
@@ -1047,7 +1047,7 @@ static int smtp_deliver(struct agent_delivery *d)
 			break;
 		}
 		/* Keep the server's replies for when nobody else takes them. */
-		smtp_results_clear(kept, req->rcpt_count);
+		smtp_results_deinit(kept, req->rcpt_count);
 		for (size_t j = 0; j < n; j++) {
 			if (res[j].outcome == SMTP_RCPT_DEFER && more) {
 				idx[left] = idx[j];
@@ -1055,7 +1055,7 @@ static int smtp_deliver(struct agent_delivery *d)
 				memset(&res[j], 0, sizeof(res[j]));
 			}
 		}
-		smtp_results_clear(res, req->rcpt_count);
+		smtp_results_deinit(res, req->rcpt_count);
 		n = left;
 		free(last_relay);
 		free(last_mta);
@@ -1091,8 +1091,8 @@ static int smtp_deliver(struct agent_delivery *d)
 		route_free(&route);
 	free(last_relay);
 	free(last_mta);
-	smtp_results_clear(res, req->rcpt_count);
-	smtp_results_clear(kept, req->rcpt_count);
+	smtp_results_deinit(res, req->rcpt_count);
+	smtp_results_deinit(kept, req->rcpt_count);
 	free(res);
 	free(kept);
 	free(idx);

@@ -38,8 +38,8 @@
 #define NOT_FOUND	0	/* the name or its records do not exist */
 #define TRY_LATER	(-1)	/* the resolver could not tell */
 
-/* smtp_nexthop_clear - free the fields */
-void smtp_nexthop_clear(struct smtp_nexthop *nh)
+/* smtp_nexthop_deinit - free the fields */
+void smtp_nexthop_deinit(struct smtp_nexthop *nh)
 {
 	XFREE(nh->host);
 }
@@ -294,8 +294,8 @@ void smtp_addr_limit(struct smtp_addr_list *l, long limit)
 		free(l->addr[--l->count].host);
 }
 
-/* smtp_addr_list_clear - free everything */
-void smtp_addr_list_clear(struct smtp_addr_list *l)
+/* smtp_addr_list_deinit - free everything */
+void smtp_addr_list_deinit(struct smtp_addr_list *l)
 {
 	for (size_t i = 0; i < l->count; i++)
 		free(l->addr[i].host);

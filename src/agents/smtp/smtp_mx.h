@@ -90,11 +90,11 @@ struct smtp_lookup_error {
 /*
  * smtp_nexthop_parse - split a next hop.  default_port is used when none is
  * given.  Returns 0, or -1 with *error_r (static text).  Free the fields
- * with smtp_nexthop_clear().
+ * with smtp_nexthop_deinit().
  */
 int smtp_nexthop_parse(const char *nexthop, unsigned default_port, struct smtp_nexthop *nh_r,
 		       const char **error_r);
-void smtp_nexthop_clear(struct smtp_nexthop *nh);
+void smtp_nexthop_deinit(struct smtp_nexthop *nh);
 
 /* smtp_addr_is_literal - is host a numeric IPv4 or IPv6 address? */
 bool smtp_addr_is_literal(const char *host);
@@ -134,8 +134,8 @@ int smtp_inet_protocols(const char *value);
 void smtp_addr_order(struct smtp_addr_list *l, size_t from, enum smtp_addr_pref pref);
 /* smtp_addr_limit - keep at most limit entries (0: all). */
 void smtp_addr_limit(struct smtp_addr_list *l, long limit);
-/* smtp_addr_list_clear - free the entries. */
-void smtp_addr_list_clear(struct smtp_addr_list *l);
+/* smtp_addr_list_deinit - free the entries. */
+void smtp_addr_list_deinit(struct smtp_addr_list *l);
 
 /*
  * smtp_lookup - the addresses to try for a next hop, in order.  Returns 0

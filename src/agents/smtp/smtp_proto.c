@@ -174,7 +174,7 @@ static void fail_set(struct smtp_failure *f, const char *status, bool hard, bool
 {
 	va_list ap;
 
-	smtp_failure_clear(f);
+	smtp_failure_deinit(f);
 	snprintf(f->status, sizeof(f->status), "%s", status);
 	va_start(ap, fmt);
 	f->reason = xvasprintf(fmt, ap);
@@ -185,8 +185,8 @@ static void fail_set(struct smtp_failure *f, const char *status, bool hard, bool
 	f->hop = hop;
 }
 
-/* smtp_failure_clear - release texts */
-void smtp_failure_clear(struct smtp_failure *f)
+/* smtp_failure_deinit - release texts */
+void smtp_failure_deinit(struct smtp_failure *f)
 {
 	XFREE(f->reason);
 	XFREE(f->diag);
@@ -1116,8 +1116,8 @@ done:
 	return ret;
 }
 
-/* smtp_results_clear - free result texts */
-void smtp_results_clear(struct smtp_rcpt_result *res, size_t n)
+/* smtp_results_deinit - free result texts */
+void smtp_results_deinit(struct smtp_rcpt_result *res, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		XFREE(res[i].reason);

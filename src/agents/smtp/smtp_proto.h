@@ -1,6 +1,6 @@
 /*
  * smtp_proto - the SMTP client protocol as an explicit state machine
- * (STYLE.md 3.6; OpenSMTPD mta_session.c): session set-up (greeting,
+ * (docs/STYLE.md; OpenSMTPD mta_session.c): session set-up (greeting,
  * EHLO/HELO, STARTTLS, EHLO again), transactions (MAIL, RCPT..., DATA,
  * content, "."), RSET between reused transactions, QUIT.
  *
@@ -164,7 +164,7 @@ int smtp_proto_outcome(int code);
  * nexthop is the request's next hop (kept for the session cache),
  * nexthop_host its host part (for smtp_tls_secure_cert_match).  Returns 0
  * with *sess_r ready for a transaction, or -1 with *fail filled in (free
- * with smtp_failure_clear()).
+ * with smtp_failure_deinit()).
  */
 int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_addr *a,
 		      const char *nexthop, const char *nexthop_host, bool no_tls,
@@ -173,7 +173,7 @@ int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_ad
 /*
  * smtp_session_deliver - one mail transaction.  res has txn->rcpt_count
  * entries, all SMTP_RCPT_TODO on entry; on return every one has an outcome
- * (free the texts with smtp_results_clear()).  Returns SMTP_TXN_OK,
+ * (free the texts with smtp_results_deinit()).  Returns SMTP_TXN_OK,
  * SMTP_TXN_BROKEN or SMTP_TXN_LOCAL.
  */
 int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *txn,
@@ -186,9 +186,9 @@ int smtp_session_rset(struct smtp_session *s);
  * free; clears *sp.  NULL is fine. */
 void smtp_session_close(struct smtp_session **sp);
 
-/* smtp_failure_clear - free a failure's texts. */
-void smtp_failure_clear(struct smtp_failure *f);
-/* smtp_results_clear - free n results' texts. */
-void smtp_results_clear(struct smtp_rcpt_result *res, size_t n);
+/* smtp_failure_deinit - free a failure's texts. */
+void smtp_failure_deinit(struct smtp_failure *f);
+/* smtp_results_deinit - free n results' texts. */
+void smtp_results_deinit(struct smtp_rcpt_result *res, size_t n);
 
 #endif

@@ -95,8 +95,8 @@ int smtp_sasl_lookup(struct maps *maps, bool sender_dependent, const char *sende
 	return 0;
 }
 
-/* smtp_auth_clear - wipe secrets */
-void smtp_auth_clear(struct smtp_auth *auth)
+/* smtp_auth_deinit - wipe secrets */
+void smtp_auth_deinit(struct smtp_auth *auth)
 {
 	if (auth->pass) {
 		wipe(auth->pass, strlen(auth->pass));

@@ -38,15 +38,15 @@ int smtp_sasl_init(const char **error_r);
  * sender address, then "@domain" of it; then the next hop as the request
  * names it ("[host]:port", "domain"), then the host part of the next hop
  * (without brackets or port).  Returns 1 with *auth filled in (free with
- * smtp_auth_clear()), 0 when no entry matches, -1 when the entry has no
+ * smtp_auth_deinit()), 0 when no entry matches, -1 when the entry has no
  * ':' (*error_r, static).
  */
 int smtp_sasl_lookup(struct maps *maps, bool sender_dependent, const char *sender,
 		     const char *nexthop, const char *nexthop_host, struct smtp_auth *auth,
 		     const char **error_r);
 
-/* smtp_auth_clear - wipe and free the texts. */
-void smtp_auth_clear(struct smtp_auth *auth);
+/* smtp_auth_deinit - wipe and free the texts. */
+void smtp_auth_deinit(struct smtp_auth *auth);
 
 /* smtp_sasl_filter - the mechanisms of offered ("PLAIN LOGIN ...") that
  * filter (a list; "" lets everything through) names, space separated, into

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "global/addr.h"
 #include "global/cleanup/cleanup.h"
@@ -31,9 +32,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/strutil.h"
-
-#define EX_DATAERR	65
-#define EX_TEMPFAIL	75
 
 /* submission_check_text - bounded, no control characters */
 int submission_check_text(const char *text, size_t max, const char **why_r)

@@ -7,7 +7,7 @@
  * one or more recipients each with optional original recipient, DSN ORCPT
  * and NOTIFY bits.  The same rules judge it three times: sendmail before
  * sending, postdrop before writing maildrop/, pickup before cleanup
- * (maildrop files are hostile input, DESIGN.md).
+ * (maildrop files are hostile input, docs/ARCHITECTURE.md).
  *
  * The stream (sendmail -> postdrop, on postdrop's stdin) is a sequence of
  * records "type byte, 4-byte big-endian length, data":

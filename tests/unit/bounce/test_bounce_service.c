@@ -30,6 +30,7 @@
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/status_log.h"
+#include "testlib.h"
 #include "util/attr.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -65,20 +66,15 @@ static void write_main_cf(const char *extra)
 /* rm_rf - remove a tree (test clean-up) */
 static void rm_rf(const char *path)
 {
-	char *cmd = xasprintf("rm -rf '%s'", path);
-
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(testlib_rmtree(path), 0);
 }
 
 /* setup - a fresh queue for every test */
 static int setup(void **state)
 {
-	char templ[] = "/tmp/test_bounce_service.XXXXXX";
 	const char *error;
 
-	assert_non_null(mkdtemp(templ));
-	tmp_root = xstrdup(templ);
+	tmp_root = testlib_tmpdir("test_bounce_service");
 	queue_dir = xasprintf("%s/spool", tmp_root);
 	assert_int_equal(mkdir(queue_dir, 0700), 0);
 	write_main_cf("");
@@ -141,7 +137,7 @@ static void make_message(const char *sender, const struct outcome *oc, char id_r
 	n = qf_read_rcpts(q, &offset, rcpts, MAX_RCPT, true, &error);
 	for (long i = 0; i < n; i++) {
 		offsets_r[i] = rcpts[i].offset;
-		qf_rcpt_free(&rcpts[i]);
+		qf_rcpt_deinit(&rcpts[i]);
 	}
 	qf_close(&q);
 	free(path);
@@ -218,8 +214,8 @@ static size_t read_incoming(struct report *out, size_t max)
 		out[n].flags = env.flags;
 		buf_init(&out[n].text, 4096);
 		assert_int_equal(qf_read_content(q, content_to_buf, &out[n].text, &error), 0);
-		qf_rcpt_free(&rcpt);
-		qf_envelope_free(&env);
+		qf_rcpt_deinit(&rcpt);
+		qf_envelope_deinit(&env);
 		qf_close(&q);
 		free(path);
 		n++;
@@ -255,7 +251,7 @@ static void done_marks(const char *id, bool *done_r, size_t count)
 	assert_int_equal(n, (long)count);
 	for (long i = 0; i < n; i++) {
 		done_r[i] = rcpts[i].done;
-		qf_rcpt_free(&rcpts[i]);
+		qf_rcpt_deinit(&rcpts[i]);
 	}
 	qf_close(&q);
 	free(path);

@@ -18,6 +18,7 @@
 
 #include "global/queue_file.h"
 #include "global/status_log.h"
+#include "testlib.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -25,38 +26,32 @@
 #define TL_UNUSED __attribute__((unused))
 
 /* The scratch area: DIR/main.cf and DIR/queue. */
-static char tl_dir[] = "/tmp/test_cli_queue.XXXXXX";
+static char *tl_dir;
 static char tl_queue[300];
 
 /* tl_setup - make the scratch area and main.cf; 0 or -1 */
 static TL_UNUSED int tl_setup(const char *extra_main_cf)
 {
-	char path[400];
-	const char *error;
-	FILE *fp;
-
 	log_init("sluice", LOG_FLAG_STDERR);
 	setenv("TZ", "UTC", 1);
 	tzset();
-	if (mkdtemp(tl_dir) == NULL)
-		return -1;
+	tl_dir = testlib_tmpdir("test_cli_queue");
 	snprintf(tl_queue, sizeof(tl_queue), "%s/queue", tl_dir);
-	snprintf(path, sizeof(path), "%s/main.cf", tl_dir);
-	if ((fp = fopen(path, "w")) == NULL)
-		return -1;
-	fprintf(fp, "queue_directory = %s\n%s", tl_queue, extra_main_cf ? extra_main_cf : "");
-	fclose(fp);
+	testlib_main_cf(tl_dir, "queue_directory = %s\n%s", tl_queue,
+			extra_main_cf ? extra_main_cf : "");
 	queue_hash_init("deferred, defer", 1);
-	return queue_dirs_create(tl_queue, &error);
+	testlib_queue_dirs(tl_queue);
+	return 0;
 }
 
 /* tl_teardown - remove the scratch area */
 static TL_UNUSED int tl_teardown(void)
 {
-	char cmd[400];
+	int rc = testlib_rmtree(tl_dir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tl_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(tl_dir);
+	tl_dir = NULL;
+	return rc;
 }
 
 /* tl_clear_queues - empty every queue and log folder (keeps the folders) */
@@ -64,11 +59,11 @@ static TL_UNUSED void tl_clear_queues(void)
 {
 	static const char *const names[] = {"maildrop", "incoming", "active", "deferred",
 		"hold", "corrupt", "bounce", "defer", "trace", NULL};
-	char cmd[600];
+	char path[600];
 
 	for (const char *const *n = names; *n; n++) {
-		snprintf(cmd, sizeof(cmd), "find %s/%s -type f -delete", tl_queue, *n);
-		if (system(cmd) != 0)
+		snprintf(path, sizeof(path), "%s/%s", tl_queue, *n);
+		if (testlib_empty_tree(path) != 0)
 			abort();
 	}
 }
@@ -125,7 +120,7 @@ static TL_UNUSED const char *tl_make_full(const char *queue, double arrival, con
 			offsets_r[i] = r[i].offset;
 		if ((done_mask & (1u << i)) && qf_mark_done(qf_fd(q), r[i].offset) != 0)
 			abort();
-		qf_rcpt_free(&r[i]);
+		qf_rcpt_deinit(&r[i]);
 	}
 	qf_close(&q);
 	free(path);
@@ -182,14 +177,12 @@ static TL_UNUSED bool tl_exists(const char *queue, const char *id)
 /* tl_count - files in a folder tree */
 static TL_UNUSED long tl_count(const char *queue)
 {
-	char cmd[400];
-	long n = -1;
-	FILE *fp;
+	char path[400];
+	long n;
 
-	snprintf(cmd, sizeof(cmd), "find %s/%s -type f | wc -l", tl_queue, queue);
-	if ((fp = popen(cmd, "r")) == NULL || fscanf(fp, "%ld", &n) != 1)
+	snprintf(path, sizeof(path), "%s/%s", tl_queue, queue);
+	if ((n = testlib_count_files(path)) < 0)
 		abort();
-	pclose(fp);
 	return n;
 }
 

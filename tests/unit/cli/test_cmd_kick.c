@@ -102,7 +102,7 @@ static void test_flush_kick(void **state)
 	/* Nobody reads: down, at once. */
 	r = tl_run_cmd(cmd_flush, NULL, flush);
 	assert_int_equal(r.status, 75);
-	assert_string_equal(r.err, "sluice: fatal: Cannot flush mail queue - mail system is down\n");
+	assert_string_equal(r.err, "sluice: flush: Cannot flush mail queue - mail system is down\n");
 	tl_run_free(&r);
 	r = tl_run_cmd(cmd_kick, NULL, kick);
 	assert_int_equal(r.status, 75);

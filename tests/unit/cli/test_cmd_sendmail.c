@@ -23,10 +23,11 @@
 #include "cmd_sendmail.h"
 #include "global/dsn.h"
 #include "global/queue_file.h"
+#include "testlib.h"
 #include "util/argv.h"
 #include "util/buf.h"
 
-static char dir[] = "/tmp/test_cmd_sendmail.XXXXXX";
+static char *dir;
 static char conf[300], queue[300];
 
 /* A maildrop file read back. */
@@ -64,8 +65,7 @@ static int setup(void **state)
 {
 	char path[400];
 
-	if (mkdtemp(dir) == NULL)
-		return -1;
+	dir = testlib_tmpdir("test_cmd_sendmail");
 	snprintf(conf, sizeof(conf), "%s/conf", dir);
 	snprintf(queue, sizeof(queue), "%s/q", dir);
 	mkdir(conf, 0755);
@@ -82,10 +82,10 @@ static int setup(void **state)
 /* teardown - remove everything */
 static int teardown(void **state)
 {
-	char cmd[400];
+	int rc = testlib_rmtree(dir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(dir);
+	return rc;
 }
 
 /* run - cmd_sendmail with stdin from text; stderr and stdout captured */
@@ -199,9 +199,9 @@ static void take_drop(struct drop *d)
 /* free_drop - release */
 static void free_drop(struct drop *d)
 {
-	qf_envelope_free(&d->env);
+	qf_envelope_deinit(&d->env);
 	for (long i = 0; i < d->nrcpt; i++)
-		qf_rcpt_free(&d->rcpt[i]);
+		qf_rcpt_deinit(&d->rcpt[i]);
 	buf_free(&d->text);
 }
 
@@ -307,7 +307,7 @@ static void test_extract(void **state)
 	/* -t with nothing in the headers */
 	assert_int_equal(run("Subject: none\n\nx\n", err, NULL, "-t", NULL), 64);
 	assert_string_equal(err->data,
-			    "sluice: fatal: No recipient addresses found in message header\n");
+			    "sluice: sendmail: No recipient addresses found in message header\n");
 	assert_empty();
 	buf_free(&err);
 }
@@ -361,7 +361,7 @@ static void test_usage(void **state)
 		int rc = run("Subject: x\n\nx\n", err, NULL, a[0], a[1], a[2], a[3], a[4], NULL);
 
 		if (rc != usage_rows[i].status || strstr(err->data, usage_rows[i].message) == NULL
-		    || strncmp(err->data, "sluice: fatal: ", 15) != 0)
+		    || strncmp(err->data, "sluice: sendmail: ", 18) != 0)
 			fail_msg("row %zu: status %d, stderr \"%s\"", i, rc, err->data);
 		assert_empty();
 	}
@@ -381,7 +381,7 @@ static void test_limits(void **state)
 	while (text->len < 1001)
 		buf_puts(text, "0123456789\n");
 	assert_int_equal(run(text->data, err, NULL, "a@x.test", NULL), 65);
-	assert_string_equal(err->data, "sluice: fatal: message size exceeds message_size_limit\n");
+	assert_string_equal(err->data, "sluice: sendmail: message size exceeds message_size_limit\n");
 	assert_empty();
 
 	/* CRLF counts as LF: 1494 bytes in, exactly the 1000 allowed after conversion */

@@ -117,7 +117,7 @@ static void test_parse(void **state)
 			assert_string_equal(buf_str(q), cases[i].queues);
 			buf_free(&q);
 		}
-		cmd_super_req_free(&req);
+		cmd_super_req_deinit(&req);
 	}
 }
 
@@ -532,7 +532,7 @@ static void test_requeue(void **state)
 	assert_true(rr[1].done);
 	assert_false(rr[2].done);
 	for (long i = 0; i < n; i++)
-		qf_rcpt_free(&rr[i]);
+		qf_rcpt_deinit(&rr[i]);
 	qf_close(&q);
 }
 

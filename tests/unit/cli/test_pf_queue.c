@@ -169,7 +169,7 @@ static void test_parse_table(void **state)
 			assert_int_equal(m.rcpts[r].notify, w->notify);
 			assert_int_equal(m.rcpts[r].done, w->done);
 		}
-		pf_msg_free(&m);
+		pf_msg_deinit(&m);
 	}
 	buf_deinit(&b);
 }

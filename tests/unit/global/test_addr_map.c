@@ -17,9 +17,10 @@
 
 #include "global/addr_map.h"
 #include "global/params.h"
+#include "testlib.h"
 #include "util/mem.h"
 
-static char scratch_dir[] = "/tmp/test_addr_map.XXXXXX";
+static char *scratch_dir;
 
 struct query {
 	const char *spec;		/* %s: scratch dir */
@@ -115,16 +116,9 @@ static void test_local_domain(void **state)
 
 static int setup(void **state)
 {
-	char *path;
-	FILE *fp;
-
 	(void)state;
-	assert_non_null(mkdtemp(scratch_dir));
-	path = xasprintf("%s/re", scratch_dir);
-	fp = fopen(path, "w");
-	fputs("/^(a.*)$/ re-$1\n", fp);
-	fclose(fp);
-	free(path);
+	scratch_dir = testlib_tmpdir("test_addr_map");
+	testlib_write_file(scratch_dir, "re", "/^(a.*)$/ re-$1\n");
 	var_myorigin = xstrdup("origin.test");
 	var_mydestination = xstrdup("local.test, localhost");
 	var_recipient_delimiter = xstrdup("+");
@@ -134,17 +128,15 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf %s", scratch_dir);
+	int rc = testlib_rmtree(scratch_dir);
 
 	(void)state;
 	free(var_myorigin);
 	free(var_mydestination);
 	free(var_recipient_delimiter);
 	free(var_propagate_unmatched_extensions);
-	if (system(cmd) != 0)
-		return -1;
-	free(cmd);
-	return 0;
+	free(scratch_dir);
+	return rc;
 }
 
 int main(void)

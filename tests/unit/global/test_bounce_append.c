@@ -21,6 +21,7 @@
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/status_log.h"
+#include "testlib.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -31,21 +32,13 @@ static char *tmp_root, *queue_dir, *log_path;
 /* setup - a configuration, a queue and a log file under a temporary folder */
 static int setup(void **state)
 {
-	char templ[] = "/tmp/test_bounce_append.XXXXXX";
 	const char *error;
-	char *path;
-	FILE *fp;
 	int fd;
 
-	assert_non_null(mkdtemp(templ));
-	tmp_root = xstrdup(templ);
+	tmp_root = testlib_tmpdir("test_bounce_append");
 	queue_dir = xasprintf("%s/spool", tmp_root);
 	assert_int_equal(mkdir(queue_dir, 0700), 0);
-	path = xasprintf("%s/main.cf", tmp_root);
-	assert_non_null(fp = fopen(path, "w"));
-	fprintf(fp, "queue_directory = %s\nmaillog_file = -\n", queue_dir);
-	assert_int_equal(fclose(fp), 0);
-	free(path);
+	testlib_main_cf(tmp_root, "queue_directory = %s\nmaillog_file = -\n", queue_dir);
 	if (mail_conf_read(tmp_root, &error) < 0)
 		fail_msg("main.cf: %s", error);
 	queue_hash_init(var_hash_queue_names, var_hash_queue_depth);
@@ -60,10 +53,7 @@ static int setup(void **state)
 /* teardown - remove it all */
 static int teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", tmp_root);
-
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(testlib_rmtree(tmp_root), 0);
 	XFREE(tmp_root);
 	XFREE(queue_dir);
 	XFREE(log_path);

@@ -26,12 +26,13 @@
 #include "global/dsn.h"
 #include "global/params.h"
 #include "global/queue_file.h"
+#include "testlib.h"
 #include "util/argv.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/strutil.h"
 
-static char qdir[] = "/tmp/test_cleanup.XXXXXX";
+static char *qdir;
 
 /* A queue file read back. */
 struct msg {
@@ -59,8 +60,7 @@ static int setup(void **state)
 {
 	char path[256];
 
-	if (mkdtemp(qdir) == NULL)
-		return -1;
+	qdir = testlib_tmpdir("test_cleanup");
 	snprintf(path, sizeof(path), "%s/incoming", qdir);
 	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/public", qdir);
@@ -73,10 +73,10 @@ static int setup(void **state)
 /* teardown - remove it */
 static int teardown(void **state)
 {
-	char cmd[300];
+	int rc = testlib_rmtree(qdir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", qdir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(qdir);
+	return rc;
 }
 
 /* each_test - fresh parameters for every test */
@@ -139,9 +139,9 @@ static void read_msg(const char *id, struct msg *m)
 /* free_msg - release what read_msg() got */
 static void free_msg(struct msg *m)
 {
-	qf_envelope_free(&m->env);
+	qf_envelope_deinit(&m->env);
 	for (long i = 0; i < m->nrcpt; i++)
-		qf_rcpt_free(&m->rcpt[i]);
+		qf_rcpt_deinit(&m->rcpt[i]);
 	buf_free(&m->text);
 }
 

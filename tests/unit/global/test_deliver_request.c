@@ -67,7 +67,7 @@ static void test_request_roundtrip(void **state)
 	assert_string_equal(got.rcpt[0].dsn_orcpt, "rfc822;A@X.test");
 	assert_int_equal(got.rcpt[0].notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE);
 	assert_int_equal(got.rcpt[1].offset, 480);
-	deliver_request_clear(&got);
+	deliver_request_deinit(&got);
 	attr_list_deinit(&al);
 	buf_free(&b);
 }
@@ -168,7 +168,7 @@ static void test_reply(void **state)
 	assert_string_equal(got.hop_status, "4.4.1");
 	assert_string_equal(got.hop_reason, rep.hop_reason);
 	assert_int_equal(got.deferred, 2);
-	deliver_reply_clear(&got);
+	deliver_reply_deinit(&got);
 
 	strcpy(rep.hop_status, "9.9");
 	deliver_reply_encode(&rep, b);

@@ -18,9 +18,10 @@
 
 #include "global/dict.h"
 #include "global/dict_build.h"
+#include "testlib.h"
 #include "util/mem.h"
 
-static char dir[] = "/tmp/test_dict.XXXXXX";
+static char *dir;
 
 /* file - write text to dir/name; the path (caller frees) */
 static char *file(const char *name, const char *text)
@@ -291,16 +292,16 @@ static void test_errors(void **state)
 
 static int setup(void **state)
 {
-	return mkdtemp(dir) ? 0 : -1;
+	dir = testlib_tmpdir("test_dict");
+	return 0;
 }
 
 static int teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-	int rc = system(cmd);
+	int rc = testlib_rmtree(dir);
 
-	free(cmd);
-	return rc == 0 ? 0 : -1;
+	free(dir);
+	return rc;
 }
 
 int main(void)

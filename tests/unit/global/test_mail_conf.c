@@ -22,13 +22,14 @@
 #include "global/mail_conf.h"
 #include "global/master_cf.h"
 #include "global/params.h"
+#include "testlib.h"
 #include "util/argv.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
 /* A scratch configuration directory per test. */
 struct scratch {
-	char dir[64];
+	char *dir;
 };
 
 /* subst - tmpl with every "%s" replaced by dir. Caller frees. */
@@ -52,17 +53,7 @@ static char *subst(const char *tmpl, const char *dir)
 /* put - write (or with text NULL remove) DIR/name */
 static void put(struct scratch *s, const char *name, const char *text)
 {
-	char *path = xasprintf("%s/%s", s->dir, name);
-	FILE *fp;
-
-	if (text == NULL) {
-		unlink(path);
-	} else {
-		assert_non_null(fp = fopen(path, "w"));
-		fputs(text, fp);
-		fclose(fp);
-	}
-	free(path);
+	testlib_write_file(s->dir, name, text);
 }
 
 /* get - contents of DIR/name. Caller frees. */
@@ -80,8 +71,7 @@ static int setup(void **state)
 {
 	struct scratch *s = xcalloc(1, sizeof(*s));
 
-	strcpy(s->dir, "/tmp/test_mail_conf.XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
+	s->dir = testlib_tmpdir("test_mail_conf");
 	unsetenv("SLUICE_CONFIG_DIR");
 	*state = s;
 	return 0;
@@ -90,11 +80,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct scratch *s = *state;
-	char *cmd = xasprintf("rm -rf '%s'", s->dir);
-
-	if (system(cmd) != 0)
+	if (testlib_rmtree(s->dir) != 0)
 		fprintf(stderr, "cannot remove %s\n", s->dir);
-	free(cmd);
+	free(s->dir);
 	free(s);
 	return 0;
 }
@@ -654,7 +642,7 @@ static void test_edit(void **state)
 static void test_edit_mode(void **state)
 {
 	struct scratch *s = *state;
-	char *path = xasprintf("%s/main.cf", s->dir), *cmd;
+	char *path = xasprintf("%s/main.cf", s->dir);
 	const char *error;
 	struct stat st;
 
@@ -663,9 +651,7 @@ static void test_edit_mode(void **state)
 	assert_int_equal(edit(s, "relayhost=b", NULL, &error), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
-	cmd = xasprintf("test $(ls '%s' | wc -l) -eq 1", s->dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(testlib_count_files(s->dir), 1);
 	free(path);
 	assert_int_equal(mail_conf_edit("/nonexistent/dir", (char *[]){"a=b"}, 1, &error), -1);
 }

@@ -16,10 +16,11 @@
 #include <cmocka.h>
 
 #include "global/maps.h"
+#include "testlib.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
-static char scratch_dir[] = "/tmp/test_maps.XXXXXX";
+static char *scratch_dir;
 
 /* subst - tmpl with every "%s" replaced by dir. Caller frees. */
 static char *subst(const char *tmpl, const char *dir)
@@ -168,17 +169,15 @@ static void test_errors(void **state)
 
 static int setup(void **state)
 {
-	assert_non_null(mkdtemp(scratch_dir));
+	scratch_dir = testlib_tmpdir("test_maps");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", scratch_dir);
-
-	if (system(cmd) != 0)
+	if (testlib_rmtree(scratch_dir) != 0)
 		fprintf(stderr, "cannot remove %s\n", scratch_dir);
-	free(cmd);
+	free(scratch_dir);
 	return 0;
 }
 

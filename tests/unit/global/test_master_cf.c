@@ -16,6 +16,7 @@
 
 #include "global/master_cf.h"
 #include "global/params.h"
+#include "testlib.h"
 #include "util/argv.h"
 #include "util/buf.h"
 
@@ -258,41 +259,35 @@ static void test_override_lookup(void **state)
 /* master_cf_read: a directory without master.cf gets the default; files name themselves */
 static void test_read_files(void **state)
 {
-	char dir[] = "/tmp/test_master_cf.XXXXXX";
+	char *dir = testlib_tmpdir("test_master_cf");
 	struct master_ent *ents;
 	size_t count;
 	const char *error;
 	char *path, *expect;
-	FILE *fp;
 
-	assert_non_null(mkdtemp(dir));
 	assert_int_equal(master_cf_read(dir, &ents, &count, &error), 0);
 	assert_int_equal(count, 14);
 	master_cf_free(&ents, count);
 
 	if (asprintf(&path, "%s/master.cf", dir) < 0)
 		fail();
-	assert_non_null(fp = fopen(path, "w"));
-	fputs("# only one\nsmtp unix - - n - 7 smtp\n", fp);
-	fclose(fp);
+	testlib_master_cf(dir, "# only one\nsmtp unix - - n - 7 smtp\n");
 	assert_int_equal(master_cf_read(dir, &ents, &count, &error), 0);
 	assert_int_equal(count, 1);
 	assert_int_equal(ents[0].line, 2);
 	assert_int_equal(ents[0].maxproc, 7);
 	master_cf_free(&ents, count);
 
-	assert_non_null(fp = fopen(path, "w"));
-	fputs("smtp unix - - n - 7\n", fp);
-	fclose(fp);
+	testlib_master_cf(dir, "smtp unix - - n - 7\n");
 	assert_int_equal(master_cf_read(dir, &ents, &count, &error), -1);
 	if (asprintf(&expect, "%s:1: missing fields (need service, type, private, unpriv, "
 		     "chroot, wakeup, maxproc and command)", path) < 0)
 		fail();
 	assert_string_equal(error, expect);
 	free(expect);
-	unlink(path);
 	free(path);
-	rmdir(dir);
+	assert_int_equal(testlib_rmtree(dir), 0);
+	free(dir);
 }
 
 int main(void)

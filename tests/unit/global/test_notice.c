@@ -19,6 +19,7 @@
 #include "global/notice.h"
 #include "global/params.h"
 #include "global/queue_file.h"
+#include "testlib.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -49,11 +50,9 @@ static void configure(const char *extra)
 
 static int setup(void **state)
 {
-	char templ[] = "/tmp/test_notice.XXXXXX";
 	const char *error;
 
-	assert_non_null(mkdtemp(templ));
-	tmp_root = xstrdup(templ);
+	tmp_root = testlib_tmpdir("test_notice");
 	queue_dir = xasprintf("%s/spool", tmp_root);
 	assert_int_equal(mkdir(queue_dir, 0700), 0);
 	configure("");
@@ -64,10 +63,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", tmp_root);
-
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(testlib_rmtree(tmp_root), 0);
 	XFREE(tmp_root);
 	XFREE(queue_dir);
 	return 0;

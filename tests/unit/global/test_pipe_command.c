@@ -161,25 +161,25 @@ static void test_run_basic(void **state)
 	assert_int_equal(run("read a; read b; test \"$a/$b\" = one/two", "one\ntwo\n", 1, 10,
 			     &res), PIPE_STAT_OK);
 	assert_string_equal(res.status, "2.0.0");
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 
 	assert_int_equal(run("echo nobody here; exit 67", "x\n", 1, 10, &res), PIPE_STAT_BOUNCE);
 	assert_string_equal(res.status, "5.1.1");
 	assert_string_equal(buf_str(res.reason), "user unknown. Command output: nobody here");
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 
 	assert_int_equal(run("echo later >&2; exit 75", "x\n", 1, 10, &res), PIPE_STAT_DEFER);
 	assert_string_equal(res.status, "4.3.0");
 	assert_string_equal(buf_str(res.reason), "temporary failure. Command output: later");
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 
 	assert_int_equal(run("exit 1", NULL, 0, 10, &res), PIPE_STAT_BOUNCE);
 	assert_string_equal(buf_str(res.reason), "Command died with status 1: \"exit 1\"");
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 
 	assert_int_equal(run("kill -TERM $$", NULL, 0, 10, &res), PIPE_STAT_DEFER);
 	assert_string_equal(buf_str(res.reason), "Command died with signal 15: \"kill -TERM $$\"");
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 }
 
 /* a command that ignores a large input is not an error; output is bounded */
@@ -190,7 +190,7 @@ static void test_run_big(void **state)
 	(void)state;
 	assert_int_equal(run("exit 0", "0123456789012345678901234567890123456789\n", 100000, 10,
 			     &res), PIPE_STAT_OK);
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 
 	/* Lots of output before reading the input must not deadlock. */
 	assert_int_equal(run("head -c 300000 /dev/zero | tr '\\0' a; cat >/dev/null; exit 69",
@@ -198,7 +198,7 @@ static void test_run_big(void **state)
 	assert_int_equal(strlen(res.output), PIPE_COMMAND_OUTPUT_MAX);
 	assert_true(strncmp(buf_str(res.reason), "service unavailable. Command output: aaaa", 41)
 		    == 0);
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 }
 
 /* the time limit kills the command and what it started */
@@ -219,7 +219,7 @@ static void test_run_time_limit(void **state)
 	assert_string_equal(res.status, "4.3.0");
 	assert_non_null(strstr(buf_str(res.reason), "Command time limit exceeded"));
 	assert_non_null(strstr(buf_str(res.reason), "Command output: started"));
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 	sleep(4);
 	assert_int_equal(access(marker, F_OK), -1);
 
@@ -229,7 +229,7 @@ static void test_run_time_limit(void **state)
 			     1, &res), PIPE_STAT_DEFER);
 	assert_true(mono_time() - t0 < 5);
 	assert_non_null(strstr(buf_str(res.reason), "Command time limit exceeded"));
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 }
 
 /* clean environment, no inherited descriptors, working directory, argv */
@@ -254,20 +254,20 @@ static void test_run_env(void **state)
 	assert_int_equal(pipe_command_run(&a, &res), PIPE_STAT_BOUNCE);
 	/* 0, 1, 2 and the one ls itself opens. */
 	assert_string_equal(res.output, "a@b.test|/bin||/tmp|on 4");
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 
 	/* A command that cannot be executed is deferred, with the reason. */
 	argv[0] = "/nonexistent/program";
 	assert_int_equal(pipe_command_run(&a, &res), PIPE_STAT_DEFER);
 	assert_non_null(strstr(res.output, "execvp /nonexistent/program"));
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 
 	/* An inaccessible directory defers too. */
 	argv[0] = "/bin/sh";
 	a.cwd = "/nonexistent";
 	assert_int_equal(pipe_command_run(&a, &res), PIPE_STAT_DEFER);
 	assert_non_null(strstr(res.output, "cannot change directory"));
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 }
 
 /* as root: the command runs as the given account, never as root */
@@ -286,12 +286,12 @@ static void test_run_privileges(void **state)
 	a.time_limit = 10;
 	assert_int_equal(pipe_command_run(&a, &res), PIPE_STAT_BOUNCE);
 	assert_string_equal(res.output, "65534:65534:65534");
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 
 	a.uid = 0;
 	assert_int_equal(pipe_command_run(&a, &res), PIPE_STAT_DEFER);
 	assert_non_null(strstr(buf_str(res.reason), "root"));
-	pipe_command_result_free(&res);
+	pipe_command_result_deinit(&res);
 }
 
 int main(void)

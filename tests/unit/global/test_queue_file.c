@@ -18,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,32 +31,22 @@
 #include "global/dsn.h"
 #include "global/queue_file.h"
 #include "global/rec.h"
+#include "testlib.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
 /* ---- helpers ---- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 /* rm_rf - remove a test tree */
 static void rm_rf(const char *dir)
 {
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(testlib_rmtree(dir), 0);
 }
 
 /* make_queue - a fresh queue directory with default hashing */
 static char *make_queue(void)
 {
-	char tmpl[] = "/tmp/sluice-qf-XXXXXX";
-	const char *err;
-
-	assert_non_null(mkdtemp(tmpl));
-	queue_hash_init("deferred, defer", 1);
-	assert_int_equal(queue_dirs_create(tmpl, &err), 0);
-	return xstrdup(tmpl);
+	return testlib_queue_tmp("sluice-qf");
 }
 
 /* count_entries - files (not folders) directly in dir */
@@ -214,7 +203,7 @@ static enum verdict judge(const char *path)
 		snprintf(verdict_why, sizeof(verdict_why), "%s", err); } } while (0)
 	rc = qf_read_envelope(q, &env, &err);
 	if (rc == 0)
-		qf_envelope_free(&env);
+		qf_envelope_deinit(&env);
 	NOTE(rc);
 	buf_init(&content, 0);
 	rc = qf_read_content(q, collect_fn, &c, &err);
@@ -229,7 +218,7 @@ static enum verdict judge(const char *path)
 				break;
 			}
 			for (long i = 0; i < n; i++)
-				qf_rcpt_free(&batch[i]);
+				qf_rcpt_deinit(&batch[i]);
 		} while (offset != 0);
 	}
 	vrc = qf_validate(q, &err);
@@ -290,7 +279,7 @@ static void test_roundtrip(void **state)
 	assert_string_equal(env.attrs[1], "log_client_address=127.0.0.1");
 	assert_string_equal(env.attrs[2], "empty=");
 	assert_null(env.attrs[3]);
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 
 	buf_init(&content, 0);
 	assert_int_equal(qf_read_content(q, collect_fn, &c, &err), 0);
@@ -307,7 +296,7 @@ static void test_roundtrip(void **state)
 		assert_int_equal(r[i].notify, small_rcpts[i].notify);
 		assert_false(r[i].done);
 		assert_true(i == 0 || r[i].offset > r[i - 1].offset);
-		qf_rcpt_free(&r[i]);
+		qf_rcpt_deinit(&r[i]);
 	}
 	assert_int_equal(qf_validate(q, &err), 0);
 	qf_close(&q);
@@ -345,7 +334,7 @@ static void test_big_binary_content(void **state)
 	assert_int_equal(env.ret, 0);
 	assert_null(env.attrs[0]);
 	assert_true(env.arrival_time == 1.5);
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	buf_init(&content, 0);
 	assert_int_equal(qf_read_content(q, collect_fn, &c, &err), 0);
 	assert_int_equal(c.calls, 4);			/* 3 full chunks and the rest */
@@ -442,7 +431,7 @@ static void test_many_rcpts_and_marks(void **state)
 			assert_string_equal(batch[i].address, names[seen]);
 			assert_int_equal(batch[i].notify, rc[seen].notify);
 			offsets[seen] = batch[i].offset;
-			qf_rcpt_free(&batch[i]);
+			qf_rcpt_deinit(&batch[i]);
 		}
 	} while (offset != 0);
 	assert_int_equal(seen, MANY);
@@ -475,7 +464,7 @@ static void test_many_rcpts_and_marks(void **state)
 			assert_int_equal(batch[i].offset, offsets[seen]);
 			assert_false(batch[i].done);
 			seen++;
-			qf_rcpt_free(&batch[i]);
+			qf_rcpt_deinit(&batch[i]);
 		}
 	} while (offset != 0);
 	assert_int_equal(calls, MANY - (MANY + 2) / 3);	/* 666 pending */
@@ -488,7 +477,7 @@ static void test_many_rcpts_and_marks(void **state)
 		assert_true(n >= 0);
 		for (long i = 0; i < n; i++, seen++) {
 			assert_int_equal(batch[i].done, seen % 3 == 0);
-			qf_rcpt_free(&batch[i]);
+			qf_rcpt_deinit(&batch[i]);
 		}
 	} while (offset != 0);
 	assert_int_equal(seen, MANY);
@@ -528,14 +517,14 @@ static void test_set_warn(void **state)
 		assert_non_null(q);
 		assert_int_equal(qf_read_envelope(q, &env, &err), 0);
 		assert_int_equal(qf_set_warn(qf_fd(q), i % 2 ? &env : NULL, values[i]), 0);
-		qf_envelope_free(&env);
+		qf_envelope_deinit(&env);
 		qf_close(&q);
 		q = qf_open(path, false, &corrupt, &err);
 		assert_non_null(q);
 		assert_int_equal(qf_read_envelope(q, &env, &err), 0);
 		assert_int_equal(env.warn_time, values[i]);
 		assert_int_equal(qf_validate(q, &err), 0);
-		qf_envelope_free(&env);
+		qf_envelope_deinit(&env);
 		qf_close(&q);
 	}
 	q = qf_open(path, true, &corrupt, &err);
@@ -1180,7 +1169,7 @@ static void test_hash_paths(void **state)
 
 static void test_dirs_move_and_depth(void **state)
 {
-	char tmpl[] = "/tmp/sluice-qf-XXXXXX", id[QUEUE_ID_SIZE], id2[QUEUE_ID_SIZE];
+	char *tmpl = testlib_tmpdir("sluice-qf"), id[QUEUE_ID_SIZE], id2[QUEUE_ID_SIZE];
 	struct test_msg m = small_msg();
 	char *p, *dir;
 	const char *err;
@@ -1188,7 +1177,6 @@ static void test_dirs_move_and_depth(void **state)
 	static const char *const folders[] = {"maildrop", "incoming", "active", "deferred",
 		"hold", "corrupt", "bounce", "defer", "trace", "public", "private", "pid"};
 
-	assert_non_null(mkdtemp(tmpl));
 	dir = xasprintf("%s/var/spool", tmpl);		/* parents are made too */
 	queue_hash_init("deferred, defer", 2);
 	assert_int_equal(queue_dirs_create(dir, &err), 0);
@@ -1250,6 +1238,7 @@ static void test_dirs_move_and_depth(void **state)
 
 	queue_hash_init("deferred, defer", 1);
 	rm_rf(tmpl);
+	free(tmpl);
 	free(dir);
 }
 
@@ -1320,11 +1309,11 @@ static void test_golden(void **state)
 	assert_int_equal(qf_read_envelope(q, &env, &err), 0);
 	assert_string_equal(env.sender, m.sender);
 	assert_int_equal(env.warn_time, m.warn);
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	assert_int_equal(qf_read_rcpts(q, &offset, r, 8, true, &err), 5);
 	for (int i = 0; i < 5; i++) {
 		assert_string_equal(r[i].address, small_rcpts[i].address);
-		qf_rcpt_free(&r[i]);
+		qf_rcpt_deinit(&r[i]);
 	}
 	qf_close(&q);
 	buf_deinit(&made);

@@ -15,24 +15,20 @@
 
 #include "global/mail_conf.h"
 #include "global/resolve.h"
+#include "testlib.h"
 
 /* configure - write main.cf in a fresh folder and read it */
 static void configure(const char *main_cf)
 {
-	char dir[] = "/tmp/test_resolve.XXXXXX", path[256];
+	char *dir = testlib_tmpdir("test_resolve");
 	const char *error = NULL;
-	FILE *fp;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/main.cf", dir);
-	assert_non_null(fp = fopen(path, "w"));
-	fputs(main_cf, fp);
-	fclose(fp);
+	testlib_main_cf(dir, "%s", main_cf);
 	if (mail_conf_read(dir, &error) < 0)
 		fail_msg("mail_conf_read: %s", error);
 	assert_int_equal(resolve_init(&error), 0);
-	unlink(path);
-	rmdir(dir);
+	assert_int_equal(testlib_rmtree(dir), 0);
+	free(dir);
 }
 
 static const struct row {
@@ -118,7 +114,7 @@ static void test_rows(void **state)
 			fail_msg("row %zu (%s): got %s:%s %s flags %d, want %s:%s %s flags %d", i,
 				 rows[i].addr, r.transport, r.nexthop, r.recipient, r.flags,
 				 rows[i].transport, rows[i].nexthop, rows[i].recipient, rows[i].flags);
-		resolve_clear(&r);
+		resolve_reply_deinit(&r);
 	}
 }
 
@@ -129,21 +125,16 @@ static void test_relay_tables_refused(void **state)
 					  "a.test, texthash:/x"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char dir[] = "/tmp/test_resolve.XXXXXX", path[256];
+		char *dir = testlib_tmpdir("test_resolve");
 		const char *error = NULL;
-		FILE *fp;
 
-		assert_non_null(mkdtemp(dir));
-		snprintf(path, sizeof(path), "%s/main.cf", dir);
-		assert_non_null(fp = fopen(path, "w"));
-		fprintf(fp, "myhostname = h.test\nrelay_domains = %s\n", bad[i]);
-		fclose(fp);
+		testlib_main_cf(dir, "myhostname = h.test\nrelay_domains = %s\n", bad[i]);
 		assert_int_equal(mail_conf_read(dir, &error), 0);
 		assert_int_equal(resolve_init(&error), -1);
 		assert_non_null(strstr(error, "relay_domains: "));
 		assert_non_null(strstr(error, "not supported"));
-		unlink(path);
-		rmdir(dir);
+		assert_int_equal(testlib_rmtree(dir), 0);
+		free(dir);
 	}
 }
 

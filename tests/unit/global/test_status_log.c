@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,32 +28,22 @@
 #include "global/dsn.h"
 #include "global/queue_file.h"
 #include "global/status_log.h"
+#include "testlib.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
 #define ID "4SVLCh0sf82R"	/* any well-formed queue ID */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 /* make_queue - a fresh queue directory with default hashing */
 static char *make_queue(void)
 {
-	char tmpl[] = "/tmp/sluice-sl-XXXXXX";
-	const char *err;
-
-	assert_non_null(mkdtemp(tmpl));
-	queue_hash_init("deferred, defer", 1);
-	assert_int_equal(queue_dirs_create(tmpl, &err), 0);
-	return xstrdup(tmpl);
+	return testlib_queue_tmp("sluice-sl");
 }
 
 /* drop_queue - remove the test tree */
 static void drop_queue(char *dir)
 {
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(testlib_rmtree(dir), 0);
 	free(dir);
 }
 

@@ -20,9 +20,10 @@
 #include "global/cleanup/submission.h"
 #include "global/dsn.h"
 #include "global/queue_file.h"
+#include "testlib.h"
 #include "util/buf.h"
 
-static char qdir[] = "/tmp/test_submission.XXXXXX";
+static char *qdir;
 
 struct mem_in {
 	const char *data;
@@ -52,8 +53,7 @@ static int setup(void **state)
 {
 	char path[256];
 
-	if (mkdtemp(qdir) == NULL)
-		return -1;
+	qdir = testlib_tmpdir("test_submission");
 	snprintf(path, sizeof(path), "%s/maildrop", qdir);
 	return mkdir(path, 0700);
 }
@@ -61,10 +61,10 @@ static int setup(void **state)
 /* teardown - remove it */
 static int teardown(void **state)
 {
-	char cmd[300];
+	int rc = testlib_rmtree(qdir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", qdir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(qdir);
+	return rc;
 }
 
 /* maildrop_count - entries in maildrop/ */
@@ -153,9 +153,9 @@ static void test_good(void **state)
 		assert_int_equal(rc[1].notify, 0);
 		assert_int_equal(qf_read_content(q, collect, text, &err), 0);
 		assert_string_equal(text->data, "Subject: hi\n\nbody\n");
-		qf_rcpt_free(&rc[0]);
-		qf_rcpt_free(&rc[1]);
-		qf_envelope_free(&env);
+		qf_rcpt_deinit(&rc[0]);
+		qf_rcpt_deinit(&rc[1]);
+		qf_envelope_deinit(&env);
 		qf_close(&q);
 		unlink(path);
 		free(path);

@@ -23,6 +23,7 @@
 
 #include "global/params.h"
 #include "global/trigger.h"
+#include "testlib.h"
 
 /* now - monotonic seconds */
 static double now(void)
@@ -56,15 +57,14 @@ static ssize_t fill(int wfd)
 	return total;
 }
 
-static char dir[] = "/tmp/test_trigger.XXXXXX";
+static char *dir;
 
 /* setup - a queue directory with public/qmgr as a FIFO */
 static int setup(void **state)
 {
 	char path[256];
 
-	if (mkdtemp(dir) == NULL)
-		return -1;
+	dir = testlib_tmpdir("test_trigger");
 	snprintf(path, sizeof(path), "%s/public", dir);
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/public/qmgr", dir);
@@ -74,10 +74,10 @@ static int setup(void **state)
 /* teardown - remove the queue directory */
 static int teardown(void **state)
 {
-	char cmd[300];
+	int rc = testlib_rmtree(dir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(dir);
+	return rc;
 }
 
 /* with a reader, the bytes arrive */

@@ -24,10 +24,11 @@
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "pickup_file.h"
+#include "testlib.h"
 #include "util/buf.h"
 #include "util/log.h"
 
-static char qdir[] = "/tmp/test_pickup_file.XXXXXX";
+static char *qdir;
 
 /* set_params - what cleanup reads */
 static void set_params(void)
@@ -54,8 +55,7 @@ static const char *qpath(const char *sub)
 /* setup - queue folders */
 static int setup(void **state)
 {
-	if (mkdtemp(qdir) == NULL)
-		return -1;
+	qdir = testlib_tmpdir("test_pickup_file");
 	mkdir(qpath("maildrop"), 0700);
 	mkdir(qpath("incoming"), 0700);
 	mkdir(qpath("corrupt"), 0700);
@@ -66,21 +66,17 @@ static int setup(void **state)
 /* teardown - remove them */
 static int teardown(void **state)
 {
-	char cmd[400];
+	int rc = testlib_rmtree(qdir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", qdir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(qdir);
+	return rc;
 }
 
 /* each - defaults, empty folders */
 static int each(void **state)
 {
-	char cmd[600];
-
 	set_params();
-	snprintf(cmd, sizeof(cmd), "rm -f %s/maildrop/* %s/incoming/* %s/corrupt/*", qdir, qdir,
-		 qdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testlib_empty_tree(qdir);
 }
 
 /* count - entries in a folder */
@@ -168,9 +164,9 @@ static void read_incoming(const char *id, struct copied *m)
 /* free_copied - release */
 static void free_copied(struct copied *m)
 {
-	qf_envelope_free(&m->env);
+	qf_envelope_deinit(&m->env);
 	for (long i = 0; i < m->nrcpt; i++)
-		qf_rcpt_free(&m->rcpt[i]);
+		qf_rcpt_deinit(&m->rcpt[i]);
 	buf_free(&m->text);
 }
 
@@ -316,7 +312,7 @@ static void test_done_in_submission(void **state)
 	assert_non_null(q = qf_open(path, true, &corrupt, &err));
 	assert_int_equal(qf_read_rcpts(q, &off, &r, 1, true, &err), 1);
 	assert_int_equal(qf_mark_done(qf_fd(q), r.offset), 0);
-	qf_rcpt_free(&r);
+	qf_rcpt_deinit(&r);
 	qf_close(&q);
 	free(path);
 	assert_int_equal(pickup_file(qdir, id, &res), PICKUP_CORRUPT);
@@ -345,7 +341,7 @@ static void test_requeued(void **state)
 	assert_non_null(q = qf_open(path, true, &corrupt, &err));
 	assert_int_equal(qf_read_rcpts(q, &off, &r, 1, true, &err), 1);
 	assert_int_equal(qf_mark_done(qf_fd(q), r.offset), 0);
-	qf_rcpt_free(&r);
+	qf_rcpt_deinit(&r);
 	qf_close(&q);
 	free(path);
 
@@ -367,7 +363,7 @@ static void test_requeued(void **state)
 	off = 0;
 	assert_int_equal(qf_read_rcpts(q, &off, &r, 1, true, &err), 1);
 	assert_int_equal(qf_mark_done(qf_fd(q), r.offset), 0);
-	qf_rcpt_free(&r);
+	qf_rcpt_deinit(&r);
 	qf_close(&q);
 	free(path);
 	assert_int_equal(pickup_file(qdir, id, &res), PICKUP_DONE);

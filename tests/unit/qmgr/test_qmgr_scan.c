@@ -21,24 +21,19 @@
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "qmgr.h"
+#include "testlib.h"
 
 double qmgr_now;		/* the fake clock */
 
-static char dir[64];
+static char *dir;
 
 /* setup - a queue directory and a configuration pointing at it */
 static int setup(void **state)
 {
-	char path[256];
 	const char *error = NULL;
-	FILE *fp;
 
-	strcpy(dir, "/tmp/test_qmgr_scan.XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/main.cf", dir);
-	assert_non_null(fp = fopen(path, "w"));
-	fprintf(fp, "queue_directory = %s/spool\ndeferred_rescan_time = 3600s\n", dir);
-	fclose(fp);
+	dir = testlib_tmpdir("test_qmgr_scan");
+	testlib_main_cf(dir, "queue_directory = %s/spool\ndeferred_rescan_time = 3600s\n", dir);
 	if (mail_conf_read(dir, &error) < 0)
 		fail_msg("%s", error);
 	queue_hash_init(var_hash_queue_names, var_hash_queue_depth);
@@ -49,10 +44,10 @@ static int setup(void **state)
 /* teardown - remove everything */
 static int teardown(void **state)
 {
-	char cmd[128];
+	int rc = testlib_rmtree(dir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(dir);
+	return rc;
 }
 
 /* make_file - an (empty) deferred file named like a queue ID, due at due */

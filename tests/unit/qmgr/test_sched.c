@@ -5,7 +5,7 @@
  * transport and an entry, report the outcome, run the timers at the time
  * sched_next_timer() names) with a clock that is just a double, and asserts
  * exact windows, times and callback traffic.  Expected values come from
- * oqmgr's rules as written in shared/reference/oqmgr-notes.md, worked out by
+ * oqmgr's rules as the oqmgr(8) manual and docs/SCHEDULER.md give them, worked out by
  * hand in the comments, not from running the code.
  */
 #include <math.h>

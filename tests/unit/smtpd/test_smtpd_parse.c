@@ -106,7 +106,7 @@ static void test_params(void **state)
 				assert_string_equal(p.orcpt, cases[i].orcpt);
 			else
 				assert_null(p.orcpt);
-			smtpd_params_free(&p);
+			smtpd_params_deinit(&p);
 		}
 		free(text);
 	}

@@ -29,11 +29,12 @@
 
 #include <cmocka.h>
 
+#include "testlib.h"
 #include "util/iostuff.h"
 
 #define NROWS(a) (sizeof(a) / sizeof((a)[0]))
 
-static char tmpdir[] = "/tmp/test_iostuff.XXXXXX";
+static char *tmpdir;
 
 /* path_in - tmpdir/rel into a static buffer (one at a time) */
 static const char *path_in(const char *rel)
@@ -468,16 +469,17 @@ static void test_clocks(void **state)
 /* setup - a private temporary folder */
 static int setup(void **state)
 {
-	return mkdtemp(tmpdir) ? 0 : -1;
+	tmpdir = testlib_tmpdir("test_iostuff");
+	return 0;
 }
 
 /* teardown - remove the temporary folder */
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
+	int rc = testlib_rmtree(tmpdir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(tmpdir);
+	return rc;
 }
 
 int main(void)

@@ -31,13 +31,14 @@
 
 #include <cmocka.h>
 
+#include "testlib.h"
 #include "util/buf.h"
 #include "util/log.h"
 
 #define NROWS(a) (sizeof(a) / sizeof((a)[0]))
 #define OUT_MAX 65536
 
-static char tmpdir[] = "/tmp/test_log.XXXXXX";
+static char *tmpdir;
 static char maillog[PATH_MAX];
 
 /* What a child did: how it ended, what it logged and what it printed. */
@@ -647,8 +648,7 @@ static void test_debug(void **state)
 static int setup(void **state)
 {
 	unsetenv("SLUICE_MAILLOG_FD");
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
+	tmpdir = testlib_tmpdir("test_log");
 	snprintf(maillog, sizeof(maillog), "%s/maillog", tmpdir);
 	return 0;
 }
@@ -656,10 +656,10 @@ static int setup(void **state)
 /* teardown - remove the folder */
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
+	int rc = testlib_rmtree(tmpdir);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	free(tmpdir);
+	return rc;
 }
 
 int main(void)

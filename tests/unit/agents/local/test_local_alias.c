@@ -93,7 +93,7 @@ static void test_parse(void **state)
 			/* "dan # not a comment" is one (bad) token: '#' only starts a line comment. */
 			assert_int_equal(r, -1);
 		}
-		local_dest_list_free(&l);
+		local_dest_list_deinit(&l);
 	}
 }
 
@@ -110,7 +110,7 @@ static void test_parse_append(void **state)
 	assert_int_equal(local_alias_parse("|y", 0, &l, &error), 0);
 	assert_int_equal(l.count, 3);
 	assert_int_equal(l.v[2].kind, LOCAL_DEST_COMMAND);
-	local_dest_list_free(&l);
+	local_dest_list_deinit(&l);
 }
 
 struct loop_case {

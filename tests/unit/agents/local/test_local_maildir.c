@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "agents/local/local_maildir.h"
+#include "testlib.h"
 #include "util/buf.h"
 
 struct name_case {
@@ -96,13 +97,12 @@ static char *slurp(const char *path)
 /* delivery into a new nested Maildir, twice */
 static void test_deliver(void **state)
 {
-	char base[] = "/tmp/sluice-test-maildir-XXXXXX", dir[256], sub[300];
+	char *base = testlib_tmpdir("sluice-test-maildir"), dir[256], sub[300];
 	struct buf *why = buf_create(64);
 	char *path1 = NULL, *path2 = NULL;
 	struct stat st;
 
 	(void)state;
-	assert_non_null(mkdtemp(base));
 	snprintf(dir, sizeof(dir), "%s/deep/joe", base);
 	assert_int_equal(maildir_deliver(dir, true, "h", write_text, "Subject: 1\n\nhi\n",
 					 &path1, why), 0);
@@ -149,8 +149,8 @@ static void test_deliver(void **state)
 	free(path1);
 	free(path2);
 	buf_free(&why);
-	snprintf(sub, sizeof(sub), "rm -rf %s", base);
-	assert_int_equal(system(sub), 0);
+	assert_int_equal(testlib_rmtree(base), 0);
+	free(base);
 }
 
 int main(void)

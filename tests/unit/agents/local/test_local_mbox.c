@@ -22,26 +22,27 @@
 #include <cmocka.h>
 
 #include "agents/local/local_mbox.h"
+#include "testlib.h"
 #include "util/buf.h"
 
-static char base[64];
+static char *base;
 
 /* setup - a fresh folder */
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(base, sizeof(base), "/tmp/sluice-test-mbox-XXXXXX");
-	return mkdtemp(base) ? 0 : -1;
+	base = testlib_tmpdir("sluice-test-mbox");
+	return 0;
 }
 
 /* teardown - remove it */
 static int teardown(void **state)
 {
-	char cmd[128];
+	int rc = testlib_rmtree(base);
 
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	return system(cmd) == 0 ? 0 : -1;
+	free(base);
+	return rc;
 }
 
 /* fast - quick lock retries for tests */

@@ -94,7 +94,7 @@ static void test_attr(void **state)
 			free(got);
 			assert_string_equal(attr.eol, c->want_eol);
 			assert_int_equal(attr.size_limit, c->want_size);
-			pipe_attr_free(&attr);
+			pipe_attr_deinit(&attr);
 		}
 		argv_free(&words);
 	}
@@ -111,7 +111,7 @@ static void test_attr_values(void **state)
 	assert_int_equal(pipe_attr_parse(words, 4, &attr, &error), 0);
 	assert_string_equal(attr.directory, "/var/tmp");
 	assert_string_equal(attr.null_sender, "");
-	pipe_attr_free(&attr);
+	pipe_attr_deinit(&attr);
 	assert_int_equal(pipe_attr_parse(words, 1 + 0, &attr, &error), -1);
 }
 

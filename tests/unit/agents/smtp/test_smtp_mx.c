@@ -67,7 +67,7 @@ static void test_nexthop_parse(void **state)
 		assert_int_equal(nh.port, nexthop_cases[i].port);
 		if (nh.no_mx != nexthop_cases[i].no_mx)
 			fail_msg("%s: no_mx %d", nexthop_cases[i].in, nh.no_mx);
-		smtp_nexthop_clear(&nh);
+		smtp_nexthop_deinit(&nh);
 		assert_null(nh.host);
 	}
 }
@@ -225,7 +225,7 @@ static void test_addr_list_limit(void **state)
 	assert_int_equal(l.count, 4);
 	smtp_addr_limit(&l, 2);
 	assert_string_equal(list_text(out, &l), "192.0.2.1:25 192.0.2.2:25");
-	smtp_addr_list_clear(&l);
+	smtp_addr_list_deinit(&l);
 	assert_int_equal(l.count, 0);
 	buf_free(&out);
 }
@@ -254,7 +254,7 @@ static void test_addr_order(void **state)
 		add_ip(&l, "h", "10.0.0.2", 25);
 		smtp_addr_order(&l, cases[i].from, cases[i].pref);
 		assert_string_equal(list_text(out, &l), cases[i].want);
-		smtp_addr_list_clear(&l);
+		smtp_addr_list_deinit(&l);
 	}
 	buf_free(&out);
 }
@@ -445,8 +445,8 @@ static void test_lookup_literal(void **state)
 	assert_string_equal(l.addr[0].ip, "127.0.0.1");
 	assert_int_equal(l.addr[0].port, 2525);
 	assert_string_equal(l.addr[0].host, "127.0.0.1");
-	smtp_addr_list_clear(&l);
-	smtp_nexthop_clear(&nh);
+	smtp_addr_list_deinit(&l);
+	smtp_nexthop_deinit(&nh);
 }
 
 /* inet_protocols: the words, and addresses of a family it leaves out are not used */
@@ -504,8 +504,8 @@ static void test_inet_protocols(void **state)
 		} else {
 			assert_string_equal(err.status, rows[i].ip);
 		}
-		smtp_addr_list_clear(&l);
-		smtp_nexthop_clear(&nh);
+		smtp_addr_list_deinit(&l);
+		smtp_nexthop_deinit(&nh);
 	}
 }
 

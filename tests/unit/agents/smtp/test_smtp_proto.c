@@ -281,7 +281,7 @@ static void run_case(const struct proto_case *c)
 		assert_string_equal(fail.status, c->open_status);
 		assert_int_equal(fail.hop, c->open_hop);
 		assert_false(fail.hard);
-		smtp_failure_clear(&fail);
+		smtp_failure_deinit(&fail);
 	} else {
 		for (; c->rcpts[n]; n++)
 			rcpt[n] = (struct deliver_rcpt) {.address = (char *)c->rcpts[n],
@@ -314,19 +314,19 @@ static void run_case(const struct proto_case *c)
 		}
 		if (c->reason && strstr(res[0].reason, c->reason) == NULL)
 			fail_msg("%s: reason \"%s\"", c->name, res[0].reason);
-		smtp_results_clear(res, n);
+		smtp_results_deinit(res, n);
 		if (c->reuse) {
 			assert_int_equal(smtp_session_rset(s), 0);
 			txn.rcpt_count = 1;
 			assert_int_equal(smtp_session_deliver(s, &txn, res), SMTP_TXN_OK);
 			assert_string_equal(res[0].reason, "250 two");
 			assert_int_equal(s->uses, 2);
-			smtp_results_clear(res, 1);
+			smtp_results_deinit(res, 1);
 		}
 		smtp_session_close(&s);
 		assert_null(s);
 	}
-	smtp_addr_list_clear(&l);
+	smtp_addr_list_deinit(&l);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("%s: the server saw a different conversation (status %d)", c->name,

@@ -1,0 +1,3 @@
+/* fixture: one program including another (must be reported) */
+#include "global/params.h"
+#include "qmgr.h"
