@@ -25,8 +25,9 @@
 #               that exited are counted too: smtpd, cleanup, trivial-rewrite,
 #               qmgr, smtp, anvil, ...) from smtp-source's start to the empty
 #               queue, divided by MESSAGES: accepting and relaying;
-#   idle conn   IDLE (default 100) connections opened after the run and held
-#               after their 220 greeting: the growth of the sum of PSS (and
+#   idle conn   before the load, on the freshly started system (no smtpd
+#               process yet): IDLE (default 100) connections opened and held
+#               after their 220 greeting; the growth of the sum of PSS (and
 #               of RSS) over the system's processes, divided by IDLE.
 # smtp-source and the sink are outside the cgroups and not counted.
 #
@@ -192,9 +193,31 @@ EOF
 	IDLE_PID=$!
 }
 
-# measure SYSTEM RUN CG SPOOL - the load, the drain, the idle connections
+# idle_mem CG - kB "PSS RSS" per idle connection: IDLE connections opened
+# on the freshly started system (no smtpd runs yet) and held after their
+# 220; the growth of the group's memory divided by IDLE
+idle_mem() {
+	local cg=$1 m0 m1 out=$WORK/idle.out w0
+	sleep 1
+	m0=$(cg_mem "$cg")
+	idle_conns "$SMTPD_PORT" "$IDLE" > "$out"
+	w0=$SECONDS
+	until grep -q ready "$out"; do
+		[ $((SECONDS - w0)) -lt 120 ] || { echo "smtpd.sh: idle connections not greeted" >&2; break; }
+		kill -0 "$IDLE_PID" 2>/dev/null || { echo "smtpd.sh: idle client failed" >&2; break; }
+		sleep 0.2
+	done
+	sleep 1
+	m1=$(cg_mem "$cg")
+	kill "$IDLE_PID" 2>/dev/null; wait "$IDLE_PID" 2>/dev/null || true
+	IDLE_PID=""
+	echo "$(( (${m1% *} - ${m0% *}) / IDLE )) $(( (${m1#* } - ${m0#* }) / IDLE ))"
+}
+
+# measure SYSTEM RUN CG SPOOL - idle connections, then the load and the drain
 measure() {
-	local sys=$1 run=$2 cg=$3 spool=$4 c0 c1 t0 t1 t2 load m0 m1 pss rss fifo
+	local sys=$1 run=$2 cg=$3 spool=$4 c0 c1 t0 t1 t2 load mem
+	mem=$(idle_mem "$cg")
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	c0=$(cg_cpu "$cg")
 	t0=$(date +%s.%N)
@@ -207,26 +230,9 @@ measure() {
 	done
 	t2=$(date +%s.%N)
 	c1=$(cg_cpu "$cg")
-	# Idle connections: the growth of memory with IDLE sessions held open.
-	sleep 1
-	m0=$(cg_mem "$cg")
-	fifo=$WORK/idle.out
-	idle_conns "$SMTPD_PORT" "$IDLE" > "$fifo"
-	w0=$SECONDS
-	until grep -q ready "$fifo"; do
-		[ $((SECONDS - w0)) -lt 120 ] || { echo "smtpd.sh: idle connections not greeted" >&2; break; }
-		kill -0 "$IDLE_PID" 2>/dev/null || { echo "smtpd.sh: idle client failed" >&2; break; }
-		sleep 0.2
-	done
-	sleep 1
-	m1=$(cg_mem "$cg")
-	kill "$IDLE_PID" 2>/dev/null; wait "$IDLE_PID" 2>/dev/null || true
-	IDLE_PID=""
-	pss=$(( (${m1% *} - ${m0% *}) / IDLE ))
-	rss=$(( (${m1#* } - ${m0#* }) / IDLE ))
 	printf "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\n" "$sys" "$run" "$M" \
 		"$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t0" | bc)" "$(echo "$c1 - $c0" | bc)" \
-		"$pss" "$rss" "$load" >> "$RAW"
+		"${mem% *}" "${mem#* }" "$load" >> "$RAW"
 	tail -1 "$RAW" | awk -F'\t' '{ printf "  %-8s run %d: %7.0f accepted/s  drained in %6.2fs  %6.1f us CPU/msg  %5d kB PSS/idle conn  (load %s)\n", $1, $2, $3 / $4, $5, $6 * 1e6 / $3, $7, $9 }' >&2
 }
 
@@ -260,7 +266,9 @@ mydestination = localhost
 transport_maps = inline:{ d0.test=smtp:[127.0.0.1]:$SINK_PORT }
 EOF
 	[ ${#EXTRA[@]} -eq 0 ] || printf '%s\n' "${EXTRA[@]}" >> "$dir/conf/main.cf"
-	"$SLUICE" -c "$dir/conf" config -M | sed "s/^127\.0\.0\.1:2525 /127.0.0.1:$SMTPD_PORT /" \
+	# The built-in master.cf (printed while no master.cf exists yet), on our port.
+	"$SLUICE" -c "$dir/conf" config -M > "$dir/master.cf.builtin"
+	sed "s/^127\.0\.0\.1:2525 /127.0.0.1:$SMTPD_PORT /" "$dir/master.cf.builtin" \
 		> "$dir/conf/master.cf"
 	SL_CONF=$dir/conf
 	sync; sleep 2
@@ -268,7 +276,7 @@ EOF
 	(echo $BASHPID > "$cg/cgroup.procs"; exec "$SLUICE" -c "$dir/conf" start >/dev/null 2>&1)
 	local t0=$SECONDS
 	until ! port_free "$SMTPD_PORT"; do
-		[ $((SECONDS - t0)) -lt 20 ] || { echo "smtpd.sh: sluice did not listen" >&2; exit 1; }
+		[ $((SECONDS - t0)) -lt 60 ] || { echo "smtpd.sh: sluice did not listen" >&2; exit 1; }
 		sleep 0.05
 	done
 	measure sluice "$run" "$cg" "$dir/spool"
