@@ -4,6 +4,7 @@
 #   pf_instance.sh setup   DIR SINK_PORT0 SMTPD_PORT  write DIR/conf, create DIR/spool
 #   pf_instance.sh load    DIR N                      queue N messages in incoming/ (no qmgr)
 #   pf_instance.sh measure DIR                        switch master.cf to the oqmgr variant
+#   pf_instance.sh serve   DIR                        master.cf with smtpd and qmgr (bench/smtpd.sh)
 #   pf_instance.sh start   DIR / stop DIR             start / stop, waiting for the master
 #   pf_instance.sh master  DIR                        print the running master's pid
 #
@@ -150,6 +151,18 @@ cmd_measure() {
 	} > "$dir/conf/master.cf"
 }
 
+# serve: the whole system as Debian ships it, smtpd on 127.0.0.1:SMTPD_PORT
+# and the stock queue manager (qmgr), every setting at its default.
+cmd_serve() {
+	local dir=$1 port
+	port=$(cat "$dir/conf/smtpd_port")
+	{
+		echo "127.0.0.1:$port inet n - n - - smtpd"
+		services
+		echo "qmgr      unix  n       -       n       300     1       qmgr"
+	} > "$dir/conf/master.cf"
+}
+
 cmd_start() {
 	local dir=$1 t0=$SECONDS
 	pf "$dir" start
@@ -170,12 +183,13 @@ cmd_stop() {
 	done
 }
 
-[ $# -ge 2 ] || die "usage: pf_instance.sh setup|load|measure|start|stop|master DIR ..."
+[ $# -ge 2 ] || die "usage: pf_instance.sh setup|load|measure|serve|start|stop|master DIR ..."
 cmd=$1; shift
 case $cmd in
 setup)   cmd_setup "$1" "${2:-}" "${3:-}" ;;
 load)    cmd_load "$1" "${2:-}" ;;
 measure) cmd_measure "$1" ;;
+serve)   cmd_serve "$1" ;;
 start)   cmd_start "$1" ;;
 stop)    cmd_stop "$1" ;;
 master)  master_pid "$1" ;;

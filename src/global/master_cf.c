@@ -42,6 +42,7 @@ const char master_cf_default[] =
 	"error     unix  -       -       n       -       -       error\n"
 	"retry     unix  -       -       n       -       -       error\n"
 	"showq     unix  n       -       n       -       -       showq\n"
+	"anvil     unix  -       -       n       -       1       anvil\n"
 	/* SMTP to try at once, on loopback only (docs/SMTPD.md). */
 	"127.0.0.1:2525 inet n   -       n       -       -       smtpd\n";
 

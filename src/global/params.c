@@ -102,6 +102,12 @@ bool var_disable_vrfy_command;
 char *var_smtpd_forbid_bare_newline;
 bool var_smtpd_peername_lookup;
 long var_smtpd_greet_wait;
+long var_smtpd_client_connection_count_limit;
+long var_smtpd_client_connection_rate_limit;
+long var_smtpd_client_message_rate_limit;
+long var_smtpd_client_recipient_rate_limit;
+char *var_smtpd_client_event_limit_exceptions;
+long var_anvil_rate_time_unit;
 bool var_allow_min_user;
 char *var_double_bounce_sender;
 char *var_empty_address_recipient;
@@ -786,6 +792,47 @@ static const struct param_def table[] = {
 		       "that talks before the greeting is refused (554 5.5.1) and "
 		       "disconnected, as Postfix's postscreen pregreet test. 0s checks only "
 		       "what arrived before the server took the connection."
+	},
+	/* Per-client limits, counted by the anvil service (docs/SMTPD.md). */
+	{
+		.name = "smtpd_client_connection_count_limit", .type = PARAM_INT, .def = "50",
+		.var = &var_smtpd_client_connection_count_limit, .min = 0,
+		.doc = "How many simultaneous connections one client (address) may have to "
+		       "one SMTP service; 0 is no limit. Beyond it the client gets 421 4.7.0. "
+		       "Counted by the anvil service; clients in "
+		       "smtpd_client_event_limit_exceptions are exempt."
+	},
+	{
+		.name = "smtpd_client_connection_rate_limit", .type = PARAM_INT, .def = "0",
+		.var = &var_smtpd_client_connection_rate_limit, .min = 0,
+		.doc = "How many connection attempts one client may make to one SMTP service "
+		       "per anvil_rate_time_unit; 0 is no limit. Beyond it: 421 4.7.0."
+	},
+	{
+		.name = "smtpd_client_message_rate_limit", .type = PARAM_INT, .def = "0",
+		.var = &var_smtpd_client_message_rate_limit, .min = 0,
+		.doc = "How many MAIL FROM requests one client may make per "
+		       "anvil_rate_time_unit; 0 is no limit. Beyond it: 450 4.7.1 at MAIL."
+	},
+	{
+		.name = "smtpd_client_recipient_rate_limit", .type = PARAM_INT, .def = "0",
+		.var = &var_smtpd_client_recipient_rate_limit, .min = 0,
+		.doc = "How many RCPT TO requests one client may make per "
+		       "anvil_rate_time_unit; 0 is no limit. Beyond it: 450 4.7.1 at RCPT."
+	},
+	{
+		.name = "smtpd_client_event_limit_exceptions", .type = PARAM_LIST,
+		.def = "$mynetworks", .var = &var_smtpd_client_event_limit_exceptions,
+		.doc = "Clients that the smtpd_client_*_limit parameters do not apply to: "
+		       "network/mask patterns or addresses as in mynetworks. sluice: when the "
+		       "value is the same as mynetworks (the default) it means exactly the "
+		       "clients permit_mynetworks accepts, mynetworks_style included."
+	},
+	{
+		.name = "anvil_rate_time_unit", .type = PARAM_TIME, .def = "60s",
+		.var = &var_anvil_rate_time_unit, .min = 1,
+		.doc = "The time unit over which the anvil service counts client connection, "
+		       "message and recipient rates."
 	},
 	{
 		.name = "allow_min_user", .type = PARAM_BOOL, .def = "no",

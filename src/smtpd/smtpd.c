@@ -33,6 +33,7 @@
 #include "global/mail_server.h"
 #include "global/params.h"
 #include "global/rfc822.h"
+#include "smtpd_anvil.h"
 #include "smtpd_check.h"
 #include "smtpd_parse.h"
 #include "smtpd_sasl.h"
@@ -66,6 +67,7 @@ struct session {
 	char in[IN_SIZE];
 	size_t in_start, in_end;
 	bool eof, timed_out;
+	bool write_failed;		/* no last word after a failed write */
 	/* output */
 	struct buf out;
 	/* state */
@@ -113,6 +115,7 @@ static bool flush(struct session *s)
 		if (errno == ETIMEDOUT || errno == EAGAIN)
 			s->timed_out = true;
 		s->eof = true;
+		s->write_failed = true;
 		buf_reset(&s->out);
 		return false;
 	}
@@ -417,6 +420,12 @@ static bool cmd_mail(struct session *s, char *arg)
 		reply(s, "452 4.3.1 Insufficient system storage");
 		return false;
 	}
+	if ((r = smtpd_anvil_mail()) != NULL) {
+		free(addr);
+		smtpd_params_deinit(&s->mail);
+		reply(s, "%s", r);
+		return false;
+	}
 	s->sender = addr;
 	if (!var_smtpd_delay_reject) {
 		check_ctx(s, &c);
@@ -429,6 +438,32 @@ static bool cmd_mail(struct session *s, char *arg)
 	}
 	reply(s, "250 2.1.0 Ok");
 	return true;
+}
+
+/*
+ * set_client_attrs - who sent the message, in the queue file (Postfix's
+ * attribute names): for the Received: header a requeue rebuilds nothing
+ * from, for XFORWARD and the pipe macros later, for whoever reads the file.
+ * The log_ copies name the client that first gave the message to this
+ * system; they are the same here (no XCLIENT/XFORWARD yet).
+ */
+static void set_client_attrs(struct session *s)
+{
+	char type[16];
+
+	snprintf(type, sizeof(type), "%d", s->addr.ss_family);
+	cleanup_set_attr(s->cleanup, "log_client_name", s->name);
+	cleanup_set_attr(s->cleanup, "log_client_address", s->addr_text);
+	if (s->helo)
+		cleanup_set_attr(s->cleanup, "log_helo_name", s->helo);
+	cleanup_set_attr(s->cleanup, "log_protocol_name", s->proto);
+	cleanup_set_attr(s->cleanup, "client_name", s->name);
+	cleanup_set_attr(s->cleanup, "client_address", s->addr_text);
+	cleanup_set_attr(s->cleanup, "client_address_type", type);
+	if (s->helo)
+		cleanup_set_attr(s->cleanup, "helo_name", s->helo);
+	cleanup_set_attr(s->cleanup, "protocol_name", s->proto);
+	cleanup_set_attr(s->cleanup, "rewrite_context", "remote");
 }
 
 /* open_queue_file - the first accepted recipient opens the message */
@@ -447,6 +482,7 @@ static bool open_queue_file(struct session *s)
 	}
 	cleanup_set_sender(s->cleanup, s->sender);
 	cleanup_set_dsn(s->cleanup, s->mail.envid, s->mail.ret);
+	set_client_attrs(s);
 	if (s->sasl_username) {
 		struct buf e;
 
@@ -497,6 +533,12 @@ static bool cmd_rcpt(struct session *s, char *arg)
 		free(addr);
 		smtpd_params_deinit(&p);
 		reply(s, "452 4.5.3 Error: too many recipients");
+		return false;
+	}
+	if ((r = smtpd_anvil_rcpt()) != NULL) {
+		free(addr);
+		smtpd_params_deinit(&p);
+		reply(s, "%s", r);
 		return false;
 	}
 	check_ctx(s, &c);
@@ -1055,6 +1097,16 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 		s->sasl = smtpd_sasl_new(fd, 0);
 	msg_info("connect from %s", s->client);
 	s->where = "CONNECT";
+	/* Per-client limits first, as Postfix: a refused client is still counted. */
+	{
+		const char *r = smtpd_anvil_connect(&s->addr, s->addr_text, s->client);
+
+		if (r != NULL) {
+			reply(s, "%s", r);
+			flush(s);
+			goto done;
+		}
+	}
 
 	/* A client that talks before the greeting is no honest client. */
 	if (fd_wait(fd, false, (int)(var_smtpd_greet_wait * 1000)) == 0) {
@@ -1105,12 +1157,19 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 		}
 	}
 	flush(s);
-	if (s->timed_out)
+	if (s->timed_out) {
+		/* Postfix's last word to a client that went silent. */
+		if (!s->write_failed) {
+			buf_printf(&s->out, "421 4.4.2 %s Error: timeout exceeded\r\n", var_myhostname);
+			flush(s);
+		}
 		msg_info("timeout after %s from %s", s->where, s->client);
+	}
 	else if (!s->quit)
 		msg_info("lost connection after %s from %s", s->where, s->client);
 done:
 	txn_reset(s);
+	smtpd_anvil_disconnect();
 	log_disconnect(s);
 	buf_deinit(&line);
 	buf_deinit(&s->out);
@@ -1147,6 +1206,7 @@ int main(int argc, char **argv)
 	/* Keys and SASL plugins are read while the process can still read them. */
 	tls_level = smtpd_tls_init();
 	sasl_on = smtpd_sasl_init();
+	smtpd_anvil_init(opts.service);
 	count = opts.listen_count;
 	pfds = xcalloc((size_t)count, sizeof(*pfds));
 	for (int i = 0; i < count; i++) {

@@ -88,6 +88,7 @@ discard   unix  -       -       n       -       -       discard
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 showq     unix  n       -       n       -       -       showq
+anvil     unix  -       -       n       -       1       anvil
 127.0.0.1:2525 inet n   -       n       -       -       smtpd
 """
 

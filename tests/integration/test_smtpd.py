@@ -224,6 +224,7 @@ def test_silent_client_times_out(instance):
     assert r.reply().startswith("220")
     assert r.cmd("EHLO x.example").startswith("250")
     t0 = time.time()
+    assert re.match(r"421 4\.4\.2 \S+ Error: timeout exceeded", r.reply())
     assert r.reply() is None          # closed by the server
     assert time.time() - t0 < 15
     r.close()
