@@ -418,11 +418,12 @@ def test_queue_minfree_refuses_new_mail_and_pickup_waits(instance):
 
 
 def flow_tokens(instance):
-    """Tokens in qmgr's flow FIFO; -1 before qmgr has made it."""
+    """Tokens in private/flow; None until qmgr's first loop pass has made the FIFO
+    (that comes a moment after its control socket, which start() waits for)."""
     try:
         fd = os.open(os.path.join(instance.spool, "private", "flow"), os.O_RDWR | os.O_NONBLOCK)
     except FileNotFoundError:
-        return -1
+        return None
     try:
         return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
     finally:
