@@ -418,7 +418,11 @@ def test_queue_minfree_refuses_new_mail_and_pickup_waits(instance):
 
 
 def flow_tokens(instance):
-    fd = os.open(os.path.join(instance.spool, "private", "flow"), os.O_RDWR | os.O_NONBLOCK)
+    """Tokens in qmgr's flow FIFO; 0 while qmgr has not made it yet."""
+    try:
+        fd = os.open(os.path.join(instance.spool, "private", "flow"), os.O_RDWR | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return 0
     try:
         return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
     finally:
