@@ -301,12 +301,7 @@ def test_in_flow_delay_slows_smtpd_while_qmgr_is_stopped(instance):
     (mail_flow): with the queue manager stopped, the first messages take the
     tokens there are and later ones wait in_flow_delay each, at RCPT."""
     start(instance, in_flow_delay="2s", default_process_limit="3")
-    def tokens():
-        try:
-            return flow_tokens(instance)
-        except FileNotFoundError:             # qmgr has not made the FIFO yet
-            return 0
-    instance.wait_for(lambda: tokens() == 3, 20, "qmgr's 3 flow tokens")
+    instance.wait_for(lambda: flow_tokens(instance) == 3, 20, "qmgr's 3 flow tokens")
     [qmgr] = instance_pids(instance, "qmgr")
     os.kill(qmgr, signal.SIGSTOP)
     times = []
