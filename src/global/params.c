@@ -94,6 +94,11 @@ long var_header_size_limit;
 long var_line_length_limit;
 long var_hopcount_limit;
 long var_duplicate_filter_limit;
+char *var_header_checks;
+char *var_mime_header_checks;
+char *var_nested_header_checks;
+char *var_body_checks;
+long var_body_checks_size_limit;
 char *var_canonical_maps;
 char *var_sender_canonical_maps;
 char *var_recipient_canonical_maps;
@@ -692,6 +697,39 @@ static const struct param_def table[] = {
 		.var = &var_duplicate_filter_limit,
 		.doc = "The maximal number of addresses remembered by the address duplicate "
 		       "filter when a message is queued."
+	},
+	{
+		.name = "header_checks", .type = PARAM_LIST, .def = "", .var = &var_header_checks,
+		.doc = "Optional lookup tables for content inspection of primary non-MIME "
+		       "message headers (header_checks(5)), usually regexp: or pcre: tables "
+		       "answering REJECT, DEFER, DISCARD, HOLD, REDIRECT, FILTER, BCC, PREPEND, "
+		       "REPLACE, IGNORE, WARN, INFO, DUNNO or OK. Not applied to delivery "
+		       "status reports."
+	},
+	{
+		.name = "mime_header_checks", .type = PARAM_LIST, .def = "$header_checks",
+		.var = &var_mime_header_checks,
+		.doc = "Optional lookup tables for content inspection of MIME related message "
+		       "headers (Content-*, at any level), as header_checks(5) describes."
+	},
+	{
+		.name = "nested_header_checks", .type = PARAM_LIST, .def = "$header_checks",
+		.var = &var_nested_header_checks,
+		.doc = "Optional lookup tables for content inspection of non-MIME message "
+		       "headers in MIME parts and attached messages, as header_checks(5) "
+		       "describes."
+	},
+	{
+		.name = "body_checks", .type = PARAM_LIST, .def = "", .var = &var_body_checks,
+		.doc = "Optional lookup tables for content inspection of message body lines, "
+		       "as body_checks(5) describes (MIME boundaries included, part headers "
+		       "excluded)."
+	},
+	{
+		.name = "body_checks_size_limit", .type = PARAM_SIZE, .def = "51200",
+		.var = &var_body_checks_size_limit,
+		.doc = "How much text in a message body segment (or attachment, if you prefer "
+		       "to use that term) is subjected to body_checks inspection; 0 means all."
 	},
 	{
 		.name = "canonical_maps", .type = PARAM_LIST, .def = "", .var = &var_canonical_maps,
