@@ -174,6 +174,11 @@ char *var_local_mailbox_base;
 long var_mailbox_size_limit;
 char *var_allow_mail_to_commands;
 char *var_allow_mail_to_files;
+char *var_forward_path;
+char *var_mailbox_command;
+char *var_luser_relay;
+char *var_local_recipient_maps;
+bool var_owner_request_special;
 long var_smtp_connect_timeout;
 long var_smtp_helo_timeout;
 long var_smtp_mail_timeout;
@@ -1206,6 +1211,49 @@ static const struct param_def table[] = {
 		.var = &var_allow_mail_to_files, .check = params_check_mail_to,
 		.doc = "Restrict local delivery to external files: any of alias, forward, "
 		       "include."
+	},
+	{
+		.name = "forward_path", .type = PARAM_LIST,
+		.def = "$home/.forward${recipient_delimiter}${extension}, $home/.forward",
+		.var = &var_forward_path,
+		.doc = "The local agent's search list for .forward files, the first that exists "
+		       "wins. $home, $user, $shell, $local, $extension, $domain, $recipient and "
+		       "$recipient_delimiter are those of the recipient at delivery time (the "
+		       "agent reads the value unexpanded). sluice: used for system users only "
+		       "(local_mailbox_base empty)."
+	},
+	{
+		.name = "mailbox_command", .type = PARAM_STR, .def = "",
+		.var = &var_mailbox_command,
+		.doc = "Optional command (run with /bin/sh -c, as the recipient, with HOME, USER, "
+		       "SHELL, LOGNAME, SENDER, RECIPIENT, EXTENSION, DOMAIN, LOCAL, "
+		       "ORIGINAL_RECIPIENT in the environment) that the local agent uses instead "
+		       "of mailbox delivery, e.g. procmail or Dovecot's deliver. sluice: system "
+		       "users only (local_mailbox_base empty)."
+	},
+	{
+		.name = "luser_relay", .type = PARAM_STR, .def = "",
+		.var = &var_luser_relay,
+		.doc = "Optional catch-all destination for unknown local recipients ($user, "
+		       "$local, $extension, $domain, $recipient are those of the recipient; the "
+		       "agent reads the value unexpanded)."
+	},
+	{
+		.name = "local_recipient_maps", .type = PARAM_LIST,
+		.def = "proxy:unix:passwd.byname $alias_maps",
+		.var = &var_local_recipient_maps,
+		.doc = "Lookup tables with all names or addresses of local recipients; an "
+		       "unknown local recipient bounces with 5.1.1 (or goes to luser_relay); "
+		       "empty: every local part is known. unix:passwd.byname is the system "
+		       "accounts (sluice: with local_mailbox_base set, every local part that can "
+		       "name a Maildir)."
+	},
+	{
+		.name = "owner_request_special", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_owner_request_special,
+		.doc = "Enable special treatment for owner-listname entries in the aliases "
+		       "file: the expansion of listname is sent with owner-listname as the "
+		       "envelope sender."
 	},
 	{
 		.name = "smtp_connect_timeout", .type = PARAM_TIME, .def = "30s",
