@@ -404,12 +404,17 @@ static void deliver_mailbox(struct rcpt_state *s, const char *name)
 		p.gid = dp.gid;
 	}
 	if (*var_mailbox_command) {
-		/* procmail, Dovecot's deliver ...: as the user, instead of a mailbox. */
+		/*
+		 * procmail, Dovecot's deliver ...: as the user, instead of a mailbox.
+		 * Unexpanded, as Postfix reads it: "$HOME" and the like are the
+		 * shell's, from the command's environment.
+		 */
+		const char *cmd = raw_param("mailbox_command");
+
 		if (s->verify)
-			local_result_set(&res, LOCAL_STAT_OK, "2.0.0", "delivers to command: %s",
-					 var_mailbox_command);
+			local_result_set(&res, LOCAL_STAT_OK, "2.0.0", "delivers to command: %s", cmd);
 		else
-			local_deliver_command(&s->m, var_mailbox_command, &p, &res);
+			local_deliver_command(&s->m, cmd, &p, &res);
 		note(s, &res);
 		return;
 	}
@@ -524,7 +529,7 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 	struct local_dest_list list = {0};
 	struct local_result res;
 	const char *error;
-	bool from_file = strcmp(class, "include") == 0;
+	bool from_file = strcmp(class, "include") == 0 || strcmp(class, "forward") == 0;
 
 	if (local_alias_parse(value, from_file, &list, &error) < 0) {
 		struct buf esc;
@@ -543,21 +548,24 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 		if (!once(s, dest))
 			continue;
 		switch (dest->kind) {
-		case LOCAL_DEST_ADDRESS:
+		case LOCAL_DEST_ADDRESS: {
+			const char *addr = dest->text + (dest->text[0] == '\\');
+
 			if (is_self(s, name, dest->text)) {
 				deliver_mailbox(s, s->m.user);
 			} else if (s->delim && *s->m.extension && strcmp(name, s->localpart) != 0) {
 				/* Matched without the extension: pass it on (Postfix default). */
-				char *ext = add_extension(dest->text, s->delim, s->m.extension);
+				char *ext = add_extension(addr, s->delim, s->m.extension);
 
 				argv_add(s->forward, ext, (char *)NULL);
 				free(ext);
 				s->destinations++;
 			} else {
-				argv_add(s->forward, dest->text, (char *)NULL);
+				argv_add(s->forward, addr, (char *)NULL);
 				s->destinations++;
 			}
 			break;
+		}
 		case LOCAL_DEST_COMMAND:
 			if (!str_list_match(var_allow_mail_to_commands, class)) {
 				local_result_set(&res, LOCAL_STAT_BOUNCE, "5.7.1",
@@ -794,6 +802,7 @@ static int deliver_rcpt(struct agent_delivery *d, size_t i, const char *headers,
 	s.m.domain = at ? at + 1 : "";
 	s.localpart = str_lower(at ? xstrndup(r->address, (size_t)(at - r->address))
 				: xstrdup(r->address));
+	s.m.localpart = s.localpart;
 	ext = split_addr_ext(s.localpart, var_recipient_delimiter);
 	user = xstrndup(s.localpart, ext);
 	s.m.user = user;

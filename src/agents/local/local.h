@@ -45,6 +45,7 @@ struct local_msg {
 	const char *recipient;		/* its address (Delivered-To:) */
 	const char *orig_rcpt;		/* original recipient, never "" */
 	const char *user;		/* local part, lower case, no extension */
+	const char *localpart;		/* local part, lower case, with extension */
 	const char *extension;		/* "" when none */
 	const char *domain;		/* "" when none */
 	const char *sender;		/* forwarded copies' sender; NULL: the request's

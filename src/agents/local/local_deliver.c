@@ -604,7 +604,7 @@ void local_deliver_command(const struct local_msg *m, const char *command,
 	SETENV("SENDER", m->d->req->sender);
 	SETENV("RECIPIENT", m->recipient);
 	SETENV("ORIGINAL_RECIPIENT", m->orig_rcpt);
-	SETENV("LOCAL", m->user);
+	SETENV("LOCAL", m->localpart ? m->localpart : m->user);
 	SETENV("EXTENSION", m->extension);
 	SETENV("DOMAIN", m->domain);
 	SETENV("ENVID", m->d->req->envid ? m->d->req->envid : "");
