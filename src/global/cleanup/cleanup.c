@@ -866,11 +866,11 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 		snprintf(why, sizeof(why), "%s", c->rewrite_err);
 		return refuse(cp, why, error_r);
 	}
+	/* Over the envelope caps: refused, never returned (a bounce listing
+	 * the first cleanup_recipient_limit recipients helps nobody). */
 	if (c->too_many) {
 		snprintf(why, sizeof(why), "%s", c->too_many);
-		if (refuse_or_return(cp, why, id_r, error_r, &returned) < 0)
-			return -1;
-		goto accepted;
+		return refuse(cp, why, error_r);
 	}
 	if (c->rcpt_count == 0)
 		return refuse(cp, "5.1.3 no recipients specified", error_r);

@@ -89,7 +89,8 @@ struct cleanup;
 #define CLEANUP_FLAG_BOUNCE	(1 << 1)	/* a delivery status report: QF_FLAG_BOUNCE */
 /*
  * CLEANUP_FLAG_RETURN - a permanent refusal (5.x.x: content check REJECT,
- * too big, too many hops...) of a message that has recipients is returned
+ * too big, too many hops, a malformed recipient; not the envelope caps) of
+ * a message that has recipients is returned
  * to the sender as a bounce, as Postfix's cleanup does for pickup: the
  * message is queued with every recipient done and a bounce/ record for
  * each ("ID: to=<r>, relay=none, ..., dsn=5.7.1, status=bounced (text)"),
