@@ -175,6 +175,9 @@ long var_mailbox_size_limit;
 char *var_allow_mail_to_commands;
 char *var_allow_mail_to_files;
 char *var_forward_path;
+char *var_virtual_mailbox_domains;
+char *var_virtual_mailbox_maps;
+char *var_virtual_transport;
 char *var_mailbox_command;
 char *var_luser_relay;
 char *var_local_recipient_maps;
@@ -766,6 +769,27 @@ static const struct param_def table[] = {
 		.doc = "Optional lookup tables that alias specific mail addresses or domains "
 		       "to other local or remote addresses (virtual(5)), expanded recursively "
 		       "when mail is queued."
+	},
+	{
+		.name = "virtual_mailbox_domains", .type = PARAM_LIST,
+		.def = "$virtual_mailbox_maps", .var = &var_virtual_mailbox_domains,
+		.doc = "Domains (or lookup tables that have the domain as a key) whose mail is "
+		       "handed to $virtual_transport (the virtual mailbox address class)."
+	},
+	{
+		.name = "virtual_mailbox_maps", .type = PARAM_LIST, .def = "",
+		.var = &var_virtual_mailbox_maps,
+		.doc = "Lookup tables with the valid addresses of virtual mailbox domains. "
+		       "sluice: only as the default of virtual_mailbox_domains (sluice has no "
+		       "virtual(8) agent; the transport that takes the mail decides)."
+	},
+	{
+		.name = "virtual_transport", .type = PARAM_STR, .def = "virtual",
+		.var = &var_virtual_transport,
+		.doc = "The transport (\"transport[:nexthop]\", a master.cf service such as a "
+		       "pipe or lmtp one) for mail to $virtual_mailbox_domains; without a "
+		       "nexthop the recipient's domain is the next hop. sluice has no virtual(8) "
+		       "agent: name a service that exists."
 	},
 	{
 		.name = "virtual_alias_domains", .type = PARAM_LIST, .def = "$virtual_alias_maps",

@@ -907,6 +907,17 @@ static int local_deliver(struct agent_delivery *d)
 		buf_free(&h.text);
 		return 0;
 	}
+	/* A rebuilt alias table is used from this request on (the agent also
+	 * exits after it: agent_server's table check). */
+	for (size_t i = 0; aliases_open && i < alias_table_count; i++) {
+		if (maps_changed(alias_tables[i].maps)) {
+			for (size_t j = 0; j < alias_table_count; j++)
+				maps_free(&alias_tables[j].maps);
+			XFREE(alias_tables);
+			alias_table_count = 0;
+			aliases_open = false;
+		}
+	}
 	if (!aliases_open && *var_alias_maps && open_aliases() < 0) {
 		/* The warning says which table and why (missing file, bad line). */
 		struct dsn dsn = agent_dsn("4.3.0", "delayed", "lookup table not available");
