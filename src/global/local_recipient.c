@@ -87,8 +87,10 @@ static int open_tables(const char **error_r)
 /* passwd_known - unix:passwd.byname for a local part without extension */
 static bool passwd_known(const char *user)
 {
+	/* Embedded Maildirs: every local part has one (the local agent judges
+	 * whether it can name a folder: 5.1.3 invalid mailbox name). */
 	if (var_local_mailbox_base && *var_local_mailbox_base)
-		return *user && *user != '.' && strchr(user, '/') == NULL;
+		return true;
 	return getpwnam(user) != NULL;
 }
 

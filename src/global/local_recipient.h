@@ -7,8 +7,9 @@
  * local_recipient_maps lists tables as usual (docs/TABLES.md) plus
  * Postfix's unix:passwd.byname (the system accounts; "proxy:" in front is
  * accepted and ignored).  With local_mailbox_base set (sluice's embedded
- * mailboxes) unix:passwd.byname knows every local part that can name a
- * Maildir, since there every such local part has a mailbox.  Keys asked,
+ * mailboxes) unix:passwd.byname knows every local part, since there every
+ * local part has a mailbox (the local agent refuses one that cannot name a
+ * folder, 5.1.3).  Keys asked,
  * for "user+ext@domain": the address, "user+ext", "user" (pattern tables:
  * the address only).  An empty local_recipient_maps knows everyone.
  *

@@ -1269,8 +1269,7 @@ static const struct param_def table[] = {
 		.doc = "Lookup tables with all names or addresses of local recipients; an "
 		       "unknown local recipient bounces with 5.1.1 (or goes to luser_relay); "
 		       "empty: every local part is known. unix:passwd.byname is the system "
-		       "accounts (sluice: with local_mailbox_base set, every local part that can "
-		       "name a Maildir)."
+		       "accounts (sluice: with local_mailbox_base set, every local part)."
 	},
 	{
 		.name = "owner_request_special", .type = PARAM_BOOL, .def = "yes",
