@@ -89,8 +89,7 @@ def check_delivered_actions(instance, s, via):
     # REDIRECT: carol instead of bob, bob is the original recipient.
     carol = instance.wait_for(lambda: instance.maildir_messages("carol"), 30, "redirect")
     assert carol[0]["Subject"] == "redirect me" and "redirect me" not in bob
-    assert re.search(r"to=<carol@sluice\.test>, orig_to=<bob@sluice\.test>.*status=sent",
-                     instance.log())
+    instance.wait_log(r"to=<carol@sluice\.test>, orig_to=<bob@sluice\.test>.*status=sent")
     # BCC: dora gets a copy too.
     dora = instance.wait_for(lambda: instance.maildir_messages("dora"), 30, "bcc")
     assert dora[0]["Subject"] == "bcc me"
