@@ -103,8 +103,13 @@ bool dict_file_changed(const struct dict *d)
 
 	if (d->path == NULL || d->ino == 0)
 		return false;
+	/*
+	 * Gone is changed; a file we may no longer look at (a daemon that
+	 * opened it as root and dropped privileges) is not: the open table is
+	 * all we can have, and reopening it would fail.
+	 */
 	if (stat(d->path, &st) < 0)
-		return true;
+		return errno == ENOENT || errno == ENOTDIR;
 	return st.st_dev != d->dev || st.st_ino != d->ino || st.st_size != d->size
 	    || (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != d->mtime_ns;
 }

@@ -109,7 +109,8 @@ int dict_props(const struct dict *d);
 const char *dict_type_suffix(const char *type);
 
 /* dict_file_changed - has the table's file been replaced or changed since
- * it was opened?  false for tables without a file. */
+ * it was opened (or removed)?  false for tables without a file, and when
+ * the file cannot be looked at (no permission: the open table stays). */
 bool dict_file_changed(const struct dict *d);
 
 #endif

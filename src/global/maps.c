@@ -24,6 +24,31 @@ struct maps {
 
 static char maps_err[2100];
 
+/* Every open list of this process, for maps_any_changed(). */
+static struct maps **open_maps;
+static size_t open_count, open_cap;
+
+/* register_maps - remember an open list */
+static void register_maps(struct maps *maps)
+{
+	if (open_count == open_cap) {
+		open_cap = open_cap ? 2 * open_cap : 8;
+		open_maps = xreallocarray(open_maps, open_cap, sizeof(*open_maps));
+	}
+	open_maps[open_count++] = maps;
+}
+
+/* unregister_maps - forget a list being freed */
+static void unregister_maps(const struct maps *maps)
+{
+	for (size_t i = 0; i < open_count; i++) {
+		if (open_maps[i] == maps) {
+			open_maps[i] = open_maps[--open_count];
+			return;
+		}
+	}
+}
+
 /* next_spec - the next "type:name" of a list, braces respected; NULL at end */
 static char *next_spec(const char **pp)
 {
@@ -97,6 +122,7 @@ struct maps *maps_open(const char *spec_list, const char **error_r)
 		}
 		maps->v[maps->n++] = d;
 	}
+	register_maps(maps);
 	return maps;
 
 bad:
@@ -155,6 +181,16 @@ bool maps_changed(const struct maps *maps)
 	return false;
 }
 
+/* maps_any_changed - the first table of this process that changed */
+const char *maps_any_changed(void)
+{
+	for (size_t i = 0; i < open_count; i++)
+		for (size_t j = 0; j < open_maps[i]->n; j++)
+			if (dict_file_changed(open_maps[i]->v[j]))
+				return dict_spec(open_maps[i]->v[j]);
+	return NULL;
+}
+
 /* maps_free - close all */
 void maps_free(struct maps **mapsp)
 {
@@ -162,6 +198,7 @@ void maps_free(struct maps **mapsp)
 
 	if (maps == NULL)
 		return;
+	unregister_maps(maps);
 	for (size_t i = 0; i < maps->n; i++)
 		dict_close(&maps->v[i]);
 	free(maps->v);

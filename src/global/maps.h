@@ -61,6 +61,15 @@ const char *maps_spec(const struct maps *maps);
  * (A long-running daemon reopens its maps then, as Postfix's restart.) */
 bool maps_changed(const struct maps *maps);
 
+/*
+ * maps_any_changed - the spec ("hash:/etc/aliases") of the first table, of
+ * all maps this process has open, whose file changed since it was opened;
+ * NULL when none did.  A daemon that keeps tables asks after each job and
+ * exits when one changed, so that master starts it again with the new
+ * table (Postfix's "table ... has changed -- restarting").
+ */
+const char *maps_any_changed(void);
+
 /* maps_free - close every table and clear *mapsp; NULL is fine. */
 void maps_free(struct maps **mapsp);
 

@@ -126,6 +126,11 @@ long var_header_size_limit;
 long var_line_length_limit;
 long var_hopcount_limit;
 long var_duplicate_filter_limit;
+char *var_header_checks;
+char *var_mime_header_checks;
+char *var_nested_header_checks;
+char *var_body_checks;
+long var_body_checks_size_limit;
 char *var_canonical_maps;
 char *var_sender_canonical_maps;
 char *var_recipient_canonical_maps;
@@ -201,6 +206,14 @@ char *var_local_mailbox_base;
 long var_mailbox_size_limit;
 char *var_allow_mail_to_commands;
 char *var_allow_mail_to_files;
+char *var_forward_path;
+char *var_virtual_mailbox_domains;
+char *var_virtual_mailbox_maps;
+char *var_virtual_transport;
+char *var_mailbox_command;
+char *var_luser_relay;
+char *var_local_recipient_maps;
+bool var_owner_request_special;
 long var_smtp_connect_timeout;
 long var_smtp_helo_timeout;
 long var_smtp_mail_timeout;
@@ -950,6 +963,39 @@ static const struct param_def table[] = {
 		       "filter when a message is queued."
 	},
 	{
+		.name = "header_checks", .type = PARAM_LIST, .def = "", .var = &var_header_checks,
+		.doc = "Optional lookup tables for content inspection of primary non-MIME "
+		       "message headers (header_checks(5)), usually regexp: or pcre: tables "
+		       "answering REJECT, DEFER, DISCARD, HOLD, REDIRECT, FILTER, BCC, PREPEND, "
+		       "REPLACE, IGNORE, WARN, INFO, DUNNO or OK. Not applied to delivery "
+		       "status reports."
+	},
+	{
+		.name = "mime_header_checks", .type = PARAM_LIST, .def = "$header_checks",
+		.var = &var_mime_header_checks,
+		.doc = "Optional lookup tables for content inspection of MIME related message "
+		       "headers (Content-*, at any level), as header_checks(5) describes."
+	},
+	{
+		.name = "nested_header_checks", .type = PARAM_LIST, .def = "$header_checks",
+		.var = &var_nested_header_checks,
+		.doc = "Optional lookup tables for content inspection of non-MIME message "
+		       "headers in MIME parts and attached messages, as header_checks(5) "
+		       "describes."
+	},
+	{
+		.name = "body_checks", .type = PARAM_LIST, .def = "", .var = &var_body_checks,
+		.doc = "Optional lookup tables for content inspection of message body lines, "
+		       "as body_checks(5) describes (MIME boundaries included, part headers "
+		       "excluded)."
+	},
+	{
+		.name = "body_checks_size_limit", .type = PARAM_SIZE, .def = "51200",
+		.var = &var_body_checks_size_limit,
+		.doc = "How much text in a message body segment (or attachment, if you prefer "
+		       "to use that term) is subjected to body_checks inspection; 0 means all."
+	},
+	{
 		.name = "canonical_maps", .type = PARAM_LIST, .def = "", .var = &var_canonical_maps,
 		.doc = "Optional address mapping lookup tables for message headers and "
 		       "envelopes, sender and recipient (canonical(5)); applied after "
@@ -979,6 +1025,27 @@ static const struct param_def table[] = {
 		.doc = "Optional lookup tables that alias specific mail addresses or domains "
 		       "to other local or remote addresses (virtual(5)), expanded recursively "
 		       "when mail is queued."
+	},
+	{
+		.name = "virtual_mailbox_domains", .type = PARAM_LIST,
+		.def = "$virtual_mailbox_maps", .var = &var_virtual_mailbox_domains,
+		.doc = "Domains (or lookup tables that have the domain as a key) whose mail is "
+		       "handed to $virtual_transport (the virtual mailbox address class)."
+	},
+	{
+		.name = "virtual_mailbox_maps", .type = PARAM_LIST, .def = "",
+		.var = &var_virtual_mailbox_maps,
+		.doc = "Lookup tables with the valid addresses of virtual mailbox domains. "
+		       "sluice: only as the default of virtual_mailbox_domains (sluice has no "
+		       "virtual(8) agent; the transport that takes the mail decides)."
+	},
+	{
+		.name = "virtual_transport", .type = PARAM_STR, .def = "virtual",
+		.var = &var_virtual_transport,
+		.doc = "The transport (\"transport[:nexthop]\", a master.cf service such as a "
+		       "pipe or lmtp one) for mail to $virtual_mailbox_domains; without a "
+		       "nexthop the recipient's domain is the next hop. sluice has no virtual(8) "
+		       "agent: name a service that exists."
 	},
 	{
 		.name = "virtual_alias_domains", .type = PARAM_LIST, .def = "$virtual_alias_maps",
@@ -1424,6 +1491,48 @@ static const struct param_def table[] = {
 		.var = &var_allow_mail_to_files, .check = params_check_mail_to,
 		.doc = "Restrict local delivery to external files: any of alias, forward, "
 		       "include."
+	},
+	{
+		.name = "forward_path", .type = PARAM_LIST,
+		.def = "$home/.forward${recipient_delimiter}${extension}, $home/.forward",
+		.var = &var_forward_path,
+		.doc = "The local agent's search list for .forward files, the first that exists "
+		       "wins. $home, $user, $shell, $local, $extension, $domain, $recipient and "
+		       "$recipient_delimiter are those of the recipient at delivery time (the "
+		       "agent reads the value unexpanded). sluice: used for system users only "
+		       "(local_mailbox_base empty)."
+	},
+	{
+		.name = "mailbox_command", .type = PARAM_STR, .def = "",
+		.var = &var_mailbox_command,
+		.doc = "Optional command (run with /bin/sh -c, as the recipient, with HOME, USER, "
+		       "SHELL, LOGNAME, SENDER, RECIPIENT, EXTENSION, DOMAIN, LOCAL, "
+		       "ORIGINAL_RECIPIENT in the environment) that the local agent uses instead "
+		       "of mailbox delivery, e.g. procmail or Dovecot's deliver. sluice: system "
+		       "users only (local_mailbox_base empty)."
+	},
+	{
+		.name = "luser_relay", .type = PARAM_STR, .def = "",
+		.var = &var_luser_relay,
+		.doc = "Optional catch-all destination for unknown local recipients ($user, "
+		       "$local, $extension, $domain, $recipient are those of the recipient; the "
+		       "agent reads the value unexpanded)."
+	},
+	{
+		.name = "local_recipient_maps", .type = PARAM_LIST,
+		.def = "proxy:unix:passwd.byname $alias_maps",
+		.var = &var_local_recipient_maps,
+		.doc = "Lookup tables with all names or addresses of local recipients; an "
+		       "unknown local recipient bounces with 5.1.1 (or goes to luser_relay); "
+		       "empty: every local part is known. unix:passwd.byname is the system "
+		       "accounts (sluice: with local_mailbox_base set, every local part)."
+	},
+	{
+		.name = "owner_request_special", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_owner_request_special,
+		.doc = "Enable special treatment for owner-listname entries in the aliases "
+		       "file: the expansion of listname is sent with owner-listname as the "
+		       "envelope sender."
 	},
 	{
 		.name = "smtp_connect_timeout", .type = PARAM_TIME, .def = "30s",

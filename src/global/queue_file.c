@@ -301,11 +301,12 @@ static void end_content(struct qf_writer *w)
 	w->state = W_RCPTS;
 }
 
-/* qf_add_rcpt - append one recipient group */
-void qf_add_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt,
-		 const char *dsn_orcpt, int notify)
+/* add_rcpt - append one recipient group; the offset of its R/D record, or -1 */
+static long add_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt,
+		     const char *dsn_orcpt, int notify, bool done)
 {
 	char num[16];
+	long offset;
 
 	if (!w->have_env)
 		msg_panic("qf_add_rcpt: recipient before envelope");
@@ -313,12 +314,12 @@ void qf_add_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt
 		end_content(w);
 	if (address == NULL || *address == 0) {
 		w_bad(w, "%s", "empty recipient address");
-		return;
+		return -1;
 	}
 	if ((notify & ~(DSN_NOTIFY_NEVER | DSN_NOTIFY_ANY))
 	    || ((notify & DSN_NOTIFY_NEVER) && (notify & DSN_NOTIFY_ANY))) {
 		w_bad(w, "bad DSN NOTIFY bits for %s", address);
-		return;
+		return -1;
 	}
 	if (orig_rcpt && *orig_rcpt)
 		w_put_str(w, 'O', orig_rcpt);
@@ -328,8 +329,108 @@ void qf_add_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt
 		snprintf(num, sizeof(num), "%d", notify);
 		w_put_str(w, 'n', num);
 	}
-	w_put_str(w, 'R', address);
+	offset = (long)w_offset(w);
+	w_put_str(w, done ? 'D' : 'R', address);
 	w->rcpt_count++;
+	return offset;
+}
+
+/* qf_add_rcpt - append one recipient group */
+void qf_add_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt,
+		 const char *dsn_orcpt, int notify)
+{
+	(void)add_rcpt(w, address, orig_rcpt, dsn_orcpt, notify, false);
+}
+
+/* qf_add_done_rcpt - a recipient that is done already */
+long qf_add_done_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt,
+		      const char *dsn_orcpt, int notify)
+{
+	return add_rcpt(w, address, orig_rcpt, dsn_orcpt, notify, true);
+}
+
+/* qf_set_queue - commit into another folder */
+void qf_set_queue(struct qf_writer *w, const char *queue_name)
+{
+	if (strcmp(queue_name, "incoming") != 0 && strcmp(queue_name, "hold") != 0)
+		msg_panic("qf_set_queue: queue \"%s\"", queue_name);
+	free(w->queue_name);
+	w->queue_name = xstrdup(queue_name);
+}
+
+static int pwrite_all(int fd, const void *data, size_t n, off_t off);
+
+/* move_bytes - copy n bytes within fd from src to dst (overlap-safe) */
+static int move_bytes(int fd, off_t src, off_t dst, off_t n)
+{
+	char block[QF_CHUNK_SIZE];
+	off_t done = 0, take;
+	ssize_t k;
+
+	while (done < n) {
+		take = n - done > (off_t)sizeof(block) ? (off_t)sizeof(block) : n - done;
+		/* Moving up: from the end backwards, so nothing is overwritten unread. */
+		off_t at = dst > src ? n - done - take : done;
+
+		if ((k = pread(fd, block, (size_t)take, src + at)) != (ssize_t)take)
+			return k < 0 ? -1 : (errno = EIO, -1);
+		if (pwrite_all(fd, block, (size_t)take, dst + at) < 0)
+			return -1;
+		done += take;
+	}
+	return 0;
+}
+
+/* qf_rewrite_envelope - a new envelope for the content written so far */
+int qf_rewrite_envelope(struct qf_writer *w, const struct qf_envelope *env)
+{
+	struct buf saved;
+	off_t old_len, new_len, data_len;
+	size_t need = 200 + strlen(env->sender) + (env->envid ? strlen(env->envid) : 0);
+
+	if (!w->have_env || w->state != W_CONTENT)
+		msg_panic("qf_rewrite_envelope: not writing content");
+	for (char **a = env->attrs; a && *a; a++)
+		need += strlen(*a) + 8;
+	if (need >= QF_FLUSH_AT) {
+		errno = EFBIG;
+		return -1;
+	}
+	w_flush(w);
+	saved = w->out;
+	if (w->err)
+		return -1;
+
+	/*
+	 * Produce the new envelope records into a buffer of their own (the
+	 * writer's buffer is empty after the flush), then shift the content
+	 * written so far to follow them, in place: the file keeps its inode,
+	 * so a queue ID reserved from it stays right.
+	 */
+	old_len = (off_t)w->content_offset - QF_WARN_OFFSET;
+	buf_init(&w->out, 256);
+	w->flushed = QF_WARN_OFFSET;
+	w->have_env = false;
+	w->state = W_ENVELOPE;
+	qf_put_envelope(w, env);
+	new_len = (off_t)w->out.len;
+	errno = 0;
+	data_len = lseek(w->fd, 0, SEEK_END) - (QF_WARN_OFFSET + old_len);
+	if (data_len < 0 || move_bytes(w->fd, QF_WARN_OFFSET + old_len, QF_WARN_OFFSET + new_len,
+				       data_len) < 0
+	    || pwrite_all(w->fd, w->out.data, w->out.len, QF_WARN_OFFSET) < 0
+	    || (new_len < old_len && ftruncate(w->fd, QF_WARN_OFFSET + new_len + data_len) < 0)
+	    || lseek(w->fd, QF_WARN_OFFSET + new_len + data_len, SEEK_SET) < 0) {
+		w->err = errno ? errno : EIO;
+		buf_deinit(&w->out);
+		w->out = saved;
+		return -1;
+	}
+	buf_deinit(&w->out);
+	w->out = saved;
+	buf_reset(&w->out);
+	w->flushed = QF_WARN_OFFSET + new_len + data_len;
+	return 0;
 }
 
 /* w_free - release the writer (the descriptor must be closed) */

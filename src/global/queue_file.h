@@ -127,6 +127,25 @@ void qf_set_id(struct qf_writer *w, const char *id);
  * fixed as with qf_set_id().  0, or -1 with errno (fstat).
  */
 int qf_reserve_id(struct qf_writer *w, char id_r[QUEUE_ID_SIZE]);
+/*
+ * qf_add_done_rcpt - qf_add_rcpt() for a recipient that is done already
+ * (a message returned to its sender at once: its bounce log names the
+ * recipient by this offset).  The offset of the D record, or -1 when the
+ * recipient is unusable (qf_commit() then fails).
+ */
+long qf_add_done_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt,
+		      const char *dsn_orcpt, int notify);
+/* qf_set_queue - commit into "hold" (or "incoming") instead of the folder
+ * the file was created in (the same file system). */
+void qf_set_queue(struct qf_writer *w, const char *queue_name);
+/*
+ * qf_rewrite_envelope - replace the envelope of a file whose content is
+ * being written (a content check chose a filter after the envelope went
+ * out): the content written so far moves to follow the new envelope, in
+ * place (the inode, hence a reserved queue ID, stays).  0, or -1 with
+ * errno (the writer then fails at commit).
+ */
+int qf_rewrite_envelope(struct qf_writer *w, const struct qf_envelope *env);
 /* qf_abort - remove the temporary file and free the writer. */
 void qf_abort(struct qf_writer **wp);
 

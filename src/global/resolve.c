@@ -27,6 +27,8 @@ static struct maps *virtual_domain_maps;	/* the tables in virtual_alias_domains 
 static struct argv *virtual_domains;		/* the domains in virtual_alias_domains */
 static struct argv *local_domains;
 static struct argv *relay_domains;
+static struct argv *vmailbox_domains;		/* the domains in virtual_mailbox_domains */
+static struct maps *vmailbox_domain_maps;	/* its tables */
 static char resolve_err[300];
 
 /* resolve_split_transport - "transport:nexthop" */
@@ -185,6 +187,55 @@ static bool rewrite_classes(struct resolve_reply *r, const char *domain)
 	return false;
 }
 
+/* open_vmailbox - virtual_mailbox_domains: names and tables; 0 or -1 */
+static int open_vmailbox(const char **error_r)
+{
+	struct argv *list = argv_split(var_virtual_mailbox_domains
+				       ? var_virtual_mailbox_domains : "", ", \t\r\n");
+	struct argv *doms = argv_create();
+	struct maps *m = NULL;
+	struct buf tabs;
+	int rc = 0;
+
+	buf_init(&tabs, 64);
+	for (size_t i = 0; i < list->argc; i++) {
+		if (strchr(list->argv[i], ':'))
+			buf_printf(&tabs, "%s%s", tabs.len ? ", " : "", list->argv[i]);
+		else
+			argv_add(doms, str_lower(list->argv[i]), (char *)NULL);
+	}
+	if ((rc = open_optional("virtual_mailbox_domains", tabs.data, &m, error_r)) == 0) {
+		maps_free(&vmailbox_domain_maps);
+		argv_free(&vmailbox_domains);
+		vmailbox_domain_maps = m;
+		vmailbox_domains = doms;
+	} else {
+		argv_free(&doms);
+	}
+	buf_deinit(&tabs);
+	argv_free(&list);
+	return rc;
+}
+
+/* resolve_virtual_mailbox_domain - virtual_mailbox_domains membership */
+int resolve_virtual_mailbox_domain(const char *domain)
+{
+	const char *v, *err;
+	int rc;
+
+	if (*domain == 0)
+		return MAPS_NOTFOUND;
+	for (size_t i = 0; vmailbox_domains && i < vmailbox_domains->argc; i++)
+		if (str_casecmp_ascii(vmailbox_domains->argv[i], domain) == 0)
+			return MAPS_FOUND;
+	if (vmailbox_domain_maps == NULL)
+		return MAPS_NOTFOUND;
+	rc = maps_lookup(vmailbox_domain_maps, domain, MAPS_FLAG_PARTIAL, &v, &err);
+	if (rc == MAPS_ERROR)
+		msg_warn("virtual_mailbox_domains lookup of \"%s\": %s", domain, err);
+	return rc;
+}
+
 /* resolve_init - (re)load tables and lists */
 int resolve_init(const char **error_r)
 {
@@ -210,7 +261,7 @@ int resolve_init(const char **error_r)
 			return -1;
 		}
 	}
-	if (open_rewrite_tables(error_r) < 0) {
+	if (open_rewrite_tables(error_r) < 0 || open_vmailbox(error_r) < 0) {
 		maps_free(&m);
 		argv_free(&relay);
 		return -1;
@@ -395,6 +446,14 @@ void resolve_addr_sender(const char *addr, const char *sender, struct resolve_re
 	if (*domain == 0 || resolve_local_domain(domain)) {
 		resolve_split_transport(var_local_transport, &r->transport, &r->nexthop);
 		r->flags |= RESOLVE_FLAG_LOCAL;
+	} else if ((rc = resolve_virtual_mailbox_domain(domain)) != MAPS_NOTFOUND) {
+		/* The virtual mailbox class: virtual_transport, next hop the domain. */
+		resolve_split_transport(var_virtual_transport, &r->transport, &r->nexthop);
+		r->flags |= RESOLVE_FLAG_VIRTUAL | (rc == MAPS_ERROR ? RESOLVE_FLAG_FAIL : 0);
+		if (*r->nexthop == 0) {
+			free(r->nexthop);
+			r->nexthop = xstrdup(domain);
+		}
 	} else if (resolve_relay_domain(domain)) {
 		resolve_split_transport(var_relay_transport, &r->transport, &r->nexthop);
 		r->flags |= RESOLVE_FLAG_RELAY;

@@ -7,6 +7,9 @@
  *      domain as ".parent", then "*"; a "transport:nexthop" result where
  *      either part may be empty (empty = keep what steps 2-3 give);
  *   2. a domain in mydestination (or no domain) goes to local_transport;
+ *   2b. a domain in virtual_mailbox_domains goes to virtual_transport, with
+ *      next hop from its ":nexthop", else the domain (Postfix's virtual
+ *      mailbox class; a table that cannot be read defers);
  *   3. a domain in relay_domains (a listed domain or a subdomain of it;
  *      ".domain" matches subdomains only, as Postfix with relay_domains in
  *      parent_domain_matches_subdomains) goes to relay_transport, with next
@@ -31,6 +34,7 @@
 						 * read: defer ("4.3.0 lookup table not
 						 * available"), the route is the default */
 #define RESOLVE_FLAG_RELAY	(1 << 3)	/* domain in relay_domains */
+#define RESOLVE_FLAG_VIRTUAL	(1 << 4)	/* domain in virtual_mailbox_domains */
 
 struct resolve_reply {
 	char *transport;	/* master.cf service name */
@@ -55,6 +59,10 @@ void resolve_reply_deinit(struct resolve_reply *reply);
 bool resolve_local_domain(const char *domain);
 /* resolve_relay_domain - does domain match relay_domains? */
 bool resolve_relay_domain(const char *domain);
+/* resolve_virtual_mailbox_domain - virtual_mailbox_domains membership (a
+ * listed domain, or a key of its tables): MAPS_FOUND, MAPS_NOTFOUND, or
+ * MAPS_ERROR (logged) when a table could not be read. */
+int resolve_virtual_mailbox_domain(const char *domain);
 /* resolve_split_transport - "smtp:[h]:25" into transport and nexthop (copies). */
 void resolve_split_transport(const char *value, char **transport_r, char **nexthop_r);
 

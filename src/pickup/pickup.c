@@ -15,8 +15,13 @@
  *               from cleanup); the maildrop file is removed
  *   corrupt     "warning: OLD: REASON" and
  *               "warning: OLD: corrupt maildrop file moved to corrupt/"
- *   rejected    the same with "rejected" (cleanup refused it for good:
- *               too big, too many hops...; pickup cannot bounce)
+ *   returned    cleanup refused it for good (a header/body check REJECT,
+ *               too big, too many hops...): queued with its recipients
+ *               done and their bounce records written, so the sender gets
+ *               a bounce ("ID: to=<...>, ..., status=bounced (REASON)");
+ *               the maildrop file is removed as for "copied"
+ *   rejected    the same as corrupt with "rejected": refused for good and
+ *               nobody to return it to (no recipients at all)
  *   retry       "warning: OLD: REASON; will try again", file left in place
  *   stop        incoming/ cannot be written: the scan ends, the next
  *               trigger or wakeup tries again

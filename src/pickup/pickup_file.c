@@ -320,7 +320,8 @@ enum pickup_status pickup_file(const char *queue_dir, const char *id, struct pic
 	}
 
 	/* Copy: envelope, recipients, content, under the same queue ID. */
-	if ((c = cleanup_open(queue_dir, 0, &err)) == NULL) {
+	/* A permanent refusal goes back to the sender as a bounce (Postfix). */
+	if ((c = cleanup_open(queue_dir, CLEANUP_FLAG_RETURN, &err)) == NULL) {
 		rc = set(res, PICKUP_STOP, "%s", err);
 		goto out;
 	}
@@ -346,7 +347,10 @@ enum pickup_status pickup_file(const char *queue_dir, const char *id, struct pic
 			res->status = PICKUP_DONE;
 			goto remove;
 		}
-		rc = set(res, err[0] == '4' ? PICKUP_STOP : PICKUP_REJECTED, "%s", err);
+		/* 4.3.x: the queue cannot take mail now; other 4.x.x (a content
+		 * check's DEFER): this file only, later. */
+		rc = set(res, strncmp(err, "4.3.", 4) == 0 ? PICKUP_STOP
+			 : err[0] == '4' ? PICKUP_RETRY : PICKUP_REJECTED, "%s", err);
 		goto out;
 	}
 	res->status = PICKUP_DONE;

@@ -29,6 +29,7 @@
 #include "global/mail_conf.h"
 #include "global/mail_flow.h"
 #include "global/mail_server.h"
+#include "global/maps.h"
 #include "global/master_cf.h"
 #include "global/params.h"
 #include "drain.h"
@@ -300,12 +301,38 @@ static bool feed_one(bool *incoming_r)
 	return false;
 }
 
+/*
+ * table_change_check - a routing table (transport_maps, relocated_maps,
+ * virtual_*_domains ...) was rebuilt: take no new messages, and exit once
+ * the active queue is empty, so that master starts a queue manager that
+ * reads the new table (Postfix's qmgr does the same).  Looked at once a
+ * second at most: it costs a stat() per table file.
+ */
+static bool table_changed;
+
+static void table_change_check(void)
+{
+	static double last;
+	const char *spec;
+
+	if (!table_changed && qmgr_now - last >= 1.0) {
+		last = qmgr_now;
+		if ((spec = maps_any_changed()) != NULL) {
+			msg_info("table %s has changed -- restarting", spec);
+			table_changed = true;
+		}
+	}
+	if (table_changed && qmgr_message_count == 0)
+		exit(0);
+}
+
 /* feed - drain_ops.feed: one import, and cleanup's in_flow_delay tokens */
 static bool feed(void *ctx)
 {
 	bool fed, fed_incoming = false;
 
-	fed = feed_one(&fed_incoming);
+	table_change_check();
+	fed = table_changed ? false : feed_one(&fed_incoming);
 	/* in_flow_delay tokens for cleanup (global/mail_flow.h) */
 	mail_flow_qmgr(var_queue_directory, fed && fed_incoming,
 		       !qmgr_scan_running(qmgr_incoming_scan));

@@ -231,6 +231,12 @@ int qmgr_active_feed(const char *queue, const char *id, int scan_flags)
 		(void)chmod(path, QF_MODE_READY | (st.st_mode & QF_MODE_EXPIRE));
 		free(path);
 	}
+	/*
+	 * Nothing to deliver at all: a message cleanup returned to its sender
+	 * at once (its bounce/ records were written before it was queued).
+	 */
+	if (msg->refcount == 0 && msg->rcpt_offset == 0)
+		msg->flags |= QMGR_MSG_LOGS;
 	if (msg->refcount == 0)
 		qmgr_active_continue(msg);
 	return 1;

@@ -483,6 +483,7 @@ static bool open_queue_file(struct session *s)
 	cleanup_set_sender(s->cleanup, s->sender);
 	cleanup_set_dsn(s->cleanup, s->mail.envid, s->mail.ret);
 	set_client_attrs(s);
+	cleanup_set_origin(s->cleanup, s->client, s->proto, s->helo);
 	if (s->sasl_username) {
 		struct buf e;
 
@@ -616,6 +617,9 @@ static bool finish_message(struct session *s, const char *cmd)
 	if (cleanup_close(&s->cleanup, id, &error) < 0) {
 		if (error[0] == '5') {
 			reply(s, "%s %s", error[2] == '3' && error[4] == '4' ? "552" : "550", error);
+		} else if (strncmp(error, "4.3.", 4) != 0) {
+			/* A content check's DEFER: its text, as Postfix's 451. */
+			reply(s, "451 %s", error);
 		} else {
 			msg_warn("%s: %s: %s", s->id, s->client, error);
 			reply(s, "451 4.3.0 Error: queue file write error");

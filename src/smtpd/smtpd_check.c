@@ -346,7 +346,8 @@ bool smtpd_check_auth_destination(const char *rcpt, bool routed)
 		return true;			/* unqualified: @myorigin, ours */
 	domain = str_lower(xstrdup(at + 1));
 	ok = *domain && domain[strlen(domain) - 1] != '.'
-	    && (resolve_local_domain(domain) || resolve_relay_domain(domain));
+	    && (resolve_local_domain(domain) || resolve_relay_domain(domain)
+		|| resolve_virtual_mailbox_domain(domain) == 1);
 	free(domain);
 	return ok;
 }

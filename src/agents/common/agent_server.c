@@ -27,6 +27,7 @@
 #include "global/bounce_append.h"
 #include "global/deliver_log.h"
 #include "global/mail_server.h"
+#include "global/maps.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/status_log.h"
@@ -439,6 +440,8 @@ static void serve_connection(int fd, long *uses)
 	const char *error;
 	int timeout_ms = (int)(var_ipc_timeout * 1000);
 
+	const char *changed;
+
 	attr_list_init(&al);
 	attr_frame_begin(out);
 	attr_put_str(out, "protocol", DELIVER_PROTOCOL);
@@ -474,6 +477,11 @@ static void serve_connection(int fd, long *uses)
 		deliver_one(&req, &reply);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		(*uses)++;
+		/* A table we read was rebuilt: this was our last request (Postfix). */
+		if (*uses < var_max_use && (changed = maps_any_changed()) != NULL) {
+			msg_info("table %s has changed -- restarting", changed);
+			*uses = var_max_use;
+		}
 		/* Say so when this is our last request, so nobody sends another. */
 		reply.last = *uses >= var_max_use;
 		deliver_reply_encode(&reply, out);

@@ -51,6 +51,8 @@
 #include "agents/local/local.h"
 #include "agents/local/local_alias.h"
 #include "global/mail_server.h"
+#include "global/local_recipient.h"
+#include "global/mail_conf.h"
 #include "global/maps.h"
 #include "global/notice.h"
 #include "global/params.h"
@@ -88,6 +90,7 @@ struct rcpt_state {
 	struct buf *done;	/* what succeeded, for the reason */
 	int destinations;
 	bool verify;		/* sendmail -bv: say what would happen, do nothing */
+	char *owner;		/* owner-listname: sender of the expansion, or NULL */
 };
 
 /* ---- configuration ---- */
@@ -258,6 +261,91 @@ static bool valid_box_name(const char *name)
 	return true;
 }
 
+/* raw_param - a parameter's value unexpanded ($home etc. are per recipient) */
+static const char *raw_param(const char *name)
+{
+	const char *v = mail_conf_raw(name);
+
+	return v ? v : mail_conf_default(name);
+}
+
+/*
+ * expand_vars - $name / ${name} of the recipient in a forward_path entry or
+ * luser_relay: home, shell (p, may be NULL), user, local, extension,
+ * domain, recipient, recipient_delimiter; other names expand to "".
+ * Caller frees.
+ */
+static char *expand_vars(const struct rcpt_state *s, const char *text,
+			 const struct local_privs *p)
+{
+	struct buf b;
+	char delim[2] = {s->delim, 0};
+
+	buf_init(&b, 128);
+	for (const char *cp = text; *cp;) {
+		const char *name, *end, *v = "";
+		size_t n;
+
+		if (*cp != '$') {
+			buf_putc(&b, *cp++);
+			continue;
+		}
+		if (cp[1] == '$') {
+			buf_putc(&b, '$');
+			cp += 2;
+			continue;
+		}
+		if (cp[1] == '{' && (end = strchr(cp, '}')) != NULL) {
+			name = cp + 2;
+			n = (size_t)(end - name);
+			cp = end + 1;
+		} else {
+			name = cp + 1;
+			for (n = 0; name[n] == '_' || (name[n] >= 'a' && name[n] <= 'z'); n++)
+				;
+			cp = name + n;
+		}
+#define IS(x) (n == strlen(x) && strncmp(name, x, n) == 0)
+		if (IS("home"))
+			v = p ? p->home : "";
+		else if (IS("shell"))
+			v = p ? p->shell : "";
+		else if (IS("user"))
+			v = s->m.user;
+		else if (IS("local"))
+			v = s->localpart;
+		else if (IS("extension"))
+			v = s->m.extension;
+		else if (IS("domain"))
+			v = s->m.domain;
+		else if (IS("recipient"))
+			v = s->m.recipient;
+		else if (IS("recipient_delimiter"))
+			v = *s->m.extension ? delim : "";
+#undef IS
+		buf_puts(&b, v);
+	}
+	return buf_steal(&b);
+}
+
+/* unknown_user - luser_relay when set, else 5.1.1 */
+static void unknown_user(struct rcpt_state *s, const char *name)
+{
+	struct local_result res;
+	const char *relay = raw_param("luser_relay");
+
+	if (relay && *relay) {
+		char *to = expand_vars(s, relay, NULL);
+
+		argv_add(s->forward, to, (char *)NULL);
+		s->destinations++;
+		free(to);
+		return;
+	}
+	local_result_set(&res, LOCAL_STAT_BOUNCE, "5.1.1", "unknown user: \"%s\"", name);
+	note(s, &res);
+}
+
 /* deliver_mailbox - the mailbox of user name */
 static void deliver_mailbox(struct rcpt_state *s, const char *name)
 {
@@ -298,8 +386,7 @@ static void deliver_mailbox(struct rcpt_state *s, const char *name)
 	}
 
 	if (local_privs_from_name(name, &p) < 0) {
-		local_result_set(&res, LOCAL_STAT_BOUNCE, "5.1.1", "unknown user: \"%s\"", name);
-		note(s, &res);
+		unknown_user(s, name);
 		return;
 	}
 	/* Never as root: root's mail is written with default_privs' rights. */
@@ -315,6 +402,21 @@ static void deliver_mailbox(struct rcpt_state *s, const char *name)
 		}
 		p.uid = dp.uid;
 		p.gid = dp.gid;
+	}
+	if (*var_mailbox_command) {
+		/*
+		 * procmail, Dovecot's deliver ...: as the user, instead of a mailbox.
+		 * Unexpanded, as Postfix reads it: "$HOME" and the like are the
+		 * shell's, from the command's environment.
+		 */
+		const char *cmd = raw_param("mailbox_command");
+
+		if (s->verify)
+			local_result_set(&res, LOCAL_STAT_OK, "2.0.0", "delivers to command: %s", cmd);
+		else
+			local_deliver_command(&s->m, cmd, &p, &res);
+		note(s, &res);
+		return;
 	}
 	if (*var_home_mailbox) {
 		size_t len = strlen(var_home_mailbox);
@@ -350,7 +452,12 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 /* is_self - does address name the alias being expanded? */
 static bool is_self(const struct rcpt_state *s, const char *name, const char *addr)
 {
-	const char *at = strrchr(addr, '@');
+	const char *at;
+
+	/* "\\user" in a .forward or an alias: this user's mailbox, not expanded again. */
+	if (*addr == '\\')
+		addr++;
+	at = strrchr(addr, '@');
 	size_t lp_len = at ? (size_t)(at - addr) : strlen(addr);
 
 	if (strlen(name) != lp_len || strncasecmp(addr, name, lp_len) != 0)
@@ -397,7 +504,7 @@ static void include(struct rcpt_state *s, const char *name, const char *path,
 		return;
 	}
 	content = buf_create(1024);
-	if (local_read_include(&s->m, path, p, content, &uid, &res) < 0) {
+	if (local_read_include(&s->m, path, p, content, &uid, &res) != 0) {
 		note(s, &res);
 		buf_free(&content);
 		return;
@@ -422,7 +529,7 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 	struct local_dest_list list = {0};
 	struct local_result res;
 	const char *error;
-	bool from_file = strcmp(class, "include") == 0;
+	bool from_file = strcmp(class, "include") == 0 || strcmp(class, "forward") == 0;
 
 	if (local_alias_parse(value, from_file, &list, &error) < 0) {
 		struct buf esc;
@@ -441,21 +548,24 @@ static void expand(struct rcpt_state *s, const char *name, const char *value,
 		if (!once(s, dest))
 			continue;
 		switch (dest->kind) {
-		case LOCAL_DEST_ADDRESS:
+		case LOCAL_DEST_ADDRESS: {
+			const char *addr = dest->text + (dest->text[0] == '\\');
+
 			if (is_self(s, name, dest->text)) {
 				deliver_mailbox(s, s->m.user);
 			} else if (s->delim && *s->m.extension && strcmp(name, s->localpart) != 0) {
 				/* Matched without the extension: pass it on (Postfix default). */
-				char *ext = add_extension(dest->text, s->delim, s->m.extension);
+				char *ext = add_extension(addr, s->delim, s->m.extension);
 
 				argv_add(s->forward, ext, (char *)NULL);
 				free(ext);
 				s->destinations++;
 			} else {
-				argv_add(s->forward, dest->text, (char *)NULL);
+				argv_add(s->forward, addr, (char *)NULL);
 				s->destinations++;
 			}
 			break;
+		}
 		case LOCAL_DEST_COMMAND:
 			if (!str_list_match(var_allow_mail_to_commands, class)) {
 				local_result_set(&res, LOCAL_STAT_BOUNCE, "5.7.1",
@@ -518,6 +628,101 @@ static int lookup_alias(const char *key, const char **value_r, uid_t *owner_r)
 			return rc;
 	}
 	return MAPS_NOTFOUND;
+}
+
+/* ---- .forward ---- */
+
+/*
+ * try_forward - the user's .forward (the first forward_path entry that
+ * exists), read as the user and expanded with the user's rights in class
+ * "forward"; true when one was used.  An empty one (only comments) is
+ * ignored, as Postfix ignores it.  A file the user does not own (nor root)
+ * is ignored with a warning: somebody else could redirect the mail.
+ */
+static bool try_forward(struct rcpt_state *s, const struct local_privs *user)
+{
+	const char *list = raw_param("forward_path");
+	struct argv *paths;
+	struct local_privs rights;
+	struct local_result res;
+	bool used = false;
+
+	if (list == NULL || *list == 0)
+		return false;
+	/* Root's .forward runs with default_privs' rights, as root's mailbox is written. */
+	rights = *user;
+	if (user->uid == 0 && geteuid() == 0 && owner_privs(0, &rights, &res) < 0) {
+		note(s, &res);
+		return true;
+	}
+	paths = argv_split(list, ", \t\r\n");
+	for (size_t i = 0; i < paths->argc && !used; i++) {
+		char *path = expand_vars(s, paths->argv[i], user), *key;
+		struct local_dest_list dests = {0};
+		struct buf *content;
+		const char *error;
+		uid_t owner;
+		int r;
+
+		key = xasprintf("forward:%s", path);
+		if (*path != '/' || htable_find(s->seen, key)) {
+			free(key);
+			free(path);
+			continue;
+		}
+		htable_enter(s->seen, key, s);
+		free(key);
+		content = buf_create(256);
+		r = local_read_include(&s->m, path, &rights, content, &owner, &res);
+		if (r == LOCAL_INCLUDE_MISSING) {
+			/* Not there: the next entry. */
+		} else if (r < 0) {
+			note(s, &res);
+			used = true;
+		} else if (owner != user->uid && owner != 0) {
+			msg_warn("%s: %s is owned by uid %lu, not by %s; ignored",
+				 s->m.d->req->queue_id, path, (unsigned long)owner, user->name);
+		} else if (local_alias_parse(buf_str(content), 1, &dests, &error) == 0
+			   && dests.count == 0) {
+			/* Empty: as if there were none. */
+		} else {
+			expand(s, s->m.user, buf_str(content), &rights, "forward", 0);
+			used = true;
+		}
+		local_dest_list_deinit(&dests);
+		buf_free(&content);
+		free(path);
+	}
+	argv_free(&paths);
+	return used;
+}
+
+/*
+ * deliver_user - a recipient that is no alias: local_recipient_maps (an
+ * unknown one goes to luser_relay or bounces 5.1.1), the user's .forward
+ * (system users), then the mailbox.
+ */
+static void deliver_user(struct rcpt_state *s)
+{
+	struct local_result res;
+	struct local_privs p;
+	const char *error;
+	int known = local_recipient_find(s->m.recipient, &error);
+
+	if (known < 0) {
+		msg_warn("%s: local_recipient_maps: %s", s->m.d->req->queue_id, error);
+		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.0", "lookup table not available");
+		note(s, &res);
+		return;
+	}
+	if (known == 0) {
+		unknown_user(s, s->m.user);
+		return;
+	}
+	if (mailbox_base == NULL && local_privs_from_name(s->m.user, &p) == 0
+	    && try_forward(s, &p))
+		return;
+	deliver_mailbox(s, s->m.user);
 }
 
 /* ---- recipients ---- */
@@ -597,6 +802,7 @@ static int deliver_rcpt(struct agent_delivery *d, size_t i, const char *headers,
 	s.m.domain = at ? at + 1 : "";
 	s.localpart = str_lower(at ? xstrndup(r->address, (size_t)(at - r->address))
 				: xstrdup(r->address));
+	s.m.localpart = s.localpart;
 	ext = split_addr_ext(s.localpart, var_recipient_delimiter);
 	user = xstrndup(s.localpart, ext);
 	s.m.user = user;
@@ -618,12 +824,29 @@ static int deliver_rcpt(struct agent_delivery *d, size_t i, const char *headers,
 		local_result_set(&res, LOCAL_STAT_DEFER, "4.3.0", "lookup table not available");
 		note(&s, &res);
 	} else if (arc == MAPS_FOUND) {
+		/*
+		 * owner-NAME in the aliases: the expansion of NAME goes out with
+		 * owner-NAME as its sender, so that its bounces reach the list's
+		 * owner, not the poster (Postfix's owner_request_special).
+		 */
+		if (var_owner_request_special && strncmp(name, "owner-", 6) != 0) {
+			char *okey = xasprintf("owner-%s", name);
+			const char *ovalue;
+			uid_t oowner;
+
+			if (lookup_alias(okey, &ovalue, &oowner) == MAPS_FOUND) {
+				s.owner = xasprintf("%s@%s", okey, *s.m.domain ? s.m.domain
+						    : var_myorigin);
+				s.m.sender = s.owner;
+			}
+			free(okey);
+		}
 		if (owner_privs(owner, &p, &res) < 0)
 			note(&s, &res);
 		else
 			expand(&s, name, value, &p, "alias", 0);
 	} else {
-		deliver_mailbox(&s, user);
+		deliver_user(&s);
 	}
 	rc = report(&s);
 
@@ -631,6 +854,7 @@ static int deliver_rcpt(struct agent_delivery *d, size_t i, const char *headers,
 	argv_free(&s.forward);
 	buf_free(&s.done);
 	free(s.localpart);
+	free(s.owner);
 	free(user);
 	return rc;
 }
@@ -682,6 +906,17 @@ static int local_deliver(struct agent_delivery *d)
 		agent_defer_pending(d, &dsn, d->service);
 		buf_free(&h.text);
 		return 0;
+	}
+	/* A rebuilt alias table is used from this request on (the agent also
+	 * exits after it: agent_server's table check). */
+	for (size_t i = 0; aliases_open && i < alias_table_count; i++) {
+		if (maps_changed(alias_tables[i].maps)) {
+			for (size_t j = 0; j < alias_table_count; j++)
+				maps_free(&alias_tables[j].maps);
+			XFREE(alias_tables);
+			alias_table_count = 0;
+			aliases_open = false;
+		}
 	}
 	if (!aliases_open && *var_alias_maps && open_aliases() < 0) {
 		/* The warning says which table and why (missing file, bad line). */

@@ -45,8 +45,11 @@ struct local_msg {
 	const char *recipient;		/* its address (Delivered-To:) */
 	const char *orig_rcpt;		/* original recipient, never "" */
 	const char *user;		/* local part, lower case, no extension */
+	const char *localpart;		/* local part, lower case, with extension */
 	const char *extension;		/* "" when none */
 	const char *domain;		/* "" when none */
+	const char *sender;		/* forwarded copies' sender; NULL: the request's
+					 * (owner-listname for a list with an owner) */
 };
 
 /* local_result_set - fill a result (reason printf-style). */
@@ -69,8 +72,10 @@ void local_deliver_command(const struct local_msg *m, const char *command,
 			   const struct local_privs *p, struct local_result *res);
 /*
  * local_read_include - read an :include: file as p (at most 1 MiB) into
- * out; *owner_r gets the file's owner.  0, or -1 with *res filled in.
+ * out; *owner_r gets the file's owner.  0, LOCAL_INCLUDE_MISSING when the
+ * file does not exist (*res says so, as a bounce), or -1 with *res filled in.
  */
+#define LOCAL_INCLUDE_MISSING	1	/* local_read_include: no such file */
 int local_read_include(const struct local_msg *m, const char *path,
 		       const struct local_privs *p, struct buf *out,
 		       uid_t *owner_r, struct local_result *res);

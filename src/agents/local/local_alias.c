@@ -129,13 +129,27 @@ static int classify(const char *token, struct local_dest_list *out, const char *
 		}
 		add(out, LOCAL_DEST_INCLUDE, text);
 	} else {
-		/* An address, quoted or not; a quoted one keeps its quotes for the parser. */
+		/*
+		 * An address, quoted or not; a quoted one keeps its quotes for the
+		 * parser.  "\\user" (no further aliasing: the user's mailbox) keeps
+		 * its backslash in the destination.
+		 */
+		bool noalias = *token == '\\';
+
 		addr = NULL;
+		if (noalias)
+			token++;
 		if (addr_unquote(token, &addr, &err) < 0 || *addr == 0) {
 			*error_r = addr ? "empty address" : err;
 			free(addr);
 			free(inner);
 			return -1;
+		}
+		if (noalias) {
+			char *marked = xasprintf("\\%s", addr);
+
+			free(addr);
+			addr = marked;
 		}
 		add(out, LOCAL_DEST_ADDRESS, addr);
 	}

@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 enum local_dest_kind {
-	LOCAL_DEST_ADDRESS,	/* text: address in internal form */
+	LOCAL_DEST_ADDRESS,	/* text: address in internal form ("\\user": no aliasing) */
 	LOCAL_DEST_COMMAND,	/* text: the command after "|" */
 	LOCAL_DEST_FILE,	/* text: absolute path */
 	LOCAL_DEST_INCLUDE,	/* text: absolute path of the include file */

@@ -608,7 +608,7 @@ void local_deliver_command(const struct local_msg *m, const char *command,
 	SETENV("SENDER", m->d->req->sender);
 	SETENV("RECIPIENT", m->recipient);
 	SETENV("ORIGINAL_RECIPIENT", m->orig_rcpt);
-	SETENV("LOCAL", m->user);
+	SETENV("LOCAL", m->localpart ? m->localpart : m->user);
 	SETENV("EXTENSION", m->extension);
 	SETENV("DOMAIN", m->domain);
 	SETENV("ENVID", m->d->req->envid ? m->d->req->envid : "");
@@ -708,6 +708,9 @@ int local_read_include(const struct local_msg *m, const char *path,
 
 	run_child(m, p, RUN_DROP, include_child, (void *)path, what, res, out);
 	free(what);
+	if (res->stat == LOCAL_STAT_BOUNCE && strcmp(res->status, "5.3.0") == 0
+	    && str_has_suffix(res->reason, strerror(ENOENT)))
+		return LOCAL_INCLUDE_MISSING;
 	if (res->stat != LOCAL_STAT_OK)
 		return -1;
 	*owner_r = (uid_t)strtoul(res->reason, NULL, 10);
@@ -746,7 +749,7 @@ static void forward_child(void *ctx, struct local_result *res, struct buf *extra
 		local_result_set(res, LOCAL_STAT_DEFER, "4.3.0", "cannot forward: %s", error);
 		return;
 	}
-	cleanup_set_sender(j->c, req->sender);
+	cleanup_set_sender(j->c, m->sender ? m->sender : req->sender);
 	cleanup_set_dsn(j->c, req->envid, req->ret);
 	if (req->flags & DEL_REQ_FLAG_TRACE)
 		cleanup_set_qflags(j->c, QF_FLAG_TRACE_VERBOSE);

@@ -18,9 +18,16 @@
  * Address rewriting (canonical, masquerade, virtual, bcc) is in
  * cleanup_rewrite.c, applied as the sender and recipients arrive.
  *
- * It does not: rewrite header addresses, run header or
- * body checks, send bounces (a refused message is the producer's to report:
- * sendmail says it on stderr, pickup logs it), or wait for the qmgr.
+ * Header and body checks (cleanup_checks.c) see every header field and
+ * body line as cleanup_stream.c passes them; what they decide for the
+ * whole message (reject, hold, discard, redirect, filter) is carried out
+ * by cleanup_close().
+ *
+ * It does not: rewrite header addresses, send bounces itself (a refused
+ * message is the producer's to report: smtpd replies, sendmail says it on
+ * stderr; with CLEANUP_FLAG_RETURN it is queued with its recipients done
+ * and their bounce records written, and the queue manager has the bounce
+ * service return it), or wait for the qmgr.
  *
  * DIAGNOSTICS: refusals and I/O errors are returned by cleanup_close() with
  * an RFC 3463 status in front; the only log lines are the two success lines
@@ -37,13 +44,16 @@
 #include <unistd.h>
 
 #include "global/addr.h"
+#include "global/bounce_append.h"
 #include "global/cleanup/cleanup.h"
+#include "global/cleanup/cleanup_checks.h"
 #include "global/cleanup/cleanup_rewrite.h"
 #include "global/cleanup/cleanup_stream.h"
 #include "global/mail_flow.h"
 #include "global/params.h"
 #include "global/queue_file.h"
 #include "global/rfc822.h"
+#include "global/status_log.h"
 #include "global/trigger.h"
 #include "util/argv.h"
 #include "util/buf.h"
@@ -78,6 +88,7 @@ struct cleanup {
 	char *orig_id;			/* requeued message's old ID, for the log */
 	char *queue_id;			/* commit under this ID (pickup) */
 	char *received;			/* Received: text of the producer (smtpd) */
+	char *origin, *proto, *helo;	/* the client, for content check logs */
 
 	/* recipients */
 	struct cleanup_rcpt *rcpts;
@@ -91,6 +102,7 @@ struct cleanup {
 
 	/* text */
 	char *msgid;			/* Message-ID for the log (added or found) */
+	struct cleanup_verdict verdict;	/* what content checks decided */
 };
 
 /* qualify - addr with @myorigin when it has no domain, and .$mydomain
@@ -246,6 +258,19 @@ void cleanup_set_received(struct cleanup *c, const char *header)
 	check_envelope_open(c, "cleanup_set_received");
 	free(c->received);
 	c->received = xstrdup(header);
+}
+
+/* cleanup_set_origin - the client, for content check log lines */
+void cleanup_set_origin(struct cleanup *c, const char *origin, const char *proto,
+			const char *helo)
+{
+	check_envelope_open(c, "cleanup_set_origin");
+	free(c->origin);
+	free(c->proto);
+	free(c->helo);
+	c->origin = origin && *origin ? xstrdup(origin) : NULL;
+	c->proto = proto && *proto ? xstrdup(proto) : NULL;
+	c->helo = helo && *helo ? xstrdup(helo) : NULL;
 }
 
 /* cleanup_set_orig_id - old queue ID of requeued mail */
@@ -491,24 +516,71 @@ static void add_missing_headers(struct cleanup_stream *s, void *ctx)
 	buf_deinit(&b);
 }
 
+/* check_queue_id - the queue ID for a content check log line */
+static const char *check_queue_id(void *ctx)
+{
+	static char id[QUEUE_ID_SIZE];
+	struct cleanup *c = ctx;
+
+	if (cleanup_reserve_id(c, id) < 0)
+		snprintf(id, sizeof(id), "NOQUEUE");
+	return id;
+}
+
+/* check_line - a header field or body line through the content checks */
+static bool check_line(struct cleanup_stream *s, int cls, struct buf *text, void *ctx)
+{
+	struct cleanup *c = ctx;
+	struct cleanup_checks_log lg = {
+		.queue_id = check_queue_id, .ctx = c, .origin = c->origin, .sender = c->sender,
+		.rcpt = c->rcpt_count ? c->rcpts[0].address : NULL, .proto = c->proto,
+		.helo = c->helo,
+	};
+
+	return cleanup_checks_apply(&c->verdict, cls, text, s, &lg);
+}
+
+/* fill_envelope - the envelope of the queue file from what was set */
+static void fill_envelope(struct cleanup *c, struct qf_envelope *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->arrival_time = c->arrival;
+	env->sender = c->sender;
+	env->envid = c->envid ? c->envid : "";
+	env->ret = c->ret;
+	env->flags = c->qflags | ((c->flags & CLEANUP_FLAG_BOUNCE) ? QF_FLAG_BOUNCE : 0);
+	if (var_delay_warning_time > 0 && *c->sender != 0)
+		env->warn_time = (long)c->arrival + var_delay_warning_time;
+	env->attrs = c->attrs->argv;
+}
+
+/* set_filter - the filter= attribute (replacing any) */
+static void set_filter(struct cleanup *c, const char *filter)
+{
+	char *pair = xasprintf("filter=%s", filter);
+
+	for (size_t i = 0; i < c->attrs->argc; i++) {
+		if (strncmp(c->attrs->argv[i], "filter=", 7) == 0) {
+			free(c->attrs->argv[i]);
+			c->attrs->argv[i] = pair;
+			return;
+		}
+	}
+	argv_add(c->attrs, pair, (char *)NULL);
+	free(pair);
+}
+
 /* start - write the envelope and our Received: line; set up the filter */
 static void start(struct cleanup *c)
 {
 	struct qf_envelope env;
 	struct buf b;
+	bool checks;
 
 	if (c->sender == NULL)
 		msg_panic("cleanup: message without cleanup_set_sender()");
 	c->started = true;
 
-	memset(&env, 0, sizeof(env));
-	env.arrival_time = c->arrival;
-	env.sender = c->sender;
-	env.envid = c->envid ? c->envid : "";
-	env.ret = c->ret;
-	env.flags = c->qflags | ((c->flags & CLEANUP_FLAG_BOUNCE) ? QF_FLAG_BOUNCE : 0);
-	if (var_delay_warning_time > 0 && *c->sender != 0)
-		env.warn_time = (long)c->arrival + var_delay_warning_time;
 	/* content_filter: the queue manager sends the whole message there. */
 	if (var_content_filter && *var_content_filter) {
 		bool have = false;
@@ -516,14 +588,10 @@ static void start(struct cleanup *c)
 		for (size_t i = 0; i < c->attrs->argc; i++)
 			if (strncmp(c->attrs->argv[i], "filter=", 7) == 0)
 				have = true;
-		if (!have) {
-			char *pair = xasprintf("filter=%s", var_content_filter);
-
-			argv_add(c->attrs, pair, (char *)NULL);
-			free(pair);
-		}
+		if (!have)
+			set_filter(c, var_content_filter);
 	}
-	env.attrs = c->attrs->argv;
+	fill_envelope(c, &env);
 	qf_put_envelope(c->writer, &env);
 
 	/*
@@ -545,12 +613,18 @@ static void start(struct cleanup *c)
 	qf_put_content(c->writer, b.data, b.len);
 	buf_deinit(&b);
 
+	/* Content checks: not for delivery status reports (as Postfix). */
+	checks = !(c->flags & CLEANUP_FLAG_BOUNCE) && cleanup_checks_configured();
 	c->stream = cleanup_stream_create(((c->flags & CLEANUP_FLAG_EXTRACT)
 					   ? CLEANUP_STREAM_EXTRACT : 0)
 					  | (var_cleanup_replace_stray_cr_lf
-					     ? CLEANUP_STREAM_STRAY_CR : 0),
+					     ? CLEANUP_STREAM_STRAY_CR : 0)
+					  | (checks ? CLEANUP_STREAM_CHECKS : 0),
 					  var_header_size_limit, var_message_size_limit,
 					  stream_out, add_missing_headers, c);
+	if (checks)
+		cleanup_stream_set_checks(c->stream, check_line, var_line_length_limit,
+					  var_body_checks_size_limit);
 }
 
 /* cleanup_write - message text */
@@ -583,6 +657,10 @@ static void cleanup_free(struct cleanup **cp)
 	free(c->orig_id);
 	free(c->queue_id);
 	free(c->received);
+	free(c->origin);
+	free(c->proto);
+	free(c->helo);
+	cleanup_verdict_free(&c->verdict);
 	free(c->too_many);
 	free(c->rewrite_err);
 	argv_free(&c->bccs);
@@ -607,12 +685,128 @@ static int refuse(struct cleanup **cp, const char *why, const char **error_r)
 	return -1;
 }
 
+/*
+ * return_to_sender - CLEANUP_FLAG_RETURN: a permanent refusal becomes a
+ * bounce.  The message is queued with every recipient done and a bounce/
+ * record for each (written before the commit, so the queue manager, which
+ * sees a message with nothing left to deliver, finds them and has the
+ * bounce service send the report).  Under soft_bounce the refusal stays a
+ * temporary one (the producer tries again).
+ */
+static int return_to_sender(struct cleanup **cp, const char *why, char id_r[QUEUE_ID_SIZE],
+			    const char **error_r)
+{
+	static char out[600];
+	struct cleanup *c = *cp;
+	struct rcpt_status st;
+	struct bounce_append_log lg = {0};
+	const char *text = why + strcspn(why, " "), *err;
+	char id[QUEUE_ID_SIZE];
+	long *offsets;
+	int rc = 0;
+
+	if (var_soft_bounce) {
+		snprintf(out, sizeof(out), "4%s", why + 1);
+		return refuse(cp, out, error_r);
+	}
+	if (cleanup_reserve_id(c, id) < 0)
+		return refuse(cp, "4.3.0 queue file write error: cannot reserve a queue ID",
+			      error_r);
+	memset(&st, 0, sizeof(st));
+	memcpy(st.dsn.status, why, (size_t)(text - why) < 15 ? (size_t)(text - why) : 15);
+	if (!dsn_status_valid(st.dsn.status))
+		snprintf(st.dsn.status, sizeof(st.dsn.status), "5.0.0");
+	st.dsn.reason = *text ? text + 1 : why;
+	st.dsn.action = "failed";
+	st.time = wall_time();
+	lg.delay = st.time - c->arrival;
+
+	offsets = xcalloc(c->rcpt_count, sizeof(*offsets));
+	for (size_t i = 0; i < c->rcpt_count; i++)
+		offsets[i] = qf_add_done_rcpt(c->writer, c->rcpts[i].address, c->rcpts[i].orig_rcpt,
+					      c->rcpts[i].dsn_orcpt, c->rcpts[i].notify);
+	for (size_t i = 0; i < c->rcpt_count && rc == 0; i++) {
+		st.recipient = c->rcpts[i].address;
+		st.orig_rcpt = c->rcpts[i].orig_rcpt ? c->rcpts[i].orig_rcpt : "";
+		st.dsn_orcpt = c->rcpts[i].dsn_orcpt ? c->rcpts[i].dsn_orcpt : "";
+		st.notify = c->rcpts[i].notify;
+		st.offset = offsets[i];
+		if (st.offset < 0 || bounce_append(id, &st, (c->qflags & QF_FLAG_TRACE_VERBOSE) != 0,
+						   &lg, &err) < 0)
+			rc = -1;
+	}
+	free(offsets);
+	if (c->queue_id)
+		qf_set_id(c->writer, c->queue_id);
+	if (rc < 0 || qf_commit(&c->writer, id, &err) < 0) {
+		(void)status_log_remove(c->queue_dir, STATUS_LOG_BOUNCE, id);
+		(void)status_log_remove(c->queue_dir, STATUS_LOG_TRACE, id);
+		snprintf(out, sizeof(out), "4.3.0 cannot return the message to its sender: %s",
+			 rc < 0 ? "bounce log write error" : err);
+		*error_r = out;
+		if (c->writer)
+			qf_abort(&c->writer);
+		cleanup_free(cp);
+		return -1;
+	}
+	return 0;
+}
+
+/* refuse_or_return - a refusal; permanent ones bounce with CLEANUP_FLAG_RETURN */
+static int refuse_or_return(struct cleanup **cp, const char *why, char id_r[QUEUE_ID_SIZE],
+			    const char **error_r, bool *returned_r)
+{
+	struct cleanup *c = *cp;
+
+	if ((c->flags & CLEANUP_FLAG_RETURN) && why[0] == '5' && c->rcpt_count > 0) {
+		*returned_r = true;
+		return return_to_sender(cp, why, id_r, error_r);
+	}
+	return refuse(cp, why, error_r);
+}
+
+/* apply_verdict - REDIRECT and BCC of the content checks */
+static void apply_verdict(struct cleanup *c)
+{
+	struct cleanup_verdict *v = &c->verdict;
+
+	/* REDIRECT: one address for every recipient, each keeping its original. */
+	if (v->redirect) {
+		struct cleanup_rcpt *old = c->rcpts;
+		size_t n = c->rcpt_count;
+		char *q = qualify(v->redirect);
+
+		c->rcpts = NULL;
+		c->rcpt_count = c->rcpt_cap = 0;
+		c->rcpt_bytes = 0;
+		htable_free(&c->dups, NULL);
+		c->dups = htable_create(16);
+		for (size_t i = 0; i < n; i++) {
+			(void)add_rcpt(c, q, old[i].orig_rcpt ? old[i].orig_rcpt : old[i].address,
+				       old[i].dsn_orcpt, old[i].notify);
+			free(old[i].address);
+			free(old[i].orig_rcpt);
+			free(old[i].dsn_orcpt);
+		}
+		free(old);
+		free(q);
+	}
+	for (size_t i = 0; v->bcc && i < v->bcc->argc && !c->too_many; i++) {
+		char *q = qualify(v->bcc->argv[i]);
+
+		(void)process_rcpt(c, q, NULL, NULL, 0, true);
+		free(q);
+	}
+}
+
 /* cleanup_close - finish, commit, log, trigger */
 int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **error_r)
 {
 	static char why[600];
 	struct cleanup *c = *cp;
 	const struct cleanup_stream_info *info;
+	const char *refusal = NULL;
+	bool returned = false;
 	struct buf esc;
 	const char *err;
 	char id[QUEUE_ID_SIZE];
@@ -622,13 +816,6 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 	cleanup_stream_finish(c->stream);
 	info = cleanup_stream_info(c->stream);
 
-	/* Refusals, in Postfix's order of precedence. */
-	if (info->too_big)
-		return refuse(cp, "5.3.4 message size exceeds fixed limit", error_r);
-	if (var_hopcount_limit > 0 && info->received >= var_hopcount_limit)
-		return refuse(cp, "5.4.6 too many hops", error_r);
-	if (c->bad_rcpt)
-		return refuse(cp, "5.1.3 malformed recipient address", error_r);
 	if (c->flags & CLEANUP_FLAG_EXTRACT) {
 		for (size_t i = 0; i < info->rcpts->argc && !c->too_many; i++) {
 			char *q = qualify(info->rcpts->argv[i]);
@@ -637,6 +824,23 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 			free(q);
 		}
 	}
+
+	/* Refusals, in Postfix's order of precedence. */
+	if (info->too_big)
+		refusal = "5.3.4 message size exceeds fixed limit";
+	else if (var_hopcount_limit > 0 && info->received >= var_hopcount_limit)
+		refusal = "5.4.6 too many hops";
+	else if (c->bad_rcpt)
+		refusal = "5.1.3 malformed recipient address";
+	else if (c->verdict.error)
+		refusal = snprintf(why, sizeof(why), "%s", c->verdict.error) > 0 ? why : "";
+	if (refusal) {
+		if (refuse_or_return(cp, refusal, id_r, error_r, &returned) < 0)
+			return -1;
+		goto accepted;
+	}
+	apply_verdict(c);
+
 	/* Automatic BCC: sender_bcc_maps, recipient_bcc_maps, always_bcc (not
 	 * for delivery status reports, as Postfix). */
 	if (!(c->flags & CLEANUP_FLAG_BOUNCE) && c->rcpt_count > 0 && !c->too_many) {
@@ -662,12 +866,37 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 		snprintf(why, sizeof(why), "%s", c->rewrite_err);
 		return refuse(cp, why, error_r);
 	}
+	/* Over the envelope caps: refused, never returned (a bounce listing
+	 * the first cleanup_recipient_limit recipients helps nobody). */
 	if (c->too_many) {
 		snprintf(why, sizeof(why), "%s", c->too_many);
 		return refuse(cp, why, error_r);
 	}
 	if (c->rcpt_count == 0)
 		return refuse(cp, "5.1.3 no recipients specified", error_r);
+
+	/* DISCARD: the producer is told "accepted"; nothing is queued. */
+	if (c->verdict.discard) {
+		if (cleanup_reserve_id(c, id) < 0)
+			snprintf(id, sizeof(id), "NOQUEUE");
+		memcpy(id_r, id, QUEUE_ID_SIZE);
+		cleanup_abort(cp);
+		return 0;
+	}
+	/* FILTER chosen after the envelope was written: write it again. */
+	if (c->verdict.filter) {
+		struct qf_envelope env;
+
+		set_filter(c, c->verdict.filter);
+		fill_envelope(c, &env);
+		if (qf_rewrite_envelope(c->writer, &env) < 0) {
+			snprintf(why, sizeof(why), "4.3.0 queue file write error: %s",
+				 strerror(errno));
+			return refuse(cp, why, error_r);
+		}
+	}
+	if (c->verdict.hold)
+		qf_set_queue(c->writer, "hold");
 
 	for (size_t i = 0; i < c->rcpt_count; i++)
 		qf_add_rcpt(c->writer, c->rcpts[i].address, c->rcpts[i].orig_rcpt,
@@ -680,6 +909,10 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 		cleanup_free(cp);
 		return -1;
 	}
+accepted:
+	c = *cp;
+	if (returned)
+		snprintf(id, sizeof(id), "%s", c->queue_id);
 	memcpy(id_r, id, QUEUE_ID_SIZE);
 
 	/* The accepted message, in Postfix's words. */
@@ -694,7 +927,8 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 		 log_escape(&esc, c->msgid ? c->msgid : info->msgid ? info->msgid : ""));
 	buf_deinit(&esc);
 
-	if (trigger_send(c->queue_dir, TRIGGER_QMGR, TRIGGER_REQ_SCAN_INCOMING, 1, &err) < 0)
+	if (!c->verdict.hold
+	    && trigger_send(c->queue_dir, TRIGGER_QMGR, TRIGGER_REQ_SCAN_INCOMING, 1, &err) < 0)
 		msg_debug("%s: qmgr trigger: %s", id, err);
 	cleanup_free(cp);
 	return 0;

@@ -34,6 +34,13 @@
  *   - the sender too is qualified with @$myorigin;
  *   - envelope addresses are rewritten (canonical_maps, masquerade_domains,
  *     virtual_alias_maps, automatic BCC: docs/REWRITE.md, cleanup_rewrite.h);
+ *   - header_checks, mime_header_checks, nested_header_checks and
+ *     body_checks act on each line (cleanup_checks.h), not on delivery
+ *     status reports; their message-level decisions are carried out at
+ *     close: REJECT/DEFER refuse ("5.7.1 ..."/"4.7.1 ..."), DISCARD
+ *     succeeds without queueing anything (the ID is reported all the same),
+ *     HOLD commits into hold/, REDIRECT replaces every recipient, FILTER
+ *     sets the message's content filter;
  *   - with cleanup_replace_stray_cr_lf (default yes), each CR that is not
  *     part of a CR LF line end becomes a space (every LF is a line end
  *     here: the message is stored with LF line ends and sent with CR LF),
@@ -49,7 +56,8 @@
  *   "5.5.3 too many recipients ..."                (cleanup_recipient_limit)
  *   "5.3.4 envelope size exceeds ..."              (cleanup_envelope_size_limit)
  *   "4.3.0 ..."                                    (queue file I/O)
- *   "4.3.0 lookup table not available"             (a rewriting table failed)
+ *   "4.3.0 lookup table not available"             (a rewriting or check table failed)
+ *   "5.7.1 text", "4.7.1 text"                     (content check REJECT, DEFER)
  *   "5.4.6 virtual alias expansion of ..."         (expansion limits)
  *
  * On success cleanup_close() logs, Postfix style,
@@ -79,6 +87,16 @@ struct cleanup;
 
 #define CLEANUP_FLAG_EXTRACT	(1 << 0)	/* recipients from To/Cc/Bcc (sendmail -t) */
 #define CLEANUP_FLAG_BOUNCE	(1 << 1)	/* a delivery status report: QF_FLAG_BOUNCE */
+/*
+ * CLEANUP_FLAG_RETURN - a permanent refusal (5.x.x: content check REJECT,
+ * too big, too many hops, a malformed recipient; not the envelope caps) of
+ * a message that has recipients is returned
+ * to the sender as a bounce, as Postfix's cleanup does for pickup: the
+ * message is queued with every recipient done and a bounce/ record for
+ * each ("ID: to=<r>, relay=none, ..., dsn=5.7.1, status=bounced (text)"),
+ * and cleanup_close() succeeds.  Without it the producer is told.
+ */
+#define CLEANUP_FLAG_RETURN	(1 << 2)
 
 /* cleanup_open - start a message in queue_dir/incoming.  NULL with *error_r
  * (static; "4.3.0 ..." ) when the queue file cannot be created. */
@@ -120,6 +138,13 @@ int cleanup_reserve_id(struct cleanup *c, char id_r[QUEUE_ID_SIZE]);
  */
 void cleanup_set_received(struct cleanup *c, const char *header);
 void cleanup_set_orig_id(struct cleanup *c, const char *id);
+/*
+ * cleanup_set_origin - who submitted the message, for content check log
+ * lines: origin "host[addr]" (NULL: "local"), and the protocol and HELO
+ * name when there were (NULL: not logged).
+ */
+void cleanup_set_origin(struct cleanup *c, const char *origin, const char *proto,
+			const char *helo);
 
 /*
  * cleanup_add_rcpt - add a recipient (internal form; qualified with

@@ -19,7 +19,11 @@
  *
  * It does not write files, decide what is an error (cleanup and sendmail
  * judge the info), or add headers itself (the hdr_end callback does).
- * MIME is not parsed: only the primary header block is examined.
+ * MIME is followed only for content checks (CLEANUP_STREAM_CHECKS): then
+ * body bytes are cut into lines, multipart boundaries and message/rfc822
+ * parts are tracked (MIME_DEPTH levels at most; deeper ones are body
+ * text), and each part's header block is collected into fields as the
+ * primary one is.  Without checks the body is not looked at.
  *
  * DIAGNOSTICS: none; everything noteworthy is counted in the info.
  */
@@ -31,6 +35,7 @@
 #include "global/rfc822.h"
 #include "util/argv.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 
@@ -59,6 +64,20 @@ struct cleanup_stream {
 	bool any_output;
 	char last;			/* last byte written out */
 
+	/* Content checks (CLEANUP_STREAM_CHECKS). */
+	cleanup_stream_check_fn *check;
+	size_t line_limit;		/* body lines are shown in pieces this long */
+	long body_limit;		/* checked bytes per body part; 0: all */
+	struct buf bline;		/* the body line being read */
+	bool mid_line;			/* bline continues a piece already shown */
+	struct buf pfield;		/* the part header field being collected */
+	bool part_headers;		/* reading the header block of a part */
+	int part_class;			/* the class of its non-Content-* fields */
+	struct argv *boundaries;	/* open multipart boundaries, innermost last */
+	char *pending_boundary;		/* of the header block being read */
+	bool pending_rfc822;		/* its Content-Type is message/rfc822 */
+	long part_bytes;		/* body bytes of the current part so far */
+
 	struct argv *resent_rcpts;	/* EXTRACT: from Resent-To/Cc/Bcc */
 	bool saw_resent_rcpt;
 	struct cleanup_stream_info info;
@@ -85,7 +104,21 @@ struct cleanup_stream *cleanup_stream_create(int flags, long header_size_limit,
 	buf_init(&s->scratch, 256);
 	s->info.rcpts = argv_create();
 	s->resent_rcpts = argv_create();
+	buf_init(&s->bline, 0);
+	buf_init(&s->pfield, 0);
+	s->boundaries = argv_create();
 	return s;
+}
+
+/* cleanup_stream_set_checks - the content check callback */
+void cleanup_stream_set_checks(struct cleanup_stream *s, cleanup_stream_check_fn *fn,
+			       long line_limit, long body_limit)
+{
+	if (!(s->flags & CLEANUP_STREAM_CHECKS) || (s->flags & CLEANUP_STREAM_DOT_EOF))
+		msg_panic("cleanup_stream_set_checks: stream not made for checks");
+	s->check = fn;
+	s->line_limit = line_limit > 80 ? (size_t)line_limit : 80;
+	s->body_limit = body_limit;
 }
 
 /* cleanup_stream_free - release */
@@ -100,6 +133,10 @@ void cleanup_stream_free(struct cleanup_stream **sp)
 	buf_deinit(&s->scratch);
 	argv_free(&s->info.rcpts);
 	argv_free(&s->resent_rcpts);
+	buf_deinit(&s->bline);
+	buf_deinit(&s->pfield);
+	argv_free(&s->boundaries);
+	free(s->pending_boundary);
 	free(s->info.msgid);
 	free(s);
 	*sp = NULL;
@@ -153,6 +190,63 @@ static void extract(struct cleanup_stream *s, struct argv *list)
 	}
 }
 
+#define MIME_DEPTH	20		/* nested multiparts followed, at most */
+#define BOUNDARY_MAX	200		/* RFC 2046 allows 70 */
+
+/* is_content - a Content-* field (mime_header_checks) */
+static bool is_content(const char *f, size_t name_len)
+{
+	return name_len > 8 && strncasecmp(f, "Content-", 8) == 0;
+}
+
+/* note_content_type - remember what a Content-Type value says about the body */
+static void note_content_type(struct cleanup_stream *s, const char *v)
+{
+	const char *p, *e;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (strncasecmp(v, "message/rfc822", 14) == 0) {
+		s->pending_rfc822 = true;
+		return;
+	}
+	if (strncasecmp(v, "multipart/", 10) != 0)
+		return;
+	for (p = v; *p; p++) {
+		if (strncasecmp(p, "boundary=", 9) != 0 || (p > v && p[-1] != ';' && p[-1] != ' '
+							    && p[-1] != '\t'))
+			continue;
+		p += 9;
+		if (*p == '"')
+			e = strchr(++p, '"');
+		else
+			e = p + strcspn(p, "; \t");
+		if (e == NULL || e == p || e - p > BOUNDARY_MAX)
+			return;
+		free(s->pending_boundary);
+		s->pending_boundary = xstrndup(p, (size_t)(e - p));
+		return;
+	}
+}
+
+/* mime_enter_body - a header block ended: what its body is */
+static void mime_enter_body(struct cleanup_stream *s)
+{
+	if (s->pending_boundary) {
+		if (s->boundaries->argc < MIME_DEPTH)
+			argv_add(s->boundaries, s->pending_boundary, (char *)NULL);
+		free(s->pending_boundary);
+		s->pending_boundary = NULL;
+	}
+	s->part_bytes = 0;
+	if (s->pending_rfc822) {
+		/* The body of an attached message starts with its headers. */
+		s->pending_rfc822 = false;
+		s->part_headers = true;
+		s->part_class = CLEANUP_HDR_NESTED;
+	}
+}
+
 /* process_field - look at one complete header field, then write it out */
 static void process_field(struct cleanup_stream *s)
 {
@@ -161,6 +255,18 @@ static void process_field(struct cleanup_stream *s)
 	bool extracting = (s->flags & CLEANUP_STREAM_EXTRACT) != 0;
 	bool drop = false;
 
+	/* Content checks see the field first; what they leave is looked at. */
+	if (s->check) {
+		if (!s->check(s, is_content(f, n) ? CLEANUP_HDR_MIME : CLEANUP_HDR_PRIMARY,
+			      &s->field, s->ctx)) {
+			buf_reset(&s->field);
+			s->field_trunc = false;
+			return;
+		}
+		f = s->field.data;
+		if ((n = rfc822_header_name_len(f, s->field.len)) == 0)
+			msg_panic("cleanup_stream: a check left a header that is not one");
+	}
 	s->info.header_fields++;
 	if (s->field_trunc)
 		s->info.truncated_headers++;
@@ -196,6 +302,8 @@ static void process_field(struct cleanup_stream *s)
 	}
 	if (n > 7 && strncasecmp(f, "Resent-", 7) == 0)
 		s->info.has_resent = true;
+	if (s->check && name_is(f, n, "Content-Type"))
+		note_content_type(s, rfc822_header_value(s->scratch.data));
 	if (!drop) {
 		cleanup_stream_emit(s, f, s->field.len);
 		cleanup_stream_emit(s, "\n", 1);
@@ -229,6 +337,147 @@ static void begin_body(struct cleanup_stream *s)
 	cleanup_stream_emit(s, "\n", 1);
 	s->in_body = true;
 	s->bol = true;
+	if (s->check)
+		mime_enter_body(s);
+}
+
+/* flush_part_field - one complete header field of a MIME part */
+static void flush_part_field(struct cleanup_stream *s)
+{
+	size_t n;
+
+	if (s->pfield.len == 0)
+		return;
+	n = rfc822_header_name_len(s->pfield.data, s->pfield.len);
+	if (s->check(s, is_content(s->pfield.data, n) ? CLEANUP_HDR_MIME : s->part_class,
+		     &s->pfield, s->ctx)) {
+		n = rfc822_header_name_len(s->pfield.data, s->pfield.len);
+		if (name_is(s->pfield.data, n, "Content-Type")) {
+			buf_reset(&s->scratch);
+			rfc822_unfold(&s->scratch, s->pfield.data, s->pfield.len);
+			note_content_type(s, rfc822_header_value(s->scratch.data));
+		}
+		cleanup_stream_emit(s, s->pfield.data, s->pfield.len);
+		cleanup_stream_emit(s, "\n", 1);
+	}
+	buf_reset(&s->pfield);
+}
+
+/* boundary_line - 0: not a boundary; 1: a part starts; 2: the multipart ends */
+static int boundary_line(struct cleanup_stream *s, const char *l, size_t len)
+{
+	if (len < 3 || l[0] != '-' || l[1] != '-')
+		return 0;
+	for (size_t i = s->boundaries->argc; i-- > 0;) {
+		const char *b = s->boundaries->argv[i];
+		size_t blen = strlen(b);
+
+		if (len - 2 < blen || memcmp(l + 2, b, blen) != 0)
+			continue;
+		/* Inner multiparts left open end here too. */
+		while (s->boundaries->argc > i + 1) {
+			free(s->boundaries->argv[--s->boundaries->argc]);
+			s->boundaries->argv[s->boundaries->argc] = NULL;
+		}
+		if (len - 2 - blen >= 2 && l[2 + blen] == '-' && l[3 + blen] == '-') {
+			free(s->boundaries->argv[--s->boundaries->argc]);
+			s->boundaries->argv[s->boundaries->argc] = NULL;
+			return 2;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * body_line - one body line (or a piece of a long one) in checks mode:
+ * part headers are collected into fields, boundaries switch parts, other
+ * lines go through the check.  nl: the line ended with LF.
+ */
+static void body_line(struct cleanup_stream *s, bool nl)
+{
+	struct buf *l = &s->bline;
+	bool cont = s->mid_line, show;
+
+	s->mid_line = !nl;
+	if (s->part_headers) {
+		if (!cont && l->len == 0 && nl) {
+			flush_part_field(s);
+			cleanup_stream_emit(s, "\n", 1);
+			s->part_headers = false;
+			mime_enter_body(s);
+			goto done;
+		}
+		if (cont || (l->len > 0 && (l->data[0] == ' ' || l->data[0] == '\t')
+			     && s->pfield.len > 0)) {
+			if (s->pfield.len + l->len + 1 < s->hdr_limit) {
+				if (!cont)
+					buf_putc(&s->pfield, '\n');
+				buf_append(&s->pfield, l->data, l->len);
+			}
+			goto done;
+		}
+		if (rfc822_header_name_len(l->data, l->len) > 0) {
+			flush_part_field(s);
+			buf_append(&s->pfield, l->data, l->len);
+			goto done;
+		}
+		/* Not a header: the part's body starts without an empty line. */
+		flush_part_field(s);
+		s->part_headers = false;
+		mime_enter_body(s);
+	}
+	if (!cont && s->boundaries->argc > 0) {
+		switch (boundary_line(s, l->data, l->len)) {
+		case 1:
+			s->part_headers = true;
+			s->part_class = CLEANUP_HDR_NESTED;
+			s->part_bytes = 0;
+			/* FALLTHROUGH */
+		case 2:
+			cleanup_stream_emit(s, l->data, l->len);
+			cleanup_stream_emit(s, "\n", nl);
+			goto done;
+		}
+	}
+	show = s->body_limit <= 0 || s->part_bytes < s->body_limit;
+	s->part_bytes += (long)l->len + nl;
+	if (!show || s->check(s, CLEANUP_BODY, l, s->ctx)) {
+		cleanup_stream_emit(s, l->data, l->len);
+		cleanup_stream_emit(s, "\n", nl);
+	}
+done:
+	buf_reset(l);
+}
+
+/* lines_feed - body bytes in checks mode: cut into lines */
+static void lines_feed(struct cleanup_stream *s, const char *data, size_t len)
+{
+	const char *nl;
+	size_t seg, take;
+
+	if (!account(s, len))
+		return;
+	while (len > 0) {
+		nl = memchr(data, '\n', len);
+		seg = nl ? (size_t)(nl - data) : len;
+		while (seg > 0) {
+			take = s->line_limit - s->bline.len;
+			if (take > seg)
+				take = seg;
+			buf_append(&s->bline, data, take);
+			data += take;
+			len -= take;
+			seg -= take;
+			if (s->bline.len >= s->line_limit)
+				body_line(s, false);
+		}
+		if (nl) {
+			data++;
+			len--;
+			body_line(s, true);
+		}
+	}
 }
 
 /* body_feed - body bytes: pass through, watching for "." lines if asked */
@@ -236,6 +485,10 @@ static void body_feed(struct cleanup_stream *s, const char *data, size_t len)
 {
 	const char *p = data, *end = data + len, *run = data;
 
+	if (s->check) {
+		lines_feed(s, data, len);
+		return;
+	}
 	if (!(s->flags & CLEANUP_STREAM_DOT_EOF)) {
 		if (account(s, len))
 			cleanup_stream_emit(s, data, len);
@@ -321,8 +574,13 @@ static void process_line(struct cleanup_stream *s)
 	} else {
 		/* Body text without the empty line before it: insert one. */
 		begin_body(s);
-		cleanup_stream_emit(s, l, n);
-		cleanup_stream_emit(s, "\n", 1);
+		if (s->check) {
+			buf_append(&s->bline, l, n);
+			body_line(s, true);
+		} else {
+			cleanup_stream_emit(s, l, n);
+			cleanup_stream_emit(s, "\n", 1);
+		}
 	}
 done:
 	buf_reset(&s->line);
@@ -431,6 +689,12 @@ void cleanup_stream_finish(struct cleanup_stream *s)
 	/* A message of headers only has no empty line after them. */
 	if (!s->in_body)
 		end_headers(s);
+	if (s->check && s->in_body) {
+		if (s->bline.len > 0)
+			body_line(s, false);
+		if (s->part_headers)
+			flush_part_field(s);
+	}
 	s->dot_held = false;
 	s->info.ended = true;
 	if (s->any_output && s->last != '\n')

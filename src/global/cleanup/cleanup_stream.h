@@ -22,6 +22,17 @@
  *     headers there), before the separating empty line is written;
  *   - the output always ends with a line end.
  *
+ * With CLEANUP_STREAM_CHECKS (cleanup's content checks, set up with
+ * cleanup_stream_set_checks()), every header field and body line is shown
+ * to a callback before it is written, and MIME structure is followed
+ * (multipart boundaries, message/rfc822 parts) so that each line has a
+ * class: CLEANUP_HDR_PRIMARY (a primary header that is not Content-*),
+ * CLEANUP_HDR_MIME (a Content-* header at any level), CLEANUP_HDR_NESTED
+ * (any other header of a MIME part or of an attached message), or
+ * CLEANUP_BODY (a body line, boundaries included; a line longer than
+ * line_length_limit is shown in pieces of that length).  Body lines past
+ * body_limit bytes of one part are not shown (body_checks_size_limit).
+ *
  * Options for the sendmail side: CLEANUP_STREAM_SKIP_FROM drops leading
  * mbox "From " lines (also ">From "), CLEANUP_STREAM_DOT_EOF ends the input
  * at a line holding only "." (sendmail without -i).
@@ -42,12 +53,31 @@ struct cleanup_stream;
 #define CLEANUP_STREAM_SKIP_FROM (1 << 1)	/* drop leading "From " lines */
 #define CLEANUP_STREAM_DOT_EOF	(1 << 2)	/* a "." line ends the input */
 #define CLEANUP_STREAM_STRAY_CR	(1 << 3)	/* a CR not before LF becomes a space */
+#define CLEANUP_STREAM_CHECKS	(1 << 4)	/* lines through the check callback */
+
+/* Line classes for the check callback. */
+#define CLEANUP_HDR_PRIMARY	0
+#define CLEANUP_HDR_MIME	1
+#define CLEANUP_HDR_NESTED	2
+#define CLEANUP_BODY		3
 
 /* cleanup_stream_out_fn - receives output bytes (LF line ends). */
 typedef void cleanup_stream_out_fn(const char *data, size_t len, void *ctx);
 /* cleanup_stream_hdr_end_fn - the primary header block is over; anything
  * written with cleanup_stream_emit() now goes at its end. */
 typedef void cleanup_stream_hdr_end_fn(struct cleanup_stream *s, void *ctx);
+
+struct buf;
+
+/*
+ * cleanup_stream_check_fn - one header field (folded, without its final
+ * LF) or body line (without its LF) of class cls, in text.  The callback
+ * may change text (a header must stay a header field), write lines before
+ * it with cleanup_stream_emit() (each ending in LF), and returns false to
+ * drop the line.
+ */
+typedef bool cleanup_stream_check_fn(struct cleanup_stream *s, int cls, struct buf *text,
+				     void *ctx);
 
 struct cleanup_stream_info {
 	long size;		/* input bytes after CRLF -> LF */
@@ -76,6 +106,11 @@ struct cleanup_stream *cleanup_stream_create(int flags, long header_size_limit,
 					     cleanup_stream_out_fn *out,
 					     cleanup_stream_hdr_end_fn *hdr_end,
 					     void *ctx);
+/* cleanup_stream_set_checks - the check callback (CLEANUP_STREAM_CHECKS);
+ * line_limit splits long body lines, body_limit bounds the checked bytes
+ * of each body part (0: no limit). */
+void cleanup_stream_set_checks(struct cleanup_stream *s, cleanup_stream_check_fn *fn,
+			       long line_limit, long body_limit);
 /* cleanup_stream_write - feed message bytes; ignored once the input ended. */
 void cleanup_stream_write(struct cleanup_stream *s, const char *data, size_t len);
 /* cleanup_stream_emit - write bytes straight to the output (from hdr_end). */

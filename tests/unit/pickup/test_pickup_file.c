@@ -23,6 +23,7 @@
 #include "global/dsn.h"
 #include "global/params.h"
 #include "global/queue_file.h"
+#include "global/status_log.h"
 #include "pickup_file.h"
 #include "testlib.h"
 #include "util/buf.h"
@@ -59,6 +60,7 @@ static int setup(void **state)
 	mkdir(qpath("maildrop"), 0700);
 	mkdir(qpath("incoming"), 0700);
 	mkdir(qpath("corrupt"), 0700);
+	mkdir(qpath("bounce"), 0700);
 	log_init("test_pickup_file", 0);
 	return 0;
 }
@@ -394,7 +396,11 @@ static void test_foreign_owner(void **state)
 	free(path);
 }
 
-/* cleanup refuses for good: rejected; cannot write incoming/: stop, file kept */
+/*
+ * cleanup refuses for good: returned to the sender (queued with the
+ * recipient done and its bounce record written); cannot write incoming/:
+ * stop, file kept
+ */
 static void test_rejected_and_stop(void **state)
 {
 	const struct drop_spec hops = {"u@x.test", NULL, 0, 0, NULL,
@@ -404,11 +410,31 @@ static void test_rejected_and_stop(void **state)
 	char id[QUEUE_ID_SIZE];
 
 	var_hopcount_limit = 2;
+	var_queue_directory = qdir;
 	make_drop(&hops, id);
-	assert_int_equal(pickup_file(qdir, id, &res), PICKUP_REJECTED);
-	assert_string_equal(res.reason, "5.4.6 too many hops");
-	assert_int_equal(pickup_quarantine(qdir, id, "rejected", res.reason), 0);
-	assert_int_equal(count("corrupt"), 1);
+	assert_int_equal(pickup_file(qdir, id, &res), PICKUP_DONE);
+	assert_int_equal(count("maildrop"), 0);
+	assert_int_equal(count("incoming"), 1);
+	assert_int_equal(count("corrupt"), 0);
+	assert_int_equal(status_log_exists(qdir, STATUS_LOG_BOUNCE, id), 1);
+	{
+		struct rcpt_status_rec *recs;
+		const char *err;
+		long n = status_log_read(qdir, STATUS_LOG_BOUNCE, id, &recs, &err);
+
+		assert_int_equal(n, 1);
+		assert_string_equal(recs[0].recipient, "a@x.test");
+		assert_string_equal(recs[0].status, "5.4.6");
+		assert_string_equal(recs[0].reason, "too many hops");
+		status_log_free(&recs, n);
+	}
+	assert_int_equal(status_log_remove(qdir, STATUS_LOG_BOUNCE, id), 0);
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "rm -f %s/incoming/*", qdir);
+		assert_int_equal(system(cmd), 0);
+	}
 
 	make_drop(&plain, id);
 	assert_int_equal(rmdir(qpath("incoming")), 0);
