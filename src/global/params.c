@@ -212,7 +212,6 @@ char *var_virtual_mailbox_maps;
 char *var_virtual_transport;
 char *var_mailbox_command;
 char *var_luser_relay;
-char *var_local_recipient_maps;
 bool var_owner_request_special;
 long var_smtp_connect_timeout;
 long var_smtp_helo_timeout;
@@ -637,10 +636,12 @@ static const struct param_def table[] = {
 	{
 		.name = "local_recipient_maps", .type = PARAM_LIST,
 		.def = "proxy:unix:passwd.byname $alias_maps", .var = &var_local_recipient_maps,
-		.doc = "Lookup tables with all names or addresses of local recipients; the SMTP "
-		       "server refuses other local recipients with 550 5.1.1. Empty turns the "
-		       "check off. sluice: consulted only when local_mailbox_base is empty "
-		       "(with a mailbox base every local name has a Maildir)."
+		.doc = "Lookup tables with all names or addresses of local recipients: the SMTP "
+		       "server refuses other local recipients with 550 5.1.1, and the local "
+		       "agent bounces them with 5.1.1 (or sends them to luser_relay). Empty "
+		       "turns the check off. unix:passwd.byname is the system accounts. "
+		       "sluice: consulted only when local_mailbox_base is empty (with a "
+		       "mailbox base every local name has a Maildir)."
 	},
 	{
 		.name = "smtpd_reject_unlisted_recipient", .type = PARAM_BOOL, .def = "yes",
@@ -1517,15 +1518,6 @@ static const struct param_def table[] = {
 		.doc = "Optional catch-all destination for unknown local recipients ($user, "
 		       "$local, $extension, $domain, $recipient are those of the recipient; the "
 		       "agent reads the value unexpanded)."
-	},
-	{
-		.name = "local_recipient_maps", .type = PARAM_LIST,
-		.def = "proxy:unix:passwd.byname $alias_maps",
-		.var = &var_local_recipient_maps,
-		.doc = "Lookup tables with all names or addresses of local recipients; an "
-		       "unknown local recipient bounces with 5.1.1 (or goes to luser_relay); "
-		       "empty: every local part is known. unix:passwd.byname is the system "
-		       "accounts (sluice: with local_mailbox_base set, every local part)."
 	},
 	{
 		.name = "owner_request_special", .type = PARAM_BOOL, .def = "yes",

@@ -349,7 +349,6 @@ extern char *var_virtual_mailbox_maps;
 extern char *var_virtual_transport;
 extern char *var_mailbox_command;
 extern char *var_luser_relay;
-extern char *var_local_recipient_maps;
 extern bool var_owner_request_special;
 extern long var_smtp_connect_timeout;
 extern long var_smtp_helo_timeout;

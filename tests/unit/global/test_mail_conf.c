@@ -322,7 +322,7 @@ static void test_missing_files(void **state)
 	load_ok(s, NULL, NULL);
 	assert_int_equal(var_qmgr_message_active_limit, 20000);
 	ents = mail_conf_master(&count);
-	assert_int_equal(count, 14);
+	assert_int_equal(count, 15);
 	assert_non_null(master_cf_find(ents, count, "retry", "unix"));
 	assert_int_equal(master_cf_find(ents, count, "smtp", NULL)->maxproc, 100);
 

@@ -186,7 +186,7 @@ static void test_builtin_default(void **state)
 	struct buf *out = buf_create(1024);
 
 	assert_int_equal(master_cf_read(NULL, &ents, &count, &error), 0);
-	assert_int_equal(count, 14);
+	assert_int_equal(count, 15);
 	/* SMTP on loopback only, at a port above 1024. */
 	e = master_cf_find(ents, count, "127.0.0.1:2525", "inet");
 	assert_non_null(e);
@@ -266,7 +266,7 @@ static void test_read_files(void **state)
 	char *path, *expect;
 
 	assert_int_equal(master_cf_read(dir, &ents, &count, &error), 0);
-	assert_int_equal(count, 14);
+	assert_int_equal(count, 15);
 	master_cf_free(&ents, count);
 
 	if (asprintf(&path, "%s/master.cf", dir) < 0)
