@@ -183,6 +183,15 @@ static void handle_reply(struct agent_conn *c, struct attr_list *al)
 	}
 	free(c->session);
 	c->session = rep.session && *rep.session ? xstrdup(rep.session) : NULL;
+	{
+		const struct qmgr_batch *b = c->entry->ctx;
+		const char *rcpt = b && b->count ? b->rcpt[0].address : "";
+
+		qmgr_metrics_outcome(c->t->name, rcpt, QMGR_OUTCOME_SENT, rep.sent);
+		qmgr_metrics_outcome(c->t->name, rcpt, QMGR_OUTCOME_DEFERRED, rep.deferred);
+		qmgr_metrics_outcome(c->t->name, rcpt, QMGR_OUTCOME_BOUNCED, rep.bounced);
+		qmgr_metrics_delivered(c->t->name, qmgr_now - msg->env.arrival_time, rep.sent);
+	}
 	qmgr_state_count(c->entry->queue, rep.sent,
 			 rep.hop_status[0] ? (long)c->entry->nrcpt : rep.bounced + rep.deferred);
 	entry_finish(c, &o);

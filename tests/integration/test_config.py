@@ -88,6 +88,8 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 showq     unix  n       -       n       -       -       showq
 127.0.0.1:2525 inet n   -       n       -       -       smtpd
+# Prometheus metrics over HTTP (docs/OBSERVABILITY.md):
+#127.0.0.1:9732 inet n   -       n       -       1       metrics
 """
 
 

@@ -38,6 +38,7 @@
 
 #include "global/addr.h"
 #include "global/cleanup/cleanup.h"
+#include "global/counters.h"
 #include "global/cleanup/cleanup_rewrite.h"
 #include "global/cleanup/cleanup_stream.h"
 #include "global/mail_flow.h"
@@ -607,6 +608,17 @@ static int refuse(struct cleanup **cp, const char *why, const char **error_r)
 	return -1;
 }
 
+/* count_received - one message accepted, counted by the program that took it */
+static void count_received(void)
+{
+	char name[COUNTERS_NAME_MAX + 1];
+	const char *prog = log_progname() ? log_progname() : "unknown";
+
+	/* Program names are [a-z0-9-] words: no escaping needed. */
+	snprintf(name, sizeof(name), "sluice_received_messages_total{source=\"%s\"}", prog);
+	counters_add(name, 1);
+}
+
 /* cleanup_close - finish, commit, log, trigger */
 int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **error_r)
 {
@@ -693,6 +705,7 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 	msg_info("%s: message-id=%s", id,
 		 log_escape(&esc, c->msgid ? c->msgid : info->msgid ? info->msgid : ""));
 	buf_deinit(&esc);
+	count_received();
 
 	if (trigger_send(c->queue_dir, TRIGGER_QMGR, TRIGGER_REQ_SCAN_INCOMING, 1, &err) < 0)
 		msg_debug("%s: qmgr trigger: %s", id, err);
