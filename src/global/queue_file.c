@@ -48,7 +48,8 @@
 #define QF_MIN_RCPT_REC	3	/* "R", length 1, one byte of address */
 #define QF_END_LEN	2	/* "E", length 0 */
 
-static char qf_static_err[512];
+/* Per thread: the queue listing reads files in several threads. */
+static _Thread_local char qf_static_err[512];
 
 /* ---- writer ---- */
 
@@ -540,6 +541,7 @@ struct qf {
 	int fd;
 	struct rec_in *in;
 	off_t size;
+	struct stat st;		/* from the open */
 	long content_offset, content_size, rcpt_offset, rcpt_count;
 	int flags;
 	long count_next;	/* where counting recipients goes on, or -1 */
@@ -671,6 +673,7 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r, const char 
 	}
 	q = xcalloc(1, sizeof(*q));
 	q->fd = fd;
+	q->st = st;
 	q->size = st.st_size;
 	q->count_next = -1;
 	q->in = rec_in_create(fd, q->size);
@@ -696,6 +699,12 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r, const char 
 	snprintf(qf_static_err, sizeof(qf_static_err), "%s", why);
 	qf_close(&q);
 	return NULL;
+}
+
+/* qf_stat - the file's status at open */
+const struct stat *qf_stat(const struct qf *q)
+{
+	return &q->st;
 }
 
 /* qf_close - close and free */

@@ -146,6 +146,9 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r,
 		   const char **error_r);
 void qf_close(struct qf **qp);
 int qf_fd(const struct qf *q);
+/* qf_stat - the file's status as qf_open() found it (borrowed). */
+struct stat;
+const struct stat *qf_stat(const struct qf *q);
 /* qf_read_envelope - parse the envelope strictly. 0, -1 or QF_CORRUPT.
  * On success the caller frees *env_r with qf_envelope_free(). */
 int qf_read_envelope(struct qf *q, struct qf_envelope *env_r, const char **error_r);

@@ -38,7 +38,7 @@
 
 #define SL_READ_MAX	(1L << 30)	/* refuse logs larger than this */
 
-static char sl_err[512];
+static _Thread_local char sl_err[512];	/* per thread: the queue listing */
 
 /* fail - format *error_r and return -1 */
 static int fail(const char **error_r, const char *fmt, ...)
