@@ -18,7 +18,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@
 #include "global/status_log.h"
 #include "util/argv.h"
 #include "util/buf.h"
+#include "util/htable.h"
 #include "util/iostuff.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -449,11 +452,15 @@ struct list_ctx {
 	const char *empty_addr;
 	struct queue_list_entry *logs;	/* IDs with a defer log, sorted */
 	long log_count;
+	int *log_dirfd;			/* each log's folder, or -1 */
+	struct htable *dirs;		/* folder path -> fd + 2 (writer only) */
+	long dir_count;
 };
 
 /* One message of a batch: its text, made by whichever reader took it. */
 struct list_job {
 	const struct queue_list_entry *e;
+	int dirfd;			/* its folder, or -1: use the path */
 	struct buf *out;		/* the message's lines, no separator */
 	long size;			/* content size, for the footer */
 	bool listed;			/* false: skipped */
@@ -466,8 +473,8 @@ struct list_batch {
 	long next;			/* next job to take (atomic) */
 };
 
-/* has_defer_log - did the scan of defer/ see a log for id? */
-static bool has_defer_log(const struct list_ctx *c, const char *id)
+/* find_defer_log - the index of id's log in the scan of defer/, or -1 */
+static long find_defer_log(const struct list_ctx *c, const char *id)
 {
 	long lo = 0, hi = c->log_count;
 
@@ -476,13 +483,51 @@ static bool has_defer_log(const struct list_ctx *c, const char *id)
 		int rc = strcmp(c->logs[mid].id, id);
 
 		if (rc == 0)
-			return true;
+			return mid;
 		if (rc < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return false;
+	return -1;
+}
+
+/*
+ * folder_fd - a descriptor of the folder that holds path (a scanned
+ * entry), so that files are opened by their name alone: the kernel then
+ * looks up one name instead of the whole path, twice per message.  At
+ * most DIRS_MAX folders (a deep hash has more); -1 means use the path.
+ */
+#define DIRS_MAX	512
+static int folder_fd(struct list_ctx *c, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	void *v;
+	int fd;
+
+	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = 0;
+	/* Stored as fd + 2, so that a folder that cannot be opened (-1) is remembered too. */
+	if ((v = htable_find(c->dirs, dir)) != NULL)
+		return (int)(intptr_t)v - 2;
+	if (c->dir_count >= DIRS_MAX)
+		return -1;
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	htable_enter(c->dirs, dir, (void *)(intptr_t)(fd + 2));
+	c->dir_count++;
+	return fd;
+}
+
+/* close_folder - htable_free callback */
+static void close_folder(void *v)
+{
+	int fd = (int)(intptr_t)v - 2;
+
+	if (fd >= 0)
+		close(fd);
 }
 
 /* The defer log of one message, indexed by recipient offset. */
@@ -509,10 +554,15 @@ static int reasons_load(const struct list_ctx *c, const char *id, struct reasons
 {
 	const char *error;
 
+	long k;
+
 	memset(r, 0, sizeof(*r));
-	if (!has_defer_log(c, id))
+	if ((k = find_defer_log(c, id)) < 0)
 		return 0;
-	if ((r->count = status_log_read(c->queue_dir, STATUS_LOG_DEFER, id, &r->recs, &error)) < 0) {
+	r->count = c->log_dirfd[k] >= 0
+		? status_log_read_at(c->log_dirfd[k], id, &r->recs, &error)
+		: status_log_read_at(AT_FDCWD, c->logs[k].path, &r->recs, &error);
+	if (r->count < 0) {
 		warn_locked("%s: defer log: %s; reasons not shown", id, error);
 		r->count = 0;
 		return -1;
@@ -602,16 +652,18 @@ static int list_rcpts(const struct list_ctx *c, struct queue_listing *l, struct 
 	return rc;
 }
 
-/* queue_list_open_entry - open a listed file and read its envelope */
-struct qf *queue_list_open_entry(const char *queue, const struct queue_list_entry *e,
-				 struct qf_envelope *env_r, struct stat *st_r)
+/* open_entry - open a listed file (in folder dirfd, or by path when -1) */
+static struct qf *open_entry(const char *queue, const struct queue_list_entry *e, int dirfd,
+			     struct qf_envelope *env_r, struct stat *st_r)
 {
 	const char *error;
 	struct qf *q;
 	bool corrupt;
 	int rc;
 
-	if ((q = qf_open(e->path, false, &corrupt, &error)) == NULL) {
+	q = dirfd >= 0 ? qf_openat(dirfd, e->id, false, &corrupt, &error)
+		: qf_open(e->path, false, &corrupt, &error);
+	if (q == NULL) {
 		/* Moved or removed since the folder was read: not an error. */
 		if (!corrupt && lstat(e->path, st_r) < 0 && errno == ENOENT)
 			return NULL;
@@ -619,6 +671,8 @@ struct qf *queue_list_open_entry(const char *queue, const struct queue_list_entr
 			    corrupt ? "damaged queue file: " : "", error);
 		return NULL;
 	}
+	/* A listing shows the file as it was when opened: read it once. */
+	qf_snapshot(q);
 	/* Only complete files (a 0400 file is one an agent found damaged). */
 	*st_r = *qf_stat(q);
 	if (!qf_mode_ready(st_r->st_mode)) {
@@ -634,6 +688,13 @@ struct qf *queue_list_open_entry(const char *queue, const struct queue_list_entr
 	return q;
 }
 
+/* queue_list_open_entry - open a listed file and read its envelope */
+struct qf *queue_list_open_entry(const char *queue, const struct queue_list_entry *e,
+				 struct qf_envelope *env_r, struct stat *st_r)
+{
+	return open_entry(queue, e, -1, env_r, st_r);
+}
+
 /* list_file - one queue file into its job's buffer (or skipped) */
 static void list_file(const struct list_ctx *c, struct queue_listing *l, struct list_job *j)
 {
@@ -644,7 +705,7 @@ static void list_file(const struct list_ctx *c, struct queue_listing *l, struct 
 
 	j->listed = false;
 	buf_reset(j->out);
-	if ((q = queue_list_open_entry(c->queue, j->e, &env, &st)) == NULL)
+	if ((q = open_entry(c->queue, j->e, j->dirfd, &env, &st)) == NULL)
 		return;
 	m.queue_name = c->queue;
 	m.queue_id = j->e->id;
@@ -736,6 +797,10 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 		msg_warn("%s; delay reasons not shown", error);
 		c.log_count = 0;
 	}
+	c.dirs = htable_create(64);
+	c.log_dirfd = xcalloc((size_t)c.log_count + 1, sizeof(int));
+	for (long i = 0; i < c.log_count; i++)
+		c.log_dirfd[i] = folder_fd(&c, c.logs[i].path);
 	for (const char *const *qn = listing_order; *qn && rc == 0; qn++) {
 		if ((count = queue_list_scan(queue_dir, *qn, &entries, error_r)) < 0) {
 			errno = 0;
@@ -747,8 +812,10 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 		b.jobs = jobs;
 		for (long first = 0; first < count && rc == 0; first += LIST_BATCH) {
 			b.count = count - first < LIST_BATCH ? count - first : LIST_BATCH;
-			for (long i = 0; i < b.count; i++)
+			for (long i = 0; i < b.count; i++) {
 				jobs[i].e = &entries[first + i];
+				jobs[i].dirfd = folder_fd(&c, jobs[i].e->path);
+			}
 			run_batch(&b, nthreads);
 			/* In queue order: heading or separator, the text, the count. */
 			for (long i = 0; i < b.count && rc == 0; i++) {
@@ -770,6 +837,8 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 		rc = flush_out(fd, out);
 	}
 	queue_list_scan_free(&c.logs, c.log_count);
+	free(c.log_dirfd);
+	htable_free(&c.dirs, close_folder);
 	for (int i = 0; i < LIST_BATCH; i++)
 		buf_free(&jobs[i].out);
 	queue_listing_deinit(&l);
