@@ -402,6 +402,53 @@ static void test_scan(void **state)
 	assert_int_equal(n, 0);
 }
 
+/*
+ * Many messages: several batches read by several threads come out exactly
+ * as one message at a time would make them (queue order, each message's
+ * own reason, the footer counting all); the expected text is built with
+ * the formatter alone.
+ */
+static void test_many_in_order(void **state)
+{
+	enum { MANY = 1300 };	/* more than two batches of 512 */
+	static char ids[MANY][QUEUE_ID_SIZE];
+	static const char *const one[2] = {"r@x.test", NULL};
+	char *argv_text[] = {"queue", NULL};
+	struct queue_listing l;
+	struct buf *want = buf_create(MANY * 200);
+	struct tl_run r;
+	char reason[64];
+	long off[1];
+
+	tl_clear_queues();
+	for (int i = 0; i < MANY; i++) {
+		snprintf(ids[i], QUEUE_ID_SIZE, "%s",
+			 tl_make_full("deferred", 1606557600 + i, "s@x.test", one, 0, NULL, off));
+		/* Every third message has a reason of its own. */
+		if (i % 3 == 0) {
+			snprintf(reason, sizeof(reason), "reason %d", i);
+			tl_defer(ids[i], one[0], off[0], reason);
+		}
+	}
+	queue_listing_init(&l, false, "MAILER-DAEMON");
+	for (int i = 0; i < MANY; i++) {
+		struct queue_list_msg m = {"deferred", ids[i], 1606557600 + i,
+					   (long)strlen("Subject: x\n\nbody\n"), false, "s@x.test"};
+
+		snprintf(reason, sizeof(reason), "reason %d", i);
+		queue_listing_msg_begin(&l, want, &m);
+		queue_listing_msg_rcpt(&l, want, one[0], i % 3 == 0 ? reason : "");
+		queue_listing_msg_end(&l, want, &m);
+	}
+	queue_listing_end(&l, want);
+	queue_listing_deinit(&l);
+	r = tl_run_cmd(cmd_queue, NULL, argv_text);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, buf_str(want));
+	tl_run_free(&r);
+	buf_free(&want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_listing),
 		cmocka_unit_test(test_empty_and_usage),
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_many_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
