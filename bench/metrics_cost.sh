@@ -13,7 +13,9 @@
 # for metrics) and "scrape" (curl GET /metrics every INTERVAL seconds,
 # default 1, for the whole drain; each scrape asks the queue manager).
 # Output: qmgr CPU-microseconds per delivery, median (min..max) per mode,
-# the ratio scrape/none, and the scrapes made; raw numbers in
+# the ratio scrape/none, and the scrapes made; then the queue manager's
+# CPU per scrape alone (200 scrapes back to back after each "scrape"
+# drain, from /proc/PID/stat, so at clock-tick resolution); raw numbers in
 # bench/results/metrics_cost-TIMESTAMP.tsv.
 #
 # The machine is shared (2 CPUs): run-to-run noise is several percent, so
@@ -119,6 +121,11 @@ RAW=$RESULTS/metrics_cost-$STAMP.tsv
 	printf "mode\trun\tn\telapsed\tsent\tcpu\tscrapes\n"
 } > "$RAW"
 
+# qmgr_ticks PID - utime + stime of a process, in clock ticks
+qmgr_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
 # scraper FILE - GET /metrics every INTERVAL seconds; one line per good scrape
 scraper() {
 	while :; do
@@ -171,6 +178,18 @@ EOF
 		wait "$SCRAPER" 2>/dev/null || true
 		SCRAPER=""
 	fi
+	# The cost of one scrape alone: 200 back to back on the drained system.
+	if [ "$mode" = scrape ]; then
+		local qpid c0 c1 k
+		qpid=$(echo "$line" | tr ' ' '\n' | sed -n 's/^qmgr_pid=//p')
+		c0=$(qmgr_ticks "$qpid")
+		for ((k = 0; k < 200; k++)); do
+			curl -sf -o /dev/null "http://127.0.0.1:$METRICS_PORT/metrics" || true
+		done
+		c1=$(qmgr_ticks "$qpid")
+		printf "per_scrape\t%d\t200\t0\t0\t%s\t200\n" "$r" \
+			"$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b - a) / hz}')" >> "$RAW"
+	fi
 	"$SLUICE" -c "$dir/conf" stop >/dev/null 2>&1
 	[ $rc -eq 0 ] || echo "metrics_cost.sh: $mode run $r did not drain: $line" >&2
 	scrapes=$(wc -l < "$dir/scrapes")
@@ -191,6 +210,7 @@ done
 
 awk -F'\t' '
 /^#/ || $1 == "mode" { next }
+$1 == "per_scrape" { ps_cpu += $6; ps_n += $3; next }
 { k = $1; n[k]++; us[k, n[k]] = $6 * 1e6 / $5; sc[k] += $7; el[k, n[k]] = $4 }
 function med(a, k, cnt,   i, j, t, v) {
 	for (i = 1; i <= cnt; i++) v[i] = a[k, i]
@@ -205,5 +225,6 @@ END {
 	printf "  no scrapes:          %6.1f us (%.1f..%.1f)\n", m1, l1, h1
 	printf "  scrape every second: %6.1f us (%.1f..%.1f), %d scrapes in all\n", m2, l2, h2, sc["scrape"]
 	printf "  ratio scrape/none:   %.3f\n", m2 / m1
+	if (ps_n) printf "qmgr CPU per scrape (%d back to back on the drained system): %.0f us\n", ps_n, ps_cpu * 1e6 / ps_n
 }' "$RAW" | tee "$RESULTS/metrics_cost-$STAMP.txt"
 echo "raw: $RAW" >&2
