@@ -433,7 +433,8 @@ void queue_listing_end(struct queue_listing *l, struct buf *out)
 /* ---- reading the queue ---- */
 
 #define LIST_THREADS_MAX	4	/* readers at most (and at most the CPUs) */
-#define LIST_BATCH		512	/* messages read between two writes */
+#define LIST_BATCH		256	/* messages read between two writes */
+#define LIST_SMALL_RCPTS	64	/* bigger messages are streamed by the writer */
 
 /* Warnings from reader threads go out one at a time. */
 static pthread_mutex_t warn_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -464,6 +465,7 @@ struct list_job {
 	struct buf *out;		/* the message's lines, no separator */
 	long size;			/* content size, for the footer */
 	bool listed;			/* false: skipped */
+	bool big;			/* too many recipients to buffer: the writer lists it */
 };
 
 struct list_batch {
@@ -609,9 +611,13 @@ static void reasons_free(struct reasons *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* list_rcpts - the pending recipients, reasons first; 0 or -1 (warned) */
+/*
+ * list_rcpts - the pending recipients, reasons first; 0 or -1 (warned).
+ * With flush_fd >= 0, out is written there whenever it holds OUT_FLUSH
+ * bytes, so that a message with many recipients does not sit in memory.
+ */
 static int list_rcpts(const struct list_ctx *c, struct queue_listing *l, struct buf *out,
-		      const char *id, struct qf *q)
+		      const char *id, struct qf *q, int flush_fd)
 {
 	struct qf_rcpt rcpts[RCPT_BATCH];
 	struct argv *plain = NULL;
@@ -639,6 +645,9 @@ static int list_rcpts(const struct list_ctx *c, struct queue_listing *l, struct 
 			}
 			qf_rcpt_free(&rcpts[i]);
 		}
+		if (flush_fd >= 0 && out->len >= OUT_FLUSH
+		    && write_all_timeout(flush_fd, out->data, out->len, -1) == 0)
+			buf_reset(out);
 	} while (offset != 0);
 	if (rc == 0) {
 		for (long j = 0; j < r.count; j++)
@@ -695,18 +704,29 @@ struct qf *queue_list_open_entry(const char *queue, const struct queue_list_entr
 	return open_entry(queue, e, -1, env_r, st_r);
 }
 
-/* list_file - one queue file into its job's buffer (or skipped) */
-static void list_file(const struct list_ctx *c, struct queue_listing *l, struct list_job *j)
+/*
+ * list_file - one queue file into its job's buffer (or skipped).  A
+ * message with more than LIST_SMALL_RCPTS recipients is left to the writer
+ * (big): its text could be large.  With flush_fd >= 0 (the writer), the
+ * text goes out as it is made.
+ */
+static void list_file(const struct list_ctx *c, struct queue_listing *l, struct list_job *j,
+		      int flush_fd)
 {
 	struct qf_envelope env;
 	struct queue_list_msg m;
 	struct stat st;
 	struct qf *q;
 
-	j->listed = false;
-	buf_reset(j->out);
+	j->listed = j->big = false;
+	if (flush_fd < 0)
+		buf_reset(j->out);
 	if ((q = open_entry(c->queue, j->e, j->dirfd, &env, &st)) == NULL)
 		return;
+	if (flush_fd < 0 && env.rcpt_count > LIST_SMALL_RCPTS) {
+		j->big = true;
+		goto out;
+	}
 	m.queue_name = c->queue;
 	m.queue_id = j->e->id;
 	m.arrival_time = (long)env.arrival_time;
@@ -714,11 +734,12 @@ static void list_file(const struct list_ctx *c, struct queue_listing *l, struct 
 	m.forced_expire = (st.st_mode & QF_MODE_EXPIRE) != 0;
 	m.sender = env.sender;
 	queue_listing_msg_begin(l, j->out, &m);
-	if (list_rcpts(c, l, j->out, j->e->id, q) == 0) {
+	if (list_rcpts(c, l, j->out, j->e->id, q, flush_fd) == 0) {
 		queue_listing_msg_end(l, j->out, &m);
 		j->listed = true;
 		j->size = m.message_size;
 	}
+out:
 	qf_envelope_free(&env);
 	qf_close(&q);
 }
@@ -734,7 +755,7 @@ static void *reader(void *arg)
 	queue_listing_init(&l, b->c->json, b->c->empty_addr);
 	l.fragment = true;
 	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->count)
-		list_file(b->c, &l, &b->jobs[i]);
+		list_file(b->c, &l, &b->jobs[i], -1);
 	queue_listing_deinit(&l);
 	return NULL;
 }
@@ -777,7 +798,7 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 		     const char **error_r)
 {
 	struct queue_list_entry *entries;
-	struct queue_listing l;
+	struct queue_listing l, fmt;
 	struct list_job jobs[LIST_BATCH];
 	struct list_batch b;
 	struct list_ctx c;
@@ -791,6 +812,8 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	c.json = json;
 	c.empty_addr = empty_addr;
 	queue_listing_init(&l, json, empty_addr);
+	queue_listing_init(&fmt, json, empty_addr);
+	fmt.fragment = true;
 	for (int i = 0; i < LIST_BATCH; i++)
 		jobs[i].out = buf_create(256);
 	if ((c.log_count = queue_list_scan(queue_dir, STATUS_LOG_DEFER, &c.logs, &error)) < 0) {
@@ -819,10 +842,30 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 			run_batch(&b, nthreads);
 			/* In queue order: heading or separator, the text, the count. */
 			for (long i = 0; i < b.count && rc == 0; i++) {
-				if (!jobs[i].listed)
+				if (jobs[i].big) {
+					/* Streamed here, straight into out. */
+					struct list_job big = jobs[i];
+					size_t before = out->len;
+
+					big.out = out;
+					queue_listing_separator(&l, out);
+					list_file(&c, &fmt, &big, fd);
+					jobs[i].listed = big.listed;
+					jobs[i].size = big.size;
+					if (!jobs[i].listed) {
+						/* Skipped: take back what is still here
+						 * (a damaged file's partial text may be out). */
+						if (out->len >= before)
+							buf_truncate(out, before);
+						continue;
+					}
+				} else if (jobs[i].listed) {
+					queue_listing_separator(&l, out);
+				} else {
 					continue;
-				queue_listing_separator(&l, out);
-				buf_append(out, jobs[i].out->data, jobs[i].out->len);
+				}
+				if (!jobs[i].big)
+					buf_append(out, jobs[i].out->data, jobs[i].out->len);
 				l.count++;
 				if (jobs[i].size > 0)
 					l.total_size += (unsigned long long)jobs[i].size;
@@ -842,6 +885,7 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	for (int i = 0; i < LIST_BATCH; i++)
 		buf_free(&jobs[i].out);
 	queue_listing_deinit(&l);
+	queue_listing_deinit(&fmt);
 	buf_free(&out);
 	return rc;
 }
