@@ -7,10 +7,13 @@
  * open of the queue file (its envelope and recipients come from the first
  * read when the file is small), one of its defer log when it has one, and
  * formatting linear in its recipients (plus a sort of its defer log).
- * Messages are read by LIST_THREADS threads in batches of LIST_BATCH, each
- * message formatted into its own buffer; the calling thread writes the
- * buffers out in queue order, so the output is the same as one thread
- * would make and memory stays at one batch.
+ * Messages are read by up to LIST_THREADS_MAX threads (no more than the
+ * CPUs) in batches of LIST_BATCH, each message formatted into its own
+ * buffer; the calling thread writes the buffers out in queue order, so the
+ * output is the same as one thread would make.  A message with more than
+ * LIST_SMALL_RCPTS recipients is left to the writing thread, which lists
+ * it straight into the output in OUT_FLUSH pieces: memory stays at one
+ * batch of small messages plus the sorted names of one folder.
  *
  * Diagnostics: a damaged file is skipped with "QUEUE/ID: ...; skipped" as
  * a warning (on stderr for the command); an unreadable folder ends the
