@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """queue_clone - fill a queue folder with copies of one queue file, fast.
 
-    queue_clone.py TEMPLATE FOLDER COUNT sluice|postfix [HASH_DEPTH]
+    queue_clone.py TEMPLATE FOLDER COUNT sluice|postfix [HASH_DEPTH [LOG LOG_FOLDER]]
 
 Writes COUNT copies of TEMPLATE into FOLDER, each under its own valid queue
 ID, mode 0700 (complete), owned like the template.  "sluice" names follow
@@ -13,6 +13,10 @@ go into the hash folders queue_path() would use (10th character, then 9th,
 arrival time, sender and recipients): the listing benchmark measures
 reading and formatting, not variety.  Making 100,000 files this way takes
 seconds, where one qfmake run per file would take minutes.
+
+With LOG and LOG_FOLDER, each copy also gets a copy of the file LOG under
+the same name (and the same hash folders) in LOG_FOLDER: a defer log for
+every deferred message.
 """
 import os
 import sys
@@ -40,10 +44,15 @@ def free(value):
 
 
 def main():
-    if len(sys.argv) not in (5, 6) or sys.argv[4] not in ("sluice", "postfix"):
+    if len(sys.argv) not in (5, 6, 8) or sys.argv[4] not in ("sluice", "postfix"):
         sys.exit(__doc__)
     template, folder, count, kind = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    depth = int(sys.argv[5]) if len(sys.argv) == 6 else 0
+    depth = int(sys.argv[5]) if len(sys.argv) >= 6 else 0
+    log = log_folder = None
+    if len(sys.argv) == 8:
+        with open(sys.argv[6], "rb") as f:
+            log = f.read()
+        log_folder = sys.argv[7]
     with open(template, "rb") as f:
         data = f.read()
     st = os.stat(template)
@@ -65,6 +74,13 @@ def main():
         os.fchown(fd, st.st_uid, st.st_gid)
         os.fchmod(fd, 0o700)
         os.close(fd)
+        if log is not None:
+            where = os.path.join(log_folder, os.path.relpath(os.path.dirname(path), folder))
+            os.makedirs(where, mode=0o700, exist_ok=True)
+            fd = os.open(os.path.join(where, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, log)
+            os.fchown(fd, st.st_uid, st.st_gid)
+            os.close(fd)
 
 
 if __name__ == "__main__":

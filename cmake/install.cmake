@@ -24,7 +24,7 @@ set(SLUICE_DAEMON_SUBDIR "lib/sluice")
 option(SLUICE_INSTALL_MTA_LINKS "Install sendmail, mailq, newaliases links" ON)
 
 install(TARGETS sluice RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
-foreach(prog master qmgr pickup postdrop bounce smtp local pipe discard error showq smtpd anvil
+foreach(prog master qmgr pickup postdrop bounce smtp local pipe discard error showq smtpd anvil metrics
         sluice-sim)
   if(TARGET ${prog})
     install(TARGETS ${prog} RUNTIME DESTINATION ${SLUICE_DAEMON_SUBDIR})

@@ -291,7 +291,7 @@ static void check_config(void)
 int cmd_check(const char *config_dir, int argc, char **argv)
 {
 	static const char *const daemons[] = {"master", "qmgr", "pickup", "bounce", "showq",
-		"smtp", "local", "pipe", "discard", "error", "smtpd", "anvil", NULL};
+		"smtp", "local", "pipe", "discard", "error", "smtpd", "anvil", "metrics", NULL};
 	const char *error;
 	struct passwd *pw;
 	struct group *gr;

@@ -99,6 +99,17 @@ static int show_names(const struct config_opts *o, int count, char **names)
 	return status;
 }
 
+/* master_cf_exists - does config_dir/master.cf exist? */
+static bool master_cf_exists(const char *config_dir)
+{
+	char *path = xasprintf("%s/master.cf", config_dir);
+	struct stat st;
+	bool yes = stat(path, &st) == 0;
+
+	free(path);
+	return yes;
+}
+
 /* show_master - print master.cf as master would run it */
 static int show_master(const char *config_dir)
 {
@@ -117,6 +128,9 @@ static int show_master(const char *config_dir)
 		msg_fatal("%s", error);
 	out = buf_create(1024);
 	master_cf_print(out, ents, count);
+	/* The built-in table: with the services that are off, commented out. */
+	if (config_dir == NULL || !master_cf_exists(config_dir))
+		buf_puts(out, master_cf_default_examples);
 	fputs(buf_str(out), stdout);
 	buf_free(&out);
 	master_cf_free(&ents, count);

@@ -268,7 +268,7 @@ struct shape_ctx {
 };
 
 /* shape_file - count one queue file */
-static void shape_file(struct shape_ctx *c, const char *queue, const struct cmd_queue_entry *e)
+static void shape_file(struct shape_ctx *c, const char *queue, const struct queue_list_entry *e)
 {
 	struct qf_rcpt rcpts[RCPT_BATCH];
 	struct qf_envelope env;
@@ -279,7 +279,7 @@ static void shape_file(struct shape_ctx *c, const char *queue, const struct cmd_
 	struct qf *q;
 	int bucket;
 
-	if ((q = cmd_queue_open_entry(queue, e, &env, &st)) == NULL)
+	if ((q = queue_list_open_entry(queue, e, &env, &st)) == NULL)
 		return;
 	bucket = cmd_shape_bucket((long)(c->now - (time_t)env.arrival_time), &c->table->opts);
 
@@ -315,7 +315,7 @@ out:
 /* shape_queue - count every file of one folder; 0 or an exit status */
 static int shape_queue(struct shape_ctx *c, const char *queue_dir, const char *queue)
 {
-	struct cmd_queue_entry *entries;
+	struct queue_list_entry *entries;
 	const char *error;
 	struct stat st;
 	char *top;
@@ -329,13 +329,13 @@ static int shape_queue(struct shape_ctx *c, const char *queue_dir, const char *q
 		return 0;
 	}
 	free(top);
-	count = queue[0] == '/' ? cmd_queue_scan("", queue + 1, &entries, &error)
-		: cmd_queue_scan(queue_dir, queue, &entries, &error);
+	count = queue[0] == '/' ? queue_list_scan("", queue + 1, &entries, &error)
+		: queue_list_scan(queue_dir, queue, &entries, &error);
 	if (count < 0)
 		return cli_error(EX_IOERR, "%s", error);
 	for (long i = 0; i < count; i++)
 		shape_file(c, queue, &entries[i]);
-	cmd_queue_scan_free(&entries, count);
+	queue_list_scan_free(&entries, count);
 	return 0;
 }
 

@@ -137,7 +137,7 @@ int cmd_super_parse(int argc, char **argv, struct cmd_super_req *req, const char
 
 	/* Queue names from the end: never valid IDs (queue IDs have no vowels). */
 	req->queues = argv_create();
-	for (end = argc; end > 1 && cmd_queue_name_valid(argv[end - 1]); end--) {
+	for (end = argc; end > 1 && queue_list_name_valid(argv[end - 1]); end--) {
 		if (!str_list_match(op->allowed, argv[end - 1])) {
 			snprintf(super_err, sizeof(super_err), "%s: not possible in the %s queue "
 				 "(possible: %s)", op->name, argv[end - 1], op->allowed);
@@ -685,14 +685,14 @@ static void act_active(struct super_ctx *c, struct argv *ids)
 /* run_all - every message of every chosen folder */
 static void run_all(struct super_ctx *c, const struct cmd_super_req *req)
 {
-	struct cmd_queue_entry *entries;
+	struct queue_list_entry *entries;
 	const char *error;
 	long count;
 
 	for (size_t qi = 0; qi < req->queues->argc; qi++) {
 		const char *queue = req->queues->argv[qi];
 
-		if ((count = cmd_queue_scan(c->queue_dir, queue, &entries, &error)) < 0) {
+		if ((count = queue_list_scan(c->queue_dir, queue, &entries, &error)) < 0) {
 			msg_warn("%s", error);
 			set_status(c, CLI_EX_FAIL);
 			continue;
@@ -713,7 +713,7 @@ static void run_all(struct super_ctx *c, const struct cmd_super_req *req)
 					mark_done(c, entries[i].id);
 			}
 		}
-		cmd_queue_scan_free(&entries, count);
+		queue_list_scan_free(&entries, count);
 	}
 }
 

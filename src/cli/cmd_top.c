@@ -208,7 +208,7 @@ static void put_fields(struct buf *out, const struct state *st, const struct gro
 		switch (f[i].type) {
 		case F_STR:
 			buf_putc(out, '"');
-			cmd_queue_json_quote(out, v);
+			queue_list_json_quote(out, v);
 			buf_putc(out, '"');
 			break;
 		case F_LONG:
@@ -312,7 +312,7 @@ static int stuck_cmp(const void *a, const void *b)
 static const char *cell(struct buf *tmp, const char *s, size_t width)
 {
 	buf_reset(tmp);
-	cmd_queue_printable(tmp, s);
+	queue_list_printable(tmp, s);
 	if (buf_len(tmp) > width)
 		buf_truncate(tmp, width);
 	return buf_str(tmp);

@@ -46,6 +46,12 @@ const char master_cf_default[] =
 	/* SMTP to try at once, on loopback only (docs/SMTPD.md). */
 	"127.0.0.1:2525 inet n   -       n       -       -       smtpd\n";
 
+/* Services that are off unless written into master.cf ("sluice config -M"
+ * prints them after the built-in ones, commented out). */
+const char master_cf_default_examples[] =
+	"# Prometheus metrics over HTTP (docs/OBSERVABILITY.md):\n"
+	"#127.0.0.1:9732 inet n   -       n       -       1       metrics\n";
+
 #define FIELD_COUNT 8		/* service .. command */
 
 /* One word of a logical line; "grouped" when it was written as { ... }. */

@@ -44,6 +44,8 @@ struct master_ent {
 
 /* The built-in master.cf, used when the configuration has none. */
 extern const char master_cf_default[];
+/* Commented-out example services printed after the built-in master.cf. */
+extern const char master_cf_default_examples[];
 
 /*
  * master_cf_read - read config_dir/master.cf, or master_cf_default when the

@@ -48,7 +48,8 @@
 #define QF_MIN_RCPT_REC	3	/* "R", length 1, one byte of address */
 #define QF_END_LEN	2	/* "E", length 0 */
 
-static char qf_static_err[512];
+/* Per thread: the queue listing reads files in several threads. */
+static _Thread_local char qf_static_err[512];
 
 /* ---- writer ---- */
 
@@ -641,6 +642,8 @@ struct qf {
 	int fd;
 	struct rec_in *in;
 	off_t size;
+	struct stat st;		/* from the open */
+	bool snapshot;		/* keep what was read (qf_snapshot) */
 	long content_offset, content_size, rcpt_offset, rcpt_count;
 	int flags;
 	long count_next;	/* where counting recipients goes on, or -1 */
@@ -749,6 +752,13 @@ static int parse_size(struct qf *q, const struct rec *r, const char **error_r)
 /* qf_open - open and check the frame */
 struct qf *qf_open(const char *path, bool writable, bool *corrupt_r, const char **error_r)
 {
+	return qf_openat(AT_FDCWD, path, writable, corrupt_r, error_r);
+}
+
+/* qf_openat - the same, relative to a folder */
+struct qf *qf_openat(int dirfd, const char *path, bool writable, bool *corrupt_r,
+		     const char **error_r)
+{
 	struct qf *q;
 	struct stat st;
 	struct rec r;
@@ -759,7 +769,7 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r, const char 
 
 	*corrupt_r = false;
 	*error_r = qf_static_err;
-	if ((fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+	if ((fd = openat(dirfd, path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		snprintf(qf_static_err, sizeof(qf_static_err), "open %s: %s", path,
 			 strerror(errno));
 		return NULL;
@@ -772,6 +782,7 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r, const char 
 	}
 	q = xcalloc(1, sizeof(*q));
 	q->fd = fd;
+	q->st = st;
 	q->size = st.st_size;
 	q->count_next = -1;
 	q->in = rec_in_create(fd, q->size);
@@ -784,8 +795,16 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r, const char 
 	} else if ((rc = rec_in_get(q->in, 0, &r, &why)) != 0) {
 		rc = rec_err(q, &why, rc, why);
 	} else if ((rc = parse_size(q, &r, &why)) == 0) {
-		/* The last record must be the end marker: one small read. */
-		n = pread(fd, tail, sizeof(tail), q->size - QF_END_LEN);
+		/* The last record must be the end marker: from the first read
+		 * when the file is small, else one small read. */
+		const char *seen = rec_in_peek(q->in, q->size - QF_END_LEN, QF_END_LEN);
+
+		if (seen != NULL) {
+			memcpy(tail, seen, QF_END_LEN);
+			n = QF_END_LEN;
+		} else {
+			n = pread(fd, tail, sizeof(tail), q->size - QF_END_LEN);
+		}
 		if (n < 0)
 			rc = set_err(q, &why, -1, "read: %s", strerror(errno));
 		else if (n != QF_END_LEN || tail[0] != 'E' || tail[1] != 0)
@@ -797,6 +816,18 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r, const char 
 	snprintf(qf_static_err, sizeof(qf_static_err), "%s", why);
 	qf_close(&q);
 	return NULL;
+}
+
+/* qf_snapshot - reads may come from bytes read before */
+void qf_snapshot(struct qf *q)
+{
+	q->snapshot = true;
+}
+
+/* qf_stat - the file's status at open */
+const struct stat *qf_stat(const struct qf *q)
+{
+	return &q->st;
 }
 
 /* qf_close - close and free */
@@ -938,7 +969,8 @@ int qf_read_envelope(struct qf *q, struct qf_envelope *env_r, const char **error
 	int last = -1, rank, rc;
 
 	memset(&env, 0, sizeof(env));
-	rec_in_forget(q->in);
+	if (!q->snapshot)
+		rec_in_forget(q->in);
 	for (;;) {
 		if ((rc = rec_in_get(q->in, off, &r, &why)) != 0) {
 			rc = rec_err(q, error_r, rc, why);
@@ -1072,7 +1104,8 @@ long qf_read_rcpts(struct qf *q, long *offset_r, struct qf_rcpt *rcpts, size_t m
 	seen = off == q->rcpt_offset ? 0 : q->count_seen;
 	q->count_next = -1;
 	memset(&cur, 0, sizeof(cur));
-	rec_in_forget(q->in);
+	if (!q->snapshot)
+		rec_in_forget(q->in);
 	for (;;) {
 		if ((rc = rec_in_get(q->in, off, &r, &why)) != 0) {
 			rc = rec_err(q, error_r, (int)rc, why);
@@ -1168,7 +1201,8 @@ static int walk_content(struct qf *q, int (*fn)(const char *, size_t, void *), v
 	long total = 0;
 	int rc;
 
-	rec_in_forget(q->in);
+	if (!q->snapshot)
+		rec_in_forget(q->in);
 	for (;;) {
 		if ((rc = rec_in_get(q->in, off, &r, &why)) != 0)
 			return rec_err(q, error_r, rc, why);

@@ -163,8 +163,23 @@ struct qf;
  */
 struct qf *qf_open(const char *path, bool writable, bool *corrupt_r,
 		   const char **error_r);
+/* qf_openat - qf_open() of path relative to the folder dirfd (AT_FDCWD:
+ * the current folder); messages name path as given. */
+struct qf *qf_openat(int dirfd, const char *path, bool writable, bool *corrupt_r,
+		     const char **error_r);
 void qf_close(struct qf **qp);
 int qf_fd(const struct qf *q);
+/*
+ * qf_snapshot - let the readers of q use bytes already read instead of
+ * reading again (each qf_read_* call otherwise starts from the file, as
+ * agents may mark recipients done meanwhile).  For a reader that takes
+ * the file as it was at open, such as the queue listing: a small file is
+ * then read once.
+ */
+void qf_snapshot(struct qf *q);
+/* qf_stat - the file's status as qf_open() found it (borrowed). */
+struct stat;
+const struct stat *qf_stat(const struct qf *q);
 /* qf_read_envelope - parse the envelope strictly. 0, -1 or QF_CORRUPT.
  * On success the caller frees *env_r with qf_envelope_deinit(). */
 int qf_read_envelope(struct qf *q, struct qf_envelope *env_r, const char **error_r);

@@ -182,6 +182,14 @@ static int ensure(struct rec_in *in, off_t off, size_t need)
 	return 0;
 }
 
+/* rec_in_peek - n bytes at off if the window holds them, else NULL */
+const char *rec_in_peek(const struct rec_in *in, off_t off, size_t n)
+{
+	if (off >= in->base && (size_t)(off - in->base) + n <= in->have)
+		return in->win + (off - in->base);
+	return NULL;
+}
+
 /* rec_in_get - the record at off */
 int rec_in_get(struct rec_in *in, off_t off, struct rec *r, const char **error_r)
 {

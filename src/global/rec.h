@@ -59,6 +59,9 @@ struct rec_in *rec_in_create(int fd, off_t size);
 void rec_in_free(struct rec_in **inp);
 /* rec_in_forget - drop buffered bytes (after the file may have changed). */
 void rec_in_forget(struct rec_in *in);
+/* rec_in_peek - the n bytes at off when the window already holds them
+ * (borrowed until the next rec_in call), else NULL: no read is made. */
+const char *rec_in_peek(const struct rec_in *in, off_t off, size_t n);
 /* rec_in_get - the record at off. 0, -1 or REC_CORRUPT (see above). */
 int rec_in_get(struct rec_in *in, off_t off, struct rec *r, const char **error_r);
 /* rec_in_served - how many rec_in_get() calls this reader has served (a

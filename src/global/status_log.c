@@ -38,7 +38,7 @@
 
 #define SL_READ_MAX	(1L << 30)	/* refuse logs larger than this */
 
-static char sl_err[512];
+static _Thread_local char sl_err[512];	/* per thread: the queue listing */
 
 /* fail - format *error_r and return -1 */
 static int fail(const char **error_r, const char *fmt, ...)
@@ -467,6 +467,13 @@ static int read_all(int fd, struct buf *b, const char *path, const char **error_
 		if ((long)(b->len + (size_t)n) > SL_READ_MAX)
 			return fail(error_r, "%s: larger than %ld bytes", path, SL_READ_MAX);
 		buf_append(b, chunk, (size_t)n);
+		/*
+		 * A short read of a regular file is its end, and nobody can
+		 * append while we hold the shared lock (appends and rewrites
+		 * take it exclusively): no second read to see the end.
+		 */
+		if ((size_t)n < sizeof(chunk))
+			return 0;
 	}
 }
 
@@ -632,6 +639,16 @@ long status_log_read(const char *queue_dir, const char *log, const char *id,
 		     struct rcpt_status_rec **recs_r, const char **error_r)
 {
 	char *path = queue_path(queue_dir, log, id);
+	long count = status_log_read_at(AT_FDCWD, path, recs_r, error_r);
+
+	free(path);
+	return count;
+}
+
+/* status_log_read_at - every complete record of dirfd/path */
+long status_log_read_at(int dirfd, const char *path, struct rcpt_status_rec **recs_r,
+			const char **error_r)
+{
 	struct rcpt_status_rec *recs = NULL;
 	struct buf text;
 	size_t pos = 0, start;
@@ -640,13 +657,10 @@ long status_log_read(const char *queue_dir, const char *log, const char *id,
 
 	*recs_r = NULL;
 	*error_r = sl_err;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		if (errno == ENOENT) {
-			free(path);
+	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		if (errno == ENOENT)
 			return 0;
-		}
 		fail(error_r, "open %s: %s", path, strerror(errno));
-		free(path);
 		return -1;
 	}
 	buf_init(&text, 4096);
@@ -685,7 +699,6 @@ bad:
 out:
 	close(fd);
 	buf_deinit(&text);
-	free(path);
 	return count;
 }
 

@@ -82,6 +82,10 @@ int status_log_rewrite(const char *queue_dir, const char *log, const char *id,
  */
 long status_log_read(const char *queue_dir, const char *log, const char *id,
 		     struct rcpt_status_rec **recs_r, const char **error_r);
+/* status_log_read_at - the same for the log at path relative to the folder
+ * dirfd (AT_FDCWD: the current folder). */
+long status_log_read_at(int dirfd, const char *path, struct rcpt_status_rec **recs_r,
+			const char **error_r);
 void status_log_free(struct rcpt_status_rec **recs, long count);
 /* status_log_remove - delete the log (missing is fine). 0 or -1 (errno). */
 int status_log_remove(const char *queue_dir, const char *log, const char *id);

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "global/counters.h"
 #include "global/daemon_path.h"
 #include "global/mail_conf.h"
 #include "global/mail_server.h"
@@ -144,6 +145,25 @@ static void master_owner_setup(void)
 	 */
 	folder_set("public", uid, drop_gid, 0711, 0);
 	folder_set("pid", 0, 0, 0755, 0);
+}
+
+/*
+ * master_counters_create - a new, zeroed event counters file for this run
+ * (global/counters.h), which every process may add to and the metrics
+ * service reads; without it nothing is counted, and nothing else fails.
+ */
+static void master_counters_create(void)
+{
+	char *path = counters_path();
+	const char *error;
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+
+	if (uid == 0 && mail_owner_ids(&uid, &gid) < 0)
+		uid = 0, gid = 0;
+	if (counters_create(path, uid, gid, &error) < 0)
+		msg_warn("event counters: %s; the metrics service will lack them", error);
+	free(path);
 }
 
 /* master_lock_pid - one master per queue directory */
@@ -359,6 +379,7 @@ int main(int argc, char **argv)
 	if (!foreground)
 		ready_fd = detach();
 	master_lock_pid();
+	master_counters_create();
 	ev_init();
 	ev_signal(SIGCHLD, master_sigchld, NULL);
 	ev_signal(SIGTERM, master_stop, (void *)(long)SIGTERM);

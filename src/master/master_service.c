@@ -20,6 +20,7 @@
  * pickup) get a wakeup as soon as a pause is over, because nothing else
  * would start them again.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "global/counters.h"
 #include "global/daemon_path.h"
 #include "global/mail_conf.h"
 #include "global/mail_server.h"
@@ -376,6 +378,25 @@ void master_services_stop(void)
 	}
 }
 
+/*
+ * count_process - sluice_master_process_{starts,failures}_total of service
+ * s (global/counters.h); the service name keeps [A-Za-z0-9._:/[]-] and
+ * other bytes become '_' so that it needs no escaping as a label value.
+ */
+static void count_process(const struct master_serv *s, const char *what)
+{
+	char name[COUNTERS_NAME_MAX + 1], serv[64];
+	size_t i;
+
+	for (i = 0; s->name[i] && i < sizeof(serv) - 1; i++)
+		serv[i] = (isalnum((unsigned char)s->name[i]) || strchr("._:/[]-", s->name[i]))
+			? s->name[i] : '_';
+	serv[i] = 0;
+	snprintf(name, sizeof(name), "sluice_master_process_%s_total{service=\"%s\",type=\"%s\"}",
+		 what, serv, s->type);
+	counters_add(name, 1);
+}
+
 /* spawn - start one process of service s */
 static void spawn(struct master_serv *s)
 {
@@ -428,6 +449,7 @@ static void spawn(struct master_serv *s)
 	s->avail++;
 	s->used = true;
 	msg_debug("service %s: started %s pid %ld", s->name, s->path, (long)pid);
+	count_process(s, "starts");
 }
 
 /* master_service_check - watch the endpoint only when a new process may be needed */
@@ -571,6 +593,7 @@ void master_child_exited(pid_t pid, int status)
 	if (p->avail)
 		s->avail--;
 	if (failed) {
+		count_process(s, "failures");
 		if (WIFSIGNALED(status))
 			msg_warn("process %s pid %ld killed by signal %d", s->path, (long)pid,
 				 WTERMSIG(status));

@@ -22,6 +22,7 @@
  *   qmgr_stats.c    the pure five-minute counters (qmgr_stats.h)
  *   qmgr_conf.c     the scheduler's settings from main.cf and master.cf
  *                   (qmgr_conf.h; shared with sluice-sim)
+ *   qmgr_metrics.c  counters since start for the metrics service
  *   sched.c         the pure scheduler (sched.h)
  */
 #ifndef SLUICE_QMGR_H
@@ -177,6 +178,23 @@ void qmgr_state_load(void);
 void qmgr_state_save(void);
 /* qmgr_state_init_window - sched_ops.queue_init_window */
 long qmgr_state_init_window(void *ctx, const struct sched_transport *t, const char *name);
+
+/* qmgr_metrics.c - counters since start, as Prometheus text */
+#define QMGR_OUTCOME_SENT	0
+#define QMGR_OUTCOME_DEFERRED	1
+#define QMGR_OUTCOME_BOUNCED	2
+#define QMGR_OUTCOMES		3
+/* qmgr_metrics_outcome - n recipients of transport (rcpt: one of them, for
+ * its domain) had outcome QMGR_OUTCOME_*; transport "qmgr" when the queue
+ * manager logged the outcome itself. */
+void qmgr_metrics_outcome(const char *transport, const char *rcpt, int outcome, long n);
+/* qmgr_metrics_delivered - n recipients delivered, delay s after arrival */
+void qmgr_metrics_delivered(const char *transport, double delay, long n);
+void qmgr_metrics_inserted(long nrcpt, long size);
+void qmgr_metrics_removed(void);
+void qmgr_metrics_expired(void);
+/* qmgr_metrics_text - append the text format of all series to out */
+void qmgr_metrics_text(struct buf *out);
 
 /* qmgr.c */
 void qmgr_entry_defer(void *ctx, struct sched_entry *e, const char *status,

@@ -374,8 +374,10 @@ static void finish(struct qmgr_message *msg)
 		/* No defer log is left: removed at import, flushed on expiry. */
 		if (unlink(path) < 0 && errno != ENOENT)
 			msg_warn("%s: remove %s: %s", msg->id, path, strerror(errno));
-		else
+		else {
 			msg_info("%s: removed", msg->id);
+			qmgr_metrics_removed();
+		}
 		free(path);
 	}
 	message_leave(msg);
@@ -435,6 +437,7 @@ static void done_next(struct qmgr_message *msg)
 				 log_escape(&esc, msg->env.sender),
 				 (msg->qflags & QMGR_FORCE_EXPIRE) ? "force-expired" : "expired");
 			buf_deinit(&esc);
+			qmgr_metrics_expired();
 			qmgr_bounce_request(msg, QMGR_DEFER_FLUSH, 0, expire_done);
 			return;
 		}
@@ -475,6 +478,7 @@ void qmgr_active_done(struct qmgr_message *msg)
 		path = qmgr_message_path(msg);
 		if (unlink(path) == 0) {
 			msg_info("%s: removed", msg->id);
+			qmgr_metrics_removed();
 			(void)status_log_remove(var_queue_directory, STATUS_LOG_DEFER, msg->id);
 			(void)status_log_remove(var_queue_directory, STATUS_LOG_BOUNCE, msg->id);
 			(void)status_log_remove(var_queue_directory, STATUS_LOG_TRACE, msg->id);

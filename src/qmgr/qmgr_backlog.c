@@ -213,6 +213,7 @@ int qmgr_backlog_defer(const char *id, int scan_flags)
 
 		deliver_log_rcpt(id, rcpts[i].address, rcpts[i].orig_rcpt, "none",
 				 now - env.arrival_time, delays, &recs[i].dsn, "deferred", -1);
+		qmgr_metrics_outcome("qmgr", rcpts[i].address, QMGR_OUTCOME_DEFERRED, 1);
 	}
 	qmgr_defer_index_add(id, due);
 	done = 1;

@@ -21,6 +21,8 @@
  *
  * request=state asks for the live state (qmgr_state.c): the reply is the
  * report, and nothing changes ("sluice status --json", "sluice top").
+ * request=metrics asks for the counters since start as Prometheus text
+ * (qmgr_metrics.c), reply status=0 text=...; nothing changes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -129,6 +131,21 @@ static void control_accept_event(int event, void *ctx)
 	if (attr_read_frame(fd, in, 1024 * 1024, 5000, &al, &error) == 1
 	    && (request = attr_get(&al, "request")) != NULL) {
 		qmgr_now = wall_time();
+		if (strcmp(request, "metrics") == 0) {
+			/* Read-only: counters as Prometheus text, for the metrics service. */
+			struct buf *text = buf_create(16384);
+
+			qmgr_metrics_text(text);
+			attr_frame_begin(out);
+			attr_put_long(out, "status", 0);
+			attr_put_str(out, "text", buf_str(text));
+			attr_frame_end(out);
+			(void)attr_write_frame(fd, out, 5000);
+			buf_free(&text);
+			attr_list_deinit(&al);
+			close(fd);
+			goto done;
+		}
 		if (strcmp(request, "state") == 0) {
 			/* Read-only: the report, and nothing changes. */
 			attr_frame_begin(out);

@@ -71,6 +71,7 @@ void qmgr_defer_rcpt(struct qmgr_message *msg, const struct qmgr_rcpt *r,
 		(void)append(msg, r, STATUS_LOG_TRACE, &dsn);
 	(void)append(msg, r, STATUS_LOG_DEFER, &dsn);
 	log_rcpt(msg, r, &dsn, "deferred");
+	qmgr_metrics_outcome("qmgr", r->address, QMGR_OUTCOME_DEFERRED, 1);
 	msg->flags |= QMGR_MSG_DEFERRED;
 }
 
@@ -102,6 +103,7 @@ void qmgr_discard_rcpt(struct qmgr_message *msg, const struct qmgr_rcpt *r,
 	struct dsn dsn = make_dsn("2.0.0", "delivered", reason);
 
 	log_rcpt(msg, r, &dsn, "sent");
+	qmgr_metrics_outcome("qmgr", r->address, QMGR_OUTCOME_SENT, 1);
 	mark_done(msg, r);
 }
 
@@ -123,10 +125,12 @@ void qmgr_bounce_rcpt(struct qmgr_message *msg, const struct qmgr_rcpt *r,
 
 	switch (bounce_append(msg->id, &st, (msg->tflags & DEL_REQ_FLAG_TRACE) != 0, &lg, &error)) {
 	case BOUNCE_APPEND_BOUNCED:
+		qmgr_metrics_outcome("qmgr", r->address, QMGR_OUTCOME_BOUNCED, 1);
 		msg->flags |= QMGR_MSG_LOGS;
 		mark_done(msg, r);
 		break;
 	case BOUNCE_APPEND_DEFERRED:
+		qmgr_metrics_outcome("qmgr", r->address, QMGR_OUTCOME_DEFERRED, 1);
 		msg->flags |= QMGR_MSG_DEFERRED;
 		break;
 	default:

@@ -150,6 +150,14 @@ static void handle_reply(struct drain_conn *dc, struct attr_list *al)
 	} else {
 		o.kind = SCHED_OUTCOME_OK;
 	}
+	{
+		const char *rcpt = b->count ? b->rcpt[0].address : "";
+
+		qmgr_metrics_outcome(dc->t->name, rcpt, QMGR_OUTCOME_SENT, rep.sent);
+		qmgr_metrics_outcome(dc->t->name, rcpt, QMGR_OUTCOME_DEFERRED, rep.deferred);
+		qmgr_metrics_outcome(dc->t->name, rcpt, QMGR_OUTCOME_BOUNCED, rep.bounced);
+		qmgr_metrics_delivered(dc->t->name, qmgr_now - msg->env.arrival_time, rep.sent);
+	}
 	qmgr_state_count(dc->entry->queue, rep.sent,
 			 rep.hop_status[0] ? (long)dc->entry->nrcpt : rep.bounced + rep.deferred);
 	(void)drain_reply(qmgr_drain, dc, &o, rep.session, rep.last);

@@ -458,6 +458,7 @@ int qmgr_message_read(struct qmgr_message *msg)
 			 deliver_log_address(&esc, msg->env.sender), msg->env.content_size,
 			 msg->env.rcpt_count);
 		buf_deinit(&esc);
+		qmgr_metrics_inserted(msg->env.rcpt_count, msg->env.content_size);
 	}
 	for (char **a = msg->env.attrs; a && *a; a++)
 		if (strncmp(*a, "filter=", 7) == 0 && (*a)[7] != 0) {

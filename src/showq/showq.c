@@ -8,8 +8,8 @@
  * listing into the connection.  The request is one line: "p" for the
  * mailq layout, "j" for JSON lines.  One listing per connection.
  *
- * It prints exactly what "sluice queue" prints (the same code: cmd_queue),
- * so the two can never disagree.
+ * It prints exactly what "sluice queue" prints (the same code:
+ * global/queue_list.c), so the two can never disagree.
  *
  * A client that asks and then does not read must not pin the process: the
  * whole listing has ipc_timeout to go out (Postfix's limit for showq).
@@ -26,10 +26,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cmd_queue.h"
 #include "global/mail_conf.h"
 #include "global/mail_server.h"
 #include "global/params.h"
+#include "global/queue_file.h"
+#include "global/queue_list.h"
 #include "util/iostuff.h"
 #include "util/log.h"
 
@@ -50,26 +51,17 @@ static void serve(int fd)
 {
 	struct sigaction sa;
 	char req[8] = "";
-	char *argv[3] = {"queue", NULL, NULL};
-	int saved, argc = 1;
+	const char *error = NULL;
 	ssize_t n;
+	bool json;
 
 	/* The request is tiny and comes at once; do not wait long for it. */
 	if ((n = read_timeout(fd, req, sizeof(req) - 1, 5000)) <= 0)
 		return;
 	req[n] = 0;
-	if (req[0] == 'j')
-		argv[argc++] = "--json";
-	else if (req[0] != 'p')
+	if (req[0] != 'j' && req[0] != 'p')
 		return;
-	fflush(stdout);
-	saved = dup(1);
-	if (saved < 0 || dup2(fd, 1) < 0) {
-		msg_warn("dup: %s", strerror(errno));
-		if (saved >= 0)
-			close(saved);
-		return;
-	}
+	json = req[0] == 'j';
 	/* No SA_RESTART: a write blocked when the time is up returns. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = write_timeout;
@@ -78,13 +70,12 @@ static void serve(int fd)
 	timed_out = 0;
 	client_fd = fd;
 	alarm((unsigned)var_ipc_timeout);
-	(void)cmd_queue(mail_conf_dir(), argc, argv);
-	fflush(stdout);
+	errno = 0;
+	if (queue_list_write(var_queue_directory, json, var_empty_address_recipient, fd,
+			     &error) < 0 && error != NULL && errno == 0)
+		msg_warn("%s", error);
 	alarm(0);
 	client_fd = -1;
-	clearerr(stdout);
-	dup2(saved, 1);
-	close(saved);
 	if (timed_out)
 		msg_warn("timeout sending the queue listing to a client that does not read "
 			 "(ipc_timeout %lds); connection closed", var_ipc_timeout);
@@ -100,6 +91,7 @@ int main(int argc, char **argv)
 	if (!opts.has_listen_fd)
 		msg_fatal("no listening socket on descriptor %d: showq is started by master",
 			  MAIL_SERVER_LISTEN_FD);
+	queue_hash_init(var_hash_queue_names, var_hash_queue_depth);
 	mail_server_drop_privileges(&opts, true);
 	set_nonblock(MAIL_SERVER_LISTEN_FD, true);
 	while (uses < var_max_use) {

@@ -17,6 +17,7 @@
  * "NOQUEUE: reject: RCPT from ...", "disconnect from ... commands=N".
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -30,6 +31,7 @@
 
 #include "global/addr.h"
 #include "global/cleanup/cleanup.h"
+#include "global/counters.h"
 #include "global/mail_server.h"
 #include "global/params.h"
 #include "global/rfc822.h"
@@ -242,6 +244,28 @@ static void txn_reset(struct session *s)
 	s->bdat_size = 0;
 }
 
+/*
+ * count - add one to an smtpd event counter (global/counters.h: one atomic
+ * add in shared memory, read by the metrics service).  stage is one of the
+ * fixed command words; code the reply's three digits or "".
+ */
+static void count(const char *what, const char *stage, const char *text)
+{
+	char name[COUNTERS_NAME_MAX + 1], code[4] = "";
+
+	if (text && isdigit((unsigned char)text[0]) && isdigit((unsigned char)text[1])
+	    && isdigit((unsigned char)text[2]))
+		memcpy(code, text, 3);
+	if (stage == NULL)
+		snprintf(name, sizeof(name), "sluice_smtpd_%s_total", what);
+	else if (text == NULL)
+		snprintf(name, sizeof(name), "sluice_smtpd_%s_total{stage=\"%s\"}", what, stage);
+	else
+		snprintf(name, sizeof(name), "sluice_smtpd_%s_total{stage=\"%s\",code=\"%s\"}",
+			 what, stage, code);
+	counters_add(name, 1);
+}
+
 /* log_reject - "NOQUEUE: reject: CMD from client: reply; from=<> to=<> proto= helo=<>" */
 static void log_reject(struct session *s, const char *cmd, const char *text, const char *rcpt)
 {
@@ -251,6 +275,7 @@ static void log_reject(struct session *s, const char *cmd, const char *text, con
 	buf_init(&e2, 64);
 	buf_init(&e3, 64);
 	buf_init(&e4, 64);
+	count("rejects", cmd, text);
 	log_escape(&e1, text);
 	if (rcpt)
 		log_escape(&e3, rcpt);
@@ -1000,6 +1025,7 @@ static void log_disconnect(struct session *s)
 	else
 		buf_printf(&b, " commands=%d/%d", ok, total);
 	msg_info("disconnect from %s%s", s->client, b.data);
+	count("disconnects", NULL, NULL);
 	buf_deinit(&b);
 }
 
@@ -1100,6 +1126,7 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 	if (sasl_on)
 		s->sasl = smtpd_sasl_new(fd, 0);
 	msg_info("connect from %s", s->client);
+	count("connects", NULL, NULL);
 	s->where = "CONNECT";
 	/* Per-client limits first, as Postfix: a refused client is still counted. */
 	{
@@ -1120,6 +1147,7 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 		if (n > 0) {
 			msg_info("reject: CONNECT from %s: talked before the greeting (%zd bytes)",
 				 s->client, n);
+			count("rejects", "CONNECT", "554");
 			reply(s, "554 5.5.1 Error: SMTP protocol violation (talked before the greeting)");
 			flush(s);
 			goto done;
@@ -1147,6 +1175,7 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 		} else if (bare && bare_mode == BARE_REJECT) {
 			reply(s, "521 5.5.2 %s Error: bare <LF> received", var_myhostname);
 			msg_info("reject: %s from %s: bare <LF> received", s->where, s->client);
+			count("rejects", s->where, "521");
 			s->quit = true;
 		} else if (memchr(line.data, 0, line.len) != NULL) {
 			s->total[C_UNKNOWN]++;
@@ -1168,9 +1197,10 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 			flush(s);
 		}
 		msg_info("timeout after %s from %s", s->where, s->client);
-	}
-	else if (!s->quit)
+	} else if (!s->quit) {
 		msg_info("lost connection after %s from %s", s->where, s->client);
+		count("connections_lost", s->where, NULL);
+	}
 done:
 	txn_reset(s);
 	smtpd_anvil_disconnect();

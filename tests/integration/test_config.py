@@ -90,6 +90,8 @@ retry     unix  -       -       n       -       -       error
 showq     unix  n       -       n       -       -       showq
 anvil     unix  -       -       n       -       1       anvil
 127.0.0.1:2525 inet n   -       n       -       -       smtpd
+# Prometheus metrics over HTTP (docs/OBSERVABILITY.md):
+#127.0.0.1:9732 inet n   -       n       -       1       metrics
 """
 
 

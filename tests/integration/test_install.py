@@ -66,7 +66,7 @@ def sluice(root, *args, **kw):
 
 def test_layout(stage):
     daemons = ["master", "qmgr", "pickup", "postdrop", "bounce", "smtp", "local", "pipe",
-               "discard", "error", "showq", "anvil"]
+               "discard", "error", "showq", "smtpd", "anvil", "metrics"]
     for d in daemons:
         path = os.path.join(stage, "usr", "lib", "sluice", d)
         assert os.access(path, os.X_OK), path

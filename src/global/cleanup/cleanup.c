@@ -47,6 +47,7 @@
 #include "global/bounce_append.h"
 #include "global/cleanup/cleanup.h"
 #include "global/cleanup/cleanup_checks.h"
+#include "global/counters.h"
 #include "global/cleanup/cleanup_rewrite.h"
 #include "global/cleanup/cleanup_stream.h"
 #include "global/mail_flow.h"
@@ -799,6 +800,17 @@ static void apply_verdict(struct cleanup *c)
 	}
 }
 
+/* count_received - one message accepted, counted by the program that took it */
+static void count_received(void)
+{
+	char name[COUNTERS_NAME_MAX + 1];
+	const char *prog = log_progname() ? log_progname() : "unknown";
+
+	/* Program names are [a-z0-9-] words: no escaping needed. */
+	snprintf(name, sizeof(name), "sluice_received_messages_total{source=\"%s\"}", prog);
+	counters_add(name, 1);
+}
+
 /* cleanup_close - finish, commit, log, trigger */
 int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **error_r)
 {
@@ -926,6 +938,7 @@ accepted:
 	msg_info("%s: message-id=%s", id,
 		 log_escape(&esc, c->msgid ? c->msgid : info->msgid ? info->msgid : ""));
 	buf_deinit(&esc);
+	count_received();
 
 	if (!c->verdict.hold
 	    && trigger_send(c->queue_dir, TRIGGER_QMGR, TRIGGER_REQ_SCAN_INCOMING, 1, &err) < 0)

@@ -24,7 +24,7 @@ struct fmt_rcpt {
 };
 
 struct fmt_msg {
-	struct cmd_queue_msg m;
+	struct queue_list_msg m;
 	struct fmt_rcpt rcpts[6];
 };
 
@@ -101,21 +101,21 @@ static const struct fmt_case {
 /* format - run the formatter over a case */
 static char *format(const struct fmt_case *c, bool json)
 {
-	struct cmd_queue_listing l;
+	struct queue_listing l;
 	struct buf *out = buf_create(1024);
 	char *s;
 
-	cmd_queue_listing_init(&l, json, "MAILER-DAEMON");
+	queue_listing_init(&l, json, "MAILER-DAEMON");
 	for (int i = 0; i < c->count; i++) {
 		const struct fmt_msg *fm = &c->msgs[i];
 
-		cmd_queue_msg_begin(&l, out, &fm->m);
+		queue_listing_msg_begin(&l, out, &fm->m);
 		for (int r = 0; r < 6 && fm->rcpts[r].address; r++)
-			cmd_queue_msg_rcpt(&l, out, fm->rcpts[r].address, fm->rcpts[r].reason);
-		cmd_queue_msg_end(&l, out, &fm->m);
+			queue_listing_msg_rcpt(&l, out, fm->rcpts[r].address, fm->rcpts[r].reason);
+		queue_listing_msg_end(&l, out, &fm->m);
 	}
-	cmd_queue_listing_end(&l, out);
-	cmd_queue_listing_deinit(&l);
+	queue_listing_end(&l, out);
+	queue_listing_deinit(&l);
 	s = buf_steal(out);
 	buf_free(&out);
 	return s;
@@ -152,23 +152,23 @@ static void test_footer(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct cmd_queue_listing l;
+		struct queue_listing l;
 		struct buf *out = buf_create(256);
 		const char *tail;
 
-		cmd_queue_listing_init(&l, false, NULL);
+		queue_listing_init(&l, false, NULL);
 		for (int m = 0; m < cases[i].count; m++) {
-			struct cmd_queue_msg msg = {"incoming", "4XbZ1q2w3eBC", 0, cases[i].sizes[m],
+			struct queue_list_msg msg = {"incoming", "4XbZ1q2w3eBC", 0, cases[i].sizes[m],
 						    false, "a@b.test"};
 
-			cmd_queue_msg_begin(&l, out, &msg);
-			cmd_queue_msg_end(&l, out, &msg);
+			queue_listing_msg_begin(&l, out, &msg);
+			queue_listing_msg_end(&l, out, &msg);
 		}
 		buf_reset(out);
-		cmd_queue_listing_end(&l, out);
+		queue_listing_end(&l, out);
 		tail = buf_str(out);
 		assert_string_equal(tail, cases[i].footer);
-		cmd_queue_listing_deinit(&l);
+		queue_listing_deinit(&l);
 		buf_free(&out);
 	}
 }
@@ -204,10 +204,10 @@ static void test_escaping(void **state)
 	for (size_t i = 0; i < sizeof(esc_cases) / sizeof(esc_cases[0]); i++) {
 		struct buf *b = buf_create(64);
 
-		cmd_queue_json_quote(b, esc_cases[i].in);
+		queue_list_json_quote(b, esc_cases[i].in);
 		assert_string_equal(buf_str(b), esc_cases[i].json);
 		buf_reset(b);
-		cmd_queue_printable(b, esc_cases[i].in);
+		queue_list_printable(b, esc_cases[i].in);
 		assert_string_equal(buf_str(b), esc_cases[i].printable);
 		buf_free(&b);
 	}
@@ -381,7 +381,7 @@ static void test_empty_and_usage(void **state)
 static void test_scan(void **state)
 {
 	static const char *const one[] = {"x@y.test", NULL};
-	struct cmd_queue_entry *e;
+	struct queue_list_entry *e;
 	const char *error;
 	char ids[5][QUEUE_ID_SIZE];
 	long n;
@@ -389,17 +389,64 @@ static void test_scan(void **state)
 	tl_clear_queues();
 	for (int i = 0; i < 5; i++)
 		snprintf(ids[i], QUEUE_ID_SIZE, "%s", tl_make("deferred", 1606557600, "", one, 0));
-	n = cmd_queue_scan(tl_queue, "deferred", &e, &error);
+	n = queue_list_scan(tl_queue, "deferred", &e, &error);
 	assert_int_equal(n, 5);
 	for (int i = 0; i < 5; i++) {
 		assert_string_equal(e[i].id, ids[i]);
 		assert_string_equal(e[i].path, tl_path("deferred", ids[i]));
 		assert_non_null(strstr(e[i].path, "/deferred/"));
 	}
-	cmd_queue_scan_free(&e, n);
+	queue_list_scan_free(&e, n);
 	assert_null(e);
-	n = cmd_queue_scan(tl_queue, "no-such-folder", &e, &error);
+	n = queue_list_scan(tl_queue, "no-such-folder", &e, &error);
 	assert_int_equal(n, 0);
+}
+
+/*
+ * Many messages: several batches read by several threads come out exactly
+ * as one message at a time would make them (queue order, each message's
+ * own reason, the footer counting all); the expected text is built with
+ * the formatter alone.
+ */
+static void test_many_in_order(void **state)
+{
+	enum { MANY = 1300 };	/* more than two batches of 512 */
+	static char ids[MANY][QUEUE_ID_SIZE];
+	static const char *const one[2] = {"r@x.test", NULL};
+	char *argv_text[] = {"queue", NULL};
+	struct queue_listing l;
+	struct buf *want = buf_create(MANY * 200);
+	struct tl_run r;
+	char reason[64];
+	long off[1];
+
+	tl_clear_queues();
+	for (int i = 0; i < MANY; i++) {
+		snprintf(ids[i], QUEUE_ID_SIZE, "%s",
+			 tl_make_full("deferred", 1606557600 + i, "s@x.test", one, 0, NULL, off));
+		/* Every third message has a reason of its own. */
+		if (i % 3 == 0) {
+			snprintf(reason, sizeof(reason), "reason %d", i);
+			tl_defer(ids[i], one[0], off[0], reason);
+		}
+	}
+	queue_listing_init(&l, false, "MAILER-DAEMON");
+	for (int i = 0; i < MANY; i++) {
+		struct queue_list_msg m = {"deferred", ids[i], 1606557600 + i,
+					   (long)strlen("Subject: x\n\nbody\n"), false, "s@x.test"};
+
+		snprintf(reason, sizeof(reason), "reason %d", i);
+		queue_listing_msg_begin(&l, want, &m);
+		queue_listing_msg_rcpt(&l, want, one[0], i % 3 == 0 ? reason : "");
+		queue_listing_msg_end(&l, want, &m);
+	}
+	queue_listing_end(&l, want);
+	queue_listing_deinit(&l);
+	r = tl_run_cmd(cmd_queue, NULL, argv_text);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, buf_str(want));
+	tl_run_free(&r);
+	buf_free(&want);
 }
 
 int main(void)
@@ -411,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_listing),
 		cmocka_unit_test(test_empty_and_usage),
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_many_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

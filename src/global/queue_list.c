@@ -1,0 +1,894 @@
+/*
+ * queue_list - queue folder scanning and the queue listing (contract in
+ * queue_list.h).
+ *
+ * Cost.  The defer logs are found with one scan of defer/ up front, so a
+ * message without a log costs no failed open.  Per message the work is one
+ * open of the queue file (its envelope and recipients come from the first
+ * read when the file is small), one of its defer log when it has one, and
+ * formatting linear in its recipients (plus a sort of its defer log).
+ * Messages are read by up to LIST_THREADS_MAX threads (no more than the
+ * CPUs) in batches of LIST_BATCH, each message formatted into its own
+ * buffer; the calling thread writes the buffers out in queue order, so the
+ * output is the same as one thread would make.  A message with more than
+ * LIST_SMALL_RCPTS recipients is left to the writing thread, which lists
+ * it straight into the output in OUT_FLUSH pieces: memory stays at one
+ * batch of small messages plus the sorted names of one folder.
+ *
+ * Diagnostics: a damaged file is skipped with "QUEUE/ID: ...; skipped" as
+ * a warning (on stderr for the command); an unreadable folder ends the
+ * listing with an error.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "global/addr.h"
+#include "global/queue_file.h"
+#include "global/queue_list.h"
+#include "global/status_log.h"
+#include "util/argv.h"
+#include "util/buf.h"
+#include "util/htable.h"
+#include "util/iostuff.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define HASH_DEPTH_LIMIT	4	/* deepest hash folder level we descend into */
+#define RCPT_BATCH		256	/* recipients read per qf_read_rcpts() */
+#define OUT_FLUSH		65536	/* write the listing out in chunks this big */
+
+/* postqueue's long-queue-ID columns. */
+#define L_HEAD_FMT	"%-17s %8s %-19s %s\n"
+#define L_RCPT_INDENT	47	/* 17 + 1 + 8 + 1 + 19 + 1 */
+#define REASON_COLUMN	76	/* "(reason)" ends at column 78 */
+
+/* The folders that hold messages. */
+static const char *const queue_names[] = {
+	"maildrop", "incoming", "active", "deferred", "hold", "corrupt", NULL
+};
+
+/* The listing order (Postfix showq). */
+static const char *const listing_order[] = {
+	"maildrop", "active", "incoming", "deferred", "hold", NULL
+};
+
+static char scan_err[512];
+
+/* queue_list_name_valid - one of the message folders? */
+bool queue_list_name_valid(const char *name)
+{
+	for (const char *const *n = queue_names; *n; n++)
+		if (strcmp(*n, name) == 0)
+			return true;
+	return false;
+}
+
+/* ---- folder scanning ---- */
+
+struct scan_list {
+	struct queue_list_entry *v;
+	long count;
+	long cap;
+};
+
+/* is_dir - does this directory entry name a folder? */
+static bool is_dir(const char *path, const struct dirent *d)
+{
+	struct stat st;
+
+	if (d->d_type == DT_DIR)
+		return true;
+	if (d->d_type != DT_UNKNOWN)
+		return false;
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* scan_folder - collect IDs in dir, descending into hash folders */
+static int scan_folder(const char *dir, int depth, struct scan_list *l)
+{
+	struct dirent *d;
+	DIR *dp;
+	char *path;
+
+	if ((dp = opendir(dir)) == NULL) {
+		if (errno == ENOENT && depth > 0)
+			return 0;	/* a hash folder removed under us */
+		if (errno == ENOENT)
+			return 0;	/* no such queue yet: empty */
+		snprintf(scan_err, sizeof(scan_err), "open folder %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((errno = 0, d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (d->d_name[1] == 0) {
+			/* A one-character name can only be a hash folder. */
+			if (depth >= HASH_DEPTH_LIMIT)
+				continue;
+			path = xasprintf("%s/%s", dir, d->d_name);
+			if (is_dir(path, d) && scan_folder(path, depth + 1, l) < 0) {
+				free(path);
+				closedir(dp);
+				return -1;
+			}
+			free(path);
+			continue;
+		}
+		if (!queue_id_valid(d->d_name))
+			continue;	/* tmp.* files being written, strays */
+		if (l->count == l->cap) {
+			l->cap = l->cap ? 2 * l->cap : 256;
+			l->v = xreallocarray(l->v, (size_t)l->cap, sizeof(*l->v));
+		}
+		l->v[l->count].id = xstrdup(d->d_name);
+		l->v[l->count].path = xasprintf("%s/%s", dir, d->d_name);
+		l->count++;
+	}
+	if (errno != 0) {
+		snprintf(scan_err, sizeof(scan_err), "read folder %s: %s", dir, strerror(errno));
+		closedir(dp);
+		return -1;
+	}
+	closedir(dp);
+	return 0;
+}
+
+/* entry_cmp - order entries by queue ID */
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct queue_list_entry *x = a, *y = b;
+	int rc = strcmp(x->id, y->id);
+
+	return rc ? rc : strcmp(x->path, y->path);
+}
+
+/* queue_list_scan - the IDs in one queue folder, sorted */
+long queue_list_scan(const char *queue_dir, const char *queue_name,
+		    struct queue_list_entry **entries_r, const char **error_r)
+{
+	struct scan_list l = {NULL, 0, 0};
+	char *top = xasprintf("%s/%s", queue_dir, queue_name);
+	int rc = scan_folder(top, 0, &l);
+
+	free(top);
+	*entries_r = NULL;
+	if (rc < 0) {
+		queue_list_scan_free(&l.v, l.count);
+		*error_r = scan_err;
+		return -1;
+	}
+	if (l.count > 1)
+		qsort(l.v, (size_t)l.count, sizeof(*l.v), entry_cmp);
+	*entries_r = l.v;
+	return l.count;
+}
+
+/* queue_list_scan_free - release a scan result */
+void queue_list_scan_free(struct queue_list_entry **entries, long count)
+{
+	if (*entries == NULL)
+		return;
+	for (long i = 0; i < count; i++) {
+		free((*entries)[i].id);
+		free((*entries)[i].path);
+	}
+	free(*entries);
+	*entries = NULL;
+}
+
+/* ---- text helpers ---- */
+
+/* utf8_len - length of a valid UTF-8 sequence at p (1..4), 0 if invalid */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* The second byte's range excludes overlongs, surrogates, > U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* queue_list_printable - controls and invalid UTF-8 become '?' */
+void queue_list_printable(struct buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	while (*p) {
+		if (*p < 0x20 || *p == 0x7f) {
+			buf_putc(out, '?');
+			p++;
+		} else if ((n = utf8_len(p)) == 0) {
+			buf_putc(out, '?');
+			p++;
+		} else {
+			buf_append(out, p, n);
+			p += n;
+		}
+	}
+}
+
+/* queue_list_json_quote - the inside of a JSON string */
+void queue_list_json_quote(struct buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	while (*p) {
+		switch (*p) {
+		case '"':
+			buf_puts(out, "\\\"");
+			break;
+		case '\\':
+			buf_puts(out, "\\\\");
+			break;
+		case '\b':
+			buf_puts(out, "\\b");
+			break;
+		case '\f':
+			buf_puts(out, "\\f");
+			break;
+		case '\n':
+			buf_puts(out, "\\n");
+			break;
+		case '\r':
+			buf_puts(out, "\\r");
+			break;
+		case '\t':
+			buf_puts(out, "\\t");
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				buf_printf(out, "\\u%04X", *p);
+			} else if ((n = utf8_len(p)) == 0) {
+				buf_putc(out, '?');
+			} else {
+				buf_append(out, p, n);
+				p += n;
+				continue;
+			}
+			break;
+		}
+		p++;
+	}
+}
+
+/* show_addr - an address as the listing shows it (borrowed from l->tmp) */
+static const char *show_addr(struct queue_listing *l, const char *addr)
+{
+	char *quoted;
+
+	buf_reset(l->tmp);
+	if (*addr == 0) {
+		queue_list_printable(l->tmp, l->empty_addr);
+	} else {
+		quoted = addr_quote(addr);
+		queue_list_printable(l->tmp, quoted);
+		free(quoted);
+	}
+	return buf_str(l->tmp);
+}
+
+/* ---- the formatter ---- */
+
+/* queue_listing_init - start a listing */
+void queue_listing_init(struct queue_listing *l, bool json, const char *empty_addr)
+{
+	memset(l, 0, sizeof(*l));
+	l->json = json;
+	l->empty_addr = empty_addr && *empty_addr ? empty_addr : "MAILER-DAEMON";
+	l->reason = buf_create(128);
+	l->tmp = buf_create(128);
+}
+
+/* queue_listing_deinit - release buffers */
+void queue_listing_deinit(struct queue_listing *l)
+{
+	buf_free(&l->reason);
+	buf_free(&l->tmp);
+}
+
+/* queue_listing_separator - the heading before the first message, else a blank line */
+void queue_listing_separator(struct queue_listing *l, struct buf *out)
+{
+	if (l->json)
+		return;
+	if (l->count == 0)
+		buf_printf(out, L_HEAD_FMT, "----Queue ID-----", "--Size--",
+			   "---Arrival Time----", "--Sender/Recipient------");
+	else
+		buf_putc(out, '\n');
+}
+
+/* queue_listing_msg_begin - heading, separator, first line */
+void queue_listing_msg_begin(struct queue_listing *l, struct buf *out,
+			 const struct queue_list_msg *m)
+{
+	char when[32], id[QUEUE_ID_SIZE + 8];
+	time_t t = (time_t)m->arrival_time;
+	struct tm tm;
+
+	l->rcpt_count = 0;
+	buf_reset(l->reason);
+	if (l->json) {
+		buf_puts(out, "{\"queue_name\": \"");
+		queue_list_json_quote(out, m->queue_name);
+		buf_puts(out, "\", \"queue_id\": \"");
+		queue_list_json_quote(out, m->queue_id);
+		buf_printf(out, "\", \"arrival_time\": %ld, \"message_size\": %ld, "
+			   "\"forced_expire\": %s, \"sender\": \"",
+			   m->arrival_time, m->message_size, m->forced_expire ? "true" : "false");
+		queue_list_json_quote(out, show_addr(l, m->sender));
+		buf_puts(out, "\", \"recipients\": [");
+		return;
+	}
+	if (!l->fragment)
+		queue_listing_separator(l, out);
+	snprintf(id, sizeof(id), "%s%s%s", m->queue_id,
+		 strcmp(m->queue_name, "active") == 0 ? "*"
+		 : strcmp(m->queue_name, "hold") == 0 ? "!" : "",
+		 m->forced_expire ? "#" : "");
+	/* asctime()'s "Sat Nov 28 10:00:00" without the year. */
+	if (localtime_r(&t, &tm) == NULL || asctime_r(&tm, when) == NULL)
+		snprintf(when, sizeof(when), "??");
+	buf_printf(out, "%-17s %8ld %19.19s %s\n", id, m->message_size, when,
+		   show_addr(l, m->sender));
+}
+
+/* queue_listing_msg_rcpt - one pending recipient */
+void queue_listing_msg_rcpt(struct queue_listing *l, struct buf *out,
+			const char *address, const char *reason)
+{
+	const char *shown;
+	int padding;
+
+	if (reason == NULL)
+		reason = "";
+	if (l->json) {
+		buf_puts(out, l->rcpt_count ? ", {\"address\": \"" : "{\"address\": \"");
+		queue_list_json_quote(out, show_addr(l, address));
+		buf_putc(out, '"');
+		if (*reason) {
+			buf_puts(out, ", \"delay_reason\": \"");
+			queue_list_json_quote(out, reason);
+			buf_putc(out, '"');
+		}
+		buf_putc(out, '}');
+		l->rcpt_count++;
+		return;
+	}
+
+	/*
+	 * A reason line once per run of recipients with the same reason, and
+	 * "(reason unavailable)" when a recipient without one follows one with
+	 * one (the defer log may be incomplete after a stop), as postqueue.
+	 */
+	if (strcmp(buf_str(l->reason), reason) != 0) {
+		buf_set(l->reason, reason);
+		buf_reset(l->tmp);
+		queue_list_printable(l->tmp, *reason ? reason : "reason unavailable");
+		if ((padding = REASON_COLUMN - (int)l->tmp->len) < 0)
+			padding = 0;
+		buf_printf(out, "%*s(%s)\n", padding, "", buf_str(l->tmp));
+	}
+	shown = show_addr(l, address);
+	buf_printf(out, "%*s%s\n", L_RCPT_INDENT, "", shown);
+	l->rcpt_count++;
+}
+
+/* queue_listing_msg_end - close the message, count it */
+void queue_listing_msg_end(struct queue_listing *l, struct buf *out,
+		       const struct queue_list_msg *m)
+{
+	if (l->json)
+		buf_puts(out, "]}\n");
+	l->count++;
+	if (m->message_size > 0)
+		l->total_size += (unsigned long long)m->message_size;
+}
+
+/* queue_listing_end - the footer */
+void queue_listing_end(struct queue_listing *l, struct buf *out)
+{
+	if (l->json)
+		return;
+	if (l->count == 0)
+		buf_puts(out, "Mail queue is empty\n");
+	else
+		buf_printf(out, "\n-- %llu Kbytes in %lu Request%s.\n", l->total_size / 1024,
+			   l->count, l->count == 1 ? "" : "s");
+}
+
+/* ---- reading the queue ---- */
+
+#define LIST_THREADS_MAX	4	/* readers at most (and at most the CPUs) */
+#define LIST_BATCH		256	/* messages read between two writes */
+#define LIST_SMALL_RCPTS	64	/* bigger messages are streamed by the writer */
+
+/* Warnings from reader threads go out one at a time. */
+static pthread_mutex_t warn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define warn_locked(...) do { \
+	pthread_mutex_lock(&warn_lock); \
+	msg_warn(__VA_ARGS__); \
+	pthread_mutex_unlock(&warn_lock); \
+} while (0)
+
+/* What the readers share: read-only while a batch runs. */
+struct list_ctx {
+	const char *queue_dir;
+	const char *queue;		/* the folder being listed */
+	bool json;
+	const char *empty_addr;
+	struct queue_list_entry *logs;	/* IDs with a defer log, sorted */
+	long log_count;
+	int *log_dirfd;			/* each log's folder, or -1 */
+	struct htable *dirs;		/* folder path -> fd + 2 (writer only) */
+	long dir_count;
+};
+
+/* One message of a batch: its text, made by whichever reader took it. */
+struct list_job {
+	const struct queue_list_entry *e;
+	int dirfd;			/* its folder, or -1: use the path */
+	struct buf *out;		/* the message's lines, no separator */
+	long size;			/* content size, for the footer */
+	bool listed;			/* false: skipped */
+	bool big;			/* too many recipients to buffer: the writer lists it */
+};
+
+struct list_batch {
+	const struct list_ctx *c;
+	struct list_job *jobs;
+	long count;
+	long next;			/* next job to take (atomic) */
+};
+
+/* find_defer_log - the index of id's log in the scan of defer/, or -1 */
+static long find_defer_log(const struct list_ctx *c, const char *id)
+{
+	long lo = 0, hi = c->log_count;
+
+	while (lo < hi) {
+		long mid = lo + (hi - lo) / 2;
+		int rc = strcmp(c->logs[mid].id, id);
+
+		if (rc == 0)
+			return mid;
+		if (rc < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/*
+ * folder_fd - a descriptor of the folder that holds path (a scanned
+ * entry), so that files are opened by their name alone: the kernel then
+ * looks up one name instead of the whole path, twice per message.  At
+ * most DIRS_MAX folders (a deep hash has more); -1 means use the path.
+ */
+#define DIRS_MAX	512
+static int folder_fd(struct list_ctx *c, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	void *v;
+	int fd;
+
+	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = 0;
+	/* Stored as fd + 2, so that a folder that cannot be opened (-1) is remembered too. */
+	if ((v = htable_find(c->dirs, dir)) != NULL)
+		return (int)(intptr_t)v - 2;
+	if (c->dir_count >= DIRS_MAX)
+		return -1;
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	htable_enter(c->dirs, dir, (void *)(intptr_t)(fd + 2));
+	c->dir_count++;
+	return fd;
+}
+
+/* close_folder - htable_free callback */
+static void close_folder(void *v)
+{
+	int fd = (int)(intptr_t)v - 2;
+
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The defer log of one message, indexed by recipient offset. */
+struct reasons {
+	struct rcpt_status_rec *recs;
+	long count;
+	long *by_offset;	/* record indexes sorted by (offset, index) */
+	char **address;		/* per record: the pending recipient it names, or NULL */
+};
+
+/* reason_cmp - qsort_r by offset, then log order */
+static int reason_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct rcpt_status_rec *recs = ctx;
+	long x = *(const long *)a, y = *(const long *)b;
+
+	if (recs[x].offset != recs[y].offset)
+		return recs[x].offset < recs[y].offset ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* reasons_load - read and index the defer log; 0 or -1 (warned) */
+static int reasons_load(const struct list_ctx *c, const char *id, struct reasons *r)
+{
+	const char *error;
+
+	long k;
+
+	memset(r, 0, sizeof(*r));
+	if ((k = find_defer_log(c, id)) < 0)
+		return 0;
+	r->count = c->log_dirfd[k] >= 0
+		? status_log_read_at(c->log_dirfd[k], id, &r->recs, &error)
+		: status_log_read_at(AT_FDCWD, c->logs[k].path, &r->recs, &error);
+	if (r->count < 0) {
+		warn_locked("%s: defer log: %s; reasons not shown", id, error);
+		r->count = 0;
+		return -1;
+	}
+	if (r->count == 0)
+		return 0;
+	r->by_offset = xcalloc((size_t)r->count, sizeof(long));
+	r->address = xcalloc((size_t)r->count, sizeof(char *));
+	for (long i = 0; i < r->count; i++)
+		r->by_offset[i] = i;
+	qsort_r(r->by_offset, (size_t)r->count, sizeof(long), reason_cmp, r->recs);
+	return 0;
+}
+
+/* reasons_claim - note a pending recipient; true if the log has a reason for it */
+static bool reasons_claim(struct reasons *r, long offset, const char *address)
+{
+	long lo = 0, hi = r->count, j;
+
+	/* The last record for this offset: the upper bound, minus one. */
+	while (lo < hi) {
+		long mid = lo + (hi - lo) / 2;
+
+		if (r->recs[r->by_offset[mid]].offset <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || r->recs[j = r->by_offset[lo - 1]].offset != offset)
+		return false;
+	if (r->address[j] == NULL)
+		r->address[j] = xstrdup(address);
+	return true;
+}
+
+/* reasons_free - release the index */
+static void reasons_free(struct reasons *r)
+{
+	for (long i = 0; r->address && i < r->count; i++)
+		free(r->address[i]);
+	free(r->address);
+	free(r->by_offset);
+	status_log_free(&r->recs, r->count);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * list_rcpts - the pending recipients, reasons first; 0 or -1 (warned).
+ * With flush_fd >= 0, out is written there whenever it holds OUT_FLUSH
+ * bytes, so that a message with many recipients does not sit in memory.
+ */
+static int list_rcpts(const struct list_ctx *c, struct queue_listing *l, struct buf *out,
+		      const char *id, struct qf *q, int flush_fd)
+{
+	struct qf_rcpt rcpts[RCPT_BATCH];
+	struct argv *plain = NULL;
+	struct reasons r;
+	const char *error;
+	long offset = 0, n;
+	int rc = 0;
+
+	reasons_load(c, id, &r);
+	do {
+		if ((n = qf_read_rcpts(q, &offset, rcpts, RCPT_BATCH, false, &error)) < 0) {
+			warn_locked("%s/%s: %s: %s; skipped", c->queue, id,
+				    n == QF_CORRUPT ? "damaged queue file" : "read error", error);
+			rc = -1;
+			break;
+		}
+		for (long i = 0; i < n; i++) {
+			/* Without a defer log, stream; with one, reasons go first. */
+			if (r.count == 0)
+				queue_listing_msg_rcpt(l, out, rcpts[i].address, "");
+			else if (!reasons_claim(&r, rcpts[i].offset, rcpts[i].address)) {
+				if (plain == NULL)
+					plain = argv_create();
+				argv_add(plain, rcpts[i].address, (char *)NULL);
+			}
+			qf_rcpt_free(&rcpts[i]);
+		}
+		if (flush_fd >= 0 && out->len >= OUT_FLUSH
+		    && write_all_timeout(flush_fd, out->data, out->len, -1) == 0)
+			buf_reset(out);
+	} while (offset != 0);
+	if (rc == 0) {
+		for (long j = 0; j < r.count; j++)
+			if (r.address[j])
+				queue_listing_msg_rcpt(l, out, r.address[j], r.recs[j].reason);
+		for (size_t i = 0; plain && i < plain->argc; i++)
+			queue_listing_msg_rcpt(l, out, plain->argv[i], "");
+	}
+	argv_free(&plain);
+	reasons_free(&r);
+	return rc;
+}
+
+/* open_entry - open a listed file (in folder dirfd, or by path when -1) */
+static struct qf *open_entry(const char *queue, const struct queue_list_entry *e, int dirfd,
+			     struct qf_envelope *env_r, struct stat *st_r)
+{
+	const char *error;
+	struct qf *q;
+	bool corrupt;
+	int rc;
+
+	q = dirfd >= 0 ? qf_openat(dirfd, e->id, false, &corrupt, &error)
+		: qf_open(e->path, false, &corrupt, &error);
+	if (q == NULL) {
+		/* Moved or removed since the folder was read: not an error. */
+		if (!corrupt && lstat(e->path, st_r) < 0 && errno == ENOENT)
+			return NULL;
+		warn_locked("%s/%s: %s%s; skipped", queue, e->id,
+			    corrupt ? "damaged queue file: " : "", error);
+		return NULL;
+	}
+	/* A listing shows the file as it was when opened: read it once. */
+	qf_snapshot(q);
+	/* Only complete files (a 0400 file is one an agent found damaged). */
+	*st_r = *qf_stat(q);
+	if (!qf_mode_ready(st_r->st_mode)) {
+		qf_close(&q);
+		return NULL;
+	}
+	if ((rc = qf_read_envelope(q, env_r, &error)) != 0) {
+		warn_locked("%s/%s: %s: %s; skipped", queue, e->id,
+			    rc == QF_CORRUPT ? "damaged queue file" : "read error", error);
+		qf_close(&q);
+		return NULL;
+	}
+	return q;
+}
+
+/* queue_list_open_entry - open a listed file and read its envelope */
+struct qf *queue_list_open_entry(const char *queue, const struct queue_list_entry *e,
+				 struct qf_envelope *env_r, struct stat *st_r)
+{
+	return open_entry(queue, e, -1, env_r, st_r);
+}
+
+/*
+ * list_file - one queue file into its job's buffer (or skipped).  A
+ * message with more than LIST_SMALL_RCPTS recipients is left to the writer
+ * (big): its text could be large.  With flush_fd >= 0 (the writer), the
+ * text goes out as it is made.
+ */
+static void list_file(const struct list_ctx *c, struct queue_listing *l, struct list_job *j,
+		      int flush_fd)
+{
+	struct qf_envelope env;
+	struct queue_list_msg m;
+	struct stat st;
+	struct qf *q;
+
+	j->listed = j->big = false;
+	if (flush_fd < 0)
+		buf_reset(j->out);
+	if ((q = open_entry(c->queue, j->e, j->dirfd, &env, &st)) == NULL)
+		return;
+	if (flush_fd < 0 && env.rcpt_count > LIST_SMALL_RCPTS) {
+		j->big = true;
+		goto out;
+	}
+	m.queue_name = c->queue;
+	m.queue_id = j->e->id;
+	m.arrival_time = (long)env.arrival_time;
+	m.message_size = env.content_size;
+	m.forced_expire = (st.st_mode & QF_MODE_EXPIRE) != 0;
+	m.sender = env.sender;
+	queue_listing_msg_begin(l, j->out, &m);
+	if (list_rcpts(c, l, j->out, j->e->id, q, flush_fd) == 0) {
+		queue_listing_msg_end(l, j->out, &m);
+		j->listed = true;
+		j->size = m.message_size;
+	}
+out:
+	qf_envelope_free(&env);
+	qf_close(&q);
+}
+
+/* reader - take jobs of the batch until none is left */
+static void *reader(void *arg)
+{
+	struct list_batch *b = arg;
+	struct queue_listing l;
+	long i;
+
+	/* A fragment listing: no heading or separator (the writer adds them). */
+	queue_listing_init(&l, b->c->json, b->c->empty_addr);
+	l.fragment = true;
+	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->count)
+		list_file(b->c, &l, &b->jobs[i], -1);
+	queue_listing_deinit(&l);
+	return NULL;
+}
+
+/* reader_count - threads worth starting here */
+static int reader_count(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return cpus < 1 ? 1 : cpus > LIST_THREADS_MAX ? LIST_THREADS_MAX : (int)cpus;
+}
+
+/* run_batch - read the batch's messages with up to nthreads readers */
+static void run_batch(struct list_batch *b, int nthreads)
+{
+	pthread_t tid[LIST_THREADS_MAX];
+	int started = 0;
+
+	b->next = 0;
+	/* Small batches are not worth a thread. */
+	for (int t = 1; t < nthreads && b->count > 16; t++)
+		if (pthread_create(&tid[started], NULL, reader, b) == 0)
+			started++;
+	reader(b);
+	for (int t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+}
+
+/* flush_out - write what is buffered; 0 or -1 */
+static int flush_out(int fd, struct buf *out)
+{
+	if (out->len && write_all_timeout(fd, out->data, out->len, -1) < 0)
+		return -1;
+	buf_reset(out);
+	return 0;
+}
+
+/* queue_list_write - the whole listing to fd */
+int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, int fd,
+		     const char **error_r)
+{
+	struct queue_list_entry *entries;
+	struct queue_listing l, fmt;
+	struct list_job jobs[LIST_BATCH];
+	struct list_batch b;
+	struct list_ctx c;
+	struct buf *out = buf_create(OUT_FLUSH + 4096);
+	const char *error;
+	int nthreads = reader_count(), rc = 0;
+	long count;
+
+	memset(&c, 0, sizeof(c));
+	c.queue_dir = queue_dir;
+	c.json = json;
+	c.empty_addr = empty_addr;
+	queue_listing_init(&l, json, empty_addr);
+	queue_listing_init(&fmt, json, empty_addr);
+	fmt.fragment = true;
+	for (int i = 0; i < LIST_BATCH; i++)
+		jobs[i].out = buf_create(256);
+	if ((c.log_count = queue_list_scan(queue_dir, STATUS_LOG_DEFER, &c.logs, &error)) < 0) {
+		msg_warn("%s; delay reasons not shown", error);
+		c.log_count = 0;
+	}
+	c.dirs = htable_create(64);
+	c.log_dirfd = xcalloc((size_t)c.log_count + 1, sizeof(int));
+	for (long i = 0; i < c.log_count; i++)
+		c.log_dirfd[i] = folder_fd(&c, c.logs[i].path);
+	for (const char *const *qn = listing_order; *qn && rc == 0; qn++) {
+		if ((count = queue_list_scan(queue_dir, *qn, &entries, error_r)) < 0) {
+			errno = 0;
+			rc = -1;
+			break;
+		}
+		c.queue = *qn;
+		b.c = &c;
+		b.jobs = jobs;
+		for (long first = 0; first < count && rc == 0; first += LIST_BATCH) {
+			b.count = count - first < LIST_BATCH ? count - first : LIST_BATCH;
+			for (long i = 0; i < b.count; i++) {
+				jobs[i].e = &entries[first + i];
+				jobs[i].dirfd = folder_fd(&c, jobs[i].e->path);
+			}
+			run_batch(&b, nthreads);
+			/* In queue order: heading or separator, the text, the count. */
+			for (long i = 0; i < b.count && rc == 0; i++) {
+				if (jobs[i].big) {
+					/* Streamed here, straight into out. */
+					struct list_job big = jobs[i];
+					size_t before = out->len;
+
+					big.out = out;
+					queue_listing_separator(&l, out);
+					list_file(&c, &fmt, &big, fd);
+					jobs[i].listed = big.listed;
+					jobs[i].size = big.size;
+					if (!jobs[i].listed) {
+						/* Skipped: take back what is still here
+						 * (a damaged file's partial text may be out). */
+						if (out->len >= before)
+							buf_truncate(out, before);
+						continue;
+					}
+				} else if (jobs[i].listed) {
+					queue_listing_separator(&l, out);
+				} else {
+					continue;
+				}
+				if (!jobs[i].big)
+					buf_append(out, jobs[i].out->data, jobs[i].out->len);
+				l.count++;
+				if (jobs[i].size > 0)
+					l.total_size += (unsigned long long)jobs[i].size;
+				if (out->len >= OUT_FLUSH && flush_out(fd, out) < 0)
+					rc = -1;
+			}
+		}
+		queue_list_scan_free(&entries, count);
+	}
+	if (rc == 0) {
+		queue_listing_end(&l, out);
+		rc = flush_out(fd, out);
+	}
+	queue_list_scan_free(&c.logs, c.log_count);
+	free(c.log_dirfd);
+	htable_free(&c.dirs, close_folder);
+	for (int i = 0; i < LIST_BATCH; i++)
+		buf_free(&jobs[i].out);
+	queue_listing_deinit(&l);
+	queue_listing_deinit(&fmt);
+	buf_free(&out);
+	return rc;
+}
