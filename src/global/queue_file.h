@@ -58,7 +58,10 @@
 #define QF_FLAG_TRACE_VERBOSE	(1 << 0)	/* sendmail -v: report every outcome */
 #define QF_FLAG_TRACE_VERIFY	(1 << 1)	/* sendmail -bv: verify only */
 #define QF_FLAG_BOUNCE		(1 << 2)	/* this is a delivery status report */
-#define QF_FLAG_MASK		(QF_FLAG_TRACE_VERBOSE | QF_FLAG_TRACE_VERIFY | QF_FLAG_BOUNCE)
+#define QF_FLAG_SMTPUTF8	(1 << 3)	/* SMTPUTF8 requested (RFC 6531): MAIL FROM
+						 * said so, sendmail -SMTPUTF8, or autodetected */
+#define QF_FLAG_MASK		(QF_FLAG_TRACE_VERBOSE | QF_FLAG_TRACE_VERIFY | QF_FLAG_BOUNCE \
+				 | QF_FLAG_SMTPUTF8)
 
 struct qf_envelope {
 	double arrival_time;	/* seconds.microseconds */
@@ -127,6 +130,13 @@ void qf_set_id(struct qf_writer *w, const char *id);
  * fixed as with qf_set_id().  0, or -1 with errno (fstat).
  */
 int qf_reserve_id(struct qf_writer *w, char id_r[QUEUE_ID_SIZE]);
+/*
+ * qf_set_flags - replace the envelope flags (QF_FLAG_*) written by
+ * qf_put_envelope(): they live in the size record, written at commit, so a
+ * writer may settle them after the content (cleanup's SMTPUTF8
+ * autodetection looks at the headers).  Unknown bits panic.
+ */
+void qf_set_flags(struct qf_writer *w, int flags);
 /* qf_abort - remove the temporary file and free the writer. */
 void qf_abort(struct qf_writer **wp);
 

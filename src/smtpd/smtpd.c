@@ -328,8 +328,10 @@ static bool cmd_helo(struct session *s, char *arg, bool ehlo)
 		buf_puts(&s->out, "250-SIZE\r\n");
 	if (!var_disable_vrfy_command)
 		buf_puts(&s->out, "250-VRFY\r\n");
-	buf_puts(&s->out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"
-		 "250-SMTPUTF8\r\n250 CHUNKING\r\n");
+	buf_puts(&s->out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n");
+	if (var_smtputf8_enable)
+		buf_puts(&s->out, "250-SMTPUTF8\r\n");
+	buf_puts(&s->out, "250 CHUNKING\r\n");
 	return true;
 }
 
@@ -350,6 +352,11 @@ static bool cmd_mail(struct session *s, char *arg)
 	}
 	if (smtpd_parse_params(rest, false, &s->mail, &r) < 0) {
 		reply(s, "%s", r);
+		return false;
+	}
+	if (s->mail.smtputf8 && !var_smtputf8_enable) {
+		smtpd_params_free(&s->mail);
+		reply(s, "555 5.5.4 Unsupported option: SMTPUTF8");
 		return false;
 	}
 	if (parse_address(s, path, true, &addr) < 0) {
@@ -399,6 +406,11 @@ static bool open_queue_file(struct session *s)
 	}
 	cleanup_set_sender(s->cleanup, s->sender);
 	cleanup_set_dsn(s->cleanup, s->mail.envid, s->mail.ret);
+	/* SMTPUTF8 and BODY=8BITMIME go into the queue file for the SMTP client. */
+	cleanup_set_smtputf8(s->cleanup, (s->mail.smtputf8 ? CLEANUP_SMTPUTF8_REQUESTED : 0)
+			     | (cleanup_smtputf8_class("smtpd") ? CLEANUP_SMTPUTF8_AUTODETECT : 0));
+	if (s->mail.body == 8)
+		cleanup_set_attr(s->cleanup, "encoding", "8bit");
 	msg_info("%s: client=%s", s->id, s->client);
 	return true;
 }

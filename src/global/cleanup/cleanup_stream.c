@@ -197,6 +197,10 @@ static void process_field(struct cleanup_stream *s)
 	if (n > 7 && strncasecmp(f, "Resent-", 7) == 0)
 		s->info.has_resent = true;
 	if (!drop) {
+		/* Non-ASCII in a kept field: SMTPUTF8 autodetection (cleanup.h). */
+		for (size_t i = 0; i < s->field.len && !s->info.header_8bit; i++)
+			if ((unsigned char)f[i] & 0x80)
+				s->info.header_8bit = true;
 		cleanup_stream_emit(s, f, s->field.len);
 		cleanup_stream_emit(s, "\n", 1);
 	}
