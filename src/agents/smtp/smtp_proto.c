@@ -32,9 +32,12 @@
  * refused LHLO is a set-up failure) and, after ".", one reply per accepted
  * recipient in RCPT order, each that recipient's outcome.
  *
- * What it does not do: SMTPUTF8, BDAT/CHUNKING, MIME downgrades of
- * 8-bit content for servers without 8BITMIME (the content goes as is, as
- * Postfix does with smtp_... conversion disabled).
+ * Content (smtp.c decides, smtp_txn says): SMTPUTF8 on MAIL FROM when
+ * asked (the server offers it); txn->downgrade sends the content through
+ * the 8-bit to quoted-printable converter (smtp_mime.h) before the wire
+ * encoding (smtp_body.h).
+ *
+ * What it does not do: BDAT/CHUNKING.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@
 #include "agents/smtp/smtp_body.h"
 #include "agents/smtp/smtp_cmd.h"
 #include "agents/smtp/smtp_conn.h"
+#include "agents/smtp/smtp_mime.h"
 #include "agents/smtp/smtp_proto.h"
 #include "agents/smtp/smtp_reply.h"
 #include "agents/smtp/smtp_sasl.h"
@@ -820,6 +824,8 @@ struct txn_state {
 	bool mail_ok;
 	bool closing;		/* the server said 421 */
 	struct smtp_body body;
+	struct smtp_mime *mime;	/* 8-bit downgrade, or NULL */
+	struct buf mime_out;	/* its output, before the wire encoding */
 	int io;			/* last I/O failure */
 	const char *io_error;
 };
@@ -842,6 +848,12 @@ static int body_sink(const char *data, size_t len, void *ctx)
 	struct txn_state *x = ctx;
 	struct smtp_stream *st = x->s->stream;
 
+	if (x->mime) {
+		buf_reset(&x->mime_out);
+		smtp_mime_put(x->mime, data, len, &x->mime_out);
+		data = x->mime_out.data;
+		len = x->mime_out.len;
+	}
 	smtp_body_put(&x->body, data, len, &st->out);
 	if (st->out.len >= BODY_CHUNK) {
 		x->io = smtp_stream_flush(st, mono_time() + x->s->conf->data_xfer_timeout,
@@ -859,11 +871,26 @@ static int send_body(struct txn_state *x)
 	const struct smtp_reply *r;
 	const char *error = NULL;
 	char *text;
+	int rc;
 
 	smtp_enter_state(s, SMTP_STATE_BODY);
 	smtp_body_init(&x->body, s->conf->line_length_limit);
+	if (x->t->downgrade) {
+		x->mime = smtp_mime_create(x->t->mime_nesting_limit);
+		buf_init(&x->mime_out, BODY_CHUNK);
+	}
 	x->io = SMTP_IO_OK;
-	if (x->t->content(body_sink, x, x->t->content_ctx, &error) < 0) {
+	rc = x->t->content(body_sink, x, x->t->content_ctx, &error);
+	if (rc == 0 && x->mime) {
+		buf_reset(&x->mime_out);
+		smtp_mime_end(x->mime, &x->mime_out);
+		smtp_body_put(&x->body, x->mime_out.data, x->mime_out.len, &s->stream->out);
+	}
+	if (x->mime) {
+		smtp_mime_free(&x->mime);
+		buf_deinit(&x->mime_out);
+	}
+	if (rc < 0) {
 		if (x->io != SMTP_IO_OK)
 			return broken(x);
 		/* The queue file failed us: never end the data with ".". */
@@ -933,7 +960,7 @@ static void put_command(struct txn_state *x, size_t k)
 	if (k == 0) {
 		struct smtp_mail_args m = {.sender = t->sender, .size = t->size,
 					   .eightbit = t->eightbit, .ret = t->ret,
-					   .envid = t->envid};
+					   .envid = t->envid, .smtputf8 = t->smtputf8};
 
 		smtp_mail_command(out, &m, x->s->features);
 	} else if (k <= t->rcpt_count) {
