@@ -212,6 +212,7 @@ char *var_smtp_sasl_tls_security_options;
 char *var_smtp_sasl_mechanism_filter;
 char *var_smtp_tls_CApath;
 long var_smtp_tls_loglevel;
+long var_smtp_tls_session_cache_timeout;
 char *var_smtp_tls_protocols;
 char *var_smtp_tls_mandatory_protocols;
 char *var_smtp_tls_verify_cert_match;
@@ -1402,6 +1403,14 @@ static const struct param_def table[] = {
 		.name = "smtp_tls_loglevel", .type = PARAM_INT, .def = "0",
 		.var = &var_smtp_tls_loglevel, .max = 4,
 		.doc = "Enable additional logging of SMTP client TLS activity (0 to 4)."
+	},
+	{
+		.name = "smtp_tls_session_cache_timeout", .type = PARAM_TIME, .def = "3600s",
+		.var = &var_smtp_tls_session_cache_timeout,
+		.doc = "How long the SMTP client keeps a TLS session for resumption by a later "
+		       "connection to the same server with the same TLS policy. sluice keeps "
+		       "the sessions in each smtp process's memory (no "
+		       "smtp_tls_session_cache_database); 0 turns resumption off."
 	},
 	{
 		.name = "smtp_tls_protocols", .type = PARAM_LIST, .def = ">=TLSv1",

@@ -133,6 +133,7 @@ static void smtp_pre_init(void)
 		.loglevel = var_smtp_tls_loglevel,
 		.cert_file = var_smtp_tls_cert_file,
 		.key_file = var_smtp_tls_key_file,
+		.session_cache_timeout = var_smtp_tls_session_cache_timeout,
 	};
 	int level = smtp_tls_level_parse(var_smtp_tls_security_level);
 	struct servent *se;

@@ -442,8 +442,10 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 	const char *error = NULL, *trust = "";
 	char why[512], info[256];
 	struct argv *names;
+	struct buf *key;
 	size_t dropped;
 	struct ssl_st *ssl;
+	bool reused = false;
 	int io;
 
 	smtp_enter_state(s, SMTP_STATE_STARTTLS);
@@ -479,10 +481,23 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 
 	smtp_enter_state(s, SMTP_STATE_TLS);
 	names = tls_names(s, nexthop_host);
+	/*
+	 * Session resumption: the same next hop and server under the same
+	 * policy (a resumed session keeps the first handshake's verdict).
+	 */
+	key = buf_create(128);
+	buf_printf(key, "%s&%s&%s&%u&%d&%s&%s", s->nexthop ? s->nexthop : "", s->host, s->ip,
+		   s->port, s->conf->tls_level,
+		   s->conf->tls_protocols ? s->conf->tls_protocols : "",
+		   s->conf->tls_ciphers ? s->conf->tls_ciphers : "");
+	for (size_t i = 0; verify && i < names->argc; i++)
+		buf_printf(key, "&%s", names->argv[i]);
 	ssl = smtp_tls_connect(s->stream->fd, smtp_addr_is_literal(s->host) ? NULL : s->host,
 			       verify, (const char *const *)names->argv, s->conf->tls_protocols,
-			       s->conf->tls_ciphers, mono_time() + s->conf->starttls_timeout, why,
-			       sizeof(why), info, sizeof(info), &trust);
+			       s->conf->tls_ciphers, buf_str(key),
+			       mono_time() + s->conf->starttls_timeout, why, sizeof(why), info,
+			       sizeof(info), &trust, &reused);
+	buf_free(&key);
 	argv_free(&names);
 	if (ssl == NULL) {
 		fail_set(f, "4.7.5", false, true, NULL, NULL, "Cannot start TLS with %s: %s",
@@ -493,6 +508,14 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 	}
 	s->stream->ssl = ssl;
 	s->tls = true;
+	if (reused && s->conf->tls_loglevel >= 2) {
+		/* Postfix's line, at its level (TLS session cache activity). */
+		struct buf er;
+
+		buf_init(&er, 64);
+		msg_info("%s: Reusing old session", log_escape(&er, s->relay));
+		buf_deinit(&er);
+	}
 	if (s->conf->tls_loglevel >= 1) {
 		/* The peer's certificate names are the peer's to choose. */
 		struct buf er, ei;
