@@ -38,6 +38,15 @@
  * (smtp_proto.h) and is no hop failure.  A next hop that does not exist
  * (5.4.4) or refuses all mail (null MX, 5.1.10) bounces.
  *
+ * Content (docs/RELAY.md "Content the server cannot take"): a message the
+ * queue file flags SMTPUTF8 gets the SMTPUTF8 parameter from a server that
+ * offers it; to one that does not, it is returned (5.6.7) when its sender,
+ * a recipient of the transaction or a primary header field is non-ASCII,
+ * and sent without the parameter otherwise.  An 8-bit body (or one
+ * declared 8BITMIME) to a server without 8BITMIME is converted to
+ * quoted-printable (smtp_mime.h) unless disable_mime_output_conversion.
+ * The content is scanned once per request for what these need.
+ *
  * Per next hop, before connecting: the TLS policy (smtp_tls_policy_maps
  * over smtp_tls_security_level; one that cannot be parsed defers, 4.7.5)
  * and the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
