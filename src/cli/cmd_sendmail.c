@@ -62,7 +62,7 @@
 
 
 #define SM_USAGE "usage: sendmail [-f sender] [-F name] [-t] [-i] [-N dsn] [-R full|hdrs] " \
-		 "[-V envid] [-bm|-bv|-bp] [-v] [-q] [-C config_dir] [--] recipient..."
+		 "[-V envid] [-SMTPUTF8] [-bm|-bv|-bp] [-v] [-q] [-C config_dir] [--] recipient..."
 
 struct sm_opts {
 	const char *config_dir;
@@ -71,7 +71,7 @@ struct sm_opts {
 	const char *envid;		/* -V */
 	int ret;			/* -R */
 	int notify;			/* -N */
-	int qflags;			/* -v, -bv */
+	int qflags;			/* -v, -bv, -SMTPUTF8 */
 	int verbose;			/* -v beyond the first */
 	bool extract;			/* -t */
 	bool dot_eof;			/* no -i / -oi */
@@ -80,14 +80,32 @@ struct sm_opts {
 
 /* ---- options ---- */
 
-/* parse_options - Sendmail flags; 0, or an exit status after a message */
-static int parse_options(int argc, char **argv, struct sm_opts *o, int *optind_r)
+/* parse_options - Sendmail flags; 0, or an exit status after a message.
+ * *argcp shrinks when -SMTPUTF8 is taken out of argv. */
+static int parse_options(int *argcp, char **argv, struct sm_opts *o, int *optind_r)
 {
+	int argc = *argcp;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	o->dot_eof = true;
 	o->mode = 'm';
+	/*
+	 * -SMTPUTF8 (Postfix): the message needs SMTPUTF8.  Not a getopt
+	 * option (it would read as -S -M -T ...): taken out of argv first,
+	 * anywhere before "--".
+	 */
+	for (int i = 1, j; i < argc && strcmp(argv[i], "--") != 0;) {
+		if (strcmp(argv[i], "-SMTPUTF8") != 0) {
+			i++;
+			continue;
+		}
+		o->qflags |= QF_FLAG_SMTPUTF8;
+		for (j = i; j + 1 < argc; j++)
+			argv[j] = argv[j + 1];
+		argv[--argc] = NULL;
+	}
+	*argcp = argc;
 	optind = 0;		/* GNU getopt: start over (the dispatcher may have used it) */
 	opterr = 0;
 	while ((ch = getopt(argc, argv, ":A:B:b:C:F:f:Gh:IiL:mN:nO:o:p:q::R:r:tUV:vX:")) != -1) {
@@ -681,7 +699,7 @@ int cmd_sendmail(const char *config_dir, int argc, char **argv)
 	int rc, first = 0;
 
 	cli_command_set(argv[0]);
-	if ((rc = parse_options(argc, argv, &o, &first)) != EX_OK)
+	if ((rc = parse_options(&argc, argv, &o, &first)) != EX_OK)
 		return rc;
 	if (o.mode == 'x')
 		return EX_OK;

@@ -4,7 +4,8 @@
  * sendmail(1)).
  *
  *   sendmail [-f sender] [-F full_name] [-t] [-i|-oi] [-N dsn] [-R full|hdrs]
- *            [-V envid] [-bm|-bv|-bp] [-v] [-q] [-C config_dir] [--] rcpt...
+ *            [-V envid] [-SMTPUTF8] [-bm|-bv|-bp] [-v] [-q] [-C config_dir]
+ *            [--] rcpt...
  *
  * Reads the message from stdin (up to message_size_limit; LF or CRLF; a
  * line with only "." ends it unless -i), and exits 0 only once the message
@@ -14,6 +15,9 @@
  * helper (src/postdrop/postdrop.c).  -t adds the To/Cc/Bcc recipients to
  * those on the command line (Postfix 2.1+ behaviour) and removes Bcc:.
  * -bp lists the queue (cmd_queue), -q flushes it ("FADI" to qmgr).
+ * -SMTPUTF8 flags the message as needing SMTPUTF8 (QF_FLAG_SMTPUTF8;
+ * pickup's cleanup also flags one with non-ASCII envelope addresses or
+ * headers, smtputf8_autodetect_classes "sendmail").
  *
  * Exit status (sysexits): 0 queued, 64 usage (bad option, bad address, no
  * recipients), 65 data (message too big, too many hops, input error), 71

@@ -235,6 +235,10 @@ bool var_smtp_skip_5xx_greeting;
 bool var_smtp_always_send_ehlo;
 bool var_smtp_skip_quit_response;
 long var_smtp_line_length_limit;
+bool var_smtputf8_enable;
+char *var_smtputf8_autodetect_classes;
+bool var_disable_mime_output_conversion;
+long var_mime_nesting_limit;
 bool var_smtp_connection_cache_on_demand;
 char *var_smtp_connection_cache_destinations;
 long var_smtp_connection_cache_time_limit;
@@ -252,6 +256,7 @@ char *var_smtp_sasl_tls_security_options;
 char *var_smtp_sasl_mechanism_filter;
 char *var_smtp_tls_CApath;
 long var_smtp_tls_loglevel;
+long var_smtp_tls_session_cache_timeout;
 char *var_smtp_tls_protocols;
 char *var_smtp_tls_mandatory_protocols;
 char *var_smtp_tls_verify_cert_match;
@@ -1655,6 +1660,37 @@ static const struct param_def table[] = {
 		       "client sends; longer lines are folded. 0 means no limit."
 	},
 	{
+		.name = "smtputf8_enable", .type = PARAM_BOOL, .def = "yes",
+		.var = &var_smtputf8_enable,
+		.doc = "Support SMTPUTF8 (RFC 6531): the SMTP server offers it and records a "
+		       "MAIL FROM ... SMTPUTF8 request in the queue file; the SMTP client "
+		       "sends SMTPUTF8 to a server that offers it, and returns a message "
+		       "that needs it (5.6.7) to one that does not. With no, no message is "
+		       "flagged."
+	},
+	{
+		.name = "smtputf8_autodetect_classes", .type = PARAM_STR, .def = "sendmail, verify",
+		.var = &var_smtputf8_autodetect_classes,
+		.doc = "Mail origin classes (sendmail, smtpd, qmqpd, forward, bounce, notify, "
+		       "verify, all) whose messages are flagged SMTPUTF8 when the envelope "
+		       "sender, a recipient or a header field has non-ASCII text, without "
+		       "the sender asking. sluice applies sendmail (local submissions and "
+		       "requeued mail) and smtpd; the other names are accepted."
+	},
+	{
+		.name = "disable_mime_output_conversion", .type = PARAM_BOOL, .def = "no",
+		.var = &var_disable_mime_output_conversion,
+		.doc = "Do not convert 8-bit content to quoted-printable for an SMTP or LMTP "
+		       "server that does not offer 8BITMIME; the message is sent as it is."
+	},
+	{
+		.name = "mime_nesting_limit", .type = PARAM_INT, .def = "100",
+		.var = &var_mime_nesting_limit, .min = 1,
+		.doc = "The maximal nesting of multipart and message/rfc822 parts that the "
+		       "SMTP client's 8-bit to quoted-printable conversion follows; deeper "
+		       "parts are sent as they are."
+	},
+	{
 		.name = "smtp_connection_cache_on_demand", .type = PARAM_BOOL, .def = "yes",
 		.var = &var_smtp_connection_cache_on_demand,
 		.doc = "Temporarily enable SMTP connection caching while a destination has a "
@@ -1700,6 +1736,14 @@ static const struct param_def table[] = {
 		.name = "smtp_tls_loglevel", .type = PARAM_INT, .def = "0",
 		.var = &var_smtp_tls_loglevel, .max = 4,
 		.doc = "Enable additional logging of SMTP client TLS activity (0 to 4)."
+	},
+	{
+		.name = "smtp_tls_session_cache_timeout", .type = PARAM_TIME, .def = "3600s",
+		.var = &var_smtp_tls_session_cache_timeout,
+		.doc = "How long the SMTP client keeps a TLS session for resumption by a later "
+		       "connection to the same server with the same TLS policy. sluice keeps "
+		       "the sessions in each smtp process's memory (no "
+		       "smtp_tls_session_cache_database); 0 turns resumption off."
 	},
 	{
 		.name = "smtp_tls_protocols", .type = PARAM_LIST, .def = ">=TLSv1",

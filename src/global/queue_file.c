@@ -199,6 +199,14 @@ struct qf_writer *qf_create(const char *queue_dir, const char *queue_name,
 	return w;
 }
 
+/* qf_set_flags - envelope flags, kept for the size record at commit */
+void qf_set_flags(struct qf_writer *w, int flags)
+{
+	if (flags & ~QF_FLAG_MASK)
+		msg_panic("qf_set_flags: unknown flags 0x%x", flags);
+	w->flags = flags;
+}
+
 /* qf_put_envelope - write the envelope segment */
 void qf_put_envelope(struct qf_writer *w, const struct qf_envelope *env)
 {

@@ -58,7 +58,10 @@
 #define QF_FLAG_TRACE_VERBOSE	(1 << 0)	/* sendmail -v: report every outcome */
 #define QF_FLAG_TRACE_VERIFY	(1 << 1)	/* sendmail -bv: verify only */
 #define QF_FLAG_BOUNCE		(1 << 2)	/* this is a delivery status report */
-#define QF_FLAG_MASK		(QF_FLAG_TRACE_VERBOSE | QF_FLAG_TRACE_VERIFY | QF_FLAG_BOUNCE)
+#define QF_FLAG_SMTPUTF8	(1 << 3)	/* SMTPUTF8 requested (RFC 6531): MAIL FROM
+						 * said so, sendmail -SMTPUTF8, or autodetected */
+#define QF_FLAG_MASK		(QF_FLAG_TRACE_VERBOSE | QF_FLAG_TRACE_VERIFY | QF_FLAG_BOUNCE \
+				 | QF_FLAG_SMTPUTF8)
 
 struct qf_envelope {
 	double arrival_time;	/* seconds.microseconds */
@@ -146,6 +149,13 @@ void qf_set_queue(struct qf_writer *w, const char *queue_name);
  * errno (the writer then fails at commit).
  */
 int qf_rewrite_envelope(struct qf_writer *w, const struct qf_envelope *env);
+/*
+ * qf_set_flags - replace the envelope flags (QF_FLAG_*) written by
+ * qf_put_envelope(): they live in the size record, written at commit, so a
+ * writer may settle them after the content (cleanup's SMTPUTF8
+ * autodetection looks at the headers).  Unknown bits panic.
+ */
+void qf_set_flags(struct qf_writer *w, int flags);
 /* qf_abort - remove the temporary file and free the writer. */
 void qf_abort(struct qf_writer **wp);
 

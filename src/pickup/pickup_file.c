@@ -146,7 +146,9 @@ static void copy_envelope(struct cleanup *c, const struct qf_envelope *env, enum
 	cleanup_set_sender(c, env->sender);
 	cleanup_set_uid(c, (long)st->st_uid);
 	cleanup_set_dsn(c, env->envid, env->ret);
-	cleanup_set_qflags(c, env->flags);
+	cleanup_set_qflags(c, env->flags);	/* QF_FLAG_SMTPUTF8: sendmail -SMTPUTF8 */
+	if (cleanup_smtputf8_class("sendmail"))
+		cleanup_set_smtputf8(c, CLEANUP_SMTPUTF8_AUTODETECT);
 	if (arrival > now + FUTURE_SLACK)
 		arrival = now;		/* a clock far ahead; Postfix does the same */
 	cleanup_set_arrival(c, arrival);

@@ -404,8 +404,10 @@ static bool cmd_helo(struct session *s, char *arg, bool ehlo)
 		if (var_broken_sasl_auth_clients)
 			buf_printf(&s->out, "250-AUTH=%s\r\n", smtpd_sasl_mechanisms(s->sasl));
 	}
-	buf_puts(&s->out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"
-		 "250-SMTPUTF8\r\n250 CHUNKING\r\n");
+	buf_puts(&s->out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n");
+	if (var_smtputf8_enable)
+		buf_puts(&s->out, "250-SMTPUTF8\r\n");
+	buf_puts(&s->out, "250 CHUNKING\r\n");
 	return true;
 }
 
@@ -426,6 +428,11 @@ static bool cmd_mail(struct session *s, char *arg)
 	}
 	if (smtpd_parse_params(rest, false, &s->mail, &r) < 0) {
 		reply(s, "%s", r);
+		return false;
+	}
+	if (s->mail.smtputf8 && !var_smtputf8_enable) {
+		smtpd_params_deinit(&s->mail);
+		reply(s, "555 5.5.4 Unsupported option: SMTPUTF8");
 		return false;
 	}
 	if (parse_address(s, path, true, &addr) < 0) {
@@ -509,6 +516,11 @@ static bool open_queue_file(struct session *s)
 	cleanup_set_dsn(s->cleanup, s->mail.envid, s->mail.ret);
 	set_client_attrs(s);
 	cleanup_set_origin(s->cleanup, s->client, s->proto, s->helo);
+	/* SMTPUTF8 and BODY=8BITMIME go into the queue file for the SMTP client. */
+	cleanup_set_smtputf8(s->cleanup, (s->mail.smtputf8 ? CLEANUP_SMTPUTF8_REQUESTED : 0)
+			     | (cleanup_smtputf8_class("smtpd") ? CLEANUP_SMTPUTF8_AUTODETECT : 0));
+	if (s->mail.body == 8)
+		cleanup_set_attr(s->cleanup, "encoding", "8bit");
 	if (s->sasl_username) {
 		struct buf e;
 

@@ -310,6 +310,7 @@ class PeerSession:
         self.commands = []     # command lines (no CRLF)
         self.messages = []     # dicts: mail, rcpts, data (wire bytes, without ".\r\n")
         self.tls = False
+        self.tls_resumed = False   # the client resumed an earlier TLS session
         self.closed_by_client = False
 
 
@@ -442,6 +443,7 @@ class Peer:
                     if out.startswith("220") and self.tls is not None:
                         conn = self.tls.wrap_socket(conn, server_side=True)
                         s.tls = True
+                        s.tls_resumed = conn.session_reused
                         buf = b""
                     continue
                 elif verb == "MAIL":

@@ -168,3 +168,38 @@ def test_client_certificate_presented(agent, certs):
         ctl.stop()
     assert len(got) == 1 and got[0] is not None
     assert ((("commonName", "client.sluice.test"),),) == got[0]["subject"]
+
+
+def test_session_resumed_on_next_delivery(agent, peer, certs):
+    """TLS session resumption: the second delivery to the same server (a new
+    connection: no connection cache) resumes the first one's session, under
+    TLS 1.3 tickets and TLS 1.2 sessions alike; smtp_tls_session_cache_timeout
+    = 0 turns it off."""
+    for proto in ("TLSv1.3", "TLSv1.2"):
+        ctx = server_context(*certs["server"])
+        ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion,
+                                                             proto.replace(".", "_"))
+        p = peer(tls=ctx)
+        a = agent({p.nexthop: "encrypt"}, smtp_tls_loglevel="2",
+                  smtp_connection_cache_on_demand="no")
+        for i in range(3):
+            r = a.deliver(a.message(["a%d@example.test" % i]), p.nexthop)
+            assert r["sent"] == 1, a.log()
+        sessions = p.all_sessions()
+        assert len(sessions) == 3 and all(s.tls for s in sessions)
+        assert [s.tls_resumed for s in sessions] == [False, True, True], proto
+        log = a.log()
+        relay = r"127\.0\.0\.1\[127\.0\.0\.1\]:%d" % p.port
+        assert len(re.findall(r"%s: Reusing old session" % relay, log)) == 2, log
+        assert len(re.findall(r"Untrusted TLS connection established to %s: %s with cipher"
+                              % (relay, re.escape(proto)), log)) == 3, log
+
+    # smtp_tls_session_cache_timeout = 0: the same process resumes nothing.
+    ctx = server_context(*certs["server"])
+    p = peer(tls=ctx)
+    a = agent({p.nexthop: "encrypt"}, smtp_tls_loglevel="2",
+              smtp_connection_cache_on_demand="no", smtp_tls_session_cache_timeout="0")
+    for i in range(2):
+        assert a.deliver(a.message(["y%d@example.test" % i]), p.nexthop)["sent"] == 1
+    assert [s.tls_resumed for s in p.all_sessions()] == [False, False]
+    assert "Reusing old session" not in a.log()

@@ -38,6 +38,15 @@
  * (smtp_proto.h) and is no hop failure.  A next hop that does not exist
  * (5.4.4) or refuses all mail (null MX, 5.1.10) bounces.
  *
+ * Content (docs/RELAY.md "Content the server cannot take"): a message the
+ * queue file flags SMTPUTF8 gets the SMTPUTF8 parameter from a server that
+ * offers it; to one that does not, it is returned (5.6.7) when its sender,
+ * a recipient of the transaction or a primary header field is non-ASCII,
+ * and sent without the parameter otherwise.  An 8-bit body (or one
+ * declared 8BITMIME) to a server without 8BITMIME is converted to
+ * quoted-printable (smtp_mime.h) unless disable_mime_output_conversion.
+ * The content is scanned once per request for what these need.
+ *
  * Per next hop, before connecting: the TLS policy (smtp_tls_policy_maps
  * over smtp_tls_security_level; one that cannot be parsed defers, 4.7.5)
  * and the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
@@ -133,6 +142,7 @@ static void smtp_pre_init(void)
 		.loglevel = var_smtp_tls_loglevel,
 		.cert_file = var_smtp_tls_cert_file,
 		.key_file = var_smtp_tls_key_file,
+		.session_cache_timeout = var_smtp_tls_session_cache_timeout,
 	};
 	int level = smtp_tls_level_parse(var_smtp_tls_security_level);
 	struct servent *se;
@@ -857,16 +867,99 @@ static int content(smtp_sink_fn *sink, void *sink_ctx, void *ctx, const char **e
 	return qf_read_content(d->qf, sink, sink_ctx, error_r);
 }
 
-/* eightbit_sink - stop at the first 8-bit byte */
-static int eightbit_sink(const char *data, size_t len, void *ctx)
-{
-	bool *found = ctx;
+/* What the message needs from a server, learned once per request. */
+struct msg_needs {
+	bool smtputf8;		/* QF_FLAG_SMTPUTF8, with smtputf8_enable */
+	bool declared_8bit;	/* encoding=8bit: it came in with BODY=8BITMIME */
+	bool scanned;		/* the content scan below is done */
+	bool header_8bit;	/* the primary header has a byte above 127 */
+	bool body_8bit;		/* the body has one */
+};
 
-	if (smtp_body_8bit(data, len)) {
-		*found = true;
-		return -1;
+/* The content scan: where we are, what we found. */
+struct scan_state {
+	struct msg_needs *m;
+	bool in_header;
+	bool bol;
+};
+
+/* scan_sink - note 8-bit bytes in the header and the body; stop at the
+ * first one in the body (the header comes first, so all is known then) */
+static int scan_sink(const char *data, size_t len, void *ctx)
+{
+	struct scan_state *st = ctx;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)data[i];
+
+		if (st->in_header) {
+			if (c == '\n' && st->bol)
+				st->in_header = false;
+			else if (c & 0x80)
+				st->m->header_8bit = true;
+			st->bol = c == '\n';
+		} else if (c & 0x80) {
+			st->m->body_8bit = true;
+			return -1;
+		}
 	}
 	return 0;
+}
+
+/* scan_known - scan the content once per request; 0, or -1 with *error_r
+ * (the queue file could not be read) */
+static int scan_known(struct agent_delivery *d, struct msg_needs *m, const char **error_r)
+{
+	struct scan_state st = {.m = m, .in_header = true, .bol = true};
+
+	if (m->scanned)
+		return 0;
+	if (qf_read_content(d->qf, scan_sink, &st, error_r) < 0 && !m->body_8bit)
+		return -1;
+	m->scanned = true;
+	return 0;
+}
+
+/* msg_needs_init - the queue file's SMTPUTF8 flag and declared encoding;
+ * 0, or -1 with *error_r */
+static int msg_needs_init(struct agent_delivery *d, struct msg_needs *m, const char **error_r)
+{
+	struct qf_envelope env;
+
+	memset(m, 0, sizeof(*m));
+	if (qf_read_envelope(d->qf, &env, error_r) < 0)
+		return -1;
+	m->smtputf8 = var_smtputf8_enable && (env.flags & QF_FLAG_SMTPUTF8);
+	for (char **a = env.attrs; a && *a; a++)
+		if (strcasecmp(*a, "encoding=8bit") == 0)
+			m->declared_8bit = true;
+	qf_envelope_free(&env);
+	return 0;
+}
+
+/* non_ascii - any byte above 127 */
+static bool non_ascii(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s & 0x80)
+			return true;
+	return false;
+}
+
+/*
+ * utf8_needed - does this transaction need SMTPUTF8?  Postfix's rule for
+ * a message flagged SMTPUTF8: yes when the envelope sender, a recipient
+ * of this transaction or a primary header field has non-ASCII text.
+ */
+static bool utf8_needed(const struct deliver_request *req, const size_t *idx, size_t n,
+			const struct msg_needs *m)
+{
+	if (m->header_8bit || non_ascii(req->sender))
+		return true;
+	for (size_t j = 0; j < n; j++)
+		if (non_ascii(req->rcpt[idx[j]].address))
+			return true;
+	return false;
 }
 
 /* record - give recipient i the outcome the transaction found */
@@ -921,20 +1014,6 @@ static void record_deferred(struct agent_delivery *d, size_t i, const struct smt
 	agent_rcpt_defer(d, i, &dsn, relay ? relay : "none");
 }
 
-/* eightbit_known - does the content have 8-bit bytes? once per request;
- * 0, or -1 with *error_r (the queue file could not be read) */
-static int eightbit_known(struct agent_delivery *d, int *eightbit, const char **error_r)
-{
-	bool found = false;
-
-	if (*eightbit >= 0)
-		return 0;
-	if (qf_read_content(d->qf, eightbit_sink, &found, error_r) < 0 && !found)
-		return -1;
-	*eightbit = found;
-	return 0;
-}
-
 /*
  * transact - one transaction on s for the recipients in idx[0..n): each
  * outcome is recorded, except deferrals when more_servers (another server
@@ -942,7 +1021,7 @@ static int eightbit_known(struct agent_delivery *d, int *eightbit, const char **
  * smtp_session_deliver() returned, or SMTP_TXN_LOCAL.
  */
 static int transact(struct agent_delivery *d, struct smtp_session *s, const size_t *idx, size_t n,
-		    struct smtp_rcpt_result *res, int *eightbit, bool more_servers)
+		    struct smtp_rcpt_result *res, struct msg_needs *m, bool more_servers)
 {
 	struct deliver_request *req = d->req;
 	struct deliver_rcpt *sub;
@@ -950,9 +1029,16 @@ static int transact(struct agent_delivery *d, struct smtp_session *s, const size
 	const char *error;
 	char *relay;
 	int ret;
+	bool offers_8bit = (s->features & SMTP_FEAT_8BITMIME) != 0;
+	bool convert = !offers_8bit && !var_disable_mime_output_conversion;
+	bool utf8_check = m->smtputf8 && !(s->features & SMTP_FEAT_SMTPUTF8);
 
-	/* BODY=8BITMIME only matters to a server that offers it. */
-	if ((s->features & SMTP_FEAT_8BITMIME) && eightbit_known(d, eightbit, &error) < 0) {
+	/*
+	 * The content matters for BODY=8BITMIME (a server that offers it), for
+	 * the quoted-printable conversion (one that does not) and for whether
+	 * a message flagged SMTPUTF8 really needs it (non-ASCII header).
+	 */
+	if ((offers_8bit || convert || utf8_check) && scan_known(d, m, &error) < 0) {
 		char *reason = xasprintf("local data error while talking to %s: %s", s->namaddr,
 					 error);
 
@@ -962,6 +1048,21 @@ static int transact(struct agent_delivery *d, struct smtp_session *s, const size
 		notify(d, &s->chat, s->namaddr);
 		return SMTP_TXN_LOCAL;
 	}
+	/*
+	 * SMTPUTF8 required but not offered: the recipients are returned, as
+	 * Postfix does (no other server is tried: RFC 6531 3.4 says a server
+	 * without it cannot take the message, and the next one is no likelier).
+	 */
+	if (utf8_check && utf8_needed(req, idx, n, m)) {
+		struct smtp_rcpt_result r = {.outcome = SMTP_RCPT_BOUNCE, .status = "5.6.7"};
+
+		r.reason = xasprintf("SMTPUTF8 is required, but was not offered by host %s",
+				     s->namaddr);
+		for (size_t j = 0; j < n; j++)
+			record(d, s, idx[j], &r, s->relay);
+		free(r.reason);
+		return SMTP_TXN_OK;
+	}
 	sub = xcalloc(n ? n : 1, sizeof(*sub));
 	for (size_t j = 0; j < n; j++)
 		sub[j] = req->rcpt[idx[j]];
@@ -970,7 +1071,11 @@ static int transact(struct agent_delivery *d, struct smtp_session *s, const size
 	txn.envid = req->envid;
 	txn.ret = req->ret;
 	txn.size = req->data_size;
-	txn.eightbit = *eightbit > 0;
+	txn.eightbit = m->declared_8bit || m->header_8bit || m->body_8bit;
+	txn.smtputf8 = m->smtputf8 && (s->features & SMTP_FEAT_SMTPUTF8);
+	/* 8-bit body, or declared so, to a server without 8BITMIME. */
+	txn.downgrade = convert && (m->declared_8bit || m->body_8bit);
+	txn.mime_nesting_limit = var_mime_nesting_limit;
 	txn.verify_only = (req->flags & DEL_REQ_FLAG_VERIFY) != 0;
 	txn.rcpt_count = n;
 	txn.rcpt = sub;
@@ -1010,8 +1115,14 @@ static int smtp_deliver(struct agent_delivery *d)
 	char *last_relay = NULL, *last_mta = NULL, last_ip[108] = "";
 	unsigned last_port = 0;
 	size_t *idx, n = req->rcpt_count;
-	int eightbit = -1, ret;
+	struct msg_needs needs;
+	const char *error;
+	int ret;
 
+	if (msg_needs_init(d, &needs, &error) < 0) {
+		msg_warn("%s: %s", req->queue_id, error);
+		return -1;
+	}
 	notified = false;
 	idx = xcalloc(n ? n : 1, sizeof(*idx));
 	res = xcalloc(n ? n : 1, sizeof(*res));
@@ -1041,7 +1152,7 @@ static int smtp_deliver(struct agent_delivery *d)
 		 * the route has sites, and settle it below. */
 		more = !routed || (!route.stop && (route.next < route.addrs.count
 						   || route.site + 1 < route.sites->argc));
-		ret = transact(d, s, idx, n, res, &eightbit, more);
+		ret = transact(d, s, idx, n, res, &needs, more);
 		if (ret == SMTP_TXN_LOCAL) {
 			smtp_session_close(&s);
 			break;

@@ -161,6 +161,8 @@ void smtp_mail_command(struct buf *out, const struct smtp_mail_args *m, int feat
 		buf_printf(out, " SIZE=%ld", m->size);
 	if (m->eightbit && (features & SMTP_FEAT_8BITMIME))
 		buf_puts(out, " BODY=8BITMIME");
+	if (m->smtputf8 && (features & SMTP_FEAT_SMTPUTF8))
+		buf_puts(out, " SMTPUTF8");
 	if (features & SMTP_FEAT_DSN) {
 		if (m->ret)
 			buf_printf(out, " RET=%s", dsn_ret_str(m->ret));

@@ -6,7 +6,8 @@
  * server's fixed message size limit (0: none announced).  Commands are
  * built with DSN parameters only when the server offers DSN (RFC 3461),
  * SIZE only when it offers SIZE, BODY=8BITMIME only for 8-bit content when
- * it offers 8BITMIME.  ENVID and ORCPT are xtext-encoded.  Local parts that
+ * it offers 8BITMIME, SMTPUTF8 when asked and offered (RFC 6531).  ENVID
+ * and ORCPT are xtext-encoded.  Local parts that
  * are not a dot-atom are sent quoted (RFC 5321 4.1.2).
  */
 #ifndef SLUICE_SMTP_CMD_H
@@ -53,6 +54,7 @@ struct smtp_mail_args {
 	bool eightbit;		/* content has 8-bit bytes */
 	int ret;		/* DSN_RET_* or 0 */
 	const char *envid;	/* "" or NULL when none */
+	bool smtputf8;		/* SMTPUTF8 (only when the server offers it) */
 };
 
 /* smtp_mail_command - append "MAIL FROM:<s> [params]\r\n". */

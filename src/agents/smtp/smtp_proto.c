@@ -32,9 +32,12 @@
  * refused LHLO is a set-up failure) and, after ".", one reply per accepted
  * recipient in RCPT order, each that recipient's outcome.
  *
- * What it does not do: SMTPUTF8, BDAT/CHUNKING, MIME downgrades of
- * 8-bit content for servers without 8BITMIME (the content goes as is, as
- * Postfix does with smtp_... conversion disabled).
+ * Content (smtp.c decides, smtp_txn says): SMTPUTF8 on MAIL FROM when
+ * asked (the server offers it); txn->downgrade sends the content through
+ * the 8-bit to quoted-printable converter (smtp_mime.h) before the wire
+ * encoding (smtp_body.h).
+ *
+ * What it does not do: BDAT/CHUNKING.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@
 #include "agents/smtp/smtp_body.h"
 #include "agents/smtp/smtp_cmd.h"
 #include "agents/smtp/smtp_conn.h"
+#include "agents/smtp/smtp_mime.h"
 #include "agents/smtp/smtp_proto.h"
 #include "agents/smtp/smtp_reply.h"
 #include "agents/smtp/smtp_sasl.h"
@@ -438,8 +442,10 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 	const char *error = NULL, *trust = "";
 	char why[512], info[256];
 	struct argv *names;
+	struct buf *key;
 	size_t dropped;
 	struct ssl_st *ssl;
+	bool reused = false;
 	int io;
 
 	smtp_enter_state(s, SMTP_STATE_STARTTLS);
@@ -475,10 +481,23 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 
 	smtp_enter_state(s, SMTP_STATE_TLS);
 	names = tls_names(s, nexthop_host);
+	/*
+	 * Session resumption: the same next hop and server under the same
+	 * policy (a resumed session keeps the first handshake's verdict).
+	 */
+	key = buf_create(128);
+	buf_printf(key, "%s&%s&%s&%u&%d&%s&%s", s->nexthop ? s->nexthop : "", s->host, s->ip,
+		   s->port, s->conf->tls_level,
+		   s->conf->tls_protocols ? s->conf->tls_protocols : "",
+		   s->conf->tls_ciphers ? s->conf->tls_ciphers : "");
+	for (size_t i = 0; verify && i < names->argc; i++)
+		buf_printf(key, "&%s", names->argv[i]);
 	ssl = smtp_tls_connect(s->stream->fd, smtp_addr_is_literal(s->host) ? NULL : s->host,
 			       verify, (const char *const *)names->argv, s->conf->tls_protocols,
-			       s->conf->tls_ciphers, mono_time() + s->conf->starttls_timeout, why,
-			       sizeof(why), info, sizeof(info), &trust);
+			       s->conf->tls_ciphers, buf_str(key),
+			       mono_time() + s->conf->starttls_timeout, why, sizeof(why), info,
+			       sizeof(info), &trust, &reused);
+	buf_free(&key);
 	argv_free(&names);
 	if (ssl == NULL) {
 		fail_set(f, "4.7.5", false, true, NULL, NULL, "Cannot start TLS with %s: %s",
@@ -489,6 +508,14 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 	}
 	s->stream->ssl = ssl;
 	s->tls = true;
+	if (reused && s->conf->tls_loglevel >= 2) {
+		/* Postfix's line, at its level (TLS session cache activity). */
+		struct buf er;
+
+		buf_init(&er, 64);
+		msg_info("%s: Reusing old session", log_escape(&er, s->relay));
+		buf_deinit(&er);
+	}
 	if (s->conf->tls_loglevel >= 1) {
 		/* The peer's certificate names are the peer's to choose. */
 		struct buf er, ei;
@@ -820,6 +847,8 @@ struct txn_state {
 	bool mail_ok;
 	bool closing;		/* the server said 421 */
 	struct smtp_body body;
+	struct smtp_mime *mime;	/* 8-bit downgrade, or NULL */
+	struct buf mime_out;	/* its output, before the wire encoding */
 	int io;			/* last I/O failure */
 	const char *io_error;
 };
@@ -842,6 +871,12 @@ static int body_sink(const char *data, size_t len, void *ctx)
 	struct txn_state *x = ctx;
 	struct smtp_stream *st = x->s->stream;
 
+	if (x->mime) {
+		buf_reset(&x->mime_out);
+		smtp_mime_put(x->mime, data, len, &x->mime_out);
+		data = x->mime_out.data;
+		len = x->mime_out.len;
+	}
 	smtp_body_put(&x->body, data, len, &st->out);
 	if (st->out.len >= BODY_CHUNK) {
 		x->io = smtp_stream_flush(st, mono_time() + x->s->conf->data_xfer_timeout,
@@ -859,11 +894,26 @@ static int send_body(struct txn_state *x)
 	const struct smtp_reply *r;
 	const char *error = NULL;
 	char *text;
+	int rc;
 
 	smtp_enter_state(s, SMTP_STATE_BODY);
 	smtp_body_init(&x->body, s->conf->line_length_limit);
+	if (x->t->downgrade) {
+		x->mime = smtp_mime_create(x->t->mime_nesting_limit);
+		buf_init(&x->mime_out, BODY_CHUNK);
+	}
 	x->io = SMTP_IO_OK;
-	if (x->t->content(body_sink, x, x->t->content_ctx, &error) < 0) {
+	rc = x->t->content(body_sink, x, x->t->content_ctx, &error);
+	if (rc == 0 && x->mime) {
+		buf_reset(&x->mime_out);
+		smtp_mime_end(x->mime, &x->mime_out);
+		smtp_body_put(&x->body, x->mime_out.data, x->mime_out.len, &s->stream->out);
+	}
+	if (x->mime) {
+		smtp_mime_free(&x->mime);
+		buf_deinit(&x->mime_out);
+	}
+	if (rc < 0) {
 		if (x->io != SMTP_IO_OK)
 			return broken(x);
 		/* The queue file failed us: never end the data with ".". */
@@ -933,7 +983,7 @@ static void put_command(struct txn_state *x, size_t k)
 	if (k == 0) {
 		struct smtp_mail_args m = {.sender = t->sender, .size = t->size,
 					   .eightbit = t->eightbit, .ret = t->ret,
-					   .envid = t->envid};
+					   .envid = t->envid, .smtputf8 = t->smtputf8};
 
 		smtp_mail_command(out, &m, x->s->features);
 	} else if (k <= t->rcpt_count) {

@@ -133,7 +133,10 @@ struct smtp_txn {
 	const char *envid;
 	int ret;			/* DSN_RET_* */
 	long size;			/* content bytes */
-	bool eightbit;			/* content has 8-bit bytes */
+	bool eightbit;			/* content has 8-bit bytes (or was declared 8BITMIME) */
+	bool smtputf8;			/* send SMTPUTF8 with MAIL FROM (the server offers it) */
+	bool downgrade;			/* convert 8-bit parts to quoted-printable (smtp_mime.h) */
+	long mime_nesting_limit;	/* for the conversion */
 	bool verify_only;		/* address probe: MAIL and RCPT, no DATA */
 	size_t rcpt_count;
 	const struct deliver_rcpt *rcpt;

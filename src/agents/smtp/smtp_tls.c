@@ -9,15 +9,24 @@
  * reason can say what was wrong (as Postfix logs "Server certificate not
  * trusted").
  *
- * What it does not do: client certificates, DANE, session resumption.
+ * Session cache: a small table in process memory (SESSION_SLOTS entries,
+ * the oldest replaced when full).  Sessions are stored by OpenSSL's
+ * new-session callback (in TLS 1.3 the tickets come after the handshake,
+ * while the first reply is read), under the key the SSL object carries in
+ * its ex_data; a session past its time, or one OpenSSL says cannot be
+ * resumed, is dropped when looked up.
+ *
+ * What it does not do: DANE, a session cache shared between processes.
  *
  * Diagnostics: errors are returned as text with OpenSSL's reason.
  */
 #include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -28,6 +37,80 @@
 #include "global/tls_proto.h"
 
 static SSL_CTX *client_ctx;
+
+/* The session cache. */
+#define SESSION_SLOTS	64
+static struct {
+	char *key;
+	SSL_SESSION *session;
+	time_t stored;
+} sessions[SESSION_SLOTS];
+static long session_timeout;		/* smtp_tls_session_cache_timeout */
+static int key_index = -1;		/* SSL ex_data: the cache key (owned) */
+
+/* key_free - ex_data destructor: the SSL object's copy of its cache key */
+static void key_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+		     void *argp)
+{
+	free(ptr);
+}
+
+/* slot_clear - forget one cache entry */
+static void slot_clear(int i)
+{
+	free(sessions[i].key);
+	SSL_SESSION_free(sessions[i].session);
+	sessions[i].key = NULL;
+	sessions[i].session = NULL;
+}
+
+/* session_find - the usable session stored under key, or NULL (borrowed) */
+static SSL_SESSION *session_find(const char *key)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; i < SESSION_SLOTS; i++) {
+		if (sessions[i].key == NULL || strcmp(sessions[i].key, key) != 0)
+			continue;
+		if (now - sessions[i].stored >= session_timeout
+		    || !SSL_SESSION_is_resumable(sessions[i].session)) {
+			slot_clear(i);
+			return NULL;
+		}
+		return sessions[i].session;
+	}
+	return NULL;
+}
+
+/* new_session - OpenSSL's new-session callback: keep it under the SSL
+ * object's key; 1 = we took the reference */
+static int new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	const char *key = key_index >= 0 ? SSL_get_ex_data(ssl, key_index) : NULL;
+	int slot = -1;
+
+	if (key == NULL || session_timeout <= 0)
+		return 0;
+	for (int i = 0; i < SESSION_SLOTS && slot < 0; i++)
+		if (sessions[i].key && strcmp(sessions[i].key, key) == 0)
+			slot = i;
+	for (int i = 0; i < SESSION_SLOTS && slot < 0; i++)
+		if (sessions[i].key == NULL)
+			slot = i;
+	if (slot < 0) {
+		slot = 0;
+		for (int i = 1; i < SESSION_SLOTS; i++)
+			if (sessions[i].stored < sessions[slot].stored)
+				slot = i;
+	}
+	slot_clear(slot);
+	sessions[slot].key = strdup(key);
+	if (sessions[slot].key == NULL)
+		return 0;
+	sessions[slot].session = sess;
+	sessions[slot].stored = time(NULL);
+	return 1;
+}
 
 static const char *const level_names[] = {"none", "may", "encrypt", "verify", "secure"};
 
@@ -138,6 +221,15 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* Resumption: our own cache (smtp_tls.h), not OpenSSL's internal one. */
+	session_timeout = conf->session_cache_timeout;
+	if (session_timeout > 0) {
+		if (key_index < 0)
+			key_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, key_free);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT
+					       | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, new_session);
+	}
 	if (set_protocols(ctx, conf->protocols, error_r) < 0)
 		goto fail;
 	/* A client certificate, for servers that ask for one. */
@@ -234,9 +326,9 @@ static void set_names(SSL *ssl, const char *const *names)
 
 /* smtp_tls_connect - handshake, then judge the certificate */
 struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
-				const char *protocols, const char *ciphers, double deadline,
-				char *why, size_t whylen, char *info, size_t infolen,
-				const char **trust_r)
+				const char *protocols, const char *ciphers, const char *cache_key,
+				double deadline, char *why, size_t whylen, char *info,
+				size_t infolen, const char **trust_r, bool *reused_r)
 {
 	const char *error = NULL;
 	const SSL_CIPHER *cipher;
@@ -276,6 +368,15 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 		SSL_set_tlsext_host_name(ssl, sni);
 	if (verify && names)
 		set_names(ssl, names);
+	if (cache_key && session_timeout > 0 && key_index >= 0) {
+		SSL_SESSION *old = session_find(cache_key);
+		char *copy = strdup(cache_key);
+
+		if (copy && SSL_set_ex_data(ssl, key_index, copy) != 1)
+			free(copy);
+		if (old)
+			(void)SSL_set_session(ssl, old);
+	}
 	for (;;) {
 		if ((r = SSL_connect(ssl)) == 1)
 			break;
@@ -322,6 +423,7 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 	bits = SSL_CIPHER_get_bits(cipher, &alg_bits);
 	snprintf(info, infolen, "%s with cipher %s (%d/%d bits)", SSL_get_version(ssl),
 		 SSL_CIPHER_get_name(cipher), bits, alg_bits);
+	*reused_r = SSL_session_reused(ssl) == 1;
 	return ssl;
 }
 

@@ -13,6 +13,14 @@
  *            default "hostname": the MX host name)
  *   secure   as verify, names from smtp_tls_secure_cert_match (default
  *            "nexthop, dot-nexthop": the next-hop domain or a subdomain)
+ *
+ * Session resumption: each process keeps the TLS sessions (TLS 1.3 tickets,
+ * TLS 1.2 sessions) its servers gave it, in memory, under a key the caller
+ * makes from the next hop, the server and the TLS policy, for
+ * smtp_tls_session_cache_timeout seconds (0: never kept).  A later
+ * handshake under the same key offers the session; a resumed session keeps
+ * the certificate verdict of the handshake that made it, which is why the
+ * policy (level, names, protocols, ciphers) is part of the key.
  */
 #ifndef SLUICE_SMTP_TLS_H
 #define SLUICE_SMTP_TLS_H
@@ -38,6 +46,7 @@ struct smtp_tls_conf {
 	long loglevel;			/* smtp_tls_loglevel */
 	const char *cert_file;		/* smtp_tls_cert_file: client certificate, "" none */
 	const char *key_file;		/* smtp_tls_key_file ("" : in cert_file) */
+	long session_cache_timeout;	/* seconds a session is kept; 0: none */
 };
 
 /* smtp_tls_check_policy - protocols (as smtp_tls_protocols, ':' also
@@ -61,14 +70,16 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r);
  * verify is true the chain must be trusted and the certificate must match
  * one of names (NULL-terminated; a name that starts with "." matches any
  * subdomain).  protocols and ciphers (smtp_tls_check_policy(); NULL: the
- * context's) narrow this session.  Returns the session, or NULL with the reason in why; info
- * gets "TLSv1.3 with cipher X (256/256 bits)" and *trust_r "Untrusted",
- * "Trusted" or "Verified" (static) on success.
+ * context's) narrow this session.  cache_key (NULL: none) names the
+ * session cache entry to resume from and to store into.  Returns the
+ * session, or NULL with the reason in why; info gets "TLSv1.3 with cipher X
+ * (256/256 bits)", *trust_r "Untrusted", "Trusted" or "Verified" (static)
+ * and *reused_r whether an earlier session was resumed, on success.
  */
 struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
-				const char *protocols, const char *ciphers, double deadline,
-				char *why, size_t whylen, char *info, size_t infolen,
-				const char **trust_r);
+				const char *protocols, const char *ciphers, const char *cache_key,
+				double deadline, char *why, size_t whylen, char *info,
+				size_t infolen, const char **trust_r, bool *reused_r);
 
 /*
  * smtp_tls_read / smtp_tls_write - one transfer of at most len bytes before

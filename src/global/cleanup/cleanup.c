@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -62,6 +63,7 @@
 #include "util/iostuff.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/strutil.h"
 
 struct cleanup_rcpt {
 	char *address;
@@ -83,6 +85,7 @@ struct cleanup {
 	char *envid;
 	int ret;
 	int qflags;
+	int smtputf8;			/* CLEANUP_SMTPUTF8_* */
 	struct argv *attrs;		/* "name=value" */
 	long uid;			/* -1: not given */
 	double arrival;
@@ -206,6 +209,61 @@ void cleanup_set_qflags(struct cleanup *c, int qf_flags)
 {
 	check_envelope_open(c, "cleanup_set_qflags");
 	c->qflags = qf_flags;
+}
+
+/* cleanup_smtputf8_class - is origin_class in smtputf8_autodetect_classes? */
+bool cleanup_smtputf8_class(const char *origin_class)
+{
+	static const char *const known[] = {"sendmail", "smtpd", "qmqpd", "forward",
+					    "bounce", "notify", "verify", NULL};
+	char *copy = xstrdup(var_smtputf8_autodetect_classes ? var_smtputf8_autodetect_classes : "");
+	char *cp = copy, *tok;
+	bool found = false, ok;
+
+	while ((tok = str_token(&cp, ", \t")) != NULL) {
+		ok = strcasecmp(tok, "all") == 0 || strcasecmp(tok, "none") == 0;
+		for (int i = 0; known[i] && !ok; i++)
+			ok = strcasecmp(tok, known[i]) == 0;
+		if (!ok)
+			msg_warn("smtputf8_autodetect_classes: unknown class \"%s\" ignored", tok);
+		else if (strcasecmp(tok, "all") == 0 || strcasecmp(tok, origin_class) == 0)
+			found = true;
+	}
+	free(copy);
+	return found;
+}
+
+/* cleanup_set_smtputf8 - SMTPUTF8 requested, or to be autodetected */
+void cleanup_set_smtputf8(struct cleanup *c, int how)
+{
+	check_envelope_open(c, "cleanup_set_smtputf8");
+	c->smtputf8 = how;
+}
+
+/* has_8bit - any byte above 127 */
+static bool has_8bit(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s & 0x80)
+			return true;
+	return false;
+}
+
+/* smtputf8_flag - QF_FLAG_SMTPUTF8 when the message gets it (cleanup.h) */
+static int smtputf8_flag(const struct cleanup *c, const struct cleanup_stream_info *info)
+{
+	if (!var_smtputf8_enable)
+		return 0;
+	if ((c->qflags & QF_FLAG_SMTPUTF8) || (c->smtputf8 & CLEANUP_SMTPUTF8_REQUESTED))
+		return QF_FLAG_SMTPUTF8;
+	if (!(c->smtputf8 & CLEANUP_SMTPUTF8_AUTODETECT))
+		return 0;
+	if (info->header_8bit || has_8bit(c->sender))
+		return QF_FLAG_SMTPUTF8;
+	for (size_t i = 0; i < c->rcpt_count; i++)
+		if (has_8bit(c->rcpts[i].address))
+			return QF_FLAG_SMTPUTF8;
+	return 0;
 }
 
 /* cleanup_set_attr - name=value attribute */
@@ -910,6 +968,8 @@ int cleanup_close(struct cleanup **cp, char id_r[QUEUE_ID_SIZE], const char **er
 	if (c->verdict.hold)
 		qf_set_queue(c->writer, "hold");
 
+	qf_set_flags(c->writer, ((c->qflags | ((c->flags & CLEANUP_FLAG_BOUNCE) ? QF_FLAG_BOUNCE : 0))
+				 & ~QF_FLAG_SMTPUTF8) | smtputf8_flag(c, info));
 	for (size_t i = 0; i < c->rcpt_count; i++)
 		qf_add_rcpt(c->writer, c->rcpts[i].address, c->rcpts[i].orig_rcpt,
 			    c->rcpts[i].dsn_orcpt, c->rcpts[i].notify);

@@ -79,6 +79,7 @@
 #ifndef SLUICE_CLEANUP_H
 #define SLUICE_CLEANUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "global/queue_file.h"
@@ -110,6 +111,26 @@ void cleanup_set_fullname(struct cleanup *c, const char *name);
 void cleanup_set_dsn(struct cleanup *c, const char *envid, int ret);
 /* cleanup_set_qflags - QF_FLAG_* bits (trace requests). */
 void cleanup_set_qflags(struct cleanup *c, int qf_flags);
+/*
+ * SMTPUTF8 (RFC 6531; Postfix's rules, docs/RELAY.md "Content"): the queue
+ * file gets QF_FLAG_SMTPUTF8 when smtputf8_enable is yes and
+ *   - the producer says the sender requested it (smtpd: MAIL FROM ...
+ *     SMTPUTF8; sendmail -SMTPUTF8 arrives as the flag in cleanup_set_qflags),
+ *   - or the producer asks for autodetection (its origin class is in
+ *     smtputf8_autodetect_classes, cleanup_smtputf8_class()) and the final
+ *     envelope sender, a final envelope recipient or a kept primary header
+ *     field has a byte above 127.
+ * With smtputf8_enable = no the flag is never set (a requeued message
+ * loses it).
+ */
+#define CLEANUP_SMTPUTF8_REQUESTED	(1 << 0)
+#define CLEANUP_SMTPUTF8_AUTODETECT	(1 << 1)
+/* cleanup_set_smtputf8 - CLEANUP_SMTPUTF8_* bits (replaces earlier ones). */
+void cleanup_set_smtputf8(struct cleanup *c, int how);
+/* cleanup_smtputf8_class - is this origin class ("sendmail", "smtpd" ...)
+ * named in smtputf8_autodetect_classes ("all" names every class)?  Unknown
+ * names in the parameter are warned about and ignored. */
+bool cleanup_smtputf8_class(const char *origin_class);
 /* cleanup_set_attr - a name=value envelope attribute (copied). */
 void cleanup_set_attr(struct cleanup *c, const char *name, const char *value);
 /* cleanup_set_uid - the submitting user, for Received: and the log. */

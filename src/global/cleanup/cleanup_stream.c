@@ -305,6 +305,10 @@ static void process_field(struct cleanup_stream *s)
 	if (s->check && name_is(f, n, "Content-Type"))
 		note_content_type(s, rfc822_header_value(s->scratch.data));
 	if (!drop) {
+		/* Non-ASCII in a kept field: SMTPUTF8 autodetection (cleanup.h). */
+		for (size_t i = 0; i < s->field.len && !s->info.header_8bit; i++)
+			if ((unsigned char)f[i] & 0x80)
+				s->info.header_8bit = true;
 		cleanup_stream_emit(s, f, s->field.len);
 		cleanup_stream_emit(s, "\n", 1);
 	}

@@ -10,6 +10,7 @@
  *   - header fields are unfolded for parsing (the output keeps the folds);
  *     a field longer than header_size_limit is cut there (Postfix discards
  *     the excess too) and counted in info.truncated_headers;
+ *   - a kept field with a byte above 127 sets info.header_8bit;
  *   - Received: fields are counted (hop count), From:, Date:, Message-ID:
  *     are noted, the Message-ID value kept for the log;
  *   - with CLEANUP_STREAM_EXTRACT, addresses in To/Cc/Bcc are collected and
@@ -94,6 +95,8 @@ struct cleanup_stream_info {
 	const char *bad_addr_error; /* reason for the first of those (static) */
 	long truncated_headers;	/* fields cut at header_size_limit */
 	long header_fields;	/* fields in the primary header block */
+	bool header_8bit;	/* a primary header field (one that is kept) has
+				 * a byte above 127 */
 };
 
 /*

@@ -3,7 +3,7 @@
  * carries it from sendmail to the set-gid postdrop helper.
  *
  * A submission is: sender (internal form, "" = null sender), optional full
- * name, DSN ENVID and RET, trace flags (QF_FLAG_TRACE_*), the message, and
+ * name, DSN ENVID and RET, flags (QF_FLAG_TRACE_*, QF_FLAG_SMTPUTF8), the message, and
  * one or more recipients each with optional original recipient, DSN ORCPT
  * and NOTIFY bits.  The same rules judge it three times: sendmail before
  * sending, postdrop before writing maildrop/, pickup before cleanup
@@ -42,7 +42,7 @@ struct buf;
 #define SUBMISSION_NAME_MAX	256		/* full name */
 #define SUBMISSION_ENVID_MAX	100		/* RFC 3461 */
 #define SUBMISSION_ATTR_FULL_NAME "full_name"
-#define SUBMISSION_QFLAGS	(QF_FLAG_TRACE_VERBOSE | QF_FLAG_TRACE_VERIFY)
+#define SUBMISSION_QFLAGS	(QF_FLAG_TRACE_VERBOSE | QF_FLAG_TRACE_VERIFY | QF_FLAG_SMTPUTF8)
 
 /* ---- field checks (0 ok, -1 with a static reason in *why_r) ---- */
 

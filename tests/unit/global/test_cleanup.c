@@ -3,7 +3,7 @@
  * a message written in odd pieces with CRLF becomes a valid queue file with
  * the expected added headers; -t extraction and Bcc removal (also Resent-);
  * size limit; no recipients; hop count; recipients qualified and
- * de-duplicated; warn time; the qmgr trigger.  Refused messages leave
+ * de-duplicated; warn time; the qmgr trigger; the SMTPUTF8 flag.  Refused messages leave
  * nothing behind in incoming/.
  */
 #include <setjmp.h>
@@ -510,6 +510,85 @@ static void test_trigger(void **state)
 	free_msg(&m);
 }
 
+/* the SMTPUTF8 flag: asked for, autodetected (sender, recipient, header,
+ * not the body), or never with smtputf8_enable = no */
+static void test_smtputf8_flag(void **state)
+{
+	static const struct {
+		const char *name;
+		bool enable;
+		int qflags, how;
+		const char *sender, *rcpt, *text;
+		int want;
+	} cases[] = {
+		{"not asked", true, 0, 0, "a@x.test", "j\xc3\xb6rg@y.test",
+		 "Subject: gr\xc3\xbc\xc3\x9f\n\nhi\n", 0},
+		{"requested, all ASCII", true, 0, CLEANUP_SMTPUTF8_REQUESTED, "a@x.test", "b@y.test",
+		 "Subject: s\n\nhi\n", QF_FLAG_SMTPUTF8},
+		{"sendmail -SMTPUTF8", true, QF_FLAG_SMTPUTF8 | QF_FLAG_TRACE_VERBOSE, 0, "a@x.test",
+		 "b@y.test", "Subject: s\n\nhi\n", QF_FLAG_SMTPUTF8 | QF_FLAG_TRACE_VERBOSE},
+		{"autodetect, all ASCII", true, 0, CLEANUP_SMTPUTF8_AUTODETECT, "a@x.test",
+		 "b@y.test", "Subject: s\n\nhi\n", 0},
+		{"autodetect recipient", true, 0, CLEANUP_SMTPUTF8_AUTODETECT, "a@x.test",
+		 "j\xc3\xb6rg@y.test", "Subject: s\n\nhi\n", QF_FLAG_SMTPUTF8},
+		{"autodetect sender", true, 0, CLEANUP_SMTPUTF8_AUTODETECT, "\xc3\xa9@x.test",
+		 "b@y.test", "Subject: s\n\nhi\n", QF_FLAG_SMTPUTF8},
+		{"autodetect header", true, 0, CLEANUP_SMTPUTF8_AUTODETECT, "a@x.test", "b@y.test",
+		 "Subject: s\nX-Name:\n gr\xc3\xbc\xc3\x9f\n\nhi\n", QF_FLAG_SMTPUTF8},
+		{"autodetect: the body does not count", true, 0, CLEANUP_SMTPUTF8_AUTODETECT,
+		 "a@x.test", "b@y.test", "Subject: s\n\ncaf\xc3\xa9\n", 0},
+		{"disabled", false, QF_FLAG_SMTPUTF8, CLEANUP_SMTPUTF8_REQUESTED
+		 | CLEANUP_SMTPUTF8_AUTODETECT, "a@x.test", "j\xc3\xb6rg@y.test",
+		 "Subject: s\n\nhi\n", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cleanup *c;
+		char id[QUEUE_ID_SIZE];
+		const char *err;
+		struct msg m;
+
+		var_smtputf8_enable = cases[i].enable;
+		assert_non_null(c = cleanup_open(qdir, 0, &err));
+		cleanup_set_sender(c, cases[i].sender);
+		cleanup_set_qflags(c, cases[i].qflags);
+		cleanup_set_smtputf8(c, cases[i].how);
+		assert_int_equal(cleanup_add_rcpt(c, cases[i].rcpt, NULL, NULL, 0), 0);
+		cleanup_write(c, cases[i].text, strlen(cases[i].text));
+		if (cleanup_close(&c, id, &err) < 0)
+			fail_msg("%s: %s", cases[i].name, err);
+		read_msg(id, &m);
+		if (m.env.flags != cases[i].want)
+			fail_msg("%s: flags %d, want %d", cases[i].name, m.env.flags, cases[i].want);
+		free_msg(&m);
+	}
+	var_smtputf8_enable = false;
+}
+
+/* smtputf8_autodetect_classes: names, "all", case, unknown names ignored */
+static void test_smtputf8_classes(void **state)
+{
+	static const struct {
+		const char *value, *class;
+		bool want;
+	} cases[] = {
+		{"sendmail, verify", "sendmail", true},
+		{"sendmail, verify", "smtpd", false},
+		{"all", "smtpd", true},
+		{"", "sendmail", false},
+		{"bogus SMTPD", "smtpd", true},
+		{"none", "sendmail", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		var_smtputf8_autodetect_classes = (char *)cases[i].value;
+		if (cleanup_smtputf8_class(cases[i].class) != cases[i].want)
+			fail_msg("\"%s\" / %s: want %d", cases[i].value, cases[i].class,
+				 cases[i].want);
+	}
+	var_smtputf8_autodetect_classes = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +601,8 @@ int main(void)
 		cmocka_unit_test_setup(test_hop_count, each_test),
 		cmocka_unit_test_setup(test_header_limit, each_test),
 		cmocka_unit_test_setup(test_trigger, each_test),
+		cmocka_unit_test_setup(test_smtputf8_flag, each_test),
+		cmocka_unit_test_setup(test_smtputf8_classes, each_test),
 	};
 
 	log_init("test_cleanup", 0);

@@ -775,7 +775,7 @@ static const struct strict_case strict_cases[] = {
 		{'O', "a", -1}, {'E', "", 0}}, {0}, "no R/D record"},
 	{"data after end", {BASE_ENV, {'M', "", 0}, {'X', "", 0}, {'R', "c", -1}, {'E', "", 0},
 		{'R', "c", -1}, {'E', "", 0}}, {.rcpt_count = -1}, "after the end marker"},
-	{"unknown flags", {BASE_ENV, END_OK}, {.flags = 8}, "unknown flags"},
+	{"unknown flags", {BASE_ENV, END_OK}, {.flags = 16}, "unknown flags"},
 	{"size field wrong", {BASE_ENV, END_OK}, {.size = 1}, "differs"},
 	{"rcpt offset wrong", {BASE_ENV, END_OK}, {.rcpt_offset = 1}, "content"},
 	{"padded length", {BASE_ENV, {0, "S\x81\x00x", 4}, END_OK}, {0}, "non-canonical"},

@@ -117,7 +117,7 @@ static void test_quote_addr(void **state)
 	buf_free(&b);
 }
 
-/* MAIL FROM parameters follow the features */
+/* MAIL FROM parameters follow the features (SMTPUTF8 only when asked and offered) */
 static void test_mail_command(void **state)
 {
 	static const struct {
@@ -126,23 +126,28 @@ static void test_mail_command(void **state)
 		int ret;
 		const char *envid;
 		const char *want;
+		bool smtputf8;
 	} cases[] = {
-		{SMTP_FEAT_ESMTP, true, DSN_RET_FULL, "id1", "MAIL FROM:<s@example.test>\r\n"},
-		{SMTP_FEAT_SIZE, false, 0, "", "MAIL FROM:<s@example.test> SIZE=1234\r\n"},
-		{SMTP_FEAT_8BITMIME, false, 0, "", "MAIL FROM:<s@example.test>\r\n"},
-		{SMTP_FEAT_8BITMIME, true, 0, "", "MAIL FROM:<s@example.test> BODY=8BITMIME\r\n"},
+		{SMTP_FEAT_ESMTP, true, DSN_RET_FULL, "id1", "MAIL FROM:<s@example.test>\r\n", false},
+		{SMTP_FEAT_ESMTP, false, 0, "", "MAIL FROM:<s@example.test>\r\n", true},
+		{SMTP_FEAT_SMTPUTF8, false, 0, "", "MAIL FROM:<s@example.test>\r\n", false},
+		{SMTP_FEAT_SMTPUTF8 | SMTP_FEAT_8BITMIME, true, 0, "",
+		 "MAIL FROM:<s@example.test> BODY=8BITMIME SMTPUTF8\r\n", true},
+		{SMTP_FEAT_SIZE, false, 0, "", "MAIL FROM:<s@example.test> SIZE=1234\r\n", false},
+		{SMTP_FEAT_8BITMIME, false, 0, "", "MAIL FROM:<s@example.test>\r\n", false},
+		{SMTP_FEAT_8BITMIME, true, 0, "", "MAIL FROM:<s@example.test> BODY=8BITMIME\r\n", false},
 		{SMTP_FEAT_DSN, false, DSN_RET_HDRS, "a+b c",
-		 "MAIL FROM:<s@example.test> RET=HDRS ENVID=a+2Bb+20c\r\n"},
-		{SMTP_FEAT_DSN, false, 0, NULL, "MAIL FROM:<s@example.test>\r\n"},
+		 "MAIL FROM:<s@example.test> RET=HDRS ENVID=a+2Bb+20c\r\n", false},
+		{SMTP_FEAT_DSN, false, 0, NULL, "MAIL FROM:<s@example.test>\r\n", false},
 		{SMTP_FEAT_SIZE | SMTP_FEAT_8BITMIME | SMTP_FEAT_DSN, true, DSN_RET_FULL, "e",
-		 "MAIL FROM:<s@example.test> SIZE=1234 BODY=8BITMIME RET=FULL ENVID=e\r\n"},
+		 "MAIL FROM:<s@example.test> SIZE=1234 BODY=8BITMIME RET=FULL ENVID=e\r\n", false},
 	};
 	struct buf *b = buf_create(64);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct smtp_mail_args m = {.sender = "s@example.test", .size = 1234,
 					   .eightbit = cases[i].eightbit, .ret = cases[i].ret,
-					   .envid = cases[i].envid};
+					   .envid = cases[i].envid, .smtputf8 = cases[i].smtputf8};
 
 		buf_reset(b);
 		smtp_mail_command(b, &m, cases[i].features);
