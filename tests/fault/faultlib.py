@@ -504,3 +504,9 @@ def kill_all(instance):
             kill(pid)
         time.sleep(0.05)
     instance.running = False
+
+
+def mail_owner_ids():
+    import pwd
+    pw = pwd.getpwnam("sluice")
+    return pw.pw_uid, pw.pw_gid
