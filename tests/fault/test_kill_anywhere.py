@@ -16,6 +16,7 @@ runs a short campaign.  FAULT_SEED=N repeats a schedule.
 """
 import os
 import random
+import re
 import threading
 import time
 
@@ -112,6 +113,12 @@ def run_batch(instance, seed, nkills, log):
         back = delivery_rate_back(w.ledger.times(), last_kill, base_rate, horizon)
         drained = w.drain(90)
         res = w.account(kills)
+        log_text = instance.log()
+        res["log_lines"] = {}
+        for e in res["unexplained"]:
+            qids = set(re.findall(r"(\w+): message-id=<%s@fault.test>" % e[0], log_text))
+            res["log_lines"][e[0]] = [ln for ln in log_text.splitlines()
+                                      if any(q in ln for q in qids) or " killed by " in ln][:80]
         res.update(kills=len(kills), base_rate=round(base_rate, 1),
                    recover=None if back is None else round(back, 2), drained=drained)
         procs = faultlib.instance_procs(instance)
@@ -161,6 +168,9 @@ def test_kill_anywhere(instance, cleanup):
         for e in res["explained"]:
             print("  duplicate %s/%s: %s" % (e[0], e[1], e[3]))
         for e in res["unexplained"]:
+            print("  UNEXPLAINED duplicate %s/%s, copy %s; its log lines:" % e[:3])
+            for ln in res["log_lines"].get(e[0], []):
+                print("    " + ln[:300])
             problems.append("batch %d: unexplained duplicate %s/%s copy %s" % (
                 batch, e[0], e[1], e[2]))
         if res["lost"]:
