@@ -36,11 +36,19 @@ TOKEN_RX = re.compile(rb"tok\d+x\d+")
 KINDS = ("smtp", "local", "pipe", "fail")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-PIPE_SINK = """#!/bin/sh
-# Store stdin as one file in $1, named after the pipe agent that ran us (our
-# parent) so that a duplicate can be traced to the agent that delivered it.
-t="$1/.tmp.$$"
-cat > "$t" && mv "$t" "$1/$PPID.$$.$(date +%s%N)"
+PIPE_SINK = """import os, sys, time
+# Store stdin as one file in argv[1], named after the pipe agent that ran us
+# (our parent) so that a duplicate can be traced to the agent that delivered
+# it.  No child processes (a shell that cannot fork exits 2, which bounces);
+# any failure is temporary: exit 75 (EX_TEMPFAIL).
+try:
+    d = sys.argv[1]
+    t = os.path.join(d, ".tmp.%d" % os.getpid())
+    with open(t, "wb") as f:
+        f.write(sys.stdin.buffer.read())
+    os.rename(t, os.path.join(d, "%d.%d.%d" % (os.getppid(), os.getpid(), time.time_ns())))
+except BaseException:
+    sys.exit(75)
 """
 
 
@@ -84,6 +92,11 @@ def proc_name(pid):
         return None
 
 
+def kind_of(rcpt):
+    domain = rcpt.rsplit("@", 1)[-1].lower()
+    return {"sink.test": "smtp", "localhost": "local", "pipe.test": "pipe"}.get(domain, "fail")
+
+
 class TokenSink:
     """SMTP sink recording (time, token, kind, peer) for every delivery;
     a message from <> is a bounce notice and returns the tokens it quotes."""
@@ -100,8 +113,14 @@ class TokenSink:
                     return "451 4.3.0 try again"
                 toks = set(TOKEN_RX.findall(envelope.content))
                 if envelope.mail_from in ("", "<>"):
+                    # A notice returns the units of the recipients it names.
+                    kinds = set()
+                    for r in re.findall(rb"(?im)^Final-Recipient:\s*rfc822;\s*<?([^>\s]+)",
+                                        envelope.content):
+                        kinds.add(kind_of(r.decode(errors="replace")))
                     for t in toks:
-                        sink.ledger.delivered(t.decode(), "fail", "notice")
+                        for k in kinds or {"fail"}:
+                            sink.ledger.delivered(t.decode(), k, "notice")
                 else:
                     for t in toks:
                         for r in envelope.rcpt_tos:
@@ -152,6 +171,7 @@ class World:
 
     def __init__(self, instance, seed, postdrop=True, **params):
         self.inst = instance
+        self.extra_env = {}         # for the submitters (faketime, shims)
         self.seed = seed
         self.rng = random.Random(seed)
         self.ledger = Ledger()
@@ -161,7 +181,7 @@ class World:
         self.pipe_dir = os.path.join(instance.base, "pipe")
         os.makedirs(self.pipe_dir)
         os.chmod(self.pipe_dir, 0o1777)
-        script = os.path.join(instance.base, "pipe_sink.sh")
+        script = os.path.join(instance.base, "pipe_sink.py")
         with open(script, "w") as f:
             f.write(PIPE_SINK)
         os.chmod(script, 0o755)
@@ -180,7 +200,7 @@ class World:
         instance.write_config(**conf)
         instance.set_master_cf(instance.master_cf + (
             "fpipe unix - n n - - pipe flags=FR user=nobody:nogroup "
-            "argv=/bin/sh %s %s\n" % (script, self.pipe_dir)))
+            "argv=/usr/bin/python3 -I -S %s %s\n" % (script, self.pipe_dir)))
 
     # ---- messages ----
     def next_message(self):
@@ -220,6 +240,7 @@ class World:
     def submit_sendmail(self, as_nobody=False):
         tok, kinds, rcpts, body = self.next_message()
         env = {k: v for k, v in os.environ.items() if k != "SLUICE_CONFIG_DIR"}
+        env.update(self.extra_env)
         if as_nobody and self.user_sluice:
             # postdrop reads only /etc/sluice: a private mount namespace
             # where that is this instance's configuration (as test_sendmail).
@@ -364,10 +385,15 @@ class World:
             for extra in sorted(lst)[:-1]:
                 why = explain_duplicate(tok, kind, extra, kills, log, used)
                 (explained if why else unexplained).append((tok, kind, extra, why))
-        delivered = sum(1 for (t, k) in units if (t, k) in arr and k != "fail")
-        returned = sum(1 for (t, k) in units if (t, k) in arr and k == "fail")
+        def notice(u):
+            return any(info == "notice" for _, info in arr[u])
+        delivered = sum(1 for u in units if u in arr and not notice(u))
+        returned = sum(1 for u in units if u in arr and notice(u))
+        bounced_unexpectedly = sorted(u for u in units if u in arr and u[1] != "fail"
+                                      and notice(u))
         return dict(accepted_msgs=len(self.ledger.accepted), accepted=len(units),
                     delivered=delivered, returned=returned,
+                    bounced_unexpectedly=bounced_unexpectedly,
                     lost=len(missing) if queued == 0 else None, missing=missing,
                     queued=queued, corrupt=counts["corrupt"],
                     duplicates=sum(n - 1 for _, n in dups), explained=explained,
@@ -510,3 +536,64 @@ def mail_owner_ids():
     import pwd
     pw = pwd.getpwnam("sluice")
     return pw.pw_uid, pw.pw_gid
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a live process (0 if gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_rates(instance, seconds):
+    """{program: CPU share} of the instance's daemons over `seconds`."""
+    before = {pid: (name, cpu_seconds(pid)) for pid, name in instance_procs(instance)}
+    t0 = time.time()
+    time.sleep(seconds)
+    dt = time.time() - t0
+    out = {}
+    for pid, name in instance_procs(instance):
+        c0 = before.get(pid, (name, 0.0))[1]
+        out[name] = out.get(name, 0.0) + (cpu_seconds(pid) - c0) / dt
+    return out
+
+
+class Feeder:
+    """Background submissions (sendmail as root and smtpd) until stopped."""
+
+    def __init__(self, world, pause=0.1):
+        self.w = world
+        self.pause = pause
+        self.stop_ev = threading.Event()
+        self.threads = [threading.Thread(target=self._cli), threading.Thread(target=self._smtp)]
+        for t in self.threads:
+            t.start()
+
+    def _cli(self):
+        while not self.stop_ev.is_set():
+            self.w.submit_sendmail()
+            time.sleep(self.pause)
+
+    def _smtp(self):
+        box = [None]
+        while not self.stop_ev.is_set():
+            self.w.submit_smtp(box)
+            time.sleep(self.pause)
+        self.w._drop(box)
+
+    def stop(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join()
+
+
+def start_with_env(instance, env):
+    """sluice start with extra environment for master (and, through
+    import_environment, its daemons)."""
+    instance.sluice("start", env=env)
+    instance.running = True
+    instance.wait_for(lambda: os.path.exists(
+        os.path.join(instance.spool, "private", "qmgr-control")), 30, "qmgr")

@@ -173,6 +173,8 @@ def test_kill_anywhere(instance, cleanup):
                 print("    " + ln[:300])
             problems.append("batch %d: unexplained duplicate %s/%s copy %s" % (
                 batch, e[0], e[1], e[2]))
+        if res["bounced_unexpectedly"]:
+            problems.append("batch %d: bounced %s" % (batch, res["bounced_unexpectedly"][:10]))
         if res["lost"]:
             problems.append("batch %d: lost %s" % (batch, res["missing"][:10]))
         if not res["drained"]:
