@@ -408,8 +408,12 @@ class World:
 
 
 AGENT_OF = {"smtp": ("smtp",), "local": ("local",), "pipe": ("pipe",),
-            "fail": ("bounce", "smtp", "error")}
+            "fail": ("bounce", "smtp", "error", "qmgr")}
 DUP_WINDOW = 4.0
+# A notice is sent again when the bounce service (or the queue manager
+# waiting for its answer) died after the notice was queued and before the
+# log was removed; the first copy arrives later than that kill, through smtp.
+NOTICE_BEFORE = 20.0
 
 
 def explain_duplicate(tok, kind, first, kills, log, used):
@@ -430,7 +434,8 @@ def explain_duplicate(tok, kind, first, kills, log, used):
             continue
         if pipe_pid is not None and prog == "pipe" and pid != pipe_pid:
             continue
-        if not (when - 0.5 <= t <= when + DUP_WINDOW):
+        before = NOTICE_BEFORE if kind == "fail" else 0.5
+        if not (when - before <= t <= when + DUP_WINDOW):
             continue
         if prog != "master":
             sent = [q for q in qids if re.search(
