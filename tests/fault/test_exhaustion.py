@@ -33,6 +33,10 @@ from faultlib import Feeder, World
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 SLOW_FSYNC = os.path.join(itconf.BUILD, "tests", "slow_fsync.so")
 CPU_LIMIT = 0.5         # a daemon's CPU share while starved or after a jump
+# The test command runs the descriptor/process and clock scenarios;
+# scripts/torture (FAULT_ROUNDS) adds the memory and slow-disk ones.
+long_only = pytest.mark.skipif(not os.environ.get("FAULT_ROUNDS"),
+                               reason="long campaign only (scripts/torture)")
 
 
 def prlimit(pid, *args):
@@ -121,6 +125,7 @@ def test_descriptor_and_process_limits(instance):
     assert not problems, "\n".join(problems)
 
 
+@long_only
 def test_memory_limits(instance):
     w = World(instance, random.randrange(1 << 30), postdrop=False)
     problems = []
@@ -161,6 +166,7 @@ def test_memory_limits(instance):
     assert not problems, "\n".join(problems)
 
 
+@long_only
 def test_slow_fsync(instance):
     if not os.path.exists(SLOW_FSYNC):
         pytest.skip("build tests/slow_fsync.so first")

@@ -135,7 +135,7 @@ def w_unconfirmed(res):
 
 
 def test_kill_anywhere(instance, cleanup):
-    total = faultlib.rounds(8)
+    total = faultlib.rounds(6)
     seed = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(1 << 30))
     print("kill anywhere: %d rounds, seed %d (FAULT_SEED=%d repeats it)" % (total, seed, seed))
     sums = dict(rounds=0, accepted=0, delivered=0, returned=0, lost=0, duplicates=0,
