@@ -277,10 +277,9 @@ static void scan_end(struct qmgr_scan *scan)
 	scan->running = false;
 	scan->nflags = 0;
 	if (scan->indexed) {
-		for (size_t i = 0; i < held_len; i++) {
+		/* Back with this pass's number: the next pass may take them. */
+		for (size_t i = 0; i < held_len; i++)
 			qmgr_defer_index_add(held[i].id, held[i].due);
-			heap[heap_len - 1].gen = held[i].gen;
-		}
 		held_len = 0;
 	}
 	if (next & QMGR_SCAN_START)
