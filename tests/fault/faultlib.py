@@ -425,16 +425,20 @@ def explain_duplicate(tok, kind, first, kills, log, used):
     mid = re.search(r"(\w+): message-id=<%s@fault.test>" % tok, log)
     qids = set(re.findall(r"(\w+): message-id=<%s@fault.test>" % tok, log))
     pipe_pid = None
+    orphan = False
     if kind == "pipe":
         pipe_pid = int(info.split(".")[0])
+        # Parent 1: the agent was gone before its command ended (the
+        # command runs in a session of its own and finishes anyway).
+        orphan = pipe_pid == 1
     for i, (t, prog, pid) in enumerate(kills):
         if i in used:
             continue
         if prog not in AGENT_OF[kind] + ("master",):
             continue
-        if pipe_pid is not None and prog == "pipe" and pid != pipe_pid:
+        if pipe_pid is not None and prog == "pipe" and pid != pipe_pid and not orphan:
             continue
-        before = NOTICE_BEFORE if kind == "fail" else 0.5
+        before = NOTICE_BEFORE if kind == "fail" or orphan else 0.5
         if not (when - before <= t <= when + DUP_WINDOW):
             continue
         if prog != "master":
