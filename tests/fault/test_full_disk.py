@@ -119,6 +119,13 @@ def one_round(instance, seed, log):
             w.ledger.accept(tok, kinds, "sendmail")
         instance.wait_for(lambda: instance.queue_counts()["deferred"] >= 6, 60,
                           "deferred mail")
+        # Quiet: what could be delivered was, so that nothing frees space
+        # behind the test's back once the disk is full.
+
+        def quiet():
+            c = instance.queue_counts()
+            return c["maildrop"] + c["incoming"] + c["active"] == 0
+        instance.wait_for(quiet, 60, "a quiet queue")
         figures = dict(refused_sendmail=0, refused_smtpd=0, enospc_submissions=0)
         # 1. Just above queue_minfree: a big message passes the check and
         # meets ENOSPC while it is written.
