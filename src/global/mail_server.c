@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "global/deliver_log.h"
@@ -23,6 +25,7 @@
 #include "util/log.h"
 
 static int status_fd = -1;
+static pid_t master_pid;	/* our parent when master started us */
 
 /* usage - complain about the command line */
 static void usage(const char *progname)
@@ -104,11 +107,38 @@ void mail_server_init(int argc, char **argv, const char *progname,
 	for (int i = 1; i < opts->listen_count; i++)
 		fcntl(MAIL_SERVER_MORE_FD + i - 1, F_SETFD, FD_CLOEXEC);
 	if (opts_has_status) {
+		master_pid = getppid();
 		status_fd = MAIL_SERVER_STATUS_FD;
 		fcntl(status_fd, F_SETFD, FD_CLOEXEC);
 	}
 	if (opts->has_listen_fd)
 		fcntl(MAIL_SERVER_LISTEN_FD, F_SETFD, FD_CLOEXEC);
+}
+
+/*
+ * watch_master - end with master, as "sluice stop" would end us
+ *
+ * A daemon that outlived a killed master would go on beside the daemons of
+ * the next "sluice start": two queue managers moving the same files, an
+ * smtpd still accepting on the old socket.  The kernel sends SIGTERM when
+ * master exits, which is what master's own stop sends (qmgr saves its state
+ * and leaves active mail in place; the others stop where they are, as with
+ * kill).  Set after the last credential change, which clears it; if master
+ * is already gone (we were reparented, or it died before we could even ask:
+ * then no one holds the read end of the status pipe) we stop now.
+ */
+static void watch_master(void)
+{
+	if (status_fd < 0)
+		return;
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		msg_warn("prctl PR_SET_PDEATHSIG: %s", strerror(errno));
+	/* Gone before we looked at our parent: nobody reads the status pipe. */
+	struct pollfd p = {.fd = status_fd, .events = 0};
+	if (getppid() != master_pid || (poll(&p, 1, 0) == 1 && (p.revents & POLLERR))) {
+		msg_info("master went away; exiting");
+		exit(0);
+	}
 }
 
 /* mail_owner_ids - look up mail_owner */
@@ -137,8 +167,10 @@ void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force
 	 * own (qmgr) sends no other message.
 	 */
 	mail_server_status(1);
-	if (geteuid() != 0 || !(opts->unpriv || force))
+	if (geteuid() != 0 || !(opts->unpriv || force)) {
+		watch_master();
 		return;
+	}
 	if (mail_owner_ids(&uid, &gid) < 0)
 		msg_fatal("mail_owner: unknown user \"%s\"", var_mail_owner);
 	if (uid == 0)
@@ -147,6 +179,7 @@ void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force
 		msg_fatal("cannot become %s: %s", var_mail_owner, strerror(errno));
 	if (setuid(0) == 0)
 		msg_panic("privileges were not dropped");
+	watch_master();
 }
 
 /* mail_server_status - notify master */

@@ -76,6 +76,7 @@ struct qmgr_message {
 	int tflags;			/* DEL_REQ_FLAG_* for every request */
 	long refcount;			/* entries alive */
 	long rcpt_offset;		/* where to read more recipients; 0: all read */
+	long rcpts_read;		/* pending recipients read so far */
 	long rcpt_mem;			/* recipients of this message in memory */
 	int done_step;			/* progress of the end-of-message chain */
 	char *filter;			/* content_filter "transport:nexthop", or NULL */

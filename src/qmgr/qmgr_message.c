@@ -368,6 +368,16 @@ static int read_chunk(struct qmgr_message *msg, struct qf *qf)
 		htable_free(&g.open, NULL);
 		return (int)n;
 	}
+	/*
+	 * Recipients that were done before this import: an earlier attempt
+	 * dealt with them and may have left bounce/ or trace/ records to
+	 * report, even for a file found in incoming/ (a queue manager that died
+	 * twice: once before its end-of-message flush, once before it took the
+	 * recovered file in again).
+	 */
+	msg->rcpts_read += n;
+	if (msg->rcpt_offset == 0 && msg->rcpts_read < msg->env.rcpt_count)
+		msg->flags |= QMGR_MSG_LOGS;
 	for (long i = 0; i < n; i++) {
 		if (rcpts[i].notify & DSN_NOTIFY_SUCCESS)
 			msg->flags |= QMGR_MSG_LOGS;	/* success notices via trace/ */

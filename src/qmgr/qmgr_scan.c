@@ -56,11 +56,25 @@ struct qmgr_scan *qmgr_deferred_scan;
 
 struct index_item {
 	double due;
+	unsigned gen;			/* index_gen when it was added */
 	char id[QUEUE_ID_SIZE];
 };
 
 static struct index_item *heap;
 static size_t heap_len, heap_cap;
+
+/*
+ * A pass takes each message at most once, as Postfix's walk of the folder
+ * does: what is deferred again while the pass runs (index_gen is the pass's
+ * number) waits for the next pass.  Otherwise a message that fails at once
+ * (an unreadable file) with a backoff within the one-second slop, or any
+ * message once a flush reaches a running index pass (every item is then
+ * due), came straight back into the same pass: a busy loop.  Items held back during a pass go back into the
+ * heap when it ends.
+ */
+static unsigned index_gen;
+static struct index_item *held;
+static size_t held_len, held_cap;
 
 /* heap_swap - exchange two items */
 static void heap_swap(size_t a, size_t b)
@@ -84,6 +98,7 @@ void qmgr_defer_index_add(const char *id, double due)
 	}
 	i = heap_len++;
 	heap[i].due = due;
+	heap[i].gen = index_gen;
 	strcpy(heap[i].id, id);
 	while (i > 0 && heap[parent = (i - 1) / 2].due > heap[i].due) {
 		heap_swap(i, parent);
@@ -213,6 +228,8 @@ static void scan_start(struct qmgr_scan *scan, int flags)
 {
 	scan->running = true;
 	scan->flags = flags & ~QMGR_SCAN_START;
+	if (scan->indexed)
+		index_gen++;
 	scan->full = !scan->indexed || (flags & QMGR_SCAN_ALL)
 		|| qmgr_now - scan->last_full >= (double)var_deferred_rescan_time;
 	if (scan->full) {
@@ -259,6 +276,12 @@ static void scan_end(struct qmgr_scan *scan)
 	walk_close(scan);
 	scan->running = false;
 	scan->nflags = 0;
+	if (scan->indexed) {
+		/* Back with this pass's number: the next pass may take them. */
+		for (size_t i = 0; i < held_len; i++)
+			qmgr_defer_index_add(held[i].id, held[i].due);
+		held_len = 0;
+	}
 	if (next & QMGR_SCAN_START)
 		scan_start(scan, next);
 	else
@@ -280,6 +303,14 @@ const char *qmgr_scan_next(struct qmgr_scan *scan, int *flags_r)
 			if (heap_len > 0 && ((scan->flags & QMGR_SCAN_ALL)
 					     || heap[0].due <= qmgr_now + 1)) {
 				index_pop(&item);
+				if (item.gen == index_gen) {
+					if (held_len == held_cap) {
+						held_cap = held_cap ? held_cap * 2 : 64;
+						held = xreallocarray(held, held_cap, sizeof(*held));
+					}
+					held[held_len++] = item;
+					continue;
+				}
 				strcpy(scan->name, item.id);
 				return scan->name;
 			}
