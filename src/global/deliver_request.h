@@ -96,8 +96,5 @@ int deliver_reply_decode(const struct attr_list *al, struct deliver_reply *rep_r
 			 const char **error_r);
 /* deliver_reply_deinit - free the fields of a reply. */
 void deliver_reply_deinit(struct deliver_reply *rep);
-/* Former name, for code on branches merged after the rename (qmgr_deliver.c);
- * remove once nothing calls it. */
-static inline void deliver_reply_clear(struct deliver_reply *rep) { deliver_reply_deinit(rep); }
 
 #endif

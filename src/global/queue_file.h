@@ -207,10 +207,6 @@ void qf_envelope_deinit(struct qf_envelope *env);
 long qf_read_rcpts(struct qf *q, long *offset_r, struct qf_rcpt *rcpts,
 		   size_t max, bool include_done, const char **error_r);
 void qf_rcpt_deinit(struct qf_rcpt *r);
-/* Former names, for code on branches merged after the rename (cmd_queue.c);
- * remove once nothing calls them. */
-static inline void qf_envelope_free(struct qf_envelope *env) { qf_envelope_deinit(env); }
-static inline void qf_rcpt_free(struct qf_rcpt *r) { qf_rcpt_deinit(r); }
 /*
  * qf_read_content - call fn for successive chunks of the message content
  * (raw bytes, LF line ends), at most size bytes from content offset.  fn

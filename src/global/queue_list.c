@@ -646,7 +646,7 @@ static int list_rcpts(const struct list_ctx *c, struct queue_listing *l, struct 
 					plain = argv_create();
 				argv_add(plain, rcpts[i].address, (char *)NULL);
 			}
-			qf_rcpt_free(&rcpts[i]);
+			qf_rcpt_deinit(&rcpts[i]);
 		}
 		if (flush_fd >= 0 && out->len >= OUT_FLUSH
 		    && write_all_timeout(flush_fd, out->data, out->len, -1) == 0)
@@ -743,7 +743,7 @@ static void list_file(const struct list_ctx *c, struct queue_listing *l, struct 
 		j->size = m.message_size;
 	}
 out:
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	qf_close(&q);
 }
 

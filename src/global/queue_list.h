@@ -45,7 +45,7 @@ void queue_list_scan_free(struct queue_list_entry **entries, long count);
 
 /*
  * queue_list_open_entry - open a file queue_list_scan() found and read its
- * envelope into *env_r (caller frees with qf_envelope_free, closes with
+ * envelope into *env_r (caller frees with qf_envelope_deinit, closes with
  * qf_close); NULL, after a warning where one is due, for a file that
  * vanished, is incomplete or damaged.  *st_r is the file's status.
  */

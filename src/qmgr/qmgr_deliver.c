@@ -161,7 +161,7 @@ static void handle_reply(struct drain_conn *dc, struct attr_list *al)
 	qmgr_state_count(dc->entry->queue, rep.sent,
 			 rep.hop_status[0] ? (long)dc->entry->nrcpt : rep.bounced + rep.deferred);
 	(void)drain_reply(qmgr_drain, dc, &o, rep.session, rep.last);
-	deliver_reply_clear(&rep);
+	deliver_reply_deinit(&rep);
 }
 
 /* send_request - drain_ops.send: hand entry e to the agent */

@@ -933,7 +933,7 @@ static int msg_needs_init(struct agent_delivery *d, struct msg_needs *m, const c
 	for (char **a = env.attrs; a && *a; a++)
 		if (strcasecmp(*a, "encoding=8bit") == 0)
 			m->declared_8bit = true;
-	qf_envelope_free(&env);
+	qf_envelope_deinit(&env);
 	return 0;
 }
 
