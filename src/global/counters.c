@@ -95,8 +95,12 @@ int counters_create(const char *path, uid_t uid, gid_t gid, const char **error_r
 	memset(&head, 0, sizeof(head));
 	memcpy(head.magic, COUNTERS_MAGIC, sizeof(head.magic));
 	head.slots = COUNTERS_SLOTS;
-	/* The slots are the file's hole: zeroes without writing them. */
-	if (ftruncate(fd, (off_t)sizeof(struct counters_file)) < 0
+	/*
+	 * The blocks are allocated now (zeroes): a store into a mapped hole on
+	 * a full file system is a SIGBUS, which would kill whichever process
+	 * counts first -- master included -- when the queue's disk fills.
+	 */
+	if ((errno = posix_fallocate(fd, 0, (off_t)sizeof(struct counters_file))) != 0
 	    || pwrite(fd, &head, sizeof(head), 0) != (ssize_t)sizeof(head)
 	    || (geteuid() == 0 && fchown(fd, uid, gid) < 0)) {
 		rc = fail(error_r, "write", tmp);
