@@ -156,9 +156,16 @@ def test_embedded_default_runs_under_var():
         msgs = list(new.iterdir())
         assert len(msgs) == 1
         assert b"Subject: embedded" in msgs[0].read_bytes()
-        log = (tmp_path / "var" / "log" / "maillog").read_text()
+        # The agent logs status=sent just after the mailbox file appears.
+        sent = r"to=<you@localhost>, relay=local, .*status=sent"
+        deadline = time.time() + 10
+        while True:
+            log = (tmp_path / "var" / "log" / "maillog").read_text()
+            if re.search(sent, log) or time.time() > deadline:
+                break
+            time.sleep(0.1)
         assert "configuration (embedded default)" in log
-        assert re.search(r"to=<you@localhost>, relay=local, .*status=sent", log)
+        assert re.search(sent, log), log
     finally:
         run("stop")
         shutil.rmtree(tmp_path, ignore_errors=True)
