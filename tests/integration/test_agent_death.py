@@ -101,12 +101,16 @@ def test_killed_smtp_agent_costs_one_delivery(instance):
             assert b"smtp" in f.read()
         os.kill(pid, signal.SIGKILL)
         t_kill = time.time()
+        left = len(others) - len([r for r in s.rcpts() if r != victim])
         instance.wait_log(r"%s: private/smtp: lost connection with the delivery agent; "
                           r"delivery deferred" % vid, timeout=10)
         # The other agents go on at once: deliveries complete within seconds
-        # of the kill, long before transport_retry_time (60 s).
-        instance.wait_for(lambda: s.delivered_after(t_kill) >= 8, 10,
-                          "deliveries right after the kill")
+        # of the kill, long before transport_retry_time (60 s).  (On a quiet
+        # machine the three free connections may have carried most of the
+        # others before the kill: then what is left must come.)
+        if left:
+            instance.wait_for(lambda: s.delivered_after(t_kill) >= min(8, left), 10,
+                              "deliveries right after the kill")
         instance.wait_for(lambda: len(s.rcpts()) == len(others) + 1, 60,
                           "every message, the victim's again too")
         instance.wait_empty(30)
