@@ -37,6 +37,7 @@
 #include "global/rfc822.h"
 #include "smtpd_anvil.h"
 #include "smtpd_check.h"
+#include "smtpd_check_actions.h"
 #include "smtpd_parse.h"
 #include "smtpd_sasl.h"
 #include "smtpd_tls.h"
@@ -88,6 +89,7 @@ struct session {
 	struct smtpd_params mail;
 	struct cleanup *cleanup;
 	char id[QUEUE_ID_SIZE];
+	struct smtpd_actions actions;	/* what access tables decided */
 	long rcpt_count;
 	char *first_rcpt;
 	bool bdat_bad;			/* a BDAT chunk failed: the rest is discarded */
@@ -240,6 +242,7 @@ static void txn_reset(struct session *s)
 	s->first_rcpt = NULL;
 	s->rcpt_count = 0;
 	s->id[0] = 0;
+	smtpd_actions_reset(&s->actions);
 	s->bdat_bad = false;
 	s->bdat_size = 0;
 }
@@ -300,6 +303,10 @@ static void check_ctx(struct session *s, struct smtpd_check_ctx *c)
 	c->sender = s->sender;
 	c->ehlo = s->ehlo;
 	c->sasl_username = s->sasl_username;
+	c->queue_id = s->id;
+	c->where = s->where;
+	c->proto = s->proto;
+	c->actions = &s->actions;
 }
 
 /* set_proto - Postfix's protocol name: ESMTP, with S for TLS, A for AUTH */
@@ -642,6 +649,7 @@ static void start_message(struct session *s)
 		if ((unsigned char)b.data[i] < 32 && b.data[i] != '\n' && b.data[i] != '\t')
 			b.data[i] = '?';
 	cleanup_set_received(s->cleanup, b.data);
+	smtpd_actions_apply(&s->actions, s->cleanup);
 	buf_deinit(&b);
 }
 
@@ -1275,6 +1283,9 @@ int main(int argc, char **argv)
 				continue;
 			msg_fatal("poll: %s", strerror(errno));
 		}
+		/* A rebuilt table: leave the client to a process that reads it. */
+		if (smtpd_tables_changed())
+			break;
 		for (int i = 0; i < count && fd < 0; i++)
 			if (pfds[i].revents & POLLIN)
 				fd = accept4(pfds[i].fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
@@ -1286,6 +1297,8 @@ int main(int argc, char **argv)
 		serve(fd, &ss);
 		close(fd);
 		uses++;
+		if (smtpd_tables_changed())
+			break;
 	}
 	free(pfds);
 	return 0;

@@ -31,6 +31,7 @@
 #include "global/resolve.h"
 #include "smtpd_check.h"
 #include "smtpd_check_access.h"
+#include "smtpd_check_actions.h"
 #include "util/argv.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -386,12 +387,12 @@ static void unlisted_init(void)
 		msg_fatal("parameter virtual_alias_maps: %s", error);
 }
 
-/* enhanced - "X.Y.Z " at the start of text: its length, else 0 */
-static size_t enhanced(const char *text, char cls)
+/* enhanced - "X.Y.Z " (X 2, 4 or 5) at the start of text: its length, else 0 */
+static size_t enhanced(const char *text)
 {
 	size_t n = 0;
 
-	if (text[0] != cls || text[1] != '.')
+	if ((text[0] != '2' && text[0] != '4' && text[0] != '5') || text[1] != '.')
 		return 0;
 	n = 2 + strspn(text + 2, "0123456789");
 	if (n == 2 || n > 5 || text[n] != '.')
@@ -402,23 +403,76 @@ static size_t enhanced(const char *text, char cls)
 	return n;
 }
 
-/* access_reply - "CODE X.Y.Z <subject>: What rejected: text" */
-static const char *access_reply(long code, const char *subject, const char *what,
-				const char *text)
+/*
+ * access_reply - "CODE X.Y.Z <subject>: What rejected: text" into buf.
+ * An enhanced status in front of text is used with its class made the
+ * reply code's (Postfix: "REJECT 4.7.0 x" answers 554 5.7.0).
+ */
+static const char *access_reply_buf(char *buf, size_t size, long code, const char *subject,
+				    const char *what, const char *text, const char *deftext)
 {
 	char cls = (char)('0' + code / 100);
 	size_t n;
+	const char *rest;
 	struct buf b;
 
 	buf_init(&b, 128);
 	text += strspn(text, " \t");
-	n = enhanced(text, cls);
-	snprintf(reply, sizeof(reply), "%ld %.*s%s <%s>: %s rejected: %s", code, (int)n, text,
-		 n ? "" : (cls == '4' ? "4.7.1" : "5.7.1"), log_escape(&b, subject), what,
-		 *(text + n + strspn(text + n, " ")) ? text + n + strspn(text + n, " ")
-		 : "Access denied");
+	n = enhanced(text);
+	rest = text + n + strspn(text + n, " ");
+	snprintf(buf, size, "%ld %c%.*s%s <%s>: %s rejected: %s", code, cls,
+		 n ? (int)n - 1 : 0, text + 1, n ? "" : ".7.1", log_escape(&b, subject), what,
+		 *rest ? rest : deftext);
 	buf_deinit(&b);
-	return reply;
+	return buf;
+}
+
+/* access_reply - the same into the reply buffer, "Access denied" by default */
+static const char *access_reply(long code, const char *subject, const char *what,
+				const char *text)
+{
+	return access_reply_buf(reply, sizeof(reply), code, subject, what, text, "Access denied");
+}
+
+/*
+ * DEFER_IF_REJECT and DEFER_IF_PERMIT: the first of each, for the command
+ * being checked (smtpd_check_stage, smtpd_check_rcpt).
+ */
+static struct defer_if {
+	bool active;
+	char reply[sizeof(reply)];
+} defer_if_reject, defer_if_permit;
+
+/* defer_if - remember the first reason of its kind */
+static void defer_if(struct defer_if *d, const char *subject, const char *what,
+		     const char *text)
+{
+	if (d->active)
+		return;
+	d->active = true;
+	access_reply_buf(d->reply, sizeof(d->reply), var_access_map_defer_code, subject, what,
+			 text, "Service unavailable");
+}
+
+/* defer_if_reset - a new command */
+static void defer_if_reset(void)
+{
+	defer_if_reject.active = defer_if_permit.active = false;
+}
+
+/* defer_if_result - the final answer: a 5xx becomes DEFER_IF_REJECT's,
+ * a permit DEFER_IF_PERMIT's */
+static const char *defer_if_result(const char *r)
+{
+	if (r && r[0] == '5' && defer_if_reject.active) {
+		snprintf(reply, sizeof(reply), "%s", defer_if_reject.reply);
+		return reply;
+	}
+	if (r == NULL && defer_if_permit.active) {
+		snprintf(reply, sizeof(reply), "%s", defer_if_permit.reply);
+		return reply;
+	}
+	return r;
 }
 
 /* config_error - a table answer sluice cannot act on: never ignored */
@@ -449,19 +503,34 @@ static const char *access_result(const struct restriction *rs, int stage, const 
 	const char *rest = value + n + strspn(value + n, " \t");
 	long code;
 
-	if ((n == 2 && strncasecmp(value, "OK", 2) == 0) || str_is_digits(value)
-	    || (n == 6 && strncasecmp(value, "PERMIT", 6) == 0 && *rest == 0))
+#define IS(w)	(n == sizeof(w) - 1 && strncasecmp(value, (w), n) == 0)
+	/* OK and RELAY ignore a text; all digits is OK too (Postfix). */
+	if (IS("OK") || IS("RELAY") || str_is_digits(value) || (IS("PERMIT") && *rest == 0))
 		return "";
-	if (n == 5 && strncasecmp(value, "DUNNO", 5) == 0)
+	if (IS("DUNNO"))
 		return NULL;
-	if (n == 6 && strncasecmp(value, "REJECT", 6) == 0)
+	if (IS("REJECT"))
 		return access_reply(var_access_map_reject_code, subject, what, rest);
-	if (n == 5 && strncasecmp(value, "DEFER", 5) == 0)
+	if (IS("DEFER"))
 		return access_reply(var_access_map_defer_code, subject, what, rest);
-	if (n == 3 && (value[0] == '4' || value[0] == '5') && isdigit((unsigned char)value[1])
-	    && isdigit((unsigned char)value[2])) {
+	if (IS("DEFER_IF_REJECT") || IS("DEFER_IF_PERMIT")) {
+		defer_if(IS("DEFER_IF_REJECT") ? &defer_if_reject : &defer_if_permit, subject, what,
+			 rest);
+		return NULL;
+	}
+#undef IS
+	if (n == 3 && *rest && (value[0] == '4' || value[0] == '5')
+	    && isdigit((unsigned char)value[1]) && isdigit((unsigned char)value[2])) {
 		code = strtol(value, NULL, 10);
 		return access_reply(code, subject, what, rest);
+	}
+	switch (smtpd_check_action(ctx, maps_spec(rs->maps), value, subject, what)) {
+	case SMTPD_ACTION_DUNNO:
+		return NULL;
+	case SMTPD_ACTION_PERMIT:
+		return "";
+	default:
+		break;
 	}
 	/* Restriction names, e.g. "permit_mynetworks, reject". */
 	if (depth > 0)
@@ -719,8 +788,19 @@ none:
 	return NULL;
 }
 
-/* smtpd_check_stage - one list */
-const char *smtpd_check_stage(enum smtpd_stage stage, const struct smtpd_check_ctx *ctx)
+/* smtpd_tables_changed - a table file changed since it was opened */
+bool smtpd_tables_changed(void)
+{
+	const char *spec = maps_any_changed();
+
+	if (spec == NULL)
+		return false;
+	msg_info("table %s has changed -- restarting", spec);
+	return true;
+}
+
+/* run_stage - one list: NULL permitted or no decision, else the reply */
+static const char *run_stage(enum smtpd_stage stage, const struct smtpd_check_ctx *ctx)
 {
 	const char *r;
 
@@ -730,18 +810,28 @@ const char *smtpd_check_stage(enum smtpd_stage stage, const struct smtpd_check_c
 	return NULL;
 }
 
+/* smtpd_check_stage - one list, as one command's checks */
+const char *smtpd_check_stage(enum smtpd_stage stage, const struct smtpd_check_ctx *ctx)
+{
+	defer_if_reset();
+	return defer_if_result(run_stage(stage, ctx));
+}
+
 /* smtpd_check_rcpt - the lists that apply at RCPT TO */
 const char *smtpd_check_rcpt(const struct smtpd_check_ctx *ctx)
 {
 	const char *r;
 	int first = var_smtpd_delay_reject ? SMTPD_CLIENT : SMTPD_RELAY;
 
+	defer_if_reset();
 	for (int s = first; s <= SMTPD_RCPT; s++)
-		if ((r = smtpd_check_stage((enum smtpd_stage)s, ctx)) != NULL)
-			return r;
+		if ((r = run_stage((enum smtpd_stage)s, ctx)) != NULL)
+			return defer_if_result(r);
+	if ((r = defer_if_result(NULL)) != NULL)
+		return r;
 	/* Unknown local and virtual recipients are refused whatever the lists
 	 * permitted, as Postfix's smtpd_reject_unlisted_recipient. */
 	if (var_smtpd_reject_unlisted_recipient && (r = unlisted_recipient(ctx)) != NULL && *r)
-		return r;
+		return defer_if_result(r);
 	return NULL;
 }

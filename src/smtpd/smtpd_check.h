@@ -19,6 +19,11 @@ struct smtpd_check_ctx {
 	bool pipelined;				/* unread input after this command */
 	bool ehlo;				/* EHLO (PIPELINING announced) */
 	const char *sasl_username;		/* NULL: not logged in */
+	/* For the action log lines and the actions themselves: */
+	const char *queue_id;			/* NULL or "" before the queue file */
+	const char *where;			/* "RCPT", "MAIL", "CONNECT" ... */
+	const char *proto;			/* "ESMTP" ... */
+	struct smtpd_actions *actions;		/* the transaction's; NULL: none */
 };
 
 /* smtpd_check_init - parse mynetworks and every restriction list; fatal
@@ -45,6 +50,15 @@ const char *smtpd_check_rcpt(const struct smtpd_check_ctx *ctx);
 /* smtpd_check_auth_destination - is the recipient ours or a relay domain
  * (and free of routing tricks)? */
 bool smtpd_check_auth_destination(const char *rcpt, bool routed);
+
+/*
+ * smtpd_tables_changed - has a table file this process opened (access
+ * maps, local_recipient_maps, virtual and relay tables, content checks)
+ * changed since?  Logs "table X has changed -- restarting" when so: the
+ * caller ends after the session it serves, so that the next client gets
+ * a new process that reads the new table (Postfix's behaviour).
+ */
+bool smtpd_tables_changed(void);
 
 /* smtpd_cidr_match - is addr in the "net/bits" or "addr" pattern? (testing) */
 int smtpd_cidr_parse(const char *pattern, struct sockaddr_storage *net_r, int *bits_r);

@@ -92,6 +92,7 @@ struct cleanup {
 	char *orig_id;			/* requeued message's old ID, for the log */
 	char *queue_id;			/* commit under this ID (pickup) */
 	char *received;			/* Received: text of the producer (smtpd) */
+	struct argv *prepend;		/* header fields before Received: (smtpd) */
 	char *origin, *proto, *helo;	/* the client, for content check logs */
 
 	/* recipients */
@@ -317,6 +318,39 @@ void cleanup_set_received(struct cleanup *c, const char *header)
 	check_envelope_open(c, "cleanup_set_received");
 	free(c->received);
 	c->received = xstrdup(header);
+}
+
+/* cleanup_set_actions - HOLD, DISCARD, REDIRECT, FILTER decided before the content */
+void cleanup_set_actions(struct cleanup *c, int acts, const char *redirect, const char *filter)
+{
+	if (acts & CLEANUP_ACT_HOLD)
+		c->verdict.hold = true;
+	if (acts & CLEANUP_ACT_DISCARD)
+		c->verdict.discard = true;
+	if (redirect) {
+		free(c->verdict.redirect);
+		c->verdict.redirect = xstrdup(redirect);
+	}
+	if (filter) {
+		free(c->verdict.filter);
+		c->verdict.filter = xstrdup(filter);
+	}
+}
+
+/* cleanup_prepend_header - a header field before the Received: header */
+void cleanup_prepend_header(struct cleanup *c, const char *field)
+{
+	char *copy = xstrdup(field);
+
+	check_envelope_open(c, "cleanup_prepend_header");
+	/* One line: nothing in it may end the header or start another. */
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p < 32 && *p != '\t')
+			*p = ' ';
+	if (c->prepend == NULL)
+		c->prepend = argv_create();
+	argv_add(c->prepend, copy, (char *)NULL);
+	free(copy);
 }
 
 /* cleanup_set_origin - the client, for content check log lines */
@@ -659,6 +693,8 @@ static void start(struct cleanup *c)
 	 * the line has no id (see cleanup.h).
 	 */
 	buf_init(&b, 256);
+	for (size_t i = 0; c->prepend && i < c->prepend->argc; i++)
+		buf_printf(&b, "%s\n", c->prepend->argv[i]);
 	if (c->received) {
 		buf_printf(&b, "%s\n", c->received);
 	} else {
@@ -716,6 +752,7 @@ static void cleanup_free(struct cleanup **cp)
 	free(c->orig_id);
 	free(c->queue_id);
 	free(c->received);
+	argv_free(&c->prepend);
 	free(c->origin);
 	free(c->proto);
 	free(c->helo);

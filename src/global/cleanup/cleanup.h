@@ -158,6 +158,24 @@ int cleanup_reserve_id(struct cleanup *c, char id_r[QUEUE_ID_SIZE]);
  * "\n\t", no final newline) instead of cleanup's "Received: by ..." line.
  */
 void cleanup_set_received(struct cleanup *c, const char *header);
+/*
+ * cleanup_prepend_header - a header field ("Name: text", one line; control
+ * characters become spaces) written before the Received: header, in the
+ * order of the calls (smtpd's access table PREPEND, as Postfix puts it).
+ * Not seen by header_checks.
+ */
+void cleanup_prepend_header(struct cleanup *c, const char *field);
+/*
+ * cleanup_set_actions - message-level actions decided outside the content
+ * (smtpd's access tables): CLEANUP_ACT_* bits, a REDIRECT address and a
+ * FILTER "transport:nexthop" (NULL: none).  Carried out at cleanup_close()
+ * as the same actions of the content checks are (hold/, nothing queued,
+ * every recipient replaced, the filter= attribute); a content check that
+ * decides the same later wins.  May be called at any time before close.
+ */
+#define CLEANUP_ACT_HOLD	(1 << 0)
+#define CLEANUP_ACT_DISCARD	(1 << 1)
+void cleanup_set_actions(struct cleanup *c, int acts, const char *redirect, const char *filter);
 void cleanup_set_orig_id(struct cleanup *c, const char *id);
 /*
  * cleanup_set_origin - who submitted the message, for content check log
