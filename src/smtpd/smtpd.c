@@ -1301,5 +1301,6 @@ int main(int argc, char **argv)
 			break;
 	}
 	free(pfds);
+	smtpd_check_deinit();
 	return 0;
 }

@@ -788,6 +788,23 @@ none:
 	return NULL;
 }
 
+/* smtpd_check_deinit - close every table (a clean exit) */
+void smtpd_check_deinit(void)
+{
+	for (int s = 0; s < 5; s++) {
+		for (size_t i = 0; i < list_len[s]; i++)
+			maps_free(&lists[s][i].maps);
+		free(lists[s]);
+		lists[s] = NULL;
+		list_len[s] = 0;
+	}
+	maps_free(&local_rcpt_maps);
+	maps_free(&virtual_maps);
+	free(nets);
+	nets = NULL;
+	net_count = 0;
+}
+
 /* smtpd_tables_changed - a table file changed since it was opened */
 bool smtpd_tables_changed(void)
 {

@@ -30,6 +30,9 @@ struct smtpd_check_ctx {
  * with the parameter and the word on an error. */
 void smtpd_check_init(void);
 
+/* smtpd_check_deinit - close the tables smtpd_check_init opened. */
+void smtpd_check_deinit(void);
+
 /* smtpd_check_mynetworks - is the address in mynetworks? */
 bool smtpd_check_mynetworks(const struct sockaddr_storage *addr);
 
