@@ -68,6 +68,12 @@ def send(instance, rcpts, body="Subject: t\n\nhello\n", sender=SENDER):
     return reply[0], reply[1].decode()
 
 
+def text_of(message):
+    """The text of a message a sink recorded (sender, rcpts, content)."""
+    content = message[2]
+    return content.decode() if isinstance(content, bytes) else content
+
+
 def whatsup(action, rcpt, text, sender=SENDER, qid="NOQUEUE"):
     """The log line of one action at RCPT, as a regular expression."""
     return (r"%s: %s: RCPT from %s: %s; from=<%s> to=<%s> proto=ESMTP helo=<%s>"
@@ -157,8 +163,7 @@ def test_prepend_adds_a_header(instance, sink):
                            "bad@remote.test PREPEND no header here"]))
     assert send(instance, ["pre@remote.test"])[0] == 250
     instance.wait_for(lambda: peer.received(), 30, "message")
-    lines = peer.received()[0][2].decode().split("\r\n") if isinstance(
-        peer.received()[0][2], bytes) else peer.received()[0][2].split("\n")
+    lines = text_of(peer.received()[0]).splitlines()
     assert lines[0] == "X-Access: tagged by the table", lines[:3]
     assert lines[1].startswith("Received: from client.example")
     # A value that is no header field: a warning, the mail goes on unchanged.
@@ -166,9 +171,7 @@ def test_prepend_adds_a_header(instance, sink):
     instance.wait_log(r"warning: access table texthash:\S+rcpt entry \"PREPEND no header "
                       r"here\" requires a header field")
     instance.wait_for(lambda: len(peer.received()) == 2, 30, "second message")
-    second = peer.received()[1][2]
-    second = second.decode() if isinstance(second, bytes) else second
-    assert second.startswith("Received: ")
+    assert text_of(peer.received()[1]).startswith("Received: ")
 
 
 @pytest.mark.parametrize("action", ["WARN", "INFO"])
