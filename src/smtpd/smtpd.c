@@ -679,6 +679,18 @@ static bool finish_message(struct session *s, const char *cmd)
 	return true;
 }
 
+/* in_transaction - MAIL and a recipient were accepted; else the reply */
+static bool in_transaction(struct session *s)
+{
+	if (s->sender == NULL)
+		reply(s, "503 5.5.1 Error: need MAIL command");
+	else if (s->rcpt_count == 0)
+		reply(s, "554 5.5.1 Error: no valid recipients");
+	else
+		return true;
+	return false;
+}
+
 /*
  * cmd_data - DATA: read up to <CR><LF>.<CR><LF>, unstuff dots.  Only a
  * "." line that follows a CR LF and ends in CR LF ends the message; with
@@ -693,14 +705,8 @@ static bool cmd_data(struct session *s, char *arg)
 		reply(s, "501 5.5.4 Syntax: DATA");
 		return false;
 	}
-	if (s->sender == NULL) {
-		reply(s, "503 5.5.1 Error: need MAIL command");
+	if (!in_transaction(s))
 		return false;
-	}
-	if (s->rcpt_count == 0) {
-		reply(s, "554 5.5.1 Error: no valid recipients");
-		return false;
-	}
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	start_message(s);
 	for (;;) {
@@ -805,14 +811,8 @@ static bool cmd_bdat(struct session *s, char *arg)
 		s->in_start += take;
 		n -= (long)take;
 	}
-	if (s->sender == NULL) {
-		reply(s, "503 5.5.1 Error: need MAIL command");
+	if (!in_transaction(s))
 		return false;
-	}
-	if (s->rcpt_count == 0) {
-		reply(s, "554 5.5.1 Error: no valid recipients");
-		return false;
-	}
 	if (s->bdat_bad) {
 		if (is_last)
 			txn_reset(s);
@@ -1049,29 +1049,64 @@ static void log_disconnect(struct session *s)
 	buf_deinit(&b);
 }
 
+/* The commands without a function of their own above. */
+static bool cmd_helo_only(struct session *s, char *arg)
+{
+	return cmd_helo(s, arg, false);
+}
+
+static bool cmd_ehlo(struct session *s, char *arg)
+{
+	return cmd_helo(s, arg, true);
+}
+
+static bool cmd_rset(struct session *s, char *arg)
+{
+	(void)arg;
+	txn_reset(s);
+	reply(s, "250 2.0.0 Ok");
+	return true;
+}
+
+static bool cmd_noop(struct session *s, char *arg)
+{
+	(void)arg;
+	reply(s, "250 2.0.0 Ok");
+	return true;
+}
+
+static bool cmd_quit(struct session *s, char *arg)
+{
+	(void)arg;
+	reply(s, "221 2.0.0 Bye");
+	s->quit = true;
+	return true;
+}
+
+static bool cmd_unknown(struct session *s, char *arg)
+{
+	(void)arg;
+	reply(s, "502 5.5.2 Error: command not recognized");
+	return false;
+}
+
+/* What serves each command, in the order of cmd_upper[]. */
+static bool (*const cmd_fn[C_COUNT])(struct session *, char *) = {
+	cmd_helo_only, cmd_ehlo, cmd_starttls, cmd_auth, cmd_mail, cmd_rcpt, cmd_data,
+	cmd_bdat, cmd_rset, cmd_noop, cmd_vrfy, cmd_quit, cmd_unknown,
+};
+
 /* dispatch - one command */
 static void dispatch(struct session *s, char *line)
 {
 	char *verb = line, *arg;
 	int c;
-	bool ok = false;
 
 	arg = line + strcspn(line, " \t");
 	if (*arg)
 		*arg++ = 0;
-	if (strcasecmp(verb, "HELO") == 0) c = C_HELO;
-	else if (strcasecmp(verb, "EHLO") == 0) c = C_EHLO;
-	else if (strcasecmp(verb, "STARTTLS") == 0) c = C_STARTTLS;
-	else if (strcasecmp(verb, "AUTH") == 0) c = C_AUTH;
-	else if (strcasecmp(verb, "MAIL") == 0) c = C_MAIL;
-	else if (strcasecmp(verb, "RCPT") == 0) c = C_RCPT;
-	else if (strcasecmp(verb, "DATA") == 0) c = C_DATA;
-	else if (strcasecmp(verb, "BDAT") == 0) c = C_BDAT;
-	else if (strcasecmp(verb, "RSET") == 0) c = C_RSET;
-	else if (strcasecmp(verb, "NOOP") == 0) c = C_NOOP;
-	else if (strcasecmp(verb, "VRFY") == 0) c = C_VRFY;
-	else if (strcasecmp(verb, "QUIT") == 0) c = C_QUIT;
-	else c = C_UNKNOWN;
+	for (c = 0; c < C_UNKNOWN && strcasecmp(verb, cmd_upper[c]) != 0; c++)
+		continue;
 	s->where = cmd_upper[c];
 	s->total[c]++;
 	/* Junk commands beyond the limit count as errors. */
@@ -1081,51 +1116,7 @@ static void dispatch(struct session *s, char *line)
 		reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
-	switch (c) {
-	case C_STARTTLS:
-		ok = cmd_starttls(s, arg);
-		break;
-	case C_AUTH:
-		ok = cmd_auth(s, arg);
-		break;
-	case C_HELO:
-	case C_EHLO:
-		ok = cmd_helo(s, arg, c == C_EHLO);
-		break;
-	case C_MAIL:
-		ok = cmd_mail(s, arg);
-		break;
-	case C_RCPT:
-		ok = cmd_rcpt(s, arg);
-		break;
-	case C_DATA:
-		ok = cmd_data(s, arg);
-		break;
-	case C_BDAT:
-		ok = cmd_bdat(s, arg);
-		break;
-	case C_RSET:
-		txn_reset(s);
-		reply(s, "250 2.0.0 Ok");
-		ok = true;
-		break;
-	case C_NOOP:
-		reply(s, "250 2.0.0 Ok");
-		ok = true;
-		break;
-	case C_VRFY:
-		ok = cmd_vrfy(s, arg);
-		break;
-	case C_QUIT:
-		reply(s, "221 2.0.0 Bye");
-		s->quit = true;
-		ok = true;
-		break;
-	default:
-		reply(s, "502 5.5.2 Error: command not recognized");
-		break;
-	}
-	if (ok)
+	if (cmd_fn[c](s, arg))
 		s->ok[c]++;
 }
 

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "global/cleanup/cleanup.h"
+#include "global/log_envelope.h"
 #include "smtpd_check.h"
 #include "smtpd_check_actions.h"
 #include "util/argv.h"
@@ -54,20 +55,7 @@ void smtpd_log_whatsup(const struct smtpd_check_ctx *ctx, const char *action, co
 	buf_printf(&line, "%s: %s: %s from %s: %s;", ctx->queue_id && *ctx->queue_id
 		   ? ctx->queue_id : "NOQUEUE", action, ctx->where ? ctx->where : "CONNECT",
 		   ctx->client, log_escape(&e, text));
-	if (ctx->sender) {
-		buf_reset(&e);
-		buf_printf(&line, " from=<%s>", log_escape(&e, ctx->sender));
-	}
-	if (ctx->rcpt) {
-		buf_reset(&e);
-		buf_printf(&line, " to=<%s>", log_escape(&e, ctx->rcpt));
-	}
-	if (ctx->proto)
-		buf_printf(&line, " proto=%s", ctx->proto);
-	if (ctx->helo) {
-		buf_reset(&e);
-		buf_printf(&line, " helo=<%s>", log_escape(&e, ctx->helo));
-	}
+	log_envelope(&line, ctx->sender, ctx->rcpt, ctx->proto, ctx->helo);
 	msg_info("%s", line.data);
 	buf_deinit(&e);
 	buf_deinit(&line);

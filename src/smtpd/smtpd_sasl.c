@@ -23,6 +23,7 @@
 #include <sasl/saslutil.h>
 
 #include "global/params.h"
+#include "global/sasl_options.h"
 #include "smtpd_sasl.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -38,37 +39,16 @@ struct smtpd_sasl {
 	bool done;
 };
 
-/* security_flags - the SASL_SEC_* of an option list; fatal on a bad word */
+/* security_flags - the SASL_SEC_* of an option parameter; fatal on a bad word */
 static unsigned security_flags(const char *param, const char *list)
 {
-	static const struct {
-		const char *word;
-		unsigned flag;
-	} words[] = {
-		{"noplaintext", SASL_SEC_NOPLAINTEXT},
-		{"noactive", SASL_SEC_NOACTIVE},
-		{"nodictionary", SASL_SEC_NODICTIONARY},
-		{"noanonymous", SASL_SEC_NOANONYMOUS},
-		{"forward_secrecy", SASL_SEC_FORWARD_SECRECY},
-		{"mutual_auth", SASL_SEC_MUTUAL_AUTH},
-	};
-	char *copy = xstrdup(list), *cp = copy, *w;
-	unsigned flags = 0;
+	const char *bad;
+	int flags = sasl_security_flags(list, &bad);
 
-	while ((w = str_token(&cp, ", \t\r\n")) != NULL) {
-		size_t i;
-
-		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (strcasecmp(w, words[i].word) == 0)
-				break;
-		if (i == sizeof(words) / sizeof(words[0]))
-			msg_fatal("parameter %s: unknown SASL security option \"%s\" (must be "
-				  "noanonymous, noplaintext, noactive, nodictionary, "
-				  "forward_secrecy or mutual_auth)", param, w);
-		flags |= words[i].flag;
-	}
-	free(copy);
-	return flags;
+	if (flags < 0)
+		msg_fatal("parameter %s: unknown SASL security option \"%s\" (must be "
+			  SASL_OPTIONS_WORDS ")", param, bad);
+	return (unsigned)flags;
 }
 
 /* sasl_log - the library's messages: problems are warnings, the rest dropped */
@@ -89,9 +69,6 @@ static int sasl_confpath(void *context, const char **path)
 	*path = var_cyrus_sasl_config_path;
 	return SASL_OK;
 }
-
-/* The library's generic callback type; the real one depends on the id. */
-#define SASL_PROC(f)	((int (*)(void))(void (*)(void))(f))
 
 static sasl_callback_t callbacks[] = {
 	{SASL_CB_LOG, SASL_PROC(sasl_log), NULL},

@@ -11,6 +11,7 @@
 
 #include "agents/smtp/smtp_sasl.h"
 #include "global/maps.h"
+#include "global/sasl_options.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strutil.h"
@@ -150,42 +151,6 @@ static int get_pass(sasl_conn_t *conn, void *ctx, int id, sasl_secret_t **psecre
 	return SASL_OK;
 }
 
-/* The library's generic call-back type; GCC lets void (*)(void) stand for any. */
-#define SASL_PROC(f)	((int (*)(void))(void (*)(void))(f))
-
-/* security_flags - Postfix's option words as SASL_SEC_* bits */
-static int security_flags(const char *opts, const char **error_r)
-{
-	static const struct {
-		const char *name;
-		unsigned flag;
-	} words[] = {
-		{"noplaintext", SASL_SEC_NOPLAINTEXT},
-		{"noactive", SASL_SEC_NOACTIVE},
-		{"nodictionary", SASL_SEC_NODICTIONARY},
-		{"noanonymous", SASL_SEC_NOANONYMOUS},
-		{"mutual_auth", SASL_SEC_MUTUAL_AUTH},
-	};
-	char *copy = xstrdup(opts), *cp = copy, *w;
-	int flags = 0;
-
-	while ((w = str_token(&cp, ", \t")) != NULL) {
-		size_t i;
-
-		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (strcasecmp(w, words[i].name) == 0)
-				break;
-		if (i == sizeof(words) / sizeof(words[0])) {
-			free(copy);
-			*error_r = "unknown SASL security option";
-			return -1;
-		}
-		flags |= (int)words[i].flag;
-	}
-	free(copy);
-	return flags;
-}
-
 /* smtp_sasl_client_new - one exchange */
 struct smtp_sasl_client *smtp_sasl_client_new(const char *host, const struct smtp_auth *auth,
 					      const char *secopts, unsigned ssf,
@@ -195,10 +160,17 @@ struct smtp_sasl_client *smtp_sasl_client_new(const char *host, const struct smt
 	sasl_security_properties_t props;
 	sasl_ssf_t ext = ssf;
 	size_t plen = strlen(auth->pass);
+	const char *bad;
 	int flags, rc;
 
-	if ((flags = security_flags(secopts, error_r)) < 0)
+	if ((flags = sasl_security_flags(secopts, &bad)) < 0) {
+		static char why[128];
+
+		snprintf(why, sizeof(why), "unknown SASL security option \"%s\" (must be "
+			 SASL_OPTIONS_WORDS ")", bad);
+		*error_r = why;
 		return NULL;
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->user = xstrdup(auth->user);
 	c->secret_size = sizeof(sasl_secret_t) + plen + 1;

@@ -23,6 +23,7 @@
 #include "global/cleanup/cleanup_checks.h"
 #include "global/cleanup/cleanup_stream.h"
 #include "global/dsn.h"
+#include "global/log_envelope.h"
 #include "global/maps.h"
 #include "global/params.h"
 #include "global/rfc822.h"
@@ -100,20 +101,7 @@ static void log_action(const struct cleanup_checks_log *lg, const char *action, 
 		   cls == CLEANUP_BODY ? "body" : "header", log_escape(&esc, one.data ? one.data : ""));
 	buf_reset(&esc);
 	buf_printf(&msg, " from %s;", log_escape(&esc, lg->origin ? lg->origin : "local"));
-	buf_reset(&esc);
-	buf_printf(&msg, " from=<%s>", log_escape(&esc, lg->sender ? lg->sender : ""));
-	if (lg->rcpt) {
-		buf_reset(&esc);
-		buf_printf(&msg, " to=<%s>", log_escape(&esc, lg->rcpt));
-	}
-	if (lg->proto) {
-		buf_reset(&esc);
-		buf_printf(&msg, " proto=%s", log_escape(&esc, lg->proto));
-	}
-	if (lg->helo) {
-		buf_reset(&esc);
-		buf_printf(&msg, " helo=<%s>", log_escape(&esc, lg->helo));
-	}
+	log_envelope(&msg, lg->sender ? lg->sender : "", lg->rcpt, lg->proto, lg->helo);
 	if (text && *text) {
 		buf_reset(&esc);
 		buf_printf(&msg, ": %s", log_escape(&esc, text));
