@@ -1,11 +1,11 @@
 /*
- * smtpd_check_actions - DISCARD, HOLD, REDIRECT, FILTER, PREPEND, WARN and
- * INFO from access tables (see smtpd_check_actions.h).
+ * smtpd_check_actions - DISCARD, HOLD, REDIRECT, BCC, FILTER, PREPEND, WARN
+ * and INFO from access tables (see smtpd_check_actions.h).
  *
  * The message-level actions need a transaction: a client or HELO
  * restriction evaluated before MAIL FROM (smtpd_delay_reject = no) has
  * none, and there they are skipped with a warning, as Postfix does.  A
- * malformed argument (REDIRECT without "@", FILTER without ":", PREPEND
+ * malformed argument (REDIRECT or BCC without "@", FILTER without ":", PREPEND
  * that is no header field) is a warning naming the table and the action
  * is skipped, as Postfix does; none of them can open anything a table did
  * not mean to open.
@@ -30,6 +30,7 @@ void smtpd_actions_reset(struct smtpd_actions *a)
 	free(a->redirect);
 	free(a->filter);
 	argv_free(&a->prepend);
+	argv_free(&a->bcc);
 	a->redirect = a->filter = NULL;
 	a->discard = a->hold = false;
 }
@@ -41,6 +42,8 @@ void smtpd_actions_apply(const struct smtpd_actions *a, struct cleanup *c)
 
 	for (size_t i = 0; a->prepend && i < a->prepend->argc; i++)
 		cleanup_prepend_header(c, a->prepend->argv[i]);
+	for (size_t i = 0; a->bcc && i < a->bcc->argc; i++)
+		cleanup_add_bcc(c, a->bcc->argv[i]);
 	if (acts || a->redirect || a->filter)
 		cleanup_set_actions(c, acts, a->redirect, a->filter);
 }
@@ -115,7 +118,8 @@ int smtpd_check_action(const struct smtpd_check_ctx *ctx, const char *table, con
 		return SMTPD_ACTION_DUNNO;
 	}
 	if (strcasecmp(word, "DISCARD") != 0 && strcasecmp(word, "HOLD") != 0
-	    && strcasecmp(word, "REDIRECT") != 0 && strcasecmp(word, "FILTER") != 0
+	    && strcasecmp(word, "REDIRECT") != 0 && strcasecmp(word, "BCC") != 0
+	    && strcasecmp(word, "FILTER") != 0
 	    && strcasecmp(word, "PREPEND") != 0)
 		return SMTPD_ACTION_NONE;
 	for (char *p = word; *p; p++)
@@ -131,7 +135,7 @@ int smtpd_check_action(const struct smtpd_check_ctx *ctx, const char *table, con
 		argv_add(a->prepend, arg, (char *)NULL);
 		return SMTPD_ACTION_DUNNO;
 	}
-	if (strcmp(word, "REDIRECT") == 0 && strchr(arg, '@') == NULL)
+	if ((strcmp(word, "REDIRECT") == 0 || strcmp(word, "BCC") == 0) && strchr(arg, '@') == NULL)
 		return bad_argument(table, value, "a user@domain target");
 	if (strcmp(word, "FILTER") == 0 && (strchr(arg, ':') == NULL || *arg == ':'))
 		return bad_argument(table, value, "transport:destination");
@@ -141,7 +145,8 @@ int smtpd_check_action(const struct smtpd_check_ctx *ctx, const char *table, con
 		return SMTPD_ACTION_DUNNO;
 	buf_init(&text, 128);
 	buf_printf(&text, "<%s>: %s ", subject, what);
-	if (strcmp(word, "REDIRECT") == 0 || strcmp(word, "FILTER") == 0)
+	if (strcmp(word, "REDIRECT") == 0 || strcmp(word, "BCC") == 0
+	    || strcmp(word, "FILTER") == 0)
 		buf_printf(&text, "triggers %s %s", word, arg);
 	else if (*arg)
 		buf_puts(&text, arg);
@@ -155,6 +160,10 @@ int smtpd_check_action(const struct smtpd_check_ctx *ctx, const char *table, con
 	} else if (strcmp(word, "REDIRECT") == 0) {
 		free(a->redirect);
 		a->redirect = xstrdup(arg);
+	} else if (strcmp(word, "BCC") == 0) {
+		if (a->bcc == NULL)
+			a->bcc = argv_create();
+		argv_add(a->bcc, arg, (char *)NULL);
 	} else {
 		free(a->filter);
 		a->filter = xstrdup(arg);

@@ -1,13 +1,14 @@
 /*
  * smtpd_check_actions - the access(5) results that do not answer the
  * command but change what happens to the message or only log: DISCARD,
- * HOLD, REDIRECT, FILTER, PREPEND, WARN and INFO (docs/SMTPD.md).
+ * HOLD, REDIRECT, BCC, FILTER, PREPEND, WARN and INFO (docs/SMTPD.md).
  *
  * What the tables decide for a transaction is collected in a struct
  * smtpd_actions (one per session, cleared with the envelope) and handed to
  * cleanup when the message starts, which carries it out as it carries out
  * the same actions of header_checks: hold/, nothing queued, every
- * recipient replaced, the filter= attribute, a header field in front.
+ * recipient replaced, a copy to one more, the filter= attribute, a header
+ * field in front.
  *
  * Each action logs one line in the shape of Postfix's smtpd:
  *   "ID: hold: RCPT from host[addr]: <x>: Recipient address triggers HOLD
@@ -31,6 +32,7 @@ struct smtpd_actions {
 	char *redirect;			/* REDIRECT: the address */
 	char *filter;			/* FILTER: "transport:destination" */
 	struct argv *prepend;		/* PREPEND: header fields, in order */
+	struct argv *bcc;		/* BCC: addresses of copies */
 };
 
 /* smtpd_actions_reset - forget every decision (a new transaction). */

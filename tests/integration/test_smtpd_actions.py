@@ -1,5 +1,5 @@
 """smtpd: the access(5) results that change what happens to a message
-(DISCARD, HOLD, REDIRECT, FILTER, PREPEND), that only log (WARN, INFO), the
+(DISCARD, HOLD, REDIRECT, BCC, FILTER, PREPEND), that only log (WARN, INFO), the
 reply forms (OK, digits, NNN text, REJECT/DEFER text, DEFER_IF_REJECT,
 DEFER_IF_PERMIT, DUNNO), and a daemon picking up a rebuilt table.
 
@@ -138,6 +138,18 @@ def test_redirect_replaces_every_recipient(instance, sink):
     instance.wait_for(lambda: peer.received(), 30, "redirected message")
     instance.wait_empty()
     assert set(peer.rcpts()) == {"other@remote.test"}
+
+
+def test_bcc_adds_a_recipient(instance, sink):
+    peer = sink()
+    start(instance, peer, smtpd_recipient_restrictions="check_recipient_access " +
+          table(instance, "rcpt", ["watched@remote.test BCC audit@remote.test"]))
+    assert send(instance, ["watched@remote.test"])[0] == 250
+    instance.wait_log(whatsup("bcc", "watched@remote.test",
+                              "<watched@remote.test>: Recipient address triggers BCC "
+                              "audit@remote.test"))
+    instance.wait_for(lambda: sorted(set(peer.rcpts())) ==
+                      ["audit@remote.test", "watched@remote.test"], 30, "both copies")
 
 
 def test_filter_sets_the_content_filter(instance, sink):

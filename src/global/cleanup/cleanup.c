@@ -337,6 +337,12 @@ void cleanup_set_actions(struct cleanup *c, int acts, const char *redirect, cons
 	}
 }
 
+/* cleanup_add_bcc - one more recipient of a copy, added at close */
+void cleanup_add_bcc(struct cleanup *c, const char *addr)
+{
+	argv_add(c->bccs, addr, (char *)NULL);
+}
+
 /* cleanup_prepend_header - a header field before the Received: header */
 void cleanup_prepend_header(struct cleanup *c, const char *field)
 {

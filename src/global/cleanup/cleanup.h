@@ -173,6 +173,10 @@ void cleanup_prepend_header(struct cleanup *c, const char *field);
  * every recipient replaced, the filter= attribute); a content check that
  * decides the same later wins.  May be called at any time before close.
  */
+/* cleanup_add_bcc - a recipient of a copy (smtpd's access table BCC),
+ * added at close as automatic BCC recipients are (not for delivery status
+ * reports). */
+void cleanup_add_bcc(struct cleanup *c, const char *addr);
 #define CLEANUP_ACT_HOLD	(1 << 0)
 #define CLEANUP_ACT_DISCARD	(1 << 1)
 void cleanup_set_actions(struct cleanup *c, int acts, const char *redirect, const char *filter);

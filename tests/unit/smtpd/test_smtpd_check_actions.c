@@ -30,6 +30,7 @@ static void test_actions(void **state)
 		{"Hold for review", SMTPD_ACTION_DUNNO, false, true, NULL, NULL, NULL},
 		{"REDIRECT x@y.test", SMTPD_ACTION_DUNNO, false, false, "x@y.test", NULL, NULL},
 		{"REDIRECT nobody", SMTPD_ACTION_DUNNO, false, false, NULL, NULL, NULL},
+		{"BCC nobody", SMTPD_ACTION_DUNNO, false, false, NULL, NULL, NULL},
 		{"FILTER smtp:[127.0.0.1]:10025", SMTPD_ACTION_DUNNO, false, false, NULL,
 		 "smtp:[127.0.0.1]:10025", NULL},
 		{"FILTER nocolon", SMTPD_ACTION_DUNNO, false, false, NULL, NULL, NULL},
@@ -67,7 +68,7 @@ static void test_actions(void **state)
 				fail_msg("\"%s\" (mail %d): rc %d, want %d", cases[i].value, with_mail,
 					 rc, want);
 			if (!with_mail) {
-				if (a.discard || a.hold || a.redirect || a.filter || a.prepend)
+				if (a.discard || a.hold || a.redirect || a.filter || a.prepend || a.bcc)
 					fail_msg("\"%s\": recorded without a transaction", cases[i].value);
 				smtpd_actions_reset(&a);
 				continue;
@@ -86,17 +87,40 @@ static void test_actions(void **state)
 			    || (a.prepend && (a.prepend->argc != 1
 					      || strcmp(a.prepend->argv[0], cases[i].prepend) != 0)))
 				fail_msg("\"%s\": prepend wrong", cases[i].value);
+			if (a.bcc != NULL)
+				fail_msg("\"%s\": a BCC recorded", cases[i].value);
 			smtpd_actions_reset(&a);
-			if (a.discard || a.hold || a.redirect || a.filter || a.prepend)
+			if (a.discard || a.hold || a.redirect || a.filter || a.prepend || a.bcc)
 				fail_msg("\"%s\": not reset", cases[i].value);
 		}
 	}
+}
+
+/* BCC adds up: every address once per answer, in order. */
+static void test_bcc(void **state)
+{
+	struct smtpd_actions a = {0};
+	struct smtpd_check_ctx ctx = {.client = "h[192.0.2.1]", .sender = "s@a.test",
+				      .rcpt = "r@b.test", .where = "RCPT", .actions = &a};
+
+	(void)state;
+	assert_int_equal(smtpd_check_action(&ctx, "t", "BCC one@c.test", "r@b.test", "R"),
+			 SMTPD_ACTION_DUNNO);
+	assert_int_equal(smtpd_check_action(&ctx, "t", "bcc two@c.test", "r@b.test", "R"),
+			 SMTPD_ACTION_DUNNO);
+	assert_non_null(a.bcc);
+	assert_int_equal(a.bcc->argc, 2);
+	assert_string_equal(a.bcc->argv[0], "one@c.test");
+	assert_string_equal(a.bcc->argv[1], "two@c.test");
+	smtpd_actions_reset(&a);
+	assert_null(a.bcc);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_actions),
+		cmocka_unit_test(test_bcc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
