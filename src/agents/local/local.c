@@ -95,31 +95,6 @@ struct rcpt_state {
 
 /* ---- configuration ---- */
 
-/* split_specs - "a:b, inline:{ x=y, z }" into table specs, braces kept whole */
-static struct argv *split_specs(const char *list)
-{
-	struct argv *out = argv_create();
-	const char *cp = list, *start;
-	int depth;
-
-	for (;;) {
-		while (*cp == ',' || *cp == ' ' || *cp == '\t' || *cp == '\n')
-			cp++;
-		if (*cp == 0)
-			break;
-		for (start = cp, depth = 0; *cp; cp++) {
-			if (*cp == '{')
-				depth++;
-			else if (*cp == '}' && depth > 0)
-				depth--;
-			else if (depth == 0 && strchr(", \t\n", *cp))
-				break;
-		}
-		argv_addn(out, start, (size_t)(cp - start));
-	}
-	return out;
-}
-
 /* open_aliases - alias_maps, one table at a time (for their owners); 0 or -1 */
 static int open_aliases(void)
 {
@@ -129,7 +104,7 @@ static int open_aliases(void)
 
 	if (aliases_open)
 		return 0;
-	specs = split_specs(var_alias_maps);
+	specs = maps_split(var_alias_maps);
 	alias_tables = xcalloc(specs->argc ? specs->argc : 1, sizeof(*alias_tables));
 	for (size_t i = 0; i < specs->argc; i++) {
 		const char *spec = specs->argv[i], *colon = strchr(spec, ':');
