@@ -100,10 +100,25 @@ static bool in_classes(const char *list, const char *cls)
 	return found;
 }
 
+/*
+ * split_result - the addresses of a table's answer (external form, as
+ * Postfix reads canonical(5) and virtual(5) values: quoted local parts
+ * may hold commas) in internal form.  Caller frees.
+ */
+static struct argv *split_result(const char *param, const char *result)
+{
+	struct argv *a = argv_create();
+	const char *error;
+
+	if (rfc822_addr_list(result, a, &error) < 0)
+		msg_warn("%s: malformed address in table value \"%s\": %s", param, result, error);
+	return a;
+}
+
 /* first_address - the first item of a result list (canonical is 1:1) */
 static char *first_address(const char *param, const char *addr, char *result)
 {
-	struct argv *a = argv_split(result, ", \t\r\n");
+	struct argv *a = split_result(param, result);
 	char *one;
 
 	if (a->argc > 1)
@@ -398,7 +413,7 @@ static int expand(struct expansion *x, const char *addr, long depth)
 	} else if (lr == MAPS_NOTFOUND) {
 		keep(x, addr, key);
 	} else {
-		struct argv *r = argv_split(res, ", \t\r\n");
+		struct argv *r = split_result(tables[T_VIRTUAL].param, res);
 
 		free(res);
 		argv_add(x->path, key, (char *)NULL);
@@ -456,7 +471,7 @@ static int bcc(int which, const char *addr, struct argv *out, const char **error
 		return REWRITE_ERROR;
 	}
 	if (rc == MAPS_FOUND) {
-		struct argv *r = argv_split(res, ", \t\r\n");
+		struct argv *r = split_result(tables[which].param, res);
 
 		for (size_t j = 0; j < r->argc; j++)
 			argv_add(out, r->argv[j], (char *)NULL);
