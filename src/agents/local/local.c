@@ -91,6 +91,8 @@ struct rcpt_state {
 	int destinations;
 	bool verify;		/* sendmail -bv: say what would happen, do nothing */
 	char *owner;		/* owner-listname: sender of the expansion, or NULL */
+	const char *pass_param;	/* mailbox_transport or fallback_transport, or NULL */
+	const char *pass_spec;	/* its value: the transport to hand the recipient to */
 };
 
 /* ---- configuration ---- */
@@ -303,11 +305,29 @@ static char *expand_vars(const struct rcpt_state *s, const char *text,
 	return buf_steal(&b);
 }
 
-/* unknown_user - luser_relay when set, else 5.1.1 */
+/*
+ * pass_to - the recipient goes to another transport (handed over by
+ * report(), once everything else of this recipient went well).
+ */
+static void pass_to(struct rcpt_state *s, const char *param, const char *spec)
+{
+	if (s->pass_spec != NULL)
+		return;
+	s->pass_param = param;
+	s->pass_spec = spec;
+	s->destinations++;
+}
+
+/* unknown_user - fallback_transport, else luser_relay, else 5.1.1 */
 static void unknown_user(struct rcpt_state *s, const char *name)
 {
 	struct local_result res;
 	const char *relay = raw_param("luser_relay");
+
+	if (var_fallback_transport && *var_fallback_transport) {
+		pass_to(s, "fallback_transport", var_fallback_transport);
+		return;
+	}
 
 	if (relay && *relay) {
 		char *to = expand_vars(s, relay, NULL);
@@ -334,6 +354,12 @@ static void deliver_mailbox(struct rcpt_state *s, const char *name)
 	}
 	htable_enter(s->seen, key, s);
 	free(key);
+
+	/* mailbox_transport: for every local user, system account or not. */
+	if (var_mailbox_transport && *var_mailbox_transport) {
+		pass_to(s, "mailbox_transport", var_mailbox_transport);
+		return;
+	}
 
 	/* The embedded default: a Maildir per local part, no accounts needed. */
 	if (mailbox_base) {
@@ -730,6 +756,19 @@ static int report(struct rcpt_state *s)
 			s->worst = res.stat;
 			s->first_bad = res;
 		}
+	}
+	/* mailbox_transport / fallback_transport: that agent records the outcome. */
+	if (s->pass_spec != NULL && s->worst == LOCAL_STAT_OK) {
+		int state = local_pass(d, s->m.index, s->pass_param, s->pass_spec, &res);
+
+		if (state < 0)
+			return -1;
+		if (state > 0) {
+			agent_rcpt_passed(d, s->m.index, state);
+			return 0;
+		}
+		s->worst = res.stat;
+		s->first_bad = res;
 	}
 	switch (s->worst) {
 	case LOCAL_STAT_OK:
