@@ -122,10 +122,10 @@ def test_one_class_each(instance, sink):
     assert "Resent-To: a@remote.test\n" in head
 
 
-def smtp_send(instance, body):
+def smtp_send(instance, body, rcpts=("a@remote.test",)):
     with smtplib.SMTP("127.0.0.1", instance.smtpd_port, timeout=30) as c:
         c.ehlo("client.example")
-        assert c.sendmail("joe@host.sub.example.test", ["a@remote.test"], body) == {}
+        assert c.sendmail("joe@host.sub.example.test", list(rcpts), body) == {}
 
 
 SMTP_BODY = ("From: Joe <joe@host.sub.example.test>\n"
@@ -148,11 +148,19 @@ def test_smtpd_remote_client_untouched(instance, sink):
     """A client local_header_rewrite_clients does not match, with
     remote_header_rewrite_domain empty (the default): headers as sent; the
     envelope is rewritten all the same."""
-    s = start_sink(instance, sink, local_header_rewrite_clients="permit_sasl_authenticated")
+    s = start_sink(instance, sink, local_header_rewrite_clients="permit_sasl_authenticated",
+                   alias_maps="inline:{ fwd=c@remote.test }")
     smtp_send(instance, SMTP_BODY)
     instance.wait_for(lambda: len(s.received()) == 1, 30, "the message at the sink")
     sender, rcpts, content = s.received()[0]
     assert (sender, rcpts) == ("jsmith@example.test", ["b@remote.test"])
+    head = header_block(content)
+    assert "From: Joe <joe@host.sub.example.test>\nTo: a@remote.test, bob\n" in head
+    # Forwarded by an alias: the copy keeps the remote rewrite context.
+    smtp_send(instance, SMTP_BODY, rcpts=["fwd@sluice.test"])
+    instance.wait_for(lambda: len(s.received()) == 2, 30, "the forwarded copy at the sink")
+    sender, rcpts, content = s.received()[1]
+    assert rcpts == ["c@remote.test"]
     head = header_block(content)
     assert "From: Joe <joe@host.sub.example.test>\nTo: a@remote.test, bob\n" in head
 
