@@ -17,11 +17,16 @@
  *      alias that names itself is delivered to the mailbox, not expanded
  *      again; every destination is used at most once per recipient, and
  *      :include: nesting is limited.
- *   3. Otherwise the mailbox: with local_mailbox_base set (the embedded
+ *   3. Otherwise local_recipient_maps (local_recipient.h): a recipient
+ *      nobody knows goes to fallback_transport, else luser_relay, else
+ *      bounces 5.1.1; a system user's .forward comes next.
+ *   4. Then the mailbox: mailbox_transport when set (handed to that
+ *      service, local_pass.c); with local_mailbox_base set (the embedded
  *      default) the Maildir local_mailbox_base/<user>/, written as this
  *      agent's user (mail_owner when root), no system account needed;
- *      else the system account <user> ("unknown user" 5.1.1 when there is
- *      none): home_mailbox (a Maildir when it ends in "/") or the mbox
+ *      else the system account <user> (none: fallback_transport,
+ *      luser_relay or "unknown user" 5.1.1): mailbox_command, home_mailbox
+ *      (a Maildir when it ends in "/") or the mbox
  *      mail_spool_directory/<user>, written as the user.
  * A recipient whose destinations had mixed fates gets the worst of them
  * (deferred over bounced over delivered); addresses are forwarded only
