@@ -133,56 +133,49 @@ SMTP_BODY = ("From: Joe <joe@host.sub.example.test>\n"
              "Subject: s\n\nhello\n")
 
 
+def smtpd_head(instance, sink, **params):
+    """Send SMTP_BODY through smtpd with params; the header block delivered."""
+    s = start_sink(instance, sink, **params)
+    smtp_send(instance, SMTP_BODY)
+    instance.wait_for(lambda: len(s.received()) == 1, 30, "the message at the sink")
+    return s, header_block(s.received()[0][2])
+
+
 def test_smtpd_local_client_is_rewritten(instance, sink):
     """127.0.0.1 is one of the inet_interfaces addresses: permit_inet_interfaces
     (the default local_header_rewrite_clients) matches it."""
-    s = start_sink(instance, sink)
-    smtp_send(instance, SMTP_BODY)
-    instance.wait_for(lambda: len(s.received()) == 1, 30, "the message at the sink")
-    head = header_block(s.received()[0][2])
-    assert "From: Joe <jsmith@example.test>\n" in head
-    assert "To: b@remote.test, bob@sluice.test\n" in head
+    _, head = smtpd_head(instance, sink)
+    assert "From: Joe <jsmith@example.test>\nTo: b@remote.test, bob@sluice.test\n" in head
 
 
 def test_smtpd_remote_client_untouched(instance, sink):
     """A client local_header_rewrite_clients does not match, with
     remote_header_rewrite_domain empty (the default): headers as sent; the
     envelope is rewritten all the same."""
-    s = start_sink(instance, sink, local_header_rewrite_clients="permit_sasl_authenticated",
-                   alias_maps="inline:{ fwd=c@remote.test }")
-    smtp_send(instance, SMTP_BODY)
-    instance.wait_for(lambda: len(s.received()) == 1, 30, "the message at the sink")
-    sender, rcpts, content = s.received()[0]
-    assert (sender, rcpts) == ("jsmith@example.test", ["b@remote.test"])
-    head = header_block(content)
+    s, head = smtpd_head(instance, sink,
+                         local_header_rewrite_clients="permit_sasl_authenticated",
+                         alias_maps="inline:{ fwd=c@remote.test }")
     assert "From: Joe <joe@host.sub.example.test>\nTo: a@remote.test, bob\n" in head
+    assert s.received()[0][:2] == ("jsmith@example.test", ["b@remote.test"])
     # Forwarded by an alias: the copy keeps the remote rewrite context.
     smtp_send(instance, SMTP_BODY, rcpts=["fwd@sluice.test"])
     instance.wait_for(lambda: len(s.received()) == 2, 30, "the forwarded copy at the sink")
-    sender, rcpts, content = s.received()[1]
-    assert rcpts == ["c@remote.test"]
-    head = header_block(content)
+    assert s.received()[1][1] == ["c@remote.test"]
+    head = header_block(s.received()[1][2])
     assert "From: Joe <joe@host.sub.example.test>\nTo: a@remote.test, bob\n" in head
 
 
 def test_smtpd_remote_client_with_domain(instance, sink):
     """remote_header_rewrite_domain set: remote headers are rewritten and an
     incomplete address gets that domain."""
-    s = start_sink(instance, sink, local_header_rewrite_clients="",
-              remote_header_rewrite_domain="domain.invalid")
-    smtp_send(instance, SMTP_BODY)
-    instance.wait_for(lambda: len(s.received()) == 1, 30, "the message at the sink")
-    head = header_block(s.received()[0][2])
-    assert "From: Joe <jsmith@example.test>\n" in head
-    assert "To: b@remote.test, bob@domain.invalid\n" in head
+    _, head = smtpd_head(instance, sink, local_header_rewrite_clients="",
+                         remote_header_rewrite_domain="domain.invalid")
+    assert "From: Joe <jsmith@example.test>\nTo: b@remote.test, bob@domain.invalid\n" in head
 
 
 def test_smtpd_check_address_map(instance, sink):
-    s = start_sink(instance, sink,
-              local_header_rewrite_clients="check_address_map inline:{127.0.0.1=yes}")
-    smtp_send(instance, SMTP_BODY)
-    instance.wait_for(lambda: len(s.received()) == 1, 30, "the message at the sink")
-    head = header_block(s.received()[0][2])
+    _, head = smtpd_head(instance, sink,
+                         local_header_rewrite_clients="check_address_map inline:{127.0.0.1=yes}")
     assert "To: b@remote.test, bob@sluice.test\n" in head
 
 
