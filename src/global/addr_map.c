@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "global/addr.h"
 #include "global/addr_map.h"
 #include "global/params.h"
 #include "global/split_addr.h"
@@ -138,7 +139,11 @@ int addr_map_lookup(struct maps *maps, const char *addr, int flags, char **resul
 		if (*value == '@') {
 			if (ext && !ext_matched)
 				ulen -= strlen(ext);
-			res = xasprintf("%.*s%s", (int)ulen, addr, value);
+			/* The value is in external form: quote the local part as needed. */
+			char *internal = xasprintf("%.*s%s", (int)ulen, addr, value);
+
+			res = addr_quote(internal);
+			free(internal);
 		} else {
 			res = xstrdup(value);
 		}

@@ -25,31 +25,6 @@ static struct maps *tables;	/* the other tables, NULL when none */
 static bool use_passwd;		/* unix:passwd.byname is listed */
 static bool opened;
 
-/* split - the table specs of a list, braces kept whole */
-static struct argv *split(const char *list)
-{
-	struct argv *out = argv_create();
-	const char *cp = list, *start;
-	int depth;
-
-	for (;;) {
-		while (*cp && strchr(", \t\r\n", *cp))
-			cp++;
-		if (*cp == 0)
-			break;
-		for (start = cp, depth = 0; *cp; cp++) {
-			if (*cp == '{')
-				depth++;
-			else if (*cp == '}' && depth > 0)
-				depth--;
-			else if (depth == 0 && strchr(", \t\r\n", *cp))
-				break;
-		}
-		argv_addn(out, start, (size_t)(cp - start));
-	}
-	return out;
-}
-
 /* open_tables - (re)open local_recipient_maps; 0 or -1 with *error_r */
 static int open_tables(const char **error_r)
 {
@@ -61,7 +36,7 @@ static int open_tables(const char **error_r)
 	if (opened && strcmp(open_spec, value) == 0 && !(tables && maps_changed(tables)))
 		return 0;
 	local_recipient_reset();
-	specs = split(value);
+	specs = maps_split(value);
 	buf_init(&rest, 128);
 	for (size_t i = 0; i < specs->argc; i++) {
 		const char *s = specs->argv[i];

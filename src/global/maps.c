@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "global/maps.h"
+#include "util/argv.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -68,6 +69,20 @@ static char *next_spec(const char **pp)
 	}
 	*pp = cp;
 	return xstrndup(start, (size_t)(cp - start));
+}
+
+/* maps_split - the specs of a list */
+struct argv *maps_split(const char *spec_list)
+{
+	struct argv *out = argv_create();
+	const char *cp = spec_list;
+	char *spec;
+
+	while ((spec = next_spec(&cp)) != NULL) {
+		argv_add(out, spec, (char *)NULL);
+		free(spec);
+	}
+	return out;
 }
 
 /* needs_absolute - a type whose name is a file */

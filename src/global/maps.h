@@ -18,6 +18,8 @@
 
 #include "global/dict.h"
 
+struct argv;
+
 struct maps;
 
 /* maps_lookup() results: the dict.h values. */
@@ -69,6 +71,15 @@ bool maps_changed(const struct maps *maps);
  * table (Postfix's "table ... has changed -- restarting").
  */
 const char *maps_any_changed(void);
+
+/*
+ * maps_split - the "type:name" specs of a spec list, in order, as maps_open()
+ * reads them (commas and white space separate; "inline:{ a=b, c }" is one
+ * spec).  Caller frees with argv_free().  For callers that treat some
+ * tables of a list apart (alias_maps: each table's owner;
+ * local_recipient_maps: unix:passwd.byname).
+ */
+struct argv *maps_split(const char *spec_list);
 
 /* maps_free - close every table and clear *mapsp; NULL is fine. */
 void maps_free(struct maps **mapsp);

@@ -135,6 +135,10 @@ char *var_canonical_maps;
 char *var_sender_canonical_maps;
 char *var_recipient_canonical_maps;
 char *var_canonical_classes;
+char *var_sender_canonical_classes;
+char *var_recipient_canonical_classes;
+char *var_local_header_rewrite_clients;
+char *var_remote_header_rewrite_domain;
 char *var_virtual_alias_maps;
 char *var_virtual_alias_domains;
 long var_virtual_alias_recursion_limit;
@@ -212,6 +216,8 @@ char *var_virtual_mailbox_maps;
 char *var_virtual_transport;
 char *var_mailbox_command;
 char *var_luser_relay;
+char *var_mailbox_transport;
+char *var_fallback_transport;
 bool var_owner_request_special;
 long var_smtp_connect_timeout;
 long var_smtp_helo_timeout;
@@ -1026,6 +1032,37 @@ static const struct param_def table[] = {
 		.doc = "What addresses are subject to canonical_maps address mapping."
 	},
 	{
+		.name = "sender_canonical_classes", .type = PARAM_LIST,
+		.def = "envelope_sender, header_sender",
+		.var = &var_sender_canonical_classes, .check = params_check_addr_classes,
+		.doc = "What addresses are subject to sender_canonical_maps address mapping."
+	},
+	{
+		.name = "recipient_canonical_classes", .type = PARAM_LIST,
+		.def = "envelope_recipient, header_recipient",
+		.var = &var_recipient_canonical_classes, .check = params_check_addr_classes,
+		.doc = "What addresses are subject to recipient_canonical_maps address mapping."
+	},
+	{
+		.name = "local_header_rewrite_clients", .type = PARAM_LIST,
+		.def = "permit_inet_interfaces",
+		.var = &var_local_header_rewrite_clients,
+		.check = params_check_rewrite_clients,
+		.doc = "Rewrite message header addresses in mail from these SMTP clients "
+		       "(permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated, "
+		       "check_address_map type:table) and complete incomplete addresses with "
+		       "$myorigin; mail from other clients is handled as "
+		       "remote_header_rewrite_domain says. Local submissions are always "
+		       "rewritten."
+	},
+	{
+		.name = "remote_header_rewrite_domain", .type = PARAM_STR, .def = "",
+		.var = &var_remote_header_rewrite_domain,
+		.doc = "Don't rewrite message headers from remote clients at all when this "
+		       "parameter is empty; otherwise, rewrite message headers and append the "
+		       "specified domain name to incomplete addresses."
+	},
+	{
 		.name = "virtual_alias_maps", .type = PARAM_LIST, .def = "",
 		.var = &var_virtual_alias_maps,
 		.doc = "Optional lookup tables that alias specific mail addresses or domains "
@@ -1523,6 +1560,23 @@ static const struct param_def table[] = {
 		.doc = "Optional catch-all destination for unknown local recipients ($user, "
 		       "$local, $extension, $domain, $recipient are those of the recipient; the "
 		       "agent reads the value unexpanded)."
+	},
+	{
+		.name = "mailbox_transport", .type = PARAM_STR, .def = "",
+		.var = &var_mailbox_transport,
+		.doc = "Optional message delivery transport (\"transport[:nexthop]\", a "
+		       "master.cf service such as lmtp:unix:/path or a pipe service) that the "
+		       "local agent uses for mailbox delivery to all local recipients, whether "
+		       "or not they are system accounts; it takes precedence over "
+		       "mailbox_command, home_mailbox and the embedded Maildirs."
+	},
+	{
+		.name = "fallback_transport", .type = PARAM_STR, .def = "",
+		.var = &var_fallback_transport,
+		.doc = "Optional message delivery transport (\"transport[:nexthop]\") that the "
+		       "local agent uses for recipients that are not found in "
+		       "local_recipient_maps or the UNIX passwd database; it takes precedence "
+		       "over luser_relay."
 	},
 	{
 		.name = "owner_request_special", .type = PARAM_BOOL, .def = "yes",

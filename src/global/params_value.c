@@ -283,6 +283,30 @@ int params_check_mail_to(const char *value, const char **hint_r)
 	return check_words(value, words, true, "items must be alias, forward or include", hint_r);
 }
 
+/* params_check_rewrite_clients - local_header_rewrite_clients */
+int params_check_rewrite_clients(const char *value, const char **hint_r)
+{
+	static const char hint[] = "items must be permit_inet_interfaces, permit_mynetworks, "
+		"permit_sasl_authenticated or check_address_map type:table";
+	char *copy = xstrdup(value), *cp = copy, *word;
+	int r = 0;
+
+	while (r == 0 && (word = str_token(&cp, ", \t\r\n")) != NULL) {
+		if (str_casecmp_ascii(word, "permit_inet_interfaces") == 0
+		    || str_casecmp_ascii(word, "permit_mynetworks") == 0
+		    || str_casecmp_ascii(word, "permit_sasl_authenticated") == 0)
+			continue;
+		if (str_casecmp_ascii(word, "check_address_map") == 0
+		    && (word = str_token(&cp, ", \t\r\n")) != NULL && strchr(word, ':') != NULL)
+			continue;
+		r = -1;
+	}
+	free(copy);
+	if (r < 0)
+		*hint_r = hint;
+	return r;
+}
+
 /* params_check_addr_classes - canonical_classes, masquerade_classes */
 int params_check_addr_classes(const char *value, const char **hint_r)
 {

@@ -6,8 +6,13 @@
  * which headers are present.  It is a small recursive-descent parser over
  * RFC 5322's address-list with the obsolete forms (phrases with dots, CFWS
  * between tokens, source routes, empty list elements) accepted, because
- * mail user agents produce them.  It does not do MIME, encoded words or
- * header rewriting.
+ * mail user agents produce them.  It does not do MIME or encoded words
+ * (an encoded word in a display name is an atom like any other).
+ *
+ * Header rewriting (rfc822_addr_list_rewrite) uses the same parser and
+ * remembers where each addr-spec stands in the text, so that only the
+ * addresses that change are replaced and everything else (display names,
+ * comments, folding, group syntax) stays byte for byte.
  *
  * An element it cannot parse is skipped up to the next top-level comma and
  * reported through the return value; the rest of the list still counts.
@@ -15,6 +20,7 @@
  * DIAGNOSTICS: -1 and a static reason; nothing is logged here.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -80,6 +86,8 @@ void rfc822_unfold(struct buf *out, const char *hdr, size_t len)
 struct parser {
 	const char *p;
 	const char *error;	/* first error seen */
+	const char *spec_start;	/* the last addr-spec parsed: its first byte */
+	const char *spec_end;	/* and the end of its last token (CFWS after it excluded) */
 };
 
 /* is_atext - RFC 5322 atext plus UTF-8 octets */
@@ -171,6 +179,7 @@ static int parse_domain(struct parser *ps, struct buf *out)
 		if (*ps->p != ']')
 			return -1;
 		ps->p++;
+		ps->spec_end = ps->p;
 		buf_append(out, s, (size_t)(ps->p - s));
 	} else {
 		for (;;) {
@@ -179,6 +188,7 @@ static int parse_domain(struct parser *ps, struct buf *out)
 				ps->p++;
 			if (ps->p == s)
 				return -1;
+			ps->spec_end = ps->p;
 			buf_append(out, s, (size_t)(ps->p - s));
 			if (skip_cfws(ps) < 0)
 				return -1;
@@ -201,9 +211,13 @@ static int parse_addr_spec(struct parser *ps, struct buf *out)
 {
 	size_t start = out->len;
 
+	if (skip_cfws(ps) < 0)
+		return -1;
+	ps->spec_start = ps->p;
 	for (;;) {
 		if (skip_cfws(ps) < 0 || parse_word(ps, out, false) < 0)
 			return -1;
+		ps->spec_end = ps->p;
 		if (skip_cfws(ps) < 0)
 			return -1;
 		if (*ps->p != '.')
@@ -334,13 +348,19 @@ static void skip_element(struct parser *ps, bool in_group)
 	ps->p = p;
 }
 
-/* rfc822_addr_list - all addresses of an address-list value */
-int rfc822_addr_list(const char *value, struct argv *addrs, const char **error_r)
+/*
+ * walk_list - every element of an address list: each well-formed address
+ * (internal form, with its addr-spec's place in value) goes to fn; returns
+ * the first error, or NULL.
+ */
+typedef void walk_fn(void *ctx, const char *addr, const char *start, const char *end);
+
+static const char *walk_list(const char *value, walk_fn *fn, void *ctx)
 {
 	struct parser ps = {.p = value, .error = NULL};
 	struct buf out;
 	bool in_group = false, group;
-	int count = 0, r;
+	int r;
 
 	buf_init(&out, 64);
 	for (;;) {
@@ -360,6 +380,7 @@ int rfc822_addr_list(const char *value, struct argv *addrs, const char **error_r
 			continue;
 		}
 		buf_reset(&out);
+		ps.spec_start = ps.spec_end = NULL;
 		r = parse_mailbox(&ps, !in_group, &group, &out);
 		if (r == 0 && group) {
 			in_group = true;
@@ -372,17 +393,73 @@ int rfc822_addr_list(const char *value, struct argv *addrs, const char **error_r
 			skip_element(&ps, in_group);
 			continue;
 		}
-		if (out.len > 0) {
-			argv_add(addrs, out.data, (char *)NULL);
-			count++;
-		}
+		if (out.len > 0)
+			fn(ctx, out.data, ps.spec_start, ps.spec_end);
 	}
 	buf_deinit(&out);
-	if (ps.error) {
-		*error_r = ps.error;
+	return ps.error;
+}
+
+/* collect - walk_fn of rfc822_addr_list */
+static void collect(void *ctx, const char *addr, const char *start, const char *end)
+{
+	(void)start;
+	(void)end;
+	argv_add(ctx, addr, (char *)NULL);
+}
+
+/* rfc822_addr_list - all addresses of an address-list value */
+int rfc822_addr_list(const char *value, struct argv *addrs, const char **error_r)
+{
+	size_t before = addrs->argc;
+	const char *error = walk_list(value, collect, addrs);
+
+	if (error) {
+		*error_r = error;
 		return -1;
 	}
-	return count;
+	return (int)(addrs->argc - before);
+}
+
+/* The state of one rfc822_addr_list_rewrite(). */
+struct rewrite_walk {
+	const char *copied;		/* value up to here is in out */
+	struct buf *out;
+	rfc822_rewrite_fn *fn;
+	void *ctx;
+	int changed;
+};
+
+/* splice - one address: its addr-spec replaced when fn changes it */
+static void splice(void *ctx, const char *addr, const char *start, const char *end)
+{
+	struct rewrite_walk *w = ctx;
+	char *repl, *ext;
+
+	if (start == NULL || end == NULL || end < start || start < w->copied)
+		return;
+	if ((repl = w->fn(w->ctx, addr)) == NULL)
+		return;
+	if (strcmp(repl, addr) != 0) {
+		ext = addr_quote(repl);
+		buf_append(w->out, w->copied, (size_t)(start - w->copied));
+		buf_puts(w->out, ext);
+		w->copied = end;
+		w->changed++;
+		free(ext);
+	}
+	free(repl);
+}
+
+/* rfc822_addr_list_rewrite - replace the addr-specs fn changes */
+int rfc822_addr_list_rewrite(const char *value, rfc822_rewrite_fn *fn, void *ctx,
+			     struct buf *out)
+{
+	struct rewrite_walk w = {.copied = value, .out = out, .fn = fn, .ctx = ctx};
+
+	(void)walk_list(value, splice, &w);
+	buf_puts(out, w.copied);
+	return w.changed;
 }
 
 /* ---- headers cleanup adds ---- */

@@ -49,6 +49,24 @@ void rfc822_unfold(struct buf *out, const char *hdr, size_t len);
  */
 int rfc822_addr_list(const char *value, struct argv *addrs, const char **error_r);
 
+/*
+ * rfc822_rewrite_fn - given one address of a list (internal form), return
+ * its replacement (internal form; caller frees, i.e. the rewriter frees
+ * it) or NULL to leave it alone.
+ */
+typedef char *rfc822_rewrite_fn(void *ctx, const char *addr);
+
+/*
+ * rfc822_addr_list_rewrite - append value to out with the addr-spec of
+ * every well-formed address that fn changes replaced by the new address in
+ * external form (addr_quote()); everything else - display names, comments,
+ * route prefixes, group names, white space and line folds, malformed
+ * elements - is copied byte for byte.  value is an address-list header
+ * value, folded or not.  Returns how many addresses were replaced.
+ */
+int rfc822_addr_list_rewrite(const char *value, rfc822_rewrite_fn *fn, void *ctx,
+			     struct buf *out);
+
 /* rfc822_date - append when as an RFC 5322 date in local time, Postfix's
  * shape ("Tue, 28 Nov 2023 10:00:00 +0100 (CET)"); returns buf_str(out). */
 const char *rfc822_date(struct buf *out, time_t when);

@@ -502,7 +502,9 @@ static void set_client_attrs(struct session *s)
 	if (s->helo)
 		cleanup_set_attr(s->cleanup, "helo_name", s->helo);
 	cleanup_set_attr(s->cleanup, "protocol_name", s->proto);
-	cleanup_set_attr(s->cleanup, "rewrite_context", "remote");
+	cleanup_set_rewrite_context(s->cleanup,
+				    smtpd_check_rewrite_local(&s->addr, s->addr_text, s->sasl_username)
+				    ? CLEANUP_RWR_LOCAL : CLEANUP_RWR_REMOTE);
 }
 
 /* open_queue_file - the first accepted recipient opens the message */

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,8 @@ struct net {
 	struct sockaddr_storage addr;
 	int bits;
 };
+
+static void rwr_init(void);
 
 static struct net *nets;
 static size_t net_count;
@@ -321,6 +324,148 @@ void smtpd_check_init(void)
 	if (resolve_init(&error) < 0)
 		msg_fatal("%s", error);
 	unlisted_init();
+	rwr_init();
+}
+
+/* ---- local_header_rewrite_clients ---- */
+
+enum rwr { RWR_INET_INTERFACES, RWR_MYNETWORKS, RWR_SASL, RWR_ADDRESS_MAP };
+
+struct rwr_entry {
+	enum rwr kind;
+	struct maps *maps;		/* check_address_map */
+};
+
+static struct rwr_entry *rwr_list;
+static size_t rwr_len;
+static struct net *ifaces;		/* $inet_interfaces addresses */
+static size_t iface_count;
+
+/* add_iface - one address of ours */
+static void add_iface(const struct sockaddr *sa)
+{
+	struct sockaddr_storage ss;
+
+	if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	       : sizeof(struct sockaddr_in));
+	ifaces = xreallocarray(ifaces, iface_count + 1, sizeof(*ifaces));
+	ifaces[iface_count].addr = ss;
+	ifaces[iface_count++].bits = ss.ss_family == AF_INET ? 32 : 128;
+}
+
+/* inet_interface_addrs - the addresses inet_interfaces names ("all": every
+ * interface's; "loopback-only"; addresses; host names) */
+static void inet_interface_addrs(void)
+{
+	char *copy = xstrdup(var_inet_interfaces ? var_inet_interfaces : "all"), *cp = copy;
+	char *word;
+
+	while ((word = str_token(&cp, ", \t\r\n")) != NULL) {
+		if (strcasecmp(word, "all") == 0) {
+			struct ifaddrs *ifa;
+
+			if (getifaddrs(&ifa) < 0)
+				msg_fatal("inet_interfaces: getifaddrs: %m");
+			for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
+				add_iface(i->ifa_addr);
+			freeifaddrs(ifa);
+		} else {
+			struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+			const char *host = word;
+
+			if (strcasecmp(word, "loopback-only") == 0)
+				host = "localhost";
+			if (*word == '[') {	/* [ipv6] */
+				word[strcspn(word, "]")] = 0;
+				host = word + 1;
+			}
+			if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+				msg_warn("inet_interfaces: cannot find the address of \"%s\"", host);
+				continue;
+			}
+			for (struct addrinfo *r = res; r; r = r->ai_next)
+				add_iface(r->ai_addr);
+			freeaddrinfo(res);
+		}
+	}
+	free(copy);
+}
+
+/* rwr_init - parse local_header_rewrite_clients; fatal on a bad word */
+static void rwr_init(void)
+{
+	char *copy = xstrdup(var_local_header_rewrite_clients
+			     ? var_local_header_rewrite_clients : ""), *cp = copy, *word, *table;
+	const char *error;
+
+	while ((word = str_token(&cp, ", \t\r\n")) != NULL) {
+		struct rwr_entry e = {0};
+
+		if (strcasecmp(word, "permit_inet_interfaces") == 0) {
+			e.kind = RWR_INET_INTERFACES;
+			if (ifaces == NULL)
+				inet_interface_addrs();
+		} else if (strcasecmp(word, "permit_mynetworks") == 0) {
+			e.kind = RWR_MYNETWORKS;
+		} else if (strcasecmp(word, "permit_sasl_authenticated") == 0) {
+			e.kind = RWR_SASL;
+		} else if (strcasecmp(word, "check_address_map") == 0) {
+			e.kind = RWR_ADDRESS_MAP;
+			if ((table = str_token(&cp, ", \t\r\n")) == NULL || strchr(table, ':') == NULL)
+				msg_fatal("parameter local_header_rewrite_clients: check_address_map "
+					  "needs a table (type:name) after it");
+			if ((e.maps = maps_open(table, &error)) == NULL)
+				msg_fatal("parameter local_header_rewrite_clients: %s", error);
+		} else {
+			msg_fatal("parameter local_header_rewrite_clients: unknown or unsupported "
+				  "item \"%s\" (permit_inet_interfaces, permit_mynetworks, "
+				  "permit_sasl_authenticated, check_address_map type:table)", word);
+		}
+		rwr_list = xreallocarray(rwr_list, rwr_len + 1, sizeof(*rwr_list));
+		rwr_list[rwr_len++] = e;
+	}
+	free(copy);
+}
+
+/* smtpd_check_rewrite_local - does the client get local header rewriting? */
+bool smtpd_check_rewrite_local(const struct sockaddr_storage *addr, const char *addr_text,
+			       const char *sasl_username)
+{
+	const char *value, *error;
+
+	for (size_t i = 0; i < rwr_len; i++) {
+		switch (rwr_list[i].kind) {
+		case RWR_INET_INTERFACES:
+			for (size_t j = 0; j < iface_count; j++)
+				if (smtpd_cidr_match(&ifaces[j].addr, ifaces[j].bits, addr))
+					return true;
+			break;
+		case RWR_MYNETWORKS:
+			if (smtpd_check_mynetworks(addr))
+				return true;
+			break;
+		case RWR_SASL:
+			if (sasl_username != NULL)
+				return true;
+			break;
+		case RWR_ADDRESS_MAP:
+			/* The address only, no subnets; the value is not used (Postfix). */
+			switch (maps_lookup(rwr_list[i].maps, addr_text, 0, &value, &error)) {
+			case MAPS_FOUND:
+				return true;
+			case MAPS_ERROR:
+				msg_warn("local_header_rewrite_clients: %s", error);
+				break;
+			default:
+				break;
+			}
+			break;
+		}
+	}
+	return false;
 }
 
 /* smtpd_check_mynetworks - address in mynetworks */

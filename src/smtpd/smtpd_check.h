@@ -36,6 +36,16 @@ void smtpd_check_deinit(void);
 /* smtpd_check_mynetworks - is the address in mynetworks? */
 bool smtpd_check_mynetworks(const struct sockaddr_storage *addr);
 
+/*
+ * smtpd_check_rewrite_local - does local_header_rewrite_clients match the
+ * client (permit_inet_interfaces: the client has one of $inet_interfaces'
+ * addresses; permit_mynetworks; permit_sasl_authenticated: sasl_username
+ * not NULL; check_address_map type:table: the address is a key)?  Its
+ * header addresses are then rewritten as local mail's (cleanup.h).
+ */
+bool smtpd_check_rewrite_local(const struct sockaddr_storage *addr, const char *addr_text,
+			       const char *sasl_username);
+
 /* Stages (the restriction lists). */
 enum smtpd_stage { SMTPD_CLIENT, SMTPD_HELO, SMTPD_SENDER, SMTPD_RELAY, SMTPD_RCPT };
 

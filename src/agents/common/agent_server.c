@@ -313,6 +313,27 @@ int agent_validate(struct agent_delivery *d)
 	return 0;
 }
 
+/* agent_rcpt_passed - another agent recorded the outcome */
+void agent_rcpt_passed(struct agent_delivery *d, size_t i, int state)
+{
+	check_index(d, i);
+	d->rcpt_state[i] = state;
+	switch (state) {
+	case AGENT_RCPT_SENT:
+		d->reply.sent++;
+		break;
+	case AGENT_RCPT_BOUNCED:
+		d->reply.bounced++;
+		break;
+	case AGENT_RCPT_DEFERRED:
+		d->reply.deferred++;
+		d->reply.status = DEL_STAT_DEFER;
+		break;
+	default:
+		msg_panic("agent_rcpt_passed: bad state %d", state);
+	}
+}
+
 /* agent_defer_pending - defer what has no outcome yet */
 void agent_defer_pending(struct agent_delivery *d, const struct dsn *dsn, const char *relay)
 {

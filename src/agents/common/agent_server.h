@@ -93,6 +93,13 @@ int agent_rcpt_defer(struct agent_delivery *d, size_t i, const struct dsn *dsn,
  * does not grow with the recipients the request does not name.
  */
 int agent_validate(struct agent_delivery *d);
+/*
+ * agent_rcpt_passed - recipient i was handed to another delivery agent
+ * (local's mailbox_transport and fallback_transport, Postfix's
+ * deliver_pass), which recorded its outcome itself: state (AGENT_RCPT_SENT,
+ * _BOUNCED or _DEFERRED) only counts it in this agent's reply.
+ */
+void agent_rcpt_passed(struct agent_delivery *d, size_t i, int state);
 /* agent_defer_pending - defer every recipient still TODO with dsn. */
 void agent_defer_pending(struct agent_delivery *d, const struct dsn *dsn, const char *relay);
 /* agent_bounce_pending - bounce every recipient still TODO with dsn. */

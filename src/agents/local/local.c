@@ -17,11 +17,16 @@
  *      alias that names itself is delivered to the mailbox, not expanded
  *      again; every destination is used at most once per recipient, and
  *      :include: nesting is limited.
- *   3. Otherwise the mailbox: with local_mailbox_base set (the embedded
+ *   3. Otherwise local_recipient_maps (local_recipient.h): a recipient
+ *      nobody knows goes to fallback_transport, else luser_relay, else
+ *      bounces 5.1.1; a system user's .forward comes next.
+ *   4. Then the mailbox: mailbox_transport when set (handed to that
+ *      service, local_pass.c); with local_mailbox_base set (the embedded
  *      default) the Maildir local_mailbox_base/<user>/, written as this
  *      agent's user (mail_owner when root), no system account needed;
- *      else the system account <user> ("unknown user" 5.1.1 when there is
- *      none): home_mailbox (a Maildir when it ends in "/") or the mbox
+ *      else the system account <user> (none: fallback_transport,
+ *      luser_relay or "unknown user" 5.1.1): mailbox_command, home_mailbox
+ *      (a Maildir when it ends in "/") or the mbox
  *      mail_spool_directory/<user>, written as the user.
  * A recipient whose destinations had mixed fates gets the worst of them
  * (deferred over bounced over delivered); addresses are forwarded only
@@ -91,34 +96,11 @@ struct rcpt_state {
 	int destinations;
 	bool verify;		/* sendmail -bv: say what would happen, do nothing */
 	char *owner;		/* owner-listname: sender of the expansion, or NULL */
+	const char *pass_param;	/* mailbox_transport or fallback_transport, or NULL */
+	const char *pass_spec;	/* its value: the transport to hand the recipient to */
 };
 
 /* ---- configuration ---- */
-
-/* split_specs - "a:b, inline:{ x=y, z }" into table specs, braces kept whole */
-static struct argv *split_specs(const char *list)
-{
-	struct argv *out = argv_create();
-	const char *cp = list, *start;
-	int depth;
-
-	for (;;) {
-		while (*cp == ',' || *cp == ' ' || *cp == '\t' || *cp == '\n')
-			cp++;
-		if (*cp == 0)
-			break;
-		for (start = cp, depth = 0; *cp; cp++) {
-			if (*cp == '{')
-				depth++;
-			else if (*cp == '}' && depth > 0)
-				depth--;
-			else if (depth == 0 && strchr(", \t\n", *cp))
-				break;
-		}
-		argv_addn(out, start, (size_t)(cp - start));
-	}
-	return out;
-}
 
 /* open_aliases - alias_maps, one table at a time (for their owners); 0 or -1 */
 static int open_aliases(void)
@@ -129,7 +111,7 @@ static int open_aliases(void)
 
 	if (aliases_open)
 		return 0;
-	specs = split_specs(var_alias_maps);
+	specs = maps_split(var_alias_maps);
 	alias_tables = xcalloc(specs->argc ? specs->argc : 1, sizeof(*alias_tables));
 	for (size_t i = 0; i < specs->argc; i++) {
 		const char *spec = specs->argv[i], *colon = strchr(spec, ':');
@@ -328,11 +310,29 @@ static char *expand_vars(const struct rcpt_state *s, const char *text,
 	return buf_steal(&b);
 }
 
-/* unknown_user - luser_relay when set, else 5.1.1 */
+/*
+ * pass_to - the recipient goes to another transport (handed over by
+ * report(), once everything else of this recipient went well).
+ */
+static void pass_to(struct rcpt_state *s, const char *param, const char *spec)
+{
+	if (s->pass_spec != NULL)
+		return;
+	s->pass_param = param;
+	s->pass_spec = spec;
+	s->destinations++;
+}
+
+/* unknown_user - fallback_transport, else luser_relay, else 5.1.1 */
 static void unknown_user(struct rcpt_state *s, const char *name)
 {
 	struct local_result res;
 	const char *relay = raw_param("luser_relay");
+
+	if (var_fallback_transport && *var_fallback_transport) {
+		pass_to(s, "fallback_transport", var_fallback_transport);
+		return;
+	}
 
 	if (relay && *relay) {
 		char *to = expand_vars(s, relay, NULL);
@@ -359,6 +359,12 @@ static void deliver_mailbox(struct rcpt_state *s, const char *name)
 	}
 	htable_enter(s->seen, key, s);
 	free(key);
+
+	/* mailbox_transport: for every local user, system account or not. */
+	if (var_mailbox_transport && *var_mailbox_transport) {
+		pass_to(s, "mailbox_transport", var_mailbox_transport);
+		return;
+	}
 
 	/* The embedded default: a Maildir per local part, no accounts needed. */
 	if (mailbox_base) {
@@ -755,6 +761,19 @@ static int report(struct rcpt_state *s)
 			s->worst = res.stat;
 			s->first_bad = res;
 		}
+	}
+	/* mailbox_transport / fallback_transport: that agent records the outcome. */
+	if (s->pass_spec != NULL && s->worst == LOCAL_STAT_OK) {
+		int state = local_pass(d, s->m.index, s->pass_param, s->pass_spec, &res);
+
+		if (state < 0)
+			return -1;
+		if (state > 0) {
+			agent_rcpt_passed(d, s->m.index, state);
+			return 0;
+		}
+		s->worst = res.stat;
+		s->first_bad = res;
 	}
 	switch (s->worst) {
 	case LOCAL_STAT_OK:

@@ -79,6 +79,16 @@ void local_deliver_command(const struct local_msg *m, const char *command,
 int local_read_include(const struct local_msg *m, const char *path,
 		       const struct local_privs *p, struct buf *out,
 		       uid_t *owner_r, struct local_result *res);
+/*
+ * local_pass - hand request recipient i to the delivery service spec
+ * ("transport[:nexthop]", the value of parameter param) as the queue
+ * manager would, and wait for its reply (local_pass.c).  That agent records
+ * the outcome: the result is the AGENT_RCPT_* state it reported, for
+ * agent_rcpt_passed(); 0 when nothing was handed over (*res then holds a
+ * deferral to record); -1 when it found the queue file damaged.
+ */
+int local_pass(struct agent_delivery *d, size_t i, const char *param, const char *spec,
+	       struct local_result *res);
 /* local_forward - resubmit the message to addresses (one new queue file,
  * written as mail_owner); on success the reason is "forwarded as ID". */
 void local_forward(const struct local_msg *m, const struct argv *addresses,

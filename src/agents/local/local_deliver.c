@@ -743,6 +743,7 @@ static void forward_child(void *ctx, struct local_result *res, struct buf *extra
 	const struct deliver_rcpt *r = &req->rcpt[m->index];
 	char id[QUEUE_ID_SIZE], status[16], *line, *lower;
 	const char *error, *text;
+	struct qf_envelope env;
 	int rc;
 
 	if ((j->c = cleanup_open(var_queue_directory, 0, &error)) == NULL) {
@@ -751,6 +752,13 @@ static void forward_child(void *ctx, struct local_result *res, struct buf *extra
 	}
 	cleanup_set_sender(j->c, m->sender ? m->sender : req->sender);
 	cleanup_set_dsn(j->c, req->envid, req->ret);
+	/* Headers of mail from a remote client stay as remote ones (Postfix). */
+	if (qf_read_envelope(m->d->qf, &env, &error) == 0) {
+		for (char **a = env.attrs; a && *a; a++)
+			if (strcmp(*a, "rewrite_context=remote") == 0)
+				cleanup_set_rewrite_context(j->c, CLEANUP_RWR_REMOTE);
+		qf_envelope_deinit(&env);
+	}
 	if (req->flags & DEL_REQ_FLAG_TRACE)
 		cleanup_set_qflags(j->c, QF_FLAG_TRACE_VERBOSE);
 	for (size_t i = 0; i < j->addresses->argc; i++)

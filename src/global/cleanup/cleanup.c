@@ -23,7 +23,10 @@
  * whole message (reject, hold, discard, redirect, filter) is carried out
  * by cleanup_close().
  *
- * It does not: rewrite header addresses, send bounces itself (a refused
+ * Header addresses are rewritten (cleanup_rewrite_header) as each primary
+ * header field passes, after the content checks.
+ *
+ * It does not: send bounces itself (a refused
  * message is the producer's to report: smtpd replies, sendmail says it on
  * stderr; with CLEANUP_FLAG_RETURN it is queued with its recipients done
  * and their bounce records written, and the queue manager has the bounce
@@ -94,6 +97,7 @@ struct cleanup {
 	char *received;			/* Received: text of the producer (smtpd) */
 	struct argv *prepend;		/* header fields before Received: (smtpd) */
 	char *origin, *proto, *helo;	/* the client, for content check logs */
+	int rewrite_context;		/* CLEANUP_RWR_* */
 
 	/* recipients */
 	struct cleanup_rcpt *rcpts;
@@ -372,6 +376,14 @@ void cleanup_set_origin(struct cleanup *c, const char *origin, const char *proto
 	c->helo = helo && *helo ? xstrdup(helo) : NULL;
 }
 
+/* cleanup_set_rewrite_context - local or remote header rewriting */
+void cleanup_set_rewrite_context(struct cleanup *c, int context)
+{
+	check_envelope_open(c, "cleanup_set_rewrite_context");
+	c->rewrite_context = context;
+	cleanup_set_attr(c, "rewrite_context", context == CLEANUP_RWR_REMOTE ? "remote" : "local");
+}
+
 /* cleanup_set_orig_id - old queue ID of requeued mail */
 void cleanup_set_orig_id(struct cleanup *c, const char *id)
 {
@@ -615,6 +627,20 @@ static void add_missing_headers(struct cleanup_stream *s, void *ctx)
 	buf_deinit(&b);
 }
 
+/* rewrite_header - a primary header field's addresses (sender and recipient fields) */
+static void rewrite_header(struct cleanup_stream *s, struct buf *text, void *ctx)
+{
+	struct cleanup *c = ctx;
+	const char *why;
+
+	(void)s;
+	if (c->rewrite_err == NULL && cleanup_rewrite_header(text, c->rewrite_context
+							     == CLEANUP_RWR_REMOTE
+							     ? var_remote_header_rewrite_domain
+							     : NULL, &why) < 0)
+		rewrite_failed(c, why);
+}
+
 /* check_queue_id - the queue ID for a content check log line */
 static const char *check_queue_id(void *ctx)
 {
@@ -726,6 +752,11 @@ static void start(struct cleanup *c)
 	if (checks)
 		cleanup_stream_set_checks(c->stream, check_line, var_line_length_limit,
 					  var_body_checks_size_limit);
+	/* Header addresses: always for local mail; for remote clients only
+	 * with remote_header_rewrite_domain (Postfix's rule). */
+	if (c->rewrite_context == CLEANUP_RWR_LOCAL
+	    || (var_remote_header_rewrite_domain && *var_remote_header_rewrite_domain))
+		cleanup_stream_set_rewrite(c->stream, rewrite_header);
 }
 
 /* cleanup_write - message text */

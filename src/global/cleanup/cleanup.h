@@ -190,6 +190,21 @@ void cleanup_set_origin(struct cleanup *c, const char *origin, const char *proto
 			const char *helo);
 
 /*
+ * cleanup_set_rewrite_context - how header addresses are rewritten (Postfix's
+ * local_header_rewrite_clients): CLEANUP_RWR_LOCAL (the default: local
+ * submissions, and SMTP clients that match local_header_rewrite_clients)
+ * completes incomplete header addresses with @$myorigin and applies
+ * canonical mapping and masquerading to sender and recipient header
+ * fields; CLEANUP_RWR_REMOTE rewrites no header unless
+ * remote_header_rewrite_domain is set, and then completes incomplete
+ * addresses with that domain instead.  Also recorded as the
+ * rewrite_context attribute.
+ */
+#define CLEANUP_RWR_LOCAL	0
+#define CLEANUP_RWR_REMOTE	1
+void cleanup_set_rewrite_context(struct cleanup *c, int context);
+
+/*
  * cleanup_add_rcpt - add a recipient (internal form; qualified with
  * @myorigin when it has no domain).  orig_rcpt and dsn_orcpt may be NULL
  * or "".  notify is DSN_NOTIFY_* bits or 0.  Returns 0; -1 when addr is

@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "global/addr.h"
 #include "global/addr_map.h"
 #include "global/cleanup/cleanup_rewrite.h"
 #include "global/maps.h"
 #include "global/params.h"
+#include "global/rfc822.h"
+#include "util/buf.h"
 #include "util/argv.h"
 #include "util/htable.h"
 #include "util/log.h"
@@ -97,10 +100,25 @@ static bool in_classes(const char *list, const char *cls)
 	return found;
 }
 
+/*
+ * split_result - the addresses of a table's answer (external form, as
+ * Postfix reads canonical(5) and virtual(5) values: quoted local parts
+ * may hold commas) in internal form.  Caller frees.
+ */
+static struct argv *split_result(const char *param, const char *result)
+{
+	struct argv *a = argv_create();
+	const char *error;
+
+	if (rfc822_addr_list(result, a, &error) < 0)
+		msg_warn("%s: malformed address in table value \"%s\": %s", param, result, error);
+	return a;
+}
+
 /* first_address - the first item of a result list (canonical is 1:1) */
 static char *first_address(const char *param, const char *addr, char *result)
 {
-	struct argv *a = argv_split(result, ", \t\r\n");
+	struct argv *a = split_result(param, result);
 	char *one;
 
 	if (a->argc > 1)
@@ -187,46 +205,22 @@ char *cleanup_masquerade(const char *addr)
 }
 
 /*
- * warn_header_classes - header addresses are not rewritten: say so, once per
- * process, when a header class is asked for and something would rewrite it
- * (the classes alone are Postfix's defaults and warn about nothing).
+ * rewrite - for one class of address: the own table (sender_ or
+ * recipient_canonical_maps, when own_classes has the class), canonical_maps
+ * (canonical_classes), then masquerading (masquerade_classes).
  */
-static void warn_header_classes(void)
-{
-	static bool warned;
-	bool canon = (var_canonical_maps && *var_canonical_maps)
-		|| (var_sender_canonical_maps && *var_sender_canonical_maps)
-		|| (var_recipient_canonical_maps && *var_recipient_canonical_maps);
-	bool masq = var_masquerade_domains && *var_masquerade_domains;
-
-	if (warned)
-		return;
-	warned = true;
-	if (canon && (in_classes(var_canonical_classes, "header_sender")
-		      || in_classes(var_canonical_classes, "header_recipient")))
-		msg_warn("canonical_classes: header_sender and header_recipient have no effect: "
-			 "sluice rewrites envelope addresses only");
-	if (masq && (in_classes(var_masquerade_classes, "header_sender")
-		     || in_classes(var_masquerade_classes, "header_recipient")))
-		msg_warn("masquerade_classes: header_sender and header_recipient have no effect: "
-			 "sluice masquerades envelope addresses only");
-}
-
-/* rewrite - canonical tables, then masquerading, for one class */
-static int rewrite(const char *addr, int own, const char *canon_class, const char *masq_class,
+static int rewrite(const char *addr, int own, const char *own_classes, const char *cls,
 		   char **out_r, const char **error_r)
 {
 	char *a = xstrdup(addr);
 
-	warn_header_classes();
-	if (*a != 0 && in_classes(var_canonical_classes, canon_class)) {
-		if (canonical(own, &a) < 0 || canonical(T_CANON, &a) < 0) {
-			free(a);
-			*error_r = not_available;
-			return REWRITE_ERROR;
-		}
+	if (*a != 0 && ((in_classes(own_classes, cls) && canonical(own, &a) < 0)
+			|| (in_classes(var_canonical_classes, cls) && canonical(T_CANON, &a) < 0))) {
+		free(a);
+		*error_r = not_available;
+		return REWRITE_ERROR;
 	}
-	if (*a != 0 && in_classes(var_masquerade_classes, masq_class)) {
+	if (*a != 0 && in_classes(var_masquerade_classes, cls)) {
 		char *m = cleanup_masquerade(a);
 
 		free(a);
@@ -239,15 +233,130 @@ static int rewrite(const char *addr, int own, const char *canon_class, const cha
 /* cleanup_rewrite_sender - envelope sender */
 int cleanup_rewrite_sender(const char *sender, char **out_r, const char **error_r)
 {
-	return rewrite(sender, T_SENDER_CANON, "envelope_sender", "envelope_sender", out_r,
-		       error_r);
+	return rewrite(sender, T_SENDER_CANON, var_sender_canonical_classes, "envelope_sender",
+		       out_r, error_r);
 }
 
 /* cleanup_rewrite_rcpt - envelope recipient */
 int cleanup_rewrite_rcpt(const char *rcpt, char **out_r, const char **error_r)
 {
-	return rewrite(rcpt, T_RCPT_CANON, "envelope_recipient", "envelope_recipient", out_r,
-		       error_r);
+	return rewrite(rcpt, T_RCPT_CANON, var_recipient_canonical_classes, "envelope_recipient",
+		       out_r, error_r);
+}
+
+/* ---- header addresses ---- */
+
+/* Postfix's sender and recipient header fields (its header_opts table). */
+static const char *const sender_headers[] = {
+	"From", "Sender", "Reply-To", "Errors-To", "Return-Receipt-To",
+	"Disposition-Notification-To", "Mail-Followup-To", "Return-Path",
+	"Resent-From", "Resent-Sender", NULL
+};
+static const char *const rcpt_headers[] = {
+	"To", "Cc", "Bcc", "Apparently-To", "Resent-To", "Resent-Cc", "Resent-Bcc",
+	"Resent-Reply-To", NULL
+};
+
+/* name_in - is the field name name[0..len) in list (any case)? */
+static bool name_in(const char *name, size_t len, const char *const *list)
+{
+	for (; *list; list++)
+		if (strlen(*list) == len && strncasecmp(*list, name, len) == 0)
+			return true;
+	return false;
+}
+
+/* cleanup_header_class - which address class a header field is */
+int cleanup_header_class(const char *field, size_t len)
+{
+	size_t n = rfc822_header_name_len(field, len);
+
+	if (n == 0)
+		return CLEANUP_HDR_CLASS_NONE;
+	if (name_in(field, n, sender_headers))
+		return CLEANUP_HDR_CLASS_SENDER;
+	if (name_in(field, n, rcpt_headers))
+		return CLEANUP_HDR_CLASS_RCPT;
+	return CLEANUP_HDR_CLASS_NONE;
+}
+
+/* One header field being rewritten. */
+struct header_walk {
+	int cls;
+	const char *domain;		/* for incomplete addresses; NULL: $myorigin */
+	const char *error;		/* a table failed */
+};
+
+/* header_qualify - an incomplete address completed as Postfix's trivial-rewrite
+ * does in the header's context. Caller frees. */
+static char *header_qualify(const struct header_walk *w, const char *addr)
+{
+	char *q = addr_qualify(addr, w->domain ? w->domain : var_myorigin), *at, *dotted;
+
+	/* append_dot_mydomain: local context only. */
+	if (w->domain == NULL && var_append_dot_mydomain && var_mydomain && *var_mydomain
+	    && (at = strrchr(q, '@')) != NULL && at[1] && at[1] != '['
+	    && strchr(at + 1, '.') == NULL) {
+		dotted = xasprintf("%s.%s", q, var_mydomain);
+		free(q);
+		q = dotted;
+	}
+	return q;
+}
+
+/* header_addr - rfc822_rewrite_fn: one address of a sender or recipient field */
+static char *header_addr(void *ctx, const char *addr)
+{
+	struct header_walk *w = ctx;
+	char *q, *out;
+	const char *err;
+	int rc;
+
+	if (w->error)
+		return NULL;
+	q = header_qualify(w, addr);
+	if (w->cls == CLEANUP_HDR_CLASS_SENDER)
+		rc = rewrite(q, T_SENDER_CANON, var_sender_canonical_classes, "header_sender",
+			     &out, &err);
+	else
+		rc = rewrite(q, T_RCPT_CANON, var_recipient_canonical_classes, "header_recipient",
+			     &out, &err);
+	free(q);
+	if (rc < 0) {
+		w->error = err;
+		return NULL;
+	}
+	return out;
+}
+
+/* cleanup_rewrite_header - the addresses of one sender or recipient field */
+int cleanup_rewrite_header(struct buf *field, const char *domain, const char **error_r)
+{
+	struct header_walk w = {.cls = cleanup_header_class(field->data, field->len),
+				.domain = domain};
+	const char *colon;
+	struct buf out;
+	size_t head;
+	int changed;
+
+	if (w.cls == CLEANUP_HDR_CLASS_NONE || memchr(field->data, 0, field->len) != NULL)
+		return 0;
+	colon = memchr(field->data, ':', field->len);
+	head = (size_t)(colon + 1 - field->data);
+	buf_init(&out, field->len + 64);
+	buf_append(&out, field->data, head);
+	changed = rfc822_addr_list_rewrite(buf_str(field) + head, header_addr, &w, &out);
+	if (w.error) {
+		buf_deinit(&out);
+		*error_r = w.error;
+		return REWRITE_ERROR;
+	}
+	if (changed > 0) {
+		buf_reset(field);
+		buf_append(field, out.data, out.len);
+	}
+	buf_deinit(&out);
+	return changed;
 }
 
 /* The state of one expansion. */
@@ -304,7 +413,7 @@ static int expand(struct expansion *x, const char *addr, long depth)
 	} else if (lr == MAPS_NOTFOUND) {
 		keep(x, addr, key);
 	} else {
-		struct argv *r = argv_split(res, ", \t\r\n");
+		struct argv *r = split_result(tables[T_VIRTUAL].param, res);
 
 		free(res);
 		argv_add(x->path, key, (char *)NULL);
@@ -362,7 +471,7 @@ static int bcc(int which, const char *addr, struct argv *out, const char **error
 		return REWRITE_ERROR;
 	}
 	if (rc == MAPS_FOUND) {
-		struct argv *r = argv_split(res, ", \t\r\n");
+		struct argv *r = split_result(tables[which].param, res);
 
 		for (size_t j = 0; j < r->argc; j++)
 			argv_add(out, r->argv[j], (char *)NULL);

@@ -64,6 +64,8 @@ struct cleanup_stream {
 	bool any_output;
 	char last;			/* last byte written out */
 
+	cleanup_stream_rewrite_fn *rewrite;	/* primary header fields, or NULL */
+
 	/* Content checks (CLEANUP_STREAM_CHECKS). */
 	cleanup_stream_check_fn *check;
 	size_t line_limit;		/* body lines are shown in pieces this long */
@@ -119,6 +121,12 @@ void cleanup_stream_set_checks(struct cleanup_stream *s, cleanup_stream_check_fn
 	s->check = fn;
 	s->line_limit = line_limit > 80 ? (size_t)line_limit : 80;
 	s->body_limit = body_limit;
+}
+
+/* cleanup_stream_set_rewrite - the header rewriting callback */
+void cleanup_stream_set_rewrite(struct cleanup_stream *s, cleanup_stream_rewrite_fn *fn)
+{
+	s->rewrite = fn;
 }
 
 /* cleanup_stream_free - release */
@@ -266,6 +274,13 @@ static void process_field(struct cleanup_stream *s)
 		f = s->field.data;
 		if ((n = rfc822_header_name_len(f, s->field.len)) == 0)
 			msg_panic("cleanup_stream: a check left a header that is not one");
+	}
+	/* Header address rewriting sees what the checks left. */
+	if (s->rewrite) {
+		s->rewrite(s, &s->field, s->ctx);
+		f = s->field.data;
+		if ((n = rfc822_header_name_len(f, s->field.len)) == 0)
+			msg_panic("cleanup_stream: rewriting left a header that is not one");
 	}
 	s->info.header_fields++;
 	if (s->field_trunc)

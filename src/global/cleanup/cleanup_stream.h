@@ -80,6 +80,13 @@ struct buf;
 typedef bool cleanup_stream_check_fn(struct cleanup_stream *s, int cls, struct buf *text,
 				     void *ctx);
 
+/*
+ * cleanup_stream_rewrite_fn - one primary header field (folded, without
+ * its final LF), after the content checks; the callback may change text
+ * (it must stay the same header field).
+ */
+typedef void cleanup_stream_rewrite_fn(struct cleanup_stream *s, struct buf *text, void *ctx);
+
 struct cleanup_stream_info {
 	long size;		/* input bytes after CRLF -> LF */
 	bool too_big;		/* size went over size_limit: output stopped */
@@ -114,6 +121,9 @@ struct cleanup_stream *cleanup_stream_create(int flags, long header_size_limit,
  * of each body part (0: no limit). */
 void cleanup_stream_set_checks(struct cleanup_stream *s, cleanup_stream_check_fn *fn,
 			       long line_limit, long body_limit);
+/* cleanup_stream_set_rewrite - a callback for each primary header field
+ * (cleanup's header address rewriting), before recipients are extracted. */
+void cleanup_stream_set_rewrite(struct cleanup_stream *s, cleanup_stream_rewrite_fn *fn);
 /* cleanup_stream_write - feed message bytes; ignored once the input ended. */
 void cleanup_stream_write(struct cleanup_stream *s, const char *data, size_t len);
 /* cleanup_stream_emit - write bytes straight to the output (from hdr_end). */

@@ -2,7 +2,8 @@
  * test_cleanup_rewrite - cleanup's envelope rewriting: masquerading (with
  * ! exceptions and masquerade_exceptions), canonical mapping by class,
  * virtual alias expansion (recursion, duplicates, self-reference, loops,
- * both limits), and an unreadable table as an error, never "not found".
+ * both limits), header fields (which fields, by class, incomplete
+ * addresses), and an unreadable table as an error, never "not found".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "global/cleanup/cleanup_rewrite.h"
 #include "global/params.h"
 #include "util/argv.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
 /* set - replace a string parameter */
@@ -65,18 +67,26 @@ static void test_masquerade(void **state)
 static void test_canonical_classes(void **state)
 {
 	static const struct {
-		const char *classes, *addr;
+		const char *classes, *own_classes, *addr;
 		bool sender;
 		const char *want;
 	} rows[] = {
-		{"envelope_sender, envelope_recipient", "a@x.test", true, "sa@y.test"},
-		{"envelope_sender, envelope_recipient", "a@x.test", false, "ra@y.test"},
-		{"envelope_sender", "a@x.test", false, "a@x.test"},
-		{"envelope_recipient", "a@x.test", true, "a@x.test"},
+		{"envelope_sender, envelope_recipient", "envelope_sender, envelope_recipient",
+		 "a@x.test", true, "sa@y.test"},
+		{"envelope_sender, envelope_recipient", "envelope_sender, envelope_recipient",
+		 "a@x.test", false, "ra@y.test"},
+		/* the own table by its own classes (sender_/recipient_canonical_classes) */
+		{"envelope_sender, envelope_recipient", "envelope_sender", "a@x.test", false,
+		 "a@x.test"},
+		{"envelope_sender, envelope_recipient", "envelope_recipient", "a@x.test", true,
+		 "a@x.test"},
 		/* own table first, then canonical_maps on its answer */
-		{"envelope_sender", "b@x.test", true, "common-b2@y.test"},
+		{"envelope_sender", "envelope_sender", "b@x.test", true, "common-b2@y.test"},
+		/* canonical_maps by canonical_classes only */
+		{"envelope_recipient", "envelope_sender", "b@x.test", true, "b2@x.test"},
+		{"envelope_sender", "header_sender", "b2@x.test", true, "common-b2@y.test"},
 		/* null sender is never rewritten */
-		{"envelope_sender", "", true, ""},
+		{"envelope_sender", "envelope_sender", "", true, ""},
 	};
 
 	(void)state;
@@ -88,6 +98,8 @@ static void test_canonical_classes(void **state)
 		char *got;
 
 		set(&var_canonical_classes, rows[i].classes);
+		set(&var_sender_canonical_classes, rows[i].own_classes);
+		set(&var_recipient_canonical_classes, rows[i].own_classes);
 		assert_int_equal(rows[i].sender ? cleanup_rewrite_sender(rows[i].addr, &got, &err)
 				 : cleanup_rewrite_rcpt(rows[i].addr, &got, &err), 0);
 		if (strcmp(got, rows[i].want) != 0)
@@ -97,6 +109,77 @@ static void test_canonical_classes(void **state)
 	set(&var_sender_canonical_maps, "");
 	set(&var_recipient_canonical_maps, "");
 	set(&var_canonical_maps, "");
+}
+
+/* header fields: which are sender / recipient fields, classes, qualification */
+static void test_header(void **state)
+{
+	static const struct {
+		const char *canon_classes, *masq_classes, *domain, *in, *want;
+	} rows[] = {
+		{"header_sender, header_recipient", "header_sender", NULL,
+		 "From: Ann <a@x.test>", "From: Ann <sa@y.test>"},
+		{"header_sender, header_recipient", "header_sender", NULL,
+		 "To: a@x.test, Bob <b@h.mq.test>", "To: ra@y.test, Bob <b@h.mq.test>"},
+		{"header_sender, header_recipient", "header_sender, header_recipient", NULL,
+		 "Cc: a@x.test,\n\tBob <b@h.mq.test> (b)", "Cc: ra@y.test,\n\tBob <b@mq.test> (b)"},
+		{"header_recipient", "", NULL, "Reply-To: a@x.test", "Reply-To: a@x.test"},
+		{"header_sender", "", NULL, "Resent-Sender: a@x.test", "Resent-Sender: sa@y.test"},
+		{"header_sender", "", NULL, "Errors-To: a@x.test", "Errors-To: sa@y.test"},
+		{"header_sender", "", NULL, "Return-Receipt-To: a@x.test",
+		 "Return-Receipt-To: sa@y.test"},
+		{"header_recipient", "", NULL, "Resent-To: a@x.test", "Resent-To: ra@y.test"},
+		{"header_recipient", "", NULL, "bcc: a@x.test", "bcc: ra@y.test"},
+		/* not an address field */
+		{"header_sender, header_recipient", "header_sender", NULL,
+		 "Subject: a@x.test", "Subject: a@x.test"},
+		{"header_sender, header_recipient", "header_sender", NULL,
+		 "X-Original-To: a@x.test", "X-Original-To: a@x.test"},
+		/* incomplete addresses: @myorigin, or the remote domain */
+		{"", "", NULL, "To: bob, \"Al\" <al>", "To: bob@origin.test, \"Al\" <al@origin.test>"},
+		{"", "", "remote.invalid", "From: bob", "From: bob@remote.invalid"},
+		/* the envelope classes leave headers alone */
+		{"envelope_sender, envelope_recipient", "envelope_sender", NULL,
+		 "From: a@h.mq.test", "From: a@h.mq.test"},
+	};
+	struct buf b;
+
+	(void)state;
+	set(&var_myorigin, "origin.test");
+	set(&var_sender_canonical_maps, "inline:{a@x.test=sa@y.test}");
+	set(&var_recipient_canonical_maps, "inline:{a@x.test=ra@y.test}");
+	set(&var_masquerade_domains, "mq.test");
+	buf_init(&b, 128);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *err;
+
+		set(&var_canonical_classes, "");
+		set(&var_sender_canonical_classes, rows[i].canon_classes);
+		set(&var_recipient_canonical_classes, rows[i].canon_classes);
+		set(&var_masquerade_classes, rows[i].masq_classes);
+		buf_reset(&b);
+		buf_puts(&b, rows[i].in);
+		assert_true(cleanup_rewrite_header(&b, rows[i].domain, &err) >= 0);
+		if (strcmp(buf_str(&b), rows[i].want) != 0)
+			fail_msg("row %zu: %s -> %s, want %s", i, rows[i].in, buf_str(&b), rows[i].want);
+	}
+	/* a table that fails: an error, the field unchanged */
+	set(&var_sender_canonical_maps, "hash:/nonexistent/canonical");
+	set(&var_sender_canonical_classes, "header_sender");
+	buf_reset(&b);
+	buf_puts(&b, "From: a@x.test");
+	{
+		const char *err = NULL;
+
+		assert_int_equal(cleanup_rewrite_header(&b, NULL, &err), REWRITE_ERROR);
+		assert_non_null(err);
+		assert_string_equal(buf_str(&b), "From: a@x.test");
+	}
+	buf_deinit(&b);
+	set(&var_sender_canonical_maps, "");
+	set(&var_recipient_canonical_maps, "");
+	set(&var_masquerade_domains, "");
+	set(&var_masquerade_classes, "");
 }
 
 static void test_virtual(void **state)
@@ -219,6 +302,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_masquerade),
 		cmocka_unit_test(test_canonical_classes),
+		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_virtual),
 		cmocka_unit_test(test_unreadable),
 	};
