@@ -49,7 +49,7 @@
  *
  * Per next hop, before connecting: the TLS policy (smtp_tls_policy_maps
  * over smtp_tls_security_level; one that cannot be parsed defers, 4.7.5)
- * and the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
+ * and, per server, the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
  * that cannot be read defers, 4.3.0).  docs/RELAY.md has the whole story.
  *
  * Parameters are the smtp_* ones, for every service name (as in Postfix,
@@ -688,7 +688,6 @@ static int unix_addr(const char *path, struct smtp_addr_list *l)
  */
 static int route_open_site(struct route *r)
 {
-	const struct deliver_request *req = r->d->req;
 	const char *site = r->sites->argv[r->site], *error;
 	struct smtp_lookup_error lerr;
 	char *reason = NULL;
@@ -727,29 +726,10 @@ static int route_open_site(struct route *r)
 		free(reason);
 		return -1;
 	}
-	/* The login, when this site (or sender) has one. */
-	if (!lmtp_mode && var_smtp_sasl_auth_enable) {
-		int found = sasl_error ? -1
-			    : smtp_sasl_lookup(sasl_passwd, var_smtp_sender_dependent_authentication,
-					       req->sender, site, r->nh.host, &r->auth, &error);
-
-		if (found < 0) {
-			route_fail(r, "4.3.0", false, false, sasl_error ? sasl_error : error);
-			return -1;
-		}
-		if (found > 0) {
-			r->login = &r->auth;
-			if (msg_verbose) {
-				struct buf u, k;
-
-				buf_init(&u, 64);
-				buf_init(&k, 64);
-				msg_info("SASL login %s for %s", log_escape(&u, r->auth.user),
-					 log_escape(&k, r->auth.key));
-				buf_deinit(&u);
-				buf_deinit(&k);
-			}
-		}
+	/* A password table that cannot be read: no server gets the mail. */
+	if (!lmtp_mode && var_smtp_sasl_auth_enable && sasl_error) {
+		route_fail(r, "4.3.0", false, false, sasl_error);
+		return -1;
 	}
 	if (smtp_lookup(&r->nh, &lookup_conf, &r->addrs, &lerr) < 0) {
 		route_fail(r, lerr.status, lerr.status[0] == '5', lerr.status[0] == '4',
@@ -767,6 +747,43 @@ static int route_open_site(struct route *r)
 	return 0;
 }
 
+/*
+ * find_login - the login for server a of the current site (or the sender):
+ * smtp_sasl_lookup() keys in Postfix's order, the server's own name (MX host
+ * name) before the next hop.  0 (r->login NULL when there is none), or -1
+ * with r->fail.
+ */
+static int find_login(struct route *r, const struct smtp_addr *a)
+{
+	const char *error, *site = r->sites->argv[r->site];
+	int found;
+
+	smtp_auth_deinit(&r->auth);
+	r->login = NULL;
+	if (lmtp_mode || !var_smtp_sasl_auth_enable)
+		return 0;
+	found = smtp_sasl_lookup(sasl_passwd, var_smtp_sender_dependent_authentication,
+				 r->d->req->sender, a->host, site, &r->auth, &error);
+	if (found < 0) {
+		route_fail(r, "4.3.0", false, false, error);
+		return -1;
+	}
+	if (found > 0) {
+		r->login = &r->auth;
+		if (msg_verbose) {
+			struct buf u, k;
+
+			buf_init(&u, 64);
+			buf_init(&k, 64);
+			msg_info("SASL login %s for %s", log_escape(&u, r->auth.user),
+				 log_escape(&k, r->auth.key));
+			buf_deinit(&u);
+			buf_deinit(&k);
+		}
+	}
+	return 0;
+}
+
 /* route_try - one server of the current site: 0 with *sp, or -1 (r->fail) */
 static int route_try(struct route *r, const struct smtp_addr *a, struct smtp_session **sp)
 {
@@ -775,6 +792,8 @@ static int route_try(struct route *r, const struct smtp_addr *a, struct smtp_ses
 
 	smtp_failure_deinit(fail);
 	r->fail_logged = false;
+	if (find_login(r, a) < 0)
+		return -1;
 	if (req_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
 		snprintf(fail->status, sizeof(fail->status), "4.7.5");
 		fail->reason = xasprintf("TLS is required, but not available: %s", tls_error);
