@@ -257,6 +257,7 @@ char *var_smtp_sasl_mechanism_filter;
 char *var_smtp_tls_CApath;
 long var_smtp_tls_loglevel;
 long var_smtp_tls_session_cache_timeout;
+char *var_smtp_tls_session_cache_database;
 char *var_smtp_tls_protocols;
 char *var_smtp_tls_mandatory_protocols;
 char *var_smtp_tls_verify_cert_match;
@@ -1742,8 +1743,18 @@ static const struct param_def table[] = {
 		.var = &var_smtp_tls_session_cache_timeout,
 		.doc = "How long the SMTP client keeps a TLS session for resumption by a later "
 		       "connection to the same server with the same TLS policy. sluice keeps "
-		       "the sessions in each smtp process's memory (no "
-		       "smtp_tls_session_cache_database); 0 turns resumption off."
+		       "the sessions in each smtp process's memory, and in "
+		       "smtp_tls_session_cache_database when it is set; 0 turns resumption off."
+	},
+	{
+		.name = "smtp_tls_session_cache_database", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_tls_session_cache_database,
+		.doc = "A table (btree:, hash: or lmdb: and an absolute path, e.g. "
+		       "lmdb:/var/lib/sluice/smtp_scache) where every smtp process keeps the "
+		       "TLS sessions it made, so that another process resumes them; entries "
+		       "expire after smtp_tls_session_cache_timeout. The file is made (mode "
+		       "0600) when missing, by mail_owner: put it in data_directory. Empty: "
+		       "each process keeps its sessions in its own memory only."
 	},
 	{
 		.name = "smtp_tls_protocols", .type = PARAM_LIST, .def = ">=TLSv1",

@@ -143,6 +143,7 @@ static void smtp_pre_init(void)
 		.cert_file = var_smtp_tls_cert_file,
 		.key_file = var_smtp_tls_key_file,
 		.session_cache_timeout = var_smtp_tls_session_cache_timeout,
+		.session_cache_database = var_smtp_tls_session_cache_database,
 	};
 	int level = smtp_tls_level_parse(var_smtp_tls_security_level);
 	struct servent *se;

@@ -16,7 +16,9 @@
  * its ex_data; a session past its time, or one OpenSSL says cannot be
  * resumed, is dropped when looked up.
  *
- * What it does not do: DANE, a session cache shared between processes.
+ * With smtp_tls_session_cache_database the sessions are also kept in a
+ * table every smtp process shares (smtp_tls_scache.h): a process that has
+ * no session of its own for a key looks there.
  *
  * Diagnostics: errors are returned as text with OpenSSL's reason.
  */
@@ -34,7 +36,9 @@
 
 #include "agents/smtp/smtp_conn.h"
 #include "agents/smtp/smtp_tls.h"
+#include "agents/smtp/smtp_tls_scache.h"
 #include "global/tls_proto.h"
+#include "util/log.h"
 
 static SSL_CTX *client_ctx;
 
@@ -64,33 +68,12 @@ static void slot_clear(int i)
 	sessions[i].session = NULL;
 }
 
-/* session_find - the usable session stored under key, or NULL (borrowed) */
-static SSL_SESSION *session_find(const char *key)
+/* slot_store - keep sess (our reference) under key, as stored at "stored";
+ * false when it could not be kept (the caller still owns sess) */
+static bool slot_store(const char *key, SSL_SESSION *sess, time_t stored)
 {
-	time_t now = time(NULL);
-
-	for (int i = 0; i < SESSION_SLOTS; i++) {
-		if (sessions[i].key == NULL || strcmp(sessions[i].key, key) != 0)
-			continue;
-		if (now - sessions[i].stored >= session_timeout
-		    || !SSL_SESSION_is_resumable(sessions[i].session)) {
-			slot_clear(i);
-			return NULL;
-		}
-		return sessions[i].session;
-	}
-	return NULL;
-}
-
-/* new_session - OpenSSL's new-session callback: keep it under the SSL
- * object's key; 1 = we took the reference */
-static int new_session(SSL *ssl, SSL_SESSION *sess)
-{
-	const char *key = key_index >= 0 ? SSL_get_ex_data(ssl, key_index) : NULL;
 	int slot = -1;
 
-	if (key == NULL || session_timeout <= 0)
-		return 0;
 	for (int i = 0; i < SESSION_SLOTS && slot < 0; i++)
 		if (sessions[i].key && strcmp(sessions[i].key, key) == 0)
 			slot = i;
@@ -106,10 +89,49 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
 	slot_clear(slot);
 	sessions[slot].key = strdup(key);
 	if (sessions[slot].key == NULL)
-		return 0;
+		return false;
 	sessions[slot].session = sess;
-	sessions[slot].stored = time(NULL);
-	return 1;
+	sessions[slot].stored = stored;
+	return true;
+}
+
+/* session_find - the usable session stored under key, or NULL (borrowed):
+ * this process's own first, then the shared table's */
+static SSL_SESSION *session_find(const char *key)
+{
+	time_t now = time(NULL), stored;
+	SSL_SESSION *sess;
+
+	for (int i = 0; i < SESSION_SLOTS; i++) {
+		if (sessions[i].key == NULL || strcmp(sessions[i].key, key) != 0)
+			continue;
+		if (now - sessions[i].stored >= session_timeout
+		    || !SSL_SESSION_is_resumable(sessions[i].session)) {
+			slot_clear(i);
+			break;
+		}
+		return sessions[i].session;
+	}
+	if ((sess = smtp_tls_scache_get(key, &stored)) == NULL)
+		return NULL;
+	if (!slot_store(key, sess, stored)) {
+		SSL_SESSION_free(sess);
+		return NULL;
+	}
+	return sess;
+}
+
+/* new_session - OpenSSL's new-session callback: keep it under the SSL
+ * object's key (and in the shared table); 1 = we took the reference */
+static int new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	const char *key = key_index >= 0 ? SSL_get_ex_data(ssl, key_index) : NULL;
+	time_t now = time(NULL);
+
+	if (key == NULL || session_timeout <= 0)
+		return 0;
+	smtp_tls_scache_put(key, sess, now);
+	return slot_store(key, sess, now) ? 1 : 0;
 }
 
 static const char *const level_names[] = {"none", "may", "encrypt", "verify", "secure"};
@@ -209,6 +231,7 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r)
 {
 	static char why[512];
 	SSL_CTX *ctx;
+	const char *error;
 	const char *file = conf->CAfile && *conf->CAfile ? conf->CAfile : NULL;
 	const char *path = conf->CApath && *conf->CApath ? conf->CApath : NULL;
 
@@ -223,6 +246,10 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	/* Resumption: our own cache (smtp_tls.h), not OpenSSL's internal one. */
 	session_timeout = conf->session_cache_timeout;
+	/* A shared table that cannot be used costs resumption, not TLS. */
+	if (conf->session_cache_database
+	    && smtp_tls_scache_init(conf->session_cache_database, session_timeout, &error) < 0)
+		msg_warn("%s: sessions are not shared between processes", error);
 	if (session_timeout > 0) {
 		if (key_index < 0)
 			key_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, key_free);

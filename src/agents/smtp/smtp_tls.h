@@ -20,7 +20,9 @@
  * smtp_tls_session_cache_timeout seconds (0: never kept).  A later
  * handshake under the same key offers the session; a resumed session keeps
  * the certificate verdict of the handshake that made it, which is why the
- * policy (level, names, protocols, ciphers) is part of the key.
+ * policy (level, names, protocols, ciphers) is part of the key.  With
+ * smtp_tls_session_cache_database the sessions are shared by every smtp
+ * process through that table (smtp_tls_scache.h).
  */
 #ifndef SLUICE_SMTP_TLS_H
 #define SLUICE_SMTP_TLS_H
@@ -47,6 +49,7 @@ struct smtp_tls_conf {
 	const char *cert_file;		/* smtp_tls_cert_file: client certificate, "" none */
 	const char *key_file;		/* smtp_tls_key_file ("" : in cert_file) */
 	long session_cache_timeout;	/* seconds a session is kept; 0: none */
+	const char *session_cache_database; /* shared "type:path", "" none */
 };
 
 /* smtp_tls_check_policy - protocols (as smtp_tls_protocols, ':' also
