@@ -258,6 +258,7 @@ char *var_smtp_tls_CApath;
 long var_smtp_tls_loglevel;
 long var_smtp_tls_session_cache_timeout;
 char *var_smtp_tls_session_cache_database;
+char *var_smtp_dns_support_level;
 char *var_smtp_tls_protocols;
 char *var_smtp_tls_mandatory_protocols;
 char *var_smtp_tls_verify_cert_match;
@@ -1719,7 +1720,9 @@ static const struct param_def table[] = {
 		.name = "smtp_tls_security_level", .type = PARAM_STR, .def = "",
 		.var = &var_smtp_tls_security_level, .check = params_check_tls_level,
 		.doc = "The default SMTP TLS security level for the SMTP client: empty (none), "
-		       "none, may, encrypt, verify or secure."
+		       "none, may, encrypt, verify, secure, dane (TLSA records when DNSSEC "
+		       "says so, else may) or dane-only (TLSA records required); the dane "
+		       "levels need smtp_dns_support_level = dnssec."
 	},
 	{
 		.name = "smtp_tls_CAfile", .type = PARAM_STR, .def = "",
@@ -1745,6 +1748,16 @@ static const struct param_def table[] = {
 		       "connection to the same server with the same TLS policy. sluice keeps "
 		       "the sessions in each smtp process's memory, and in "
 		       "smtp_tls_session_cache_database when it is set; 0 turns resumption off."
+	},
+	{
+		.name = "smtp_dns_support_level", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_dns_support_level,
+		.doc = "DNS features of the SMTP client: empty or enabled (plain DNS), "
+		       "disabled, or dnssec: ask for DNSSEC and trust the resolver's AD bit, "
+		       "which the dane and dane-only TLS levels need (the resolver in "
+		       "resolv.conf must validate and be trusted, e.g. unbound on this host; "
+		       "glibc needs \"options trust-ad\"). disabled does not turn DNS off "
+		       "(use disable_dns_lookups or smtp_host_lookup)."
 	},
 	{
 		.name = "smtp_tls_session_cache_database", .type = PARAM_STR, .def = "",

@@ -395,6 +395,7 @@ extern char *var_smtp_tls_CApath;
 extern long var_smtp_tls_loglevel;
 extern long var_smtp_tls_session_cache_timeout;
 extern char *var_smtp_tls_session_cache_database;
+extern char *var_smtp_dns_support_level;
 extern char *var_smtp_tls_protocols;
 extern char *var_smtp_tls_mandatory_protocols;
 extern char *var_smtp_tls_verify_cert_match;

@@ -73,6 +73,7 @@
 #include "agents/common/agent_server.h"
 #include "agents/smtp/smtp_body.h"
 #include "agents/smtp/smtp_cmd.h"
+#include "agents/smtp/smtp_dane.h"
 #include "agents/smtp/smtp_mx.h"
 #include "agents/smtp/smtp_proto.h"
 #include "agents/smtp/smtp_sasl.h"
@@ -105,6 +106,10 @@ static char *tls_policy_error;		/* why the policy table cannot be used */
 static struct smtp_session_conf req_conf;
 static char *req_policy;		/* storage behind req_conf's policy texts */
 static char *sasl_error;		/* why SMTP AUTH cannot be done, or NULL */
+static bool dnssec_enabled;		/* smtp_dns_support_level = dnssec */
+/* dane / dane-only resolved for the server being tried (see dane_policy()). */
+static struct smtp_session_conf server_conf;
+static struct smtp_tlsa server_tlsa;
 /* The connection cache settings: smtp_* or lmtp_*. */
 static bool cache_on_demand;
 static const char *cache_destinations;
@@ -256,6 +261,19 @@ static void smtp_pre_init(void)
 			msg_warn("%s", sasl_error);
 	}
 	res_init();
+	/*
+	 * smtp_dns_support_level = dnssec: ask for DNSSEC (EDNS0 with DO) and
+	 * believe the resolver's AD bit (smtp_dane.h says what that needs).
+	 */
+	if (strcasecmp(var_smtp_dns_support_level, "dnssec") == 0) {
+		dnssec_enabled = true;
+		_res.options |= RES_USE_EDNS0 | RES_USE_DNSSEC;
+	} else if (*var_smtp_dns_support_level
+		   && strcasecmp(var_smtp_dns_support_level, "enabled") != 0
+		   && strcasecmp(var_smtp_dns_support_level, "disabled") != 0) {
+		msg_fatal("smtp_dns_support_level: unknown level \"%s\" (disabled, enabled, dnssec)",
+			  var_smtp_dns_support_level);
+	}
 	if (lmtp_mode)
 		default_port = 24;
 	if ((se = getservbyname(lmtp_mode ? "lmtp" : "smtp", "tcp")) != NULL)
@@ -785,23 +803,98 @@ static int find_login(struct route *r, const struct smtp_addr *a)
 	return 0;
 }
 
+/*
+ * dane_policy - the TLS level for server a when the policy is dane or
+ * dane-only (RFC 7672, as Postfix):
+ *   - without smtp_dns_support_level = dnssec: dane is may (logged once);
+ *     dane-only defers;
+ *   - addresses not DNSSEC-validated (MX or address records without the AD
+ *     bit): dane is may, dane-only defers;
+ *   - TLSA records: validated and usable: a session that must match them;
+ *     none usable: dane is encrypt, dane-only defers; validated proof of no
+ *     records, or an insecure answer: dane is may, dane-only defers;
+ *   - a TLSA look-up that fails (SERVFAIL: a bogus signature is one) defers
+ *     with both (this server; the next one is tried).
+ * 0 with *conf_r, or -1 with r->fail.
+ */
+static int dane_policy(struct route *r, const struct smtp_addr *a,
+		       const struct smtp_session_conf **conf_r)
+{
+	static bool warned;
+	bool only = req_conf.tls_level == SMTP_TLS_DANE_ONLY;
+	char why[256], *reason = NULL;
+	int rc;
+
+	*conf_r = &req_conf;
+	if (req_conf.tls_level != SMTP_TLS_DANE && !only)
+		return 0;
+	server_conf = req_conf;
+	server_conf.tlsa = NULL;
+	smtp_tlsa_deinit(&server_tlsa);
+	*conf_r = &server_conf;
+	if (!dnssec_enabled) {
+		if (!only) {
+			if (!warned)
+				msg_warn("TLS policy \"dane\" needs smtp_dns_support_level = dnssec: "
+					 "using \"may\"");
+			warned = true;
+			server_conf.tls_level = SMTP_TLS_MAY;
+			return 0;
+		}
+		reason = xasprintf("TLS is required, but DANE is not available for host %s[%s]: "
+				   "smtp_dns_support_level is not dnssec", a->host, a->ip);
+	} else if (!a->dnssec) {
+		if (!only) {
+			server_conf.tls_level = SMTP_TLS_MAY;
+			return 0;
+		}
+		reason = xasprintf("TLS is required, but the address of host %s[%s] was not "
+				   "found securely (DNSSEC)", a->host, a->ip);
+	} else if ((rc = smtp_dane_lookup(a->host, a->port, &server_tlsa, why, sizeof(why)))
+		   == SMTP_DANE_ERROR) {
+		reason = xasprintf("TLSA lookup error for %s:%u: %s", a->host, a->port, why);
+	} else if (rc == SMTP_DANE_FOUND && smtp_tls_tlsa_usable(&server_tlsa) > 0) {
+		server_conf.tls_level = SMTP_TLS_DANE;
+		server_conf.tlsa = &server_tlsa;
+		return 0;
+	} else if (rc == SMTP_DANE_FOUND) {
+		if (!only) {
+			server_conf.tls_level = SMTP_TLS_ENCRYPT;
+			return 0;
+		}
+		reason = xasprintf("TLS is required, but none of the TLSA records of host %s "
+				   "are usable", a->host);
+	} else {
+		if (!only) {
+			server_conf.tls_level = SMTP_TLS_MAY;
+			return 0;
+		}
+		reason = xasprintf("TLS is required, but no %sTLSA records were found for host %s",
+				   rc == SMTP_DANE_INSECURE ? "DNSSEC-validated " : "", a->host);
+	}
+	route_fail(r, "4.7.5", false, true, reason);
+	free(reason);
+	return -1;
+}
+
 /* route_try - one server of the current site: 0 with *sp, or -1 (r->fail) */
 static int route_try(struct route *r, const struct smtp_addr *a, struct smtp_session **sp)
 {
+	const struct smtp_session_conf *conf;
 	struct smtp_failure *fail = &r->fail;
 	const char *site = r->d->req->nexthop;
 
 	smtp_failure_deinit(fail);
 	r->fail_logged = false;
-	if (find_login(r, a) < 0)
+	if (find_login(r, a) < 0 || dane_policy(r, a, &conf) < 0)
 		return -1;
-	if (req_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
+	if (conf->tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
 		snprintf(fail->status, sizeof(fail->status), "4.7.5");
 		fail->reason = xasprintf("TLS is required, but not available: %s", tls_error);
 		r->stop = true;
 		return -1;
 	}
-	if (smtp_session_open(&req_conf, a, site, r->nh.host, tls_error != NULL || lmtp_mode,
+	if (smtp_session_open(conf, a, site, r->nh.host, tls_error != NULL || lmtp_mode,
 			      r->login, sp, fail) == 0)
 		return 0;
 	notify_failure(r->d, fail);
@@ -809,7 +902,7 @@ static int route_try(struct route *r, const struct smtp_addr *a, struct smtp_ses
 		/* Opportunistic TLS failed: this server again, in plain text. */
 		log_failure(fail->reason, "; trying again without TLS");
 		smtp_failure_deinit(fail);
-		if (smtp_session_open(&req_conf, a, site, r->nh.host, true, r->login, sp,
+		if (smtp_session_open(conf, a, site, r->nh.host, true, r->login, sp,
 				      fail) == 0)
 			return 0;
 		notify_failure(r->d, fail);

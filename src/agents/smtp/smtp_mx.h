@@ -60,6 +60,7 @@ struct smtp_addr {
 	socklen_t salen;
 	char ip[108];			/* printable address, or a UNIX socket path */
 	unsigned port;
+	bool dnssec;			/* DNS answers with the AD bit all the way */
 };
 
 struct smtp_addr_list {

@@ -35,6 +35,7 @@
 #include <openssl/x509v3.h>
 
 #include "agents/smtp/smtp_conn.h"
+#include "agents/smtp/smtp_dane.h"
 #include "agents/smtp/smtp_tls.h"
 #include "agents/smtp/smtp_tls_scache.h"
 #include "global/tls_proto.h"
@@ -134,7 +135,8 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
 	return slot_store(key, sess, now) ? 1 : 0;
 }
 
-static const char *const level_names[] = {"none", "may", "encrypt", "verify", "secure"};
+static const char *const level_names[] = {"none",   "may",	"encrypt",  "verify",
+					  "secure", "dane", "dane-only"};
 
 /* smtp_tls_level_parse - name to level */
 int smtp_tls_level_parse(const char *name)
@@ -244,6 +246,11 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* DANE (RFC 7672): per session, when the server has TLSA records. */
+	if (SSL_CTX_dane_enable(ctx) <= 0) {
+		*error_r = "cannot enable DANE support";
+		goto fail;
+	}
 	/* Resumption: our own cache (smtp_tls.h), not OpenSSL's internal one. */
 	session_timeout = conf->session_cache_timeout;
 	/* A shared table that cannot be used costs resumption, not TLS. */
@@ -354,8 +361,9 @@ static void set_names(SSL *ssl, const char *const *names)
 /* smtp_tls_connect - handshake, then judge the certificate */
 struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
 				const char *protocols, const char *ciphers, const char *cache_key,
-				double deadline, char *why, size_t whylen, char *info,
-				size_t infolen, const char **trust_r, bool *reused_r)
+				const struct smtp_tlsa *tlsa, double deadline, char *why,
+				size_t whylen, char *info, size_t infolen, const char **trust_r,
+				bool *reused_r)
 {
 	const char *error = NULL;
 	const SSL_CIPHER *cipher;
@@ -393,8 +401,37 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 	}
 	if (sni && *sni)
 		SSL_set_tlsext_host_name(ssl, sni);
-	if (verify && names)
+	if (tlsa) {
+		size_t usable = 0;
+
+		/* The base domain is the first reference identifier (DANE-TA). */
+		if (SSL_dane_enable(ssl, names && names[0] ? names[0] : sni) <= 0) {
+			snprintf(why, whylen, "cannot enable DANE: %s", ssl_error_text("?"));
+			SSL_free(ssl);
+			return NULL;
+		}
+		for (int i = 1; names && names[0] && names[i]; i++)
+			SSL_add1_host(ssl, names[i]);
+		for (size_t i = 0; i < tlsa->count; i++) {
+			const struct smtp_tlsa_rr *rr = &tlsa->rr[i];
+
+			/* PKIX-TA(0) and PKIX-EE(1) are not for SMTP (RFC 7672 3.1.3). */
+			if (rr->usage < 2)
+				continue;
+			if (SSL_dane_tlsa_add(ssl, rr->usage, rr->selector, rr->mtype, rr->data,
+					      rr->len) > 0)
+				usable++;
+		}
+		ERR_clear_error();
+		if (usable == 0) {
+			snprintf(why, whylen, "no usable TLSA records");
+			SSL_free(ssl);
+			return NULL;
+		}
+		verify = true;
+	} else if (verify && names) {
 		set_names(ssl, names);
+	}
 	if (cache_key && session_timeout > 0 && key_index >= 0) {
 		SSL_SESSION *old = session_find(cache_key);
 		char *copy = strdup(cache_key);
@@ -430,7 +467,7 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 	else if (vr != X509_V_OK)
 		*trust_r = "Untrusted";
 	else
-		*trust_r = verify && names ? "Verified" : "Trusted";
+		*trust_r = (verify && names) || tlsa ? "Verified" : "Trusted";
 	X509_free(peer);
 	if (verify && (peer == NULL || vr != X509_V_OK)) {
 		if (peer == NULL)
@@ -440,6 +477,9 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 			snprintf(why, whylen,
 				 "server certificate not verified: name does not match %s",
 				 names && names[0] ? names[0] : "?");
+		else if (tlsa)
+			snprintf(why, whylen, "server certificate verification failed: %s",
+				 X509_verify_cert_error_string(vr));
 		else
 			snprintf(why, whylen, "server certificate not trusted: %s",
 				 X509_verify_cert_error_string(vr));
@@ -452,6 +492,25 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 		 SSL_CIPHER_get_name(cipher), bits, alg_bits);
 	*reused_r = SSL_session_reused(ssl) == 1;
 	return ssl;
+}
+
+/* smtp_tls_tlsa_usable - records OpenSSL's DANE can use for SMTP */
+size_t smtp_tls_tlsa_usable(const struct smtp_tlsa *tlsa)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < tlsa->count; i++) {
+		const struct smtp_tlsa_rr *rr = &tlsa->rr[i];
+
+		/* DANE-TA/DANE-EE; Cert or SPKI; Full, SHA2-256 or SHA2-512 (of
+		 * the right length). */
+		if (rr->usage < 2 || rr->usage > 3 || rr->selector > 1 || rr->mtype > 2)
+			continue;
+		if ((rr->mtype == 1 && rr->len != 32) || (rr->mtype == 2 && rr->len != 64))
+			continue;
+		n++;
+	}
+	return n;
 }
 
 /* transfer - SSL_read or SSL_write until something moved or the deadline */
