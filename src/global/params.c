@@ -1751,7 +1751,7 @@ static const struct param_def table[] = {
 	},
 	{
 		.name = "smtp_dns_support_level", .type = PARAM_STR, .def = "",
-		.var = &var_smtp_dns_support_level,
+		.var = &var_smtp_dns_support_level, .check = params_check_dns_support_level,
 		.doc = "DNS features of the SMTP client: empty or enabled (plain DNS), "
 		       "disabled, or dnssec: ask for DNSSEC and trust the resolver's AD bit, "
 		       "which the dane and dane-only TLS levels need (the resolver in "

@@ -152,6 +152,7 @@ void params_doc_markdown(struct buf *out);
 /* Value checks used by the table (exported for tests). */
 int params_check_feedback(const char *value, const char **hint_r);
 int params_check_tls_level(const char *value, const char **hint_r);
+int params_check_dns_support_level(const char *value, const char **hint_r);
 int params_check_smtpd_tls_level(const char *value, const char **hint_r);
 int params_check_host_lookup(const char *value, const char **hint_r);
 int params_check_notify_classes(const char *value, const char **hint_r);
