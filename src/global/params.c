@@ -1802,7 +1802,10 @@ static const struct param_def table[] = {
 		.name = "smtp_sasl_password_maps", .type = PARAM_STR, .def = "",
 		.var = &var_smtp_sasl_password_maps,
 		.doc = "Optional SMTP client lookup tables with one username:password entry per "
-		       "sender, remote hostname or next-hop domain."
+		       "sender, remote hostname or next-hop domain, searched in that order for "
+		       "each server tried: the sender (with "
+		       "smtp_sender_dependent_authentication), the server's host name (the MX "
+		       "host), then the next hop as written ([host]:port, domain)."
 	},
 	{
 		.name = "smtp_sender_dependent_authentication", .type = PARAM_BOOL, .def = "no",
