@@ -50,7 +50,9 @@
  * Per next hop, before connecting: the TLS policy (smtp_tls_policy_maps
  * over smtp_tls_security_level; one that cannot be parsed defers, 4.7.5)
  * and, per server, the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
- * that cannot be read defers, 4.3.0).  docs/RELAY.md has the whole story.
+ * that cannot be read defers, 4.3.0) and, under the dane and dane-only
+ * levels, the server's TLSA records (dane_policy(), smtp_dane.h).
+ * docs/RELAY.md has the whole story.
  *
  * Parameters are the smtp_* ones, for every service name (as in Postfix,
  * where a master.cf "relay" service running smtp also reads smtp_*); LMTP
