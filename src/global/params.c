@@ -263,6 +263,8 @@ char *var_smtp_sasl_mechanism_filter;
 char *var_smtp_tls_CApath;
 long var_smtp_tls_loglevel;
 long var_smtp_tls_session_cache_timeout;
+char *var_smtp_tls_session_cache_database;
+char *var_smtp_dns_support_level;
 char *var_smtp_tls_protocols;
 char *var_smtp_tls_mandatory_protocols;
 char *var_smtp_tls_verify_cert_match;
@@ -1772,7 +1774,9 @@ static const struct param_def table[] = {
 		.name = "smtp_tls_security_level", .type = PARAM_STR, .def = "",
 		.var = &var_smtp_tls_security_level, .check = params_check_tls_level,
 		.doc = "The default SMTP TLS security level for the SMTP client: empty (none), "
-		       "none, may, encrypt, verify or secure."
+		       "none, may, encrypt, verify, secure, dane (TLSA records when DNSSEC "
+		       "says so, else may) or dane-only (TLSA records required); the dane "
+		       "levels need smtp_dns_support_level = dnssec."
 	},
 	{
 		.name = "smtp_tls_CAfile", .type = PARAM_STR, .def = "",
@@ -1796,8 +1800,28 @@ static const struct param_def table[] = {
 		.var = &var_smtp_tls_session_cache_timeout,
 		.doc = "How long the SMTP client keeps a TLS session for resumption by a later "
 		       "connection to the same server with the same TLS policy. sluice keeps "
-		       "the sessions in each smtp process's memory (no "
-		       "smtp_tls_session_cache_database); 0 turns resumption off."
+		       "the sessions in each smtp process's memory, and in "
+		       "smtp_tls_session_cache_database when it is set; 0 turns resumption off."
+	},
+	{
+		.name = "smtp_dns_support_level", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_dns_support_level, .check = params_check_dns_support_level,
+		.doc = "DNS features of the SMTP client: empty or enabled (plain DNS), "
+		       "disabled, or dnssec: ask for DNSSEC and trust the resolver's AD bit, "
+		       "which the dane and dane-only TLS levels need (the resolver in "
+		       "resolv.conf must validate and be trusted, e.g. unbound on this host; "
+		       "glibc needs \"options trust-ad\"). disabled does not turn DNS off "
+		       "(use disable_dns_lookups or smtp_host_lookup)."
+	},
+	{
+		.name = "smtp_tls_session_cache_database", .type = PARAM_STR, .def = "",
+		.var = &var_smtp_tls_session_cache_database,
+		.doc = "A table (btree:, hash: or lmdb: and an absolute path, e.g. "
+		       "lmdb:/var/lib/sluice/smtp_scache) where every smtp process keeps the "
+		       "TLS sessions it made, so that another process resumes them; entries "
+		       "expire after smtp_tls_session_cache_timeout. The file is made (mode "
+		       "0600) when missing, by mail_owner: put it in data_directory. Empty: "
+		       "each process keeps its sessions in its own memory only."
 	},
 	{
 		.name = "smtp_tls_protocols", .type = PARAM_LIST, .def = ">=TLSv1",
@@ -1832,7 +1856,10 @@ static const struct param_def table[] = {
 		.name = "smtp_sasl_password_maps", .type = PARAM_STR, .def = "",
 		.var = &var_smtp_sasl_password_maps,
 		.doc = "Optional SMTP client lookup tables with one username:password entry per "
-		       "sender, remote hostname or next-hop domain."
+		       "sender, remote hostname or next-hop domain, searched in that order for "
+		       "each server tried: the sender (with "
+		       "smtp_sender_dependent_authentication), the server's host name (the MX "
+		       "host), then the next hop as written ([host]:port, domain)."
 	},
 	{
 		.name = "smtp_sender_dependent_authentication", .type = PARAM_BOOL, .def = "no",

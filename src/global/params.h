@@ -152,6 +152,7 @@ void params_doc_markdown(struct buf *out);
 /* Value checks used by the table (exported for tests). */
 int params_check_feedback(const char *value, const char **hint_r);
 int params_check_tls_level(const char *value, const char **hint_r);
+int params_check_dns_support_level(const char *value, const char **hint_r);
 int params_check_smtpd_tls_level(const char *value, const char **hint_r);
 int params_check_host_lookup(const char *value, const char **hint_r);
 int params_check_notify_classes(const char *value, const char **hint_r);
@@ -401,6 +402,8 @@ extern char *var_smtp_sasl_mechanism_filter;
 extern char *var_smtp_tls_CApath;
 extern long var_smtp_tls_loglevel;
 extern long var_smtp_tls_session_cache_timeout;
+extern char *var_smtp_tls_session_cache_database;
+extern char *var_smtp_dns_support_level;
 extern char *var_smtp_tls_protocols;
 extern char *var_smtp_tls_mandatory_protocols;
 extern char *var_smtp_tls_verify_cert_match;

@@ -229,12 +229,23 @@ static int check_one(const char *value, const char *const *allowed,
 	return -1;
 }
 
+/* params_check_dns_support_level - smtp_dns_support_level */
+int params_check_dns_support_level(const char *value, const char **hint_r)
+{
+	static const char *const levels[] = {"", "disabled", "enabled", "dnssec", NULL};
+
+	return check_one(value, levels, "must be empty, disabled, enabled or dnssec", hint_r);
+}
+
 /* params_check_tls_level - smtp_tls_security_level */
 int params_check_tls_level(const char *value, const char **hint_r)
 {
-	static const char *const levels[] = {"", "none", "may", "encrypt", "verify", "secure", NULL};
+	static const char *const levels[] = {"",       "none",   "may",       "encrypt",
+					     "verify", "secure", "dane",      "dane-only",
+					     NULL};
 
-	return check_one(value, levels, "must be empty, none, may, encrypt, verify or secure",
+	return check_one(value, levels,
+			 "must be empty, none, may, encrypt, verify, secure, dane or dane-only",
 			 hint_r);
 }
 

@@ -49,8 +49,10 @@
  *
  * Per next hop, before connecting: the TLS policy (smtp_tls_policy_maps
  * over smtp_tls_security_level; one that cannot be parsed defers, 4.7.5)
- * and the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
- * that cannot be read defers, 4.3.0).  docs/RELAY.md has the whole story.
+ * and, per server, the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
+ * that cannot be read defers, 4.3.0) and, under the dane and dane-only
+ * levels, the server's TLSA records (dane_policy(), smtp_dane.h).
+ * docs/RELAY.md has the whole story.
  *
  * Parameters are the smtp_* ones, for every service name (as in Postfix,
  * where a master.cf "relay" service running smtp also reads smtp_*); LMTP
@@ -73,6 +75,7 @@
 #include "agents/common/agent_server.h"
 #include "agents/smtp/smtp_body.h"
 #include "agents/smtp/smtp_cmd.h"
+#include "agents/smtp/smtp_dane.h"
 #include "agents/smtp/smtp_mx.h"
 #include "agents/smtp/smtp_proto.h"
 #include "agents/smtp/smtp_sasl.h"
@@ -105,6 +108,10 @@ static char *tls_policy_error;		/* why the policy table cannot be used */
 static struct smtp_session_conf req_conf;
 static char *req_policy;		/* storage behind req_conf's policy texts */
 static char *sasl_error;		/* why SMTP AUTH cannot be done, or NULL */
+static bool dnssec_enabled;		/* smtp_dns_support_level = dnssec */
+/* dane / dane-only resolved for the server being tried (see dane_policy()). */
+static struct smtp_session_conf server_conf;
+static struct smtp_tlsa server_tlsa;
 /* The connection cache settings: smtp_* or lmtp_*. */
 static bool cache_on_demand;
 static const char *cache_destinations;
@@ -143,6 +150,7 @@ static void smtp_pre_init(void)
 		.cert_file = var_smtp_tls_cert_file,
 		.key_file = var_smtp_tls_key_file,
 		.session_cache_timeout = var_smtp_tls_session_cache_timeout,
+		.session_cache_database = var_smtp_tls_session_cache_database,
 	};
 	int level = smtp_tls_level_parse(var_smtp_tls_security_level);
 	struct servent *se;
@@ -255,6 +263,19 @@ static void smtp_pre_init(void)
 			msg_warn("%s", sasl_error);
 	}
 	res_init();
+	/*
+	 * smtp_dns_support_level = dnssec: ask for DNSSEC (EDNS0 with DO) and
+	 * believe the resolver's AD bit (smtp_dane.h says what that needs).
+	 */
+	if (strcasecmp(var_smtp_dns_support_level, "dnssec") == 0) {
+		dnssec_enabled = true;
+		_res.options |= RES_USE_EDNS0 | RES_USE_DNSSEC;
+	} else if (*var_smtp_dns_support_level
+		   && strcasecmp(var_smtp_dns_support_level, "enabled") != 0
+		   && strcasecmp(var_smtp_dns_support_level, "disabled") != 0) {
+		msg_fatal("smtp_dns_support_level: unknown level \"%s\" (disabled, enabled, dnssec)",
+			  var_smtp_dns_support_level);
+	}
 	if (lmtp_mode)
 		default_port = 24;
 	if ((se = getservbyname(lmtp_mode ? "lmtp" : "smtp", "tcp")) != NULL)
@@ -688,7 +709,6 @@ static int unix_addr(const char *path, struct smtp_addr_list *l)
  */
 static int route_open_site(struct route *r)
 {
-	const struct deliver_request *req = r->d->req;
 	const char *site = r->sites->argv[r->site], *error;
 	struct smtp_lookup_error lerr;
 	char *reason = NULL;
@@ -727,29 +747,10 @@ static int route_open_site(struct route *r)
 		free(reason);
 		return -1;
 	}
-	/* The login, when this site (or sender) has one. */
-	if (!lmtp_mode && var_smtp_sasl_auth_enable) {
-		int found = sasl_error ? -1
-			    : smtp_sasl_lookup(sasl_passwd, var_smtp_sender_dependent_authentication,
-					       req->sender, site, r->nh.host, &r->auth, &error);
-
-		if (found < 0) {
-			route_fail(r, "4.3.0", false, false, sasl_error ? sasl_error : error);
-			return -1;
-		}
-		if (found > 0) {
-			r->login = &r->auth;
-			if (msg_verbose) {
-				struct buf u, k;
-
-				buf_init(&u, 64);
-				buf_init(&k, 64);
-				msg_info("SASL login %s for %s", log_escape(&u, r->auth.user),
-					 log_escape(&k, r->auth.key));
-				buf_deinit(&u);
-				buf_deinit(&k);
-			}
-		}
+	/* A password table that cannot be read: no server gets the mail. */
+	if (!lmtp_mode && var_smtp_sasl_auth_enable && sasl_error) {
+		route_fail(r, "4.3.0", false, false, sasl_error);
+		return -1;
 	}
 	if (smtp_lookup(&r->nh, &lookup_conf, &r->addrs, &lerr) < 0) {
 		route_fail(r, lerr.status, lerr.status[0] == '5', lerr.status[0] == '4',
@@ -767,21 +768,135 @@ static int route_open_site(struct route *r)
 	return 0;
 }
 
+/*
+ * find_login - the login for server a of the current site (or the sender):
+ * smtp_sasl_lookup() keys in Postfix's order, the server's own name (MX host
+ * name) before the next hop.  0 (r->login NULL when there is none), or -1
+ * with r->fail.
+ */
+static int find_login(struct route *r, const struct smtp_addr *a)
+{
+	const char *error, *site = r->sites->argv[r->site];
+	int found;
+
+	smtp_auth_deinit(&r->auth);
+	r->login = NULL;
+	if (lmtp_mode || !var_smtp_sasl_auth_enable)
+		return 0;
+	found = smtp_sasl_lookup(sasl_passwd, var_smtp_sender_dependent_authentication,
+				 r->d->req->sender, a->host, site, &r->auth, &error);
+	if (found < 0) {
+		route_fail(r, "4.3.0", false, false, error);
+		return -1;
+	}
+	if (found > 0) {
+		r->login = &r->auth;
+		if (msg_verbose) {
+			struct buf u, k;
+
+			buf_init(&u, 64);
+			buf_init(&k, 64);
+			msg_info("SASL login %s for %s", log_escape(&u, r->auth.user),
+				 log_escape(&k, r->auth.key));
+			buf_deinit(&u);
+			buf_deinit(&k);
+		}
+	}
+	return 0;
+}
+
+/*
+ * dane_policy - the TLS level for server a when the policy is dane or
+ * dane-only (RFC 7672, as Postfix):
+ *   - without smtp_dns_support_level = dnssec: dane is may (logged once);
+ *     dane-only defers;
+ *   - addresses not DNSSEC-validated (MX or address records without the AD
+ *     bit): dane is may, dane-only defers;
+ *   - TLSA records: validated and usable: a session that must match them;
+ *     none usable: dane is encrypt, dane-only defers; validated proof of no
+ *     records, or an insecure answer: dane is may, dane-only defers;
+ *   - a TLSA look-up that fails (SERVFAIL: a bogus signature is one) defers
+ *     with both (this server; the next one is tried).
+ * 0 with *conf_r, or -1 with r->fail.
+ */
+static int dane_policy(struct route *r, const struct smtp_addr *a,
+		       const struct smtp_session_conf **conf_r)
+{
+	static bool warned;
+	bool only = req_conf.tls_level == SMTP_TLS_DANE_ONLY;
+	char why[256], *reason = NULL;
+	int rc;
+
+	*conf_r = &req_conf;
+	if (req_conf.tls_level != SMTP_TLS_DANE && !only)
+		return 0;
+	server_conf = req_conf;
+	server_conf.tlsa = NULL;
+	smtp_tlsa_deinit(&server_tlsa);
+	*conf_r = &server_conf;
+	if (!dnssec_enabled) {
+		if (!only) {
+			if (!warned)
+				msg_warn("TLS policy \"dane\" needs smtp_dns_support_level = dnssec: "
+					 "using \"may\"");
+			warned = true;
+			server_conf.tls_level = SMTP_TLS_MAY;
+			return 0;
+		}
+		reason = xasprintf("TLS is required, but DANE is not available for host %s[%s]: "
+				   "smtp_dns_support_level is not dnssec", a->host, a->ip);
+	} else if (!a->dnssec) {
+		if (!only) {
+			server_conf.tls_level = SMTP_TLS_MAY;
+			return 0;
+		}
+		reason = xasprintf("TLS is required, but the address of host %s[%s] was not "
+				   "found securely (DNSSEC)", a->host, a->ip);
+	} else if ((rc = smtp_dane_lookup(a->host, a->port, &server_tlsa, why, sizeof(why)))
+		   == SMTP_DANE_ERROR) {
+		reason = xasprintf("TLSA lookup error for %s:%u: %s", a->host, a->port, why);
+	} else if (rc == SMTP_DANE_FOUND && smtp_tls_tlsa_usable(&server_tlsa) > 0) {
+		server_conf.tls_level = SMTP_TLS_DANE;
+		server_conf.tlsa = &server_tlsa;
+		return 0;
+	} else if (rc == SMTP_DANE_FOUND) {
+		if (!only) {
+			server_conf.tls_level = SMTP_TLS_ENCRYPT;
+			return 0;
+		}
+		reason = xasprintf("TLS is required, but none of the TLSA records of host %s "
+				   "are usable", a->host);
+	} else {
+		if (!only) {
+			server_conf.tls_level = SMTP_TLS_MAY;
+			return 0;
+		}
+		reason = xasprintf("TLS is required, but no %sTLSA records were found for host %s",
+				   rc == SMTP_DANE_INSECURE ? "DNSSEC-validated " : "", a->host);
+	}
+	route_fail(r, "4.7.5", false, true, reason);
+	free(reason);
+	return -1;
+}
+
 /* route_try - one server of the current site: 0 with *sp, or -1 (r->fail) */
 static int route_try(struct route *r, const struct smtp_addr *a, struct smtp_session **sp)
 {
+	const struct smtp_session_conf *conf;
 	struct smtp_failure *fail = &r->fail;
 	const char *site = r->d->req->nexthop;
 
 	smtp_failure_deinit(fail);
 	r->fail_logged = false;
-	if (req_conf.tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
+	if (find_login(r, a) < 0 || dane_policy(r, a, &conf) < 0)
+		return -1;
+	if (conf->tls_level >= SMTP_TLS_ENCRYPT && tls_error) {
 		snprintf(fail->status, sizeof(fail->status), "4.7.5");
 		fail->reason = xasprintf("TLS is required, but not available: %s", tls_error);
 		r->stop = true;
 		return -1;
 	}
-	if (smtp_session_open(&req_conf, a, site, r->nh.host, tls_error != NULL || lmtp_mode,
+	if (smtp_session_open(conf, a, site, r->nh.host, tls_error != NULL || lmtp_mode,
 			      r->login, sp, fail) == 0)
 		return 0;
 	notify_failure(r->d, fail);
@@ -789,7 +904,7 @@ static int route_try(struct route *r, const struct smtp_addr *a, struct smtp_ses
 		/* Opportunistic TLS failed: this server again, in plain text. */
 		log_failure(fail->reason, "; trying again without TLS");
 		smtp_failure_deinit(fail);
-		if (smtp_session_open(&req_conf, a, site, r->nh.host, true, r->login, sp,
+		if (smtp_session_open(conf, a, site, r->nh.host, true, r->login, sp,
 				      fail) == 0)
 			return 0;
 		notify_failure(r->d, fail);

@@ -371,7 +371,7 @@ int smtp_inet_protocols(const char *value)
 }
 
 /* dns_addrs - A then AAAA records of host, as far as inet_protocols allows */
-static int dns_addrs(const char *host, int pref, unsigned port, int families,
+static int dns_addrs(const char *host, int pref, unsigned port, int families, bool secure,
 		     struct smtp_addr_list *l)
 {
 	static const ns_type types[] = {ns_t_a, ns_t_aaaa};
@@ -408,7 +408,10 @@ static int dns_addrs(const char *host, int pref, unsigned port, int families,
 				} else {
 					continue;
 				}
-				smtp_addr_add(l, host, pref, (struct sockaddr *)&ss, port);
+				/* DNSSEC: this answer and the MX answer before it. */
+				if (smtp_addr_add(l, host, pref, (struct sockaddr *)&ss, port))
+					l->addr[l->count - 1].dnssec =
+						secure && (ans[3] & 0x20) != 0;
 				outcome = FOUND;
 			}
 		}
@@ -442,7 +445,7 @@ static int native_addrs(const char *host, int pref, unsigned port, int families,
 }
 
 /* host_addrs - addresses of one host by the configured mechanisms */
-static int host_addrs(const char *host, int pref, unsigned port,
+static int host_addrs(const char *host, int pref, unsigned port, bool secure,
 		      const struct smtp_lookup_conf *conf, struct smtp_addr_list *l)
 {
 	int outcome = NOT_FOUND, lookup = conf->lookup;
@@ -464,7 +467,7 @@ static int host_addrs(const char *host, int pref, unsigned port,
 	if (conf->disable_dns || lookup == 0)
 		lookup = SMTP_LOOKUP_NATIVE;
 	if (lookup & SMTP_LOOKUP_DNS)
-		outcome = dns_addrs(host, pref, port, conf->families, l);
+		outcome = dns_addrs(host, pref, port, conf->families, secure, l);
 	if (outcome != FOUND && (lookup & SMTP_LOOKUP_NATIVE)) {
 		int native = native_addrs(host, pref, port, conf->families, l);
 
@@ -507,14 +510,14 @@ int smtp_lookup(const struct smtp_nexthop *nh, const struct smtp_lookup_conf *co
 	unsigned char *ans;
 	int herr, len, outcome;
 	long n;
-	bool soft = false;
+	bool soft = false, mx_secure;
 
 	memset(l, 0, sizeof(*l));
 	memset(err, 0, sizeof(*err));
 
 	/* No MX look-up: the host's own addresses. */
 	if (nh->no_mx || conf->disable_dns) {
-		outcome = host_addrs(nh->host, 0, nh->port, conf, l);
+		outcome = host_addrs(nh->host, 0, nh->port, true, conf, l);
 		if (outcome == FOUND)
 			goto found;
 		set_error(err, outcome == TRY_LATER ? "4.4.3" : "5.4.4", nh->host,
@@ -525,7 +528,7 @@ int smtp_lookup(const struct smtp_nexthop *nh, const struct smtp_lookup_conf *co
 	if ((len = dns_query(nh->host, ns_t_mx, &ans, &herr)) < 0) {
 		if (herr == NO_DATA) {
 			/* No MX records: the domain itself (RFC 5321 5.1). */
-			outcome = host_addrs(nh->host, 0, nh->port, conf, l);
+			outcome = host_addrs(nh->host, 0, nh->port, true, conf, l);
 			if (outcome == FOUND)
 				goto found;
 			set_error(err, outcome == TRY_LATER ? "4.4.3" : "5.4.4", nh->host,
@@ -538,6 +541,7 @@ int smtp_lookup(const struct smtp_nexthop *nh, const struct smtp_lookup_conf *co
 		return -1;
 	}
 	n = smtp_mx_parse_answer(ans, (size_t)len, &mx, &perr);
+	mx_secure = len >= 12 && (ans[3] & 0x20) != 0;
 	free(ans);
 	if (n < 0) {
 		snprintf(err->status, sizeof(err->status), "4.4.3");
@@ -548,7 +552,7 @@ int smtp_lookup(const struct smtp_nexthop *nh, const struct smtp_lookup_conf *co
 	if (n == 0) {
 		/* Only a CNAME chain without MX at its end: as NO_DATA. */
 		smtp_mx_free(&mx, 0);
-		outcome = host_addrs(nh->host, 0, nh->port, conf, l);
+		outcome = host_addrs(nh->host, 0, nh->port, true, conf, l);
 		if (outcome == FOUND)
 			goto found;
 		set_error(err, outcome == TRY_LATER ? "4.4.3" : "5.4.4", nh->host,
@@ -567,7 +571,7 @@ int smtp_lookup(const struct smtp_nexthop *nh, const struct smtp_lookup_conf *co
 	for (long i = 0; i < n; i++) {
 		if (mx[i].host[0] == 0)
 			continue;
-		outcome = host_addrs(mx[i].host, mx[i].pref, nh->port, conf, l);
+		outcome = host_addrs(mx[i].host, mx[i].pref, nh->port, mx_secure, conf, l);
 		if (outcome == TRY_LATER)
 			soft = true;
 		last_host = mx[i].host;

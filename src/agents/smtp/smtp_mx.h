@@ -12,6 +12,10 @@
  * host's addresses follow in the order smtp_address_preference asks for.
  * The list is cut at smtp_mx_address_limit addresses, duplicates removed.
  *
+ * Each address says whether DNSSEC vouched for it (the MX answer, when
+ * there was one, and the address answer both came with the AD bit), for
+ * DANE (smtp_dane.h).
+ *
  * The ordering and answer parsing are pure functions (unit-tested with an
  * injected random source and hand-made DNS packets); smtp_lookup() is the
  * part that talks to the system resolver.
@@ -60,6 +64,7 @@ struct smtp_addr {
 	socklen_t salen;
 	char ip[108];			/* printable address, or a UNIX socket path */
 	unsigned port;
+	bool dnssec;			/* DNS answers with the AD bit all the way */
 };
 
 struct smtp_addr_list {

@@ -51,6 +51,7 @@
 #include "agents/smtp/smtp_cmd.h"
 #include "agents/smtp/smtp_conn.h"
 #include "agents/smtp/smtp_mime.h"
+#include "agents/smtp/smtp_dane.h"
 #include "agents/smtp/smtp_proto.h"
 #include "agents/smtp/smtp_reply.h"
 #include "agents/smtp/smtp_sasl.h"
@@ -408,6 +409,16 @@ static int ehlo(struct smtp_session *s, bool helo_only, struct smtp_failure *f)
  * Caller frees with argv_free(). */
 static struct argv *tls_names(const struct smtp_session *s, const char *nexthop_host)
 {
+	/* DANE: the TLSA base domain (the MX host), then the next-hop domain. */
+	if (s->conf->tls_level == SMTP_TLS_DANE) {
+		struct argv *dane = argv_create();
+
+		argv_add(dane, s->host, (char *)NULL);
+		if (nexthop_host && strcasecmp(nexthop_host, s->host) != 0)
+			argv_add(dane, nexthop_host, (char *)NULL);
+		return dane;
+	}
+
 	const char *list = s->conf->tls_level == SMTP_TLS_SECURE ? s->conf->tls_secure_match
 								 : s->conf->tls_verify_match;
 	struct argv *words = argv_split(list && *list ? list : "hostname", ", \t");
@@ -492,9 +503,19 @@ static int starttls(struct smtp_session *s, const char *nexthop_host, struct smt
 		   s->conf->tls_ciphers ? s->conf->tls_ciphers : "");
 	for (size_t i = 0; verify && i < names->argc; i++)
 		buf_printf(key, "&%s", names->argv[i]);
+	/* DANE: the records are the policy too. */
+	for (size_t i = 0; s->conf->tls_level == SMTP_TLS_DANE && s->conf->tlsa
+	     && i < s->conf->tlsa->count; i++) {
+		const struct smtp_tlsa_rr *rr = &s->conf->tlsa->rr[i];
+
+		buf_printf(key, "&%u %u %u ", rr->usage, rr->selector, rr->mtype);
+		for (size_t j = 0; j < rr->len; j++)
+			buf_printf(key, "%02x", rr->data[j]);
+	}
 	ssl = smtp_tls_connect(s->stream->fd, smtp_addr_is_literal(s->host) ? NULL : s->host,
 			       verify, (const char *const *)names->argv, s->conf->tls_protocols,
 			       s->conf->tls_ciphers, buf_str(key),
+			       s->conf->tls_level == SMTP_TLS_DANE ? s->conf->tlsa : NULL,
 			       mono_time() + s->conf->starttls_timeout, why, sizeof(why), info,
 			       sizeof(info), &trust, &reused);
 	buf_free(&key);

@@ -51,6 +51,8 @@ enum smtp_state {
 	SMTP_STATE_BROKEN,	/* out of sync or closed: only good for closing */
 };
 
+struct smtp_tlsa;
+
 /* Everything a session needs from the configuration. */
 struct smtp_session_conf {
 	const char *helo_name;
@@ -65,6 +67,7 @@ struct smtp_session_conf {
 	const char *tls_protocols;	/* per session (policy), NULL: the context's */
 	const char *tls_ciphers;	/* per session (policy), NULL: OpenSSL's */
 	long tls_loglevel;
+	const struct smtp_tlsa *tlsa;	/* tls_level SMTP_TLS_DANE: the server's TLSA records */
 	bool skip_5xx_greeting;
 	bool always_send_ehlo;
 	bool skip_quit_response;

@@ -71,9 +71,9 @@ static int try_key(struct maps *maps, const char *key, struct smtp_auth *auth,
 	return 1;
 }
 
-/* smtp_sasl_lookup - sender, @domain, next hop, host */
+/* smtp_sasl_lookup - sender, @domain, server host name, next hop */
 int smtp_sasl_lookup(struct maps *maps, bool sender_dependent, const char *sender,
-		     const char *nexthop, const char *nexthop_host, struct smtp_auth *auth,
+		     const char *host, const char *nexthop, struct smtp_auth *auth,
 		     const char **error_r)
 {
 	const char *at;
@@ -89,10 +89,10 @@ int smtp_sasl_lookup(struct maps *maps, bool sender_dependent, const char *sende
 		    && (rc = try_key(maps, at, auth, error_r)) != 0)
 			return rc;
 	}
-	if ((rc = try_key(maps, nexthop, auth, error_r)) != 0)
+	if (host && *host && (rc = try_key(maps, host, auth, error_r)) != 0)
 		return rc;
-	if (nexthop_host && strcasecmp(nexthop_host, nexthop) != 0)
-		return try_key(maps, nexthop_host, auth, error_r);
+	if (host == NULL || strcasecmp(host, nexthop) != 0)
+		return try_key(maps, nexthop, auth, error_r);
 	return 0;
 }
 

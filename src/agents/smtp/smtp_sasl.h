@@ -34,15 +34,16 @@ struct smtp_auth {
 int smtp_sasl_init(const char **error_r);
 
 /*
- * smtp_sasl_lookup - the login for a delivery: with sender_dependent the
- * sender address, then "@domain" of it; then the next hop as the request
- * names it ("[host]:port", "domain"), then the host part of the next hop
- * (without brackets or port).  Returns 1 with *auth filled in (free with
- * smtp_auth_deinit()), 0 when no entry matches, -1 when the entry has no
- * ':' (*error_r, static).
+ * smtp_sasl_lookup - the login for one server of a delivery, in Postfix's
+ * order: with sender_dependent the sender address, then "@domain" of it;
+ * then host, the name of the server being tried (the MX host name, or the
+ * host of a "[host]:port" next hop); then the next hop as the request
+ * names it ("[host]:port", "domain").  Returns 1 with *auth filled in
+ * (free with smtp_auth_deinit()), 0 when no entry matches, -1 when the
+ * entry has no ':' (*error_r, static).
  */
 int smtp_sasl_lookup(struct maps *maps, bool sender_dependent, const char *sender,
-		     const char *nexthop, const char *nexthop_host, struct smtp_auth *auth,
+		     const char *host, const char *nexthop, struct smtp_auth *auth,
 		     const char **error_r);
 
 /* smtp_auth_deinit - wipe and free the texts. */

@@ -16,7 +16,9 @@
  * its ex_data; a session past its time, or one OpenSSL says cannot be
  * resumed, is dropped when looked up.
  *
- * What it does not do: DANE, a session cache shared between processes.
+ * With smtp_tls_session_cache_database the sessions are also kept in a
+ * table every smtp process shares (smtp_tls_scache.h): a process that has
+ * no session of its own for a key looks there.
  *
  * Diagnostics: errors are returned as text with OpenSSL's reason.
  */
@@ -33,8 +35,11 @@
 #include <openssl/x509v3.h>
 
 #include "agents/smtp/smtp_conn.h"
+#include "agents/smtp/smtp_dane.h"
 #include "agents/smtp/smtp_tls.h"
+#include "agents/smtp/smtp_tls_scache.h"
 #include "global/tls_proto.h"
+#include "util/log.h"
 
 static SSL_CTX *client_ctx;
 
@@ -64,33 +69,12 @@ static void slot_clear(int i)
 	sessions[i].session = NULL;
 }
 
-/* session_find - the usable session stored under key, or NULL (borrowed) */
-static SSL_SESSION *session_find(const char *key)
+/* slot_store - keep sess (our reference) under key, as stored at "stored";
+ * false when it could not be kept (the caller still owns sess) */
+static bool slot_store(const char *key, SSL_SESSION *sess, time_t stored)
 {
-	time_t now = time(NULL);
-
-	for (int i = 0; i < SESSION_SLOTS; i++) {
-		if (sessions[i].key == NULL || strcmp(sessions[i].key, key) != 0)
-			continue;
-		if (now - sessions[i].stored >= session_timeout
-		    || !SSL_SESSION_is_resumable(sessions[i].session)) {
-			slot_clear(i);
-			return NULL;
-		}
-		return sessions[i].session;
-	}
-	return NULL;
-}
-
-/* new_session - OpenSSL's new-session callback: keep it under the SSL
- * object's key; 1 = we took the reference */
-static int new_session(SSL *ssl, SSL_SESSION *sess)
-{
-	const char *key = key_index >= 0 ? SSL_get_ex_data(ssl, key_index) : NULL;
 	int slot = -1;
 
-	if (key == NULL || session_timeout <= 0)
-		return 0;
 	for (int i = 0; i < SESSION_SLOTS && slot < 0; i++)
 		if (sessions[i].key && strcmp(sessions[i].key, key) == 0)
 			slot = i;
@@ -106,13 +90,53 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
 	slot_clear(slot);
 	sessions[slot].key = strdup(key);
 	if (sessions[slot].key == NULL)
-		return 0;
+		return false;
 	sessions[slot].session = sess;
-	sessions[slot].stored = time(NULL);
-	return 1;
+	sessions[slot].stored = stored;
+	return true;
 }
 
-static const char *const level_names[] = {"none", "may", "encrypt", "verify", "secure"};
+/* session_find - the usable session stored under key, or NULL (borrowed):
+ * this process's own first, then the shared table's */
+static SSL_SESSION *session_find(const char *key)
+{
+	time_t now = time(NULL), stored;
+	SSL_SESSION *sess;
+
+	for (int i = 0; i < SESSION_SLOTS; i++) {
+		if (sessions[i].key == NULL || strcmp(sessions[i].key, key) != 0)
+			continue;
+		if (now - sessions[i].stored >= session_timeout
+		    || !SSL_SESSION_is_resumable(sessions[i].session)) {
+			slot_clear(i);
+			break;
+		}
+		return sessions[i].session;
+	}
+	if ((sess = smtp_tls_scache_get(key, &stored)) == NULL)
+		return NULL;
+	if (!slot_store(key, sess, stored)) {
+		SSL_SESSION_free(sess);
+		return NULL;
+	}
+	return sess;
+}
+
+/* new_session - OpenSSL's new-session callback: keep it under the SSL
+ * object's key (and in the shared table); 1 = we took the reference */
+static int new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	const char *key = key_index >= 0 ? SSL_get_ex_data(ssl, key_index) : NULL;
+	time_t now = time(NULL);
+
+	if (key == NULL || session_timeout <= 0)
+		return 0;
+	smtp_tls_scache_put(key, sess, now);
+	return slot_store(key, sess, now) ? 1 : 0;
+}
+
+static const char *const level_names[] = {"none",   "may",	"encrypt",  "verify",
+					  "secure", "dane", "dane-only"};
 
 /* smtp_tls_level_parse - name to level */
 int smtp_tls_level_parse(const char *name)
@@ -209,6 +233,7 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r)
 {
 	static char why[512];
 	SSL_CTX *ctx;
+	const char *error;
 	const char *file = conf->CAfile && *conf->CAfile ? conf->CAfile : NULL;
 	const char *path = conf->CApath && *conf->CApath ? conf->CApath : NULL;
 
@@ -221,8 +246,17 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* DANE (RFC 7672): per session, when the server has TLSA records. */
+	if (SSL_CTX_dane_enable(ctx) <= 0) {
+		*error_r = "cannot enable DANE support";
+		goto fail;
+	}
 	/* Resumption: our own cache (smtp_tls.h), not OpenSSL's internal one. */
 	session_timeout = conf->session_cache_timeout;
+	/* A shared table that cannot be used costs resumption, not TLS. */
+	if (conf->session_cache_database
+	    && smtp_tls_scache_init(conf->session_cache_database, session_timeout, &error) < 0)
+		msg_warn("%s: sessions are not shared between processes", error);
 	if (session_timeout > 0) {
 		if (key_index < 0)
 			key_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, key_free);
@@ -327,8 +361,9 @@ static void set_names(SSL *ssl, const char *const *names)
 /* smtp_tls_connect - handshake, then judge the certificate */
 struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
 				const char *protocols, const char *ciphers, const char *cache_key,
-				double deadline, char *why, size_t whylen, char *info,
-				size_t infolen, const char **trust_r, bool *reused_r)
+				const struct smtp_tlsa *tlsa, double deadline, char *why,
+				size_t whylen, char *info, size_t infolen, const char **trust_r,
+				bool *reused_r)
 {
 	const char *error = NULL;
 	const SSL_CIPHER *cipher;
@@ -366,8 +401,37 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 	}
 	if (sni && *sni)
 		SSL_set_tlsext_host_name(ssl, sni);
-	if (verify && names)
+	if (tlsa) {
+		size_t usable = 0;
+
+		/* The base domain is the first reference identifier (DANE-TA). */
+		if (SSL_dane_enable(ssl, names && names[0] ? names[0] : sni) <= 0) {
+			snprintf(why, whylen, "cannot enable DANE: %s", ssl_error_text("?"));
+			SSL_free(ssl);
+			return NULL;
+		}
+		for (int i = 1; names && names[0] && names[i]; i++)
+			SSL_add1_host(ssl, names[i]);
+		for (size_t i = 0; i < tlsa->count; i++) {
+			const struct smtp_tlsa_rr *rr = &tlsa->rr[i];
+
+			/* PKIX-TA(0) and PKIX-EE(1) are not for SMTP (RFC 7672 3.1.3). */
+			if (rr->usage < 2)
+				continue;
+			if (SSL_dane_tlsa_add(ssl, rr->usage, rr->selector, rr->mtype, rr->data,
+					      rr->len) > 0)
+				usable++;
+		}
+		ERR_clear_error();
+		if (usable == 0) {
+			snprintf(why, whylen, "no usable TLSA records");
+			SSL_free(ssl);
+			return NULL;
+		}
+		verify = true;
+	} else if (verify && names) {
 		set_names(ssl, names);
+	}
 	if (cache_key && session_timeout > 0 && key_index >= 0) {
 		SSL_SESSION *old = session_find(cache_key);
 		char *copy = strdup(cache_key);
@@ -403,7 +467,7 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 	else if (vr != X509_V_OK)
 		*trust_r = "Untrusted";
 	else
-		*trust_r = verify && names ? "Verified" : "Trusted";
+		*trust_r = (verify && names) || tlsa ? "Verified" : "Trusted";
 	X509_free(peer);
 	if (verify && (peer == NULL || vr != X509_V_OK)) {
 		if (peer == NULL)
@@ -413,6 +477,9 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 			snprintf(why, whylen,
 				 "server certificate not verified: name does not match %s",
 				 names && names[0] ? names[0] : "?");
+		else if (tlsa)
+			snprintf(why, whylen, "server certificate verification failed: %s",
+				 X509_verify_cert_error_string(vr));
 		else
 			snprintf(why, whylen, "server certificate not trusted: %s",
 				 X509_verify_cert_error_string(vr));
@@ -425,6 +492,25 @@ struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char
 		 SSL_CIPHER_get_name(cipher), bits, alg_bits);
 	*reused_r = SSL_session_reused(ssl) == 1;
 	return ssl;
+}
+
+/* smtp_tls_tlsa_usable - records OpenSSL's DANE can use for SMTP */
+size_t smtp_tls_tlsa_usable(const struct smtp_tlsa *tlsa)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < tlsa->count; i++) {
+		const struct smtp_tlsa_rr *rr = &tlsa->rr[i];
+
+		/* DANE-TA/DANE-EE; Cert or SPKI; Full, SHA2-256 or SHA2-512 (of
+		 * the right length). */
+		if (rr->usage < 2 || rr->usage > 3 || rr->selector > 1 || rr->mtype > 2)
+			continue;
+		if ((rr->mtype == 1 && rr->len != 32) || (rr->mtype == 2 && rr->len != 64))
+			continue;
+		n++;
+	}
+	return n;
 }
 
 /* transfer - SSL_read or SSL_write until something moved or the deadline */

@@ -13,6 +13,10 @@
  *            default "hostname": the MX host name)
  *   secure   as verify, names from smtp_tls_secure_cert_match (default
  *            "nexthop, dot-nexthop": the next-hop domain or a subdomain)
+ *   dane, dane-only  policy levels: smtp.c turns them, per server, into
+ *            may, encrypt, or a session at level dane, which must match
+ *            the server's DNSSEC-validated TLSA records (OpenSSL's DANE
+ *            support; smtp_dane.h finds the records)
  *
  * Session resumption: each process keeps the TLS sessions (TLS 1.3 tickets,
  * TLS 1.2 sessions) its servers gave it, in memory, under a key the caller
@@ -20,7 +24,9 @@
  * smtp_tls_session_cache_timeout seconds (0: never kept).  A later
  * handshake under the same key offers the session; a resumed session keeps
  * the certificate verdict of the handshake that made it, which is why the
- * policy (level, names, protocols, ciphers) is part of the key.
+ * policy (level, names, protocols, ciphers) is part of the key.  With
+ * smtp_tls_session_cache_database the sessions are shared by every smtp
+ * process through that table (smtp_tls_scache.h).
  */
 #ifndef SLUICE_SMTP_TLS_H
 #define SLUICE_SMTP_TLS_H
@@ -37,6 +43,8 @@ enum smtp_tls_level {
 	SMTP_TLS_ENCRYPT,
 	SMTP_TLS_VERIFY,
 	SMTP_TLS_SECURE,
+	SMTP_TLS_DANE,		/* policy: opportunistic DANE; session: TLSA-verified */
+	SMTP_TLS_DANE_ONLY,	/* policy: mandatory DANE */
 };
 
 struct smtp_tls_conf {
@@ -47,6 +55,7 @@ struct smtp_tls_conf {
 	const char *cert_file;		/* smtp_tls_cert_file: client certificate, "" none */
 	const char *key_file;		/* smtp_tls_key_file ("" : in cert_file) */
 	long session_cache_timeout;	/* seconds a session is kept; 0: none */
+	const char *session_cache_database; /* shared "type:path", "" none */
 };
 
 /* smtp_tls_check_policy - protocols (as smtp_tls_protocols, ':' also
@@ -69,17 +78,30 @@ int smtp_tls_init(const struct smtp_tls_conf *conf, const char **error_r);
  * finished before deadline.  sni: server name to send (NULL: none).  When
  * verify is true the chain must be trusted and the certificate must match
  * one of names (NULL-terminated; a name that starts with "." matches any
- * subdomain).  protocols and ciphers (smtp_tls_check_policy(); NULL: the
+ * subdomain).  tlsa (non-NULL: DANE) makes the TLSA records the trust
+ * anchors instead of the CA files: the certificate chain must match one of
+ * them, and names are checked for DANE-TA(2) matches only (names[0] is the
+ * TLSA base domain).  protocols and ciphers (smtp_tls_check_policy(); NULL: the
  * context's) narrow this session.  cache_key (NULL: none) names the
  * session cache entry to resume from and to store into.  Returns the
  * session, or NULL with the reason in why; info gets "TLSv1.3 with cipher X
  * (256/256 bits)", *trust_r "Untrusted", "Trusted" or "Verified" (static)
  * and *reused_r whether an earlier session was resumed, on success.
  */
+struct smtp_tlsa;
+
 struct ssl_st *smtp_tls_connect(int fd, const char *sni, bool verify, const char *const *names,
 				const char *protocols, const char *ciphers, const char *cache_key,
-				double deadline, char *why, size_t whylen, char *info,
-				size_t infolen, const char **trust_r, bool *reused_r);
+				const struct smtp_tlsa *tlsa, double deadline, char *why,
+				size_t whylen, char *info, size_t infolen, const char **trust_r,
+				bool *reused_r);
+
+/*
+ * smtp_tls_tlsa_usable - how many of the records OpenSSL's DANE support
+ * can use for SMTP (RFC 7672: DANE-TA(2) and DANE-EE(3) only; known
+ * selectors and matching types).
+ */
+size_t smtp_tls_tlsa_usable(const struct smtp_tlsa *tlsa);
 
 /*
  * smtp_tls_read / smtp_tls_write - one transfer of at most len bytes before

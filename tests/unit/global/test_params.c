@@ -140,8 +140,14 @@ static void test_convert_messages(void **state)
 		{"backoff_spread_percent", "51", 0, "bad numerical value \"51\" (must be <= 50)"},
 		{"helpful_warnings", "maybe", 0, "bad boolean value \"maybe\" (must be yes or no)"},
 		{"helpful_warnings", "no", 0, NULL},
-		{"smtp_tls_security_level", "dane", 0, "bad value \"dane\" (must be empty, none, "
-		 "may, encrypt, verify or secure)"},
+		{"smtp_tls_security_level", "fortified", 0, "bad value \"fortified\" (must be empty, "
+		 "none, may, encrypt, verify, secure, dane or dane-only)"},
+		{"smtp_tls_security_level", "dane", 0, NULL},
+		{"smtp_tls_security_level", "dane-only", 0, NULL},
+		{"smtp_dns_support_level", "dnssec", 0, NULL},
+		{"smtp_dns_support_level", "", 0, NULL},
+		{"smtp_dns_support_level", "dnsec", 0, "bad value \"dnsec\" (must be empty, "
+		 "disabled, enabled or dnssec)"},
 		{"smtp_tls_security_level", "", 0, NULL},
 		{"smtp_tls_security_level", "encrypt", 0, NULL},
 		{"smtp_host_lookup", "dns, native", 0, NULL},
