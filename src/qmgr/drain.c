@@ -16,6 +16,7 @@ struct drain_pending {
 	void *batch;
 	char *status, *reason;
 	bool from_retry;
+	bool crashed;			/* the entry whose agent died: record it here */
 	struct drain_pending *next;
 };
 
@@ -134,7 +135,9 @@ void drain_entry_finish(struct drain *d, struct drain_conn *c, const struct sche
 	d->busy--;
 	if (o->kind == SCHED_OUTCOME_CRASH) {
 		/* The scheduler hands the entry back through entry_defer. */
+		d->crashed_entry = e;
 		sched_entry_done(e, o, now(d));
+		d->crashed_entry = NULL;
 		return;
 	}
 	e->ctx = NULL;
@@ -428,6 +431,7 @@ void drain_entry_defer(void *drain, struct sched_entry *e, const char *status,
 	p->status = xstrdup(status);
 	p->reason = xstrdup(reason);
 	p->from_retry = strcmp(e->queue->transport->name, "retry") == 0;
+	p->crashed = e == d->crashed_entry;
 	e->ctx = NULL;
 	*d->pending_tail = p;
 	d->pending_tail = &p->next;
@@ -458,7 +462,12 @@ void drain_process_defers(struct drain *d)
 			d->pending_tail = &d->pending;
 		retry = d->ops->retry_transport(d->ctx);
 		q = NULL;
-		if (!p->from_retry && !sched_transport_dead(retry)) {
+		/*
+		 * One delivery whose agent died is recorded here at once: the
+		 * retry agent would cost a process start and a round trip before
+		 * the message can be tried again (qmgr_active.c retries it soon).
+		 */
+		if (!p->from_retry && !p->crashed && !sched_transport_dead(retry)) {
 			why = xasprintf("%s %s", p->status, p->reason);
 			if ((q = sched_queue_find(retry, why)) == NULL)
 				q = sched_queue_create(retry, why, why, now(d));

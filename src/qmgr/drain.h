@@ -31,6 +31,10 @@
  *   - a greeting late while every agent process of the transport is held
  *     by a greeted connection of ours is waited on; otherwise the
  *     transport is throttled;
+ *   - entries the scheduler gives back (dead destination or transport) go
+ *     to the retry transport, whose agent logs the deferral; the one entry
+ *     whose agent died (a crash) is deferred through ops->defer_batch at
+ *     once instead, so that its message can be tried again soon;
  *   - a reply that says "last" closes the connection, else it goes idle;
  *     connections idle for idle_time are closed.
  *
@@ -133,6 +137,7 @@ struct drain {
 	long busy;			/* deliveries in progress */
 	bool wakeup;			/* run the next turn without sleeping */
 	struct drain_pending *pending, **pending_tail;
+	struct sched_entry *crashed_entry;	/* being handed back after a crash */
 };
 
 /* drain_create - the policy for scheduler s; caller frees with drain_free(). */
@@ -163,7 +168,8 @@ void drain_entry_defer(void *drain, struct sched_entry *e, const char *status,
 		       const char *reason);
 /* drain_pending_defers - are given-back entries waiting? */
 bool drain_pending_defers(const struct drain *d);
-/* drain_process_defers - send given-back entries to the retry agent. */
+/* drain_process_defers - send given-back entries to the retry agent (a
+ * crashed delivery, or any when retry is dead: ops->defer_batch). */
 void drain_process_defers(struct drain *d);
 
 /* drain_hello - c's agent greeted: connected, idle, offered the next

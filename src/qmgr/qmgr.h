@@ -50,6 +50,7 @@
 #define QMGR_MSG_REQUEUE	(1 << 4)	/* requeue when done (tool request) */
 #define QMGR_MSG_DROPPED	(1 << 5)	/* waiting recipients were taken back */
 #define QMGR_MSG_LOGS		(1 << 6)	/* bounce/ or trace/ may hold records */
+#define QMGR_MSG_CRASHED	(1 << 7)	/* a delivery agent died while delivering it */
 
 struct qmgr_rcpt {
 	char *address;

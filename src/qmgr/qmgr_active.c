@@ -16,6 +16,17 @@
  * move it to deferred/ with its next attempt recorded in its time stamps;
  * otherwise remove it.  A file an agent found damaged goes to corrupt/.
  *
+ * A message deferred because its delivery agent died while delivering it
+ * (killed, crashed, timed out: QMGR_MSG_CRASHED) is tried again after
+ * QMGR_CRASH_RETRY seconds instead of its backoff, once: if the agent dies
+ * on the next attempt too (a message that crashes its agent), that attempt
+ * gets the ordinary backoff.  Postfix defers such a message for its backoff
+ * (minimal_backoff_time, 300 s, at the first attempt) and throttles the
+ * whole transport; sluice differs on purpose, since an agent killed by an
+ * operator, a supervisor or the OOM killer says nothing about the message.
+ * Which messages had their prompt retry is remembered in memory (at most
+ * QMGR_CRASH_MEMORY of them), so a new queue manager may give one again.
+ *
  * DIAGNOSTICS: Postfix's lines: "ID: from=<s>, size=N, nrcpt=N (queue
  * active)", "ID: removed", "ID: from=<s>, status=expired, returned to
  * sender" (status=force-expired for the group execute bit), "ID: skipped, still being delivered", and warnings for
@@ -39,6 +50,7 @@
 #include "qmgr.h"
 #include "util/buf.h"
 #include "util/htable.h"
+#include "util/iostuff.h"
 #include "util/ev.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -55,6 +67,50 @@ static void done_next(struct qmgr_message *msg);
 
 /* Seconds before a file that an earlier queue manager's agent holds is tried again. */
 #define QMGR_LOCKED_RETRY	5
+
+/* Seconds before a message whose agent died is tried again (the first time). */
+#define QMGR_CRASH_RETRY	1.0
+/* Messages remembered as retried promptly after an agent died. */
+#define QMGR_CRASH_MEMORY	10000
+
+static struct htable *crash_retried;	/* IDs that had their prompt retry */
+static bool crash_timer_armed;
+static double crash_retry_last;		/* due time of the latest prompt retry */
+
+/* crash_retry_event - the deferred index holds prompt retries that are due */
+static void crash_retry_event(int event, void *ctx)
+{
+	double now = wall_time();
+
+	crash_timer_armed = false;
+	qmgr_scan_request(qmgr_deferred_scan, QMGR_SCAN_START);
+	/* An index pass takes what is due within a second; later ones wait. */
+	if (crash_retry_last > now + 1) {
+		crash_timer_armed = true;
+		ev_timer_request(crash_retry_event, NULL, crash_retry_last - now - 0.9);
+	}
+}
+
+/*
+ * crash_retry_prompt - should msg, at the end of this attempt, be tried
+ * again soon rather than after its backoff?  Yes when an agent died on it
+ * in this attempt and not in the attempt before (as far as this queue
+ * manager remembers).
+ */
+static bool crash_retry_prompt(const struct qmgr_message *msg, bool to_deferred)
+{
+	static char mark;
+
+	if (crash_retried == NULL)
+		crash_retried = htable_create(64);
+	if (htable_delete(crash_retried, msg->id) != NULL)
+		return false;			/* it died on the prompt retry too */
+	if (!to_deferred || (msg->flags & QMGR_MSG_CRASHED) == 0
+	    || htable_count(crash_retried) >= QMGR_CRASH_MEMORY)
+		return false;
+	htable_enter(crash_retried, msg->id, &mark);
+	return true;
+}
 
 /* locked_retry_event - scan incoming/ for the files skipped as still being delivered */
 static void locked_retry_event(int event, void *ctx)
@@ -338,6 +394,8 @@ static void finish(struct qmgr_message *msg)
 	double delay, due;
 
 	bool pending = (msg->flags & (QMGR_MSG_DEFERRED | QMGR_MSG_DROPPED)) != 0;
+	bool prompt = crash_retry_prompt(msg, pending && !(msg->flags & (QMGR_MSG_HOLD
+									  | QMGR_MSG_REQUEUE)));
 
 	if (pending && (msg->flags & QMGR_MSG_HOLD)) {
 		if (move_file(msg->id, "active", "hold") == 0)
@@ -356,6 +414,24 @@ static void finish(struct qmgr_message *msg)
 			msg_info("%s: requeued", msg->id);
 			if (trigger_send(var_queue_directory, "public/pickup", "W", 1, &error) < 0)
 				msg_warn("%s: cannot wake pickup: %s", msg->id, error);
+		}
+	} else if (pending && prompt) {
+		delay = QMGR_CRASH_RETRY;
+		if (delay > (double)var_minimal_backoff_time)
+			delay = (double)var_minimal_backoff_time;
+		due = qmgr_now + delay;
+		path = qmgr_message_path(msg);
+		if (set_times(path, due) < 0)
+			msg_warn("%s: set time stamps: %s", msg->id, strerror(errno));
+		free(path);
+		if (move_file(msg->id, "active", "deferred") == 0) {
+			qmgr_defer_index_add(msg->id, due);
+			if (due > crash_retry_last)
+				crash_retry_last = due;
+			if (!crash_timer_armed) {
+				crash_timer_armed = true;
+				ev_timer_request(crash_retry_event, NULL, delay);
+			}
 		}
 	} else if (pending) {
 		delay = sched_backoff_delay(qmgr_now - msg->env.arrival_time,

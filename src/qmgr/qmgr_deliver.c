@@ -22,8 +22,8 @@
  * transport unavailable").  An agent that vanishes is not the transport's
  * death: a lost connection or garbage while busy is a crash, which costs
  * that one delivery (no feedback; its recipients are deferred with "4.3.0
- * unknown mail transport error" and tried again after the message's
- * backoff), and an agent that hangs up after taking the connection but
+ * unknown mail transport error" and tried again about a second later, the
+ * first time: qmgr_active.c), and an agent that hangs up after taking the connection but
  * before its hello is a set-up lost.  Other agents carry on; only a streak
  * of SCHED_CRASH_LIMIT lost agents without one valid reply throttles the
  * transport (sched.h; Postfix throttles on the first crash).
@@ -118,7 +118,7 @@ static void conn_crash(void *ctx, struct drain_conn *dc, const char *why)
 	struct qmgr_message *msg = b->msg;
 
 	msg_warn("%s: private/%s: %s; delivery deferred", msg->id, dc->t->name, why);
-	msg->flags |= QMGR_MSG_DEFERRED | QMGR_MSG_LOGS;
+	msg->flags |= QMGR_MSG_DEFERRED | QMGR_MSG_LOGS | QMGR_MSG_CRASHED;
 	drain_entry_finish(qmgr_drain, dc, &o);
 	drain_conn_free(qmgr_drain, dc);
 }

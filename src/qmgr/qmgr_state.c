@@ -146,7 +146,7 @@ static void save_queue(struct buf *out, const struct sched_queue *q)
 /* qmgr_state_save - write data_directory/qmgr.state atomically */
 void qmgr_state_save(void)
 {
-	struct buf *out = buf_create(4096);
+	struct buf *out;
 	const struct sched_transport *t;
 	const struct sched_queue *q;
 	struct htable_info **list;
@@ -156,6 +156,7 @@ void qmgr_state_save(void)
 
 	if (access(var_data_directory, W_OK) < 0)
 		return;				/* no memory wanted, or possible */
+	out = buf_create(4096);
 	attr_put_str(out, "format", QMGR_STATE_FORMAT);
 	attr_put_double(out, "saved", qmgr_now);
 	for (t = sched_transport_next(qmgr_sched, NULL); t; t = sched_transport_next(qmgr_sched, t)) {

@@ -14,6 +14,7 @@ RECOVER_LIMIT seconds of the last kill.
 FAULT_ROUNDS=N (scripts/torture) sets the number of kills; the test command
 runs a short campaign.  FAULT_SEED=N repeats a schedule.
 """
+import json
 import os
 import random
 import re
@@ -25,8 +26,9 @@ from faultlib import World, kill
 
 VICTIMS = ["master", "qmgr", "pickup", "smtpd", "smtp", "local", "pipe", "bounce",
            "showq", "postdrop", "sendmail"]
-PER_BATCH = 40          # kills per system lifetime in long campaigns
-WARMUP = 3.0            # seconds of flow before the first kill (the normal rate)
+PER_BATCH = int(os.environ.get("FAULT_PER_BATCH") or 40)  # kills per system lifetime
+WARMUP = 6.0            # seconds of flow before the first kill
+BASE_FROM = 3.0         # the normal rate: deliveries from here to WARMUP (start-up is over)
 TAIL = 5.0              # seconds of flow after the last kill
 RECOVER_LIMIT = 5.0     # delivery back at its normal rate within this
 
@@ -41,6 +43,35 @@ def delivery_rate_back(times, last_kill, base_rate, horizon):
             return t - last_kill
         t += 0.1
     return None
+
+
+def write_timeline(instance, w, t0, kills, last_kill, base_rate, recover):
+    """timeline.json in the instance's folder (kept with
+    SLUICE_KEEP_TEST_DIRS=1): what a slow recovery is read from, beside the
+    maillog (tests/fault/recovery_report.py)."""
+    with w.ledger.lock:
+        arrivals = sorted((ts, tok, kind, str(info))
+                          for (tok, kind), v in w.ledger.arrivals.items() for ts, info in v)
+        accepted = sorted((ts, tok, ch) for tok, (_, ch, ts) in w.ledger.accepted.items())
+    with open(os.path.join(instance.base, "timeline.json"), "w") as f:
+        json.dump(dict(t0=t0, kills=kills, last_kill=last_kill, base_rate=base_rate,
+                       recover=recover, arrivals=arrivals, accepted=accepted), f)
+
+
+def catch_up(w, last_kill):
+    """Seconds from last_kill until every unit accepted before it had
+    arrived (its first copy), and that last unit: the backlog of the kills
+    is gone.  Independent of how fast the feeders submit."""
+    with w.ledger.lock:
+        acc = [(tok, kinds) for tok, (kinds, _, ts) in w.ledger.accepted.items()
+               if ts <= last_kill]
+        first = {u: min(ts for ts, _ in v) for u, v in w.ledger.arrivals.items()}
+    worst, unit = 0.0, None
+    for tok, kinds in acc:
+        for k in kinds:
+            if (tok, k) in first and first[(tok, k)] - last_kill > worst:
+                worst, unit = first[(tok, k)] - last_kill, "%s/%s" % (tok, k)
+    return round(worst, 2), unit
 
 
 def run_batch(instance, seed, nkills, log):
@@ -71,8 +102,8 @@ def run_batch(instance, seed, nkills, log):
             f.start()
         time.sleep(WARMUP)
         w.scan_files()
-        base_times = [x for x in w.ledger.times() if t0 + 1.0 <= x < t0 + WARMUP]
-        base_rate = len(base_times) / (WARMUP - 1.0)
+        base_times = [x for x in w.ledger.times() if t0 + BASE_FROM <= x < t0 + WARMUP]
+        base_rate = len(base_times) / (WARMUP - BASE_FROM)
         for _ in range(nkills):
             time.sleep(rng.uniform(0.2, 0.8))
             want = rng.choice(VICTIMS)
@@ -117,6 +148,7 @@ def run_batch(instance, seed, nkills, log):
         back = delivery_rate_back(w.ledger.times(), last_kill, base_rate, horizon)
         drained = w.drain(90)
         res = w.account(kills)
+        res["catch_up"], res["catch_up_unit"] = catch_up(w, last_kill)
         log_text = instance.log()
         res["log_lines"] = {}
         for e in res["unexplained"]:
@@ -128,6 +160,8 @@ def run_batch(instance, seed, nkills, log):
                    recover=None if back is None else round(back, 2), drained=drained)
         procs = faultlib.instance_procs(instance)
         res["qmgrs"] = sum(1 for _, n in procs if n == "qmgr")
+        write_timeline(instance, w, t0, kills, last_kill, base_rate, res["recover"])
+        res["dir"] = instance.base
         return res, kills
     finally:
         stop.set()
@@ -146,6 +180,7 @@ def test_kill_anywhere(instance, cleanup):
     sums = dict(rounds=0, accepted=0, delivered=0, returned=0, lost=0, duplicates=0,
                 unexplained=0, unconfirmed=0, unconfirmed_delivered=0, batches=0)
     worst_recover = 0.0
+    samples = []
     notes, problems = [], []
     batch = 0
     done = 0
@@ -158,12 +193,17 @@ def test_kill_anywhere(instance, cleanup):
         by = {}
         for _, prog, _ in kills:
             by[prog] = by.get(prog, 0) + 1
-        print("batch %d: kills %s" % (batch, by))
+        print("batch %d: kills %s (system in %s)" % (batch, by, instance.base))
         print("batch %d: accepted %d units (%d messages), delivered %d, returned %d, lost %s, "
-              "duplicates %d (%d unexplained), queued %d, recover %s s after the last kill (%s) (normal rate %s/s)"
+              "duplicates %d (%d unexplained), queued %d, recover %s s after the last kill (%s) (normal rate %s/s), "
+              "backlog of the kills delivered %s s after it (last %s)"
               % (batch, res["accepted"], res["accepted_msgs"], res["delivered"],
                  res["returned"], res["lost"], res["duplicates"], len(res["unexplained"]),
-                 res["queued"], res["recover"], res["last_victim"], res["base_rate"]))
+                 res["queued"], res["recover"], res["last_victim"], res["base_rate"],
+                 res["catch_up"], res["catch_up_unit"]))
+        samples.append(dict(recover=res["recover"], catch_up=res["catch_up"],
+                            last=res["last_victim"], base_rate=res["base_rate"],
+                            dir=res["dir"], load=round(os.getloadavg()[0], 1)))
         why = {}
         for _, (_, channel, reason) in sorted(w_unconfirmed(res).items()):
             key = "%s: %s" % (channel, reason[:60])
@@ -199,6 +239,9 @@ def test_kill_anywhere(instance, cleanup):
         done += n
         batch += 1
     sums["worst_recover_s"] = worst_recover
+    sums["per_batch"] = PER_BATCH
+    sums["samples"] = samples
+    sums["load"] = os.getloadavg()
     sums["seed"] = seed
     faultlib.results_file_append(dict(scenario="kill_anywhere", **sums))
     for n in notes[:20]:
