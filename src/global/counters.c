@@ -42,7 +42,7 @@ struct counters_head {
 	char magic[16];
 	uint32_t slots;
 	uint32_t pad;
-	uint64_t reserved[2];
+	uint64_t commit_seq[2];	/* counters_commit_seq() */
 };
 
 struct counters_file {
@@ -188,15 +188,14 @@ static struct counters_slot *find_slot(struct counters_file *f, const char *name
 	return NULL;
 }
 
-/* counters_add - one atomic add */
-void counters_add(const char *name, uint64_t n)
+/* map_once - this process's mapping, made at the first use; false without */
+static bool map_once(void)
 {
-	struct counters_slot *s;
 	const char *error;
 	char *path;
 
-	if (given_up || strlen(name) > COUNTERS_NAME_MAX)
-		return;
+	if (given_up)
+		return false;
 	if (mapped == NULL) {
 		path = counters_path();
 		mapped = map_file(path, true, &error);
@@ -206,11 +205,27 @@ void counters_add(const char *name, uint64_t n)
 			if (errno != ENOENT && errno != EACCES)
 				msg_warn("event counters: %s; this process counts nothing", error);
 			given_up = true;
-			return;
+			return false;
 		}
 	}
+	return true;
+}
+
+/* counters_add - one atomic add */
+void counters_add(const char *name, uint64_t n)
+{
+	struct counters_slot *s;
+
+	if (strlen(name) > COUNTERS_NAME_MAX || !map_once())
+		return;
 	if ((s = find_slot(mapped, name)) != NULL)
 		__atomic_add_fetch(&s->value, n, __ATOMIC_RELAXED);
+}
+
+/* counters_commit_seq - the header's two commit words (see counters.h) */
+uint64_t *counters_commit_seq(void)
+{
+	return map_once() ? mapped->h.commit_seq : NULL;
 }
 
 /* counters_read - every named counter */

@@ -55,6 +55,15 @@ void counters_add(const char *name, uint64_t n);
  * (name borrowed for the call).  0, or -1 with *error_r when the file
  * cannot be read.  Names that are not a NUL-terminated series are skipped.
  */
+/*
+ * counters_commit_seq - two words of shared memory in the same file for
+ * the group commit of incoming/ (queue_file.c): [0] counts the queue files
+ * renamed into incoming/, [1] the highest of those counts known durable (a
+ * folder fsync that began after that rename finished).  Zero at each
+ * master start.  NULL when the file cannot be mapped: sync alone then.
+ */
+uint64_t *counters_commit_seq(void);
+
 typedef void counters_read_fn(void *ctx, const char *name, uint64_t value);
 int counters_read(const char *path, counters_read_fn *fn, void *ctx, const char **error_r);
 

@@ -31,7 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "global/counters.h"
 #include "global/dsn.h"
+#include "global/params.h"
 #include "global/queue_file.h"
 #include "global/rec.h"
 #include "util/buf.h"
@@ -500,6 +502,67 @@ static int pwrite_all(int fd, const void *data, size_t n, off_t off)
 	return 0;
 }
 
+/*
+ * sync_incoming - make a rename into incoming/ durable, in groups.
+ *
+ * Each smtpd session (and pickup, and bounce) commits its own file, and a
+ * folder fsync costs a device write and cache flush.  Files renamed at the
+ * same moment by different processes share one folder fsync, as databases
+ * commit: every rename takes a number from a counter in shared memory
+ * (counters_commit_seq) after it is done; the process that holds the
+ * folder's lock (flock on the folder) reads the counter, fsyncs, and
+ * publishes that number as durable.  A process whose number is already
+ * published when it gets the lock is done without a sync of its own: a
+ * folder fsync that began after its rename finished has completed.  So
+ * each caller returns only once its own entry is durable; with ten
+ * sessions committing together, one or two fsyncs serve them all.
+ *
+ * Anything unusual (another queue directory than the system's, a hashed
+ * incoming/, no shared counters file, a failed lock) falls back to the
+ * plain folder fsync.
+ */
+static int sync_incoming(const char *queue_dir, const char *queue_name, const char *path)
+{
+	static int dir_fd = -1;
+	static pid_t dir_pid;
+	static char *dir_path;
+	const char *slash = strrchr(path, '/');
+	uint64_t *seq, mine, target;
+	int rc;
+
+	if (strcmp(queue_name, "incoming") != 0 || var_queue_directory == NULL
+	    || strcmp(queue_dir, var_queue_directory) != 0 || slash == NULL
+	    || (size_t)(slash - path) != strlen(queue_dir) + 1 + strlen(queue_name)
+	    || (seq = counters_commit_seq()) == NULL)
+		return fsync_parent(path);
+	/* One descriptor per process (a forked child must not share its lock). */
+	if (dir_fd < 0 || dir_pid != getpid() || strncmp(dir_path, path, (size_t)(slash - path)) != 0
+	    || dir_path[slash - path] != 0) {
+		if (dir_fd >= 0)
+			close(dir_fd);
+		free(dir_path);
+		dir_path = xstrndup(path, (size_t)(slash - path));
+		dir_pid = getpid();
+		if ((dir_fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return -1;
+	}
+	mine = __atomic_add_fetch(&seq[0], 1, __ATOMIC_SEQ_CST);
+	while ((rc = flock(dir_fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (rc < 0)
+		return fsync(dir_fd);
+	if (__atomic_load_n(&seq[1], __ATOMIC_SEQ_CST) >= mine) {
+		(void)flock(dir_fd, LOCK_UN);
+		return 0;
+	}
+	/* Every rename numbered up to target finished before this fsync begins. */
+	target = __atomic_load_n(&seq[0], __ATOMIC_SEQ_CST);
+	if ((rc = fsync(dir_fd)) == 0 && __atomic_load_n(&seq[1], __ATOMIC_SEQ_CST) < target)
+		__atomic_store_n(&seq[1], target, __ATOMIC_SEQ_CST);
+	(void)flock(dir_fd, LOCK_UN);
+	return rc;
+}
+
 /* qf_commit - finish, make durable, name the file by its queue ID */
 int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **error_r)
 {
@@ -584,7 +647,7 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 	 * cannot fsync it: syncfs() on the file's own descriptor flushes the
 	 * file system the rename happened on, the entry included.
 	 */
-	if (fsync_parent(path) < 0) {
+	if (sync_incoming(w->queue_dir, w->queue_name, path) < 0) {
 		const char *what = "fsync queue folder";
 
 		err = errno;

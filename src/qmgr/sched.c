@@ -455,6 +455,57 @@ static void queue_maybe_free(struct sched_queue *q, double now)
 	queue_free(q);
 }
 
+/*
+ * Connection caching needs deliveries "back to back" (sched_select_entry):
+ * a destination whose mail arrives one message at a time empties its queue
+ * after each delivery, and a new queue knew no last_done, so the agents
+ * never kept the session and every message cost a new connection, EHLO
+ * and QUIT.  A freed queue's last_done is kept here for RECENT_DONE_TIME
+ * and given to the queue made for the same name.
+ */
+#define RECENT_DONE_TIME	1.0
+#define RECENT_DONE_MAX		256
+
+/* recent_done_keep - remember q's last delivery after q goes */
+static void recent_done_keep(struct sched_transport *t, const struct sched_queue *q)
+{
+	struct htable_info **list;
+	double *when;
+	size_t n;
+
+	if (!isfinite(q->last_done))
+		return;
+	if (t->recent_done == NULL)
+		t->recent_done = htable_create(16);
+	if ((when = htable_find(t->recent_done, q->name)) == NULL) {
+		/* Full: drop what is too old to matter (all of it, at worst). */
+		if (htable_count(t->recent_done) >= RECENT_DONE_MAX) {
+			list = htable_list(t->recent_done, &n);
+			for (size_t i = 0; i < n; i++)
+				if (*(double *)list[i]->value + RECENT_DONE_TIME < q->last_done
+				    || htable_count(t->recent_done) >= RECENT_DONE_MAX)
+					free(htable_delete(t->recent_done, list[i]->key));
+			free(list);
+		}
+		when = xmalloc(sizeof(*when));
+		htable_enter(t->recent_done, q->name, when);
+	}
+	*when = q->last_done;
+}
+
+/* recent_done_take - the last delivery of a freed queue of that name, or -inf */
+static double recent_done_take(struct sched_transport *t, const char *name, double now)
+{
+	double *when, done = -INFINITY;
+
+	if (t->recent_done == NULL || (when = htable_delete(t->recent_done, name)) == NULL)
+		return done;
+	if (*when + RECENT_DONE_TIME >= now)
+		done = *when;
+	free(when);
+	return done;
+}
+
 /* queue_free - release an empty queue */
 static void queue_free(struct sched_queue *q)
 {
@@ -474,6 +525,7 @@ static void queue_free(struct sched_queue *q)
 	if (q->next)
 		q->next->prev = q->prev;
 	htable_delete(t->queue_byname, q->name);
+	recent_done_keep(t, q);
 	t->queue_count--;
 	s->queue_count--;
 	if (s->ops.queue_free)
@@ -713,6 +765,8 @@ void sched_free(struct sched **sp)
 		if (s->ops.transport_free)
 			s->ops.transport_free(s->ops_ctx, t);
 		htable_free(&t->queue_byname, NULL);
+		if (t->recent_done)
+			htable_free(&t->recent_done, free);
 		set_reason(&t->dead_status, &t->dead_reason, NULL, NULL);
 		free(t->name);
 		free(t);
@@ -930,7 +984,7 @@ struct sched_queue *sched_queue_create(struct sched_transport *t, const char *na
 	q->nexthop = xstrdup(nexthop ? nexthop : name);
 	q->transport = t;
 	q->window = t->conf.init_dest_concurrency;
-	q->last_done = -INFINITY;
+	q->last_done = recent_done_take(t, name, now);
 	q->last_fail = -INFINITY;
 	timer_init(&q->timer, q);
 	q->next = t->queues;

@@ -214,6 +214,7 @@ struct sched_transport {
 	long queue_count;
 	/* internal */
 	struct htable *queue_byname;
+	struct htable *recent_done;	/* freed queue name -> its last_done (double *) */
 	struct sched_queue *queues;	/* all queues, any order */
 	struct sched_queue *rr_head;	/* ring of selectable queues */
 	long absorb;			/* sum over queues of min(window-busy, todo) */

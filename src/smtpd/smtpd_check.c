@@ -908,7 +908,8 @@ static const char *evaluate(const struct restriction *rs, int stage,
 			 "need fully-qualified hostname", quoted(&b, ctx->helo));
 		break;
 	case R_REJECT_UNAUTH_PIPELINING:
-		if (!ctx->pipelined || ctx->ehlo)
+		if (ctx->ehlo || !(ctx->pipelined
+				   || (ctx->pipelined_fn && ctx->pipelined_fn(ctx->pipelined_arg))))
 			goto none;
 		snprintf(reply, sizeof(reply), "503 5.5.0 <%s>: Client host rejected: "
 			 "Improper use of SMTP command pipelining", quoted(&b, ctx->client));

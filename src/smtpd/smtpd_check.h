@@ -17,6 +17,9 @@ struct smtpd_check_ctx {
 	const char *rcpt;			/* NULL outside RCPT */
 	bool rcpt_routed;			/* the RCPT path had a source route */
 	bool pipelined;				/* unread input after this command */
+	/* or, when set, asked only where reject_unauth_pipelining needs it */
+	bool (*pipelined_fn)(const void *arg);
+	const void *pipelined_arg;
 	bool ehlo;				/* EHLO (PIPELINING announced) */
 	const char *sasl_username;		/* NULL: not logged in */
 	/* For the action log lines and the actions themselves: */
