@@ -67,6 +67,13 @@ bool queue_list_name_valid(const char *name);
 int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, int fd,
 		     const char **error_r);
 
+/*
+ * queue_list_io_uring - read the files through io_uring when the kernel
+ * allows it (true, the default); false reads them one system call at a
+ * time, as where io_uring is missing (tests compare the two).
+ */
+extern bool queue_list_io_uring;
+
 /* ---- the listing formatter (pure; unit-tested) ---- */
 
 /* One message as the listing shows it. */
