@@ -450,6 +450,10 @@ static pthread_mutex_t warn_lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_unlock(&warn_lock); \
 } while (0)
 
+struct queue_list_io_stats queue_list_io_stats;
+
+#define count_io(field) __atomic_fetch_add(&queue_list_io_stats.field, 1, __ATOMIC_RELAXED)
+
 /* What the readers share: read-only while a batch runs. */
 struct list_ctx {
 	const char *queue_dir;
@@ -578,6 +582,7 @@ static int reasons_load(const struct list_ctx *c, const struct list_job *j, stru
 	memset(r, 0, sizeof(*r));
 	if (k < 0)
 		return 0;
+	count_io(log_old_way);
 	r->count = c->log_dirfd[k] >= 0
 		? status_log_read_at(c->log_dirfd[k], j->e->id, &r->recs, &error)
 		: status_log_read_at(AT_FDCWD, c->logs[k].path, &r->recs, &error);
@@ -884,6 +889,7 @@ static int reasons_fetched(const struct list_ctx *c, const struct list_job *j,
 	if ((r->count = status_log_parse(io->log, (size_t)io->log_read_res, j->e->id,
 					 &r->recs, &error)) < 0)
 		return reasons_load(c, j, r);
+	count_io(log_ring);
 	reasons_index(r);
 	return 0;
 }
@@ -1005,7 +1011,10 @@ static void list_file(const struct list_ctx *c, struct queue_listing *l, struct 
 		q = open_fetched(c->queue, j, io, &env, &st, &old_way);
 	if (old_way) {
 		io = NULL;
+		count_io(qf_old_way);
 		q = open_entry(c->queue, j->e, j->dirfd, &env, &st);
+	} else {
+		count_io(qf_ring);
 	}
 	if (q == NULL)
 		return;
@@ -1127,6 +1136,7 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	fmt.fragment = true;
 	for (int i = 0; i < LIST_BATCH; i++)
 		jobs[i].out = buf_create(256);
+	memset(&queue_list_io_stats, 0, sizeof(queue_list_io_stats));
 	readers = xcalloc((size_t)nthreads, sizeof(*readers));
 	for (int t = 0; t < nthreads; t++)
 		reader_init(&readers[t]);

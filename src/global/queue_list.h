@@ -74,6 +74,15 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
  */
 extern bool queue_list_io_uring;
 
+/* How the last queue_list_write() read the files (tests count on it). */
+struct queue_list_io_stats {
+	unsigned long qf_ring;		/* queue files taken from what io_uring read */
+	unsigned long qf_old_way;	/* queue files opened and read one call at a time */
+	unsigned long log_ring;		/* defer logs taken from what io_uring read */
+	unsigned long log_old_way;	/* defer logs read under their lock */
+};
+extern struct queue_list_io_stats queue_list_io_stats;
+
 /* ---- the listing formatter (pure; unit-tested) ---- */
 
 /* One message as the listing shows it. */
