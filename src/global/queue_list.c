@@ -64,7 +64,7 @@ static const char *const listing_order[] = {
 	"maildrop", "active", "incoming", "deferred", "hold", NULL
 };
 
-static char scan_err[512];
+static _Thread_local char scan_err[512];	/* per thread: defer/ is scanned beside */
 
 /* queue_list_name_valid - one of the message folders? */
 bool queue_list_name_valid(const char *name)
@@ -93,6 +93,18 @@ static bool is_dir(const char *path, const struct dirent *d)
 	if (d->d_type != DT_UNKNOWN)
 		return false;
 	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* join_path - "dir/name" (caller frees); no printf: once per file */
+static char *join_path(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	char *p = xmalloc(dl + nl + 2);
+
+	memcpy(p, dir, dl);
+	p[dl] = '/';
+	memcpy(p + dl + 1, name, nl + 1);
+	return p;
 }
 
 /* scan_folder - collect IDs in dir, descending into hash folders */
@@ -133,7 +145,7 @@ static int scan_folder(const char *dir, int depth, struct scan_list *l)
 			l->v = xreallocarray(l->v, (size_t)l->cap, sizeof(*l->v));
 		}
 		l->v[l->count].id = xstrdup(d->d_name);
-		l->v[l->count].path = xasprintf("%s/%s", dir, d->d_name);
+		l->v[l->count].path = join_path(dir, d->d_name);
 		l->count++;
 	}
 	if (errno != 0) {
@@ -438,7 +450,7 @@ void queue_listing_end(struct queue_listing *l, struct buf *out)
 /* ---- reading the queue ---- */
 
 #define LIST_THREADS_MAX	4	/* readers at most (and at most the CPUs) */
-#define LIST_BATCH		256	/* messages read between two writes */
+#define LIST_BATCH		1024	/* messages read between two writes */
 #define LIST_SMALL_RCPTS	64	/* bigger messages are streamed by the writer */
 
 /* Warnings from reader threads go out one at a time. */
@@ -465,6 +477,8 @@ struct list_ctx {
 	int *log_dirfd;			/* each log's folder, or -1 */
 	struct htable *dirs;		/* folder path -> fd + 2 (writer only) */
 	long dir_count;
+	struct htable *log_dirs;	/* the same for defer/ (its scanner only) */
+	long log_dir_count;
 };
 
 /* One message of a batch: its text, made by whichever reader took it. */
@@ -511,7 +525,7 @@ static long find_defer_log(const struct list_ctx *c, const char *id)
  * most DIRS_MAX folders (a deep hash has more); -1 means use the path.
  */
 #define DIRS_MAX	512
-static int folder_fd(struct list_ctx *c, const char *path)
+static int folder_fd(struct htable *dirs, long *dir_count, const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char dir[4096];
@@ -523,13 +537,13 @@ static int folder_fd(struct list_ctx *c, const char *path)
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = 0;
 	/* Stored as fd + 2, so that a folder that cannot be opened (-1) is remembered too. */
-	if ((v = htable_find(c->dirs, dir)) != NULL)
+	if ((v = htable_find(dirs, dir)) != NULL)
 		return (int)(intptr_t)v - 2;
-	if (c->dir_count >= DIRS_MAX)
+	if (*dir_count >= DIRS_MAX)
 		return -1;
 	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	htable_enter(c->dirs, dir, (void *)(intptr_t)(fd + 2));
-	c->dir_count++;
+	htable_enter(dirs, dir, (void *)(intptr_t)(fd + 2));
+	(*dir_count)++;
 	return fd;
 }
 
@@ -1112,6 +1126,22 @@ static int flush_out(int fd, struct buf *out)
 	return 0;
 }
 
+/* scan_logs - the defer logs there are, and their folders (a thread's start) */
+static void *scan_logs(void *arg)
+{
+	struct list_ctx *c = arg;
+	const char *error;
+
+	if ((c->log_count = queue_list_scan(c->queue_dir, STATUS_LOG_DEFER, &c->logs, &error)) < 0) {
+		warn_locked("%s; delay reasons not shown", error);
+		c->log_count = 0;
+	}
+	c->log_dirfd = xcalloc((size_t)c->log_count + 1, sizeof(int));
+	for (long i = 0; i < c->log_count; i++)
+		c->log_dirfd[i] = folder_fd(c->log_dirs, &c->log_dir_count, c->logs[i].path);
+	return NULL;
+}
+
 /* queue_list_write - the whole listing to fd */
 int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, int fd,
 		     const char **error_r)
@@ -1123,7 +1153,8 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	struct list_ctx c;
 	struct list_reader *readers;
 	struct buf *out = buf_create(OUT_FLUSH + 4096);
-	const char *error;
+	pthread_t log_tid;
+	bool log_thread;
 	int nthreads = reader_count(), rc = 0;
 	long count;
 
@@ -1140,16 +1171,19 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	readers = xcalloc((size_t)nthreads, sizeof(*readers));
 	for (int t = 0; t < nthreads; t++)
 		reader_init(&readers[t]);
-	if ((c.log_count = queue_list_scan(queue_dir, STATUS_LOG_DEFER, &c.logs, &error)) < 0) {
-		msg_warn("%s; delay reasons not shown", error);
-		c.log_count = 0;
-	}
 	c.dirs = htable_create(64);
-	c.log_dirfd = xcalloc((size_t)c.log_count + 1, sizeof(int));
-	for (long i = 0; i < c.log_count; i++)
-		c.log_dirfd[i] = folder_fd(&c, c.logs[i].path);
+	c.log_dirs = htable_create(64);
+	/* defer/ is scanned beside the first folders (on another CPU). */
+	log_thread = nthreads > 1 && pthread_create(&log_tid, NULL, scan_logs, &c) == 0;
+	if (!log_thread)
+		scan_logs(&c);
 	for (const char *const *qn = listing_order; *qn && rc == 0; qn++) {
-		if ((count = queue_list_scan(queue_dir, *qn, &entries, error_r)) < 0) {
+		count = queue_list_scan(queue_dir, *qn, &entries, error_r);
+		if (log_thread && (count != 0 || listing_order[qn - listing_order + 1] == NULL)) {
+			pthread_join(log_tid, NULL);
+			log_thread = false;
+		}
+		if (count < 0) {
 			errno = 0;
 			rc = -1;
 			break;
@@ -1161,7 +1195,7 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 			b.count = count - first < LIST_BATCH ? count - first : LIST_BATCH;
 			for (long i = 0; i < b.count; i++) {
 				jobs[i].e = &entries[first + i];
-				jobs[i].dirfd = folder_fd(&c, jobs[i].e->path);
+				jobs[i].dirfd = folder_fd(c.dirs, &c.dir_count, jobs[i].e->path);
 				jobs[i].log = find_defer_log(&c, jobs[i].e->id);
 			}
 			run_batch(&b, readers, nthreads);
@@ -1205,8 +1239,11 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 		rc = flush_out(fd, out);
 	}
 	queue_list_scan_free(&c.logs, c.log_count);
+	if (log_thread)
+		pthread_join(log_tid, NULL);
 	free(c.log_dirfd);
 	htable_free(&c.dirs, close_folder);
+	htable_free(&c.log_dirs, close_folder);
 	for (int i = 0; i < LIST_BATCH; i++)
 		buf_free(&jobs[i].out);
 	for (int t = 0; t < nthreads; t++)
