@@ -751,7 +751,7 @@ static bool fetch(struct list_reader *rd, const struct list_ctx *c, struct list_
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, seen;
-	int want = 0, rc;
+	int want = 0, submitted = 0, rc;
 
 	for (long i = 0; i < n; i++) {
 		struct list_io *io = &rd->io[i];
@@ -779,15 +779,16 @@ static bool fetch(struct list_reader *rd, const struct list_ctx *c, struct list_
 	}
 	if (want == 0)
 		return true;
-	if ((rc = io_uring_submit(&rd->ring)) < want) {
-		/* Nothing taken (SUBMIT_ALL takes all or none): give up the ring. */
-		if (rc <= 0) {
-			io_uring_queue_exit(&rd->ring);
-			rd->ring_ok = false;
-			return false;
-		}
+	/* Normally all at once; a job whose operations were not all taken
+	 * keeps -ECANCELED results and is read the old way. */
+	while (submitted < want) {
+		if ((rc = io_uring_submit(&rd->ring)) == -EINTR)
+			continue;
+		if (rc <= 0)
+			break;
+		submitted += rc;
 	}
-	for (int got = 0; got < want; got += (int)seen) {
+	for (int got = 0; got < submitted; got += (int)seen) {
 		if ((rc = io_uring_wait_cqe(&rd->ring, &cqe)) < 0) {
 			if (rc == -EINTR || rc == -EAGAIN) {
 				seen = 0;
@@ -819,6 +820,12 @@ static bool fetch(struct list_reader *rd, const struct list_ctx *c, struct list_
 			seen++;
 		}
 		io_uring_cq_advance(&rd->ring, seen);
+	}
+	if (submitted < want) {
+		/* The kernel took no more (out of memory?): no ring from now on. */
+		io_uring_queue_exit(&rd->ring);
+		rd->ring_ok = false;
+		return submitted > 0;
 	}
 	return true;
 }
