@@ -826,38 +826,30 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r, const char 
 	return qf_openat(AT_FDCWD, path, writable, corrupt_r, error_r);
 }
 
-/* qf_openat - the same, relative to a folder */
-struct qf *qf_openat(int dirfd, const char *path, bool writable, bool *corrupt_r,
-		     const char **error_r)
+/*
+ * qf_frame - a reader over fd (whose status is st), with the file's first
+ * image_len bytes already in image (none when NULL), and the frame check;
+ * NULL with *corrupt_r and qf_static_err, fd closed, on failure.
+ */
+static struct qf *qf_frame(int fd, const struct stat *st, const void *image, size_t image_len,
+			   bool *corrupt_r, const char **error_r)
 {
 	struct qf *q;
-	struct stat st;
 	struct rec r;
 	const char *why;
 	char tail[QF_END_LEN];
 	ssize_t n;
-	int fd, rc;
+	int rc;
 
-	*corrupt_r = false;
-	*error_r = qf_static_err;
-	if ((fd = openat(dirfd, path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		snprintf(qf_static_err, sizeof(qf_static_err), "open %s: %s", path,
-			 strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0) {
-		snprintf(qf_static_err, sizeof(qf_static_err), "fstat %s: %s", path,
-			 strerror(errno));
-		close(fd);
-		return NULL;
-	}
 	q = xcalloc(1, sizeof(*q));
 	q->fd = fd;
-	q->st = st;
-	q->size = st.st_size;
+	q->st = *st;
+	q->size = st->st_size;
 	q->count_next = -1;
 	q->in = rec_in_create(fd, q->size);
-	if (!S_ISREG(st.st_mode)) {
+	if (image != NULL)
+		rec_in_preload(q->in, image, image_len);
+	if (!S_ISREG(st->st_mode)) {
 		/* Not a damaged queue file but no queue file at all: callers skip it. */
 		rc = set_err(q, &why, -1, "not a regular file");
 	} else if (q->size < QF_WARN_OFFSET) {
@@ -884,9 +876,47 @@ struct qf *qf_openat(int dirfd, const char *path, bool writable, bool *corrupt_r
 	if (rc == 0)
 		return q;
 	*corrupt_r = rc == QF_CORRUPT;
+	*error_r = qf_static_err;
 	snprintf(qf_static_err, sizeof(qf_static_err), "%s", why);
 	qf_close(&q);
 	return NULL;
+}
+
+/* qf_openat - the same, relative to a folder */
+struct qf *qf_openat(int dirfd, const char *path, bool writable, bool *corrupt_r,
+		     const char **error_r)
+{
+	struct stat st;
+	int fd;
+
+	*corrupt_r = false;
+	*error_r = qf_static_err;
+	if ((fd = openat(dirfd, path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		snprintf(qf_static_err, sizeof(qf_static_err), "open %s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(qf_static_err, sizeof(qf_static_err), "fstat %s: %s", path,
+			 strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return qf_frame(fd, &st, NULL, 0, corrupt_r, error_r);
+}
+
+/* qf_open_image - a read-only reader over a whole file read by the caller */
+struct qf *qf_open_image(const struct stat *st, const void *data, size_t len, bool *corrupt_r,
+			 const char **error_r)
+{
+	*corrupt_r = false;
+	*error_r = qf_static_err;
+	if ((off_t)len != st->st_size) {
+		snprintf(qf_static_err, sizeof(qf_static_err),
+			 "image of %zu bytes for a file of %lld", len, (long long)st->st_size);
+		return NULL;
+	}
+	return qf_frame(-1, st, data, len, corrupt_r, error_r);
 }
 
 /* qf_snapshot - reads may come from bytes read before */
@@ -908,7 +938,8 @@ void qf_close(struct qf **qp)
 
 	if (q == NULL)
 		return;
-	close(q->fd);
+	if (q->fd >= 0)
+		close(q->fd);
 	rec_in_free(&q->in);
 	free(q);
 	*qp = NULL;

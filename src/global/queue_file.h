@@ -162,6 +162,7 @@ void qf_abort(struct qf_writer **wp);
 /* ---- reading ---- */
 
 struct qf;
+struct stat;
 
 /*
  * qf_open - open a queue file by path (read-only or read-write) and check
@@ -177,6 +178,15 @@ struct qf *qf_open(const char *path, bool writable, bool *corrupt_r,
  * the current folder); messages name path as given. */
 struct qf *qf_openat(int dirfd, const char *path, bool writable, bool *corrupt_r,
 		     const char **error_r);
+/*
+ * qf_open_image - qf_open() of a file the caller has read whole (len bytes
+ * at data, copied) and whose status is *st (st_size must be len): no
+ * system call; every read comes from the copy, and qf_fd() is -1 (no
+ * locks, no in-place updates).  For readers that fetch many files at once,
+ * such as the queue listing.
+ */
+struct qf *qf_open_image(const struct stat *st, const void *data, size_t len, bool *corrupt_r,
+			 const char **error_r);
 void qf_close(struct qf **qp);
 int qf_fd(const struct qf *q);
 /*
@@ -188,7 +198,6 @@ int qf_fd(const struct qf *q);
  */
 void qf_snapshot(struct qf *q);
 /* qf_stat - the file's status as qf_open() found it (borrowed). */
-struct stat;
 const struct stat *qf_stat(const struct qf *q);
 /* qf_read_envelope - parse the envelope strictly. 0, -1 or QF_CORRUPT.
  * On success the caller frees *env_r with qf_envelope_deinit(). */

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,7 +64,7 @@ static const char *const listing_order[] = {
 	"maildrop", "active", "incoming", "deferred", "hold", NULL
 };
 
-static char scan_err[512];
+static _Thread_local char scan_err[512];	/* per thread: defer/ is scanned beside */
 
 /* queue_list_name_valid - one of the message folders? */
 bool queue_list_name_valid(const char *name)
@@ -91,6 +93,18 @@ static bool is_dir(const char *path, const struct dirent *d)
 	if (d->d_type != DT_UNKNOWN)
 		return false;
 	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* join_path - "dir/name" (caller frees); no printf: once per file */
+static char *join_path(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	char *p = xmalloc(dl + nl + 2);
+
+	memcpy(p, dir, dl);
+	p[dl] = '/';
+	memcpy(p + dl + 1, name, nl + 1);
+	return p;
 }
 
 /* scan_folder - collect IDs in dir, descending into hash folders */
@@ -131,7 +145,7 @@ static int scan_folder(const char *dir, int depth, struct scan_list *l)
 			l->v = xreallocarray(l->v, (size_t)l->cap, sizeof(*l->v));
 		}
 		l->v[l->count].id = xstrdup(d->d_name);
-		l->v[l->count].path = xasprintf("%s/%s", dir, d->d_name);
+		l->v[l->count].path = join_path(dir, d->d_name);
 		l->count++;
 	}
 	if (errno != 0) {
@@ -436,7 +450,7 @@ void queue_listing_end(struct queue_listing *l, struct buf *out)
 /* ---- reading the queue ---- */
 
 #define LIST_THREADS_MAX	4	/* readers at most (and at most the CPUs) */
-#define LIST_BATCH		256	/* messages read between two writes */
+#define LIST_BATCH		1024	/* messages read between two writes */
 #define LIST_SMALL_RCPTS	64	/* bigger messages are streamed by the writer */
 
 /* Warnings from reader threads go out one at a time. */
@@ -447,6 +461,10 @@ static pthread_mutex_t warn_lock = PTHREAD_MUTEX_INITIALIZER;
 	msg_warn(__VA_ARGS__); \
 	pthread_mutex_unlock(&warn_lock); \
 } while (0)
+
+struct queue_list_io_stats queue_list_io_stats;
+
+#define count_io(field) __atomic_fetch_add(&queue_list_io_stats.field, 1, __ATOMIC_RELAXED)
 
 /* What the readers share: read-only while a batch runs. */
 struct list_ctx {
@@ -459,12 +477,15 @@ struct list_ctx {
 	int *log_dirfd;			/* each log's folder, or -1 */
 	struct htable *dirs;		/* folder path -> fd + 2 (writer only) */
 	long dir_count;
+	struct htable *log_dirs;	/* the same for defer/ (its scanner only) */
+	long log_dir_count;
 };
 
 /* One message of a batch: its text, made by whichever reader took it. */
 struct list_job {
 	const struct queue_list_entry *e;
 	int dirfd;			/* its folder, or -1: use the path */
+	long log;			/* its defer log in the scan of defer/, or -1 */
 	struct buf *out;		/* the message's lines, no separator */
 	long size;			/* content size, for the footer */
 	bool listed;			/* false: skipped */
@@ -504,7 +525,7 @@ static long find_defer_log(const struct list_ctx *c, const char *id)
  * most DIRS_MAX folders (a deep hash has more); -1 means use the path.
  */
 #define DIRS_MAX	512
-static int folder_fd(struct list_ctx *c, const char *path)
+static int folder_fd(struct htable *dirs, long *dir_count, const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char dir[4096];
@@ -516,13 +537,13 @@ static int folder_fd(struct list_ctx *c, const char *path)
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = 0;
 	/* Stored as fd + 2, so that a folder that cannot be opened (-1) is remembered too. */
-	if ((v = htable_find(c->dirs, dir)) != NULL)
+	if ((v = htable_find(dirs, dir)) != NULL)
 		return (int)(intptr_t)v - 2;
-	if (c->dir_count >= DIRS_MAX)
+	if (*dir_count >= DIRS_MAX)
 		return -1;
 	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	htable_enter(c->dirs, dir, (void *)(intptr_t)(fd + 2));
-	c->dir_count++;
+	htable_enter(dirs, dir, (void *)(intptr_t)(fd + 2));
+	(*dir_count)++;
 	return fd;
 }
 
@@ -554,31 +575,37 @@ static int reason_cmp(const void *a, const void *b, void *ctx)
 	return x < y ? -1 : x > y;
 }
 
-/* reasons_load - read and index the defer log; 0 or -1 (warned) */
-static int reasons_load(const struct list_ctx *c, const char *id, struct reasons *r)
+/* reasons_index - sort the records read into r by offset */
+static void reasons_index(struct reasons *r)
 {
-	const char *error;
-
-	long k;
-
-	memset(r, 0, sizeof(*r));
-	if ((k = find_defer_log(c, id)) < 0)
-		return 0;
-	r->count = c->log_dirfd[k] >= 0
-		? status_log_read_at(c->log_dirfd[k], id, &r->recs, &error)
-		: status_log_read_at(AT_FDCWD, c->logs[k].path, &r->recs, &error);
-	if (r->count < 0) {
-		warn_locked("%s: defer log: %s; reasons not shown", id, error);
-		r->count = 0;
-		return -1;
-	}
 	if (r->count == 0)
-		return 0;
+		return;
 	r->by_offset = xcalloc((size_t)r->count, sizeof(long));
 	r->address = xcalloc((size_t)r->count, sizeof(char *));
 	for (long i = 0; i < r->count; i++)
 		r->by_offset[i] = i;
 	qsort_r(r->by_offset, (size_t)r->count, sizeof(long), reason_cmp, r->recs);
+}
+
+/* reasons_load - read (under its lock) and index job j's defer log; 0 or -1 (warned) */
+static int reasons_load(const struct list_ctx *c, const struct list_job *j, struct reasons *r)
+{
+	const char *error;
+	long k = j->log;
+
+	memset(r, 0, sizeof(*r));
+	if (k < 0)
+		return 0;
+	count_io(log_old_way);
+	r->count = c->log_dirfd[k] >= 0
+		? status_log_read_at(c->log_dirfd[k], j->e->id, &r->recs, &error)
+		: status_log_read_at(AT_FDCWD, c->logs[k].path, &r->recs, &error);
+	if (r->count < 0) {
+		warn_locked("%s: defer log: %s; reasons not shown", j->e->id, error);
+		r->count = 0;
+		return -1;
+	}
+	reasons_index(r);
 	return 0;
 }
 
@@ -614,22 +641,297 @@ static void reasons_free(struct reasons *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* ---- fetching files with io_uring ---- */
+
+/*
+ * A reader thread fetches IO_CHUNK messages with one io_uring submission:
+ * per message a statx of the queue file (its mode says complete, expired;
+ * io_uring has no fstat), then open, read and close of the queue file and
+ * of its defer log, each open into a slot of the ring's file table (no
+ * descriptor; the read and close are linked to it).  The defer log is read
+ * without its lock (io_uring has no flock): a text that does not end with
+ * a complete record, or does not parse, is read again the old way, under
+ * the lock.  Anything unusual - a file bigger than its buffer, changed
+ * between statx and read, any error but ENOENT, no ring at all (an old
+ * kernel, io_uring disabled) - goes the old way too (qf_openat and
+ * status_log_read_at, one file at a time), which also words the warning.
+ */
+#define IO_CHUNK	32		/* messages per submission */
+#define IO_QF_MAX	65536		/* bigger queue files are read the old way */
+#define IO_LOG_MAX	8192		/* a defer log this long or longer: the old way */
+#define IO_OPS		7		/* statx, open/read/close twice */
+
+/* What the ring fetched for one message. */
+struct list_io {
+	bool fetched;			/* submitted; else the old way */
+	bool has_log;			/* the log was fetched too */
+	int stx_res;			/* 0 or -errno */
+	int open_res;			/* queue file: 0 or -errno */
+	int read_res;			/* bytes or -errno */
+	int log_open_res;		/* defer log: 0 or -errno */
+	int log_read_res;		/* bytes or -errno */
+	struct statx stx;
+	char *qf;			/* IO_QF_MAX bytes */
+	char *log;			/* IO_LOG_MAX bytes */
+};
+
+/* One reader thread's ring and buffers (made once per listing). */
+struct list_reader {
+	struct io_uring ring;
+	bool ring_ok;
+	struct list_io io[IO_CHUNK];
+	char *space;
+};
+
+bool queue_list_io_uring = true;
+
+/* reader_init - the ring, if the kernel has one for us */
+static void reader_init(struct list_reader *rd)
+{
+	struct io_uring_params p;
+	int rc;
+
+	memset(rd, 0, sizeof(*rd));
+	if (!queue_list_io_uring)
+		return;
+	memset(&p, 0, sizeof(p));
+	/* Completions are collected only when we wait for them. */
+	p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+	if ((rc = io_uring_queue_init_params(IO_CHUNK * IO_OPS, &rd->ring, &p)) == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		rc = io_uring_queue_init_params(IO_CHUNK * IO_OPS, &rd->ring, &p);
+	}
+	if (rc < 0)
+		return;
+	if (io_uring_register_files_sparse(&rd->ring, 2 * IO_CHUNK) < 0) {
+		io_uring_queue_exit(&rd->ring);
+		return;
+	}
+	rd->ring_ok = true;
+	rd->space = xmalloc((size_t)IO_CHUNK * (IO_QF_MAX + IO_LOG_MAX));
+	for (int i = 0; i < IO_CHUNK; i++) {
+		rd->io[i].qf = rd->space + (size_t)i * (IO_QF_MAX + IO_LOG_MAX);
+		rd->io[i].log = rd->io[i].qf + IO_QF_MAX;
+	}
+}
+
+/* reader_deinit - release the ring */
+static void reader_deinit(struct list_reader *rd)
+{
+	if (rd->ring_ok)
+		io_uring_queue_exit(&rd->ring);
+	free(rd->space);
+	memset(rd, 0, sizeof(*rd));
+}
+
+/* fetch_file - queue the open, read and close of name in dirfd into slot */
+static void fetch_file(struct io_uring *ring, int dirfd, const char *name, unsigned slot,
+		       char *data, unsigned size, uint64_t ud)
+{
+	struct io_uring_sqe *sqe;
+
+	/* No O_CLOEXEC: a slot is no descriptor (the kernel refuses the flag). */
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_openat_direct(sqe, dirfd, name, O_RDONLY | O_NOFOLLOW, 0, slot);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe->user_data = ud;
+	/* A short read "fails" a link: hard-linked, the close runs anyway. */
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_read(sqe, (int)slot, data, size, 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+	sqe->user_data = ud + 1;
+	sqe = io_uring_get_sqe(ring);
+	io_uring_prep_close_direct(sqe, slot);
+	sqe->user_data = ud + 2;
+}
+
+/* fetch - read the files of jobs[0..n) through the ring; false: the old way */
+static bool fetch(struct list_reader *rd, const struct list_ctx *c, struct list_job *jobs,
+		  long n)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen;
+	int want = 0, submitted = 0, rc;
+
+	for (long i = 0; i < n; i++) {
+		struct list_io *io = &rd->io[i];
+		const struct list_job *j = &jobs[i];
+		struct io_uring_sqe *sqe;
+		uint64_t ud = (uint64_t)i * 8;
+
+		io->fetched = j->dirfd >= 0;
+		io->has_log = io->fetched && j->log >= 0 && c->log_dirfd[j->log] >= 0;
+		io->stx_res = io->open_res = io->read_res = -ECANCELED;
+		io->log_open_res = io->log_read_res = -ECANCELED;
+		if (!io->fetched)
+			continue;
+		sqe = io_uring_get_sqe(&rd->ring);
+		io_uring_prep_statx(sqe, j->dirfd, j->e->id, AT_SYMLINK_NOFOLLOW,
+				    STATX_BASIC_STATS, &io->stx);
+		sqe->user_data = ud;
+		fetch_file(&rd->ring, j->dirfd, j->e->id, 2 * (unsigned)i, io->qf, IO_QF_MAX, ud + 1);
+		want += 4;
+		if (io->has_log) {
+			fetch_file(&rd->ring, c->log_dirfd[j->log], j->e->id, 2 * (unsigned)i + 1,
+				   io->log, IO_LOG_MAX, ud + 4);
+			want += 3;
+		}
+	}
+	if (want == 0)
+		return true;
+	/* Normally all at once; a job whose operations were not all taken
+	 * keeps -ECANCELED results and is read the old way. */
+	while (submitted < want) {
+		if ((rc = io_uring_submit(&rd->ring)) == -EINTR)
+			continue;
+		if (rc <= 0)
+			break;
+		submitted += rc;
+	}
+	for (int got = 0; got < submitted; got += (int)seen) {
+		if ((rc = io_uring_wait_cqe(&rd->ring, &cqe)) < 0) {
+			if (rc == -EINTR || rc == -EAGAIN) {
+				seen = 0;
+				continue;
+			}
+			msg_fatal("queue listing: io_uring: %s", strerror(-rc));
+		}
+		seen = 0;
+		io_uring_for_each_cqe(&rd->ring, head, cqe) {
+			struct list_io *io = &rd->io[cqe->user_data / 8];
+
+			switch (cqe->user_data % 8) {
+			case 0:
+				io->stx_res = cqe->res;
+				break;
+			case 1:
+				io->open_res = cqe->res;
+				break;
+			case 2:
+				io->read_res = cqe->res;
+				break;
+			case 4:
+				io->log_open_res = cqe->res;
+				break;
+			case 5:
+				io->log_read_res = cqe->res;
+				break;
+			}
+			seen++;
+		}
+		io_uring_cq_advance(&rd->ring, seen);
+	}
+	if (submitted < want) {
+		/* The kernel took no more (out of memory?): no ring from now on. */
+		io_uring_queue_exit(&rd->ring);
+		rd->ring_ok = false;
+		return submitted > 0;
+	}
+	return true;
+}
+
+/* stat_of - the struct stat of a statx result */
+static void stat_of(const struct statx *x, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = x->stx_mode;
+	st->st_size = (off_t)x->stx_size;
+	st->st_ino = x->stx_ino;
+	st->st_nlink = x->stx_nlink;
+	st->st_uid = x->stx_uid;
+	st->st_gid = x->stx_gid;
+	st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+	st->st_mtim.tv_sec = x->stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = x->stx_mtime.tv_nsec;
+}
+
+/*
+ * open_fetched - the queue file from what the ring fetched, as open_entry
+ * would open it (the same checks in the same order, the same warnings);
+ * NULL with *old_way_r when open_entry must look at it instead.
+ */
+static struct qf *open_fetched(const char *queue, const struct list_job *j,
+			       const struct list_io *io, struct qf_envelope *env_r,
+			       struct stat *st_r, bool *old_way_r)
+{
+	const char *error;
+	struct qf *q;
+	bool corrupt;
+	int rc;
+
+	*old_way_r = false;
+	/* Moved or removed since the folder was read: not an error. */
+	if (io->stx_res == -ENOENT || io->open_res == -ENOENT)
+		return NULL;
+	if (io->stx_res < 0 || io->open_res < 0 || io->read_res < 0)
+		goto old_way;
+	stat_of(&io->stx, st_r);
+	/* Not a plain file, too big for the buffer, or changed since statx. */
+	if (!S_ISREG(st_r->st_mode) || st_r->st_size > IO_QF_MAX
+	    || io->read_res != st_r->st_size)
+		goto old_way;
+	if ((q = qf_open_image(st_r, io->qf, (size_t)io->read_res, &corrupt, &error)) == NULL) {
+		if (!corrupt)
+			goto old_way;
+		warn_locked("%s/%s: damaged queue file: %s; skipped", queue, j->e->id, error);
+		return NULL;
+	}
+	qf_snapshot(q);
+	if (!qf_mode_ready(st_r->st_mode)) {
+		qf_close(&q);
+		return NULL;
+	}
+	if ((rc = qf_read_envelope(q, env_r, &error)) != 0) {
+		warn_locked("%s/%s: %s: %s; skipped", queue, j->e->id,
+			    rc == QF_CORRUPT ? "damaged queue file" : "read error", error);
+		qf_close(&q);
+		return NULL;
+	}
+	return q;
+old_way:
+	*old_way_r = true;
+	return NULL;
+}
+
+/* reasons_fetched - job j's defer log from what the ring fetched, else read it */
+static int reasons_fetched(const struct list_ctx *c, const struct list_job *j,
+			   const struct list_io *io, struct reasons *r)
+{
+	const char *error;
+
+	memset(r, 0, sizeof(*r));
+	if (io == NULL || !io->has_log)
+		return reasons_load(c, j, r);
+	if (io->log_open_res == -ENOENT)
+		return 0;	/* removed since defer/ was read: no reasons */
+	if (io->log_open_res < 0 || io->log_read_res < 0 || io->log_read_res >= IO_LOG_MAX)
+		return reasons_load(c, j, r);
+	/* Caught in a write, or damaged: again under the lock (which warns). */
+	if ((r->count = status_log_parse(io->log, (size_t)io->log_read_res, j->e->id,
+					 &r->recs, &error)) < 0)
+		return reasons_load(c, j, r);
+	count_io(log_ring);
+	reasons_index(r);
+	return 0;
+}
+
 /*
  * list_rcpts - the pending recipients, reasons first; 0 or -1 (warned).
  * With flush_fd >= 0, out is written there whenever it holds OUT_FLUSH
  * bytes, so that a message with many recipients does not sit in memory.
  */
 static int list_rcpts(const struct list_ctx *c, struct queue_listing *l, struct buf *out,
-		      const char *id, struct qf *q, int flush_fd)
+		      const struct list_job *job, const struct list_io *io, struct qf *q,
+		      int flush_fd)
 {
 	struct qf_rcpt rcpts[RCPT_BATCH];
 	struct argv *plain = NULL;
 	struct reasons r;
-	const char *error;
+	const char *error, *id = job->e->id;
 	long offset = 0, n;
 	int rc = 0;
 
-	reasons_load(c, id, &r);
+	reasons_fetched(c, job, io, &r);
 	do {
 		if ((n = qf_read_rcpts(q, &offset, rcpts, RCPT_BATCH, false, &error)) < 0) {
 			warn_locked("%s/%s: %s: %s; skipped", c->queue, id,
@@ -708,23 +1010,34 @@ struct qf *queue_list_open_entry(const char *queue, const struct queue_list_entr
 }
 
 /*
- * list_file - one queue file into its job's buffer (or skipped).  A
- * message with more than LIST_SMALL_RCPTS recipients is left to the writer
- * (big): its text could be large.  With flush_fd >= 0 (the writer), the
- * text goes out as it is made.
+ * list_file - one queue file into its job's buffer (or skipped), from what
+ * the ring fetched (io) or read here (io NULL).  A message with more than
+ * LIST_SMALL_RCPTS recipients is left to the writer (big): its text could
+ * be large.  With flush_fd >= 0 (the writer), the text goes out as it is
+ * made.
  */
 static void list_file(const struct list_ctx *c, struct queue_listing *l, struct list_job *j,
-		      int flush_fd)
+		      const struct list_io *io, int flush_fd)
 {
 	struct qf_envelope env;
 	struct queue_list_msg m;
 	struct stat st;
-	struct qf *q;
+	struct qf *q = NULL;
+	bool old_way = true;
 
 	j->listed = j->big = false;
 	if (flush_fd < 0)
 		buf_reset(j->out);
-	if ((q = open_entry(c->queue, j->e, j->dirfd, &env, &st)) == NULL)
+	if (io != NULL && io->fetched)
+		q = open_fetched(c->queue, j, io, &env, &st, &old_way);
+	if (old_way) {
+		io = NULL;
+		count_io(qf_old_way);
+		q = open_entry(c->queue, j->e, j->dirfd, &env, &st);
+	} else {
+		count_io(qf_ring);
+	}
+	if (q == NULL)
 		return;
 	if (flush_fd < 0 && env.rcpt_count > LIST_SMALL_RCPTS) {
 		j->big = true;
@@ -737,7 +1050,7 @@ static void list_file(const struct list_ctx *c, struct queue_listing *l, struct 
 	m.forced_expire = (st.st_mode & QF_MODE_EXPIRE) != 0;
 	m.sender = env.sender;
 	queue_listing_msg_begin(l, j->out, &m);
-	if (list_rcpts(c, l, j->out, j->e->id, q, flush_fd) == 0) {
+	if (list_rcpts(c, l, j->out, j, io, q, flush_fd) == 0) {
 		queue_listing_msg_end(l, j->out, &m);
 		j->listed = true;
 		j->size = m.message_size;
@@ -747,19 +1060,39 @@ out:
 	qf_close(&q);
 }
 
-/* reader - take jobs of the batch until none is left */
-static void *reader(void *arg)
+/* reader - take chunks of the batch until none is left */
+static void reader_run(struct list_batch *b, struct list_reader *rd)
 {
-	struct list_batch *b = arg;
 	struct queue_listing l;
-	long i;
+	long first, n;
 
 	/* A fragment listing: no heading or separator (the writer adds them). */
 	queue_listing_init(&l, b->c->json, b->c->empty_addr);
 	l.fragment = true;
-	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->count)
-		list_file(b->c, &l, &b->jobs[i], -1);
+	while ((first = __atomic_fetch_add(&b->next, IO_CHUNK, __ATOMIC_RELAXED)) < b->count) {
+		struct list_job *jobs = &b->jobs[first];
+		bool fetched;
+
+		n = b->count - first < IO_CHUNK ? b->count - first : IO_CHUNK;
+		fetched = rd->ring_ok && fetch(rd, b->c, jobs, n);
+		for (long i = 0; i < n; i++)
+			list_file(b->c, &l, &jobs[i], fetched ? &rd->io[i] : NULL, -1);
+	}
 	queue_listing_deinit(&l);
+}
+
+/* The arguments of one reader thread. */
+struct reader_arg {
+	struct list_batch *b;
+	struct list_reader *rd;
+};
+
+/* reader - a thread's reader_run */
+static void *reader(void *arg)
+{
+	struct reader_arg *a = arg;
+
+	reader_run(a->b, a->rd);
 	return NULL;
 }
 
@@ -772,17 +1105,21 @@ static int reader_count(void)
 }
 
 /* run_batch - read the batch's messages with up to nthreads readers */
-static void run_batch(struct list_batch *b, int nthreads)
+static void run_batch(struct list_batch *b, struct list_reader *rd, int nthreads)
 {
 	pthread_t tid[LIST_THREADS_MAX];
+	struct reader_arg args[LIST_THREADS_MAX];
 	int started = 0;
 
 	b->next = 0;
 	/* Small batches are not worth a thread. */
-	for (int t = 1; t < nthreads && b->count > 16; t++)
-		if (pthread_create(&tid[started], NULL, reader, b) == 0)
+	for (int t = 1; t < nthreads && b->count > IO_CHUNK; t++) {
+		args[started].b = b;
+		args[started].rd = &rd[t];
+		if (pthread_create(&tid[started], NULL, reader, &args[started]) == 0)
 			started++;
-	reader(b);
+	}
+	reader_run(b, &rd[0]);
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 }
@@ -796,6 +1133,22 @@ static int flush_out(int fd, struct buf *out)
 	return 0;
 }
 
+/* scan_logs - the defer logs there are, and their folders (a thread's start) */
+static void *scan_logs(void *arg)
+{
+	struct list_ctx *c = arg;
+	const char *error;
+
+	if ((c->log_count = queue_list_scan(c->queue_dir, STATUS_LOG_DEFER, &c->logs, &error)) < 0) {
+		warn_locked("%s; delay reasons not shown", error);
+		c->log_count = 0;
+	}
+	c->log_dirfd = xcalloc((size_t)c->log_count + 1, sizeof(int));
+	for (long i = 0; i < c->log_count; i++)
+		c->log_dirfd[i] = folder_fd(c->log_dirs, &c->log_dir_count, c->logs[i].path);
+	return NULL;
+}
+
 /* queue_list_write - the whole listing to fd */
 int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, int fd,
 		     const char **error_r)
@@ -805,8 +1158,10 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	struct list_job jobs[LIST_BATCH];
 	struct list_batch b;
 	struct list_ctx c;
+	struct list_reader *readers;
 	struct buf *out = buf_create(OUT_FLUSH + 4096);
-	const char *error;
+	pthread_t log_tid;
+	bool log_thread;
 	int nthreads = reader_count(), rc = 0;
 	long count;
 
@@ -819,16 +1174,23 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	fmt.fragment = true;
 	for (int i = 0; i < LIST_BATCH; i++)
 		jobs[i].out = buf_create(256);
-	if ((c.log_count = queue_list_scan(queue_dir, STATUS_LOG_DEFER, &c.logs, &error)) < 0) {
-		msg_warn("%s; delay reasons not shown", error);
-		c.log_count = 0;
-	}
+	memset(&queue_list_io_stats, 0, sizeof(queue_list_io_stats));
+	readers = xcalloc((size_t)nthreads, sizeof(*readers));
+	for (int t = 0; t < nthreads; t++)
+		reader_init(&readers[t]);
 	c.dirs = htable_create(64);
-	c.log_dirfd = xcalloc((size_t)c.log_count + 1, sizeof(int));
-	for (long i = 0; i < c.log_count; i++)
-		c.log_dirfd[i] = folder_fd(&c, c.logs[i].path);
+	c.log_dirs = htable_create(64);
+	/* defer/ is scanned beside the first folders (on another CPU). */
+	log_thread = nthreads > 1 && pthread_create(&log_tid, NULL, scan_logs, &c) == 0;
+	if (!log_thread)
+		scan_logs(&c);
 	for (const char *const *qn = listing_order; *qn && rc == 0; qn++) {
-		if ((count = queue_list_scan(queue_dir, *qn, &entries, error_r)) < 0) {
+		count = queue_list_scan(queue_dir, *qn, &entries, error_r);
+		if (log_thread && (count != 0 || listing_order[qn - listing_order + 1] == NULL)) {
+			pthread_join(log_tid, NULL);
+			log_thread = false;
+		}
+		if (count < 0) {
 			errno = 0;
 			rc = -1;
 			break;
@@ -840,9 +1202,10 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 			b.count = count - first < LIST_BATCH ? count - first : LIST_BATCH;
 			for (long i = 0; i < b.count; i++) {
 				jobs[i].e = &entries[first + i];
-				jobs[i].dirfd = folder_fd(&c, jobs[i].e->path);
+				jobs[i].dirfd = folder_fd(c.dirs, &c.dir_count, jobs[i].e->path);
+				jobs[i].log = find_defer_log(&c, jobs[i].e->id);
 			}
-			run_batch(&b, nthreads);
+			run_batch(&b, readers, nthreads);
 			/* In queue order: heading or separator, the text, the count. */
 			for (long i = 0; i < b.count && rc == 0; i++) {
 				if (jobs[i].big) {
@@ -852,7 +1215,7 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 
 					big.out = out;
 					queue_listing_separator(&l, out);
-					list_file(&c, &fmt, &big, fd);
+					list_file(&c, &fmt, &big, NULL, fd);
 					jobs[i].listed = big.listed;
 					jobs[i].size = big.size;
 					if (!jobs[i].listed) {
@@ -883,10 +1246,16 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 		rc = flush_out(fd, out);
 	}
 	queue_list_scan_free(&c.logs, c.log_count);
+	if (log_thread)
+		pthread_join(log_tid, NULL);
 	free(c.log_dirfd);
 	htable_free(&c.dirs, close_folder);
+	htable_free(&c.log_dirs, close_folder);
 	for (int i = 0; i < LIST_BATCH; i++)
 		buf_free(&jobs[i].out);
+	for (int t = 0; t < nthreads; t++)
+		reader_deinit(&readers[t]);
+	free(readers);
 	queue_listing_deinit(&l);
 	queue_listing_deinit(&fmt);
 	buf_free(&out);

@@ -67,6 +67,22 @@ bool queue_list_name_valid(const char *name);
 int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, int fd,
 		     const char **error_r);
 
+/*
+ * queue_list_io_uring - read the files through io_uring when the kernel
+ * allows it (true, the default); false reads them one system call at a
+ * time, as where io_uring is missing (tests compare the two).
+ */
+extern bool queue_list_io_uring;
+
+/* How the last queue_list_write() read the files (tests count on it). */
+struct queue_list_io_stats {
+	unsigned long qf_ring;		/* queue files taken from what io_uring read */
+	unsigned long qf_old_way;	/* queue files opened and read one call at a time */
+	unsigned long log_ring;		/* defer logs taken from what io_uring read */
+	unsigned long log_old_way;	/* defer logs read under their lock */
+};
+extern struct queue_list_io_stats queue_list_io_stats;
+
 /* ---- the listing formatter (pure; unit-tested) ---- */
 
 /* One message as the listing shows it. */

@@ -111,6 +111,18 @@ struct rec_in *rec_in_create(int fd, off_t size)
 	return in;
 }
 
+/* rec_in_preload - the file's first len bytes, read by the caller */
+void rec_in_preload(struct rec_in *in, const void *data, size_t len)
+{
+	if (len > in->cap) {
+		in->cap = len;
+		in->win = xrealloc(in->win, in->cap);
+	}
+	memcpy(in->win, data, len);
+	in->base = 0;
+	in->have = len;
+}
+
 /* rec_in_free - release the reader */
 void rec_in_free(struct rec_in **inp)
 {

@@ -55,6 +55,12 @@ struct rec_in;
 
 /* rec_in_create - reader over fd, whose records must end by size. Caller frees with rec_in_free(). */
 struct rec_in *rec_in_create(int fd, off_t size);
+/*
+ * rec_in_preload - put the len bytes of the file at offset 0, read by the
+ * caller, in the window (copied), so that records there come from memory;
+ * a reader over a file held whole in data may have fd -1.
+ */
+void rec_in_preload(struct rec_in *in, const void *data, size_t len);
 /* rec_in_free - release the reader (not the descriptor) and clear *inp. */
 void rec_in_free(struct rec_in **inp);
 /* rec_in_forget - drop buffered bytes (after the file may have changed). */

@@ -645,14 +645,72 @@ long status_log_read(const char *queue_dir, const char *log, const char *id,
 	return count;
 }
 
+/* parse_text - the records of a log's text; count, or -1 (*error_r) */
+static long parse_text(const char *data, size_t len, const char *name,
+		       struct rcpt_status_rec **recs_r, bool *torn_r, const char **error_r)
+{
+	struct rcpt_status_rec *recs = NULL;
+	size_t pos = 0, start;
+	long count = 0;
+
+	*recs_r = NULL;
+	*torn_r = false;
+	/*
+	 * A record is the lines up to an empty line.  What is left at the end
+	 * without its empty line is a torn append: skipped.
+	 */
+	while (pos < len) {
+		const char *sep;
+
+		start = pos;
+		if (data[start] == '\n') {
+			fail(error_r, "%s: empty record at byte %zu", name, start);
+			goto bad;
+		}
+		if ((sep = memmem(data + start, len - start, "\n\n", 2)) == NULL) {
+			*torn_r = true;
+			break;
+		}
+		pos = (size_t)(sep - data) + 2;
+		recs = xreallocarray(recs, (size_t)count + 1, sizeof(*recs));
+		if (parse_record(data + start, pos - 1 - start, &recs[count]) < 0) {
+			fail(error_r, "%s: malformed record at byte %zu", name, start);
+			goto bad;
+		}
+		count++;
+	}
+	*recs_r = recs;
+	return count;
+bad:
+	status_log_free(&recs, count);
+	return -1;
+}
+
+/* status_log_parse - the records of a log read without its lock */
+long status_log_parse(const char *data, size_t len, const char *name,
+		      struct rcpt_status_rec **recs_r, const char **error_r)
+{
+	bool torn;
+	long count;
+
+	*error_r = sl_err;
+	count = parse_text(data, len, name, recs_r, &torn, error_r);
+	if (count >= 0 && torn) {
+		/* Caught in the middle of a write: not to be trusted. */
+		status_log_free(recs_r, count);
+		fail(error_r, "%s: incomplete record at its end", name);
+		return -1;
+	}
+	return count;
+}
+
 /* status_log_read_at - every complete record of dirfd/path */
 long status_log_read_at(int dirfd, const char *path, struct rcpt_status_rec **recs_r,
 			const char **error_r)
 {
-	struct rcpt_status_rec *recs = NULL;
 	struct buf text;
-	size_t pos = 0, start;
-	long count = 0;
+	bool torn;
+	long count;
 	int fd;
 
 	*recs_r = NULL;
@@ -664,39 +722,10 @@ long status_log_read_at(int dirfd, const char *path, struct rcpt_status_rec **re
 		return -1;
 	}
 	buf_init(&text, 4096);
-	if (read_all(fd, &text, path, error_r) < 0) {
+	if (read_all(fd, &text, path, error_r) < 0)
 		count = -1;
-		goto out;
-	}
-
-	/*
-	 * A record is the lines up to an empty line.  What is left at the end
-	 * without its empty line is a torn append: skipped.
-	 */
-	while (pos < text.len) {
-		const char *sep;
-
-		start = pos;
-		if (text.data[start] == '\n') {
-			fail(error_r, "%s: empty record at byte %zu", path, start);
-			goto bad;
-		}
-		if ((sep = memmem(text.data + start, text.len - start, "\n\n", 2)) == NULL)
-			break;
-		pos = (size_t)(sep - text.data) + 2;
-		recs = xreallocarray(recs, (size_t)count + 1, sizeof(*recs));
-		if (parse_record(text.data + start, pos - 1 - start, &recs[count]) < 0) {
-			fail(error_r, "%s: malformed record at byte %zu", path, start);
-			goto bad;
-		}
-		count++;
-	}
-	*recs_r = recs;
-	goto out;
-bad:
-	status_log_free(&recs, count);
-	count = -1;
-out:
+	else
+		count = parse_text(text.data, text.len, path, recs_r, &torn, error_r);
 	close(fd);
 	buf_deinit(&text);
 	return count;

@@ -86,6 +86,15 @@ long status_log_read(const char *queue_dir, const char *log, const char *id,
  * dirfd (AT_FDCWD: the current folder). */
 long status_log_read_at(int dirfd, const char *path, struct rcpt_status_rec **recs_r,
 			const char **error_r);
+/*
+ * status_log_parse - the records of a log's text (len bytes at data) that
+ * the caller read without the lock (name is for messages).  -1 with
+ * *error_r when a record is malformed or the text does not end with a
+ * complete record (a write was under way: read it again under the lock
+ * with status_log_read_at).
+ */
+long status_log_parse(const char *data, size_t len, const char *name,
+		      struct rcpt_status_rec **recs_r, const char **error_r);
 void status_log_free(struct rcpt_status_rec **recs, long count);
 /* status_log_remove - delete the log (missing is fine). 0 or -1 (errno). */
 int status_log_remove(const char *queue_dir, const char *log, const char *id);

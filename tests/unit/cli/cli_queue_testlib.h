@@ -118,7 +118,7 @@ static TL_UNUSED const char *tl_make_full(const char *queue, double arrival, con
 	for (long i = 0; i < n; i++) {
 		if (offsets_r)
 			offsets_r[i] = r[i].offset;
-		if ((done_mask & (1u << i)) && qf_mark_done(qf_fd(q), r[i].offset) != 0)
+		if (i < 32 && (done_mask & (1u << i)) && qf_mark_done(qf_fd(q), r[i].offset) != 0)
 			abort();
 		qf_rcpt_deinit(&r[i]);
 	}
