@@ -649,10 +649,8 @@ long status_log_read(const char *queue_dir, const char *log, const char *id,
 long status_log_read_at(int dirfd, const char *path, struct rcpt_status_rec **recs_r,
 			const char **error_r)
 {
-	struct rcpt_status_rec *recs = NULL;
 	struct buf text;
-	size_t pos = 0, start;
-	long count = 0;
+	long count;
 	int fd;
 
 	*recs_r = NULL;
@@ -664,42 +662,59 @@ long status_log_read_at(int dirfd, const char *path, struct rcpt_status_rec **re
 		return -1;
 	}
 	buf_init(&text, 4096);
-	if (read_all(fd, &text, path, error_r) < 0) {
+	if (read_all(fd, &text, path, error_r) < 0)
 		count = -1;
-		goto out;
-	}
+	else
+		count = status_log_parse(text.data, text.len, path, recs_r, error_r);
+	close(fd);
+	buf_deinit(&text);
+	return count;
+}
+
+/* status_log_parse - the records of a log's text */
+long status_log_parse(const char *text, size_t len, const char *name,
+		      struct rcpt_status_rec **recs_r, const char **error_r)
+{
+	struct rcpt_status_rec *recs = NULL;
+	size_t pos = 0, start;
+	long count = 0;
+
+	*recs_r = NULL;
+	*error_r = sl_err;
 
 	/*
 	 * A record is the lines up to an empty line.  What is left at the end
 	 * without its empty line is a torn append: skipped.
 	 */
-	while (pos < text.len) {
+	while (pos < len) {
 		const char *sep;
 
 		start = pos;
-		if (text.data[start] == '\n') {
-			fail(error_r, "%s: empty record at byte %zu", path, start);
+		if (text[start] == '\n') {
+			fail(error_r, "%s: empty record at byte %zu", name, start);
 			goto bad;
 		}
-		if ((sep = memmem(text.data + start, text.len - start, "\n\n", 2)) == NULL)
+		if ((sep = memmem(text + start, len - start, "\n\n", 2)) == NULL)
 			break;
-		pos = (size_t)(sep - text.data) + 2;
+		pos = (size_t)(sep - text) + 2;
 		recs = xreallocarray(recs, (size_t)count + 1, sizeof(*recs));
-		if (parse_record(text.data + start, pos - 1 - start, &recs[count]) < 0) {
-			fail(error_r, "%s: malformed record at byte %zu", path, start);
+		if (parse_record(text + start, pos - 1 - start, &recs[count]) < 0) {
+			fail(error_r, "%s: malformed record at byte %zu", name, start);
 			goto bad;
 		}
 		count++;
 	}
 	*recs_r = recs;
-	goto out;
+	return count;
 bad:
 	status_log_free(&recs, count);
-	count = -1;
-out:
-	close(fd);
-	buf_deinit(&text);
-	return count;
+	return -1;
+}
+
+/* status_log_format - the text of one record */
+void status_log_format(struct buf *out, const struct rcpt_status *st)
+{
+	format_record(out, st);
 }
 
 /* status_log_free - release what status_log_read returned */
