@@ -247,6 +247,13 @@ int addr_parse_path(const char *text, int flags, char **addr_r, const char **err
 	} else if (!(flags & ADDR_PATH_UNQUALIFIED)) {
 		*error_r = "address has no domain";
 		goto bad;
+	} else if (strchr(buf_str(&out), '@') != NULL) {
+		/*
+		 * "<\"a@b\">": in internal form the last "@" splits, so this
+		 * would read as a at domain b once qualification passes it by.
+		 */
+		*error_r = "local part with \"@\" needs a domain";
+		goto bad;
 	}
 	if (bracket) {
 		if (*p != '>') {
