@@ -454,14 +454,12 @@ done:
 	buf_reset(l);
 }
 
-/* lines_feed - body bytes in checks mode: cut into lines */
-static void lines_feed(struct cleanup_stream *s, const char *data, size_t len)
+/* lines_cut - body bytes in checks mode: cut into lines of at most line_limit */
+static void lines_cut(struct cleanup_stream *s, const char *data, size_t len)
 {
 	const char *nl;
 	size_t seg, take;
 
-	if (!account(s, len))
-		return;
 	while (len > 0) {
 		nl = memchr(data, '\n', len);
 		seg = nl ? (size_t)(nl - data) : len;
@@ -482,6 +480,13 @@ static void lines_feed(struct cleanup_stream *s, const char *data, size_t len)
 			body_line(s, true);
 		}
 	}
+}
+
+/* lines_feed - body bytes in checks mode, counted, then cut into lines */
+static void lines_feed(struct cleanup_stream *s, const char *data, size_t len)
+{
+	if (account(s, len))
+		lines_cut(s, data, len);
 }
 
 /* body_feed - body bytes: pass through, watching for "." lines if asked */
@@ -579,7 +584,8 @@ static void process_line(struct cleanup_stream *s)
 		/* Body text without the empty line before it: insert one. */
 		begin_body(s);
 		if (s->check) {
-			buf_append(&s->bline, l, n);
+			/* Already counted; cut like any body line (it may be long). */
+			lines_cut(s, l, n);
 			body_line(s, true);
 		} else {
 			cleanup_stream_emit(s, l, n);
