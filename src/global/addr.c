@@ -53,10 +53,14 @@ static bool is_label_char(unsigned char c)
 	    || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-/* is_dcontent - characters allowed inside an address literal */
+/*
+ * is_dcontent - characters allowed inside an address literal: RFC 5321's
+ * dcontent but '@', which no address literal needs and which in internal
+ * form would move the split between local part and domain (the last '@').
+ */
 static bool is_dcontent(unsigned char c)
 {
-	return (c >= 33 && c <= 90) || (c >= 94 && c <= 126);
+	return ((c >= 33 && c <= 90) || (c >= 94 && c <= 126)) && c != '@';
 }
 
 /* addr_dot_string_ok - is s[0..len) a valid RFC 5321 dot-string? */

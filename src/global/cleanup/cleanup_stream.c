@@ -72,6 +72,7 @@ struct cleanup_stream {
 	bool mid_line;			/* bline continues a piece already shown */
 	struct buf pfield;		/* the part header field being collected */
 	bool part_headers;		/* reading the header block of a part */
+	bool rest_passes;		/* the rest of a long boundary line follows */
 	int part_class;			/* the class of its non-Content-* fields */
 	struct argv *boundaries;	/* open multipart boundaries, innermost last */
 	char *pending_boundary;		/* of the header block being read */
@@ -404,6 +405,13 @@ static void body_line(struct cleanup_stream *s, bool nl)
 	bool cont = s->mid_line, show;
 
 	s->mid_line = !nl;
+	if (cont && s->rest_passes) {
+		/* A boundary line longer than line_limit: its rest is no header. */
+		cleanup_stream_emit(s, l->data, l->len);
+		cleanup_stream_emit(s, "\n", nl);
+		s->rest_passes = !nl;
+		goto done;
+	}
 	if (s->part_headers) {
 		if (!cont && l->len == 0 && nl) {
 			flush_part_field(s);
@@ -441,6 +449,7 @@ static void body_line(struct cleanup_stream *s, bool nl)
 		case 2:
 			cleanup_stream_emit(s, l->data, l->len);
 			cleanup_stream_emit(s, "\n", nl);
+			s->rest_passes = !nl;
 			goto done;
 		}
 	}
