@@ -487,9 +487,11 @@ void master_cf_print(struct buf *out, const struct master_ent *ents, size_t coun
 			/* A plain "-o" that does not start an option was written grouped. */
 			bool dash_o_plain = strcmp(arg, "-o") == 0 && (a + 1 >= e->args->argc
 				|| strchr(e->args->argv[a + 1], '=') == NULL);
+			/* So was a plain "-oX...": bare, it would be the option -o X... */
+			bool dash_o_joined = strncmp(arg, "-o", 2) == 0 && arg[2] != 0;
 
 			buf_putc(out, ' ');
-			put_word(out, arg, dash_o_plain);
+			put_word(out, arg, dash_o_plain || dash_o_joined);
 			/* An option's value goes with it. */
 			if (strcmp(arg, "-o") == 0 && !dash_o_plain) {
 				buf_putc(out, ' ');

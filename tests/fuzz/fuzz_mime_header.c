@@ -76,7 +76,10 @@ static bool check_fn(struct cleanup_stream *s, int cls, struct buf *text, void *
 			abort();
 		}
 	} else {
-		check(rfc822_header_name_len(text->data, text->len) > 0);
+		if (rfc822_header_name_len(text->data, text->len) == 0) {
+			fprintf(stderr, "fuzz_mime_header: class %d line is no header field: \"%.*s\"\n", cls, (int)text->len, text->data);
+			abort();
+		}
 		if (cls == CLEANUP_HDR_MIME)
 			check(strncasecmp(text->data, "Content-", 8) == 0);
 	}

@@ -182,7 +182,7 @@ static void aliases(const char *text, size_t len)
 			continue;
 		buf_reset(line);
 		if (strchr(buf_str(name), ':') == NULL && name->data[0] != '"'
-		    && name->data[0] != ' ' && name->data[0] != '\t') {
+		    && strchr(" \t", name->data[name->len - 1]) == NULL) {
 			buf_puts(line, buf_str(name));
 		} else {
 			buf_putc(line, '"');
