@@ -251,6 +251,10 @@ int addr_parse_path(const char *text, int flags, char **addr_r, const char **err
 	} else if (!(flags & ADDR_PATH_UNQUALIFIED)) {
 		*error_r = "address has no domain";
 		goto bad;
+	} else if (out.len == 0) {
+		/* <""> is no null address (that is <>, and only where allowed). */
+		*error_r = "empty local part";
+		goto bad;
 	} else if (strchr(buf_str(&out), '@') != NULL) {
 		/*
 		 * "<\"a@b\">": in internal form the last "@" splits, so this

@@ -168,10 +168,11 @@ int smtpd_parse_params(char *text, bool rcpt, struct smtpd_params *p, const char
 				goto bad;
 			}
 		} else if (rcpt && strcasecmp(word, "ORCPT") == 0 && value && !p->orcpt) {
-			char *semi = strchr(value, ';'), *addr;
+			char *semi = strchr(value, ';'), *addr = NULL;
 
 			if (semi == NULL || semi == value || strlen(value) > ORCPT_MAX
 			    || (addr = smtpd_xtext_decode(semi + 1)) == NULL || !*addr) {
+				free(addr);
 				*reply_r = "501 5.5.4 Bad ORCPT parameter syntax";
 				goto bad;
 			}
