@@ -81,7 +81,7 @@ static void put_field(struct buf *b, const char *name, const char *value)
 /* format_record - the text of one record */
 static void format_record(struct buf *b, const struct rcpt_status *st)
 {
-	char num[64];
+	char num[400];		/* "%.6f" of any finite double (DBL_MAX: 316) */
 
 	put_field(b, "recipient", st->recipient);
 	put_field(b, "orig_rcpt", st->orig_rcpt);
