@@ -482,11 +482,18 @@ void master_cf_print(struct buf *out, const struct master_ent *ents, size_t coun
 			pad_to(out, start, cols[f]);
 			buf_puts(out, fields[f]);
 		}
+		size_t ov = 0;		/* the next option in e->overrides */
+
 		for (size_t a = 0; a < e->args->argc; a++) {
 			const char *arg = e->args->argv[a];
-			/* A plain "-o" that does not start an option was written grouped. */
-			bool dash_o_plain = strcmp(arg, "-o") == 0 && (a + 1 >= e->args->argc
-				|| strchr(e->args->argv[a + 1], '=') == NULL);
+			/*
+			 * "-o" starts an option when the next override is what
+			 * follows it; any other "-o" was written grouped.  (Of
+			 * equal "-o X" pairs it does not matter which one was.)
+			 */
+			bool dash_o_plain = strcmp(arg, "-o") == 0 && !(a + 1 < e->args->argc
+				&& ov < e->overrides->argc
+				&& strcmp(e->args->argv[a + 1], e->overrides->argv[ov]) == 0);
 			/* So was a plain "-oX...": bare, it would be the option -o X... */
 			bool dash_o_joined = strncmp(arg, "-o", 2) == 0 && arg[2] != 0;
 
@@ -494,6 +501,7 @@ void master_cf_print(struct buf *out, const struct master_ent *ents, size_t coun
 			put_word(out, arg, dash_o_plain || dash_o_joined);
 			/* An option's value goes with it. */
 			if (strcmp(arg, "-o") == 0 && !dash_o_plain) {
+				ov++;
 				buf_putc(out, ' ');
 				put_word(out, e->args->argv[++a], false);
 			}
