@@ -37,21 +37,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	abort(); } } while (0)
 
 /*
- * unquoted_at - does text have an "@" outside quoted strings?  An address
+ * unquoted_at - does text have an "@" outside quoted strings (comments,
+ * where '"' quotes nothing, taken into account)?  An address
  * read from text can only have a domain when it does (a quoted local part
  * such as "a@b" is no address at b).
  */
 static bool unquoted_at(const char *text)
 {
 	bool quoted = false;
+	int comment = 0;
 
 	for (const char *cp = text; *cp; cp++) {
 		if (*cp == '\\' && cp[1])
 			cp++;
-		else if (*cp == '"')
+		else if (*cp == '"' && comment == 0)
 			quoted = !quoted;
+		else if (*cp == '(' && !quoted)
+			comment++;
+		else if (*cp == ')' && !quoted && comment > 0)
+			comment--;
 		else if (*cp == '@' && !quoted)
-			return true;
+			return true;	/* in a comment too: the check stays lenient */
 	}
 	return false;
 }
