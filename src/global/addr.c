@@ -53,10 +53,14 @@ static bool is_label_char(unsigned char c)
 	    || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-/* is_dcontent - characters allowed inside an address literal */
+/*
+ * is_dcontent - characters allowed inside an address literal: RFC 5321's
+ * dcontent but '@', which no address literal needs and which in internal
+ * form would move the split between local part and domain (the last '@').
+ */
 static bool is_dcontent(unsigned char c)
 {
-	return (c >= 33 && c <= 90) || (c >= 94 && c <= 126);
+	return ((c >= 33 && c <= 90) || (c >= 94 && c <= 126)) && c != '@';
 }
 
 /* addr_dot_string_ok - is s[0..len) a valid RFC 5321 dot-string? */
@@ -246,6 +250,17 @@ int addr_parse_path(const char *text, int flags, char **addr_r, const char **err
 		addr_lower_domain(out.data);
 	} else if (!(flags & ADDR_PATH_UNQUALIFIED)) {
 		*error_r = "address has no domain";
+		goto bad;
+	} else if (out.len == 0) {
+		/* <""> is no null address (that is <>, and only where allowed). */
+		*error_r = "empty local part";
+		goto bad;
+	} else if (strchr(buf_str(&out), '@') != NULL) {
+		/*
+		 * "<\"a@b\">": in internal form the last "@" splits, so this
+		 * would read as a at domain b once qualification passes it by.
+		 */
+		*error_r = "local part with \"@\" needs a domain";
 		goto bad;
 	}
 	if (bracket) {

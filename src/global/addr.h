@@ -32,8 +32,11 @@
  * optional source route "@a,@b:" that is dropped) into internal form in
  * *addr_r (caller frees with free()).  The local part is a dot-string or a
  * quoted string (UTF-8 octets allowed, RFC 6531); the domain is dotted
- * labels of letters, digits, "-" and "_" or an address literal "[...]", and
+ * labels of letters, digits, "-" and "_" or an address literal "[...]"
+ * (without "@", which would move the split in internal form), and
  * comes out in lower case.  Leading and trailing white space is ignored.
+ * An address without a domain (ADDR_PATH_UNQUALIFIED) must not have "@" in
+ * its (quoted) local part: in internal form that would read as a domain.
  * Returns 0, or -1 with *error_r.
  */
 int addr_parse_path(const char *text, int flags, char **addr_r, const char **error_r);

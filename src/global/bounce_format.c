@@ -33,11 +33,17 @@ void bounce_format_date(char out[64], double t)
 	static const char *const wday[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	time_t tt = (time_t)t;
+	time_t tt;
 	struct tm tm;
 	long off;
 	char sign = '+';
 
+	/* Times come from status logs: keep them within what a date can say. */
+	if (!(t >= 0))
+		t = 0;
+	else if (t > 253402300799.0)	/* 9999-12-31 23:59:59 UTC */
+		t = 253402300799.0;
+	tt = (time_t)t;
 	localtime_r(&tt, &tm);
 	off = tm.tm_gmtoff / 60;
 	if (off < 0) {

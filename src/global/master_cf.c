@@ -427,6 +427,44 @@ static void pad_to(struct buf *out, size_t line_start, size_t col)
 	} while (at < col);
 }
 
+/*
+ * group_ok - would "{text}" read back as text?  Inside a group braces
+ * nest, so a '}' without its '{' would end the group early.
+ */
+static bool group_ok(const char *text)
+{
+	long depth = 0;
+
+	for (; *text; text++) {
+		if (*text == '{')
+			depth++;
+		else if (*text == '}' && --depth < 0)
+			return false;
+	}
+	return depth == 0;
+}
+
+/*
+ * put_word - one argument so that the tokenizer reads it back: in braces
+ * when a bare word would read differently (empty, white space inside, a
+ * leading '{', configuration white space at the end that the line reader
+ * would trim, or forced), bare otherwise.  A bare word may hold braces
+ * that do not balance; such a word never needs the braces (it was itself
+ * read as a bare word, so it has no white space and does not end a line
+ * with white space).
+ */
+static void put_word(struct buf *out, const char *arg, bool force)
+{
+	size_t n = strlen(arg);
+	bool need = force || n == 0 || strpbrk(arg, " \t\n") != NULL || arg[0] == '{'
+		    || strchr("\r\f\v", arg[n - 1]) != NULL;
+
+	if (need && group_ok(arg))
+		buf_printf(out, "{%s}", arg);
+	else
+		buf_puts(out, arg);
+}
+
 /* master_cf_print - one line per entry, Postfix layout */
 void master_cf_print(struct buf *out, const struct master_ent *ents, size_t count)
 {
@@ -444,31 +482,28 @@ void master_cf_print(struct buf *out, const struct master_ent *ents, size_t coun
 			pad_to(out, start, cols[f]);
 			buf_puts(out, fields[f]);
 		}
+		size_t ov = 0;		/* the next option in e->overrides */
+
 		for (size_t a = 0; a < e->args->argc; a++) {
 			const char *arg = e->args->argv[a];
+			/*
+			 * "-o" starts an option when the next override is what
+			 * follows it; any other "-o" was written grouped.  (Of
+			 * equal "-o X" pairs it does not matter which one was.)
+			 */
+			bool dash_o_plain = strcmp(arg, "-o") == 0 && !(a + 1 < e->args->argc
+				&& ov < e->overrides->argc
+				&& strcmp(e->args->argv[a + 1], e->overrides->argv[ov]) == 0);
+			/* So was a plain "-oX...": bare, it would be the option -o X... */
+			bool dash_o_joined = strncmp(arg, "-o", 2) == 0 && arg[2] != 0;
 
 			buf_putc(out, ' ');
-			/*
-			 * Braces where a bare word would read back differently:
-			 * empty, white space, braces; and a plain "-o" that is
-			 * not the start of an option (it was written grouped).
-			 */
-			bool dash_o_plain = strcmp(arg, "-o") == 0 && (a + 1 >= e->args->argc
-				|| strchr(e->args->argv[a + 1], '=') == NULL);
-
-			if (*arg == 0 || strpbrk(arg, " \t\r\n\v\f{}") != NULL || dash_o_plain)
-				buf_printf(out, "{%s}", arg);
-			else
-				buf_puts(out, arg);
+			put_word(out, arg, dash_o_plain || dash_o_joined);
 			/* An option's value goes with it. */
 			if (strcmp(arg, "-o") == 0 && !dash_o_plain) {
-				const char *val = e->args->argv[++a];
-
+				ov++;
 				buf_putc(out, ' ');
-				if (strpbrk(val, " \t\r\n\v\f{}") != NULL)
-					buf_printf(out, "{%s}", val);
-				else
-					buf_puts(out, val);
+				put_word(out, e->args->argv[++a], false);
 			}
 		}
 		buf_putc(out, '\n');

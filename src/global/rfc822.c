@@ -232,6 +232,13 @@ static int parse_addr_spec(struct parser *ps, struct buf *out)
 		buf_putc(out, '@');
 		if (parse_domain(ps, out) < 0)
 			return -1;
+	} else if (memchr(out->data + start, '@', out->len - start) != NULL) {
+		/*
+		 * A quoted local part holding "@" and no domain: in internal form
+		 * it would read as an address at the text after its "@" (and
+		 * qualification would pass it by).  Malformed.
+		 */
+		return -1;
 	}
 	return 0;
 }

@@ -43,7 +43,9 @@ void rfc822_unfold(struct buf *out, const char *hdr, size_t len);
  * rfc822_addr_list - parse an address-list header value (mailboxes with or
  * without display names, comments, quoted strings, groups, source routes)
  * and append each address, in internal form, to addrs.  "<>" and empty
- * groups add nothing.  Returns the number of addresses appended, or -1
+ * groups add nothing.  An address without "@domain" whose quoted local
+ * part holds "@" is malformed (internal form could not tell it apart from
+ * an address at the text after that "@").  Returns the number of addresses appended, or -1
  * with *error_r (static) when some element was malformed; the well-formed
  * elements are appended all the same (Postfix extracts what it can).
  */

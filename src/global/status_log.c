@@ -81,7 +81,7 @@ static void put_field(struct buf *b, const char *name, const char *value)
 /* format_record - the text of one record */
 static void format_record(struct buf *b, const struct rcpt_status *st)
 {
-	char num[64];
+	char num[400];		/* "%.6f" of any finite double (DBL_MAX: 316) */
 
 	put_field(b, "recipient", st->recipient);
 	put_field(b, "orig_rcpt", st->orig_rcpt);
@@ -729,6 +729,12 @@ long status_log_read_at(int dirfd, const char *path, struct rcpt_status_rec **re
 	close(fd);
 	buf_deinit(&text);
 	return count;
+}
+
+/* status_log_format - the text of one record */
+void status_log_format(struct buf *out, const struct rcpt_status *st)
+{
+	format_record(out, st);
 }
 
 /* status_log_free - release what status_log_read returned */

@@ -96,6 +96,10 @@ long status_log_read_at(int dirfd, const char *path, struct rcpt_status_rec **re
 long status_log_parse(const char *data, size_t len, const char *name,
 		      struct rcpt_status_rec **recs_r, const char **error_r);
 void status_log_free(struct rcpt_status_rec **recs, long count);
+/* status_log_format - append the text of one record as an append writes
+ * it (a record read back formats to the same text). */
+struct buf;
+void status_log_format(struct buf *out, const struct rcpt_status *st);
 /* status_log_remove - delete the log (missing is fine). 0 or -1 (errno). */
 int status_log_remove(const char *queue_dir, const char *log, const char *id);
 /* status_log_exists - does a non-empty log exist? 1 yes, 0 no, -1 error. */

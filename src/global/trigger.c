@@ -3,8 +3,9 @@
  *
  * This module is for the writers of triggers: cleanup after each committed
  * file ("I" to public/qmgr), sendmail -q and the queue tools ("FADI"),
- * sendmail/postdrop after a maildrop file ("W" to public/pickup).  It does
- * not read triggers (the daemons do) and does not retry: a trigger that
+ * sendmail/postdrop after a maildrop file ("W" to public/pickup), and for
+ * the queue manager, which folds what it reads with trigger_fold().  It
+ * does not read the FIFOs (the daemons do) and does not retry: a trigger that
  * cannot be delivered only delays work until the reader's next periodic
  * wakeup, so callers usually ignore the error or print it.
  *
@@ -138,4 +139,31 @@ int trigger_send(const char *queue_dir, const char *service_path, const char *by
 	close(fd);
 	free(path);
 	return 0;
+}
+
+/* trigger_fold - the requests in one read of the FIFO */
+int trigger_fold(const char *bytes, size_t len)
+{
+	int req = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		switch (bytes[i]) {
+		case 'I':
+		case 'W':
+			req |= TRIGGER_SCAN_INCOMING;
+			break;
+		case 'D':
+			req |= TRIGGER_SCAN_DEFERRED;
+			break;
+		case 'A':
+			req |= TRIGGER_SCAN_ALL;
+			break;
+		case 'F':
+			req |= TRIGGER_FLUSH;
+			break;
+		default:
+			break;		/* unknown bytes are ignored */
+		}
+	}
+	return req;
 }

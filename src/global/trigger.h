@@ -23,6 +23,19 @@
 #define TRIGGER_REQ_WAKEUP		"W"
 
 /*
+ * What the queue manager makes of the bytes of one read of its FIFO
+ * (trigger_fold): the whole read is folded first, so a modifier ("A", "F")
+ * applies to the scans the same read starts, whatever the order.
+ */
+#define TRIGGER_SCAN_INCOMING	(1 << 0)	/* "I" or "W" */
+#define TRIGGER_SCAN_DEFERRED	(1 << 1)	/* "D" */
+#define TRIGGER_SCAN_ALL	(1 << 2)	/* "A": ignore deferred time stamps */
+#define TRIGGER_FLUSH		(1 << 3)	/* "F": flush dead destinations */
+
+/* trigger_fold - the TRIGGER_* bits of bytes[0..len); other bytes are ignored. */
+int trigger_fold(const char *bytes, size_t len);
+
+/*
  * trigger_send - write len bytes (1..PIPE_BUF) to queue_dir/service_path
  * with one write(2).  Returns 0, or -1 with *error_r (static or borrowed
  * until the next call): "mail system is down" when nobody reads the FIFO

@@ -34,6 +34,7 @@
 #include "global/params.h"
 #include "drain.h"
 #include "global/resolve.h"
+#include "global/trigger.h"
 #include "qmgr.h"
 #include "qmgr_conf.h"
 #include "util/ev.h"
@@ -129,7 +130,7 @@ static void feedback_log(void *ctx, const char *text)
 static void qmgr_trigger_event(int event, void *ctx)
 {
 	char buf[TRIGGER_BUF_SIZE];
-	int incoming = 0, deferred = 0;
+	int incoming = 0, deferred = 0, req;
 	bool flush = false;
 	ssize_t n;
 
@@ -140,27 +141,19 @@ static void qmgr_trigger_event(int event, void *ctx)
 		return;
 	}
 	/* Fold the whole buffer first: modifiers precede scan starts. */
-	for (ssize_t i = 0; i < n; i++) {
-		switch (buf[i]) {
-		case 'I':
-		case 'W':
-			incoming |= QMGR_SCAN_START;
-			break;
-		case 'D':
-			deferred |= QMGR_SCAN_START;
-			break;
-		case 'A':
-			deferred |= QMGR_SCAN_ALL;
-			incoming |= QMGR_SCAN_ALL;
-			break;
-		case 'F':
-			flush = true;
-			deferred |= QMGR_FLUSH_DFXP;
-			incoming |= QMGR_FLUSH_DFXP;
-			break;
-		default:
-			break;		/* unknown bytes are ignored */
-		}
+	req = trigger_fold(buf, (size_t)n);
+	if (req & TRIGGER_SCAN_INCOMING)
+		incoming |= QMGR_SCAN_START;
+	if (req & TRIGGER_SCAN_DEFERRED)
+		deferred |= QMGR_SCAN_START;
+	if (req & TRIGGER_SCAN_ALL) {
+		deferred |= QMGR_SCAN_ALL;
+		incoming |= QMGR_SCAN_ALL;
+	}
+	if (req & TRIGGER_FLUSH) {
+		flush = true;
+		deferred |= QMGR_FLUSH_DFXP;
+		incoming |= QMGR_FLUSH_DFXP;
 	}
 	qmgr_now = wall_time();
 	if (flush)

@@ -376,19 +376,9 @@ static bool has_8bit(const char *t)
 /* parse_address - path text to internal form, or reply and -1 */
 static int parse_address(struct session *s, const char *path, bool sender, char **addr_r)
 {
-	char *copy = xstrdup(path);
 	const char *error;
-	size_t n = strlen(copy);
-	int rc;
 
-	/* A domain with a trailing dot is the same domain (and no trick). */
-	if (n > 2 && copy[n - 1] == '>' && copy[n - 2] == '.' && strchr(copy, '@')) {
-		memmove(copy + n - 2, copy + n - 1, 2);
-	}
-	rc = addr_parse_path(copy, ADDR_PATH_UNQUALIFIED | (sender ? ADDR_PATH_NULL_OK : 0)
-			     | (copy[0] == '<' ? 0 : ADDR_PATH_BARE), addr_r, &error);
-	free(copy);
-	if (rc < 0) {
+	if (smtpd_parse_address(path, sender, addr_r, &error) < 0) {
 		reply(s, "501 5.1.%d Bad %s address syntax", sender ? 7 : 3,
 		      sender ? "sender" : "recipient");
 		return -1;
@@ -749,7 +739,8 @@ static bool in_transaction(struct session *s)
  */
 static bool cmd_data(struct session *s, char *arg)
 {
-	bool line_start = true, prev_crlf = true, bare_seen = false, too_big = false;
+	struct smtpd_data d;
+	bool too_big = false;
 	long size = 0;
 
 	if (*str_trim(arg)) {
@@ -760,57 +751,34 @@ static bool cmd_data(struct session *s, char *arg)
 		return false;
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	start_message(s);
+	smtpd_data_init(&d);
 	for (;;) {
-		char *p = s->in + s->in_start, *nl;
-		size_t n = s->in_end - s->in_start, len;
-		bool crlf;
+		const char *p;
+		size_t len, used;
+		int r = smtpd_data_step(&d, s->in + s->in_start, s->in_end - s->in_start, &p, &len,
+					&used);
 
-		nl = memchr(p, '\n', n);
-		if (nl == NULL) {
-			/* A "." line is decided on whole; a CR may pair with a later LF. */
-			if ((line_start && n < 3) || (n == 1 && p[0] == '\r') || n == 0) {
-				if (!fill(s))
-					break;
-				continue;
-			}
-			len = p[n - 1] == '\r' ? n - 1 : n;
-			if (line_start && p[0] == '.') {
-				s->in_start++;
-				p++;
-				len--;
-			}
-			crlf = false;
-			line_start = false;
-		} else {
-			len = (size_t)(nl - p) + 1;
-			crlf = len >= 2 && p[len - 2] == '\r';
-			if (line_start && p[0] == '.') {
-				if (len == 3 && crlf && prev_crlf) {
-					s->in_start += 3;
-					goto end;
-				}
-				/* Dot-stuffing: drop the first dot. */
-				s->in_start++;
-				p++;
-				len--;
-			}
-			if (!crlf)
-				bare_seen = true;
-			prev_crlf = crlf;
-			line_start = true;
+		if (r == SMTPD_DATA_MORE) {
+			if (!fill(s))
+				break;
+			continue;
+		}
+		if (r == SMTPD_DATA_END) {
+			s->in_start += used;
+			goto end;
 		}
 		size += (long)len;
 		if (var_message_size_limit > 0 && size > var_message_size_limit)
 			too_big = true;
-		if (!too_big && !(bare_seen && bare_mode == BARE_REJECT))
+		if (!too_big && !(d.bare_seen && bare_mode == BARE_REJECT))
 			cleanup_write(s->cleanup, p, len);
-		s->in_start += len;
+		s->in_start += used;
 	}
 	/* The client went away or timed out: nothing is queued. */
 	txn_reset(s);
 	return false;
 end:
-	if (bare_seen && bare_mode == BARE_REJECT) {
+	if (d.bare_seen && bare_mode == BARE_REJECT) {
 		reply(s, "521 5.5.2 %s Error: bare <LF> received", var_myhostname);
 		log_reject(s, "END-OF-MESSAGE", "521 5.5.2 Error: bare <LF> received", NULL);
 		txn_reset(s);
@@ -828,18 +796,16 @@ end:
 /* cmd_bdat - BDAT size [LAST] (RFC 3030) */
 static bool cmd_bdat(struct session *s, char *arg)
 {
-	char *cp = arg, *num = str_token(&cp, " \t"), *last = str_token(&cp, " \t");
-	long n;
+	long n, chunk;
 	bool is_last;
 
-	if (num == NULL || !str_is_digits(num) || str_to_long(num, 0, 1L << 40, &n) < 0
-	    || (last && strcasecmp(last, "LAST") != 0) || str_token(&cp, " \t")) {
+	if (smtpd_parse_bdat(arg, &chunk, &is_last) < 0) {
 		/* The chunk size is unknown: the session cannot go on. */
 		reply(s, "501 5.5.4 Syntax: BDAT count [LAST]");
 		s->quit = true;
 		return false;
 	}
-	is_last = last != NULL;
+	n = chunk;
 	if (s->sender == NULL || s->rcpt_count == 0)
 		s->bdat_bad = true;
 	if (!s->bdat_bad && s->bdat_size == 0 && s->cleanup)
@@ -871,7 +837,7 @@ static bool cmd_bdat(struct session *s, char *arg)
 		return false;
 	}
 	if (!is_last) {
-		reply(s, "250 2.0.0 Ok: %s bytes", num);
+		reply(s, "250 2.0.0 Ok: %ld bytes", chunk);
 		return true;
 	}
 	return finish_message(s, "END-OF-MESSAGE");

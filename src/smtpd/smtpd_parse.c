@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "global/addr.h"
 #include "global/dsn.h"
 #include "smtpd_parse.h"
 #include "util/buf.h"
@@ -167,10 +168,11 @@ int smtpd_parse_params(char *text, bool rcpt, struct smtpd_params *p, const char
 				goto bad;
 			}
 		} else if (rcpt && strcasecmp(word, "ORCPT") == 0 && value && !p->orcpt) {
-			char *semi = strchr(value, ';'), *addr;
+			char *semi = strchr(value, ';'), *addr = NULL;
 
 			if (semi == NULL || semi == value || strlen(value) > ORCPT_MAX
 			    || (addr = smtpd_xtext_decode(semi + 1)) == NULL || !*addr) {
+				free(addr);
 				*reply_r = "501 5.5.4 Bad ORCPT parameter syntax";
 				goto bad;
 			}
@@ -195,4 +197,83 @@ bool smtpd_path_routed(const char *path)
 	if (*path == '<')
 		path++;
 	return *path == '@';
+}
+
+/* smtpd_parse_address - MAIL/RCPT path to internal form */
+int smtpd_parse_address(const char *path, bool sender, char **addr_r, const char **error_r)
+{
+	char *copy = xstrdup(path);
+	size_t n = strlen(copy);
+	int rc;
+
+	/* A domain with a trailing dot is the same domain (and no trick). */
+	if (n > 2 && copy[n - 1] == '>' && copy[n - 2] == '.' && strchr(copy, '@'))
+		memmove(copy + n - 2, copy + n - 1, 2);
+	rc = addr_parse_path(copy, ADDR_PATH_UNQUALIFIED | (sender ? ADDR_PATH_NULL_OK : 0)
+			     | (copy[0] == '<' ? 0 : ADDR_PATH_BARE), addr_r, error_r);
+	free(copy);
+	return rc;
+}
+
+/* smtpd_parse_bdat - "count [LAST]" */
+int smtpd_parse_bdat(char *arg, long *size_r, bool *last_r)
+{
+	char *cp = arg, *num = str_token(&cp, " \t"), *last = str_token(&cp, " \t");
+
+	if (num == NULL || !str_is_digits(num) || str_to_long(num, 0, 1L << 40, size_r) < 0
+	    || (last && strcasecmp(last, "LAST") != 0) || str_token(&cp, " \t"))
+		return -1;
+	*last_r = last != NULL;
+	return 0;
+}
+
+/* smtpd_data_init - a message starts */
+void smtpd_data_init(struct smtpd_data *d)
+{
+	d->line_start = true;
+	d->prev_crlf = true;
+	d->bare_seen = false;
+}
+
+/* smtpd_data_step - the next piece of content, or the end */
+int smtpd_data_step(struct smtpd_data *d, const char *in, size_t n, const char **text_r,
+		    size_t *len_r, size_t *used_r)
+{
+	const char *p = in, *nl = memchr(in, '\n', n);
+	size_t len, skip = 0;
+	bool crlf;
+
+	if (nl == NULL) {
+		/* A "." line is decided on whole; a CR may pair with a later LF. */
+		if ((d->line_start && n < 3) || (n == 1 && p[0] == '\r') || n == 0)
+			return SMTPD_DATA_MORE;
+		len = p[n - 1] == '\r' ? n - 1 : n;
+		if (d->line_start && p[0] == '.') {
+			skip = 1;
+			p++;
+			len--;
+		}
+		d->line_start = false;
+	} else {
+		len = (size_t)(nl - p) + 1;
+		crlf = len >= 2 && p[len - 2] == '\r';
+		if (d->line_start && p[0] == '.') {
+			if (len == 3 && crlf && d->prev_crlf) {
+				*used_r = 3;
+				return SMTPD_DATA_END;
+			}
+			/* Dot-stuffing: drop the first dot. */
+			skip = 1;
+			p++;
+			len--;
+		}
+		if (!crlf)
+			d->bare_seen = true;
+		d->prev_crlf = crlf;
+		d->line_start = true;
+	}
+	*text_r = p;
+	*len_r = len;
+	*used_r = skip + len;
+	return SMTPD_DATA_TEXT;
 }

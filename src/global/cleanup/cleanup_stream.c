@@ -74,6 +74,7 @@ struct cleanup_stream {
 	bool mid_line;			/* bline continues a piece already shown */
 	struct buf pfield;		/* the part header field being collected */
 	bool part_headers;		/* reading the header block of a part */
+	bool rest_passes;		/* the rest of a long boundary line follows */
 	int part_class;			/* the class of its non-Content-* fields */
 	struct argv *boundaries;	/* open multipart boundaries, innermost last */
 	char *pending_boundary;		/* of the header block being read */
@@ -419,6 +420,13 @@ static void body_line(struct cleanup_stream *s, bool nl)
 	bool cont = s->mid_line, show;
 
 	s->mid_line = !nl;
+	if (cont && s->rest_passes) {
+		/* A boundary line longer than line_limit: its rest is no header. */
+		cleanup_stream_emit(s, l->data, l->len);
+		cleanup_stream_emit(s, "\n", nl);
+		s->rest_passes = !nl;
+		goto done;
+	}
 	if (s->part_headers) {
 		if (!cont && l->len == 0 && nl) {
 			flush_part_field(s);
@@ -456,6 +464,7 @@ static void body_line(struct cleanup_stream *s, bool nl)
 		case 2:
 			cleanup_stream_emit(s, l->data, l->len);
 			cleanup_stream_emit(s, "\n", nl);
+			s->rest_passes = !nl;
 			goto done;
 		}
 	}
@@ -469,14 +478,12 @@ done:
 	buf_reset(l);
 }
 
-/* lines_feed - body bytes in checks mode: cut into lines */
-static void lines_feed(struct cleanup_stream *s, const char *data, size_t len)
+/* lines_cut - body bytes in checks mode: cut into lines of at most line_limit */
+static void lines_cut(struct cleanup_stream *s, const char *data, size_t len)
 {
 	const char *nl;
 	size_t seg, take;
 
-	if (!account(s, len))
-		return;
 	while (len > 0) {
 		nl = memchr(data, '\n', len);
 		seg = nl ? (size_t)(nl - data) : len;
@@ -497,6 +504,13 @@ static void lines_feed(struct cleanup_stream *s, const char *data, size_t len)
 			body_line(s, true);
 		}
 	}
+}
+
+/* lines_feed - body bytes in checks mode, counted, then cut into lines */
+static void lines_feed(struct cleanup_stream *s, const char *data, size_t len)
+{
+	if (account(s, len))
+		lines_cut(s, data, len);
 }
 
 /* body_feed - body bytes: pass through, watching for "." lines if asked */
@@ -594,7 +608,8 @@ static void process_line(struct cleanup_stream *s)
 		/* Body text without the empty line before it: insert one. */
 		begin_body(s);
 		if (s->check) {
-			buf_append(&s->bline, l, n);
+			/* Already counted; cut like any body line (it may be long). */
+			lines_cut(s, l, n);
 			body_line(s, true);
 		} else {
 			cleanup_stream_emit(s, l, n);

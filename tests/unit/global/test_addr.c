@@ -40,6 +40,9 @@ static const struct {
 	{"<\"a\\\"b\"@x.test>", 0, "a\"b@x.test"},
 	{"<\"a@b\"@X.TEST>", 0, "a@b@x.test"},
 	{"<\"\"@x.test>", 0, "@x.test"},
+	{"<\"\">", UNQ | NUL_OK, NULL},	/* not the null address */
+	{"<\"a@b.test\">", UNQ, NULL},	/* a local part, no address at b.test */
+	{"<u@[a@b.test]>", 0, NULL},		/* '@' would move the split */
 	{"<\"unterminated@x.test>", 0, NULL},
 	{"<first.last@x.test>", 0, "first.last@x.test"},
 	{"<first..last@x.test>", 0, NULL},
