@@ -269,11 +269,18 @@ static void print_ent(struct buf *out, const struct master_ent *base, const char
 		      const char *maxproc, struct argv *args)
 {
 	struct master_ent e = *base;
+	struct argv *overrides = argv_create();
 
+	/* The options are the -o pairs filter_args kept, in their order. */
+	for (size_t a = 0; a + 1 < args->argc; a++)
+		if (strcmp(args->argv[a], "-o") == 0 && strchr(args->argv[a + 1], '=') != NULL)
+			argv_add(overrides, args->argv[++a], (char *)NULL);
 	e.fields[3] = (char *)wakeup;
 	e.fields[4] = (char *)maxproc;
 	e.args = args;
+	e.overrides = overrides;
 	master_cf_print(out, &e, 1);
+	argv_free(&overrides);
 }
 
 /* write_file - replace path atomically with text */
