@@ -189,6 +189,11 @@ class Soak:
         self.fault_every = fault_every
         self.check_flat = check_flat    # the short version of the test command: loss only
         self.res = None
+        # SOAK_MINUTES: stop injecting after that long and report the count
+        # reached (a run that cannot finish in the time it has).
+        minutes = float(os.environ.get("SOAK_MINUTES") or 0)
+        self.deadline = time.time() + 60 * minutes if minutes else None
+        self.stopped_early = False
         self.rng = random.Random(seed)
         self.base = tempfile.mkdtemp(prefix="sluice-soak-")
         os.chmod(self.base, 0o755)
@@ -239,6 +244,16 @@ class Soak:
                 planned = sum(r.size if r.rc is None else r.confirmed()
                               for r in self.runs.values())
             want = self.source_target() - planned
+            if self.deadline and time.time() >= self.deadline:
+                # Out of time: end the runs under way (they count as runs
+                # that died), let the queue drain, count what got this far.
+                if not self.stopped_early:
+                    print("deadline: injection stops at %d confirmed" % self.confirmed(),
+                          flush=True)
+                self.stopped_early = True
+                for r in live:
+                    r.proc.kill()
+                want = 0
             if want <= 0 and not live:
                 break
             backlog = self.confirmed() - self.distinct
@@ -517,7 +532,8 @@ class Soak:
         kinds = {}
         for _, prog, _ in faults:
             kinds[prog] = kinds.get(prog, 0) + 1
-        record = dict(scenario="soak", rounds=self.total, faults=len(faults),
+        record = dict(scenario="soak", rounds=self.total, stopped_early=self.stopped_early,
+                      faults=len(faults),
                       fault_kinds=kinds, sink_kills=len(self.sink_kills),
                       seconds=round(elapsed), first=first, last=last, problems=problems,
                       seed=self.seed, **{k: v for k, v in res.items()
@@ -540,7 +556,83 @@ class Soak:
         return 1 if problems else 0
 
 
+def account_offline(folder, logfile):
+    """Count a soak whose harness was stopped (killed) before it reported:
+    `soak.py --account FOLDER LOG`, after the queue of FOLDER has drained
+    (the smtp-sinks outlive the harness).  The runs and their ends come from
+    the harness's LOG, the messages from the dump files; a run without an
+    end line was cut by the stop and is counted like a run that died.  The
+    trickle's ledger died with the harness: its check here is that every
+    message the maillog shows queued was removed after its deliveries, and
+    that the queue is empty."""
+    log = open(logfile, errors="replace").read()
+    ended = {int(m.group(1)): (int(m.group(2)), int(m.group(3)), int(m.group(4))) for m in
+             re.finditer(r"^run (\d+) \((\d+) messages, d\d+\.sink\.test\) ended with status "
+                          r"(-?\d+) after (\d+) messages", log, re.M)}
+    counts = {}
+    dups = []
+    sinks = os.path.join(folder, "sinks")
+    for name in sorted(os.listdir(sinks)):
+        with open(os.path.join(sinks, name), "rb") as f:
+            data = f.read()
+        for m in MID_RX.finditer(data):
+            key = (int(m.group(3)), int(m.group(1)))
+            counts[key] = counts.get(key, 0) + 1
+            if counts[key] == 2:
+                dups.append(m.group(2).decode())
+    by_run = {}
+    for (run, n) in counts:
+        by_run.setdefault(run, set()).add(n)
+    last_run = max(by_run)
+    accepted, lost, unconfirmed, cut = 0, [], 0, []
+    for run, got in sorted(by_run.items()):
+        if run in ended:
+            size, rc, dots = ended[run]
+        elif run < last_run - PARALLEL:
+            size, rc, dots = BATCH, 0, BATCH
+        else:
+            size, rc, dots = BATCH, -1, max(got)     # under way at the stop
+            cut.append(run)
+        if rc == 0:
+            accepted += size
+            lost += [(run, i) for i in range(1, size + 1) if i not in got]
+            continue
+        accepted += max(0, dots - SESSIONS)
+        gone = [i for i in range(1, min(size, dots) + 1) if i not in got]
+        if len(gone) > SESSIONS:
+            lost += [(run, i) for i in gone]
+        unconfirmed += min(len(gone), SESSIONS)
+    distinct = len(counts)
+    maillog = os.path.join(folder, "maillog")
+    queued_tok, removed = {}, set()
+    with open(maillog, "rb") as f:
+        for line in f:
+            if b"message-id=<tok" in line:
+                m = re.search(rb"\]: (\w+): message-id=<(tok\d+x\d+)@", line)
+                if m:
+                    queued_tok[m.group(1)] = m.group(2)
+            elif b": removed" in line:
+                m = re.search(rb"\]: (\w+): removed", line)
+                if m:
+                    removed.add(m.group(1))
+    not_removed = sorted(q.decode() for q in queued_tok if q not in removed)
+    queue_left = 0
+    for q in ("maildrop", "incoming", "active", "deferred", "hold"):
+        for _, _, files in os.walk(os.path.join(folder, "spool", q)):
+            queue_left += sum(1 for n in files if not n.startswith("tmp") and "." not in n)
+    res = dict(scenario="soak", offline=True, runs=len(by_run), runs_died=len(ended),
+               runs_cut_by_stop=cut, accepted_src=accepted, delivered_src=distinct,
+               lost=len(lost), lost_examples=lost[:10], unconfirmed_src=unconfirmed,
+               dup_src=sum(n - 1 for n in counts.values() if n > 1), dup_examples=dups[:10],
+               trickle_queued=len(queued_tok), trickle_not_removed=not_removed[:10],
+               queue_left=queue_left)
+    print("FAULT-RESULT-OFFLINE %s" % res, flush=True)
+    return 1 if lost or not_removed or queue_left else 0
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--account":
+        return account_offline(sys.argv[2], sys.argv[3])
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
     seed = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(1 << 30))
     return Soak(total, seed).main()
