@@ -541,7 +541,7 @@ class Soak:
         faultlib.results_file_append(record)
         self.res = record
         print("soak: %d accepted (%d smtp-source in %d runs, %d died; %d trickle), "
-              "%d delivered (%d of them unconfirmed: in flight when an smtpd died), "
+              "%d delivered (%d of them unconfirmed: in flight when their smtp-source run died), "
               "%d returned, %d lost, %d duplicates, %d unconfirmed not delivered, "
               "%d faults %s + %d sink kills, %.0f s" % (
                   res["accepted"], res["accepted_src"], res["runs"], res["runs_died"],
