@@ -371,8 +371,9 @@ class Soak:
             print("sample %s" % row, flush=True)
             st["cpu0"], st["done0"], st["tlast"] = cpu, delivered, now
 
+        tick = 1.0 if self.total > 100000 else 0.2
         while True:
-            time.sleep(1.0)
+            time.sleep(tick)
             self.count_sinks()
             delivered = self.delivered()
             now = time.time()
@@ -381,11 +382,14 @@ class Soak:
                     self.sinks.start(k)
                     del sink_down[k]
             injected = self.confirmed() + len(w.ledger.accepted)
-            if injected >= next_fault and self.injecting:
+            # Every fault that is due (a quick run passes several points in
+            # one tick), each on a process that is there to be killed.
+            while injected >= next_fault and next_fault <= self.total:
                 next_fault += self.fault_every
-                prog = self.rng.choice(VICTIMS)
-                pids = faultlib.itconf_pids_of(inst, prog)
-                if pids:
+                live = [(prog, faultlib.itconf_pids_of(inst, prog)) for prog in VICTIMS]
+                live = [(prog, pids) for prog, pids in live if pids]
+                if live:
+                    prog, pids = self.rng.choice(live)
                     pid = self.rng.choice(pids)
                     faultlib.kill(pid)
                     faults.append((now, prog, pid))
