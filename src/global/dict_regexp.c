@@ -102,11 +102,137 @@ static bool posix_option(char c, int *options)
 	return false;
 }
 
+/*
+ * posix_size - an upper estimate of the nodes glibc's regcomp() builds for
+ * pattern.  It copies the operand of every bounded repetition: "x+" is
+ * "xx*", "x{2,50}" fifty copies, and a repetition of a repetition copies the
+ * copies, so "x++++++++++++++++++++++++" takes seconds and "((x{99}){99}){99}"
+ * a million nodes.  Groups, alternatives, brackets and escapes are read in
+ * both syntaxes ("(" and "\(" are both taken as a group: an overestimate at
+ * worst).  Saturates at SIZE_MAX.
+ */
+#define POSIX_MAX_NODES	20000
+#define POSIX_MAX_DEPTH	64
+
+static size_t sat_add(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static size_t sat_mul(size_t a, size_t b)
+{
+	return b != 0 && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+}
+
+/* posix_bound - "m}", "m,}", "m,n}" after the "{": the larger count, or 0 */
+static size_t posix_bound(const char **pp)
+{
+	const char *p = *pp;
+	size_t m = 0, n = 0;
+	bool comma = false;
+
+	for (; *p && *p != '}'; p++) {
+		if (*p == ',')
+			comma = true;
+		else if (*p >= '0' && *p <= '9')
+			*(comma ? &n : &m) = sat_add(sat_mul(*(comma ? &n : &m), 10), *p - '0');
+		else if (*p != '\\')
+			return 0;	/* not a bound: regcomp() says so */
+	}
+	if (*p == 0)
+		return 0;
+	*pp = p + 1;
+	return (comma && n == 0 ? m + 1 : (n > m ? n : m));
+}
+
+static size_t posix_size(const char *p)
+{
+	size_t total[POSIX_MAX_DEPTH + 1] = {0}, last[POSIX_MAX_DEPTH + 1] = {0};
+	int depth = 0;
+
+	while (*p) {
+		char c = *p++;
+		size_t k = 0;
+
+		if (c == '\\' && *p) {
+			c = *p++;
+			if (c != '(' && c != ')' && c != '{' && c != '|' && c != '+' && c != '?')
+				c = 'a';
+		}
+		switch (c) {
+		case '(':
+			if (++depth > POSIX_MAX_DEPTH)
+				return SIZE_MAX;
+			total[depth] = last[depth] = 0;
+			continue;
+		case ')':
+			if (depth == 0)
+				break;
+			last[depth - 1] = sat_add(total[depth], 1);
+			total[depth - 1] = sat_add(total[depth - 1], last[depth - 1]);
+			depth--;
+			continue;
+		case '|':
+			total[depth] = sat_add(total[depth], 1);
+			last[depth] = 0;
+			continue;
+		case '*':
+		case '?':
+			total[depth] = sat_add(total[depth], 1);
+			continue;
+		case '+':
+			k = 2;
+			break;
+		case '{':
+			k = posix_bound(&p);
+			break;
+		case '[':
+			/* [] or [^] take a leading "]"; [: :], [. .], [= =] hold one */
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			for (; *p && *p != ']'; p++)
+				if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+					const char *end = strchr(p + 2, p[1]);
+
+					if (end == NULL || end[1] != ']')
+						break;
+					p = end + 1;
+				}
+			if (*p)
+				p++;
+			break;
+		}
+		if (k > 1) {
+			/* the operand's k - 1 more copies */
+			total[depth] = sat_add(total[depth], sat_mul(last[depth], k - 1));
+			last[depth] = sat_mul(last[depth], k);
+		} else if (k == 0 && c != '{' && c != '+') {
+			last[depth] = 1;
+			total[depth] = sat_add(total[depth], 1);
+		}
+	}
+	while (depth > 0) {
+		total[depth - 1] = sat_add(total[depth - 1], total[depth]);
+		depth--;
+	}
+	return total[0];
+}
+
 static void *posix_compile(const char *pattern, int options, size_t *groups_r, char *err,
 			   size_t errlen)
 {
-	regex_t *re = xmalloc(sizeof(*re));
-	int rc = regcomp(re, pattern, options);
+	regex_t *re;
+	int rc;
+
+	if (posix_size(pattern) > POSIX_MAX_NODES) {
+		snprintf(err, errlen, "too complex: its repetitions expand to more than %d "
+			 "nodes (nested or stacked +, {m,n})", POSIX_MAX_NODES);
+		return NULL;
+	}
+	re = xmalloc(sizeof(*re));
+	rc = regcomp(re, pattern, options);
 
 	if (rc != 0) {
 		regerror(rc, re, err, errlen);

@@ -202,7 +202,8 @@ static const char patterns[] =
 	"/^b(x)?(y*)@/           [$1][$2]\n"
 	"endif\n"
 	"/^dollar/               $$5\n"
-	"/x\\/y@/                 slash\n";
+	"/x\\/y@/                 slash\n"
+	"/^[[:alnum:]._-]{1,64}@([a-z0-9-]{1,63}\\.){1,8}net$/ plain\n";
 
 /* patterns: regexp and pcre over the same rules */
 static void test_patterns(void **state)
@@ -223,6 +224,7 @@ static void test_patterns(void **state)
 		{"pcre:%s/pat", "dollar@x", DICT_FOUND, "$5"},
 		{"pcre:%s/pat", "x/y@z", DICT_FOUND, "slash"},
 		{"regexp:%s/pat", "nobody@x", DICT_NOTFOUND, NULL},
+		{"regexp:%s/pat", "some.one@mail.example.net", DICT_FOUND, "plain"},
 	};
 
 	check_rows(rows, sizeof(rows) / sizeof(rows[0]), 0);
@@ -272,6 +274,14 @@ static void test_errors(void **state)
 		{"r11", "", "unionmap:{static:a", "unionmap:{static:a: need {type:name, "
 		 "type:name ...}"},
 		{"r12", "x", "cdb:%s/r12", "open %s/r12.cdb: No such file or directory"},
+		/* glibc's regcomp() copies repeated operands: seconds, or gigabytes */
+		{"r13", "/x++++++++++++++++++++++++/ a\n", "regexp:%s/r13", "%s/r13:1: error in "
+		 "regexp pattern \"x++++++++++++++++++++++++\": too complex: its repetitions "
+		 "expand to more than 20000 nodes"},
+		{"r14", "/((x{1,99}){99}){9}/ a\n", "regexp:%s/r14", "%s/r14:1: error in regexp "
+		 "pattern \"((x{1,99}){99}){9}\": too complex"},
+		{"r15", "/a/ b\n/\\(x\\{1,200\\}\\)\\{200\\}/x c\n", "regexp:%s/r15", "%s/r15:2: "
+		 "error in regexp pattern \"\\(x\\{1,200\\}\\)\\{200\\}\": too complex"},
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
