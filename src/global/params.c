@@ -81,6 +81,7 @@ long var_unknown_address_reject_code;
 long var_unknown_local_recipient_reject_code;
 long var_unknown_virtual_alias_reject_code;
 long var_access_map_reject_code;
+long var_multi_recipient_bounce_reject_code;
 long var_access_map_defer_code;
 char *var_smtpd_null_access_lookup_key;
 char *var_smtpd_banner;
@@ -91,6 +92,8 @@ char *var_smtpd_helo_restrictions;
 char *var_smtpd_sender_restrictions;
 char *var_smtpd_relay_restrictions;
 char *var_smtpd_recipient_restrictions;
+char *var_smtpd_data_restrictions;
+char *var_smtpd_end_of_data_restrictions;
 bool var_smtpd_delay_reject;
 long var_smtpd_recipient_limit;
 long var_smtpd_timeout;
@@ -688,6 +691,11 @@ static const struct param_def table[] = {
 		       "the reject restriction)."
 	},
 	{
+		.name = "multi_recipient_bounce_reject_code", .type = PARAM_INT, .def = "550",
+		.var = &var_multi_recipient_bounce_reject_code, .min = 400, .max = 599,
+		.doc = "The SMTP server reply code for reject_multi_recipient_bounce."
+	},
+	{
 		.name = "access_map_defer_code", .type = PARAM_INT, .def = "450",
 		.var = &var_access_map_defer_code, .min = 400, .max = 499,
 		.doc = "The SMTP server reply code for an access table DEFER result (and for "
@@ -748,6 +756,18 @@ static const struct param_def table[] = {
 		.name = "smtpd_recipient_restrictions", .type = PARAM_LIST, .def = "",
 		.var = &var_smtpd_recipient_restrictions,
 		.doc = "Restrictions applied at RCPT TO, after smtpd_relay_restrictions."
+	},
+	{
+		.name = "smtpd_data_restrictions", .type = PARAM_LIST, .def = "",
+		.var = &var_smtpd_data_restrictions,
+		.doc = "Restrictions applied to the DATA command (and the first BDAT); they see "
+		       "the recipient only when there is one."
+	},
+	{
+		.name = "smtpd_end_of_data_restrictions", .type = PARAM_LIST, .def = "",
+		.var = &var_smtpd_end_of_data_restrictions,
+		.doc = "Restrictions applied after the message content, before the queue file "
+		       "is committed; a reject discards the message."
 	},
 	{
 		.name = "smtpd_delay_reject", .type = PARAM_BOOL, .def = "yes",

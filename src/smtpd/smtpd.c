@@ -93,6 +93,7 @@ struct session {
 	long rcpt_count;
 	char *first_rcpt;
 	bool bdat_bad;			/* a BDAT chunk failed: the rest is discarded */
+	char *bdat_reject;		/* ... because smtpd_data_restrictions said this */
 	long bdat_size;
 	/* accounting */
 	int errors, junk;
@@ -291,6 +292,8 @@ static void txn_reset(struct session *s)
 	s->id[0] = 0;
 	smtpd_actions_reset(&s->actions);
 	s->bdat_bad = false;
+	free(s->bdat_reject);
+	s->bdat_reject = NULL;
 	s->bdat_size = 0;
 }
 
@@ -351,6 +354,7 @@ static void check_ctx(struct session *s, struct smtpd_check_ctx *c)
 	c->ehlo = s->ehlo;
 	c->sasl_username = s->sasl_username;
 	c->queue_id = s->id;
+	c->rcpt_count = s->rcpt_count;
 	c->where = s->where;
 	c->proto = s->proto;
 	c->actions = &s->actions;
@@ -733,6 +737,48 @@ static bool in_transaction(struct session *s)
 }
 
 /*
+ * data_check - smtpd_data_restrictions (at DATA or the first BDAT) or
+ * smtpd_end_of_data_restrictions: NULL, or the reply (logged).  They see
+ * the recipient only when there is one, as Postfix's.  acts, when not
+ * NULL, takes the actions decided (end of data: the message is written).
+ */
+static const char *data_check(struct session *s, enum smtpd_stage stage,
+			      struct smtpd_actions *acts)
+{
+	struct smtpd_check_ctx c;
+	const char *r;
+
+	check_ctx(s, &c);
+	c.rcpt = s->rcpt_count == 1 ? s->first_rcpt : NULL;
+	c.where = stage == SMTPD_DATA ? "DATA" : "END-OF-MESSAGE";
+	c.pipelined_fn = pending;
+	c.pipelined_arg = s;
+	if (acts)
+		c.actions = acts;
+	if ((r = smtpd_check_data(stage, &c)) != NULL)
+		log_reject(s, c.where, r, c.rcpt);
+	return r;
+}
+
+/* end_of_data - smtpd_end_of_data_restrictions, then commit */
+static bool end_of_data(struct session *s)
+{
+	struct smtpd_actions acts = {0};
+	const char *r = data_check(s, SMTPD_EOD, &acts);
+
+	if (r != NULL) {
+		/* Nothing is queued: the file goes with the transaction. */
+		reply(s, "%s", r);
+		smtpd_actions_reset(&acts);
+		txn_reset(s);
+		return false;
+	}
+	smtpd_actions_apply(&acts, s->cleanup);
+	smtpd_actions_reset(&acts);
+	return finish_message(s, "END-OF-MESSAGE");
+}
+
+/*
  * cmd_data - DATA: read up to <CR><LF>.<CR><LF>, unstuff dots.  Only a
  * "." line that follows a CR LF and ends in CR LF ends the message; with
  * smtpd_forbid_bare_newline = reject a bare LF refuses the message.
@@ -747,8 +793,14 @@ static bool cmd_data(struct session *s, char *arg)
 		reply(s, "501 5.5.4 Syntax: DATA");
 		return false;
 	}
+	const char *refused;
+
 	if (!in_transaction(s))
 		return false;
+	if ((refused = data_check(s, SMTPD_DATA, NULL)) != NULL) {
+		reply(s, "%s", refused);
+		return false;
+	}
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	start_message(s);
 	smtpd_data_init(&d);
@@ -790,7 +842,7 @@ end:
 		txn_reset(s);
 		return false;
 	}
-	return finish_message(s, "END-OF-MESSAGE");
+	return end_of_data(s);
 }
 
 /* cmd_bdat - BDAT size [LAST] (RFC 3030) */
@@ -808,8 +860,16 @@ static bool cmd_bdat(struct session *s, char *arg)
 	n = chunk;
 	if (s->sender == NULL || s->rcpt_count == 0)
 		s->bdat_bad = true;
-	if (!s->bdat_bad && s->bdat_size == 0 && s->cleanup)
-		start_message(s);
+	if (!s->bdat_bad && s->bdat_size == 0 && s->cleanup) {
+		const char *r = data_check(s, SMTPD_DATA, NULL);
+
+		if (r != NULL) {
+			s->bdat_reject = xstrdup(r);
+			s->bdat_bad = true;
+		} else {
+			start_message(s);
+		}
+	}
 	s->bdat_size += n;
 	if (var_message_size_limit > 0 && s->bdat_size > var_message_size_limit)
 		s->bdat_bad = true;
@@ -831,16 +891,19 @@ static bool cmd_bdat(struct session *s, char *arg)
 	if (!in_transaction(s))
 		return false;
 	if (s->bdat_bad) {
+		if (s->bdat_reject)
+			reply(s, "%s", s->bdat_reject);
+		else
+			reply(s, "552 5.3.4 Error: message file too big");
 		if (is_last)
 			txn_reset(s);
-		reply(s, "552 5.3.4 Error: message file too big");
 		return false;
 	}
 	if (!is_last) {
 		reply(s, "250 2.0.0 Ok: %ld bytes", chunk);
 		return true;
 	}
-	return finish_message(s, "END-OF-MESSAGE");
+	return end_of_data(s);
 }
 
 /* cmd_vrfy - VRFY */

@@ -3,7 +3,8 @@
  *
  * Postfix's model: five lists, evaluated at RCPT TO in the order client,
  * helo, sender, relay, recipient (with smtpd_delay_reject = no the first
- * three run at connect, HELO and MAIL instead).  Within a list the first
+ * three run at connect, HELO and MAIL instead); two more at DATA (and the
+ * first BDAT) and after the message content.  Within a list the first
  * restriction that decides ends the list: permit goes on to the next
  * list, a reject or defer answers the command.  A restriction name sluice
  * does not implement is a fatal configuration error naming it, never
@@ -54,7 +55,7 @@ enum restr {
 	R_REJECT_UNAUTH_DEST, R_DEFER_UNAUTH_DEST, R_REJECT_NON_FQDN_SENDER,
 	R_REJECT_NON_FQDN_RCPT, R_REJECT_NON_FQDN_HELO, R_REJECT_UNAUTH_PIPELINING,
 	R_CHECK_CLIENT_ACCESS, R_CHECK_HELO_ACCESS, R_CHECK_SENDER_ACCESS, R_CHECK_RCPT_ACCESS,
-	R_REJECT_UNKNOWN_SENDER_DOMAIN, R_REJECT_UNLISTED_RCPT,
+	R_REJECT_UNKNOWN_SENDER_DOMAIN, R_REJECT_UNLISTED_RCPT, R_REJECT_MULTI_RCPT_BOUNCE,
 };
 
 /* Restrictions that take a table ("check_sender_access hash:/etc/x"). */
@@ -89,15 +90,17 @@ static const struct {
 	{"reject_unknown_sender_domain", R_REJECT_UNKNOWN_SENDER_DOMAIN},
 	{"reject_unlisted_recipient", R_REJECT_UNLISTED_RCPT},
 	{"check_recipient_maps", R_REJECT_UNLISTED_RCPT},
+	{"reject_multi_recipient_bounce", R_REJECT_MULTI_RCPT_BOUNCE},
 };
 
 static const char *const stage_params[] = {
 	"smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
-	"smtpd_relay_restrictions", "smtpd_recipient_restrictions",
+	"smtpd_relay_restrictions", "smtpd_recipient_restrictions", "smtpd_data_restrictions",
+	"smtpd_end_of_data_restrictions",
 };
 
-static struct restriction *lists[5];
-static size_t list_len[5];
+static struct restriction *lists[SMTPD_STAGES];
+static size_t list_len[SMTPD_STAGES];
 static char reply[1200];
 
 static void unlisted_init(void);
@@ -287,9 +290,12 @@ static void parse_list(int stage, const char *text)
 /* smtpd_check_init - configuration */
 void smtpd_check_init(void)
 {
-	const char *texts[5] = {var_smtpd_client_restrictions, var_smtpd_helo_restrictions,
-				var_smtpd_sender_restrictions, var_smtpd_relay_restrictions,
-				var_smtpd_recipient_restrictions};
+	const char *texts[SMTPD_STAGES] = {
+		var_smtpd_client_restrictions, var_smtpd_helo_restrictions,
+		var_smtpd_sender_restrictions, var_smtpd_relay_restrictions,
+		var_smtpd_recipient_restrictions, var_smtpd_data_restrictions,
+		var_smtpd_end_of_data_restrictions,
+	};
 	const char *error;
 	bool guarded = false;
 
@@ -309,7 +315,7 @@ void smtpd_check_init(void)
 	} else {
 		style_networks();
 	}
-	for (int s = 0; s < 5; s++)
+	for (int s = 0; s < SMTPD_STAGES; s++)
 		parse_list(s, texts[s]);
 	/* Postfix's safety rule: something must stop relaying. */
 	for (int s = SMTPD_RELAY; s <= SMTPD_RCPT; s++)
@@ -852,7 +858,8 @@ static const char *evaluate(const struct restriction *rs, int stage,
 {
 	enum restr r = rs->r;
 	static const char *const what[] = {"Client host", "Helo command", "Sender address",
-					   "Recipient address", "Recipient address"};
+					   "Recipient address", "Recipient address",
+					   "Data command", "End-of-data"};
 	struct buf b;
 	const char *subject;
 	const char *domain;
@@ -860,7 +867,8 @@ static const char *evaluate(const struct restriction *rs, int stage,
 	buf_init(&b, 128);
 	subject = stage == SMTPD_CLIENT ? ctx->client : stage == SMTPD_HELO
 	    ? (ctx->helo ? ctx->helo : "") : stage == SMTPD_SENDER
-	    ? (ctx->sender ? ctx->sender : "") : (ctx->rcpt ? ctx->rcpt : "");
+	    ? (ctx->sender ? ctx->sender : "") : stage == SMTPD_DATA ? "DATA"
+	    : stage == SMTPD_EOD ? "END-OF-MESSAGE" : (ctx->rcpt ? ctx->rcpt : "");
 	reply[0] = 0;
 	switch (r) {
 	case R_PERMIT:
@@ -911,8 +919,22 @@ static const char *evaluate(const struct restriction *rs, int stage,
 		if (ctx->ehlo || !(ctx->pipelined
 				   || (ctx->pipelined_fn && ctx->pipelined_fn(ctx->pipelined_arg))))
 			goto none;
-		snprintf(reply, sizeof(reply), "503 5.5.0 <%s>: Client host rejected: "
-			 "Improper use of SMTP command pipelining", quoted(&b, ctx->client));
+		if (stage >= SMTPD_DATA)
+			snprintf(reply, sizeof(reply), "503 5.5.0 <%s>: %s rejected: Improper use "
+				 "of SMTP command pipelining", subject, what[stage]);
+		else
+			snprintf(reply, sizeof(reply), "503 5.5.0 <%s>: Client host rejected: "
+				 "Improper use of SMTP command pipelining", quoted(&b, ctx->client));
+		break;
+	case R_REJECT_MULTI_RCPT_BOUNCE:
+		/* A bounce has one recipient: more is someone's abuse (Postfix). */
+		if (ctx->sender == NULL || *ctx->sender != 0
+		    || ctx->rcpt_count + (stage < SMTPD_DATA && ctx->rcpt != NULL) < 2)
+			goto none;
+		snprintf(reply, sizeof(reply), "%ld %c.5.3 <%s>: %s rejected: Multi-recipient "
+			 "bounce", var_multi_recipient_bounce_reject_code,
+			 (char)('0' + var_multi_recipient_bounce_reject_code / 100),
+			 quoted(&b, subject), what[stage]);
 		break;
 	case R_CHECK_CLIENT_ACCESS:
 	case R_CHECK_HELO_ACCESS:
@@ -937,7 +959,7 @@ none:
 /* smtpd_check_deinit - close every table (a clean exit) */
 void smtpd_check_deinit(void)
 {
-	for (int s = 0; s < 5; s++) {
+	for (int s = 0; s < SMTPD_STAGES; s++) {
 		for (size_t i = 0; i < list_len[s]; i++)
 			maps_free(&lists[s][i].maps);
 		free(lists[s]);
@@ -978,6 +1000,14 @@ const char *smtpd_check_stage(enum smtpd_stage stage, const struct smtpd_check_c
 {
 	defer_if_reset();
 	return defer_if_result(run_stage(stage, ctx));
+}
+
+/* smtpd_check_data - smtpd_data_restrictions or smtpd_end_of_data_restrictions */
+const char *smtpd_check_data(enum smtpd_stage stage, const struct smtpd_check_ctx *ctx)
+{
+	if (list_len[stage] == 0)
+		return NULL;
+	return smtpd_check_stage(stage, ctx);
 }
 
 /* smtpd_check_rcpt - the lists that apply at RCPT TO */

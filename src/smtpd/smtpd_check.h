@@ -16,6 +16,7 @@ struct smtpd_check_ctx {
 	const char *sender;			/* NULL before MAIL, "" null sender */
 	const char *rcpt;			/* NULL outside RCPT */
 	bool rcpt_routed;			/* the RCPT path had a source route */
+	long rcpt_count;			/* recipients accepted before this command */
 	bool pipelined;				/* unread input after this command */
 	/* or, when set, asked only where reject_unauth_pipelining needs it */
 	bool (*pipelined_fn)(const void *arg);
@@ -50,7 +51,12 @@ bool smtpd_check_rewrite_local(const struct sockaddr_storage *addr, const char *
 			       const char *sasl_username);
 
 /* Stages (the restriction lists). */
-enum smtpd_stage { SMTPD_CLIENT, SMTPD_HELO, SMTPD_SENDER, SMTPD_RELAY, SMTPD_RCPT };
+enum smtpd_stage {
+	SMTPD_CLIENT, SMTPD_HELO, SMTPD_SENDER, SMTPD_RELAY, SMTPD_RCPT,
+	SMTPD_DATA,			/* smtpd_data_restrictions: DATA, the first BDAT */
+	SMTPD_EOD,			/* smtpd_end_of_data_restrictions */
+	SMTPD_STAGES
+};
 
 /*
  * smtpd_check_stage - evaluate one list.  Returns NULL (permitted or no
@@ -58,6 +64,13 @@ enum smtpd_stage { SMTPD_CLIENT, SMTPD_HELO, SMTPD_SENDER, SMTPD_RELAY, SMTPD_RC
  * denied"), valid until the next call.
  */
 const char *smtpd_check_stage(enum smtpd_stage stage, const struct smtpd_check_ctx *ctx);
+
+/*
+ * smtpd_check_data - SMTPD_DATA or SMTPD_EOD, as smtpd_check_stage.  The
+ * context has the recipient only when there is one (Postfix), and
+ * rcpt_count the number accepted.
+ */
+const char *smtpd_check_data(enum smtpd_stage stage, const struct smtpd_check_ctx *ctx);
 
 /* smtpd_check_rcpt - every list that applies at RCPT TO, in Postfix's
  * order (client, helo, sender when smtpd_delay_reject, relay, recipient). */

@@ -127,6 +127,11 @@ int smtpd_check_action(const struct smtpd_check_ctx *ctx, const char *table, con
 	if (!needs_transaction(ctx, table, word))
 		return SMTPD_ACTION_DUNNO;
 	if (strcmp(word, "PREPEND") == 0) {
+		if (ctx->where && strcmp(ctx->where, "END-OF-MESSAGE") == 0) {
+			msg_warn("access table %s: PREPEND in smtpd_end_of_data_restrictions "
+				 "ignored: the message header is already written", table);
+			return SMTPD_ACTION_DUNNO;
+		}
 		/* Not logged, as Postfix: the header is the trace. */
 		if (!is_header(arg))
 			return bad_argument(table, value, "a header field (name: text)");
