@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from conftest import made_and_stopped
 from smtp_peers import (FLAG_REUSE, FLAG_TRACE, FLAG_VERIFY, NOTIFY_FAILURE, NOTIFY_SUCCESS,
                         AgentHarness, Dns, Peer, can_run_dns, endless_line,
                         endless_multiline, garbage, hang_up, make_cert, megabyte_line_then_ok,
@@ -27,31 +28,18 @@ DEL_STAT_FINAL, DEL_STAT_DEFER = 0, 1
 
 @pytest.fixture
 def agent():
-    made = []
-
     def make(**params):
         resolv = params.pop("_resolv", None)
         leak_check = params.pop("_leak_check", False)
         args = params.pop("_args", ())
-        a = AgentHarness(params, resolv=resolv, leak_check=leak_check, args=args)
-        made.append(a)
-        return a
-    yield make
-    for a in made:
-        a.stop()
+        return AgentHarness(params, resolv=resolv, leak_check=leak_check, args=args)
+
+    yield from made_and_stopped(make)
 
 
 @pytest.fixture
 def peer():
-    made = []
-
-    def make(**kw):
-        p = Peer(**kw)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.stop()
+    yield from made_and_stopped(Peer)
 
 
 def eventually(cond, timeout=5):
