@@ -90,7 +90,9 @@ class AgentHarness:
     """build/smtp with a private configuration, queue and maillog."""
 
     def __init__(self, params=None, resolv=None, service="smtp", leak_check=False, args=(),
-                 program=None):
+                 program=None, spawn=True):
+        """spawn=False: the agent is started later, by spawn() (so that a
+        test can make its queue files before the max_idle clock runs)."""
         self.base = tempfile.mkdtemp(prefix="sluice-smtp-")
         os.chmod(self.base, 0o755)
         self.conf = os.path.join(self.base, "conf")
@@ -139,9 +141,16 @@ class AgentHarness:
             argv = ["unshare", "-m"] + argv
         if os.environ.get("SL_STRACE"):
             argv = ["strace", "-f", "-tt", "-o", os.environ["SL_STRACE"]] + argv
-        self.proc = subprocess.Popen(argv, pass_fds=(lfd, self.devnull), env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._popen = dict(args=argv, pass_fds=(lfd, self.devnull), env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = None
         self.conns = []
+        if spawn:
+            self.spawn()
+
+    def spawn(self):
+        """Start the agent process."""
+        self.proc = subprocess.Popen(**self._popen)
 
     def _own_spool(self):
         """The agent drops to mail_owner: give it the queue."""
@@ -280,15 +289,17 @@ class AgentHarness:
         for c in self.conns:
             c.close()
         self.conns = []
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        err = self.proc.stderr.read().decode(errors="replace")
-        self.proc.stderr.close()
+        err = ""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            err = self.proc.stderr.read().decode(errors="replace")
+            self.proc.stderr.close()
         self.listener.close()
         os.close(self.devnull)
         if not os.environ.get("SLUICE_KEEP_TEST_DIRS"):
