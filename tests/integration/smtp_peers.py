@@ -44,6 +44,16 @@ FLAG_REUSE = 1 << 3
 NOTIFY_NEVER, NOTIFY_SUCCESS, NOTIFY_FAILURE, NOTIFY_DELAY = 1, 2, 4, 8
 
 
+def terminate(proc, timeout=10):
+    """SIGTERM, and SIGKILL if it has not exited after timeout seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 # ---------------------------------------------------------------- frames
 
 def encode_frame(pairs):
@@ -292,12 +302,7 @@ class AgentHarness:
         err = ""
         if self.proc is not None:
             if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+                terminate(self.proc)
             err = self.proc.stderr.read().decode(errors="replace")
             self.proc.stderr.close()
         self.listener.close()
@@ -648,12 +653,7 @@ class LoopbackDns:
         raise RuntimeError("%s did not answer" % self.NAME)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.proc.stderr.close()
 
 
