@@ -38,11 +38,8 @@
 # running) and the release build (built when missing).  -k keeps WORKDIR
 # (default /var/tmp/sluice-backlog); processes it started are stopped by pid.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
-BUILD=${SLUICE_BUILD_DIR:-$ROOT/build-release}
-RESULTS=$BENCH/results
 PY=/usr/bin/python3
 WORK=/var/tmp/sluice-backlog
 N=20000
@@ -52,10 +49,6 @@ ONLY=""
 DOMAINS=10
 PRIME=10	# due at the start, per domain: they kill the destinations
 
-usage() {
-	sed -n '4p' "$0" | sed 's/^# */usage: /' >&2
-	exit 64
-}
 while getopts "n:r:kw:S:" opt; do
 	case $opt in
 	n) N=$OPTARG ;;
@@ -68,54 +61,29 @@ while getopts "n:r:kw:S:" opt; do
 done
 case $ONLY in "" | sluice | postfix) ;; *) usage ;; esac
 [ $((N % DOMAINS)) -eq 0 ] && [ "$N" -ge $((DOMAINS * PRIME)) ] || usage
-[ "$(id -u)" -eq 0 ] || { echo "dead_backlog.sh: run as root" >&2; exit 1; }
-for t in postfix postconf postkick sendmail cc cmake ss; do
-	command -v $t >/dev/null || { echo "dead_backlog.sh: $t is missing" >&2; exit 1; }
-done
-die() { echo "dead_backlog.sh: $*" >&2; exit 1; }
-note() { echo "  $*" >&2; }
+need postfix postconf postkick sendmail cc cmake ss
 
-if [ ! -x "$BUILD/sluice" ]; then
-	(cd "$ROOT" && cmake --preset release >/dev/null && cmake --build build-release -j2 >/dev/null)
-fi
+build_release 0
 SLUICE=$BUILD/sluice
 QFMAKE=$BUILD/tests/qfmake
 [ -x "$SLUICE" ] && [ -x "$QFMAKE" ] || die "missing $SLUICE or $QFMAKE"
 mkdir -p "$WORK/bin" "$RESULTS"
 chmod 755 "$WORK"
 WATCH=$WORK/bin/deferred_scan_watch
-cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$WATCH" "$BENCH/deferred_scan_watch.c"
+bench_cc -o "$WATCH" "$BENCH/deferred_scan_watch.c"
 
-SL_CONF=""
-PF_DIRS=()
-cleanup() {
-	set +e
-	[ -n "$SL_CONF" ] && [ -f "$SL_CONF/main.cf" ] && "$SLUICE" -c "$SL_CONF" stop >/dev/null 2>&1
-	for d in "${PF_DIRS[@]}"; do
-		[ -d "$d/conf" ] && "$BENCH/pf_instance.sh" stop "$d"
-	done
-	[ $KEEP -eq 1 ] || rm -rf "$WORK"/run-* "$WORK"/tpl-*
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+cleanup_last() { [ $KEEP -eq 1 ] || rm -rf "$WORK"/run-* "$WORK"/tpl-*; }
+bench_trap
 
 # Ten consecutive ports nobody listens on.
-port_free() { ! ss -Htan "( sport = :$1 )" | grep -q .; }
-PORT0=""
-for _ in $(seq 50); do
-	p=$((20000 + RANDOM % 20000)) ok=1
-	for ((i = 0; i < DOMAINS; i++)); do port_free $((p + i)) || ok=0; done
-	[ $ok -eq 1 ] && { PORT0=$p; break; }
-done
-[ -n "$PORT0" ] || die "no free ports"
-TM=""
-for ((i = 0; i < DOMAINS; i++)); do TM+="${TM:+, }d$i.test=smtp:[127.0.0.1]:$((PORT0 + i))"; done
+PORT0=$(pick_ports $DOMAINS)
+TM=$(sink_routes "$PORT0" "$DOMAINS")
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 RAW=$RESULTS/dead_backlog-$STAMP.tsv
 {
 	echo "# dead_backlog $STAMP: n=$N runs=$RUNS domains=$DOMAINS prime=$PRIME"
-	echo "# sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'), build $BUILD ($(stat -c %y "$BUILD/qmgr" | cut -d. -f1))"
+	echo "# sluice $(rev), build $BUILD ($(stat -c %y "$BUILD/qmgr" | cut -d. -f1))"
 	echo "# postfix $(postconf -d -h mail_version) (oqmgr); $(uname -sr); $(nproc) cpus"
 	printf "system\trun\tcycle\tn\twall\tqmgr_cpu_ms\ttree_cpu_ms\tload1\n"
 } > "$RAW"
@@ -135,7 +103,7 @@ mk_templates() {
 		chown sluice:sluice "$WORK/sluice-$i.tpl"
 	done
 	d=$WORK/tpl-postfix
-	PF_DIRS+=("$d")
+	own_postfix "$d"
 	"$BENCH/pf_instance.sh" setup "$d" "$PORT0" 0 >/dev/null
 	"$BENCH/pf_instance.sh" start "$d"
 	for ((i = 0; i < DOMAINS; i++)); do
@@ -153,15 +121,6 @@ mk_templates() {
 	"$BENCH/pf_instance.sh" stop "$d"
 }
 
-find_qmgr() {
-	local q="" t0=$SECONDS
-	until q=$(ps -o pid=,comm= --ppid "$1" | awk -v n="$2" '$2 == n {print $1; exit}') && [ -n "$q" ]; do
-		[ $((SECONDS - t0)) -lt 20 ] || die "no $2 under master $1"
-		sleep 0.02
-	done
-	echo "$q"
-}
-
 # run SYSTEM RUN - one measured run on a fresh queue
 run() {
 	local sys=$1 r=$2 dir=$WORK/run-$1 conf spool maillog master qname t i per line kick
@@ -169,24 +128,15 @@ run() {
 	rm -rf "$dir"
 	if [ "$sys" = sluice ]; then
 		conf=$dir/conf spool=$dir/spool maillog=$dir/maillog qname=qmgr
-		mkdir -p "$conf"
-		cat > "$conf/main.cf" <<EOF
-queue_directory = $spool
-maillog_file = $maillog
-myhostname = bench.test
-mydestination = localhost
-transport_maps = inline:{ $TM }
-queue_run_delay = 3600s
-minimal_backoff_time = 900s
-EOF
+		sluice_main_cf "$dir" "inline:{ $TM }"
+		printf 'queue_run_delay = 3600s\nminimal_backoff_time = 900s\n' >> "$conf/main.cf"
 		id=$(message x | "$QFMAKE" -q hold -f s@bench.test "$spool" u@x.test)
 		rm -f "$spool/hold/$id"
 		chown -R sluice:sluice "$spool"
-		SL_CONF=$conf
 		kick=("$SLUICE" -c "$conf" kick A D)
 	else
 		conf=$dir/conf spool=$dir/spool maillog=$dir/maillog qname=oqmgr
-		PF_DIRS+=("$dir")
+		own_postfix "$dir"
 		"$BENCH/pf_instance.sh" setup "$dir" "$PORT0" 0 >/dev/null
 		postconf -c "$conf" -e "queue_run_delay = 3600s" "minimal_backoff_time = 900s"
 		"$BENCH/pf_instance.sh" measure "$dir"
@@ -200,20 +150,15 @@ EOF
 		$PY "$BENCH/deferred_scan_fill.py" "$sys" "$WORK/$sys-$i.tpl" "$spool" deferred \
 			$((per - PRIME)) $((t + 86400)) $((t + 172800))
 	done
-	sync
-	sleep 2
+	settle
 	if [ "$sys" = sluice ]; then
-		"$SLUICE" -c "$conf" start >/dev/null 2>&1 || die "sluice did not start"
-		local t0=$SECONDS
-		until master=$(tr -d ' \n' < "$spool/pid/master.pid" 2>/dev/null) && [ -n "$master" ]; do
-			[ $((SECONDS - t0)) -lt 20 ] || die "no master.pid"
-			sleep 0.02
-		done
+		sluice_start "$conf" "$spool"
+		master=$MASTER
 	else
 		"$BENCH/pf_instance.sh" start "$dir"
 		master=$("$BENCH/pf_instance.sh" master "$dir")
 	fi
-	QPID=$(find_qmgr "$master" "$qname")
+	QPID=$(find_child "$master" "$qname")
 	# The due ones fail and the destinations die.
 	line=$("$WATCH" -s -t 120 -m "$maillog" -n $((DOMAINS * PRIME)) -w status=deferred "$QPID") ||
 		die "$sys: the first deferrals did not come: $line"
@@ -231,8 +176,7 @@ EOF
 			"$sys" "$r" "$cyc" "$N" "$wall" "$(echo "$N / $wall" | bc -l)" "$cpu_ms" "$tree_ms" "$load")"
 	done
 	if [ "$sys" = sluice ]; then
-		"$SLUICE" -c "$conf" stop >/dev/null 2>&1 || true
-		while kill -0 "$master" 2>/dev/null; do sleep 0.1; done
+		sluice_stop "$conf" "$master"
 	else
 		"$BENCH/pf_instance.sh" stop "$dir"
 	fi

@@ -56,11 +56,8 @@
 # -k keeps WORKDIR (default /var/tmp/sluice-defscan).  -S runs one system
 # only (with -S postfix, no A-trigger check).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
-BUILD=${SLUICE_BUILD_DIR:-$ROOT/build-release}
-RESULTS=$BENCH/results
 PY=/usr/bin/python3
 WORK=/var/tmp/sluice-defscan
 NOTDUE=100000
@@ -73,10 +70,6 @@ CONTROL=1
 KEEP=0
 ONLY=""
 
-usage() {
-	sed -n '4p' "$0" | sed 's/^# */usage: /' >&2
-	exit 64
-}
 while getopts "n:d:r:g:s:a:qkw:S:" opt; do
 	case $opt in
 	n) NOTDUE=$OPTARG ;;
@@ -96,13 +89,7 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || usage
 case $ONLY in "" | sluice | postfix) ;; *) usage ;; esac
 [ "$ROUNDS" -ge 1 ] && [ "$DUE" -ge 1 ] || usage
-[ "$(id -u)" -eq 0 ] || { echo "deferred_scan.sh: run as root" >&2; exit 1; }
-for t in postfix postconf postkick sendmail smtp-sink strace cc cmake ss; do
-	command -v $t >/dev/null || { echo "deferred_scan.sh: $t is missing" >&2; exit 1; }
-done
-
-die() { echo "deferred_scan.sh: $*" >&2; exit 1; }
-note() { echo "  $*" >&2; }
+need postfix postconf postkick sendmail smtp-sink strace cc cmake ss
 
 # ---- build ----
 if [ "$BUILD" = "$ROOT/build-release" ]; then
@@ -119,43 +106,17 @@ QFMAKE=$BUILD/tests/qfmake
 mkdir -p "$WORK/bin" "$RESULTS"
 chmod 755 "$WORK"	# Postfix runs as postfix, sluice as sluice
 WATCH=$WORK/bin/deferred_scan_watch
-cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$WATCH" "$BENCH/deferred_scan_watch.c"
+bench_cc -o "$WATCH" "$BENCH/deferred_scan_watch.c"
 
-# ---- processes we started, stopped by pid on exit ----
-SINK_PID=""
+# ---- processes we started, stopped on exit (lib.sh) ----
 STRACE_PID=""
-SL_CONFS=()
-PF_DIRS=()
-cleanup() {
-	set +e
-	[ -n "$STRACE_PID" ] && { kill -INT "$STRACE_PID" 2>/dev/null; wait "$STRACE_PID" 2>/dev/null; }
-	for c in "${SL_CONFS[@]}"; do
-		[ -f "$c/main.cf" ] && "$SLUICE" -c "$c" stop >/dev/null 2>&1
-	done
-	for d in "${PF_DIRS[@]}"; do
-		[ -d "$d/conf" ] && "$BENCH/pf_instance.sh" stop "$d"
-	done
-	[ -n "$SINK_PID" ] && { kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; }
-	[ $KEEP -eq 1 ] || rm -rf "$WORK"/run-* "$WORK"/tpl-*
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+cleanup_first() { [ -n "$STRACE_PID" ] && { kill -INT "$STRACE_PID" 2>/dev/null; wait "$STRACE_PID" 2>/dev/null; }; }
+cleanup_last() { [ $KEEP -eq 1 ] || rm -rf "$WORK"/run-* "$WORK"/tpl-*; }
+bench_trap
 
 # ---- the sink ----
-port_free() { ! ss -Htan "( sport = :$1 )" | grep -q .; }
-PORT=""
-for _ in $(seq 50); do
-	p=$((20000 + RANDOM % 20000))
-	port_free $p && { PORT=$p; break; }
-done
-[ -n "$PORT" ] || die "no free port"
-smtp-sink -u nobody "127.0.0.1:$PORT" 256 &
-SINK_PID=$!
-t0=$SECONDS
-until ! port_free "$PORT"; do
-	[ $((SECONDS - t0)) -lt 10 ] || die "smtp-sink did not listen on $PORT"
-	sleep 0.05
-done
+PORT=$(pick_ports 1)
+start_sinks "$PORT" 1
 TRANSPORT="inline:{ d.test=smtp:[127.0.0.1]:$PORT }"
 
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -163,7 +124,7 @@ RAW=$RESULTS/deferred_scan-$STAMP.tsv
 TABLE=$RESULTS/deferred_scan-$STAMP.txt
 {
 	echo "# deferred_scan $STAMP: notdue=$NOTDUE due=$DUE rounds=$ROUNDS gap=$GAP settle=$SETTLE a_notdue=$A_NOTDUE"
-	echo "# sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'), build $BUILD ($(stat -c %y "$BUILD/qmgr" | cut -d. -f1))"
+	echo "# sluice $(rev), build $BUILD ($(stat -c %y "$BUILD/qmgr" | cut -d. -f1))"
 	echo "# postfix $(postconf -d -h mail_version) (oqmgr); $(uname -sr); $(nproc) cpus; $(df -T "$WORK" | awk 'NR==2{print $2}') on $WORK"
 	printf "system\tnotdue\tphase\tround\twall_sent\twall_busy\tcpu_ms\tutime_ms\tstime_ms\tsent\ttimeout\tload1\tcalls\tstat\tgetdents\trename\topenat\tepoll\n"
 } > "$RAW"
@@ -183,7 +144,7 @@ mk_templates() {
 	chown sluice:sluice "$SL_TPL"
 	# Postfix: its own sendmail, pickup and cleanup; no queue manager yet.
 	d=$WORK/tpl-postfix
-	PF_DIRS+=("$d")
+	own_postfix "$d"
 	"$BENCH/pf_instance.sh" setup "$d" "$PORT" 0 >/dev/null
 	"$BENCH/pf_instance.sh" start "$d"
 	message | sendmail -C "$d/conf" -f s@bench.test u@d.test
@@ -206,16 +167,6 @@ wait_until() {
 }
 sent_count() { grep -c 'status=sent' "$1" 2>/dev/null || true; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
-
-# find_qmgr MASTER NAME - the queue manager's pid
-find_qmgr() {
-	local q="" t0=$SECONDS
-	until q=$(ps -o pid=,comm= --ppid "$1" | awk -v n="$2" '$2 == n {print $1; exit}') && [ -n "$q" ]; do
-		[ $((SECONDS - t0)) -lt 20 ] || die "no $2 under master $1"
-		sleep 0.02
-	done
-	echo "$q"
-}
 
 # record SYSTEM NOTDUE PHASE ROUND WATCH_LINE [STRACE_FILE] - one raw row
 record() {
@@ -261,21 +212,14 @@ setup_sluice() {
 	SYS=sluice DIR=$1 CONF=$1/conf SPOOL=$1/spool MAILLOG=$1/maillog QNAME=qmgr TPL=$SL_TPL HASHPOS=9
 	KICK=("$SLUICE" -c "$CONF" kick)
 	rm -rf "$DIR"
-	mkdir -p "$CONF"
-	cat > "$CONF/main.cf" <<EOF
-queue_directory = $SPOOL
-maillog_file = $MAILLOG
-myhostname = bench.test
-mydestination = localhost
-transport_maps = $TRANSPORT
-queue_run_delay = 3600s
-EOF
+	sluice_main_cf "$DIR" "$TRANSPORT"
+	echo "queue_run_delay = 3600s" >> "$CONF/main.cf"
 	# qfmake makes the queue folders; the file itself is not wanted.
 	local id
 	id=$(message | "$QFMAKE" -q hold -f s@bench.test "$SPOOL" u@d.test)
 	rm -f "$SPOOL/hold/$id"
 	chown -R sluice:sluice "$SPOOL"
-	SL_CONFS+=("$CONF")
+	own_sluice "$CONF"
 }
 setup_postfix() {
 	SYS=postfix DIR=$1 CONF=$1/conf SPOOL=$1/spool MAILLOG=$1/maillog QNAME=oqmgr TPL=$PF_TPL HASHPOS=0
@@ -284,31 +228,21 @@ setup_postfix() {
 	"$BENCH/pf_instance.sh" setup "$DIR" "$PORT" 0 >/dev/null
 	postconf -c "$CONF" -e "transport_maps = $TRANSPORT" "queue_run_delay = 3600s"
 	"$BENCH/pf_instance.sh" measure "$DIR"
-	PF_DIRS+=("$DIR")
+	own_postfix "$DIR"
 }
 # start_system - start, set MASTER and QPID
 start_system() {
 	if [ "$SYS" = sluice ]; then
-		"$SLUICE" -c "$CONF" start >/dev/null 2>&1 || die "sluice did not start (see $MAILLOG)"
-		local t0=$SECONDS
-		until MASTER=$(tr -d ' \n' < "$SPOOL/pid/master.pid" 2>/dev/null) && [ -n "$MASTER" ]; do
-			[ $((SECONDS - t0)) -lt 20 ] || die "sluice did not write its pid file"
-			sleep 0.02
-		done
+		sluice_start "$CONF" "$SPOOL"
 	else
 		"$BENCH/pf_instance.sh" start "$DIR"
 		MASTER=$("$BENCH/pf_instance.sh" master "$DIR")
 	fi
-	QPID=$(find_qmgr "$MASTER" "$QNAME")
+	QPID=$(find_child "$MASTER" "$QNAME")
 }
 stop_system() {
 	if [ "$SYS" = sluice ]; then
-		"$SLUICE" -c "$CONF" stop >/dev/null 2>&1 || true
-		local t0=$SECONDS
-		while kill -0 "$MASTER" 2>/dev/null; do
-			[ $((SECONDS - t0)) -lt 30 ] || die "sluice master $MASTER did not stop"
-			sleep 0.1
-		done
+		sluice_stop "$CONF" "$MASTER"
 	else
 		"$BENCH/pf_instance.sh" stop "$DIR"
 	fi

@@ -39,11 +39,8 @@
 # Processes it started are stopped by pid on exit; -k keeps WORKDIR
 # (default /var/tmp/sluice-bench) for inspection.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
-BUILD=${SLUICE_BUILD_DIR:-$ROOT/build-release}
-RESULTS=$BENCH/results
 WORK=/var/tmp/sluice-bench
 N=10000
 RUNS=3
@@ -54,10 +51,6 @@ EXTRA=()
 MSG_SIZE=1272
 DOMAINS=10
 
-usage() {
-	sed -n '4p' "$0" | sed 's/^# */usage: /' >&2
-	exit 64
-}
 while getopts "n:r:w:o:bks:" opt; do
 	case $opt in
 	n) N=$OPTARG ;;
@@ -71,80 +64,31 @@ while getopts "n:r:w:o:bks:" opt; do
 	esac
 done
 [ $((N % DOMAINS)) -eq 0 ] || { echo "drain.sh: -n must be a multiple of $DOMAINS" >&2; exit 64; }
-[ "$(id -u)" -eq 0 ] || { echo "drain.sh: run as root" >&2; exit 1; }
-for t in postfix smtp-sink smtp-source cc; do
-	command -v $t >/dev/null || { echo "drain.sh: $t is missing" >&2; exit 1; }
-done
+need postfix smtp-sink smtp-source cc
 
 # ---- build ----
-if [ $BUILD_FIRST -eq 1 ] || [ ! -x "$BUILD/sluice" ]; then
-	(cd "$ROOT" && cmake --preset release >/dev/null && cmake --build build-release -j2 >/dev/null)
-fi
+build_release $BUILD_FIRST
 mkdir -p "$WORK/bin" "$RESULTS"
-CFLAGS="-O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror"
-cc $CFLAGS -I"$ROOT/src" -o "$WORK/bin/qgen" "$BENCH/qgen.c" \
-	"$BUILD/libsluice_global.a" "$BUILD/libsluice_util.a"
-cc $CFLAGS -o "$WORK/bin/drainwait" "$BENCH/drainwait.c"
-# A private copy of the programs (they find each other beside sluice), so
-# that a rebuild of build-release during the benchmark cannot mix builds.
-rm -rf "$WORK/sluice-bin"
-mkdir -p "$WORK/sluice-bin"
-find "$BUILD" -maxdepth 1 -type f -perm -u+x -exec cp -p {} "$WORK/sluice-bin/" \;
+build_qgen "$WORK/bin/qgen"
+bench_cc -o "$WORK/bin/drainwait" "$BENCH/drainwait.c"
+copy_programs
 BUILD_TIME=$(stat -c %y "$BUILD/qmgr" | cut -d. -f1)
-SLUICE=$WORK/sluice-bin/sluice
 
-# ---- processes we started, stopped by pid on exit ----
-SINK_PIDS=()
-SL_CONF=""
-PF_DIR=""
-cleanup() {
-	set +e
-	[ -n "$SL_CONF" ] && [ -f "$SL_CONF/main.cf" ] && "$SLUICE" -c "$SL_CONF" stop >/dev/null 2>&1
-	[ -n "$PF_DIR" ] && [ -d "$PF_DIR/conf" ] && "$BENCH/pf_instance.sh" stop "$PF_DIR"
-	for p in "${SINK_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${SINK_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	[ $KEEP -eq 1 ] || rm -rf "$WORK/sl" "$WORK/pf"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# ---- processes we started, stopped on exit (lib.sh) ----
+cleanup_last() { [ $KEEP -eq 1 ] || rm -rf "$WORK/sl" "$WORK/pf"; }
+bench_trap
 
 # ---- ports: DOMAINS sinks and Postfix's loading smtpd, consecutive, free ----
-port_free() { ! ss -Htan "( sport = :$1 )" | grep -q .; }
-pick_ports() {
-	local base tries=0 i ok
-	while [ $tries -lt 50 ]; do
-		base=$((20000 + RANDOM % 20000))
-		ok=1
-		for ((i = 0; i <= DOMAINS; i++)); do
-			port_free $((base + i)) || { ok=0; break; }
-		done
-		[ $ok -eq 1 ] && { echo $base; return 0; }
-		tries=$((tries + 1))
-	done
-	echo "drain.sh: no free port range" >&2
-	return 1
-}
-PORT0=$(pick_ports)
+PORT0=$(pick_ports $((DOMAINS + 1)))
 SMTPD_PORT=$((PORT0 + DOMAINS))
-
-for ((i = 0; i < DOMAINS; i++)); do
-	smtp-sink -u nobody "127.0.0.1:$((PORT0 + i))" 256 &
-	SINK_PIDS+=($!)
-done
-for ((i = 0; i < DOMAINS; i++)); do
-	t0=$SECONDS
-	until ! port_free $((PORT0 + i)); do
-		[ $((SECONDS - t0)) -lt 10 ] || { echo "drain.sh: sink $i did not listen" >&2; exit 1; }
-		sleep 0.05
-	done
-done
+start_sinks "$PORT0" "$DOMAINS"
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 RAW=$RESULTS/drain-$STAMP.tsv
 TABLE=$RESULTS/drain-$STAMP.txt
 {
 	echo "# drain benchmark $STAMP: N=$N runs=$RUNS size=$MSG_SIZE domains=$DOMAINS"
-	echo "# sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'), build $BUILD ($BUILD_TIME; qmgr $(sha1sum "$WORK/sluice-bin/qmgr" | cut -c1-12))"
+	echo "# sluice $(rev), build $BUILD ($BUILD_TIME; qmgr $(sha1sum "$WORK/sluice-bin/qmgr" | cut -c1-12))"
 	echo "# extra main.cf settings, both systems: ${EXTRA[*]:-none}"
 	echo "# postfix $(postconf -d -h mail_version) (oqmgr); $(uname -sr); $(nproc) cpus"
 	printf "system\trun\tn\telapsed\tsent\tdeferred\tcpu\tutime\tstime\thwm_kb\trss_kb\tsys_busy\tload1\n"
@@ -165,15 +109,12 @@ record() {
 # count_deferred SPOOL - files in deferred/ (hashed)
 count_deferred() { find "$1/deferred" -type f 2>/dev/null | wc -l; }
 
-# settle - let the disk write back the fresh queue files before a measurement
-settle() { sync; sleep 2; }
-
 run_postfix() {
-	local run=$1 line master rc=0
-	PF_DIR=$WORK/pf
+	local run=$1 line master rc=0 PF_DIR=$WORK/pf
+	own_postfix "$PF_DIR"
 	rm -rf "$PF_DIR"
 	"$BENCH/pf_instance.sh" setup "$PF_DIR" "$PORT0" "$SMTPD_PORT"
-	[ ${#EXTRA[@]} -eq 0 ] || printf '%s\n' "${EXTRA[@]}" >> "$PF_DIR/conf/main.cf"
+	add_extra "$PF_DIR/conf/main.cf"
 	"$BENCH/pf_instance.sh" load "$PF_DIR" "$N" >/dev/null
 	"$BENCH/pf_instance.sh" measure "$PF_DIR"
 	settle
@@ -190,33 +131,17 @@ run_postfix() {
 }
 
 run_sluice() {
-	local run=$1 line master tm="" i rc=0 dir=$WORK/sl
+	local run=$1 line rc=0 dir=$WORK/sl
 	rm -rf "$dir"
-	mkdir -p "$dir/conf"
-	for ((i = 0; i < DOMAINS; i++)); do
-		tm+="${tm:+, }d$i.test=smtp:[127.0.0.1]:$((PORT0 + i))"
-	done
-	cat > "$dir/conf/main.cf" <<EOF
-queue_directory = $dir/spool
-maillog_file = $dir/maillog
-myhostname = bench.test
-mydestination = localhost
-transport_maps = inline:{ $tm }
-EOF
-	[ ${#EXTRA[@]} -eq 0 ] || printf '%s\n' "${EXTRA[@]}" >> "$dir/conf/main.cf"
-	SL_CONF=$dir/conf
+	sluice_main_cf "$dir" "inline:{ $(sink_routes "$PORT0" "$DOMAINS") }"
+	add_extra "$dir/conf/main.cf"
 	"$WORK/bin/qgen" -s "$MSG_SIZE" -d "$DOMAINS" "$dir/spool" "$N" >/dev/null
 	chown -R sluice:sluice "$dir/spool"
 	settle
 	local load=$(cut -d' ' -f1 /proc/loadavg)
-	"$SLUICE" -c "$dir/conf" start >/dev/null 2>&1
-	local t0=$SECONDS
-	until master=$(tr -d ' \n' < "$dir/spool/pid/master.pid" 2>/dev/null) && [ -n "$master" ]; do
-		[ $((SECONDS - t0)) -lt 20 ] || { echo "drain.sh: sluice did not start" >&2; exit 1; }
-		sleep 0.05
-	done
-	line=$("$WORK/bin/drainwait" -n qmgr "$master" "$dir/spool") || rc=$?
-	"$SLUICE" -c "$dir/conf" stop >/dev/null 2>&1
+	sluice_start "$dir/conf" "$dir/spool"
+	line=$("$WORK/bin/drainwait" -n qmgr "$MASTER" "$dir/spool") || rc=$?
+	sluice_stop "$dir/conf"
 	[ $rc -eq 0 ] || echo "drain.sh: sluice run $run did not drain: $line" >&2
 	record sluice "$run" "$line" "$(grep -c 'status=sent' "$dir/maillog" || true)" \
 		"$(count_deferred "$dir/spool")" "$load"
@@ -231,7 +156,7 @@ for ((r = 1; r <= RUNS; r++)); do
 done
 
 # ---- summary: medians, spread, ratios ----
-awk -F'\t' -v N="$N" '
+awk -F'\t' -v N="$N" -v lw=34 -v cw=24 "$AWK_SUMMARY"'
 /^#/ || $1 == "system" { next }
 {
 	k = $1; n[k]++
@@ -241,26 +166,7 @@ awk -F'\t' -v N="$N" '
 	def[k, n[k]] = $6
 	sys[k, n[k]] = $12 * 10000 / $5	# whole-machine CPU-s per 10,000
 }
-function med(a, k, cnt,   i, j, t, v) {
-	for (i = 1; i <= cnt; i++) v[i] = a[k, i]
-	for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-	lo = v[1]; hi = v[cnt]
-	return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
-}
-function row(label, a, fmt,   k, m) {
-	printf "%-34s", label
-	for (k = 1; k <= 2; k++) {
-		s = sysname[k]
-		if (!(s in n)) { printf "  %-24s", "-"; continue }
-		m = med(a, s, n[s]); M[s] = m
-		printf "  %-24s", sprintf(fmt " (" fmt ".." fmt ")", m, lo, hi)
-	}
-	if (("sluice" in n) && ("postfix" in n) && M["postfix"] > 0)
-		printf "  %.2f", M["sluice"] / M["postfix"]
-	printf "\n"
-}
 END {
-	sysname[1] = "postfix"; sysname[2] = "sluice"
 	printf "%-34s  %-24s  %-24s  %s\n", "median (min..max), " N " messages", "postfix/oqmgr", "sluice", "sluice/postfix"
 	row("deliveries per second", rate, "%.0f")
 	row("qmgr CPU-s per 10,000 deliveries", cpu, "%.2f")

@@ -22,9 +22,8 @@
 # bench/results/local_fanout-TIMESTAMP.txt.  Run as root the agent runs as
 # it would installed (root, writing the Maildir as mail_owner "sluice").
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
 BUILD=$ROOT/build-release
 WORK=/dev/shm/sluice-fanout
 BUILD_FIRST=0
@@ -33,19 +32,16 @@ while getopts "B:w:b" opt; do
 	B) BUILD=$(cd "$OPTARG" && pwd) ;;
 	w) WORK=$OPTARG ;;
 	b) BUILD_FIRST=1 ;;
-	*) sed -n '4p' "$0" | sed 's/^# */usage: /' >&2; exit 64 ;;
+	*) usage ;;
 	esac
 done
 shift $((OPTIND - 1))
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000)
 
-if [ "$BUILD" = "$ROOT/build-release" ] && { [ $BUILD_FIRST -eq 1 ] || [ ! -x "$BUILD/local" ]; }; then
-	(cd "$ROOT" && cmake --preset release >/dev/null && cmake --build build-release -j2 >/dev/null)
-fi
+[ "$BUILD" != "$ROOT/build-release" ] || build_release $BUILD_FIRST local
 mkdir -p "$WORK/bin" "$BENCH/results"
-cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/src" -o "$WORK/bin/qgen" \
-	"$BENCH/qgen.c" "$BUILD/libsluice_global.a" "$BUILD/libsluice_util.a"
+build_qgen "$WORK/bin/qgen"
 chmod 755 "$WORK"
 
 OUT=$BENCH/results/local_fanout-$(date +%Y%m%d-%H%M%S).txt

@@ -25,11 +25,8 @@
 # are stopped by pid on exit; -k keeps WORKDIR (default
 # /var/tmp/sluice-bench-metrics).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
-BUILD=${SLUICE_BUILD_DIR:-$ROOT/build-release}
-RESULTS=$BENCH/results
 WORK=/var/tmp/sluice-bench-metrics
 N=20000
 RUNS=3
@@ -38,10 +35,6 @@ KEEP=0
 DOMAINS=10
 MSG_SIZE=1272
 
-usage() {
-	sed -n '5p' "$0" | sed 's/^# */usage: /' >&2
-	exit 64
-}
 while getopts "n:r:i:w:k" opt; do
 	case $opt in
 	n) N=$OPTARG ;;
@@ -49,69 +42,25 @@ while getopts "n:r:i:w:k" opt; do
 	i) INTERVAL=$OPTARG ;;
 	w) WORK=$OPTARG ;;
 	k) KEEP=1 ;;
-	*) usage ;;
+	*) usage 5 ;;
 	esac
 done
-[ "$(id -u)" -eq 0 ] || { echo "metrics_cost.sh: run as root" >&2; exit 1; }
-for t in smtp-sink curl cc ss; do
-	command -v $t >/dev/null || { echo "metrics_cost.sh: $t is missing" >&2; exit 1; }
-done
-if [ ! -x "$BUILD/sluice" ] || [ ! -x "$BUILD/metrics" ]; then
-	(cd "$ROOT" && cmake --preset release >/dev/null && cmake --build build-release -j2 >/dev/null)
-fi
+need smtp-sink curl cc ss
+build_release 0 sluice metrics
 mkdir -p "$WORK/bin" "$RESULTS"
-CFLAGS="-O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror"
-cc $CFLAGS -I"$ROOT/src" -o "$WORK/bin/qgen" "$BENCH/qgen.c" \
-	"$BUILD/libsluice_global.a" "$BUILD/libsluice_util.a"
-cc $CFLAGS -o "$WORK/bin/drainwait" "$BENCH/drainwait.c"
-rm -rf "$WORK/sluice-bin"
-mkdir -p "$WORK/sluice-bin"
-find "$BUILD" -maxdepth 1 -type f -perm -u+x -exec cp -p {} "$WORK/sluice-bin/" \;
-SLUICE=$WORK/sluice-bin/sluice
+build_qgen "$WORK/bin/qgen"
+bench_cc -o "$WORK/bin/drainwait" "$BENCH/drainwait.c"
+copy_programs
 
-SINK_PIDS=()
 SCRAPER=""
-SL_CONF=""
-cleanup() {
-	set +e
-	[ -n "$SCRAPER" ] && kill "$SCRAPER" 2>/dev/null && wait "$SCRAPER" 2>/dev/null
-	[ -n "$SL_CONF" ] && [ -f "$SL_CONF/main.cf" ] && "$SLUICE" -c "$SL_CONF" stop >/dev/null 2>&1
-	for p in "${SINK_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${SINK_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	[ $KEEP -eq 1 ] || rm -rf "$WORK/sl"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+cleanup_first() { [ -n "$SCRAPER" ] && kill "$SCRAPER" 2>/dev/null && wait "$SCRAPER" 2>/dev/null; }
+cleanup_last() { [ $KEEP -eq 1 ] || rm -rf "$WORK/sl"; }
+bench_trap
 
-port_free() { ! ss -Htan "( sport = :$1 )" | grep -q .; }
-pick_ports() {
-	local base tries=0 i ok
-	while [ $tries -lt 50 ]; do
-		base=$((20000 + RANDOM % 20000))
-		ok=1
-		for ((i = 0; i <= DOMAINS + 1; i++)); do
-			port_free $((base + i)) || { ok=0; break; }
-		done
-		[ $ok -eq 1 ] && { echo $base; return 0; }
-		tries=$((tries + 1))
-	done
-	echo "metrics_cost.sh: no free port range" >&2
-	return 1
-}
-PORT0=$(pick_ports)
+PORT0=$(pick_ports $((DOMAINS + 2)))
 SMTPD_PORT=$((PORT0 + DOMAINS))
 METRICS_PORT=$((PORT0 + DOMAINS + 1))
-for ((i = 0; i < DOMAINS; i++)); do
-	smtp-sink -u nobody "127.0.0.1:$((PORT0 + i))" 256 &
-	SINK_PIDS+=($!)
-done
-for ((i = 0; i < DOMAINS; i++)); do
-	t0=$SECONDS
-	until ! port_free $((PORT0 + i)); do
-		[ $((SECONDS - t0)) -lt 10 ] || { echo "metrics_cost.sh: sink $i did not listen" >&2; exit 1; }
-		sleep 0.05
-	done
-done
+start_sinks "$PORT0" "$DOMAINS"
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 RAW=$RESULTS/metrics_cost-$STAMP.tsv
@@ -137,42 +86,25 @@ scraper() {
 }
 
 run() {
-	local mode=$1 r=$2 dir=$WORK/sl tm="" i line master rc=0 scrapes=0
+	local mode=$1 r=$2 dir=$WORK/sl line rc=0 scrapes=0
 	rm -rf "$dir"
-	mkdir -p "$dir/conf"
-	for ((i = 0; i < DOMAINS; i++)); do
-		tm+="${tm:+, }d$i.test=smtp:[127.0.0.1]:$((PORT0 + i))"
-	done
-	cat > "$dir/conf/main.cf" <<EOF
-queue_directory = $dir/spool
-maillog_file = $dir/maillog
-myhostname = bench.test
-mydestination = localhost
-daemon_directory = $WORK/sluice-bin
-transport_maps = inline:{ $tm }
-EOF
+	sluice_main_cf "$dir" "inline:{ $(sink_routes "$PORT0" "$DOMAINS") }"
+	echo "daemon_directory = $WORK/sluice-bin" >> "$dir/conf/main.cf"
 	# The built-in master.cf (printed before a master.cf exists), plus metrics.
 	"$SLUICE" -c "$dir/conf" config -M | sed "s/^127.0.0.1:2525 /127.0.0.1:$SMTPD_PORT /" \
 		> "$dir/master.cf.new"
 	echo "127.0.0.1:$METRICS_PORT inet n - n - 1 metrics" >> "$dir/master.cf.new"
 	mv "$dir/master.cf.new" "$dir/conf/master.cf"
-	SL_CONF=$dir/conf
 	"$WORK/bin/qgen" -s "$MSG_SIZE" -d "$DOMAINS" "$dir/spool" "$N" >/dev/null
 	chown -R sluice:sluice "$dir/spool"
-	sync
-	sleep 2
+	settle
 	: > "$dir/scrapes"
-	"$SLUICE" -c "$dir/conf" start >/dev/null 2>&1
-	local t0=$SECONDS
-	until master=$(tr -d ' \n' < "$dir/spool/pid/master.pid" 2>/dev/null) && [ -n "$master" ]; do
-		[ $((SECONDS - t0)) -lt 20 ] || { echo "metrics_cost.sh: sluice did not start" >&2; exit 1; }
-		sleep 0.05
-	done
+	sluice_start "$dir/conf" "$dir/spool"
 	if [ "$mode" = scrape ]; then
 		scraper "$dir/scrapes" &
 		SCRAPER=$!
 	fi
-	line=$("$WORK/bin/drainwait" -t 600 -n qmgr "$master" "$dir/spool") || rc=$?
+	line=$("$WORK/bin/drainwait" -t 600 -n qmgr "$MASTER" "$dir/spool") || rc=$?
 	if [ -n "$SCRAPER" ]; then
 		kill "$SCRAPER" 2>/dev/null
 		wait "$SCRAPER" 2>/dev/null || true
@@ -190,7 +122,7 @@ EOF
 		printf "per_scrape\t%d\t200\t0\t0\t%s\t200\n" "$r" \
 			"$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b - a) / hz}')" >> "$RAW"
 	fi
-	"$SLUICE" -c "$dir/conf" stop >/dev/null 2>&1
+	sluice_stop "$dir/conf"
 	[ $rc -eq 0 ] || echo "metrics_cost.sh: $mode run $r did not drain: $line" >&2
 	scrapes=$(wc -l < "$dir/scrapes")
 	local elapsed cpu sent
@@ -208,16 +140,10 @@ for ((r = 1; r <= RUNS; r++)); do
 	run scrape $r
 done
 
-awk -F'\t' '
+awk -F'\t' "$AWK_SUMMARY"'
 /^#/ || $1 == "mode" { next }
 $1 == "per_scrape" { ps_cpu += $6; ps_n += $3; next }
 { k = $1; n[k]++; us[k, n[k]] = $6 * 1e6 / $5; sc[k] += $7; el[k, n[k]] = $4 }
-function med(a, k, cnt,   i, j, t, v) {
-	for (i = 1; i <= cnt; i++) v[i] = a[k, i]
-	for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-	lo = v[1]; hi = v[cnt]
-	return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
-}
 END {
 	m1 = med(us, "none", n["none"]); l1 = lo; h1 = hi
 	m2 = med(us, "scrape", n["scrape"]); l2 = lo; h2 = hi

@@ -15,9 +15,8 @@
 # Needs root, perf, and drain.sh's helpers built (run drain.sh once, or -b
 # there); it uses the same private copy of the programs when present.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RESULTS=$ROOT/bench/results
 WORK=/var/tmp/sluice-bench
 N=10000
 EXTRA=()
@@ -26,60 +25,37 @@ while getopts "n:w:o:" opt; do
 	n) N=$OPTARG ;;
 	w) WORK=$OPTARG ;;
 	o) EXTRA+=("${OPTARG%%=*} = ${OPTARG#*=}") ;;
-	*) sed -n '4p' "$0" >&2; exit 64 ;;
+	*) usage ;;
 	esac
 done
-[ "$(id -u)" -eq 0 ] || { echo "qmgr_profile.sh: run as root" >&2; exit 1; }
-command -v perf >/dev/null || { echo "qmgr_profile.sh: perf is missing" >&2; exit 1; }
+need perf smtp-sink
 [ -x "$WORK/bin/qgen" ] && [ -x "$WORK/bin/drainwait" ] \
 	|| { echo "qmgr_profile.sh: run bench/drain.sh once first (builds the helpers)" >&2; exit 1; }
 SLUICE=$WORK/sluice-bin/sluice
-[ -x "$SLUICE" ] || SLUICE=${SLUICE_BUILD_DIR:-$ROOT/build-release}/sluice
+[ -x "$SLUICE" ] || SLUICE=$BUILD/sluice
 
 DIR=$WORK/prof
 STAMP=$(date +%Y%m%d-%H%M%S)
 DATA=$RESULTS/qmgr_profile-$STAMP.perf.data
 FOLDED=$RESULTS/qmgr_profile-$STAMP.folded
 mkdir -p "$RESULTS"
-SINKS=()
 PERF=""
-cleanup() {
-	set +e
-	[ -n "$PERF" ] && kill -INT "$PERF" 2>/dev/null && wait "$PERF"
-	[ -f "$DIR/conf/main.cf" ] && "$SLUICE" -c "$DIR/conf" stop >/dev/null 2>&1
-	for p in "${SINKS[@]}"; do kill "$p" 2>/dev/null; done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+cleanup_first() { [ -n "$PERF" ] && kill -INT "$PERF" 2>/dev/null && wait "$PERF"; }
+cleanup_last() { rm -rf "$DIR"; }
+bench_trap
 
 # Ten free consecutive ports for the sinks.
-for ((try = 0; try < 50; try++)); do
-	PORT0=$((20000 + RANDOM % 20000))
-	busy=$(ss -Htan "( sport >= :$PORT0 and sport <= :$((PORT0 + 9)) )" | wc -l)
-	[ "$busy" -eq 0 ] && break
-done
-tm=""
-for ((i = 0; i < 10; i++)); do
-	smtp-sink -u nobody "127.0.0.1:$((PORT0 + i))" 256 &
-	SINKS+=($!)
-	tm+="${tm:+, }d$i.test=smtp:[127.0.0.1]:$((PORT0 + i))"
-done
+PORT0=$(pick_ports 10)
+start_sinks "$PORT0" 10
 rm -rf "$DIR"
-mkdir -p "$DIR/conf"
-cat > "$DIR/conf/main.cf" <<EOF
-queue_directory = $DIR/spool
-maillog_file = $DIR/maillog
-myhostname = bench.test
-mydestination = localhost
-transport_maps = inline:{ $tm }
-EOF
-[ ${#EXTRA[@]} -eq 0 ] || printf '%s\n' "${EXTRA[@]}" >> "$DIR/conf/main.cf"
+sluice_main_cf "$DIR" "inline:{ $(sink_routes "$PORT0" 10) }"
+add_extra "$DIR/conf/main.cf"
 "$WORK/bin/qgen" -s 1272 "$DIR/spool" "$N" >/dev/null
 chown -R sluice:sluice "$DIR/spool"
 sync
 sleep 1
 
+own_sluice "$DIR/conf"
 "$SLUICE" -c "$DIR/conf" start >/dev/null 2>&1
 for ((k = 0; k < 400; k++)); do
 	master=$(tr -d ' \n' < "$DIR/spool/pid/master.pid" 2>/dev/null) || true

@@ -41,11 +41,8 @@
 # systems alike; -S runs one system only.  Processes it started are stopped
 # by pid on exit; -k keeps WORKDIR (default /var/tmp/sluice-bench-smtpd).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
-BUILD=${SLUICE_BUILD_DIR:-$ROOT/build-release}
-RESULTS=$BENCH/results
 WORK=/var/tmp/sluice-bench-smtpd
 M=20000
 S=10
@@ -56,10 +53,6 @@ KEEP=0
 ONLY=""
 EXTRA=()
 
-usage() {
-	sed -n '4p' "$0" | sed 's/^# */usage: /' >&2
-	exit 64
-}
 while getopts "m:s:r:i:w:o:bkS:" opt; do
 	case $opt in
 	m) M=$OPTARG ;;
@@ -74,98 +67,34 @@ while getopts "m:s:r:i:w:o:bkS:" opt; do
 	*) usage ;;
 	esac
 done
-[ "$(id -u)" -eq 0 ] || { echo "smtpd.sh: run as root" >&2; exit 1; }
-for t in postfix smtp-sink smtp-source; do
-	command -v $t >/dev/null || { echo "smtpd.sh: $t is missing" >&2; exit 1; }
-done
-CG_ROOT=/sys/fs/cgroup/cpuacct
-[ -f $CG_ROOT/cpuacct.usage ] || { echo "smtpd.sh: needs the cgroup v1 cpuacct controller at $CG_ROOT" >&2; exit 1; }
+need postfix smtp-sink smtp-source
+cg_need
 
 # ---- build ----
-if [ $BUILD_FIRST -eq 1 ] || [ ! -x "$BUILD/sluice" ]; then
-	(cd "$ROOT" && cmake --preset release >/dev/null && cmake --build build-release -j2 >/dev/null)
-fi
+build_release $BUILD_FIRST
 mkdir -p "$WORK" "$RESULTS"
-# A private copy of the programs, so that a rebuild cannot mix builds.
-rm -rf "$WORK/sluice-bin"
-mkdir -p "$WORK/sluice-bin"
-find "$BUILD" -maxdepth 1 -type f -perm -u+x -exec cp -p {} "$WORK/sluice-bin/" \;
-SLUICE=$WORK/sluice-bin/sluice
+copy_programs
 
-# ---- processes we started, stopped by pid on exit ----
-SINK_PID=""
-SL_CONF=""
-PF_DIR=""
+# ---- processes we started, stopped on exit (lib.sh) ----
 IDLE_PID=""
-CGS=()
-cleanup() {
-	set +e
-	[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
-	[ -n "$SL_CONF" ] && [ -f "$SL_CONF/main.cf" ] && "$SLUICE" -c "$SL_CONF" stop >/dev/null 2>&1
-	[ -n "$PF_DIR" ] && [ -d "$PF_DIR/conf" ] && "$BENCH/pf_instance.sh" stop "$PF_DIR"
-	[ -n "$SINK_PID" ] && { kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; }
-	for cg in "${CGS[@]}"; do
-		# Whatever is left in it goes back to the root group first.
-		for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do echo "$p" > $CG_ROOT/cgroup.procs; done
-		rmdir "$cg" 2>/dev/null
-	done
-	[ $KEEP -eq 1 ] || rm -rf "$WORK/sl" "$WORK/pf"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+cleanup_first() { [ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null; }
+cleanup_last() { [ $KEEP -eq 1 ] || rm -rf "$WORK/sl" "$WORK/pf"; }
+bench_trap
 
-port_free() { ! ss -Htan "( sport = :$1 )" | grep -q .; }
-pick_ports() {
-	local base tries=0
-	while [ $tries -lt 50 ]; do
-		base=$((20000 + RANDOM % 20000))
-		port_free $base && port_free $((base + 1)) && { echo $base; return 0; }
-		tries=$((tries + 1))
-	done
-	echo "smtpd.sh: no free port" >&2
-	return 1
-}
-SINK_PORT=$(pick_ports)
+SINK_PORT=$(pick_ports 2)
 SMTPD_PORT=$((SINK_PORT + 1))
-smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 256 &
-SINK_PID=$!
-t0=$SECONDS
-until ! port_free $SINK_PORT; do
-	[ $((SECONDS - t0)) -lt 10 ] || { echo "smtpd.sh: the sink did not listen" >&2; exit 1; }
-	sleep 0.05
-done
+start_sinks "$SINK_PORT" 1
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 RAW=$RESULTS/smtpd-$STAMP.tsv
 TABLE=$RESULTS/smtpd-$STAMP.txt
 {
 	echo "# smtpd benchmark $STAMP: smtp-source -s $S -m $M -l 1000, runs=$RUNS, idle=$IDLE"
-	echo "# sluice $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty'), build $BUILD"
+	echo "# sluice $(rev), build $BUILD"
 	echo "# extra main.cf settings, both systems: ${EXTRA[*]:-none}"
 	echo "# postfix $(postconf -d -h mail_version); $(uname -sr); $(nproc) cpus"
 	printf "system\trun\tm\tsource_s\tdrain_s\tcpu_s\tpss_kb_per_conn\trss_kb_per_conn\tload1\n"
 } > "$RAW"
-
-# cg_new NAME - a fresh cpuacct cgroup; prints its path
-cg_new() {
-	local cg=$CG_ROOT/sluice-bench-$1-$$
-	[ -d "$cg" ] && rmdir "$cg"
-	mkdir "$cg"
-	CGS+=("$cg")
-	echo "$cg"
-}
-# cg_cpu CG - CPU seconds used by the group so far
-cg_cpu() { awk '{ printf "%.3f", $1 / 1e9 }' "$1/cpuacct.usage"; }
-# cg_mem CG - "PSS_KB RSS_KB" summed over the group's processes
-cg_mem() {
-	local pss=0 rss=0 p v
-	for p in $(cat "$1/cgroup.procs"); do
-		v=$(awk '/^Pss:/ { p = $2 } /^Rss:/ { r = $2 } END { print p + 0, r + 0 }' \
-			"/proc/$p/smaps_rollup" 2>/dev/null) || continue
-		pss=$((pss + ${v% *})); rss=$((rss + ${v#* }))
-	done
-	echo "$pss $rss"
-}
 
 # queue_empty SPOOL - nothing left in incoming, active, deferred, maildrop
 queue_empty() {
@@ -237,50 +166,39 @@ measure() {
 }
 
 run_postfix() {
-	local run=$1 cg
-	PF_DIR=$WORK/pf
+	local run=$1 PF_DIR=$WORK/pf
+	own_postfix "$PF_DIR"
 	rm -rf "$PF_DIR"
 	"$BENCH/pf_instance.sh" setup "$PF_DIR" "$SINK_PORT" "$SMTPD_PORT" >/dev/null
 	# setup routes d0.test .. d9.test to consecutive ports; only d0.test is used.
-	[ ${#EXTRA[@]} -eq 0 ] || printf '%s\n' "${EXTRA[@]}" >> "$PF_DIR/conf/main.cf"
+	add_extra "$PF_DIR/conf/main.cf"
 	"$BENCH/pf_instance.sh" serve "$PF_DIR"
-	sync; sleep 2
-	cg=$(cg_new postfix-$run)
-	(echo $BASHPID > "$cg/cgroup.procs"; exec "$BENCH/pf_instance.sh" start "$PF_DIR")
-	until ! port_free "$SMTPD_PORT"; do sleep 0.05; done
-	measure postfix "$run" "$cg" "$PF_DIR/spool"
+	settle
+	cg_new postfix-$run
+	(echo $BASHPID > "$CG/cgroup.procs"; exec "$BENCH/pf_instance.sh" start "$PF_DIR")
+	wait_listen "$SMTPD_PORT" 60 "Postfix's smtpd"
+	measure postfix "$run" "$CG" "$PF_DIR/spool"
 	"$BENCH/pf_instance.sh" stop "$PF_DIR"
 	[ $KEEP -eq 1 ] && cp "$PF_DIR/maillog" "$RESULTS/smtpd-$STAMP-postfix-$run.maillog"
 	return 0
 }
 
 run_sluice() {
-	local run=$1 cg dir=$WORK/sl
+	local run=$1 dir=$WORK/sl
 	rm -rf "$dir"
-	mkdir -p "$dir/conf"
-	cat > "$dir/conf/main.cf" <<EOF
-queue_directory = $dir/spool
-maillog_file = $dir/maillog
-myhostname = bench.test
-mydestination = localhost
-transport_maps = inline:{ d0.test=smtp:[127.0.0.1]:$SINK_PORT }
-EOF
-	[ ${#EXTRA[@]} -eq 0 ] || printf '%s\n' "${EXTRA[@]}" >> "$dir/conf/main.cf"
+	sluice_main_cf "$dir" "inline:{ d0.test=smtp:[127.0.0.1]:$SINK_PORT }"
+	add_extra "$dir/conf/main.cf"
 	# The built-in master.cf (printed while no master.cf exists yet), on our port.
 	"$SLUICE" -c "$dir/conf" config -M > "$dir/master.cf.builtin"
 	sed "s/^127\.0\.0\.1:2525 /127.0.0.1:$SMTPD_PORT /" "$dir/master.cf.builtin" \
 		> "$dir/conf/master.cf"
-	SL_CONF=$dir/conf
-	sync; sleep 2
-	cg=$(cg_new sluice-$run)
-	(echo $BASHPID > "$cg/cgroup.procs"; exec "$SLUICE" -c "$dir/conf" start >/dev/null 2>&1)
-	local t0=$SECONDS
-	until ! port_free "$SMTPD_PORT"; do
-		[ $((SECONDS - t0)) -lt 60 ] || { echo "smtpd.sh: sluice did not listen" >&2; exit 1; }
-		sleep 0.05
-	done
-	measure sluice "$run" "$cg" "$dir/spool"
-	"$SLUICE" -c "$dir/conf" stop >/dev/null 2>&1
+	own_sluice "$dir/conf"
+	settle
+	cg_new sluice-$run
+	(echo $BASHPID > "$CG/cgroup.procs"; exec "$SLUICE" -c "$dir/conf" start >/dev/null 2>&1)
+	wait_listen "$SMTPD_PORT" 60 sluice
+	measure sluice "$run" "$CG" "$dir/spool"
+	sluice_stop "$dir/conf"
 	[ $KEEP -eq 1 ] && cp "$dir/maillog" "$RESULTS/smtpd-$STAMP-sluice-$run.maillog"
 	return 0
 }
@@ -291,7 +209,7 @@ for ((r = 1; r <= RUNS; r++)); do
 	[ "$ONLY" = postfix ] || run_sluice $r
 done
 
-awk -F'\t' '
+awk -F'\t' -v lw=40 -v cw=22 "$AWK_SUMMARY"'
 /^#/ || $1 == "system" { next }
 {
 	k = $1; n[k]++
@@ -301,26 +219,7 @@ awk -F'\t' '
 	pss[k, n[k]] = $7
 	rss[k, n[k]] = $8
 }
-function med(a, k, cnt,   i, j, t, v) {
-	for (i = 1; i <= cnt; i++) v[i] = a[k, i]
-	for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-	lo = v[1]; hi = v[cnt]
-	return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
-}
-function row(label, a, fmt,   k, m, s) {
-	printf "%-40s", label
-	for (k = 1; k <= 2; k++) {
-		s = sysname[k]
-		if (!(s in n)) { printf "  %-22s", "-"; continue }
-		m = med(a, s, n[s]); M[s] = m
-		printf "  %-22s", sprintf(fmt " (" fmt ".." fmt ")", m, lo, hi)
-	}
-	if (("sluice" in n) && ("postfix" in n) && M["postfix"] > 0)
-		printf "  %.2f", M["sluice"] / M["postfix"]
-	printf "\n"
-}
 END {
-	sysname[1] = "postfix"; sysname[2] = "sluice"
 	printf "%-40s  %-22s  %-22s  %s\n", "median (min..max)", "postfix", "sluice", "sluice/postfix"
 	row("messages accepted per second", rate, "%.0f")
 	row("messages accepted+relayed per second", drain, "%.0f")

@@ -89,6 +89,42 @@ def free_port():
     return port
 
 
+def made_and_stopped(make, stop="stop"):
+    """The body of a factory fixture: `yield from made_and_stopped(Peer)`
+    gives the test a function that calls make(...) and remembers what it
+    returns; after the test each of those is stopped (its method stop)."""
+    made = []
+
+    def factory(*args, **kw):
+        x = make(*args, **kw)
+        made.append(x)
+        return x
+    yield factory
+    for x in made:
+        getattr(x, stop)()
+
+
+class Recording:
+    """What the recording test servers share: what they got, appended under
+    a lock (record) and read as a copy (received); stop() stops
+    self.controller (an aiosmtpd controller)."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+
+    def record(self, item):
+        with self.lock:
+            self.messages.append(item)
+
+    def received(self):
+        with self.lock:
+            return list(self.messages)
+
+    def stop(self):
+        self.controller.stop()
+
+
 class Instance:
     """One sluice system under test."""
 

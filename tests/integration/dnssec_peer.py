@@ -10,11 +10,10 @@ private mount namespace (smtp_peers.AgentHarness), with "options trust-ad"
 (glibc passes the AD bit on only then)."""
 import glob
 import os
-import random
 import shutil
-import socket
 import subprocess
-import time
+
+from smtp_peers import LoopbackDns
 
 UNBOUND = "/usr/sbin/unbound"
 
@@ -75,28 +74,22 @@ class SignedZone:
             os.chmod(f, 0o644)
 
 
-class Unbound:
-    """unbound on 127.x.y.53:53 with zones: (SignedZone, anchored) or
-    (name, zonefile) for unsigned ones."""
+class Unbound(LoopbackDns):
+    """unbound on 127.x.y.53:53 (LoopbackDns) with zones: (SignedZone,
+    anchored) or (name, zonefile) for unsigned ones."""
+
+    NAME = "unbound"
+    RESOLV_OPTIONS = "attempts:2 timeout:2 trust-ad"
+    READY_TIMEOUT = 15
+    PROBE_TIMEOUT = 0.3
 
     def __init__(self, base, signed=(), unsigned=()):
         os.chmod(base, 0o755)
-        last = None
-        for attempt in range(8):
-            self.address = "127.%d.%d.53" % (random.randint(1, 254), random.randint(1, 254))
-            try:
-                self._start(base, signed, unsigned)
-                return
-            except RuntimeError as e:
-                last = e
-        raise last
+        super().__init__(base, signed, unsigned)
 
     def _start(self, base, signed, unsigned):
         self.base = base
-        self.resolv = os.path.join(base, "resolv.conf")
-        with open(self.resolv, "w") as f:
-            f.write("nameserver %s\noptions attempts:2 timeout:2 trust-ad\n" % self.address)
-        os.chmod(self.resolv, 0o644)
+        self.write_resolv(base)
         self.log = os.path.join(base, "unbound.log")
         conf = os.path.join(base, "unbound.conf")
         lines = ["server:",
@@ -127,30 +120,4 @@ class Unbound:
             raise AssertionError("unbound-checkconf: " + chk.stdout + chk.stderr)
         self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode()
-                self.proc.stderr.close()
-                raise RuntimeError("unbound: " + err)
-            try:
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.settimeout(0.3)
-                s.sendto(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-                         b"\x04test\x00\x00\x06\x00\x01", (self.address, 53))
-                s.recv(512)
-                s.close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("unbound did not answer")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stderr.close()
+        self.wait_ready()

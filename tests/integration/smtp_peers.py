@@ -44,6 +44,16 @@ FLAG_REUSE = 1 << 3
 NOTIFY_NEVER, NOTIFY_SUCCESS, NOTIFY_FAILURE, NOTIFY_DELAY = 1, 2, 4, 8
 
 
+def terminate(proc, timeout=10):
+    """SIGTERM, and SIGKILL if it has not exited after timeout seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 # ---------------------------------------------------------------- frames
 
 def encode_frame(pairs):
@@ -90,7 +100,9 @@ class AgentHarness:
     """build/smtp with a private configuration, queue and maillog."""
 
     def __init__(self, params=None, resolv=None, service="smtp", leak_check=False, args=(),
-                 program=None):
+                 program=None, spawn=True):
+        """spawn=False: the agent is started later, by spawn() (so that a
+        test can make its queue files before the max_idle clock runs)."""
         self.base = tempfile.mkdtemp(prefix="sluice-smtp-")
         os.chmod(self.base, 0o755)
         self.conf = os.path.join(self.base, "conf")
@@ -139,9 +151,16 @@ class AgentHarness:
             argv = ["unshare", "-m"] + argv
         if os.environ.get("SL_STRACE"):
             argv = ["strace", "-f", "-tt", "-o", os.environ["SL_STRACE"]] + argv
-        self.proc = subprocess.Popen(argv, pass_fds=(lfd, self.devnull), env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._popen = dict(args=argv, pass_fds=(lfd, self.devnull), env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = None
         self.conns = []
+        if spawn:
+            self.spawn()
+
+    def spawn(self):
+        """Start the agent process."""
+        self.proc = subprocess.Popen(**self._popen)
 
     def _own_spool(self):
         """The agent drops to mail_owner: give it the queue."""
@@ -280,15 +299,12 @@ class AgentHarness:
         for c in self.conns:
             c.close()
         self.conns = []
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        err = self.proc.stderr.read().decode(errors="replace")
-        self.proc.stderr.close()
+        err = ""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                terminate(self.proc)
+            err = self.proc.stderr.read().decode(errors="replace")
+            self.proc.stderr.close()
         self.listener.close()
         os.close(self.devnull)
         if not os.environ.get("SLUICE_KEEP_TEST_DIRS"):
@@ -585,28 +601,73 @@ def server_context(cert, key):
 
 # ---------------------------------------------------------------- DNS
 
-class Dns:
-    """dnsmasq answering for the .test domain on a loopback address at port 53
-    (picked at random in 127/8, so that parallel test runs do not meet), and
-    a resolv.conf that names it (for the agent's private mount namespace)."""
+class LoopbackDns:
+    """A DNS server on a loopback address at port 53, picked at random in
+    127/8 so that parallel test runs do not meet, and a resolv.conf that
+    names it (for the agent's private mount namespace).  A subclass starts
+    the server in _start(*args) (self.proc, stderr piped), after
+    write_resolv(), and then calls wait_ready(); a RuntimeError from
+    _start means "try another address"."""
 
-    def __init__(self, base, mx=(), hosts=()):
-        """mx: (domain, host, preference); hosts: (name, address)."""
+    NAME = "dns"
+    RESOLV_OPTIONS = "attempts:2 timeout:1"
+    READY_TIMEOUT = 10
+    PROBE_TIMEOUT = 0.2
+
+    def __init__(self, *args):
         last = None
         for attempt in range(8):
             self.address = "127.%d.%d.53" % (random.randint(1, 254), random.randint(1, 254))
             try:
-                self._start(base, mx, hosts)
+                self._start(*args)
                 return
             except RuntimeError as e:
                 last = e
         raise last
 
-    def _start(self, base, mx, hosts):
+    def write_resolv(self, base):
         self.resolv = os.path.join(base, "resolv.conf")
         with open(self.resolv, "w") as f:
-            f.write("nameserver %s\noptions attempts:2 timeout:1\n" % self.address)
+            f.write("nameserver %s\noptions %s\n" % (self.address, self.RESOLV_OPTIONS))
         os.chmod(self.resolv, 0o644)
+
+    def wait_ready(self):
+        """Until it answers a minimal query ("test" SOA)."""
+        deadline = time.time() + self.READY_TIMEOUT
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode()
+                self.proc.stderr.close()
+                raise RuntimeError("%s: %s" % (self.NAME, err))
+            try:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(self.PROBE_TIMEOUT)
+                s.sendto(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+                         b"\x04test\x00\x00\x06\x00\x01", (self.address, 53))
+                s.recv(512)
+                s.close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("%s did not answer" % self.NAME)
+
+    def stop(self):
+        terminate(self.proc)
+        self.proc.stderr.close()
+
+
+class Dns(LoopbackDns):
+    """dnsmasq answering for the .test domain (LoopbackDns)."""
+
+    NAME = "dnsmasq"
+
+    def __init__(self, base, mx=(), hosts=()):
+        """mx: (domain, host, preference); hosts: (name, address)."""
+        super().__init__(base, mx, hosts)
+
+    def _start(self, base, mx, hosts):
+        self.write_resolv(base)
         argv = ["dnsmasq", "--no-daemon", "--port=53", "--listen-address=" + self.address,
                 "--bind-interfaces", "--no-resolv", "--no-hosts", "--local=/test/",
                 "--log-facility=" + os.path.join(base, "dnsmasq.log"), "--log-queries",
@@ -616,31 +677,7 @@ class Dns:
         for name, addr in hosts:
             argv.append("--host-record=%s,%s" % (name, addr))
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        # Ready when it answers.
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode()
-                self.proc.stderr.close()
-                raise RuntimeError("dnsmasq: " + err)
-            try:
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.settimeout(0.2)
-                # A minimal query for "test" SOA.
-                s.sendto(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-                         b"\x04test\x00\x00\x06\x00\x01", (self.address, 53))
-                s.recv(512)
-                s.close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("dnsmasq did not answer")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stderr.close()
+        self.wait_ready()
 
 
 def can_run_dns():

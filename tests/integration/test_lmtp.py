@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from conftest import made_and_stopped
 from dovecot_peer import Dovecot, can_run_dovecot
 from smtp_peers import BUILD, AgentHarness
 
@@ -20,28 +21,18 @@ BODY = "From: a@example.test\nSubject: lmtp test\n\n" + "x" * 300 + "\nlast line
 
 @pytest.fixture
 def dovecot():
-    made = []
-
     def make(users=None):
-        d = Dovecot(users or {"alice": None, "small": 100})
-        made.append(d)
-        return d
-    yield make
-    for d in made:
-        d.stop()
+        return Dovecot(users or {"alice": None, "small": 100})
+
+    yield from made_and_stopped(make)
 
 
 @pytest.fixture
 def lmtp():
-    made = []
-
     def make(**params):
-        a = AgentHarness(params, service="lmtp", program=LMTP, args=params.pop("_args", ()))
-        made.append(a)
-        return a
-    yield make
-    for a in made:
-        a.stop()
+        return AgentHarness(params, service="lmtp", program=LMTP, args=params.pop("_args", ()))
+
+    yield from made_and_stopped(make)
 
 
 def by_rcpt(lines):

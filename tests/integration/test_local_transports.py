@@ -6,27 +6,24 @@ line, done mark, bounce); aliases and local_recipient_maps come first;
 fallback_transport wins over luser_relay; a service that is not there defers."""
 import os
 import re
-import threading
 
 import pytest
 
 from aiosmtpd.controller import UnixSocketController
 from aiosmtpd.lmtp import LMTP
+from conftest import Recording
 
 
-class LmtpSink:
+class LmtpSink(Recording):
     """An aiosmtpd LMTP server on a UNIX socket that records what it gets."""
 
     def __init__(self, path):
-        self.messages = []
-        self.lock = threading.Lock()
+        super().__init__()
         sink = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                with sink.lock:
-                    sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                                          envelope.content))
+                sink.record((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
                 return "250 2.0.0 Ok: saved"
 
         class Controller(UnixSocketController):
@@ -37,13 +34,6 @@ class LmtpSink:
         self.controller = Controller(Handler(), unix_socket=path)
         self.controller.start()
         os.chmod(path, 0o666)   # the lmtp agent runs as mail_owner
-
-    def received(self):
-        with self.lock:
-            return list(self.messages)
-
-    def stop(self):
-        self.controller.stop()
 
 
 @pytest.fixture

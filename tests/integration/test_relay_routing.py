@@ -15,6 +15,7 @@ import tempfile
 
 import pytest
 
+from conftest import made_and_stopped
 from smtp_peers import AgentHarness, Dns, Peer, can_run_dns
 
 DEL_STAT_FINAL, DEL_STAT_DEFER = 0, 1
@@ -22,30 +23,17 @@ DEL_STAT_FINAL, DEL_STAT_DEFER = 0, 1
 
 @pytest.fixture
 def agent():
-    made = []
-
     def make(**params):
         resolv = params.pop("_resolv", None)
         args = params.pop("_args", ())
-        a = AgentHarness(params, resolv=resolv, args=args)
-        made.append(a)
-        return a
-    yield make
-    for a in made:
-        a.stop()
+        return AgentHarness(params, resolv=resolv, args=args)
+
+    yield from made_and_stopped(make)
 
 
 @pytest.fixture
 def peer():
-    made = []
-
-    def make(**kw):
-        p = Peer(**kw)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.stop()
+    yield from made_and_stopped(Peer)
 
 
 def closed_port():

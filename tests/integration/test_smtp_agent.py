@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from conftest import made_and_stopped
 from smtp_peers import (FLAG_REUSE, FLAG_TRACE, FLAG_VERIFY, NOTIFY_FAILURE, NOTIFY_SUCCESS,
                         AgentHarness, Dns, Peer, can_run_dns, endless_line,
                         endless_multiline, garbage, hang_up, make_cert, megabyte_line_then_ok,
@@ -27,31 +28,19 @@ DEL_STAT_FINAL, DEL_STAT_DEFER = 0, 1
 
 @pytest.fixture
 def agent():
-    made = []
-
     def make(**params):
         resolv = params.pop("_resolv", None)
         leak_check = params.pop("_leak_check", False)
         args = params.pop("_args", ())
-        a = AgentHarness(params, resolv=resolv, leak_check=leak_check, args=args)
-        made.append(a)
-        return a
-    yield make
-    for a in made:
-        a.stop()
+        spawn = params.pop("_spawn", True)
+        return AgentHarness(params, resolv=resolv, leak_check=leak_check, args=args, spawn=spawn)
+
+    yield from made_and_stopped(make)
 
 
 @pytest.fixture
 def peer():
-    made = []
-
-    def make(**kw):
-        p = Peer(**kw)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.stop()
+    yield from made_and_stopped(Peer)
 
 
 def eventually(cond, timeout=5):
@@ -685,15 +674,20 @@ def test_no_leaks_or_errors_after_many_outcomes(agent, peer, certs):
                 tls=server_context(*certs["good"]))
     bad = peer(behaviour=endless_multiline)
     a = agent(max_idle="2s", smtp_tls_security_level="may",
-              smtp_connection_cache_time_limit="1s", _leak_check=True)
+              smtp_connection_cache_time_limit="1s", _leak_check=True, _spawn=False)
+    # Every queue file before the agent starts: it waits at most max_idle
+    # for the next request, and a message is two qfmake runs, which can take
+    # longer than 2 s on a loaded machine (the agent then hangs up).
+    good_msgs = [a.message(["ok%d@example.test" % i, "bad@example.test"]) for i in range(3)]
+    x_msgs = [a.message(["x@example.test"]) for i in range(3)]
+    refused = "[127.0.0.1]:%d" % closed_port()
+    a.spawn()
     c = a.connect()
-    for i in range(3):
-        m = a.message(["ok%d@example.test" % i, "bad@example.test"])
+    for m in good_msgs:
         assert a.request(c, m, good.nexthop, flags=FLAG_REUSE)["sent"] == 1
-    assert a.request(c, a.message(["x@example.test"]), bad.nexthop)["deferred"] == 1
-    assert a.request(c, a.message(["x@example.test"]),
-                     "[127.0.0.1]:%d" % closed_port())["deferred"] == 1
-    assert a.request(c, a.message(["x@example.test"]), "[bad")["deferred"] == 1
+    assert a.request(c, x_msgs[0], bad.nexthop)["deferred"] == 1
+    assert a.request(c, x_msgs[1], refused)["deferred"] == 1
+    assert a.request(c, x_msgs[2], "[bad")["deferred"] == 1
     c.close()
     a.conns.remove(c)
     assert a.proc.wait(20) == 0

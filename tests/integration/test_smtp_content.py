@@ -9,21 +9,19 @@ import email.policy
 import re
 import smtplib
 import socket
-import threading
 
 import pytest
 
-from conftest import free_port
+from conftest import Recording, free_port, made_and_stopped
 
 SENDER = "alice@sluice.test"
 UTF8_RCPT = "j\u00f6rg@a.test"
 
 
-class ContentSink:
+class ContentSink(Recording):
     def __init__(self, smtputf8=False, eightbitmime=True):
         from aiosmtpd.controller import Controller
-        self.messages = []
-        self.lock = threading.Lock()
+        super().__init__()
         sink = self
 
         class Handler:
@@ -34,11 +32,9 @@ class ContentSink:
                 return responses
 
             async def handle_DATA(self, server, session, envelope):
-                with sink.lock:
-                    sink.messages.append({
-                        "from": envelope.mail_from, "rcpts": list(envelope.rcpt_tos),
-                        "options": list(envelope.mail_options),
-                        "bytes": envelope.original_content})
+                sink.record({"from": envelope.mail_from, "rcpts": list(envelope.rcpt_tos),
+                             "options": list(envelope.mail_options),
+                             "bytes": envelope.original_content})
                 return "250 2.0.0 Ok: queued"
 
         self.port = free_port()
@@ -46,25 +42,10 @@ class ContentSink:
                                      enable_SMTPUTF8=smtputf8)
         self.controller.start()
 
-    def received(self):
-        with self.lock:
-            return list(self.messages)
-
-    def stop(self):
-        self.controller.stop()
-
 
 @pytest.fixture
 def csink():
-    made = []
-
-    def make(**kw):
-        s = ContentSink(**kw)
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        s.stop()
+    yield from made_and_stopped(ContentSink)
 
 
 def route(instance, sink, **params):

@@ -21,6 +21,7 @@ import tempfile
 
 import pytest
 
+from conftest import made_and_stopped
 from dnssec_peer import SignedZone, Unbound, can_run_unbound, spki_sha256
 from smtp_peers import AgentHarness, Peer, make_cert, server_context
 
@@ -77,19 +78,14 @@ def world():
 
 @pytest.fixture
 def agent(world):
-    made = []
-
     def make(**params):
         params = dict({"smtp_host_lookup": "dns", "smtp_dns_support_level": "dnssec",
                        "smtp_tls_security_level": "dane", "smtp_tls_loglevel": "1",
                        "smtp_connection_cache_on_demand": "no",
                        "smtp_tls_session_cache_timeout": "0"}, **params)
-        a = AgentHarness(params, resolv=world["dns"].resolv)
-        made.append(a)
-        return a
-    yield make
-    for a in made:
-        a.stop()
+        return AgentHarness(params, resolv=world["dns"].resolv)
+
+    yield from made_and_stopped(make)
 
 
 def sessions(world, name):

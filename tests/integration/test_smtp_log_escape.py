@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from conftest import made_and_stopped
 from smtp_peers import AgentHarness, Peer
 
 LONG = "x" * 1500
@@ -48,28 +49,15 @@ def hostile_server(conn, s):
 
 @pytest.fixture
 def agent():
-    made = []
-
     def make(**params):
-        a = AgentHarness(params)
-        made.append(a)
-        return a
-    yield make
-    for a in made:
-        a.stop()
+        return AgentHarness(params)
+
+    yield from made_and_stopped(make)
 
 
 @pytest.fixture
 def peer():
-    made = []
-
-    def make(**kw):
-        p = Peer(**kw)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.stop()
+    yield from made_and_stopped(Peer)
 
 
 def maillog_bytes(a):

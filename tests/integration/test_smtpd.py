@@ -7,58 +7,18 @@ Relay tests bind the client to 127.0.0.9, outside mynetworks =
 import re
 import shutil
 import smtplib
-import socket
 import subprocess
 import time
 
 import pytest
 
-OUTSIDE = "127.0.0.9"
-RELAY_REJECT = "permit_mynetworks, reject_unauth_destination"
-
-
-def start(instance, **params):
-    base = dict(mynetworks="127.0.0.1/32", smtpd_relay_restrictions=RELAY_REJECT)
-    base.update(params)
-    instance.write_config(**base)
-    instance.start()
-    return instance.smtpd_port
+from smtpd_client import OUTSIDE, Raw, start
 
 
 def client(instance, outside=False, timeout=30):
     src = (OUTSIDE, 0) if outside else None
     return smtplib.SMTP("127.0.0.1", instance.smtpd_port, timeout=timeout,
                         source_address=src)
-
-
-class Raw:
-    """A plain socket speaking SMTP by hand."""
-
-    def __init__(self, instance, outside=False):
-        self.s = socket.create_connection(("127.0.0.1", instance.smtpd_port), timeout=30,
-                                          source_address=(OUTSIDE, 0) if outside else None)
-        self.f = self.s.makefile("rb")
-
-    def send(self, data):
-        self.s.sendall(data if isinstance(data, bytes) else data.encode())
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline()
-            if not line:
-                return None
-            lines.append(line.decode().rstrip("\r\n"))
-            if line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def cmd(self, text):
-        self.send(text + "\r\n")
-        return self.reply()
-
-    def close(self):
-        self.f.close()
-        self.s.close()
 
 
 def test_send_to_sink_and_maildir(instance, sink):

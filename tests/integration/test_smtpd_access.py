@@ -13,10 +13,10 @@ import subprocess
 
 import pytest
 
+import smtpd_client
 from conftest import SLUICE
+from smtpd_client import start
 from smtp_peers import Dns, can_run_dns
-
-OUTSIDE = "127.0.0.9"
 
 
 def table(instance, name, lines):
@@ -27,36 +27,14 @@ def table(instance, name, lines):
     return "texthash:" + path
 
 
-def start(instance, **params):
-    base = dict(mynetworks="127.0.0.1/32",
-                smtpd_relay_restrictions="permit_mynetworks, reject_unauth_destination")
-    base.update(params)
-    instance.write_config(**base)
-    instance.start()
+class Raw(smtpd_client.Raw):
+    """Greeted, and EHLO HELO said (unless helo is None)."""
 
-
-class Raw:
     def __init__(self, instance, outside=False, helo="client.example"):
-        self.s = socket.create_connection(("127.0.0.1", instance.smtpd_port), timeout=30,
-                                          source_address=(OUTSIDE, 0) if outside else None)
-        self.f = self.s.makefile("rb")
+        super().__init__(instance, outside)
         assert self.reply().startswith("220")
         if helo:
             assert self.cmd("EHLO " + helo).startswith("250")
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline()
-            if not line:
-                return None
-            lines.append(line.decode().rstrip("\r\n"))
-            if line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def cmd(self, text):
-        self.s.sendall((text + "\r\n").encode())
-        return self.reply()
 
     def rcpt(self, sender, rcpt):
         """MAIL then RCPT; the RCPT reply (or the MAIL reply if it failed)."""
@@ -65,10 +43,6 @@ class Raw:
         if not r.startswith("250"):
             return r
         return self.cmd("RCPT TO:<%s>" % rcpt)
-
-    def close(self):
-        self.f.close()
-        self.s.close()
 
 
 def test_client_access_address_and_prefixes(instance):

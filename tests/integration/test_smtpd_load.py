@@ -16,47 +16,11 @@ import time
 
 import pytest
 
+from smtpd_client import Raw, start
 from test_pickup import instance_pids
 from test_submit_hardening import flow_tokens
 
-OUTSIDE = "127.0.0.9"
 HOST = r"\S+\[127\.0\.0\.9\]"
-
-
-def start(instance, **params):
-    base = dict(mynetworks="127.0.0.1/32",
-                smtpd_relay_restrictions="permit_mynetworks, reject_unauth_destination")
-    base.update(params)
-    instance.write_config(**base)
-    instance.start()
-    return instance.smtpd_port
-
-
-class Raw:
-    """A plain socket speaking SMTP by hand."""
-
-    def __init__(self, instance, outside=False, timeout=30):
-        self.s = socket.create_connection(("127.0.0.1", instance.smtpd_port), timeout=timeout,
-                                          source_address=(OUTSIDE, 0) if outside else None)
-        self.f = self.s.makefile("rb")
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline()
-            if not line:
-                return None
-            lines.append(line.decode().rstrip("\r\n"))
-            if line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def cmd(self, text):
-        self.s.sendall((text + "\r\n").encode())
-        return self.reply()
-
-    def close(self):
-        self.f.close()
-        self.s.close()
 
 
 def greeted(instance, outside):

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "testlib.h"
@@ -30,14 +32,30 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt,
 	abort();
 }
 
-/* testlib_tmpdir - a new directory under /tmp */
-char *testlib_tmpdir(const char *name)
+/* tmpdir_in - a new directory PARENT/NAME.XXXXXX */
+static char *tmpdir_in(const char *parent, const char *name)
 {
-	char *path = xasprintf("/tmp/%s.XXXXXX", name);
+	char *path = xasprintf("%s/%s.XXXXXX", parent, name);
 
 	if (mkdtemp(path) == NULL)
 		die("mkdtemp %s: %s", path, strerror(errno));
 	return path;
+}
+
+/* testlib_tmpdir - a new directory under /tmp */
+char *testlib_tmpdir(const char *name)
+{
+	return tmpdir_in("/tmp", name);
+}
+
+/* testlib_tmpdir_mem - a new directory on the tmpfs /dev/shm, else under /tmp */
+char *testlib_tmpdir_mem(const char *name)
+{
+	struct statfs fs;
+
+	if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC && access("/dev/shm", W_OK) == 0)
+		return tmpdir_in("/dev/shm", name);
+	return tmpdir_in("/tmp", name);
 }
 
 /* testlib_queue_dirs - the queue folders under queue_dir */
@@ -49,14 +67,24 @@ void testlib_queue_dirs(const char *queue_dir)
 		die("queue_dirs_create %s: %s", queue_dir, error);
 }
 
-/* testlib_queue_tmp - a scratch queue directory with the default hashing */
-char *testlib_queue_tmp(const char *name)
+/* queue_tmp - dir made a queue directory with the default hashing */
+static char *queue_tmp(char *dir)
 {
-	char *dir = testlib_tmpdir(name);
-
 	queue_hash_init("deferred, defer", 1);
 	testlib_queue_dirs(dir);
 	return dir;
+}
+
+/* testlib_queue_tmp - a scratch queue directory with the default hashing */
+char *testlib_queue_tmp(const char *name)
+{
+	return queue_tmp(testlib_tmpdir(name));
+}
+
+/* testlib_queue_tmp_mem - the same in memory where there is a tmpfs */
+char *testlib_queue_tmp_mem(const char *name)
+{
+	return queue_tmp(testlib_tmpdir_mem(name));
 }
 
 static int walk_errno;		/* first failure of a walk */

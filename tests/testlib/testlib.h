@@ -23,6 +23,13 @@ char *testlib_tmpdir(const char *name);
  * free() after testlib_rmtree(). */
 char *testlib_queue_tmp(const char *name);
 
+/* testlib_tmpdir_mem, testlib_queue_tmp_mem - the same in memory:
+ * /dev/shm/NAME.XXXXXX where /dev/shm is a writable tmpfs, else under /tmp.
+ * For tests of what is written, not of how durably: an fsync there costs
+ * nothing, so a busy disk cannot stretch the test past its time limit. */
+char *testlib_tmpdir_mem(const char *name);
+char *testlib_queue_tmp_mem(const char *name);
+
 /* testlib_queue_dirs - make the queue folders under queue_dir (and the
  * missing parents) with the hashing already set by queue_hash_init(). */
 void testlib_queue_dirs(const char *queue_dir);

@@ -22,6 +22,7 @@
 
 #include "global/cleanup/cleanup_checks.h"
 #include "global/cleanup/cleanup_stream.h"
+#include "global/cleanup/cleanup_table.h"
 #include "global/dsn.h"
 #include "global/log_envelope.h"
 #include "global/maps.h"
@@ -32,15 +33,8 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-/* One table list per parameter. */
-struct table {
-	const char *param;
-	char **var;
-	struct maps *maps;
-	char *spec;			/* the value it was opened with */
-};
-
-static struct table tables[] = {
+/* One table list per parameter (cleanup_table.h). */
+static struct cleanup_table tables[] = {
 	[CLEANUP_HDR_PRIMARY] = {"header_checks", &var_header_checks, NULL, NULL},
 	[CLEANUP_HDR_MIME] = {"mime_header_checks", &var_mime_header_checks, NULL, NULL},
 	[CLEANUP_HDR_NESTED] = {"nested_header_checks", &var_nested_header_checks, NULL, NULL},
@@ -51,27 +45,6 @@ static struct table tables[] = {
 #define LOG_TEXT_MAX	200	/* bytes of the line in a log line, as Postfix */
 
 static const char not_available[] = "4.3.0 lookup table not available";
-
-/* table_get - the open maps of one class; NULL: none; -1 cannot open */
-static int table_get(struct table *t, struct maps **maps_r)
-{
-	const char *value = *t->var ? *t->var : "", *err;
-
-	if (t->spec && (strcmp(t->spec, value) != 0 || (t->maps && maps_changed(t->maps)))) {
-		maps_free(&t->maps);
-		free(t->spec);
-		t->spec = NULL;
-	}
-	if (t->spec == NULL) {
-		if (*value && (t->maps = maps_open(value, &err)) == NULL) {
-			msg_warn("%s: %s", t->param, err);
-			return -1;
-		}
-		t->spec = xstrdup(value);
-	}
-	*maps_r = t->maps;
-	return 0;
-}
 
 /* cleanup_checks_configured - any checks at all? */
 bool cleanup_checks_configured(void)
@@ -146,7 +119,7 @@ static bool is_header_text(const char *text)
 bool cleanup_checks_apply(struct cleanup_verdict *v, int cls, struct buf *text,
 			  struct cleanup_stream *s, const struct cleanup_checks_log *lg)
 {
-	struct table *t = &tables[cls];
+	struct cleanup_table *t = &tables[cls];
 	const char *value, *err, *arg;
 	struct maps *maps;
 	char action[16];
@@ -155,7 +128,7 @@ bool cleanup_checks_apply(struct cleanup_verdict *v, int cls, struct buf *text,
 
 	if (v->error || v->discard)
 		return true;
-	if (table_get(t, &maps) < 0) {
+	if (cleanup_table_get(t, &maps) < 0) {
 		v->error = xstrdup(not_available);
 		return true;
 	}
@@ -255,9 +228,6 @@ void cleanup_verdict_free(struct cleanup_verdict *v)
 /* cleanup_checks_reset - close every table */
 void cleanup_checks_reset(void)
 {
-	for (size_t i = 0; i < TABLE_COUNT; i++) {
-		maps_free(&tables[i].maps);
-		free(tables[i].spec);
-		tables[i].spec = NULL;
-	}
+	for (size_t i = 0; i < TABLE_COUNT; i++)
+		cleanup_table_close(&tables[i]);
 }

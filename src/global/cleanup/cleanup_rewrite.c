@@ -15,6 +15,7 @@
 #include "global/addr.h"
 #include "global/addr_map.h"
 #include "global/cleanup/cleanup_rewrite.h"
+#include "global/cleanup/cleanup_table.h"
 #include "global/maps.h"
 #include "global/params.h"
 #include "global/rfc822.h"
@@ -27,17 +28,10 @@
 
 #define CANON_LIMIT	10		/* canonical results rewritten again, at most */
 
-/* One table list per parameter, opened on first use. */
-struct table {
-	const char *param;
-	char **var;
-	struct maps *maps;
-	char *spec;			/* the value it was opened with */
-};
-
 enum { T_SENDER_CANON, T_RCPT_CANON, T_CANON, T_VIRTUAL, T_SENDER_BCC, T_RCPT_BCC, T_COUNT };
 
-static struct table tables[T_COUNT] = {
+/* One table list per parameter, opened on first use (cleanup_table.h). */
+static struct cleanup_table tables[T_COUNT] = {
 	[T_SENDER_CANON] = {"sender_canonical_maps", &var_sender_canonical_maps, NULL, NULL},
 	[T_RCPT_CANON] = {"recipient_canonical_maps", &var_recipient_canonical_maps, NULL, NULL},
 	[T_CANON] = {"canonical_maps", &var_canonical_maps, NULL, NULL},
@@ -48,29 +42,6 @@ static struct table tables[T_COUNT] = {
 
 static const char not_available[] = "4.3.0 lookup table not available";
 
-/* table_get - the open maps (NULL: none configured); -1 when they cannot be opened */
-static int table_get(int which, struct maps **maps_r)
-{
-	struct table *t = &tables[which];
-	const char *value = *t->var ? *t->var : "", *err;
-
-	/* A changed parameter or a rebuilt table file: open again. */
-	if (t->spec && (strcmp(t->spec, value) != 0 || (t->maps && maps_changed(t->maps)))) {
-		maps_free(&t->maps);
-		free(t->spec);
-		t->spec = NULL;
-	}
-	if (t->spec == NULL) {
-		if (*value && (t->maps = maps_open(value, &err)) == NULL) {
-			msg_warn("%s: %s", t->param, err);
-			return -1;
-		}
-		t->spec = xstrdup(value);
-	}
-	*maps_r = t->maps;
-	return 0;
-}
-
 /* lookup - addr_map_lookup on one parameter's tables; warns on errors */
 static int lookup(int which, const char *addr, int flags, char **result_r)
 {
@@ -78,7 +49,7 @@ static int lookup(int which, const char *addr, int flags, char **result_r)
 	const char *err;
 	int rc;
 
-	if (table_get(which, &m) < 0)
+	if (cleanup_table_get(&tables[which], &m) < 0)
 		return MAPS_ERROR;
 	if (m == NULL)
 		return MAPS_NOTFOUND;
@@ -494,9 +465,6 @@ int cleanup_bcc_rcpt(const char *rcpt, struct argv *out, const char **error_r)
 /* cleanup_rewrite_reset - close every table */
 void cleanup_rewrite_reset(void)
 {
-	for (int i = 0; i < T_COUNT; i++) {
-		maps_free(&tables[i].maps);
-		free(tables[i].spec);
-		tables[i].spec = NULL;
-	}
+	for (int i = 0; i < T_COUNT; i++)
+		cleanup_table_close(&tables[i]);
 }
