@@ -12,14 +12,13 @@ rejected: Multi-recipient bounce; from=<> proto=ESMTP helo=<...>").
 """
 import re
 import smtplib
-import socket
 
+from smtpd_client import OUTSIDE, Raw
 from test_smtpd_actions import start, table
 
 HELO = "client.example"
 SENDER = "a@client.example"
 CLIENT = r"\S+\[127\.0\.0\.1\]"
-OUTSIDE = "127.0.0.9"
 
 
 def client(instance):
@@ -42,30 +41,12 @@ def data_reply(c):
     return code, text.decode()
 
 
-class Raw:
-    def __init__(self, instance, helo="HELO " + HELO):
-        self.s = socket.create_connection(("127.0.0.1", instance.smtpd_port), timeout=30)
-        self.f = self.s.makefile("rb")
-        assert self.reply().startswith("220")
-        assert self.cmd(helo).startswith("250")
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline()
-            if not line:
-                return None
-            lines.append(line.decode().rstrip("\r\n"))
-            if line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def cmd(self, text):
-        self.s.sendall((text + "\r\n").encode())
-        return self.reply()
-
-    def close(self):
-        self.f.close()
-        self.s.close()
+def raw(instance, helo="HELO " + HELO):
+    """A hand-driven session, greeted and past HELO (or EHLO)."""
+    r = Raw(instance)
+    assert r.reply().startswith("220")
+    assert r.cmd(helo).startswith("250")
+    return r
 
 
 def test_multi_recipient_bounce_refused_at_data(instance, sink):
@@ -151,10 +132,10 @@ def test_unauth_pipelining_at_data(instance, sink):
     peer = sink()
     start(instance, peer, smtpd_data_restrictions="reject_unauth_pipelining")
     # HELO (no PIPELINING offered), DATA and the message in one write.
-    r = Raw(instance)
+    r = raw(instance)
     assert r.cmd("MAIL FROM:<%s>" % SENDER).startswith("250")
     assert r.cmd("RCPT TO:<x@remote.test>").startswith("250")
-    r.s.sendall(b"DATA\r\nSubject: early\r\n\r\nbody\r\n.\r\n")
+    r.send(b"DATA\r\nSubject: early\r\n\r\nbody\r\n.\r\n")
     assert r.reply() == ("503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP "
                          "command pipelining")
     r.close()
@@ -162,7 +143,7 @@ def test_unauth_pipelining_at_data(instance, sink):
                       r"Improper use of SMTP command pipelining; from=<a@client\.example> "
                       r"to=<x@remote\.test> proto=SMTP helo=<client\.example>" % CLIENT)
     # Waiting for the 354 is fine.
-    r = Raw(instance)
+    r = raw(instance)
     assert r.cmd("MAIL FROM:<%s>" % SENDER).startswith("250")
     assert r.cmd("RCPT TO:<x@remote.test>").startswith("250")
     assert r.cmd("DATA").startswith("354")
@@ -224,19 +205,19 @@ def test_bdat_data_restriction(instance, sink):
     peer = sink()
     start(instance, peer, smtpd_data_restrictions="check_recipient_access " +
           table(instance, "rcpt", ["stop@remote.test REJECT no chunks"]))
-    r = Raw(instance, helo="EHLO " + HELO)
+    r = raw(instance, helo="EHLO " + HELO)
     body = b"Subject: chunk\r\n\r\nhello\r\n"
     assert r.cmd("MAIL FROM:<%s>" % SENDER).startswith("250")
     assert r.cmd("RCPT TO:<stop@remote.test>").startswith("250")
-    r.s.sendall(b"BDAT %d\r\n" % len(body) + body)
+    r.send(b"BDAT %d\r\n" % len(body) + body)
     refusal = "554 5.7.1 <stop@remote.test>: Recipient address rejected: no chunks"
     assert r.reply() == refusal
-    r.s.sendall(b"BDAT 0 LAST\r\n")
+    r.send(b"BDAT 0 LAST\r\n")
     assert r.reply() == refusal
     # The transaction is over: a new one with another recipient is queued.
     assert r.cmd("MAIL FROM:<%s>" % SENDER).startswith("250")
     assert r.cmd("RCPT TO:<go@remote.test>").startswith("250")
-    r.s.sendall(b"BDAT %d LAST\r\n" % len(body) + body)
+    r.send(b"BDAT %d LAST\r\n" % len(body) + body)
     assert r.reply().startswith("250 2.0.0 Ok: queued as")
     r.cmd("QUIT")
     r.close()
