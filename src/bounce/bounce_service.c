@@ -210,6 +210,14 @@ static void dedupe(struct job *job)
 	htable_free(&seen, free);
 }
 
+/*
+ * The folders a message can be moved to while its request waits: a queue
+ * manager that started after the one that asked moves active/ back to
+ * incoming/ and on to active/ or deferred/ (fault finding F18: the file was
+ * taken for gone and the report went without the original, unmarked).
+ */
+static const char *const moved_to[] = {"incoming", "active", "deferred", "hold"};
+
 /* open_queue_file - the message, read-write when marks are due */
 static int open_queue_file(struct job *job, bool writable)
 {
@@ -219,6 +227,21 @@ static int open_queue_file(struct job *job, bool writable)
 	struct stat st;
 
 	job->qf = qf_open(path, writable, &corrupt, &error);
+	for (size_t i = 0; job->qf == NULL && !corrupt && stat(path, &st) < 0 && errno == ENOENT
+	     && i < sizeof(moved_to) / sizeof(moved_to[0]); i++) {
+		char *other;
+
+		if (strcmp(moved_to[i], job->req->queue_name) == 0)
+			continue;
+		other = queue_path(var_queue_directory, moved_to[i], job->req->queue_id);
+		if (stat(other, &st) < 0) {
+			free(other);
+			continue;
+		}
+		free(path);
+		path = other;
+		job->qf = qf_open(path, writable, &corrupt, &error);
+	}
 	if (job->qf == NULL) {
 		/*
 		 * A message that is gone needs no marks, and its report goes out

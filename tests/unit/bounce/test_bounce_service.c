@@ -598,6 +598,35 @@ static void test_queue_file_gone(void **state)
 	assert_int_equal(status_log_exists(queue_dir, STATUS_LOG_BOUNCE, id), 0);
 }
 
+/*
+ * test_queue_file_moved - a queue manager that started after the one that
+ * asked moved the message (active/ -> incoming/ -> deferred/): the report
+ * still carries the original and the recipients are marked done where the
+ * file is now (fault finding F18; kill -9 of master and qmgr found it).
+ */
+static void test_queue_file_moved(void **state)
+{
+	struct report got[3];
+	char id[QUEUE_ID_SIZE];
+	long offsets[MAX_RCPT];
+	bool done[MAX_RCPT];
+	const char *reason;
+
+	make_message("alice@example.org", bounced, id, offsets);
+	log_outcomes(STATUS_LOG_BOUNCE, id, bounced, offsets);
+	assert_int_equal(queue_move(queue_dir, "active", "deferred", id), 0);
+	assert_int_equal(run_request("bounce_flush", id, NULL, 0, &reason), 0);
+	assert_int_equal(read_incoming(got, 3), 1);
+	assert_non_null(strstr(buf_str(&got[0].text), "message/rfc822"));
+	assert_non_null(strstr(buf_str(&got[0].text), "original body"));
+	reports_free(got, 1);
+	assert_int_equal(status_log_exists(queue_dir, STATUS_LOG_BOUNCE, id), 0);
+	/* Marked in deferred/, where it is: back in active/ to be read. */
+	assert_int_equal(queue_move(queue_dir, "deferred", "active", id), 0);
+	done_marks(id, done, 3);
+	assert_true(done[0] && done[1] && !done[2]);
+}
+
 /* test_decode - good and bad request frames */
 static void test_decode(void **state)
 {
@@ -681,6 +710,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_request_sender, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_file_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_file_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postmaster_notice, setup, teardown),
 	};
