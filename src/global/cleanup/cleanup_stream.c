@@ -453,6 +453,16 @@ static void body_line(struct cleanup_stream *s, bool nl)
 		flush_part_field(s);
 		s->part_headers = false;
 		mime_enter_body(s);
+		if (s->part_headers) {
+			/*
+			 * A message/rfc822 part: this line is no header of the
+			 * attached message either, whose header is then empty
+			 * too (fuzz finding F19: the rest of a long line was
+			 * taken for its first header field).
+			 */
+			s->part_headers = false;
+			mime_enter_body(s);
+		}
 	}
 	if (!cont && s->boundaries->argc > 0) {
 		switch (boundary_line(s, l->data, l->len)) {
