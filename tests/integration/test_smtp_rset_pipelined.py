@@ -94,8 +94,11 @@ def test_failed_rset_delivers_nothing_there(agent, peer, ehlo, rset):
     assert len(sess[0].messages) == 1            # the first message only
     assert [m["rcpts"] for m in sess[1].messages] == [["RCPT TO:<b@example.test>"]]
     if rset != "CLOSE" and ehlo is None:
-        # The server saw the pipelined transaction and answered DATA with 354.
-        assert verbs(sess[0])[4:] == ["RSET", "MAIL", "RCPT", "DATA"]
+        # The server got the whole pipelined transaction in one read (it may
+        # not get to answer all of it before the agent hangs up).
+        assert [x for x in sess[0].reads
+                if x.startswith(b"RSET\r\nMAIL FROM:<") and x.endswith(b"DATA\r\n")], \
+            sess[0].reads
     line = a.log_lines(m2.qid)[0]
     assert "status=sent" in line and "conn_use" not in line, line
     assert "warning:" not in a.log()
