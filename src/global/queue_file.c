@@ -572,7 +572,7 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 	char id[QUEUE_ID_SIZE];
 	char *path = NULL;
 	struct stat st;
-	bool maildrop;
+	bool maildrop, pristine;
 	long sec, usec;
 	int rc, err;
 
@@ -585,17 +585,32 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 	if (w->rcpt_count == 0)
 		return w_fail(wp, w->tmp_path, "message has no recipients", 0, error_r);
 
-	/* End marker, then the real size record over the placeholder. */
+	/*
+	 * End marker, then the real size record over the placeholder: in the
+	 * buffer when the whole file is still there (a small message: one
+	 * write), else written over the start of the file.
+	 */
 	w_put(w, 'E', NULL, 0);
+	pristine = w->flushed == 0 && w->out.len >= 2 + QF_SIZE_LEN;
+	if (pristine) {
+		format_size(size, w->content_offset, w->content_size, w->rcpt_offset,
+			    w->rcpt_count, (long)w->out.len, w->flags);
+		w->out.data[0] = 'C';
+		w->out.data[1] = QF_SIZE_LEN;
+		memcpy(w->out.data + 2, size, QF_SIZE_LEN);
+	}
 	w_flush(w);
 	if (w->err)
 		return w_fail(wp, w->tmp_path, "write queue file", w->err, error_r);
-	format_size(size, w->content_offset, w->content_size, w->rcpt_offset,
-		    w->rcpt_count, (long)w->flushed, w->flags);
-	hdr[0] = 'C';
-	hdr[1] = QF_SIZE_LEN;
-	if (pwrite_all(w->fd, hdr, 2, 0) < 0 || pwrite_all(w->fd, size, QF_SIZE_LEN, 2) < 0)
-		return w_fail(wp, w->tmp_path, "write size record", errno, error_r);
+	if (!pristine) {
+		format_size(size, w->content_offset, w->content_size, w->rcpt_offset,
+			    w->rcpt_count, (long)w->flushed, w->flags);
+		hdr[0] = 'C';
+		hdr[1] = QF_SIZE_LEN;
+		if (pwrite_all(w->fd, hdr, 2, 0) < 0
+		    || pwrite_all(w->fd, size, QF_SIZE_LEN, 2) < 0)
+			return w_fail(wp, w->tmp_path, "write size record", errno, error_r);
+	}
 
 	/*
 	 * Complete: the ready mode, then fsync, then the name.  A crash before
@@ -607,7 +622,8 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 		return w_fail(wp, w->tmp_path, "chmod queue file", errno, error_r);
 	if (fsync(w->fd) < 0)
 		return w_fail(wp, w->tmp_path, "fsync queue file", errno, error_r);
-	if (fstat(w->fd, &st) < 0)
+	/* The inode names the file, unless its ID is fixed already. */
+	if (w->fixed_id == NULL && fstat(w->fd, &st) < 0)
 		return w_fail(wp, w->tmp_path, "fstat queue file", errno, error_r);
 
 	/*

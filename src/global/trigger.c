@@ -1,6 +1,9 @@
 /*
  * trigger - one-byte wakeups to daemon FIFOs (see trigger.h).
  *
+ * The descriptor of the last FIFO written to stays open (close-on-exec) for
+ * the next trigger.
+ *
  * This module is for the writers of triggers: cleanup after each committed
  * file ("I" to public/qmgr), sendmail -q and the queue tools ("FADI"),
  * sendmail/postdrop after a maildrop file ("W" to public/pickup), and for
@@ -44,10 +47,14 @@ static ssize_t write_nosigpipe(int fd, const char *bytes, size_t len)
 {
 	sigset_t pipe_set, old_set, pending;
 	struct timespec zero = {0, 0};
+	struct sigaction sa;
 	bool was_pending;
 	ssize_t n;
 	int saved;
 
+	/* A process that ignores SIGPIPE (every daemon) just gets EPIPE. */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+		return write(fd, bytes, len);
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	sigpending(&pending);
@@ -90,15 +97,44 @@ static ssize_t write_deadline(int fd, const char *bytes, size_t len, int timeout
 	}
 }
 
-/* trigger_send - open the FIFO non-blocking, write with a deadline, close */
+/*
+ * The descriptor of the last FIFO written to, kept open: a process that
+ * triggers the queue manager after every message (smtpd, pickup) then
+ * spends one write on it instead of open, fstat, write and close.  A kept
+ * descriptor that fails (its FIFO has no reader any more: master went
+ * away, or made the FIFO anew) is closed and the FIFO opened by name again.
+ */
+static char *kept_path;
+static int kept_fd = -1;
+
+/* trigger_write - write with the deadline of trigger_timeout; -1 with errno */
+static ssize_t trigger_write(int fd, const char *bytes, size_t len)
+{
+	long timeout = var_trigger_timeout > 0 ? var_trigger_timeout : TRIGGER_TIMEOUT_DEFAULT;
+
+	return write_deadline(fd, bytes, len, (int)(timeout * 1000));
+}
+
+/* write_error - why a trigger write failed (errno), in why[] */
+static const char *write_error(char *why, size_t size, const char *path, long timeout)
+{
+	if (errno == ETIMEDOUT)
+		snprintf(why, size, "write %s: timed out after %lds "
+			 "(the FIFO is full: its reader does not read)", path, timeout);
+	else
+		snprintf(why, size, "write %s: %s", path,
+			 errno == EPIPE ? "mail system is down" : strerror(errno));
+	return why;
+}
+
+/* trigger_send - write to the FIFO (kept open, or opened non-blocking), with a deadline */
 int trigger_send(const char *queue_dir, const char *service_path, const char *bytes,
 		 size_t len, const char **error_r)
 {
 	static char why[256];
 	struct stat st;
 	char *path;
-	long timeout;
-	ssize_t n;
+	long timeout = var_trigger_timeout > 0 ? var_trigger_timeout : TRIGGER_TIMEOUT_DEFAULT;
 	int fd;
 
 	if (len == 0 || len > PIPE_BUF) {
@@ -106,6 +142,20 @@ int trigger_send(const char *queue_dir, const char *service_path, const char *by
 		return -1;
 	}
 	path = xasprintf("%s/%s", queue_dir, service_path);
+	if (kept_fd >= 0 && strcmp(kept_path, path) == 0) {
+		if (trigger_write(kept_fd, bytes, len) >= 0) {
+			free(path);
+			return 0;
+		}
+		if (errno != EPIPE) {
+			*error_r = write_error(why, sizeof(why), path, timeout);
+			free(path);
+			return -1;
+		}
+		/* No reader on that FIFO any more: try the one of that name. */
+		close(kept_fd);
+		kept_fd = -1;
+	}
 	if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0) {
 		if (errno == ENXIO)
 			snprintf(why, sizeof(why), "%s: mail system is down", path);
@@ -122,22 +172,17 @@ int trigger_send(const char *queue_dir, const char *service_path, const char *by
 		*error_r = why;
 		return -1;
 	}
-	timeout = var_trigger_timeout > 0 ? var_trigger_timeout : TRIGGER_TIMEOUT_DEFAULT;
-	n = write_deadline(fd, bytes, len, (int)(timeout * 1000));
-	if (n < 0) {
-		if (errno == ETIMEDOUT)
-			snprintf(why, sizeof(why), "write %s: timed out after %lds "
-				 "(the FIFO is full: its reader does not read)", path, timeout);
-		else
-			snprintf(why, sizeof(why), "write %s: %s", path,
-				 errno == EPIPE ? "mail system is down" : strerror(errno));
+	if (trigger_write(fd, bytes, len) < 0) {
+		*error_r = write_error(why, sizeof(why), path, timeout);
 		close(fd);
 		free(path);
-		*error_r = why;
 		return -1;
 	}
-	close(fd);
-	free(path);
+	if (kept_fd >= 0)
+		close(kept_fd);
+	free(kept_path);
+	kept_fd = fd;
+	kept_path = path;
 	return 0;
 }
 

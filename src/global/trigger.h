@@ -42,6 +42,9 @@ int trigger_fold(const char *bytes, size_t len);
  * (ENXIO), "timed out" when the FIFO stayed full for trigger_timeout (its
  * reader is alive but not reading), or what open/write said.  SIGPIPE is
  * held off during the write (a reader that goes away yields an error).
+ * The descriptor stays open for the next trigger to the same path (one
+ * write then); should its FIFO have lost its reader, the path is opened
+ * again.
  */
 int trigger_send(const char *queue_dir, const char *service_path, const char *bytes,
 		 size_t len, const char **error_r);

@@ -362,6 +362,7 @@ int main(int argc, char **argv)
 	struct mail_server_opts opts;
 	struct sched_conf conf;
 	const char *error;
+	double rearm;
 
 	mail_server_init(argc, argv, "qmgr", &opts);
 	if (!opts.has_listen_fd)
@@ -400,10 +401,22 @@ int main(int argc, char **argv)
 	ev_timer_request(qmgr_deferred_run_event, NULL, (double)var_queue_run_delay);
 	qmgr_control_init();
 
-	for (;;) {
-		double wait;
+	rearm = var_qmgr_daemon_timeout >= 4 ? 1.0 : (double)var_qmgr_daemon_timeout / 4;
+	for (double armed = -1e9;;) {
+		double wait, now = mono_time();
 
-		alarm((unsigned)var_qmgr_daemon_timeout);
+		/*
+		 * The watchdog: re-armed at most once a second, or a quarter of
+		 * its time-out when that is shorter (a system call per turn of
+		 * the loop was several per message).  The loop turns at least
+		 * every half time-out (qmgr_loop), so a working queue manager is
+		 * always re-armed in time; a stuck one is ended at most that
+		 * much earlier than qmgr_daemon_timeout after its last turn.
+		 */
+		if (now - armed >= rearm) {
+			alarm((unsigned)var_qmgr_daemon_timeout);
+			armed = now;
+		}
 		wait = qmgr_loop();
 		ev_run_once(wait);
 	}

@@ -24,7 +24,9 @@
  * in smtp_connection_cache_destinations.  The skeleton reports the held
  * next hop to the queue manager (reply attribute "session"), which then
  * sends the next request for it to this process.  A reused session is
- * RSET first (a failed RSET closes it and a new one is made, silently); it
+ * RSET first (a failed RSET closes it and a new one is made, silently; to
+ * a server that offers PIPELINING the RSET goes out with the MAIL, RCPT and
+ * DATA of the next transaction, which then counts for nothing); it
  * is closed after smtp_connection_cache_time_limit idle seconds, after
  * smtp_connection_reuse_count_limit transactions, and when the queue
  * manager goes away.  A reused session's log lines carry ", conn_use=N"
@@ -1198,6 +1200,8 @@ static int transact(struct agent_delivery *d, struct smtp_session *s, const size
 	txn.content_ctx = d;
 	ret = smtp_session_deliver(s, &txn, res);
 	free(sub);
+	if (ret == SMTP_TXN_STALE)
+		return ret;	/* nothing decided: the caller connects afresh */
 
 	/* Postfix's relay=host[ip]:port, conn_use=N for reused sessions. */
 	relay = s->uses > 1 ? xasprintf("%s, conn_use=%ld", s->relay, s->uses)
@@ -1271,6 +1275,16 @@ static int smtp_deliver(struct agent_delivery *d)
 		if (ret == SMTP_TXN_LOCAL) {
 			smtp_session_close(&s);
 			break;
+		}
+		if (ret == SMTP_TXN_STALE) {
+			/* The held session's pipelined RSET failed: as if there were
+			 * no held session (cache_take), a new one, silently. */
+			smtp_session_close(&s);
+			route_init(&route, d, NULL, 0);
+			routed = true;
+			if ((s = route_next(&route)) == NULL)
+				route_give_up(&route);
+			continue;
 		}
 		/* Keep the server's replies for when nobody else takes them. */
 		smtp_results_deinit(kept, req->rcpt_count);

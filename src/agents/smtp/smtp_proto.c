@@ -760,6 +760,11 @@ int smtp_session_rset(struct smtp_session *s)
 
 	if (s->state != SMTP_STATE_READY)
 		return -1;
+	/* RFC 2920 3.1: RSET may be pipelined; it saves a round trip per reuse. */
+	if (s->features & SMTP_FEAT_PIPELINING) {
+		s->rset_pending = true;
+		return 0;
+	}
 	smtp_enter_state(s, SMTP_STATE_RSET);
 	io = command(s, s->conf->rset_timeout, &r, &error, "RSET\r\n");
 	if (io != SMTP_IO_OK || r->code / 100 != 2) {
@@ -1059,6 +1064,22 @@ static void handle_reply(struct txn_state *x, size_t k, const struct smtp_reply 
 	/* DATA replies are handled by the caller. */
 }
 
+/* rset_failed - the RSET ahead of a reused session's transaction failed */
+static int rset_failed(struct smtp_session *s, const char *why)
+{
+	if (msg_verbose) {
+		struct buf n, t;
+
+		buf_init(&n, 64);
+		buf_init(&t, 128);
+		msg_info("%s: RSET failed: %s", log_escape(&n, s->namaddr), log_escape(&t, why));
+		buf_deinit(&n);
+		buf_deinit(&t);
+	}
+	smtp_enter_state(s, SMTP_STATE_BROKEN);
+	return SMTP_TXN_STALE;
+}
+
 /* smtp_session_deliver - one transaction */
 int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 			 struct smtp_rcpt_result *res)
@@ -1066,7 +1087,7 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 	struct txn_state x;
 	const struct smtp_reply *r;
 	size_t ncmd, sent = 0, got = 0;
-	bool pipelining = (s->features & SMTP_FEAT_PIPELINING) != 0;
+	bool pipelining = (s->features & SMTP_FEAT_PIPELINING) != 0, rset;
 	double timeout;
 	int ret;
 
@@ -1090,6 +1111,13 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 	x.res = res;
 	x.accepted = xcalloc(t->rcpt_count ? t->rcpt_count : 1, sizeof(bool));
 	ncmd = 1 + t->rcpt_count + (t->verify_only ? 0 : 1);
+	/* A reused session's RSET goes out with the first group of commands. */
+	rset = s->rset_pending;
+	if (rset) {
+		s->rset_pending = false;
+		buf_puts(&s->stream->out, "RSET\r\n");
+		smtp_chat_out(&s->chat, "RSET\r\n", 6);
+	}
 
 	while (got < ncmd) {
 		/* Send: one command, or under PIPELINING a group of them. */
@@ -1106,7 +1134,22 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 			smtp_enter_state(s, command_state(&x, got, &timeout));
 			x.io = smtp_stream_flush(s->stream, mono_time() + timeout, &x.io_error);
 			if (x.io != SMTP_IO_OK) {
-				ret = broken(&x);
+				ret = rset ? rset_failed(s, "no reply") : broken(&x);
+				goto done;
+			}
+		}
+		/*
+		 * The RSET's reply comes first.  Unless it is 2xx nothing else
+		 * counts: the replies after it are not read, no "." is sent (a
+		 * 354 to the pipelined DATA ends with the closed connection, so
+		 * nothing is delivered), and the caller connects afresh.
+		 */
+		if (rset) {
+			rset = false;
+			smtp_enter_state(s, SMTP_STATE_RSET);
+			x.io = get_reply(s, mono_time() + s->conf->rset_timeout, &r, &x.io_error);
+			if (x.io != SMTP_IO_OK || r->code / 100 != 2) {
+				ret = rset_failed(s, x.io == SMTP_IO_OK ? r->text.data : "no reply");
 				goto done;
 			}
 		}

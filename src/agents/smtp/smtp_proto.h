@@ -95,6 +95,7 @@ struct smtp_session {
 	char *auth_mechs;	/* SASL mechanisms of the last EHLO, or NULL */
 	char *auth_user;	/* who logged in, or NULL */
 	long uses;		/* transactions started */
+	bool rset_pending;	/* RSET goes out ahead of the next MAIL (pipelined) */
 	double idle_since;	/* mono_time() when it last went idle */
 	struct smtp_chat chat;	/* transcript and troubles since the last notice */
 };
@@ -151,6 +152,8 @@ struct smtp_txn {
 #define SMTP_TXN_OK		0	/* the session is in sync: reusable */
 #define SMTP_TXN_BROKEN		(-1)	/* the session must be closed */
 #define SMTP_TXN_LOCAL		(-2)	/* as BROKEN, because the content could not be read */
+#define SMTP_TXN_STALE		(-3)	/* the pipelined RSET failed: nothing decided, the
+					 * session must be closed and the mail sent over a new one */
 
 /* smtp_state_name - "MAIL", "RCPT" ... for logs. */
 const char *smtp_state_name(enum smtp_state state);
@@ -180,12 +183,21 @@ int smtp_session_open(const struct smtp_session_conf *conf, const struct smtp_ad
  * smtp_session_deliver - one mail transaction.  res has txn->rcpt_count
  * entries, all SMTP_RCPT_TODO on entry; on return every one has an outcome
  * (free the texts with smtp_results_deinit()).  Returns SMTP_TXN_OK,
- * SMTP_TXN_BROKEN or SMTP_TXN_LOCAL.
+ * SMTP_TXN_BROKEN or SMTP_TXN_LOCAL; or SMTP_TXN_STALE, with every result
+ * still SMTP_RCPT_TODO, when the RSET sent ahead of a reused session's
+ * MAIL failed (no reply, or not 2xx): nothing was delivered (no "." was
+ * sent), and the session is broken.
  */
 int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *txn,
 			 struct smtp_rcpt_result *res);
 
-/* smtp_session_rset - RSET before reusing the session: 0, or -1 (broken). */
+/*
+ * smtp_session_rset - RSET before reusing the session: 0, or -1 (broken).
+ * To a server that offers PIPELINING nothing is sent yet: the RSET goes
+ * out with the next transaction's MAIL, RCPT and DATA, and its failure is
+ * that transaction's SMTP_TXN_STALE.  To any other server it is a round
+ * trip of its own.
+ */
 int smtp_session_rset(struct smtp_session *s);
 
 /* smtp_session_close - QUIT when the session is in sync, then close and

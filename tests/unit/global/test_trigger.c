@@ -3,8 +3,12 @@
  * reader means "mail system is down", a regular file is refused, a FIFO
  * that stays full (its reader never reads) fails with "timed out" after
  * trigger_timeout and not before, a FIFO that gets room within the time
- * limit takes the bytes.
+ * limit takes the bytes.  The descriptor stays open for the next trigger to
+ * the same FIFO (no new descriptor, nothing lost in between); when its
+ * FIFO loses its reader and is made anew, the new one gets the bytes; a
+ * full FIFO reached through the kept descriptor times out once, not twice.
  */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,11 +183,102 @@ static void test_full_then_read(void **state)
 	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "F", 1, &err), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	/* The child drained the junk; what is left is our byte. */
+	/* The child drained the junk; what is left is our byte.  (The child
+	 * made the shared description blocking; trigger_send keeps a writer
+	 * open, so there is no end of file to stop at.) */
+	fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
 	while ((n = read(rfd, buf, sizeof(buf))) > 0)
 		total += n;
 	assert_int_equal(total, 1);
 	assert_int_equal(buf[0], 'F');
+	close(rfd);
+}
+
+/* open_fds - how many descriptors this process has open */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* opendir's own */
+}
+
+/* one descriptor for many triggers; every byte arrives, in order */
+static void test_kept_open(void **state)
+{
+	char path[256], got[16];
+	const char *err = NULL;
+	int rfd, before, after_first;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, TRIGGER_QMGR);
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(rfd >= 0);
+	before = open_fds();
+	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), 0);
+	after_first = open_fds();
+	assert_true(after_first <= before + 1);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(trigger_send(dir, TRIGGER_QMGR, i % 2 ? "D" : "I", 1, &err), 0);
+	assert_int_equal(open_fds(), after_first);
+	assert_int_equal(read(rfd, got, sizeof(got)), 6);
+	assert_memory_equal(got, "IIDIDI", 6);
+	close(rfd);
+}
+
+/* the FIFO lost its reader and was made anew (master restarted): the new one gets it */
+static void test_kept_fifo_made_anew(void **state)
+{
+	char path[256], got[16];
+	const char *err = NULL;
+	int rfd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, TRIGGER_QMGR);
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(rfd >= 0);
+	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), 0);
+	close(rfd);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0622), 0);
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(rfd >= 0);
+	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "W", 1, &err), 0);
+	assert_int_equal(read(rfd, got, sizeof(got)), 1);
+	assert_int_equal(got[0], 'W');
+	/* No reader at all now: "mail system is down", at once. */
+	close(rfd);
+	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), -1);
+	assert_non_null(strstr(err, "mail system is down"));
+}
+
+/* a full FIFO through the kept descriptor: one time-out, not two */
+static void test_kept_full_times_out_once(void **state)
+{
+	char path[256];
+	const char *err = NULL;
+	double t0, took;
+	int rfd, wfd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, TRIGGER_QMGR);
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(rfd >= 0);
+	var_trigger_timeout = 1;
+	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), 0);
+	wfd = open(path, O_WRONLY | O_NONBLOCK);
+	assert_true(wfd >= 0);
+	fill(wfd);
+	t0 = now();
+	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), -1);
+	took = now() - t0;
+	assert_non_null(strstr(err, "timed out after 1s"));
+	if (took < 0.95 || took > 1.9)
+		fail_msg("gave up after %.2f s, want about 1 s", took);
+	close(wfd);
 	close(rfd);
 }
 
@@ -195,6 +290,9 @@ int main(void)
 		cmocka_unit_test(test_not_fifo),
 		cmocka_unit_test(test_full_times_out),
 		cmocka_unit_test(test_full_then_read),
+		cmocka_unit_test(test_kept_open),
+		cmocka_unit_test(test_kept_fifo_made_anew),
+		cmocka_unit_test(test_kept_full_times_out_once),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
