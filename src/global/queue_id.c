@@ -174,6 +174,22 @@ char *queue_path(const char *queue_dir, const char *queue_name, const char *id)
 	return xasprintf("%s/%s/%s%s", queue_dir, queue_name, hash, id);
 }
 
+/* queue_hash_folder - the hash subfolders of id in queue_name: "8/f", or "" */
+size_t queue_hash_folder(const char *queue_name, const char *id,
+			 char folder_r[QUEUE_HASH_FOLDER_SIZE])
+{
+	long levels = hash_levels(queue_name, id);
+	size_t n = 0;
+
+	for (long i = 0; i < levels; i++) {
+		if (i)
+			folder_r[n++] = '/';
+		folder_r[n++] = id[ID_TIME_LEN - 1 - i];
+	}
+	folder_r[n] = 0;
+	return n;
+}
+
 /* mkdir_ok - mkdir that accepts an existing folder */
 static int mkdir_ok(const char *path, mode_t mode)
 {
