@@ -107,8 +107,12 @@ static char *join_path(const char *dir, const char *name)
 	return p;
 }
 
-/* scan_folder - collect IDs in dir, descending into hash folders */
-static int scan_folder(const char *dir, int depth, struct scan_list *l)
+/*
+ * scan_folder - collect IDs in dir, descending into hash folders; with
+ * subs, the hash folders of dir itself are put there instead, for the
+ * caller to read (in parallel).
+ */
+static int scan_folder(const char *dir, int depth, struct scan_list *l, struct argv *subs)
 {
 	size_t dir_len = strlen(dir);
 	struct dirent *d;
@@ -131,7 +135,9 @@ static int scan_folder(const char *dir, int depth, struct scan_list *l)
 			if (depth >= HASH_DEPTH_LIMIT)
 				continue;
 			path = xasprintf("%s/%s", dir, d->d_name);
-			if (is_dir(path, d) && scan_folder(path, depth + 1, l) < 0) {
+			if (subs != NULL && is_dir(path, d)) {
+				argv_add(subs, path, (char *)NULL);
+			} else if (is_dir(path, d) && scan_folder(path, depth + 1, l, NULL) < 0) {
 				free(path);
 				closedir(dp);
 				return -1;
@@ -168,23 +174,99 @@ static int entry_cmp(const void *a, const void *b)
 	return rc ? rc : strcmp(x->path, y->path);
 }
 
-/* queue_list_scan - the IDs in one queue folder, sorted */
+/* One reader of the hash folders of a queue: every step-th from start. */
+struct scan_part {
+	struct argv *subs;
+	size_t start, step;
+	struct scan_list l;
+	int rc;
+	char err[sizeof(scan_err)];	/* its scan_err (thread-local) */
+};
+
+/* scan_part_run - read and sort one part's folders */
+static void *scan_part_run(void *arg)
+{
+	struct scan_part *p = arg;
+
+	p->rc = 0;
+	for (size_t i = p->start; i < p->subs->argc && p->rc == 0; i += p->step)
+		p->rc = scan_folder(p->subs->argv[i], 1, &p->l, NULL);
+	if (p->rc < 0)
+		snprintf(p->err, sizeof(p->err), "%s", scan_err);
+	else if (p->l.count > 1)
+		qsort(p->l.v, (size_t)p->l.count, sizeof(*p->l.v), entry_cmp);
+	return NULL;
+}
+
+/* scan_merge - the two sorted lists as one (a and b are emptied) */
+static struct scan_list scan_merge(struct scan_list *a, struct scan_list *b)
+{
+	struct scan_list m = {NULL, 0, a->count + b->count};
+	long i = 0, j = 0;
+
+	m.v = xreallocarray(NULL, (size_t)m.cap + 1, sizeof(*m.v));
+	while (i < a->count || j < b->count) {
+		if (j == b->count || (i < a->count && entry_cmp(&a->v[i], &b->v[j]) <= 0))
+			m.v[m.count++] = a->v[i++];
+		else
+			m.v[m.count++] = b->v[j++];
+	}
+	free(a->v);
+	free(b->v);
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	return m;
+}
+
+/*
+ * queue_list_scan - the IDs in one queue folder, sorted.  The hash
+ * folders of a hashed queue are read and sorted in two halves, one in a
+ * thread when there is a second CPU, and the halves merged.
+ */
 long queue_list_scan(const char *queue_dir, const char *queue_name,
 		    struct queue_list_entry **entries_r, const char **error_r)
 {
 	struct scan_list l = {NULL, 0, 0};
+	struct scan_part parts[2];
+	struct argv *subs = argv_create();
 	char *top = xasprintf("%s/%s", queue_dir, queue_name);
-	int rc = scan_folder(top, 0, &l);
+	int rc = scan_folder(top, 0, &l, subs);
+	pthread_t tid;
+	bool thread = false;
 
 	free(top);
 	*entries_r = NULL;
+	if (rc == 0 && subs->argc > 0) {
+		memset(parts, 0, sizeof(parts));
+		for (size_t i = 0; i < 2; i++) {
+			parts[i].subs = subs;
+			parts[i].start = i;
+			parts[i].step = 2;
+		}
+		/* The files at the top (a queue hashed since) go with part 0. */
+		parts[0].l = l;
+		memset(&l, 0, sizeof(l));
+		thread = subs->argc > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1
+			&& pthread_create(&tid, NULL, scan_part_run, &parts[1]) == 0;
+		scan_part_run(&parts[0]);
+		if (thread)
+			pthread_join(tid, NULL);
+		else
+			scan_part_run(&parts[1]);
+		for (size_t i = 0; i < 2 && rc == 0; i++) {
+			if ((rc = parts[i].rc) < 0)
+				snprintf(scan_err, sizeof(scan_err), "%s", parts[i].err);
+		}
+		l = scan_merge(&parts[0].l, &parts[1].l);
+	} else if (rc == 0 && l.count > 1) {
+		qsort(l.v, (size_t)l.count, sizeof(*l.v), entry_cmp);
+	}
+	argv_free(&subs);
 	if (rc < 0) {
 		queue_list_scan_free(&l.v, l.count);
 		*error_r = scan_err;
 		return -1;
 	}
-	if (l.count > 1)
-		qsort(l.v, (size_t)l.count, sizeof(*l.v), entry_cmp);
 	*entries_r = l.v;
 	return l.count;
 }
@@ -434,9 +516,12 @@ void queue_listing_msg_begin(struct queue_listing *l, struct buf *out,
 		queue_list_json_quote(out, m->queue_name);
 		buf_puts(out, "\", \"queue_id\": \"");
 		queue_list_json_quote(out, m->queue_id);
-		buf_printf(out, "\", \"arrival_time\": %ld, \"message_size\": %ld, "
-			   "\"forced_expire\": %s, \"sender\": \"",
-			   m->arrival_time, m->message_size, m->forced_expire ? "true" : "false");
+		buf_puts(out, "\", \"arrival_time\": ");
+		put_long(out, m->arrival_time, 0);
+		buf_puts(out, ", \"message_size\": ");
+		put_long(out, m->message_size, 0);
+		buf_puts(out, m->forced_expire ? ", \"forced_expire\": true, \"sender\": \""
+			 : ", \"forced_expire\": false, \"sender\": \"");
 		put_json_addr(l, out, m->sender);
 		buf_puts(out, "\", \"recipients\": [");
 		return;
