@@ -2,11 +2,12 @@
  * queue_list - queue folder scanning and the queue listing (contract in
  * queue_list.h).
  *
- * Cost.  The defer logs are found with one scan of defer/ up front, so a
- * message without a log costs no failed open.  Per message the work is one
- * open of the queue file (its envelope and recipients come from the first
- * read when the file is small), one of its defer log when it has one, and
- * formatting linear in its recipients (plus a sort of its defer log).
+ * Cost.  In deferred/ each message's defer log is opened by its ID (no
+ * scan of defer/; "no such file" is no log); a bigger other folder reads
+ * defer/ once instead (log_locate).  Per message the work is a statx and
+ * one open of the queue file (its envelope and recipients come from the
+ * first read when the file is small), one of its defer log, and formatting
+ * linear in its recipients (plus a sort of its defer log).
  * Messages are read by up to LIST_THREADS_MAX threads (no more than the
  * CPUs) in batches of LIST_BATCH, each message formatted into its own
  * buffer; the calling thread writes the buffers out in queue order, so the
