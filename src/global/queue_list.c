@@ -649,6 +649,7 @@ struct list_ctx {
 	long dir_count;
 	struct htable *log_dirs;	/* the same for defer/ (writer only) */
 	long log_dir_count;
+	long *log_misses;		/* logs opened by name that were not there (atomic) */
 };
 
 /* One message of a batch: its text, made by whichever reader took it. */
@@ -778,6 +779,8 @@ static int reasons_load(const struct list_ctx *c, const struct list_job *j, stru
 	/* A log that is not there ("no such file": none) was not read. */
 	if (r->count != 0)
 		count_io(log_old_way);
+	else
+		__atomic_fetch_add(c->log_misses, 1, __ATOMIC_RELAXED);
 	if (r->count < 0) {
 		warn_locked("%s: defer log: %s; reasons not shown", j->e->id, error);
 		r->count = 0;
@@ -1091,8 +1094,11 @@ static int reasons_fetched(const struct list_ctx *c, const struct list_job *j,
 	memset(r, 0, sizeof(*r));
 	if (io == NULL || !io->has_log)
 		return reasons_load(c, j, r);
-	if (io->log_open_res == -ENOENT)
-		return 0;	/* removed since defer/ was read: no reasons */
+	if (io->log_open_res == -ENOENT) {
+		/* None (or removed since defer/ was read): no reasons. */
+		__atomic_fetch_add(c->log_misses, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
 	if (io->log_open_res < 0 || io->log_read_res < 0 || io->log_read_res >= IO_LOG_MAX)
 		return reasons_load(c, j, r);
 	/* Caught in a write, or damaged: again under the lock (which warns). */
@@ -1421,7 +1427,8 @@ static void scan_logs(struct list_ctx *c)
 /*
  * Where a message's defer log is.  A message in deferred/ nearly always
  * has one: its log is opened by its name, and "no such file" means none
- * (no scan of defer/).  In the other folders few messages have one: when
+ * (no scan of defer/; but when more than half of a batch had none, defer/
+ * is read for the rest of the listing).  In the other folders few messages have one: when
  * such a folder holds more than LOG_GUESS_MAX messages, defer/ is read
  * once (queue_list_scan) and only the logs found there are opened, so
  * that a big incoming/ costs no failed open per message.
@@ -1481,9 +1488,10 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	struct reader_pool pool;
 	struct buf *out = buf_create(OUT_FLUSH + 4096);
 	int rc = 0;
-	long count;
+	long count, log_misses = 0;
 
 	memset(&c, 0, sizeof(c));
+	c.log_misses = &log_misses;
 	c.queue_dir = queue_dir;
 	c.json = json;
 	c.empty_addr = empty_addr;
@@ -1551,6 +1559,10 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 			}
 			for (long i = 0; i < b.count; i++)
 				free(jobs[i].log_owned);
+			/* Most messages here have no log after all: read defer/. */
+			if (!c.logs_scanned && log_misses > b.count / 2)
+				scan_logs(&c);
+			log_misses = 0;
 		}
 		queue_list_scan_free(&entries, count);
 	}
