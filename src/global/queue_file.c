@@ -862,9 +862,13 @@ static struct qf *qf_frame(int fd, const struct stat *st, const void *image, siz
 	q->st = *st;
 	q->size = st->st_size;
 	q->count_next = -1;
-	q->in = rec_in_create(fd, q->size);
-	if (image != NULL)
-		rec_in_preload(q->in, image, image_len);
+	if (image != NULL && fd < 0 && (off_t)image_len == q->size) {
+		q->in = rec_in_create_image(image, image_len);
+	} else {
+		q->in = rec_in_create(fd, q->size);
+		if (image != NULL)
+			rec_in_preload(q->in, image, image_len);
+	}
 	if (!S_ISREG(st->st_mode)) {
 		/* Not a damaged queue file but no queue file at all: callers skip it. */
 		rc = set_err(q, &why, -1, "not a regular file");

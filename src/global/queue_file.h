@@ -180,8 +180,9 @@ struct qf *qf_openat(int dirfd, const char *path, bool writable, bool *corrupt_r
 		     const char **error_r);
 /*
  * qf_open_image - qf_open() of a file the caller has read whole (len bytes
- * at data, copied) and whose status is *st (st_size must be len): no
- * system call; every read comes from the copy, and qf_fd() is -1 (no
+ * at data, which must stay as it is until qf_close: not copied) and whose
+ * status is *st (st_size must be len): no system call; every read comes
+ * from data, and qf_fd() is -1 (no
  * locks, no in-place updates).  For readers that fetch many files at once,
  * such as the queue listing.
  */
@@ -277,6 +278,15 @@ void queue_id_format(char id_r[QUEUE_ID_SIZE], long sec, long usec,
 void queue_hash_init(const char *hash_queue_names, long hash_queue_depth);
 /* queue_path - "queue_dir/queue_name/[h/[h/]]id". Caller frees with free(). */
 char *queue_path(const char *queue_dir, const char *queue_name, const char *id);
+/*
+ * queue_hash_folder - the hash subfolders that hold id in queue_name, as
+ * queue_path() puts them ("8/f" at depth 2; "" when queue_name is not
+ * hashed) into folder_r; returns its length.  No allocation: the queue
+ * listing asks once per message.
+ */
+#define QUEUE_HASH_FOLDER_SIZE	16	/* room for 4 levels plus NUL */
+size_t queue_hash_folder(const char *queue_name, const char *id,
+			 char folder_r[QUEUE_HASH_FOLDER_SIZE]);
 /* queue_hashed - is queue_name (a queue or log folder) hashed? */
 bool queue_hashed(const char *queue_name);
 /* queue_hash_mkdirs - create the hash subfolders that id needs in queue_name

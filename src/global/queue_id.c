@@ -158,20 +158,31 @@ static long hash_levels(const char *queue_name, const char *id)
 	return hash_depth;
 }
 
-/* queue_path - where id lives in queue_name */
-char *queue_path(const char *queue_dir, const char *queue_name, const char *id)
+/* queue_hash_folder - the hash subfolders of id in queue_name: "8/f", or "" */
+size_t queue_hash_folder(const char *queue_name, const char *id,
+			 char folder_r[QUEUE_HASH_FOLDER_SIZE])
 {
-	char hash[2 * HASH_DEPTH_MAX + 1];
 	long levels = hash_levels(queue_name, id);
 	size_t n = 0;
 
 	/* Most-varying microsecond character first. */
 	for (long i = 0; i < levels; i++) {
-		hash[n++] = id[ID_TIME_LEN - 1 - i];
-		hash[n++] = '/';
+		if (i)
+			folder_r[n++] = '/';
+		folder_r[n++] = id[ID_TIME_LEN - 1 - i];
 	}
-	hash[n] = 0;
-	return xasprintf("%s/%s/%s%s", queue_dir, queue_name, hash, id);
+	folder_r[n] = 0;
+	return n;
+}
+
+/* queue_path - where id lives in queue_name */
+char *queue_path(const char *queue_dir, const char *queue_name, const char *id)
+{
+	char hash[QUEUE_HASH_FOLDER_SIZE];
+
+	if (queue_hash_folder(queue_name, id, hash) == 0)
+		return xasprintf("%s/%s/%s", queue_dir, queue_name, id);
+	return xasprintf("%s/%s/%s/%s", queue_dir, queue_name, hash, id);
 }
 
 /* mkdir_ok - mkdir that accepts an existing folder */
@@ -185,21 +196,14 @@ static int mkdir_ok(const char *path, mode_t mode)
 /* queue_hash_mkdirs - create missing hash levels for id */
 int queue_hash_mkdirs(const char *queue_dir, const char *queue_name, const char *id)
 {
-	long levels = hash_levels(queue_name, id);
+	char hash[QUEUE_HASH_FOLDER_SIZE];
+	size_t len = queue_hash_folder(queue_name, id, hash);
 	char *path;
 	int rc = 0;
 
-	for (long depth = 1; depth <= levels && rc == 0; depth++) {
-		char hash[2 * HASH_DEPTH_MAX + 1];
-		size_t n = 0;
-
-		for (long i = 0; i < depth; i++) {
-			if (i)
-				hash[n++] = '/';
-			hash[n++] = id[ID_TIME_LEN - 1 - i];
-		}
-		hash[n] = 0;
-		path = xasprintf("%s/%s/%s", queue_dir, queue_name, hash);
+	/* "8", then "8/f": each level is a prefix of the whole. */
+	for (size_t end = 1; end <= len && rc == 0; end += 2) {
+		path = xasprintf("%s/%s/%.*s", queue_dir, queue_name, (int)end, hash);
 		rc = mkdir_ok(path, 0700);
 		free(path);
 	}

@@ -2,11 +2,12 @@
  * queue_list - queue folder scanning and the queue listing (contract in
  * queue_list.h).
  *
- * Cost.  The defer logs are found with one scan of defer/ up front, so a
- * message without a log costs no failed open.  Per message the work is one
- * open of the queue file (its envelope and recipients come from the first
- * read when the file is small), one of its defer log when it has one, and
- * formatting linear in its recipients (plus a sort of its defer log).
+ * Cost.  In deferred/ each message's defer log is opened by its ID (no
+ * scan of defer/; "no such file" is no log); a bigger other folder reads
+ * defer/ once instead (log_locate).  Per message the work is a statx and
+ * one open of the queue file (its envelope and recipients come from the
+ * first read when the file is small), one of its defer log, and formatting
+ * linear in its recipients (plus a sort of its defer log).
  * Messages are read by up to LIST_THREADS_MAX threads (no more than the
  * CPUs) in batches of LIST_BATCH, each message formatted into its own
  * buffer; the calling thread writes the buffers out in queue order, so the
@@ -107,9 +108,14 @@ static char *join_path(const char *dir, const char *name)
 	return p;
 }
 
-/* scan_folder - collect IDs in dir, descending into hash folders */
-static int scan_folder(const char *dir, int depth, struct scan_list *l)
+/*
+ * scan_folder - collect IDs in dir, descending into hash folders; with
+ * subs, the hash folders of dir itself are put there instead, for the
+ * caller to read (in parallel).
+ */
+static int scan_folder(const char *dir, int depth, struct scan_list *l, struct argv *subs)
 {
+	size_t dir_len = strlen(dir);
 	struct dirent *d;
 	DIR *dp;
 	char *path;
@@ -130,7 +136,9 @@ static int scan_folder(const char *dir, int depth, struct scan_list *l)
 			if (depth >= HASH_DEPTH_LIMIT)
 				continue;
 			path = xasprintf("%s/%s", dir, d->d_name);
-			if (is_dir(path, d) && scan_folder(path, depth + 1, l) < 0) {
+			if (subs != NULL && is_dir(path, d)) {
+				argv_add(subs, path, (char *)NULL);
+			} else if (is_dir(path, d) && scan_folder(path, depth + 1, l, NULL) < 0) {
 				free(path);
 				closedir(dp);
 				return -1;
@@ -144,8 +152,9 @@ static int scan_folder(const char *dir, int depth, struct scan_list *l)
 			l->cap = l->cap ? 2 * l->cap : 256;
 			l->v = xreallocarray(l->v, (size_t)l->cap, sizeof(*l->v));
 		}
-		l->v[l->count].id = xstrdup(d->d_name);
+		/* One allocation: the ID is the end of the path. */
 		l->v[l->count].path = join_path(dir, d->d_name);
+		l->v[l->count].id = l->v[l->count].path + dir_len + 1;
 		l->count++;
 	}
 	if (errno != 0) {
@@ -166,23 +175,99 @@ static int entry_cmp(const void *a, const void *b)
 	return rc ? rc : strcmp(x->path, y->path);
 }
 
-/* queue_list_scan - the IDs in one queue folder, sorted */
+/* One reader of the hash folders of a queue: every step-th from start. */
+struct scan_part {
+	struct argv *subs;
+	size_t start, step;
+	struct scan_list l;
+	int rc;
+	char err[sizeof(scan_err)];	/* its scan_err (thread-local) */
+};
+
+/* scan_part_run - read and sort one part's folders */
+static void *scan_part_run(void *arg)
+{
+	struct scan_part *p = arg;
+
+	p->rc = 0;
+	for (size_t i = p->start; i < p->subs->argc && p->rc == 0; i += p->step)
+		p->rc = scan_folder(p->subs->argv[i], 1, &p->l, NULL);
+	if (p->rc < 0)
+		snprintf(p->err, sizeof(p->err), "%s", scan_err);
+	else if (p->l.count > 1)
+		qsort(p->l.v, (size_t)p->l.count, sizeof(*p->l.v), entry_cmp);
+	return NULL;
+}
+
+/* scan_merge - the two sorted lists as one (a and b are emptied) */
+static struct scan_list scan_merge(struct scan_list *a, struct scan_list *b)
+{
+	struct scan_list m = {NULL, 0, a->count + b->count};
+	long i = 0, j = 0;
+
+	m.v = xreallocarray(NULL, (size_t)m.cap + 1, sizeof(*m.v));
+	while (i < a->count || j < b->count) {
+		if (j == b->count || (i < a->count && entry_cmp(&a->v[i], &b->v[j]) <= 0))
+			m.v[m.count++] = a->v[i++];
+		else
+			m.v[m.count++] = b->v[j++];
+	}
+	free(a->v);
+	free(b->v);
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	return m;
+}
+
+/*
+ * queue_list_scan - the IDs in one queue folder, sorted.  The hash
+ * folders of a hashed queue are read and sorted in two halves, one in a
+ * thread when there is a second CPU, and the halves merged.
+ */
 long queue_list_scan(const char *queue_dir, const char *queue_name,
 		    struct queue_list_entry **entries_r, const char **error_r)
 {
 	struct scan_list l = {NULL, 0, 0};
+	struct scan_part parts[2];
+	struct argv *subs = argv_create();
 	char *top = xasprintf("%s/%s", queue_dir, queue_name);
-	int rc = scan_folder(top, 0, &l);
+	int rc = scan_folder(top, 0, &l, subs);
+	pthread_t tid;
+	bool thread = false;
 
 	free(top);
 	*entries_r = NULL;
+	if (rc == 0 && subs->argc > 0) {
+		memset(parts, 0, sizeof(parts));
+		for (size_t i = 0; i < 2; i++) {
+			parts[i].subs = subs;
+			parts[i].start = i;
+			parts[i].step = 2;
+		}
+		/* The files at the top (a queue hashed since) go with part 0. */
+		parts[0].l = l;
+		memset(&l, 0, sizeof(l));
+		thread = subs->argc > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1
+			&& pthread_create(&tid, NULL, scan_part_run, &parts[1]) == 0;
+		scan_part_run(&parts[0]);
+		if (thread)
+			pthread_join(tid, NULL);
+		else
+			scan_part_run(&parts[1]);
+		for (size_t i = 0; i < 2 && rc == 0; i++) {
+			if ((rc = parts[i].rc) < 0)
+				snprintf(scan_err, sizeof(scan_err), "%s", parts[i].err);
+		}
+		l = scan_merge(&parts[0].l, &parts[1].l);
+	} else if (rc == 0 && l.count > 1) {
+		qsort(l.v, (size_t)l.count, sizeof(*l.v), entry_cmp);
+	}
+	argv_free(&subs);
 	if (rc < 0) {
 		queue_list_scan_free(&l.v, l.count);
 		*error_r = scan_err;
 		return -1;
 	}
-	if (l.count > 1)
-		qsort(l.v, (size_t)l.count, sizeof(*l.v), entry_cmp);
 	*entries_r = l.v;
 	return l.count;
 }
@@ -192,10 +277,8 @@ void queue_list_scan_free(struct queue_list_entry **entries, long count)
 {
 	if (*entries == NULL)
 		return;
-	for (long i = 0; i < count; i++) {
-		free((*entries)[i].id);
-		free((*entries)[i].path);
-	}
+	for (long i = 0; i < count; i++)
+		free((*entries)[i].path);	/* the ID is in it */
 	free(*entries);
 	*entries = NULL;
 }
@@ -236,6 +319,16 @@ static size_t utf8_len(const unsigned char *p)
 	return n;
 }
 
+/* plain_run - how many bytes at p need no care: printable ASCII but stop */
+static size_t plain_run(const unsigned char *p, unsigned char stop1, unsigned char stop2)
+{
+	size_t n = 0;
+
+	while (p[n] >= 0x20 && p[n] < 0x7f && p[n] != stop1 && p[n] != stop2)
+		n++;
+	return n;
+}
+
 /* queue_list_printable - controls and invalid UTF-8 become '?' */
 void queue_list_printable(struct buf *out, const char *s)
 {
@@ -243,9 +336,48 @@ void queue_list_printable(struct buf *out, const char *s)
 	size_t n;
 
 	while (*p) {
-		if (*p < 0x20 || *p == 0x7f) {
+		/* Plain ASCII in one piece (nearly everything). */
+		if ((n = plain_run(p, 0, 0)) > 0) {
+			buf_append(out, p, n);
+			p += n;
+			continue;
+		}
+		if (*p < 0x20 || *p == 0x7f || (n = utf8_len(p)) == 0) {
 			buf_putc(out, '?');
 			p++;
+		} else {
+			buf_append(out, p, n);
+			p += n;
+		}
+	}
+}
+
+/* What JSON writes for the bytes below 0x20 that have a short form. */
+static const char *const json_short[0x20] = {
+	['\b'] = "\\b", ['\f'] = "\\f", ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t",
+};
+
+/* queue_list_json_quote - the inside of a JSON string */
+void queue_list_json_quote(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	char u[6] = {'\\', 'u', '0', '0'};
+	size_t n;
+
+	while (*p) {
+		if ((n = plain_run(p, '"', '\\')) > 0) {
+			buf_append(out, p, n);
+			p += n;
+		} else if (*p == '"' || *p == '\\') {
+			buf_putc(out, '\\');
+			buf_putc(out, *p++);
+		} else if (*p < 0x20 && json_short[*p] != NULL) {
+			buf_append(out, json_short[*p++], 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			u[4] = hex[*p >> 4];
+			u[5] = hex[*p++ & 15];
+			buf_append(out, u, sizeof(u));
 		} else if ((n = utf8_len(p)) == 0) {
 			buf_putc(out, '?');
 			p++;
@@ -256,65 +388,66 @@ void queue_list_printable(struct buf *out, const char *s)
 	}
 }
 
-/* queue_list_json_quote - the inside of a JSON string */
-void queue_list_json_quote(struct buf *out, const char *s)
+/* put_addr - append an address as the listing shows it */
+static void put_addr(struct queue_listing *l, struct buf *out, const char *addr)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n;
-
-	while (*p) {
-		switch (*p) {
-		case '"':
-			buf_puts(out, "\\\"");
-			break;
-		case '\\':
-			buf_puts(out, "\\\\");
-			break;
-		case '\b':
-			buf_puts(out, "\\b");
-			break;
-		case '\f':
-			buf_puts(out, "\\f");
-			break;
-		case '\n':
-			buf_puts(out, "\\n");
-			break;
-		case '\r':
-			buf_puts(out, "\\r");
-			break;
-		case '\t':
-			buf_puts(out, "\\t");
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f) {
-				buf_printf(out, "\\u%04X", *p);
-			} else if ((n = utf8_len(p)) == 0) {
-				buf_putc(out, '?');
-			} else {
-				buf_append(out, p, n);
-				p += n;
-				continue;
-			}
-			break;
-		}
-		p++;
-	}
-}
-
-/* show_addr - an address as the listing shows it (borrowed from l->tmp) */
-static const char *show_addr(struct queue_listing *l, const char *addr)
-{
+	const char *at;
 	char *quoted;
 
-	buf_reset(l->tmp);
 	if (*addr == 0) {
-		queue_list_printable(l->tmp, l->empty_addr);
-	} else {
-		quoted = addr_quote(addr);
-		queue_list_printable(l->tmp, quoted);
-		free(quoted);
+		queue_list_printable(out, l->empty_addr);
+		return;
 	}
-	return buf_str(l->tmp);
+	/* Most addresses need no quotes: no copy then. */
+	at = strrchr(addr, '@');
+	if (addr_dot_string_ok(addr, at ? (size_t)(at - addr) : strlen(addr))) {
+		queue_list_printable(out, addr);
+		return;
+	}
+	quoted = addr_quote(addr);
+	queue_list_printable(out, quoted);
+	free(quoted);
+}
+
+/* put_json_addr - the same as the inside of a JSON string */
+static void put_json_addr(struct queue_listing *l, struct buf *out, const char *addr)
+{
+	buf_reset(l->tmp);
+	put_addr(l, l->tmp, addr);
+	queue_list_json_quote(out, buf_str(l->tmp));
+}
+
+/* put_padded - s, then spaces up to width (left-aligned), or right-aligned */
+static void put_padded(struct buf *out, const char *s, size_t len, size_t width, bool right)
+{
+	static const char spaces[] = "                                                  "
+		"                              ";
+	size_t pad = len < width ? width - len : 0;
+
+	if (!right)
+		buf_append(out, s, len);
+	while (pad > 0) {
+		size_t n = pad < sizeof(spaces) - 1 ? pad : sizeof(spaces) - 1;
+
+		buf_append(out, spaces, n);
+		pad -= n;
+	}
+	if (right)
+		buf_append(out, s, len);
+}
+
+/* put_long - a decimal number */
+static void put_long(struct buf *out, long v, size_t width)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	unsigned long u = v < 0 ? 0 - (unsigned long)v : (unsigned long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	put_padded(out, p, (size_t)(digits + sizeof(digits) - p), width, true);
 }
 
 /* ---- the formatter ---- */
@@ -327,6 +460,7 @@ void queue_listing_init(struct queue_listing *l, bool json, const char *empty_ad
 	l->empty_addr = empty_addr && *empty_addr ? empty_addr : "MAILER-DAEMON";
 	l->reason = buf_create(128);
 	l->tmp = buf_create(128);
+	l->when_time = -1;
 }
 
 /* queue_listing_deinit - release buffers */
@@ -348,13 +482,33 @@ void queue_listing_separator(struct queue_listing *l, struct buf *out)
 		buf_putc(out, '\n');
 }
 
+/*
+ * arrival - asctime()'s "Sat Nov 28 10:00:00" without the year, 19
+ * characters (or "??"), remembered for the last second asked: the
+ * messages of a queue made in a burst share it, and localtime_r is dear.
+ */
+static const char *arrival(struct queue_listing *l, long when)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+	char text[32];
+
+	if (when != l->when_time || l->when_time < 0) {
+		if (localtime_r(&t, &tm) == NULL || asctime_r(&tm, text) == NULL)
+			snprintf(l->when, sizeof(l->when), "??");
+		else
+			snprintf(l->when, sizeof(l->when), "%.19s", text);
+		l->when_time = when;
+	}
+	return l->when;
+}
+
 /* queue_listing_msg_begin - heading, separator, first line */
 void queue_listing_msg_begin(struct queue_listing *l, struct buf *out,
 			 const struct queue_list_msg *m)
 {
-	char when[32], id[QUEUE_ID_SIZE + 8];
-	time_t t = (time_t)m->arrival_time;
-	struct tm tm;
+	const char *when, *mark;
+	size_t id_len;
 
 	l->rcpt_count = 0;
 	buf_reset(l->reason);
@@ -363,38 +517,49 @@ void queue_listing_msg_begin(struct queue_listing *l, struct buf *out,
 		queue_list_json_quote(out, m->queue_name);
 		buf_puts(out, "\", \"queue_id\": \"");
 		queue_list_json_quote(out, m->queue_id);
-		buf_printf(out, "\", \"arrival_time\": %ld, \"message_size\": %ld, "
-			   "\"forced_expire\": %s, \"sender\": \"",
-			   m->arrival_time, m->message_size, m->forced_expire ? "true" : "false");
-		queue_list_json_quote(out, show_addr(l, m->sender));
+		buf_puts(out, "\", \"arrival_time\": ");
+		put_long(out, m->arrival_time, 0);
+		buf_puts(out, ", \"message_size\": ");
+		put_long(out, m->message_size, 0);
+		buf_puts(out, m->forced_expire ? ", \"forced_expire\": true, \"sender\": \""
+			 : ", \"forced_expire\": false, \"sender\": \"");
+		put_json_addr(l, out, m->sender);
 		buf_puts(out, "\", \"recipients\": [");
 		return;
 	}
 	if (!l->fragment)
 		queue_listing_separator(l, out);
-	snprintf(id, sizeof(id), "%s%s%s", m->queue_id,
-		 strcmp(m->queue_name, "active") == 0 ? "*"
-		 : strcmp(m->queue_name, "hold") == 0 ? "!" : "",
-		 m->forced_expire ? "#" : "");
-	/* asctime()'s "Sat Nov 28 10:00:00" without the year. */
-	if (localtime_r(&t, &tm) == NULL || asctime_r(&tm, when) == NULL)
-		snprintf(when, sizeof(when), "??");
-	buf_printf(out, "%-17s %8ld %19.19s %s\n", id, m->message_size, when,
-		   show_addr(l, m->sender));
+	/* "%-17s %8ld %19s %s\n": ID with its marks, size, arrival, sender. */
+	id_len = strlen(m->queue_id);
+	buf_append(out, m->queue_id, id_len);
+	mark = strcmp(m->queue_name, "active") == 0 ? "*"
+		: strcmp(m->queue_name, "hold") == 0 ? "!" : "";
+	buf_puts(out, mark);
+	if (m->forced_expire)
+		buf_putc(out, '#');
+	id_len += strlen(mark) + m->forced_expire;
+	put_padded(out, "", 0, id_len < 17 ? 17 - id_len : 0, false);
+	buf_putc(out, ' ');
+	put_long(out, m->message_size, 8);
+	buf_putc(out, ' ');
+	when = arrival(l, m->arrival_time);
+	put_padded(out, when, strlen(when), 19, true);
+	buf_putc(out, ' ');
+	put_addr(l, out, m->sender);
+	buf_putc(out, '\n');
 }
 
 /* queue_listing_msg_rcpt - one pending recipient */
 void queue_listing_msg_rcpt(struct queue_listing *l, struct buf *out,
 			const char *address, const char *reason)
 {
-	const char *shown;
-	int padding;
+	size_t len;
 
 	if (reason == NULL)
 		reason = "";
 	if (l->json) {
 		buf_puts(out, l->rcpt_count ? ", {\"address\": \"" : "{\"address\": \"");
-		queue_list_json_quote(out, show_addr(l, address));
+		put_json_addr(l, out, address);
 		buf_putc(out, '"');
 		if (*reason) {
 			buf_puts(out, ", \"delay_reason\": \"");
@@ -415,12 +580,16 @@ void queue_listing_msg_rcpt(struct queue_listing *l, struct buf *out,
 		buf_set(l->reason, reason);
 		buf_reset(l->tmp);
 		queue_list_printable(l->tmp, *reason ? reason : "reason unavailable");
-		if ((padding = REASON_COLUMN - (int)l->tmp->len) < 0)
-			padding = 0;
-		buf_printf(out, "%*s(%s)\n", padding, "", buf_str(l->tmp));
+		/* "(reason)" right-aligned to end at column 78. */
+		len = l->tmp->len;
+		put_padded(out, "", 0, len < REASON_COLUMN ? REASON_COLUMN - len : 0, false);
+		buf_putc(out, '(');
+		buf_append(out, l->tmp->data, len);
+		buf_puts(out, ")\n");
 	}
-	shown = show_addr(l, address);
-	buf_printf(out, "%*s%s\n", L_RCPT_INDENT, "", shown);
+	put_padded(out, "", 0, L_RCPT_INDENT, false);
+	put_addr(l, out, address);
+	buf_putc(out, '\n');
 	l->rcpt_count++;
 }
 
@@ -472,20 +641,24 @@ struct list_ctx {
 	const char *queue;		/* the folder being listed */
 	bool json;
 	const char *empty_addr;
+	bool logs_scanned;		/* defer/ was read: logs, log_count, log_dirfd */
 	struct queue_list_entry *logs;	/* IDs with a defer log, sorted */
 	long log_count;
 	int *log_dirfd;			/* each log's folder, or -1 */
 	struct htable *dirs;		/* folder path -> fd + 2 (writer only) */
 	long dir_count;
-	struct htable *log_dirs;	/* the same for defer/ (its scanner only) */
+	struct htable *log_dirs;	/* the same for defer/ (writer only) */
 	long log_dir_count;
+	long *log_misses;		/* logs opened by name that were not there (atomic) */
 };
 
 /* One message of a batch: its text, made by whichever reader took it. */
 struct list_job {
 	const struct queue_list_entry *e;
 	int dirfd;			/* its folder, or -1: use the path */
-	long log;			/* its defer log in the scan of defer/, or -1 */
+	int log_dirfd;			/* its defer log's folder (or AT_FDCWD) */
+	const char *log_name;		/* the log's name there; NULL: it has none */
+	char *log_owned;		/* log_name when it had to be made */
 	struct buf *out;		/* the message's lines, no separator */
 	long size;			/* content size, for the footer */
 	bool listed;			/* false: skipped */
@@ -525,17 +698,11 @@ static long find_defer_log(const struct list_ctx *c, const char *id)
  * most DIRS_MAX folders (a deep hash has more); -1 means use the path.
  */
 #define DIRS_MAX	512
-static int folder_fd(struct htable *dirs, long *dir_count, const char *path)
+static int dir_fd(struct htable *dirs, long *dir_count, const char *dir)
 {
-	const char *slash = strrchr(path, '/');
-	char dir[4096];
 	void *v;
 	int fd;
 
-	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
-		return -1;
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = 0;
 	/* Stored as fd + 2, so that a folder that cannot be opened (-1) is remembered too. */
 	if ((v = htable_find(dirs, dir)) != NULL)
 		return (int)(intptr_t)v - 2;
@@ -545,6 +712,19 @@ static int folder_fd(struct htable *dirs, long *dir_count, const char *path)
 	htable_enter(dirs, dir, (void *)(intptr_t)(fd + 2));
 	(*dir_count)++;
 	return fd;
+}
+
+/* folder_fd - dir_fd of the folder that holds path */
+static int folder_fd(struct htable *dirs, long *dir_count, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+
+	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = 0;
+	return dir_fd(dirs, dir_count, dir);
 }
 
 /* close_folder - htable_free callback */
@@ -591,15 +771,16 @@ static void reasons_index(struct reasons *r)
 static int reasons_load(const struct list_ctx *c, const struct list_job *j, struct reasons *r)
 {
 	const char *error;
-	long k = j->log;
 
 	memset(r, 0, sizeof(*r));
-	if (k < 0)
+	if (j->log_name == NULL)
 		return 0;
-	count_io(log_old_way);
-	r->count = c->log_dirfd[k] >= 0
-		? status_log_read_at(c->log_dirfd[k], j->e->id, &r->recs, &error)
-		: status_log_read_at(AT_FDCWD, c->logs[k].path, &r->recs, &error);
+	r->count = status_log_read_at(j->log_dirfd, j->log_name, &r->recs, &error);
+	/* A log that is not there ("no such file": none) was not read. */
+	if (r->count != 0)
+		count_io(log_old_way);
+	else
+		__atomic_fetch_add(c->log_misses, 1, __ATOMIC_RELAXED);
 	if (r->count < 0) {
 		warn_locked("%s: defer log: %s; reasons not shown", j->e->id, error);
 		r->count = 0;
@@ -694,11 +875,21 @@ static void reader_init(struct list_reader *rd)
 	memset(rd, 0, sizeof(*rd));
 	if (!queue_list_io_uring)
 		return;
-	memset(&p, 0, sizeof(p));
-	/* Completions are collected only when we wait for them. */
-	p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
-	if ((rc = io_uring_queue_init_params(IO_CHUNK * IO_OPS, &rd->ring, &p)) == -EINVAL) {
+	/*
+	 * Only this thread submits, and the work that completions bring (the
+	 * read after an open) runs when it waits, not at every return from
+	 * the kernel; older kernels refuse the flags: fewer, then none.
+	 */
+	static const unsigned flags[] = {
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+
+	rc = -EINVAL;
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]) && rc == -EINVAL; i++) {
 		memset(&p, 0, sizeof(p));
+		p.flags = flags[i];
 		rc = io_uring_queue_init_params(IO_CHUNK * IO_OPS, &rd->ring, &p);
 	}
 	if (rc < 0)
@@ -760,7 +951,7 @@ static bool fetch(struct list_reader *rd, const struct list_ctx *c, struct list_
 		uint64_t ud = (uint64_t)i * 8;
 
 		io->fetched = j->dirfd >= 0;
-		io->has_log = io->fetched && j->log >= 0 && c->log_dirfd[j->log] >= 0;
+		io->has_log = io->fetched && j->log_name != NULL;
 		io->stx_res = io->open_res = io->read_res = -ECANCELED;
 		io->log_open_res = io->log_read_res = -ECANCELED;
 		if (!io->fetched)
@@ -772,7 +963,7 @@ static bool fetch(struct list_reader *rd, const struct list_ctx *c, struct list_
 		fetch_file(&rd->ring, j->dirfd, j->e->id, 2 * (unsigned)i, io->qf, IO_QF_MAX, ud + 1);
 		want += 4;
 		if (io->has_log) {
-			fetch_file(&rd->ring, c->log_dirfd[j->log], j->e->id, 2 * (unsigned)i + 1,
+			fetch_file(&rd->ring, j->log_dirfd, j->log_name, 2 * (unsigned)i + 1,
 				   io->log, IO_LOG_MAX, ud + 4);
 			want += 3;
 		}
@@ -782,7 +973,8 @@ static bool fetch(struct list_reader *rd, const struct list_ctx *c, struct list_
 	/* Normally all at once; a job whose operations were not all taken
 	 * keeps -ECANCELED results and is read the old way. */
 	while (submitted < want) {
-		if ((rc = io_uring_submit(&rd->ring)) == -EINTR)
+		/* Submitted and, normally, all done in one system call. */
+		if ((rc = io_uring_submit_and_wait(&rd->ring, (unsigned)(want - submitted))) == -EINTR)
 			continue;
 		if (rc <= 0)
 			break;
@@ -902,8 +1094,11 @@ static int reasons_fetched(const struct list_ctx *c, const struct list_job *j,
 	memset(r, 0, sizeof(*r));
 	if (io == NULL || !io->has_log)
 		return reasons_load(c, j, r);
-	if (io->log_open_res == -ENOENT)
-		return 0;	/* removed since defer/ was read: no reasons */
+	if (io->log_open_res == -ENOENT) {
+		/* None (or removed since defer/ was read): no reasons. */
+		__atomic_fetch_add(c->log_misses, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
 	if (io->log_open_res < 0 || io->log_read_res < 0 || io->log_read_res >= IO_LOG_MAX)
 		return reasons_load(c, j, r);
 	/* Caught in a write, or damaged: again under the lock (which warns). */
@@ -1081,18 +1276,59 @@ static void reader_run(struct list_batch *b, struct list_reader *rd)
 	queue_listing_deinit(&l);
 }
 
+/*
+ * The reader threads live as long as the listing: each makes its own ring
+ * (a ring that one thread alone submits to can run its completions' work
+ * when that thread waits, IORING_SETUP_DEFER_TASKRUN) and reads its share
+ * of every batch the writer hands out.
+ */
+struct reader_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t go, done;
+	struct list_batch *b;		/* the batch to read */
+	unsigned long gen;		/* bumped for each batch */
+	int busy;			/* threads still reading it */
+	bool quit;
+	int started;			/* threads running */
+	pthread_t tid[LIST_THREADS_MAX];
+	struct list_reader *rd;		/* rd[0] is the writer's */
+};
+
 /* The arguments of one reader thread. */
 struct reader_arg {
-	struct list_batch *b;
+	struct reader_pool *pool;
 	struct list_reader *rd;
 };
 
-/* reader - a thread's reader_run */
+/* reader - a thread's loop: a batch when told, until told to quit */
 static void *reader(void *arg)
 {
 	struct reader_arg *a = arg;
+	struct reader_pool *p = a->pool;
+	struct list_reader *rd = a->rd;
+	unsigned long seen = 0;
+	struct list_batch *b;
 
-	reader_run(a->b, a->rd);
+	free(a);
+	reader_init(rd);
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while (p->gen == seen && !p->quit)
+			pthread_cond_wait(&p->go, &p->lock);
+		if (p->quit) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		seen = p->gen;
+		b = p->b;
+		pthread_mutex_unlock(&p->lock);
+		reader_run(b, rd);
+		pthread_mutex_lock(&p->lock);
+		if (--p->busy == 0)
+			pthread_cond_signal(&p->done);
+		pthread_mutex_unlock(&p->lock);
+	}
+	reader_deinit(rd);
 	return NULL;
 }
 
@@ -1104,24 +1340,64 @@ static int reader_count(void)
 	return cpus < 1 ? 1 : cpus > LIST_THREADS_MAX ? LIST_THREADS_MAX : (int)cpus;
 }
 
-/* run_batch - read the batch's messages with up to nthreads readers */
-static void run_batch(struct list_batch *b, struct list_reader *rd, int nthreads)
+/* pool_start - the writer's reader and up to nthreads - 1 threads */
+static void pool_start(struct reader_pool *p, int nthreads)
 {
-	pthread_t tid[LIST_THREADS_MAX];
-	struct reader_arg args[LIST_THREADS_MAX];
-	int started = 0;
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done, NULL);
+	p->rd = xcalloc((size_t)nthreads, sizeof(*p->rd));
+	reader_init(&p->rd[0]);
+	for (int t = 1; t < nthreads; t++) {
+		struct reader_arg *a = xmalloc(sizeof(*a));
 
-	b->next = 0;
-	/* Small batches are not worth a thread. */
-	for (int t = 1; t < nthreads && b->count > IO_CHUNK; t++) {
-		args[started].b = b;
-		args[started].rd = &rd[t];
-		if (pthread_create(&tid[started], NULL, reader, &args[started]) == 0)
-			started++;
+		a->pool = p;
+		a->rd = &p->rd[p->started + 1];
+		if (pthread_create(&p->tid[p->started], NULL, reader, a) != 0) {
+			free(a);
+			break;
+		}
+		p->started++;
 	}
-	reader_run(b, &rd[0]);
-	for (int t = 0; t < started; t++)
-		pthread_join(tid[t], NULL);
+}
+
+/* pool_stop - end the threads, release the readers */
+static void pool_stop(struct reader_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->quit = true;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->lock);
+	for (int t = 0; t < p->started; t++)
+		pthread_join(p->tid[t], NULL);
+	reader_deinit(&p->rd[0]);
+	free(p->rd);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done);
+}
+
+/* run_batch - read the batch's messages with the pool's readers */
+static void run_batch(struct list_batch *b, struct reader_pool *p)
+{
+	b->next = 0;
+	/* Small batches are not worth waking a thread. */
+	if (p->started == 0 || b->count <= IO_CHUNK) {
+		reader_run(b, &p->rd[0]);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->b = b;
+	p->gen++;
+	p->busy = p->started;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->lock);
+	reader_run(b, &p->rd[0]);
+	pthread_mutex_lock(&p->lock);
+	while (p->busy > 0)
+		pthread_cond_wait(&p->done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* flush_out - write what is buffered; 0 or -1 */
@@ -1133,12 +1409,12 @@ static int flush_out(int fd, struct buf *out)
 	return 0;
 }
 
-/* scan_logs - the defer logs there are, and their folders (a thread's start) */
-static void *scan_logs(void *arg)
+/* scan_logs - the defer logs there are, and their folders */
+static void scan_logs(struct list_ctx *c)
 {
-	struct list_ctx *c = arg;
 	const char *error;
 
+	c->logs_scanned = true;
 	if ((c->log_count = queue_list_scan(c->queue_dir, STATUS_LOG_DEFER, &c->logs, &error)) < 0) {
 		warn_locked("%s; delay reasons not shown", error);
 		c->log_count = 0;
@@ -1146,7 +1422,58 @@ static void *scan_logs(void *arg)
 	c->log_dirfd = xcalloc((size_t)c->log_count + 1, sizeof(int));
 	for (long i = 0; i < c->log_count; i++)
 		c->log_dirfd[i] = folder_fd(c->log_dirs, &c->log_dir_count, c->logs[i].path);
-	return NULL;
+}
+
+/*
+ * Where a message's defer log is.  A message in deferred/ nearly always
+ * has one: its log is opened by its name, and "no such file" means none
+ * (no scan of defer/; but when more than half of a batch had none, defer/
+ * is read for the rest of the listing).  In the other folders few messages have one: when
+ * such a folder holds more than LOG_GUESS_MAX messages, defer/ is read
+ * once (queue_list_scan) and only the logs found there are opened, so
+ * that a big incoming/ costs no failed open per message.
+ */
+#define LOG_GUESS_MAX	256
+
+/* log_locate - set job j's log_dirfd and log_name */
+static void log_locate(struct list_ctx *c, struct list_job *j)
+{
+	char hash[QUEUE_HASH_FOLDER_SIZE], dir[4096];
+	size_t ql = strlen(c->queue_dir), hl;
+	long k;
+	int fd;
+
+	j->log_dirfd = AT_FDCWD;
+	j->log_name = j->log_owned = NULL;
+	if (c->logs_scanned) {
+		if ((k = find_defer_log(c, j->e->id)) < 0)
+			return;
+		if ((j->log_dirfd = c->log_dirfd[k]) >= 0) {
+			j->log_name = j->e->id;
+		} else {
+			j->log_dirfd = AT_FDCWD;
+			j->log_name = c->logs[k].path;
+		}
+		return;
+	}
+	hl = queue_hash_folder(STATUS_LOG_DEFER, j->e->id, hash);
+	if (ql + sizeof(STATUS_LOG_DEFER) + hl + 2 > sizeof(dir))
+		return;
+	memcpy(dir, c->queue_dir, ql);
+	dir[ql] = '/';
+	memcpy(dir + ql + 1, STATUS_LOG_DEFER, sizeof(STATUS_LOG_DEFER));
+	if (hl) {
+		dir[ql + sizeof(STATUS_LOG_DEFER)] = '/';
+		memcpy(dir + ql + sizeof(STATUS_LOG_DEFER) + 1, hash, hl + 1);
+	}
+	if ((fd = dir_fd(c->log_dirs, &c->log_dir_count, dir)) >= 0) {
+		j->log_dirfd = fd;
+		j->log_name = j->e->id;
+	} else if (c->log_dir_count >= DIRS_MAX) {
+		/* Too many folders to hold open: by its path. */
+		j->log_name = j->log_owned = join_path(dir, j->e->id);
+	}
+	/* Else the folder is not there (or not readable): no log. */
 }
 
 /* queue_list_write - the whole listing to fd */
@@ -1158,14 +1485,13 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	struct list_job jobs[LIST_BATCH];
 	struct list_batch b;
 	struct list_ctx c;
-	struct list_reader *readers;
+	struct reader_pool pool;
 	struct buf *out = buf_create(OUT_FLUSH + 4096);
-	pthread_t log_tid;
-	bool log_thread;
-	int nthreads = reader_count(), rc = 0;
-	long count;
+	int rc = 0;
+	long count, log_misses = 0;
 
 	memset(&c, 0, sizeof(c));
+	c.log_misses = &log_misses;
 	c.queue_dir = queue_dir;
 	c.json = json;
 	c.empty_addr = empty_addr;
@@ -1175,26 +1501,19 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 	for (int i = 0; i < LIST_BATCH; i++)
 		jobs[i].out = buf_create(256);
 	memset(&queue_list_io_stats, 0, sizeof(queue_list_io_stats));
-	readers = xcalloc((size_t)nthreads, sizeof(*readers));
-	for (int t = 0; t < nthreads; t++)
-		reader_init(&readers[t]);
+	pool_start(&pool, reader_count());
 	c.dirs = htable_create(64);
 	c.log_dirs = htable_create(64);
-	/* defer/ is scanned beside the first folders (on another CPU). */
-	log_thread = nthreads > 1 && pthread_create(&log_tid, NULL, scan_logs, &c) == 0;
-	if (!log_thread)
-		scan_logs(&c);
 	for (const char *const *qn = listing_order; *qn && rc == 0; qn++) {
 		count = queue_list_scan(queue_dir, *qn, &entries, error_r);
-		if (log_thread && (count != 0 || listing_order[qn - listing_order + 1] == NULL)) {
-			pthread_join(log_tid, NULL);
-			log_thread = false;
-		}
 		if (count < 0) {
 			errno = 0;
 			rc = -1;
 			break;
 		}
+		if (count > LOG_GUESS_MAX && !c.logs_scanned
+		    && strcmp(*qn, "deferred") != 0)
+			scan_logs(&c);
 		c.queue = *qn;
 		b.c = &c;
 		b.jobs = jobs;
@@ -1203,9 +1522,9 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 			for (long i = 0; i < b.count; i++) {
 				jobs[i].e = &entries[first + i];
 				jobs[i].dirfd = folder_fd(c.dirs, &c.dir_count, jobs[i].e->path);
-				jobs[i].log = find_defer_log(&c, jobs[i].e->id);
+				log_locate(&c, &jobs[i]);
 			}
-			run_batch(&b, readers, nthreads);
+			run_batch(&b, &pool);
 			/* In queue order: heading or separator, the text, the count. */
 			for (long i = 0; i < b.count && rc == 0; i++) {
 				if (jobs[i].big) {
@@ -1238,6 +1557,12 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 				if (out->len >= OUT_FLUSH && flush_out(fd, out) < 0)
 					rc = -1;
 			}
+			for (long i = 0; i < b.count; i++)
+				free(jobs[i].log_owned);
+			/* Most messages here have no log after all: read defer/. */
+			if (!c.logs_scanned && log_misses > b.count / 2)
+				scan_logs(&c);
+			log_misses = 0;
 		}
 		queue_list_scan_free(&entries, count);
 	}
@@ -1246,16 +1571,12 @@ int queue_list_write(const char *queue_dir, bool json, const char *empty_addr, i
 		rc = flush_out(fd, out);
 	}
 	queue_list_scan_free(&c.logs, c.log_count);
-	if (log_thread)
-		pthread_join(log_tid, NULL);
 	free(c.log_dirfd);
 	htable_free(&c.dirs, close_folder);
 	htable_free(&c.log_dirs, close_folder);
 	for (int i = 0; i < LIST_BATCH; i++)
 		buf_free(&jobs[i].out);
-	for (int t = 0; t < nthreads; t++)
-		reader_deinit(&readers[t]);
-	free(readers);
+	pool_stop(&pool);
 	queue_listing_deinit(&l);
 	queue_listing_deinit(&fmt);
 	buf_free(&out);

@@ -26,7 +26,7 @@ struct stat;
 
 /* One file found in a queue folder. */
 struct queue_list_entry {
-	char *id;	/* a valid queue ID */
+	char *id;	/* a valid queue ID (the end of path) */
 	char *path;	/* where it was found (hash folders included) */
 };
 
@@ -105,6 +105,8 @@ struct queue_listing {
 	struct buf *reason;		/* the current message's last reason */
 	struct buf *tmp;
 	bool fragment;			/* no heading or separator in msg_begin */
+	long when_time;			/* the arrival second last shown (-1: none) */
+	char when[24];			/* and how it was shown */
 };
 
 /* queue_listing_init - start a listing (text unless json). */

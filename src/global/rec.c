@@ -13,6 +13,7 @@
  * record longer than REC_MAX_LEN (the caller's bug).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct rec_in {
 	int fd;
 	off_t size;		/* records must end by here */
 	char *win;		/* window buffer */
+	bool borrowed;		/* win is the caller's (rec_in_create_image) */
 	size_t cap;		/* its size */
 	off_t base;		/* file offset of win[0] */
 	size_t have;		/* valid bytes in win */
@@ -111,9 +113,35 @@ struct rec_in *rec_in_create(int fd, off_t size)
 	return in;
 }
 
+/* rec_in_create_image - reader over a whole file the caller holds */
+struct rec_in *rec_in_create_image(const void *data, size_t len)
+{
+	struct rec_in *in = xcalloc(1, sizeof(*in));
+
+	in->fd = -1;
+	in->size = (off_t)len;
+	in->win = (char *)data;	/* never written while borrowed */
+	in->borrowed = true;
+	in->cap = in->have = len;
+	return in;
+}
+
+/* own_window - a window of at least need bytes of our own (empty) */
+static void own_window(struct rec_in *in, size_t need)
+{
+	if (!in->borrowed)
+		return;
+	in->borrowed = false;
+	in->cap = need > REC_WINDOW_MIN ? need : REC_WINDOW_MIN;
+	in->win = xmalloc(in->cap);
+	in->have = 0;
+	in->base = 0;
+}
+
 /* rec_in_preload - the file's first len bytes, read by the caller */
 void rec_in_preload(struct rec_in *in, const void *data, size_t len)
 {
+	own_window(in, len);
 	if (len > in->cap) {
 		in->cap = len;
 		in->win = xrealloc(in->win, in->cap);
@@ -130,7 +158,8 @@ void rec_in_free(struct rec_in **inp)
 
 	if (in == NULL)
 		return;
-	free(in->win);
+	if (!in->borrowed)
+		free(in->win);
 	free(in);
 	*inp = NULL;
 }
@@ -156,6 +185,7 @@ static int ensure(struct rec_in *in, off_t off, size_t need)
 
 	if (off >= in->base && (size_t)(off - in->base) + need <= in->have)
 		return 0;
+	own_window(in, need);
 
 	/*
 	 * Refill from off.  Grow the window for a big record; read as much as

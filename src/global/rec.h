@@ -56,6 +56,12 @@ struct rec_in;
 /* rec_in_create - reader over fd, whose records must end by size. Caller frees with rec_in_free(). */
 struct rec_in *rec_in_create(int fd, off_t size);
 /*
+ * rec_in_create_image - reader over a whole file of len bytes that the
+ * caller has read into data: no copy, no descriptor (fd -1); data must
+ * stay as it is until rec_in_free().
+ */
+struct rec_in *rec_in_create_image(const void *data, size_t len);
+/*
  * rec_in_preload - put the len bytes of the file at offset 0, read by the
  * caller, in the window (copied), so that records there come from memory;
  * a reader over a file held whole in data may have fd -1.
