@@ -501,9 +501,21 @@ void master_cf_print(struct buf *out, const struct master_ent *ents, size_t coun
 			put_word(out, arg, dash_o_plain || dash_o_joined);
 			/* An option's value goes with it. */
 			if (strcmp(arg, "-o") == 0 && !dash_o_plain) {
+				const char *value = e->args->argv[++a];
+
 				ov++;
-				buf_putc(out, ' ');
-				put_word(out, e->args->argv[++a], false);
+				/*
+				 * A value starting with an unbalanced '{' reads back
+				 * only joined, "-o{x", as it was written (fuzz
+				 * finding F20): bare it opens a group, and no group
+				 * holds it.
+				 */
+				if (value[0] != '{' || group_ok(value))
+					buf_putc(out, ' ');
+				if (value[0] == '{' && !group_ok(value))
+					buf_puts(out, value);
+				else
+					put_word(out, value, false);
 			}
 		}
 		buf_putc(out, '\n');

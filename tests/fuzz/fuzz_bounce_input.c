@@ -77,11 +77,17 @@ static int produce(void *ctx, bounce_content_sink *sink, void *sink_ctx, const c
 }
 
 /* request - decode a request payload */
+/* The request's strings point into its attribute list: copies outlive it. */
+static char *req_sender, *req_envid;
+
 static void request(const char *data, size_t len, struct bounce_request *req, bool *ok_r)
 {
 	struct attr_list al;
 	const char *err = NULL;
 
+	free(req_sender);
+	free(req_envid);
+	req_sender = req_envid = NULL;
 	*ok_r = false;
 	attr_list_init(&al);
 	if (attr_parse_payload(data, len, &al, &err) == 0) {
@@ -91,6 +97,11 @@ static void request(const char *data, size_t len, struct bounce_request *req, bo
 			check(req->flags >= 0 && req->flags <= 7);
 			check(req->ret >= -1 && req->ret <= DSN_RET_HDRS);
 			check(req->arrival_time >= 0 && req->next_attempt >= 0);
+			req_sender = req->sender ? strdup(req->sender) : NULL;
+			req_envid = req->envid ? strdup(req->envid) : NULL;
+			req->sender = req_sender;
+			req->envid = req_envid;
+			req->queue_name = req->queue_id = NULL;
 			*ok_r = true;
 		} else {
 			check(err != NULL && *err != 0);
