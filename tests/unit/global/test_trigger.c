@@ -84,6 +84,17 @@ static int teardown(void **state)
 	return rc;
 }
 
+/* reader - the qmgr FIFO opened for reading; its path into path */
+static int reader(char *path, size_t size)
+{
+	int rfd;
+
+	snprintf(path, size, "%s/%s", dir, TRIGGER_QMGR);
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(rfd >= 0);
+	return rfd;
+}
+
 /* with a reader, the bytes arrive */
 static void test_delivered(void **state)
 {
@@ -91,9 +102,7 @@ static void test_delivered(void **state)
 	const char *err = NULL;
 	int rfd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, TRIGGER_QMGR);
-	rfd = open(path, O_RDONLY | O_NONBLOCK);
-	assert_true(rfd >= 0);
+	rfd = reader(path, sizeof(path));
 	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "FADI", 4, &err), 0);
 	assert_int_equal(read(rfd, got, sizeof(got)), 4);
 	assert_memory_equal(got, "FADI", 4);
@@ -216,9 +225,7 @@ static void test_kept_open(void **state)
 	const char *err = NULL;
 	int rfd, before, after_first;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, TRIGGER_QMGR);
-	rfd = open(path, O_RDONLY | O_NONBLOCK);
-	assert_true(rfd >= 0);
+	rfd = reader(path, sizeof(path));
 	before = open_fds();
 	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), 0);
 	after_first = open_fds();
@@ -238,9 +245,7 @@ static void test_kept_fifo_made_anew(void **state)
 	const char *err = NULL;
 	int rfd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, TRIGGER_QMGR);
-	rfd = open(path, O_RDONLY | O_NONBLOCK);
-	assert_true(rfd >= 0);
+	rfd = reader(path, sizeof(path));
 	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), 0);
 	close(rfd);
 	assert_int_equal(unlink(path), 0);
@@ -264,9 +269,7 @@ static void test_kept_full_times_out_once(void **state)
 	double t0, took;
 	int rfd, wfd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, TRIGGER_QMGR);
-	rfd = open(path, O_RDONLY | O_NONBLOCK);
-	assert_true(rfd >= 0);
+	rfd = reader(path, sizeof(path));
 	var_trigger_timeout = 1;
 	assert_int_equal(trigger_send(dir, TRIGGER_QMGR, "I", 1, &err), 0);
 	wfd = open(path, O_WRONLY | O_NONBLOCK);
