@@ -234,6 +234,11 @@ static int parse_entry(const char *path, int line, struct tokens *t, struct mast
 	e->command = xstrdup(t->v[7].text);
 	if (*e->service == 0)
 		return fail(error_r, path, line, "empty service name");
+	/* Only the command's arguments are grouped (fuzz finding F21). */
+	for (i = 0; i < 7; i++)
+		if (t->v[i].grouped)
+			return fail(error_r, path, line, "field %zu \"{%s}\": only command "
+				    "arguments may be grouped with { }", i + 1, t->v[i].text);
 	/* The command is a program name: one plain word. */
 	if (t->v[7].grouped || *e->command == 0 || strpbrk(e->command, " \t\r\n{}") != NULL)
 		return fail(error_r, path, line, "command \"%s\" is not a program name",
