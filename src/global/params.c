@@ -110,6 +110,7 @@ long var_smtpd_client_connection_rate_limit;
 long var_smtpd_client_message_rate_limit;
 long var_smtpd_client_recipient_rate_limit;
 char *var_smtpd_client_event_limit_exceptions;
+char *var_smtpd_authorized_xforward_hosts;
 long var_anvil_rate_time_unit;
 bool var_allow_min_user;
 char *var_double_bounce_sender;
@@ -874,6 +875,13 @@ static const struct param_def table[] = {
 		       "network/mask patterns or addresses as in mynetworks. sluice: when the "
 		       "value is the same as mynetworks (the default) it means exactly the "
 		       "clients permit_mynetworks accepts, mynetworks_style included."
+	},
+	{
+		.name = "smtpd_authorized_xforward_hosts", .type = PARAM_LIST, .def = "",
+		.var = &var_smtpd_authorized_xforward_hosts,
+		.doc = "Clients that may use the XFORWARD command (a content filter that gives "
+		       "mail back): network/mask patterns or addresses as in mynetworks. "
+		       "Empty: nobody; the EHLO reply offers XFORWARD only to these clients."
 	},
 	{
 		.name = "anvil_rate_time_unit", .type = PARAM_TIME, .def = "60s",

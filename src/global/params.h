@@ -249,6 +249,7 @@ extern long var_smtpd_client_connection_rate_limit;
 extern long var_smtpd_client_message_rate_limit;
 extern long var_smtpd_client_recipient_rate_limit;
 extern char *var_smtpd_client_event_limit_exceptions;
+extern char *var_smtpd_authorized_xforward_hosts;
 extern long var_anvil_rate_time_unit;
 extern bool var_allow_min_user;
 extern char *var_double_bounce_sender;

@@ -41,6 +41,7 @@
 #include "smtpd_parse.h"
 #include "smtpd_sasl.h"
 #include "smtpd_tls.h"
+#include "smtpd_xforward.h"
 #include "util/buf.h"
 #include "util/iostuff.h"
 #include "util/log.h"
@@ -50,13 +51,13 @@
 #define IN_SIZE		65536
 
 /* Commands counted for the disconnect line, in Postfix's order. */
-enum { C_HELO, C_EHLO, C_STARTTLS, C_AUTH, C_MAIL, C_RCPT, C_DATA, C_BDAT, C_RSET, C_NOOP,
-       C_VRFY, C_QUIT, C_UNKNOWN, C_COUNT };
-static const char *const cmd_names[C_COUNT] = {"helo", "ehlo", "starttls", "auth", "mail",
-	"rcpt", "data", "bdat", "rset", "noop", "vrfy", "quit", "unknown"};
+enum { C_HELO, C_EHLO, C_STARTTLS, C_XFORWARD, C_AUTH, C_MAIL, C_RCPT, C_DATA, C_BDAT,
+       C_RSET, C_NOOP, C_VRFY, C_QUIT, C_UNKNOWN, C_COUNT };
+static const char *const cmd_names[C_COUNT] = {"helo", "ehlo", "starttls", "xforward", "auth",
+	"mail", "rcpt", "data", "bdat", "rset", "noop", "vrfy", "quit", "unknown"};
 
-static const char *const cmd_upper[C_COUNT] = {"HELO", "EHLO", "STARTTLS", "AUTH", "MAIL",
-	"RCPT", "DATA", "BDAT", "RSET", "NOOP", "VRFY", "QUIT", "UNKNOWN"};
+static const char *const cmd_upper[C_COUNT] = {"HELO", "EHLO", "STARTTLS", "XFORWARD", "AUTH",
+	"MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "VRFY", "QUIT", "UNKNOWN"};
 
 enum { BARE_NORMALIZE, BARE_REJECT };
 
@@ -85,6 +86,8 @@ struct session {
 	struct smtpd_sasl *sasl;	/* NULL without AUTH */
 	char *sasl_username;		/* NULL until AUTH succeeded */
 	char *sasl_method;
+	bool xforward_ok;		/* smtpd_authorized_xforward_hosts */
+	struct smtpd_xforward xf;	/* for the next transaction */
 	char *sender;			/* NULL: no MAIL yet */
 	struct smtpd_params mail;
 	struct cleanup *cleanup;
@@ -278,11 +281,15 @@ static int get_line(struct session *s, struct buf *line, bool *bare_r)
 
 /* ---- transaction ---- */
 
-/* txn_reset - forget the envelope; an unfinished message is discarded */
+/*
+ * txn_reset - forget the envelope; an unfinished message is discarded.
+ * XFORWARD attributes are for one transaction: they go with it.
+ */
 static void txn_reset(struct session *s)
 {
 	if (s->cleanup)
 		cleanup_abort(&s->cleanup);
+	smtpd_xforward_reset(&s->xf);
 	free(s->sender);
 	s->sender = NULL;
 	smtpd_params_deinit(&s->mail);
@@ -455,6 +462,8 @@ static bool cmd_helo(struct session *s, char *arg, bool ehlo)
 	buf_puts(&s->out, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n");
 	if (var_smtputf8_enable)
 		buf_puts(&s->out, "250-SMTPUTF8\r\n");
+	if (s->xforward_ok)
+		buf_puts(&s->out, "250-XFORWARD " SMTPD_XFORWARD_ATTRS "\r\n");
 	buf_puts(&s->out, "250 CHUNKING\r\n");
 	return true;
 }
@@ -523,35 +532,72 @@ static bool cmd_mail(struct session *s, char *arg)
 /*
  * set_client_attrs - who sent the message, in the queue file (Postfix's
  * attribute names): for the Received: header a requeue rebuilds nothing
- * from, for XFORWARD and the pipe macros later, for whoever reads the file.
- * The log_ copies name the client that first gave the message to this
- * system; they are the same here (no XCLIENT/XFORWARD yet).
+ * from, for the smtp client's XFORWARD and the pipe macros, for whoever
+ * reads the file.  The log_ copies name the client that first gave the
+ * message to the mail system: the one XFORWARD named, else this one.
  */
 static void set_client_attrs(struct session *s)
 {
+	const struct smtpd_xforward *xf = &s->xf;
 	char type[16];
+	int context;
 
 	snprintf(type, sizeof(type), "%d", s->addr.ss_family);
-	cleanup_set_attr(s->cleanup, "log_client_name", s->name);
-	cleanup_set_attr(s->cleanup, "log_client_address", s->addr_text);
-	if (s->helo)
-		cleanup_set_attr(s->cleanup, "log_helo_name", s->helo);
-	cleanup_set_attr(s->cleanup, "log_protocol_name", s->proto);
+	if (xf->client) {
+		cleanup_set_attr(s->cleanup, "log_client_name", xf->name ? xf->name : "unknown");
+		cleanup_set_attr(s->cleanup, "log_client_address", xf->addr ? xf->addr : "unknown");
+		if (xf->port)
+			cleanup_set_attr(s->cleanup, "log_client_port", xf->port);
+		if (xf->helo)
+			cleanup_set_attr(s->cleanup, "log_helo_name", xf->helo);
+		if (xf->proto)
+			cleanup_set_attr(s->cleanup, "log_protocol_name", xf->proto);
+	} else {
+		cleanup_set_attr(s->cleanup, "log_client_name", s->name);
+		cleanup_set_attr(s->cleanup, "log_client_address", s->addr_text);
+		if (s->helo)
+			cleanup_set_attr(s->cleanup, "log_helo_name", s->helo);
+		cleanup_set_attr(s->cleanup, "log_protocol_name", s->proto);
+	}
 	cleanup_set_attr(s->cleanup, "client_name", s->name);
 	cleanup_set_attr(s->cleanup, "client_address", s->addr_text);
 	cleanup_set_attr(s->cleanup, "client_address_type", type);
 	if (s->helo)
 		cleanup_set_attr(s->cleanup, "helo_name", s->helo);
 	cleanup_set_attr(s->cleanup, "protocol_name", s->proto);
-	cleanup_set_rewrite_context(s->cleanup,
-				    smtpd_check_rewrite_local(&s->addr, s->addr_text, s->sasl_username)
-				    ? CLEANUP_RWR_LOCAL : CLEANUP_RWR_REMOTE);
+	/* XFORWARD SOURCE says where the message began; else the client decides. */
+	if (xf->source == SMTPD_XF_LOCAL)
+		context = CLEANUP_RWR_LOCAL;
+	else if (xf->source == SMTPD_XF_REMOTE)
+		context = CLEANUP_RWR_REMOTE;
+	else
+		context = smtpd_check_rewrite_local(&s->addr, s->addr_text, s->sasl_username)
+		    ? CLEANUP_RWR_LOCAL : CLEANUP_RWR_REMOTE;
+	cleanup_set_rewrite_context(s->cleanup, context);
+}
+
+/* forwarded - ", orig_queue_id=ID, orig_client=name[addr]" after XFORWARD, else "" */
+static const char *forwarded(struct session *s, struct buf *b)
+{
+	const struct smtpd_xforward *xf = &s->xf;
+	struct buf e;
+
+	buf_reset(b);
+	buf_init(&e, 64);
+	if (xf->ident)
+		buf_printf(b, ", orig_queue_id=%s", log_escape(&e, xf->ident));
+	if (xf->client)
+		buf_printf(b, ", orig_client=%s[%s]", xf->name ? xf->name : "unknown",
+			   xf->addr ? xf->addr : "unknown");
+	buf_deinit(&e);
+	return b->data;
 }
 
 /* open_queue_file - the first accepted recipient opens the message */
 static bool open_queue_file(struct session *s)
 {
 	const char *error;
+	struct buf fw;
 
 	if ((s->cleanup = cleanup_open(var_queue_directory, 0, &error)) == NULL) {
 		msg_warn("%s: %s", s->client, error);
@@ -571,18 +617,20 @@ static bool open_queue_file(struct session *s)
 			     | (cleanup_smtputf8_class("smtpd") ? CLEANUP_SMTPUTF8_AUTODETECT : 0));
 	if (s->mail.body == 8)
 		cleanup_set_attr(s->cleanup, "encoding", "8bit");
+	buf_init(&fw, 64);
 	if (s->sasl_username) {
 		struct buf e;
 
 		buf_init(&e, 64);
 		cleanup_set_attr(s->cleanup, "sasl_method", s->sasl_method);
 		cleanup_set_attr(s->cleanup, "sasl_username", s->sasl_username);
-		msg_info("%s: client=%s, sasl_method=%s, sasl_username=%s", s->id, s->client,
-			 s->sasl_method, log_escape(&e, s->sasl_username));
+		msg_info("%s: client=%s, sasl_method=%s, sasl_username=%s%s", s->id, s->client,
+			 s->sasl_method, log_escape(&e, s->sasl_username), forwarded(s, &fw));
 		buf_deinit(&e);
 	} else {
-		msg_info("%s: client=%s", s->id, s->client);
+		msg_info("%s: client=%s%s", s->id, s->client, forwarded(s, &fw));
 	}
+	buf_deinit(&fw);
 	return true;
 }
 
@@ -1187,6 +1235,28 @@ static bool cmd_quit(struct session *s, char *arg)
 	return true;
 }
 
+/* cmd_xforward - XFORWARD attr=value ... from smtpd_authorized_xforward_hosts */
+static bool cmd_xforward(struct session *s, char *arg)
+{
+	char buf[256];
+	const char *r;
+
+	if (!s->xforward_ok) {
+		reply(s, "550 5.7.0 Error: insufficient authorization");
+		return false;
+	}
+	if (s->sender) {
+		reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+		return false;
+	}
+	if ((r = smtpd_xforward_apply(&s->xf, arg, buf, sizeof(buf))) != NULL) {
+		reply(s, "%s", r);
+		return false;
+	}
+	reply(s, "250 2.0.0 Ok");
+	return true;
+}
+
 static bool cmd_unknown(struct session *s, char *arg)
 {
 	(void)arg;
@@ -1196,8 +1266,8 @@ static bool cmd_unknown(struct session *s, char *arg)
 
 /* What serves each command, in the order of cmd_upper[]. */
 static bool (*const cmd_fn[C_COUNT])(struct session *, char *) = {
-	cmd_helo_only, cmd_ehlo, cmd_starttls, cmd_auth, cmd_mail, cmd_rcpt, cmd_data,
-	cmd_bdat, cmd_rset, cmd_noop, cmd_vrfy, cmd_quit, cmd_unknown,
+	cmd_helo_only, cmd_ehlo, cmd_starttls, cmd_xforward, cmd_auth, cmd_mail, cmd_rcpt,
+	cmd_data, cmd_bdat, cmd_rset, cmd_noop, cmd_vrfy, cmd_quit, cmd_unknown,
 };
 
 /* dispatch - one command */
@@ -1238,6 +1308,7 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 	buf_init(&s->out, 1024);
 	buf_init(&line, 512);
 	peer_names(s);
+	s->xforward_ok = smtpd_xforward_allowed(&s->addr);
 	timeouts_set = plain_timeouts(fd) == 0;
 	if (sasl_on)
 		s->sasl = smtpd_sasl_new(fd, 0);
@@ -1358,6 +1429,7 @@ int main(int argc, char **argv)
 		msg_fatal("parameter smtpd_forbid_bare_newline: bad value \"%s\" "
 			  "(must be normalize, yes, reject or no)", var_smtpd_forbid_bare_newline);
 	smtpd_check_init();
+	smtpd_xforward_init();
 	/* Keys and SASL plugins are read while the process can still read them. */
 	tls_level = smtpd_tls_init();
 	sasl_on = smtpd_sasl_init();

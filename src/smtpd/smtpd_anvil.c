@@ -23,15 +23,9 @@
 
 #define ANVIL_TIMEOUT_MS	10000
 
-struct net {
-	struct sockaddr_storage addr;
-	int bits;
-};
-
 static const char *service_name;
 static bool use_mynetworks;		/* exceptions = mynetworks (the default) */
-static struct net *nets;
-static size_t net_count;
+static struct smtpd_nets *exceptions;	/* otherwise */
 
 static int anvil_fd = -1;
 static struct buf anvil_in;
@@ -54,26 +48,14 @@ void smtpd_anvil_init(const char *service)
 		use_mynetworks = true;
 		return;
 	}
-	char *copy = xstrdup(ex), *cp = copy, *word;
-
-	while ((word = str_token(&cp, ", \t\r\n")) != NULL) {
-		nets = xreallocarray(nets, net_count + 1, sizeof(*nets));
-		if (smtpd_cidr_parse(word, &nets[net_count].addr, &nets[net_count].bits) < 0)
-			msg_fatal("parameter smtpd_client_event_limit_exceptions: bad network "
-				  "\"%s\" (expected address/bits, [ipv6]/bits or an address)", word);
-		net_count++;
-	}
-	free(copy);
+	exceptions = smtpd_nets_parse("smtpd_client_event_limit_exceptions", ex);
 }
 
 bool smtpd_anvil_exempt(const struct sockaddr_storage *addr)
 {
 	if (use_mynetworks)
 		return smtpd_check_mynetworks(addr);
-	for (size_t i = 0; i < net_count; i++)
-		if (smtpd_cidr_match(&nets[i].addr, nets[i].bits, addr))
-			return true;
-	return false;
+	return smtpd_nets_match(exceptions, addr);
 }
 
 /* drop - forget the stream (anvil takes back what it held) */

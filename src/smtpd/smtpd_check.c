@@ -474,6 +474,35 @@ bool smtpd_check_rewrite_local(const struct sockaddr_storage *addr, const char *
 	return false;
 }
 
+struct smtpd_nets {
+	struct net *v;
+	size_t n;
+};
+
+struct smtpd_nets *smtpd_nets_parse(const char *param, const char *value)
+{
+	struct smtpd_nets *list = xcalloc(1, sizeof(*list));
+	char *copy = xstrdup(value ? value : ""), *cp = copy, *word;
+
+	while ((word = str_token(&cp, ", \t\r\n")) != NULL) {
+		list->v = xreallocarray(list->v, list->n + 1, sizeof(*list->v));
+		if (smtpd_cidr_parse(word, &list->v[list->n].addr, &list->v[list->n].bits) < 0)
+			msg_fatal("parameter %s: bad network \"%s\" (expected address/bits, "
+				  "[ipv6]/bits or an address)", param, word);
+		list->n++;
+	}
+	free(copy);
+	return list;
+}
+
+bool smtpd_nets_match(const struct smtpd_nets *list, const struct sockaddr_storage *addr)
+{
+	for (size_t i = 0; list && i < list->n; i++)
+		if (smtpd_cidr_match(&list->v[i].addr, list->v[i].bits, addr))
+			return true;
+	return false;
+}
+
 /* smtpd_check_mynetworks - address in mynetworks */
 bool smtpd_check_mynetworks(const struct sockaddr_storage *addr)
 {
