@@ -108,6 +108,7 @@ struct session {
 static int bare_mode;
 static enum smtpd_tls_level tls_level;
 static bool sasl_on;
+static struct smtpd_nets *xforward_hosts;	/* smtpd_authorized_xforward_hosts */
 
 /* ---- plain-text I/O ----
  *
@@ -1308,7 +1309,7 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 	buf_init(&s->out, 1024);
 	buf_init(&line, 512);
 	peer_names(s);
-	s->xforward_ok = smtpd_xforward_allowed(&s->addr);
+	s->xforward_ok = smtpd_nets_match(xforward_hosts, &s->addr);
 	timeouts_set = plain_timeouts(fd) == 0;
 	if (sasl_on)
 		s->sasl = smtpd_sasl_new(fd, 0);
@@ -1429,7 +1430,8 @@ int main(int argc, char **argv)
 		msg_fatal("parameter smtpd_forbid_bare_newline: bad value \"%s\" "
 			  "(must be normalize, yes, reject or no)", var_smtpd_forbid_bare_newline);
 	smtpd_check_init();
-	smtpd_xforward_init();
+	xforward_hosts = smtpd_nets_parse("smtpd_authorized_xforward_hosts",
+					   var_smtpd_authorized_xforward_hosts);
 	/* Keys and SASL plugins are read while the process can still read them. */
 	tls_level = smtpd_tls_init();
 	sasl_on = smtpd_sasl_init();

@@ -503,6 +503,14 @@ bool smtpd_nets_match(const struct smtpd_nets *list, const struct sockaddr_stora
 	return false;
 }
 
+void smtpd_nets_free(struct smtpd_nets *list)
+{
+	if (list) {
+		free(list->v);
+		free(list);
+	}
+}
+
 /* smtpd_check_mynetworks - address in mynetworks */
 bool smtpd_check_mynetworks(const struct sockaddr_storage *addr)
 {

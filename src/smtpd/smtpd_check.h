@@ -93,10 +93,12 @@ bool smtpd_tables_changed(void);
  * smtpd_nets_parse - a parameter's list of "net/bits", "[ipv6]/bits" or
  * addresses (as mynetworks; fatal, naming param, when one is malformed);
  * smtpd_nets_match - is addr in one of them?  An empty list matches nothing.
+ * smtpd_nets_free - forget a list.
  */
 struct smtpd_nets;
 struct smtpd_nets *smtpd_nets_parse(const char *param, const char *value);
 bool smtpd_nets_match(const struct smtpd_nets *list, const struct sockaddr_storage *addr);
+void smtpd_nets_free(struct smtpd_nets *list);
 
 /* smtpd_cidr_match - is addr in the "net/bits" or "addr" pattern? (testing) */
 int smtpd_cidr_parse(const char *pattern, struct sockaddr_storage *net_r, int *bits_r);

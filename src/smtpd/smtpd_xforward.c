@@ -14,26 +14,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "global/params.h"
-#include "smtpd_check.h"
 #include "smtpd_parse.h"
 #include "smtpd_xforward.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/strutil.h"
-
-static struct smtpd_nets *authorized;
-
-void smtpd_xforward_init(void)
-{
-	authorized = smtpd_nets_parse("smtpd_authorized_xforward_hosts",
-				      var_smtpd_authorized_xforward_hosts);
-}
-
-bool smtpd_xforward_allowed(const struct sockaddr_storage *addr)
-{
-	return smtpd_nets_match(authorized, addr);
-}
 
 void smtpd_xforward_reset(struct smtpd_xforward *xf)
 {

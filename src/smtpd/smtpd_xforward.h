@@ -3,13 +3,13 @@
  * client, typically the content filter that gives mail back after
  * inspection, names the client the message first came from, so that the
  * log and the queue file name it rather than the filter (docs/SMTPD.md
- * "XFORWARD").  Parsing only, no I/O; unit-tested.
+ * "XFORWARD").  Parsing only, no I/O; unit-tested and fuzzed (fuzz_smtpd_cmd).
  */
 #ifndef SLUICE_SMTPD_XFORWARD_H
 #define SLUICE_SMTPD_XFORWARD_H
 
 #include <stdbool.h>
-#include <sys/socket.h>
+#include <stddef.h>
 
 /* What the EHLO reply lists after the keyword. */
 #define SMTPD_XFORWARD_ATTRS	"NAME ADDR PORT PROTO HELO IDENT SOURCE"
@@ -45,11 +45,5 @@ const char *smtpd_xforward_apply(struct smtpd_xforward *xf, const char *args,
 
 /* smtpd_xforward_reset - forget every attribute */
 void smtpd_xforward_reset(struct smtpd_xforward *xf);
-
-/* smtpd_xforward_init - smtpd_authorized_xforward_hosts; fatal when malformed */
-void smtpd_xforward_init(void);
-
-/* smtpd_xforward_allowed - may this client use XFORWARD? */
-bool smtpd_xforward_allowed(const struct sockaddr_storage *addr);
 
 #endif

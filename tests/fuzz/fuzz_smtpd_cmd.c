@@ -1,8 +1,8 @@
 /*
  * fuzz_smtpd_cmd - libFuzzer target for what smtpd parses of a client's
- * bytes (src/smtpd/smtpd_parse.c): MAIL FROM / RCPT TO paths, their ESMTP
- * parameters and addresses, BDAT arguments and the DATA decoder (end line,
- * dot-stuffing, bare LF).
+ * bytes (src/smtpd/smtpd_parse.c, smtpd_xforward.c): MAIL FROM / RCPT TO
+ * paths, their ESMTP parameters and addresses, BDAT arguments, XFORWARD
+ * attributes and the DATA decoder (end line, dot-stuffing, bare LF).
  *
  * The first input byte picks the chunk size for DATA; the rest is a client
  * session: command lines up to a DATA line, then message data.  Checked:
@@ -10,6 +10,9 @@
  *     accepted parameters keep their limits (ENVID 1..100 printable bytes,
  *     ORCPT "type;address", SIZE >= -1); an accepted address survives
  *     quote -> unquote unchanged; BDAT sizes are 0..2^40;
+ *   - XFORWARD: a refusal is a 501 5.5.4 reply and leaves the attributes
+ *     of the session's earlier XFORWARD lines as they were; what is kept is
+ *     visible ASCII (no space, no control), NAME and ADDR never empty;
  *   - the DATA decoder gives the same content, bare-LF flag and end
  *     position whether the data comes whole or in chunks, never uses more
  *     than it was given, and its content, dot-stuffed again with the end
@@ -23,6 +26,7 @@
 
 #include "global/addr.h"
 #include "smtpd/smtpd_parse.h"
+#include "smtpd/smtpd_xforward.h"
 #include "util/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -92,6 +96,56 @@ static void mail_rcpt(const char *arg, bool rcpt)
 		check(err != NULL && *err != 0);
 	}
 	free(copy);
+}
+
+/* visible - NULL, or 1..255 visible ASCII characters */
+static void check_visible(const char *v)
+{
+	if (v == NULL)
+		return;
+	check(*v != 0 && strlen(v) <= 255);
+	for (; *v; v++)
+		check(*v > 0x20 && *v < 0x7f);
+}
+
+/* same_str - both NULL or equal */
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* xforward - one XFORWARD argument onto the session's attributes */
+static void xforward(struct smtpd_xforward *xf, const char *arg)
+{
+	struct smtpd_xforward before = *xf;
+	char buf[256];
+	const char *r;
+	/* The strings of before are xf's own until apply replaces them: copy. */
+	char *keep[6] = {
+		xf->name ? strdup(xf->name) : NULL, xf->addr ? strdup(xf->addr) : NULL,
+		xf->port ? strdup(xf->port) : NULL, xf->proto ? strdup(xf->proto) : NULL,
+		xf->helo ? strdup(xf->helo) : NULL, xf->ident ? strdup(xf->ident) : NULL,
+	};
+
+	r = smtpd_xforward_apply(xf, arg, buf, sizeof(buf));
+	if (r != NULL) {
+		check(strncmp(r, "501 5.5.4 ", 10) == 0 && strchr(r, '\r') == NULL
+		      && strchr(r, '\n') == NULL);
+		check(same_str(xf->name, keep[0]) && same_str(xf->addr, keep[1])
+		      && same_str(xf->port, keep[2]) && same_str(xf->proto, keep[3])
+		      && same_str(xf->helo, keep[4]) && same_str(xf->ident, keep[5]));
+		check(xf->source == before.source && xf->client == before.client);
+	}
+	check_visible(xf->name);
+	check_visible(xf->addr);
+	check_visible(xf->port);
+	check_visible(xf->proto);
+	check_visible(xf->helo);
+	check_visible(xf->ident);
+	check(xf->source >= 0 && xf->source <= SMTPD_XF_REMOTE);
+	check(!(xf->name || xf->addr || xf->port || xf->proto || xf->helo) || xf->client);
+	for (int i = 0; i < 6; i++)
+		free(keep[i]);
 }
 
 /* What a DATA decode produced. */
@@ -190,6 +244,7 @@ static void data(const char *in, size_t n, size_t chunk)
 int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
 {
 	const char *in = (const char *)bytes;
+	struct smtpd_xforward xf = {0};
 	size_t chunk, pos;
 
 	if (size < 1)
@@ -220,12 +275,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
 
 			if (smtpd_parse_bdat(arg, &sz, &last) == 0)
 				check(sz >= 0 && sz <= 1L << 40);
+		} else if (strcasecmp(line, "XFORWARD") == 0) {
+			xforward(&xf, arg);
 		} else if (strcasecmp(line, "DATA") == 0) {
 			free(line);
+			smtpd_xforward_reset(&xf);
 			data(in + pos, size - pos, chunk);
 			return 0;
 		}
 		free(line);
 	}
+	smtpd_xforward_reset(&xf);
 	return 0;
 }

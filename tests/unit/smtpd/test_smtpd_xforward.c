@@ -2,7 +2,8 @@
  * test_smtpd_xforward - the XFORWARD command's attributes, table-driven:
  * each row applies one command to a fresh state (or to the state a first
  * command left) and expects either the refusal's reply or the attributes
- * kept; a refused command changes nothing.  Also who may use it.
+ * kept; a refused command changes nothing.  Also who may use it
+ * (smtpd_authorized_xforward_hosts through smtpd_nets_parse/match).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "global/params.h"
+#include "smtpd_check.h"
 #include "smtpd_xforward.h"
 
 struct want {
@@ -112,8 +113,9 @@ static void test_allowed(void **state)
 	};
 
 	(void)state;
-	var_smtpd_authorized_xforward_hosts = "127.0.0.0/8, 10.1.2.0/24 [::1]/128";
-	smtpd_xforward_init();
+	struct smtpd_nets *hosts = smtpd_nets_parse("smtpd_authorized_xforward_hosts",
+						    "127.0.0.0/8, 10.1.2.0/24 [::1]/128");
+	struct smtpd_nets *none = smtpd_nets_parse("smtpd_authorized_xforward_hosts", "");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct sockaddr_storage ss = {0};
 
@@ -128,9 +130,12 @@ static void test_allowed(void **state)
 			a->sin_family = AF_INET;
 			assert_int_equal(inet_pton(AF_INET, rows[i].addr, &a->sin_addr), 1);
 		}
-		if (smtpd_xforward_allowed(&ss) != rows[i].allowed)
+		if (smtpd_nets_match(hosts, &ss) != rows[i].allowed)
 			fail_msg("row %zu: %s allowed is %d", i, rows[i].addr, !rows[i].allowed);
+		assert_false(smtpd_nets_match(none, &ss));
 	}
+	smtpd_nets_free(hosts);
+	smtpd_nets_free(none);
 }
 
 int main(void)
