@@ -283,6 +283,9 @@ def run(o):
     lost = sorted(t for t in acc if t not in first)
     base_end = t0 + o.warm
     base = sum(1 for x in times if t0 + BASE_FROM <= x < base_end) / (base_end - t0 - BASE_FROM)
+    # Recovery may come after the inflow stopped (a stalled intake's backlog).
+    horizon = max(horizon, (times[-1] + 1.0) if times else horizon)
+    acc_times = sorted(acc.values())
     backlog = [first[t] - last_kill for t, ts in acc.items() if ts <= last_kill and t in first]
     catch_up = round(max(backlog + [0.0]), 2)
     by_role = collections.Counter(r for _, r, _ in kills)
@@ -299,6 +302,7 @@ def run(o):
         recover=rate_back(times, last_kill, base, horizon, 0),
         recover_sustained=rate_back(times, last_kill, base, horizon, 2),
         longest_gap=round(longest_gap(times, first_kill, last_kill), 2),
+        accept_gap=round(longest_gap(acc_times, first_kill, last_kill), 2),
         catch_up=catch_up, flushed=flushed, left_at_limit=left_at_limit,
         queued_at_limit=queued_at_limit, queued_end=queued_end,
         kills=len(kills), kills_by_role=dict(by_role), missed=dict(misses),
@@ -310,9 +314,9 @@ def run(o):
     with open(o.out, "w") as f:
         json.dump(res, f, indent=1)
     print("  %s: accepted %d, arrived %d, lost %d, duplicates %d, retries %d; normal %.1f/s, "
-          "recover %s s (sustained %s s), longest gap %.2f s, backlog %s s%s; kills %s"
+          "recover %s s (sustained %s s), longest gap %.2f s (250s: %.2f s), backlog %s s%s; kills %s"
           % (o.system, res["accepted"], res["arrived"], res["lost"], res["duplicates"],
-             res["retries"], base, res["recover"], res["recover_sustained"], res["longest_gap"],
+             res["retries"], base, res["recover"], res["recover_sustained"], res["longest_gap"], res["accept_gap"],
              catch_up, " (after a flush)" if flushed else "",
              ",".join("%s=%d" % kv for kv in sorted(by_role.items()))), file=sys.stderr)
 
