@@ -101,11 +101,13 @@ def children(master):
 
 
 def queued_files(spool):
-    n = 0
+    """{folder: files} of the queue folders that hold any."""
+    out = {}
     for d in ("maildrop", "incoming", "active", "deferred", "hold"):
         for _, _, files in os.walk(os.path.join(spool, d)):
-            n += len(files)
-    return n
+            if files:
+                out[d] = out.get(d, 0) + len(files)
+    return out
 
 
 # ---------------------------------------------------------------- inflow
@@ -271,6 +273,9 @@ def run(o):
         while missing() and time.time() - t1 < 60:
             time.sleep(0.2)
     time.sleep(1.0)             # a late duplicate still arrives
+    t1 = time.time()
+    while queued_files(o.spool) and time.time() - t1 < 5:
+        time.sleep(0.2)         # the last files are being removed
     arr, notices = read_arrivals(o.arrivals)
     queued_end = queued_files(o.spool)
 

@@ -215,10 +215,10 @@ for r in rows:
     if r["given_up"]:
         notes.append("%d submissions given up" % r["given_up"])
     if r["flushed"]:
-        notes.append("%d accepted messages still missing %s s after the inflow stopped (%d files queued), flushed"
+        notes.append("%d accepted messages still missing %s s after the inflow stopped (queued: %s), flushed"
                      % (r["left_at_limit"], limit, r["queued_at_limit"]))
     if r["queued_end"]:
-        notes.append("%d files still queued at the end" % r["queued_end"])
+        notes.append("still queued at the end: %s" % r["queued_end"])
     if r["notices"]:
         notes.append("%d bounce notices" % r["notices"])
     if r["missed"]:
