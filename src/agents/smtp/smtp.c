@@ -1064,14 +1064,24 @@ static const char *attr_value(char **attrs, const char *name)
 	return NULL;
 }
 
+/* known - a client attribute's value, or NULL when it says "unknown" (the
+ * name of a client without a reverse name, as Postfix writes it too) */
+static const char *known(const char *value)
+{
+	return value && strcasecmp(value, "unknown") != 0 ? value : NULL;
+}
+
 /*
  * xforward_init - what XFORWARD says about the message: the log_* copies
  * that smtpd wrote (the client that first gave the message to this system),
  * the queue ID it is known by (log_ident when it came with one, else ours),
  * and SOURCE from rewrite_context.  Only smtpd writes rewrite_context; mail
  * without it came from sendmail/pickup, a bounce or a local forward: LOCAL,
- * as Postfix's queue manager presets it.  Missing values are sent as
- * [UNAVAILABLE] (smtp_xforward.h).
+ * as Postfix's queue manager presets it.  Missing values, and a client
+ * name, address, port or protocol "unknown", are sent as [UNAVAILABLE]
+ * (smtp_xforward.h); Postfix leaves those out, which a server takes the
+ * same way.  The address goes as the queue file has it, an IPv6 one
+ * without the "IPv6:" prefix, as Postfix sends it (a server takes both).
  */
 static void xforward_init(struct agent_delivery *d, struct msg_needs *m)
 {
@@ -1080,10 +1090,10 @@ static void xforward_init(struct agent_delivery *d, struct msg_needs *m)
 
 	ident = attr_value(attrs, "log_ident");
 	m->xfwd = (struct smtp_xforward_attrs) {
-		.name = attr_value(attrs, "log_client_name"),
-		.addr = attr_value(attrs, "log_client_address"),
-		.port = attr_value(attrs, "log_client_port"),
-		.proto = attr_value(attrs, "log_protocol_name"),
+		.name = known(attr_value(attrs, "log_client_name")),
+		.addr = known(attr_value(attrs, "log_client_address")),
+		.port = known(attr_value(attrs, "log_client_port")),
+		.proto = known(attr_value(attrs, "log_protocol_name")),
 		.helo = attr_value(attrs, "log_helo_name"),
 		.ident = ident && *ident ? ident : d->req->queue_id,
 		.source = rwr && strcmp(rwr, "remote") == 0 ? "REMOTE" : "LOCAL",

@@ -1077,7 +1077,7 @@ static void xforward_refused(struct txn_state *x, size_t k, const struct smtp_re
 
 	buf_init(&n, 64);
 	buf_init(&e, 128);
-	msg_warn("host %s said: %s (in reply to %s)", log_escape(&n, x->s->relay),
+	msg_warn("host %s said: %s (in reply to %s command)", log_escape(&n, x->s->relay),
 		 log_escape(&e, text), x->xf.what[k]);
 	buf_deinit(&n);
 	buf_deinit(&e);
@@ -1088,14 +1088,18 @@ static void xforward_refused(struct txn_state *x, size_t k, const struct smtp_re
 static void handle_reply(struct txn_state *x, size_t k, const struct smtp_reply *r)
 {
 	const struct smtp_txn *t = x->t;
+	bool was_closing = x->closing;
 
 	if (r->code == 421)
 		x->closing = true;
 	if (k < x->xf.count) {
-		if (r->code / 100 != 2)
+		if (r->code / 100 != 2 && !was_closing)
 			xforward_refused(x, k, r);
 		return;
 	}
+	/* After a 421 nothing counts, whatever a server that stays says. */
+	if (was_closing)
+		return;
 	k -= x->xf.count;
 	if (k == 0) {
 		x->mail_ok = r->code / 100 == 2;
@@ -1218,7 +1222,13 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 			goto done;
 		}
 		if (got == nx + 1 + t->rcpt_count) {
-			/* The DATA reply. */
+			/* The DATA reply.  After a 421 a 354 gets no "." (the content
+			 * would go to a server that said it was leaving): the
+			 * connection is dropped below, which ends the transaction. */
+			if (x.closing) {
+				got++;
+				break;
+			}
 			if (!x.mail_ok || x.naccepted == 0) {
 				/* Pipelined DATA nobody needs; end an unwanted 354 at once. */
 				if (r->code == 354) {

@@ -34,8 +34,8 @@ static const struct xfwd_attr {
 
 /* Postfix's names for the two commands, in its "(in reply to ...)" texts. */
 static const char *const group_what[2] = {
-	"XFORWARD name/address command",
-	"XFORWARD helo/protocol command",
+	"XFORWARD name/address",
+	"XFORWARD helo/protocol",
 };
 
 #define CMD		"XFORWARD"

@@ -64,8 +64,8 @@ struct smtp_xforward_cmds {
 	size_t count;
 	/* "XFORWARD NAME=..." with CRLF; caller frees with smtp_xforward_cmds_deinit(). */
 	char *line[SMTP_XFWD_COUNT];
-	/* For "(in reply to ...)": "XFORWARD name/address command" or
-	 * "XFORWARD helo/protocol command" (Postfix's words).  Static. */
+	/* For "(in reply to ... command)": "XFORWARD name/address" or
+	 * "XFORWARD helo/protocol" (Postfix's words).  Static. */
 	const char *what[SMTP_XFWD_COUNT];
 };
 

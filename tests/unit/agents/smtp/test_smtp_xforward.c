@@ -88,22 +88,22 @@ static const struct {
 	{&full, ALL,
 	 {"XFORWARD NAME=client.example ADDR=127.0.0.9 PORT=40000",
 	  "XFORWARD PROTO=ESMTP HELO=helo.example IDENT=4XbZ1q2w3e SOURCE=REMOTE"},
-	 {"XFORWARD name/address command", "XFORWARD helo/protocol command"}},
+	 {"XFORWARD name/address", "XFORWARD helo/protocol"}},
 	/* Only what was announced; a group with nothing announced is no command. */
 	{&full, SMTP_XFWD_NAME | SMTP_XFWD_ADDR,
-	 {"XFORWARD NAME=client.example ADDR=127.0.0.9"}, {"XFORWARD name/address command"}},
+	 {"XFORWARD NAME=client.example ADDR=127.0.0.9"}, {"XFORWARD name/address"}},
 	{&full, SMTP_XFWD_IDENT | SMTP_XFWD_HELO,
-	 {"XFORWARD HELO=helo.example IDENT=4XbZ1q2w3e"}, {"XFORWARD helo/protocol command"}},
+	 {"XFORWARD HELO=helo.example IDENT=4XbZ1q2w3e"}, {"XFORWARD helo/protocol"}},
 	/* Not known (NULL or empty): [UNAVAILABLE], xtext-encoded like any value. */
 	{&from_sendmail, ALL,
 	 {"XFORWARD NAME=[UNAVAILABLE] ADDR=[UNAVAILABLE] PORT=[UNAVAILABLE]",
 	  "XFORWARD PROTO=[UNAVAILABLE] HELO=[UNAVAILABLE] IDENT=4XbZ1q2w3e SOURCE=LOCAL"},
-	 {"XFORWARD name/address command", "XFORWARD helo/protocol command"}},
+	 {"XFORWARD name/address", "XFORWARD helo/protocol"}},
 	/* xtext: space, "+", "=", CR LF and 8-bit bytes as +XX; ":" "[" "]" as they are. */
 	{&odd, SMTP_XFWD_NAME | SMTP_XFWD_ADDR | SMTP_XFWD_PROTO | SMTP_XFWD_HELO | SMTP_XFWD_IDENT,
 	 {"XFORWARD NAME=a+20b ADDR=2001:db8::1",
 	  "XFORWARD PROTO=ESMTP+0D+0ARSET HELO=x+2By+3Dz+20[1] IDENT=caf+C3+A9"},
-	 {"XFORWARD name/address command", "XFORWARD helo/protocol command"}},
+	 {"XFORWARD name/address", "XFORWARD helo/protocol"}},
 };
 
 /* check_lines - every line ends in CRLF, is printable ASCII and fits */
