@@ -9,7 +9,8 @@ FROM, never inside a transaction), only those the server announced,
 xtext-encoded, [UNAVAILABLE] for what is not known; nothing without the
 parameter or without the announcement; a refused XFORWARD costs a warning
 and the mail still goes (Postfix's smtp client does the same), while 421
-defers it with the server's reply."""
+defers it with the server's reply.  Postfix's own smtpd (pf_peer.py), told
+to take XFORWARD from loopback, reads what sluice sent."""
 import re
 import smtplib
 
@@ -19,6 +20,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 from conftest import Recording, free_port, made_and_stopped
+from pf_peer import PostfixSmtpd, can_run_postfix
 from smtpd_client import OUTSIDE, start
 
 ALL = "NAME ADDR PORT PROTO HELO IDENT SOURCE"
@@ -241,3 +243,25 @@ def test_lmtp_parameter_is_its_own(instance, xserver):
     sent(instance, qid)
     assert len(s.received()) == 1
     assert s.lines == []
+
+
+@pytest.mark.skipif(not can_run_postfix(), reason="needs root, postfix and saslpasswd2")
+def test_postfix_smtpd_reads_it(instance, sink):
+    """Postfix's smtpd parses the commands and logs the original client and
+    queue ID: "orig_queue_id=ID, orig_client=unknown[127.0.0.9]" and
+    "xforward=2" among the commands."""
+    s = sink()
+    pf = PostfixSmtpd(s.port, users=(), extra={
+        "smtpd_authorized_xforward_hosts": "127.0.0.0/8",
+        "smtpd_relay_restrictions": "permit_mynetworks, reject",
+        "smtpd_sasl_auth_enable": "no"})
+    try:
+        relay_to(instance, pf, smtp_send_xforward_command="yes")
+        qid, _ = submit(instance)
+        sent(instance, qid)
+        pf.wait_log("orig_queue_id=%s, orig_client=unknown[127.0.0.9]" % qid)
+        pf.wait_log(" xforward=2 mail=1 rcpt=1 data=1")
+        assert s.rcpts() == ["bob@remote.test"]
+        assert "warning" not in pf.log()
+    finally:
+        pf.stop()
