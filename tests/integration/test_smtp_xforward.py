@@ -10,7 +10,10 @@ xtext-encoded, [UNAVAILABLE] for what is not known; nothing without the
 parameter or without the announcement; a refused XFORWARD costs a warning
 and the mail still goes (Postfix's smtp client does the same), while 421
 defers it with the server's reply.  Postfix's own smtpd (pf_peer.py), told
-to take XFORWARD from loopback, reads what sluice sent."""
+to take XFORWARD from loopback, reads what sluice sent.  On the wire (the
+agent alone, AgentHarness, and smtp_peers.Peer): under PIPELINING the
+XFORWARD lines go in the same write as MAIL, RCPT and DATA; without it each
+is a round trip; a reused session sends them again for each message."""
 import re
 import smtplib
 
@@ -21,6 +24,7 @@ from aiosmtpd.smtp import SMTP
 
 from conftest import Recording, free_port, made_and_stopped
 from pf_peer import PostfixSmtpd, can_run_postfix
+from smtp_peers import FLAG_REUSE, AgentHarness, Peer
 from smtpd_client import OUTSIDE, start
 
 ALL = "NAME ADDR PORT PROTO HELO IDENT SOURCE"
@@ -265,3 +269,72 @@ def test_postfix_smtpd_reads_it(instance, sink):
         assert "warning" not in pf.log()
     finally:
         pf.stop()
+
+
+# ---- on the wire: the agent alone against a scriptable peer ----
+
+XFWD_EHLO = ("SIZE 10240000", "8BITMIME", "XFORWARD " + ALL)
+DEL_STAT_FINAL = 0
+
+
+@pytest.fixture
+def agent():
+    yield from made_and_stopped(lambda **params: AgentHarness(params))
+
+
+@pytest.fixture
+def peer():
+    yield from made_and_stopped(Peer)
+
+
+def xforward_reads(session):
+    return [c for c in session.reads if b"XFORWARD" in c]
+
+
+def test_pipelined_with_mail(agent, peer):
+    p = peer(ehlo=("PIPELINING",) + XFWD_EHLO, replies={"XFORWARD": "250 2.0.0 Ok"})
+    a = agent(smtp_send_xforward_command="yes")
+    msg = a.message(["r@example.test"])
+    r = a.deliver(msg, p.nexthop)
+    assert r["status"] == DEL_STAT_FINAL and r["sent"] == 1, r
+    s = p.all_sessions()[0]
+    reads = xforward_reads(s)
+    assert len(reads) == 1, s.reads
+    assert reads[0] == (
+        b"XFORWARD NAME=[UNAVAILABLE] ADDR=[UNAVAILABLE] PORT=[UNAVAILABLE]\r\n"
+        b"XFORWARD PROTO=[UNAVAILABLE] HELO=[UNAVAILABLE] IDENT=%s SOURCE=LOCAL\r\n"
+        b"MAIL FROM:<sender@example.test> SIZE=%d\r\n"
+        b"RCPT TO:<r@example.test>\r\n"
+        b"DATA\r\n" % (msg.qid.encode(), msg.size)), reads
+
+
+def test_without_pipelining_one_at_a_time(agent, peer):
+    p = peer(ehlo=XFWD_EHLO, replies={"XFORWARD": "250 2.0.0 Ok"})
+    a = agent(smtp_send_xforward_command="yes")
+    msg = a.message(["r@example.test"])
+    r = a.deliver(msg, p.nexthop)
+    assert r["sent"] == 1, r
+    s = p.all_sessions()[0]
+    reads = xforward_reads(s)
+    assert [c.split(b" ")[1].split(b"=")[0] for c in reads] == [b"NAME", b"PROTO"], s.reads
+    assert all(c.count(b"\r\n") == 1 for c in reads), s.reads
+    verbs = [c.split(" ")[0].split(":")[0] for c in s.commands]
+    assert verbs[:5] == ["EHLO", "XFORWARD", "XFORWARD", "MAIL", "RCPT"], s.commands
+
+
+def test_reused_session_sends_it_per_message(agent, peer):
+    p = peer(ehlo=("PIPELINING",) + XFWD_EHLO, replies={"XFORWARD": "250 2.0.0 Ok"})
+    a = agent(smtp_send_xforward_command="yes", smtp_connection_cache_time_limit="5s")
+    msgs = [a.message(["r%d@example.test" % i]) for i in range(2)]
+    c = a.connect()
+    for m in msgs:
+        r = a.request(c, m, p.nexthop, flags=FLAG_REUSE)
+        assert r["sent"] == 1, r
+    sess = p.all_sessions()
+    assert len(sess) == 1, "the session was not reused"
+    verbs = [x.split(":")[0].split(" ")[0] for x in sess[0].commands]
+    assert verbs == ["EHLO", "XFORWARD", "XFORWARD", "MAIL", "RCPT", "DATA",
+                     "RSET", "XFORWARD", "XFORWARD", "MAIL", "RCPT", "DATA"], verbs
+    idents = [re.search(r"IDENT=(\w+)", x).group(1) for x in sess[0].commands
+              if x.startswith("XFORWARD PROTO")]
+    assert idents == [m.qid for m in msgs], sess[0].commands
