@@ -1,8 +1,9 @@
 /*
  * smtp_proto - the SMTP client protocol as an explicit state machine
  * (docs/STYLE.md; OpenSMTPD mta_session.c): session set-up (greeting,
- * EHLO/HELO, STARTTLS, EHLO again), transactions (MAIL, RCPT..., DATA,
- * content, "."), RSET between reused transactions, QUIT.
+ * EHLO/HELO, STARTTLS, EHLO again), transactions (XFORWARD when asked
+ * and announced, MAIL, RCPT..., DATA, content, "."), RSET between reused
+ * transactions, QUIT.
  *
  * It decides what every reply means (smtp_proto_outcome()): 2xx accepted,
  * 5xx permanent, anything else temporary; a 421 also ends the session.  It
