@@ -244,6 +244,8 @@ bool var_smtp_defer_if_no_mx_address_found;
 bool var_smtp_skip_5xx_greeting;
 bool var_smtp_always_send_ehlo;
 bool var_smtp_skip_quit_response;
+bool var_smtp_send_xforward_command;
+long var_smtp_xforward_timeout;
 long var_smtp_line_length_limit;
 bool var_smtputf8_enable;
 char *var_smtputf8_autodetect_classes;
@@ -293,6 +295,8 @@ char *var_lmtp_bind_address;
 char *var_lmtp_bind_address6;
 long var_lmtp_line_length_limit;
 bool var_lmtp_skip_quit_response;
+bool var_lmtp_send_xforward_command;
+long var_lmtp_xforward_timeout;
 bool var_lmtp_connection_cache_on_demand;
 char *var_lmtp_connection_cache_destinations;
 long var_lmtp_connection_cache_time_limit;
@@ -1663,6 +1667,19 @@ static const struct param_def table[] = {
 		       "receiving the server response."
 	},
 	{
+		.name = "smtp_send_xforward_command", .type = PARAM_BOOL, .def = "no",
+		.var = &var_smtp_send_xforward_command,
+		.doc = "Send the original client name, address, HELO name, protocol, queue ID "
+		       "and origin (XFORWARD) from the queue file to a server that offers "
+		       "XFORWARD, typically a content filter's re-injection port."
+	},
+	{
+		.name = "smtp_xforward_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_smtp_xforward_timeout, .min = 1,
+		.doc = "The SMTP client time limit for sending the XFORWARD command, and for "
+		       "receiving the server response."
+	},
+	{
 		.name = "smtp_rset_timeout", .type = PARAM_TIME, .def = "20s",
 		.var = &var_smtp_rset_timeout, .min = 1,
 		.doc = "The SMTP client time limit for sending the RSET command, and for "
@@ -2035,6 +2052,18 @@ static const struct param_def table[] = {
 		.name = "lmtp_skip_quit_response", .type = PARAM_BOOL, .def = "no",
 		.var = &var_lmtp_skip_quit_response,
 		.doc = "Do not wait for the response to the LMTP QUIT command."
+	},
+	{
+		.name = "lmtp_send_xforward_command", .type = PARAM_BOOL, .def = "no",
+		.var = &var_lmtp_send_xforward_command,
+		.doc = "Send the original client attributes (XFORWARD) to an LMTP server that "
+		       "offers XFORWARD."
+	},
+	{
+		.name = "lmtp_xforward_timeout", .type = PARAM_TIME, .def = "300s",
+		.var = &var_lmtp_xforward_timeout, .min = 1,
+		.doc = "The LMTP client time limit for sending the XFORWARD command, and for "
+		       "receiving the server response."
 	},
 	{
 		.name = "lmtp_connection_cache_on_demand", .type = PARAM_BOOL, .def = "yes",

@@ -49,6 +49,12 @@
  * quoted-printable (smtp_mime.h) unless disable_mime_output_conversion.
  * The content is scanned once per request for what these need.
  *
+ * XFORWARD (smtp_send_xforward_command, lmtp_send_xforward_command; off by
+ * default): to a server that announces it, the original client's name,
+ * address, port, protocol and HELO name, the queue ID and the origin
+ * (LOCAL/REMOTE) go ahead of each MAIL FROM, taken from the queue file
+ * (xforward_init(); smtp_xforward.h builds the commands).
+ *
  * Per next hop, before connecting: the TLS policy (smtp_tls_policy_maps
  * over smtp_tls_security_level; one that cannot be parsed defers, 4.7.5)
  * and, per server, the SMTP AUTH login (smtp_sasl_password_maps, smtp_sasl.h; a table
@@ -82,6 +88,7 @@
 #include "agents/smtp/smtp_proto.h"
 #include "agents/smtp/smtp_sasl.h"
 #include "agents/smtp/smtp_tls.h"
+#include "agents/smtp/smtp_xforward.h"
 #include "global/deliver_request.h"
 #include "global/dsn.h"
 #include "global/maps.h"
@@ -119,6 +126,7 @@ static bool cache_on_demand;
 static const char *cache_destinations;
 static long cache_time_limit;
 static long reuse_count_limit;
+static bool send_xforward;		/* smtp_send_xforward_command or lmtp_... */
 
 static void self_add_list(const char *param, const char *value);
 
@@ -176,6 +184,7 @@ static void smtp_pre_init(void)
 		.data_done_timeout = (double)var_smtp_data_done_timeout,
 		.rset_timeout = (double)var_smtp_rset_timeout,
 		.quit_timeout = (double)var_smtp_quit_timeout,
+		.xforward_timeout = (double)var_smtp_xforward_timeout,
 		.tls_level = level,
 		.tls_verify_match = var_smtp_tls_verify_cert_match,
 		.tls_secure_match = var_smtp_tls_secure_cert_match,
@@ -192,6 +201,7 @@ static void smtp_pre_init(void)
 	cache_destinations = var_smtp_connection_cache_destinations;
 	cache_time_limit = var_smtp_connection_cache_time_limit;
 	reuse_count_limit = var_smtp_connection_reuse_count_limit;
+	send_xforward = var_smtp_send_xforward_command;
 	session_conf.bind_address6 = var_smtp_bind_address6;
 	if (lmtp_mode) {
 		/* Postfix's LMTP client reads lmtp_* settings; no TLS, no AUTH here. */
@@ -208,6 +218,7 @@ static void smtp_pre_init(void)
 		session_conf.data_done_timeout = (double)var_lmtp_data_done_timeout;
 		session_conf.rset_timeout = (double)var_lmtp_rset_timeout;
 		session_conf.quit_timeout = (double)var_lmtp_quit_timeout;
+		session_conf.xforward_timeout = (double)var_lmtp_xforward_timeout;
 		session_conf.line_length_limit = var_lmtp_line_length_limit;
 		session_conf.skip_quit_response = var_lmtp_skip_quit_response;
 		session_conf.tls_level = level = SMTP_TLS_NONE;
@@ -216,6 +227,7 @@ static void smtp_pre_init(void)
 		cache_destinations = var_lmtp_connection_cache_destinations;
 		cache_time_limit = var_lmtp_connection_cache_time_limit;
 		reuse_count_limit = var_lmtp_connection_reuse_count_limit;
+		send_xforward = var_lmtp_send_xforward_command;
 	}
 	if (smtp_inet_protocols(var_inet_protocols) < 0)
 		msg_fatal("inet_protocols: bad value \"%s\"", var_inet_protocols);
@@ -991,6 +1003,10 @@ struct msg_needs {
 	bool scanned;		/* the content scan below is done */
 	bool header_8bit;	/* the primary header has a byte above 127 */
 	bool body_8bit;		/* the body has one */
+	/* XFORWARD (send_xforward): the original client, from the queue file. */
+	bool xforward;
+	struct smtp_xforward_attrs xfwd;	/* points into env below */
+	struct qf_envelope env;			/* kept while xforward */
 };
 
 /* The content scan: where we are, what we found. */
@@ -1037,21 +1053,79 @@ static int scan_known(struct agent_delivery *d, struct msg_needs *m, const char 
 	return 0;
 }
 
-/* msg_needs_init - the queue file's SMTPUTF8 flag and declared encoding;
- * 0, or -1 with *error_r */
+/* attr_value - the value of "name=value" in a queue file's attributes, or NULL */
+static const char *attr_value(char **attrs, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (char **a = attrs; a && *a; a++)
+		if (strncmp(*a, name, n) == 0 && (*a)[n] == '=')
+			return *a + n + 1;
+	return NULL;
+}
+
+/* known - a client attribute's value, or NULL when it says "unknown" (the
+ * name of a client without a reverse name, as Postfix writes it too) */
+static const char *known(const char *value)
+{
+	return value && strcasecmp(value, "unknown") != 0 ? value : NULL;
+}
+
+/*
+ * xforward_init - what XFORWARD says about the message: the log_* copies
+ * that smtpd wrote (the client that first gave the message to this system),
+ * the queue ID it is known by (log_ident when it came with one, else ours),
+ * and SOURCE from rewrite_context.  Only smtpd writes rewrite_context; mail
+ * without it came from sendmail/pickup, a bounce or a local forward: LOCAL,
+ * as Postfix's queue manager presets it.  Missing values, and a client
+ * name, address, port or protocol "unknown", are sent as [UNAVAILABLE]
+ * (smtp_xforward.h); Postfix leaves those out, which a server takes the
+ * same way.  The address goes as the queue file has it, an IPv6 one
+ * without the "IPv6:" prefix, as Postfix sends it (a server takes both).
+ */
+static void xforward_init(struct agent_delivery *d, struct msg_needs *m)
+{
+	char **attrs = m->env.attrs;
+	const char *rwr = attr_value(attrs, "rewrite_context"), *ident;
+
+	ident = attr_value(attrs, "log_ident");
+	m->xfwd = (struct smtp_xforward_attrs) {
+		.name = known(attr_value(attrs, "log_client_name")),
+		.addr = known(attr_value(attrs, "log_client_address")),
+		.port = known(attr_value(attrs, "log_client_port")),
+		.proto = known(attr_value(attrs, "log_protocol_name")),
+		.helo = attr_value(attrs, "log_helo_name"),
+		.ident = ident && *ident ? ident : d->req->queue_id,
+		.source = rwr && strcmp(rwr, "remote") == 0 ? "REMOTE" : "LOCAL",
+	};
+	m->xforward = true;
+}
+
+/* msg_needs_init - the queue file's SMTPUTF8 flag and declared encoding,
+ * and the XFORWARD attributes when they are sent; 0, or -1 with *error_r */
 static int msg_needs_init(struct agent_delivery *d, struct msg_needs *m, const char **error_r)
 {
-	struct qf_envelope env;
-
 	memset(m, 0, sizeof(*m));
-	if (qf_read_envelope(d->qf, &env, error_r) < 0)
+	if (qf_read_envelope(d->qf, &m->env, error_r) < 0)
 		return -1;
-	m->smtputf8 = var_smtputf8_enable && (env.flags & QF_FLAG_SMTPUTF8);
-	for (char **a = env.attrs; a && *a; a++)
+	m->smtputf8 = var_smtputf8_enable && (m->env.flags & QF_FLAG_SMTPUTF8);
+	for (char **a = m->env.attrs; a && *a; a++)
 		if (strcasecmp(*a, "encoding=8bit") == 0)
 			m->declared_8bit = true;
-	qf_envelope_deinit(&env);
+	if (send_xforward)
+		xforward_init(d, m);
+	else
+		qf_envelope_deinit(&m->env);
 	return 0;
+}
+
+/* msg_needs_deinit - release what msg_needs_init() kept */
+static void msg_needs_deinit(struct msg_needs *m)
+{
+	if (m->xforward) {
+		qf_envelope_deinit(&m->env);
+		m->xforward = false;
+	}
 }
 
 /* non_ascii - any byte above 127 */
@@ -1198,6 +1272,7 @@ static int transact(struct agent_delivery *d, struct smtp_session *s, const size
 	txn.rcpt = sub;
 	txn.content = content;
 	txn.content_ctx = d;
+	txn.xforward = m->xforward ? &m->xfwd : NULL;
 	ret = smtp_session_deliver(s, &txn, res);
 	free(sub);
 	if (ret == SMTP_TXN_STALE)
@@ -1336,6 +1411,7 @@ static int smtp_deliver(struct agent_delivery *d)
 	free(res);
 	free(kept);
 	free(idx);
+	msg_needs_deinit(&needs);
 	return 0;
 }
 

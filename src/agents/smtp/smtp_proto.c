@@ -12,13 +12,16 @@
  *              next server; 5xx otherwise bounces
  *   EHLO       not 2xx: HELO; HELO not 2xx: try the next server
  *   STARTTLS   see smtp_tls.h for the security levels
+ *   XFORWARD   not 2xx: a warning with the reply, and the transaction goes
+ *              on without it (Postfix: the attributes are for logging, no
+ *              reason to hold up the mail); 421 ends it as at MAIL
  *   MAIL       not 2xx: every recipient gets that reply (no hop failure)
  *   RCPT       per recipient: 2xx accepted, 4xx deferred, 5xx bounced
  *   DATA       only when a recipient was accepted; not 354: the accepted
  *              recipients get that reply
  *   "."        the accepted recipients get that reply
  *   421        any time: that reply for whatever is undecided, then close
- * Under PIPELINING, MAIL, every RCPT and DATA go out in one write and the
+ * Under PIPELINING, XFORWARD, MAIL, every RCPT and DATA go out in one write and the
  * replies are read in order (RFC 2920); when nobody was accepted but the
  * server still answers DATA with 354, an empty message is ended with ".".
  *
@@ -56,6 +59,7 @@
 #include "agents/smtp/smtp_reply.h"
 #include "agents/smtp/smtp_sasl.h"
 #include "agents/smtp/smtp_tls.h"
+#include "agents/smtp/smtp_xforward.h"
 #include "global/deliver_request.h"
 #include "global/notice.h"
 #include "util/argv.h"
@@ -79,6 +83,7 @@ static const char *const state_names[] = {
 	[SMTP_STATE_AUTH] = "AUTH",
 	[SMTP_STATE_READY] = "READY",
 	[SMTP_STATE_RSET] = "RSET",
+	[SMTP_STATE_XFORWARD] = "XFORWARD",
 	[SMTP_STATE_MAIL] = "MAIL",
 	[SMTP_STATE_RCPT] = "RCPT",
 	[SMTP_STATE_DATA] = "DATA",
@@ -99,6 +104,7 @@ static const char *const state_doing[] = {
 	[SMTP_STATE_AUTH] = "performing the SASL authentication",
 	[SMTP_STATE_READY] = "idle",
 	[SMTP_STATE_RSET] = "sending RSET",
+	[SMTP_STATE_XFORWARD] = "sending XFORWARD",
 	[SMTP_STATE_MAIL] = "sending MAIL FROM",
 	[SMTP_STATE_RCPT] = "sending RCPT TO",
 	[SMTP_STATE_DATA] = "sending DATA command",
@@ -343,6 +349,7 @@ static void refused(struct smtp_session *s, struct smtp_failure *f, const struct
 static void ehlo_features(struct smtp_session *s, const struct smtp_reply *r)
 {
 	s->features = smtp_ehlo_features(r, &s->size_limit);
+	s->xforward = smtp_ehlo_xforward(r);
 	free(s->auth_mechs);
 	s->auth_mechs = smtp_ehlo_auth(r);
 }
@@ -400,6 +407,7 @@ static int ehlo(struct smtp_session *s, bool helo_only, struct smtp_failure *f)
 		return -1;
 	}
 	s->features = 0;
+	s->xforward = 0;
 	s->size_limit = 0;
 	XFREE(s->auth_mechs);
 	return 0;
@@ -877,6 +885,7 @@ struct txn_state {
 	struct buf mime_out;	/* its output, before the wire encoding */
 	int io;			/* last I/O failure */
 	const char *io_error;
+	struct smtp_xforward_cmds xf;	/* XFORWARD lines ahead of MAIL (maybe none) */
 };
 
 /* broken - the session failed mid-transaction: defer what is undecided */
@@ -999,13 +1008,20 @@ static int send_body(struct txn_state *x)
 	return SMTP_TXN_OK;
 }
 
-/* put_command - append command k (0 MAIL, 1..n RCPT, n+1 DATA) */
+/* put_command - append command k: the XFORWARD lines 0..nx-1, then MAIL
+ * (nx), RCPT (nx+1..nx+n), DATA (nx+n+1) */
 static void put_command(struct txn_state *x, size_t k)
 {
 	const struct smtp_txn *t = x->t;
 	struct buf *out = &x->s->stream->out;
 	size_t start = out->len;
 
+	if (k < x->xf.count) {
+		buf_puts(out, x->xf.line[k]);
+		smtp_chat_out(&x->s->chat, out->data + start, out->len - start);
+		return;
+	}
+	k -= x->xf.count;
 	if (k == 0) {
 		struct smtp_mail_args m = {.sender = t->sender, .size = t->size,
 					   .eightbit = t->eightbit, .ret = t->ret,
@@ -1025,6 +1041,11 @@ static enum smtp_state command_state(const struct txn_state *x, size_t k, double
 {
 	const struct smtp_session_conf *c = x->s->conf;
 
+	if (k < x->xf.count) {
+		*timeout_r = c->xforward_timeout;
+		return SMTP_STATE_XFORWARD;
+	}
+	k -= x->xf.count;
 	if (k == 0) {
 		*timeout_r = c->mail_timeout;
 		return SMTP_STATE_MAIL;
@@ -1037,13 +1058,49 @@ static enum smtp_state command_state(const struct txn_state *x, size_t k, double
 	return SMTP_STATE_DATA;
 }
 
+/*
+ * xforward_refused - a reply other than 2xx to XFORWARD line k.  As Postfix:
+ * a warning, and the mail goes on without the attributes (they are for the
+ * server's logs; holding up the mail for them would help nobody).  A 421
+ * means the server is leaving: every recipient gets that reply, as at MAIL.
+ */
+static void xforward_refused(struct txn_state *x, size_t k, const struct smtp_reply *r)
+{
+	if (r->code == 421) {
+		for (size_t i = 0; i < x->t->rcpt_count; i++)
+			result_reply(x->s, &x->res[i], r, x->xf.what[k]);
+		return;
+	}
+
+	char *text = reply_text(r);
+	struct buf n, e;
+
+	buf_init(&n, 64);
+	buf_init(&e, 128);
+	msg_warn("host %s said: %s (in reply to %s command)", log_escape(&n, x->s->relay),
+		 log_escape(&e, text), x->xf.what[k]);
+	buf_deinit(&n);
+	buf_deinit(&e);
+	free(text);
+}
+
 /* handle_reply - what the reply to command k means */
 static void handle_reply(struct txn_state *x, size_t k, const struct smtp_reply *r)
 {
 	const struct smtp_txn *t = x->t;
+	bool was_closing = x->closing;
 
 	if (r->code == 421)
 		x->closing = true;
+	if (k < x->xf.count) {
+		if (r->code / 100 != 2 && !was_closing)
+			xforward_refused(x, k, r);
+		return;
+	}
+	/* After a 421 nothing counts, whatever a server that stays says. */
+	if (was_closing)
+		return;
+	k -= x->xf.count;
 	if (k == 0) {
 		x->mail_ok = r->code / 100 == 2;
 		if (!x->mail_ok)
@@ -1086,7 +1143,7 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 {
 	struct txn_state x;
 	const struct smtp_reply *r;
-	size_t ncmd, sent = 0, got = 0;
+	size_t ncmd, nx, sent = 0, got = 0;
 	bool pipelining = (s->features & SMTP_FEAT_PIPELINING) != 0, rset;
 	double timeout;
 	int ret;
@@ -1110,7 +1167,11 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 	x.t = t;
 	x.res = res;
 	x.accepted = xcalloc(t->rcpt_count ? t->rcpt_count : 1, sizeof(bool));
-	ncmd = 1 + t->rcpt_count + (t->verify_only ? 0 : 1);
+	/* XFORWARD first, in the same group as MAIL under PIPELINING (Postfix). */
+	if (t->xforward && s->xforward)
+		smtp_xforward_cmds_build(t->xforward, s->xforward, &x.xf);
+	nx = x.xf.count;
+	ncmd = nx + 1 + t->rcpt_count + (t->verify_only ? 0 : 1);
 	/* A reused session's RSET goes out with the first group of commands. */
 	rset = s->rset_pending;
 	if (rset) {
@@ -1123,7 +1184,7 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 		/* Send: one command, or under PIPELINING a group of them. */
 		if (sent == got) {
 			/* Nothing outstanding: stop early when the rest is pointless. */
-			if (sent > 0 && (!x.mail_ok || x.closing))
+			if ((sent > nx && !x.mail_ok) || x.closing)
 				break;	/* MAIL refused, or the server is leaving */
 			if (sent == ncmd - 1 && !t->verify_only && x.naccepted == 0)
 				break;	/* nobody accepted: no DATA */
@@ -1160,8 +1221,14 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 			ret = broken(&x);
 			goto done;
 		}
-		if (got == 1 + t->rcpt_count) {
-			/* The DATA reply. */
+		if (got == nx + 1 + t->rcpt_count) {
+			/* The DATA reply.  After a 421 a 354 gets no "." (the content
+			 * would go to a server that said it was leaving): the
+			 * connection is dropped below, which ends the transaction. */
+			if (x.closing) {
+				got++;
+				break;
+			}
 			if (!x.mail_ok || x.naccepted == 0) {
 				/* Pipelined DATA nobody needs; end an unwanted 354 at once. */
 				if (r->code == 354) {
@@ -1225,6 +1292,7 @@ int smtp_session_deliver(struct smtp_session *s, const struct smtp_txn *t,
 	ret = SMTP_TXN_OK;
 
 done:
+	smtp_xforward_cmds_deinit(&x.xf);
 	free(x.accepted);
 	s->idle_since = mono_time();
 	return ret;

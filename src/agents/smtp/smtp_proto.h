@@ -1,8 +1,9 @@
 /*
  * smtp_proto - the SMTP client protocol as an explicit state machine
  * (docs/STYLE.md; OpenSMTPD mta_session.c): session set-up (greeting,
- * EHLO/HELO, STARTTLS, EHLO again), transactions (MAIL, RCPT..., DATA,
- * content, "."), RSET between reused transactions, QUIT.
+ * EHLO/HELO, STARTTLS, EHLO again), transactions (XFORWARD when asked
+ * and announced, MAIL, RCPT..., DATA, content, "."), RSET between reused
+ * transactions, QUIT.
  *
  * It decides what every reply means (smtp_proto_outcome()): 2xx accepted,
  * 5xx permanent, anything else temporary; a 421 also ends the session.  It
@@ -14,7 +15,7 @@
  * and receiving its whole reply (smtp_helo_timeout for the greeting and
  * EHLO/HELO, smtp_starttls_timeout for the handshake, smtp_mail_timeout,
  * smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_done_timeout,
- * smtp_rset_timeout, smtp_quit_timeout); for the content,
+ * smtp_rset_timeout, smtp_quit_timeout, smtp_xforward_timeout); for the content,
  * smtp_data_xfer_timeout bounds each 64 KiB chunk (no progress for that
  * long ends the transfer, as in Postfix).
  */
@@ -31,6 +32,7 @@ struct deliver_rcpt;
 struct smtp_auth;
 struct smtp_reply;
 struct smtp_stream;
+struct smtp_xforward_attrs;
 
 enum smtp_state {
 	SMTP_STATE_NONE,	/* not connected */
@@ -42,6 +44,7 @@ enum smtp_state {
 	SMTP_STATE_AUTH,	/* SMTP AUTH exchange */
 	SMTP_STATE_READY,	/* between transactions */
 	SMTP_STATE_RSET,
+	SMTP_STATE_XFORWARD,	/* XFORWARD ahead of MAIL (smtp_xforward.h) */
 	SMTP_STATE_MAIL,
 	SMTP_STATE_RCPT,
 	SMTP_STATE_DATA,
@@ -60,7 +63,7 @@ struct smtp_session_conf {
 	const char *bind_address6;	/* for IPv6 connections */
 	double connect_timeout, helo_timeout, starttls_timeout;
 	double mail_timeout, rcpt_timeout, data_init_timeout, data_xfer_timeout;
-	double data_done_timeout, rset_timeout, quit_timeout;
+	double data_done_timeout, rset_timeout, quit_timeout, xforward_timeout;
 	int tls_level;			/* SMTP_TLS_* */
 	const char *tls_verify_match;	/* smtp_tls_verify_cert_match */
 	const char *tls_secure_match;	/* smtp_tls_secure_cert_match */
@@ -90,6 +93,7 @@ struct smtp_session {
 	char *relay;		/* "host[ip]:port" for relay= */
 	char *nexthop;		/* the request next hop this session serves */
 	int features;		/* SMTP_FEAT_* of the last EHLO */
+	int xforward;		/* SMTP_XFWD_* the last EHLO/LHLO announced */
 	long size_limit;	/* SIZE from EHLO, 0 none */
 	bool tls;		/* the session runs over TLS */
 	char *auth_mechs;	/* SASL mechanisms of the last EHLO, or NULL */
@@ -146,6 +150,8 @@ struct smtp_txn {
 	const struct deliver_rcpt *rcpt;
 	smtp_content_fn *content;
 	void *content_ctx;
+	/* XFORWARD ahead of MAIL when the server announces it, or NULL. */
+	const struct smtp_xforward_attrs *xforward;
 };
 
 /* Transaction results beyond the recipients. */
