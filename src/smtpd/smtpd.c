@@ -540,10 +540,13 @@ static bool cmd_mail(struct session *s, char *arg)
 static void set_client_attrs(struct session *s)
 {
 	const struct smtpd_xforward *xf = &s->xf;
-	char type[16];
+	char type[16], port[8];
 	int context;
 
 	snprintf(type, sizeof(type), "%d", s->addr.ss_family);
+	snprintf(port, sizeof(port), "%u", ntohs(s->addr.ss_family == AF_INET6
+		 ? ((const struct sockaddr_in6 *)&s->addr)->sin6_port
+		 : ((const struct sockaddr_in *)&s->addr)->sin_port));
 	if (xf->client) {
 		cleanup_set_attr(s->cleanup, "log_client_name", xf->name ? xf->name : "unknown");
 		cleanup_set_attr(s->cleanup, "log_client_address", xf->addr ? xf->addr : "unknown");
@@ -556,6 +559,7 @@ static void set_client_attrs(struct session *s)
 	} else {
 		cleanup_set_attr(s->cleanup, "log_client_name", s->name);
 		cleanup_set_attr(s->cleanup, "log_client_address", s->addr_text);
+		cleanup_set_attr(s->cleanup, "log_client_port", port);
 		if (s->helo)
 			cleanup_set_attr(s->cleanup, "log_helo_name", s->helo);
 		cleanup_set_attr(s->cleanup, "log_protocol_name", s->proto);
@@ -563,6 +567,7 @@ static void set_client_attrs(struct session *s)
 	cleanup_set_attr(s->cleanup, "client_name", s->name);
 	cleanup_set_attr(s->cleanup, "client_address", s->addr_text);
 	cleanup_set_attr(s->cleanup, "client_address_type", type);
+	cleanup_set_attr(s->cleanup, "client_port", port);
 	if (s->helo)
 		cleanup_set_attr(s->cleanup, "helo_name", s->helo);
 	cleanup_set_attr(s->cleanup, "protocol_name", s->proto);

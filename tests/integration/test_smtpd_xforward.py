@@ -65,6 +65,7 @@ def test_refused_outside_authorized_hosts(instance):
 def test_names_the_original_client(instance):
     start(instance, smtpd_authorized_xforward_hosts="127.0.0.0/8", transport_maps=PARKED)
     r, _ = session(instance)
+    client_port = str(r.s.getsockname()[1]).encode()
     assert r.cmd("XFORWARD NAME=mx.example.com ADDR=IPv6:2001:db8::7 PORT=4711 PROTO=ESMTP "
                  "HELO=+5B192.0.2.1+5D") == "250 2.0.0 Ok"
     # Attributes may come in several commands, pipelined.
@@ -99,6 +100,9 @@ def test_names_the_original_client(instance):
 
     b = queue_file_attrs(deferred_file(instance, second))
     assert b[b"log_client_address"] == b"127.0.0.1"
+    # The real connection's port, in both sets (the first message's client_port too).
+    assert b[b"log_client_port"] == b[b"client_port"] == client_port
+    assert a[b"client_port"] == b[b"client_port"]
     assert b[b"rewrite_context"] == b"local"
 
 
