@@ -104,15 +104,21 @@ static bool posix_option(char c, int *options)
 
 /*
  * posix_size - an upper estimate of the nodes glibc's regcomp() builds for
- * pattern.  It copies the operand of every bounded repetition: "x+" is
- * "xx*", "x{2,50}" fifty copies, and a repetition of a repetition copies the
- * copies, so "x++++++++++++++++++++++++" takes seconds and "((x{99}){99}){99}"
- * a million nodes.  Groups, alternatives, brackets and escapes are read in
- * both syntaxes ("(" and "\(" are both taken as a group: an overestimate at
- * worst).  Saturates at SIZE_MAX.
+ * pattern, and of the copies it makes of operands that can match the empty
+ * string.  regcomp() copies the operand of every bounded repetition: "x+"
+ * is "xx*", "x{2,50}" fifty copies, and a repetition of a repetition copies
+ * the copies, so "((x{99}){99}){99}" is a million nodes.  Copies of an
+ * operand that can match nothing ("x*", "(a|)", "x{0,3}") are much dearer:
+ * each is a loop of empty transitions whose closures regcomp() computes for
+ * every node, so that "x*+++++++++++++" (8,192 copies) takes 40 seconds
+ * where "x+++++++++++++" (the same count, no empty match) takes none.
+ * Groups, alternatives, brackets and escapes are read in both syntaxes
+ * ("(" and "\(" are both taken as a group: an overestimate at worst).
+ * Saturates at SIZE_MAX.
  */
-#define POSIX_MAX_NODES	20000
-#define POSIX_MAX_DEPTH	64
+#define POSIX_MAX_NODES		20000
+#define POSIX_MAX_EMPTY_COPIES	256
+#define POSIX_MAX_DEPTH		64
 
 static size_t sat_add(size_t a, size_t b)
 {
@@ -124,8 +130,11 @@ static size_t sat_mul(size_t a, size_t b)
 	return b != 0 && a > SIZE_MAX / b ? SIZE_MAX : a * b;
 }
 
-/* posix_bound - "m}", "m,}", "m,n}" after the "{": the larger count, or 0 */
-static size_t posix_bound(const char **pp)
+/*
+ * posix_bound - "m}", "m,}", "m,n}" after the "{": the larger count, or 0
+ * when it is not a bound; *min_r the smaller
+ */
+static size_t posix_bound(const char **pp, size_t *min_r)
 {
 	const char *p = *pp;
 	size_t m = 0, n = 0;
@@ -142,17 +151,49 @@ static size_t posix_bound(const char **pp)
 	if (*p == 0)
 		return 0;
 	*pp = p + 1;
+	*min_r = m;
 	return (comma && n == 0 ? m + 1 : (n > m ? n : m));
 }
 
-static size_t posix_size(const char *p)
+/* What posix_size() keeps per group level. */
+struct posix_level {
+	size_t total;		/* nodes so far */
+	size_t last;		/* nodes of the last operand */
+	bool last_empty;	/* the last operand can match nothing */
+	bool seq_empty;		/* so can this alternative, so far */
+	bool before_empty;	/* ... without its last operand */
+	bool alt_empty;		/* an earlier alternative can */
+};
+
+/* operand - an operand of nodes nodes appended at level l */
+static void operand(struct posix_level *l, size_t nodes, bool empty)
 {
-	size_t total[POSIX_MAX_DEPTH + 1] = {0}, last[POSIX_MAX_DEPTH + 1] = {0};
+	l->last = nodes;
+	l->last_empty = empty;
+	l->total = sat_add(l->total, nodes);
+	l->before_empty = l->seq_empty;
+	l->seq_empty = l->seq_empty && empty;
+}
+
+/* may_be_empty - the last operand at level l can match nothing now */
+static void may_be_empty(struct posix_level *l)
+{
+	l->last_empty = true;
+	l->seq_empty = l->before_empty;
+}
+
+static size_t posix_size(const char *p, size_t *empty_copies_r)
+{
+	struct posix_level lv[POSIX_MAX_DEPTH + 1];
+	size_t empty_copies = 0;
 	int depth = 0;
 
+	memset(lv, 0, sizeof(lv));
+	lv[0].seq_empty = lv[0].before_empty = true;
 	while (*p) {
+		struct posix_level *l = &lv[depth];
 		char c = *p++;
-		size_t k = 0;
+		size_t k = 0, min = 1;
 
 		if (c == '\\' && *p) {
 			c = *p++;
@@ -163,28 +204,31 @@ static size_t posix_size(const char *p)
 		case '(':
 			if (++depth > POSIX_MAX_DEPTH)
 				return SIZE_MAX;
-			total[depth] = last[depth] = 0;
+			memset(&lv[depth], 0, sizeof(lv[depth]));
+			lv[depth].seq_empty = lv[depth].before_empty = true;
 			continue;
 		case ')':
 			if (depth == 0)
 				break;
-			last[depth - 1] = sat_add(total[depth], 1);
-			total[depth - 1] = sat_add(total[depth - 1], last[depth - 1]);
 			depth--;
+			operand(&lv[depth], sat_add(l->total, 1), l->alt_empty || l->seq_empty);
 			continue;
 		case '|':
-			total[depth] = sat_add(total[depth], 1);
-			last[depth] = 0;
+			l->total = sat_add(l->total, 1);
+			l->alt_empty = l->alt_empty || l->seq_empty;
+			l->seq_empty = l->before_empty = true;
+			l->last = 0;
 			continue;
 		case '*':
 		case '?':
-			total[depth] = sat_add(total[depth], 1);
+			l->total = sat_add(l->total, 1);
+			may_be_empty(l);
 			continue;
 		case '+':
 			k = 2;
 			break;
 		case '{':
-			k = posix_bound(&p);
+			k = posix_bound(&p, &min);
 			break;
 		case '[':
 			/* [] or [^] take a leading "]"; [: :], [. .], [= =] hold one */
@@ -206,29 +250,41 @@ static size_t posix_size(const char *p)
 		}
 		if (k > 1) {
 			/* the operand's k - 1 more copies */
-			total[depth] = sat_add(total[depth], sat_mul(last[depth], k - 1));
-			last[depth] = sat_mul(last[depth], k);
+			if (l->last_empty || min == 0)
+				empty_copies = sat_add(empty_copies, sat_mul(l->last, k));
+			l->total = sat_add(l->total, sat_mul(l->last, k - 1));
+			l->last = sat_mul(l->last, k);
+			if (min == 0)
+				may_be_empty(l);
+		} else if (c == '{' && k == 1 && min == 0) {
+			may_be_empty(l);	/* x{0,1} */
 		} else if (k == 0 && c != '{' && c != '+') {
-			last[depth] = 1;
-			total[depth] = sat_add(total[depth], 1);
+			operand(l, 1, false);
 		}
 	}
 	while (depth > 0) {
-		total[depth - 1] = sat_add(total[depth - 1], total[depth]);
+		lv[depth - 1].total = sat_add(lv[depth - 1].total, lv[depth].total);
 		depth--;
 	}
-	return total[0];
+	*empty_copies_r = empty_copies;
+	return lv[0].total;
 }
 
 static void *posix_compile(const char *pattern, int options, size_t *groups_r, char *err,
 			   size_t errlen)
 {
 	regex_t *re;
+	size_t empty_copies;
 	int rc;
 
-	if (posix_size(pattern) > POSIX_MAX_NODES) {
+	if (posix_size(pattern, &empty_copies) > POSIX_MAX_NODES) {
 		snprintf(err, errlen, "too complex: its repetitions expand to more than %d "
 			 "nodes (nested or stacked +, {m,n})", POSIX_MAX_NODES);
+		return NULL;
+	}
+	if (empty_copies > POSIX_MAX_EMPTY_COPIES) {
+		snprintf(err, errlen, "too complex: its repetitions copy a part that can match "
+			 "nothing more than %d times (like x*+++ or (a|){99})", POSIX_MAX_EMPTY_COPIES);
 		return NULL;
 	}
 	re = xmalloc(sizeof(*re));

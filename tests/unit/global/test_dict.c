@@ -252,6 +252,36 @@ static void test_composite(void **state)
 }
 
 /* errors: opening refuses with the exact text */
+/* Repetitions that real tables use stay accepted beside the limits above. */
+static void test_regexp_repetitions_accepted(void **state)
+{
+	static const char *const accepted[] = {
+		"^[a-z0-9._%+-]{1,64}@[a-z0-9.-]{1,255}\\.[a-z]{2,63}$",
+		"(\\s*[a-z]+){1,100}",	/* the group never matches nothing */
+		"^Subject:.*(viagra|cialis){1,3}",
+		"(.*){2}",
+		"x*+++++++",		/* 254 copies of a part that matches nothing */
+		"((25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])\\.){3}",
+		"x{1,20000}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		char *text = xasprintf("/%s/ ok\n", accepted[i]);
+		char *path = file("ra", text);
+		char *spec = subst("regexp:%s/ra");
+		const char *error = NULL;
+		struct dict *d = dict_open(spec, DICT_READ, 0, &error);
+
+		if (d == NULL)
+			fail_msg("row %zu: /%s/ refused: %s", i, accepted[i], error);
+		dict_close(&d);
+		free(text);
+		free(path);
+		free(spec);
+	}
+}
+
 static void test_errors(void **state)
 {
 	static const struct {
@@ -282,6 +312,20 @@ static void test_errors(void **state)
 		 "pattern \"((x{1,99}){99}){9}\": too complex"},
 		{"r15", "/a/ b\n/\\(x\\{1,200\\}\\)\\{200\\}/x c\n", "regexp:%s/r15", "%s/r15:2: "
 		 "error in regexp pattern \"\\(x\\{1,200\\}\\)\\{200\\}\": too complex"},
+		/* ... and repeated parts that match nothing loop in empty transitions:
+		 * "x*+++++++++++++" took 42 s (fuzz finding F22, whose input is r16) */
+		{"r16", "/\x94\x94\x94\x94\x94++*++++++++++++\x94\x94\x94\x94\x94|||||||:|l.++++++$1@empl"
+		 "\x94\x94++++$1@ea/ a\n", "regexp:%s/r16", "%s/r16:1: error in regexp pattern "
+		 "\"\x94\x94\x94\x94\x94++*++++++++++++\x94\x94\x94\x94\x94|||||||:|l.++++++$1@empl\x94\x94++++$1@ea\": "
+		 "too complex: its repetitions copy a part that can match nothing more than 256 "
+		 "times"},
+		{"r17", "/x*++++++++/ a\n", "regexp:%s/r17", "%s/r17:1: error in regexp pattern "
+		 "\"x*++++++++\": too complex: its repetitions copy a part that can match nothing"},
+		{"r18", "/(a|){300}/ a\n", "regexp:%s/r18", "%s/r18:1: error in regexp pattern "
+		 "\"(a|){300}\": too complex: its repetitions copy a part that can match nothing"},
+		{"r19", "/(x{0,20}y?){20}/ a\n", "regexp:%s/r19", "%s/r19:1: error in regexp pattern "
+		 "\"(x{0,20}y?){20}\": too complex: its repetitions copy a part that can match "
+		 "nothing"},
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -324,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_composite),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_regexp_repetitions_accepted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
