@@ -17,15 +17,7 @@
 #include "global/deliver_request.h"
 #include "global/dsn.h"
 #include "util/buf.h"
-
-/* reply_of - a struct smtp_reply holding text (as the parser leaves it) */
-static void reply_of(struct smtp_reply *r, const char *text)
-{
-	memset(r, 0, sizeof(*r));
-	r->code = 250;
-	buf_init(&r->text, 64);
-	buf_puts(&r->text, text);
-}
+#include "reply_of.h"
 
 static const struct {
 	const char *text;

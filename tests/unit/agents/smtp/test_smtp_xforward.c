@@ -18,18 +18,10 @@
 #include "agents/smtp/smtp_xforward.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "reply_of.h"
 
 #define ALL (SMTP_XFWD_NAME | SMTP_XFWD_ADDR | SMTP_XFWD_PORT | SMTP_XFWD_PROTO \
 	     | SMTP_XFWD_HELO | SMTP_XFWD_IDENT | SMTP_XFWD_SOURCE)
-
-/* reply_of - a struct smtp_reply holding text (as the parser leaves it) */
-static void reply_of(struct smtp_reply *r, const char *text)
-{
-	memset(r, 0, sizeof(*r));
-	r->code = 250;
-	buf_init(&r->text, 64);
-	buf_puts(&r->text, text);
-}
 
 static const struct {
 	const char *text;
