@@ -112,9 +112,11 @@ static bool posix_option(char c, int *options)
  * each is a loop of empty transitions whose closures regcomp() computes for
  * every node, so that "x*+++++++++++++" (8,192 copies) takes 40 seconds
  * where "x+++++++++++++" (the same count, no empty match) takes none.
- * Groups, alternatives, brackets and escapes are read in both syntaxes
- * ("(" and "\(" are both taken as a group: an overestimate at worst).
- * Saturates at SIZE_MAX.
+ * The pattern is read in its syntax: in an extended one "(", "|", "+",
+ * "?" and "{" are operators and escaped they are characters; in a basic one
+ * the other way round (GNU's "\(", "\|", "\+", "\?", "\{").  A repetition
+ * with nothing before it to repeat is counted as a character (regcomp()
+ * either refuses it or takes it so).  Saturates at SIZE_MAX.
  */
 #define POSIX_MAX_NODES		20000
 #define POSIX_MAX_EMPTY_COPIES	256
@@ -182,7 +184,7 @@ static void may_be_empty(struct posix_level *l)
 	l->seq_empty = l->before_empty;
 }
 
-static size_t posix_size(const char *p, size_t *empty_copies_r)
+static size_t posix_size(const char *p, bool extended, size_t *empty_copies_r)
 {
 	struct posix_level lv[POSIX_MAX_DEPTH + 1];
 	size_t empty_copies = 0;
@@ -197,9 +199,15 @@ static size_t posix_size(const char *p, size_t *empty_copies_r)
 
 		if (c == '\\' && *p) {
 			c = *p++;
-			if (c != '(' && c != ')' && c != '{' && c != '|' && c != '+' && c != '?')
+			/* Escaped: a character, or in a basic pattern GNU's operators. */
+			if (extended || strchr("(){|+?", c) == NULL)
 				c = 'a';
+		} else if (!extended && strchr("(){|+?", c) != NULL) {
+			c = 'a';	/* a character in a basic pattern */
 		}
+		/* Nothing to repeat: the repetition counts as a character. */
+		if ((c == '*' || c == '+' || c == '?' || c == '{') && l->last == 0)
+			c = 'a';
 		switch (c) {
 		case '(':
 			if (++depth > POSIX_MAX_DEPTH)
@@ -277,7 +285,7 @@ static void *posix_compile(const char *pattern, int options, size_t *groups_r, c
 	size_t empty_copies;
 	int rc;
 
-	if (posix_size(pattern, &empty_copies) > POSIX_MAX_NODES) {
+	if (posix_size(pattern, (options & REG_EXTENDED) != 0, &empty_copies) > POSIX_MAX_NODES) {
 		snprintf(err, errlen, "too complex: its repetitions expand to more than %d "
 			 "nodes (nested or stacked +, {m,n})", POSIX_MAX_NODES);
 		return NULL;

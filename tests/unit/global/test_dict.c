@@ -326,6 +326,16 @@ static void test_errors(void **state)
 		{"r19", "/(x{0,20}y?){20}/ a\n", "regexp:%s/r19", "%s/r19:1: error in regexp pattern "
 		 "\"(x{0,20}y?){20}\": too complex: its repetitions copy a part that can match "
 		 "nothing"},
+		/* an escaped "|" is a character in an extended pattern, and a "+" with
+		 * nothing before it is taken as one: both can be repeated (fuzz
+		 * finding F23, r20 ran the fuzzer out of memory) */
+		{"r20", "/a\\|+++++++++++++++++++++++++/ b\n", "regexp:%s/r20", "%s/r20:1: error in "
+		 "regexp pattern \"a\\|+++++++++++++++++++++++++\": too complex: its repetitions "
+		 "expand to more than 20000 nodes"},
+		{"r21", "/+++++++++++++++++++++++++/ b\n", "regexp:%s/r21", "%s/r21:1: error in "
+		 "regexp pattern \"+++++++++++++++++++++++++\": too complex"},
+		{"r22", "/(a|+++++++++++++++++++++++++)/ b\n", "regexp:%s/r22", "%s/r22:1: error in "
+		 "regexp pattern \"(a|+++++++++++++++++++++++++)\": too complex"},
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
