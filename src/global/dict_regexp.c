@@ -111,7 +111,8 @@ static bool posix_option(char c, int *options)
  * operand that can match nothing ("x*", "(a|)", "x{0,3}") are much dearer:
  * each is a loop of empty transitions whose closures regcomp() computes for
  * every node, so that "x*+++++++++++++" (8,192 copies) takes 40 seconds
- * where "x+++++++++++++" (the same count, no empty match) takes none.
+ * where "x+++++++++++++" (the same count, no empty match) takes none; a
+ * group copied k times copies the loops inside it k times too.
  * The pattern is read in its syntax: in an extended one "(", "|", "+",
  * "?" and "{" are operators and escaped they are characters; in a basic one
  * the other way round (GNU's "\(", "\|", "\+", "\?", "\{").  A repetition
@@ -160,19 +161,26 @@ static size_t posix_bound(const char **pp, size_t *min_r)
 /* What posix_size() keeps per group level. */
 struct posix_level {
 	size_t total;		/* nodes so far */
+	size_t copies;		/* copies made so far of parts that can match nothing */
 	size_t last;		/* nodes of the last operand */
+	size_t last_copies;	/* such copies inside it */
 	bool last_empty;	/* the last operand can match nothing */
 	bool seq_empty;		/* so can this alternative, so far */
 	bool before_empty;	/* ... without its last operand */
 	bool alt_empty;		/* an earlier alternative can */
 };
 
-/* operand - an operand of nodes nodes appended at level l */
-static void operand(struct posix_level *l, size_t nodes, bool empty)
+/*
+ * operand - an operand of nodes nodes appended at level l, with copies
+ * copies of parts that can match nothing inside it
+ */
+static void operand(struct posix_level *l, size_t nodes, bool empty, size_t copies)
 {
 	l->last = nodes;
+	l->last_copies = copies;
 	l->last_empty = empty;
 	l->total = sat_add(l->total, nodes);
+	l->copies = sat_add(l->copies, copies);
 	l->before_empty = l->seq_empty;
 	l->seq_empty = l->seq_empty && empty;
 }
@@ -187,7 +195,6 @@ static void may_be_empty(struct posix_level *l)
 static size_t posix_size(const char *p, bool extended, size_t *empty_copies_r)
 {
 	struct posix_level lv[POSIX_MAX_DEPTH + 1];
-	size_t empty_copies = 0;
 	int depth = 0;
 
 	memset(lv, 0, sizeof(lv));
@@ -219,7 +226,8 @@ static size_t posix_size(const char *p, bool extended, size_t *empty_copies_r)
 			if (depth == 0)
 				break;
 			depth--;
-			operand(&lv[depth], sat_add(l->total, 1), l->alt_empty || l->seq_empty);
+			operand(&lv[depth], sat_add(l->total, 1), l->alt_empty || l->seq_empty,
+				l->copies);
 			continue;
 		case '|':
 			l->total = sat_add(l->total, 1);
@@ -257,9 +265,22 @@ static size_t posix_size(const char *p, bool extended, size_t *empty_copies_r)
 			break;
 		}
 		if (k > 1) {
-			/* the operand's k - 1 more copies */
-			if (l->last_empty || min == 0)
-				empty_copies = sat_add(empty_copies, sat_mul(l->last, k));
+			/*
+			 * The operand's k - 1 more copies: of the loops inside it,
+			 * or, when it can match nothing itself, all of its nodes k
+			 * times (those inside were counted once already).
+			 */
+			size_t made;
+
+			if (l->last_empty || min == 0) {
+				made = sat_mul(l->last, k) - (l->last_copies < sat_mul(l->last, k)
+							       ? l->last_copies : sat_mul(l->last, k));
+				l->last_copies = sat_mul(l->last, k);
+			} else {
+				made = sat_mul(l->last_copies, k - 1);
+				l->last_copies = sat_mul(l->last_copies, k);
+			}
+			l->copies = sat_add(l->copies, made);
 			l->total = sat_add(l->total, sat_mul(l->last, k - 1));
 			l->last = sat_mul(l->last, k);
 			if (min == 0)
@@ -267,14 +288,15 @@ static size_t posix_size(const char *p, bool extended, size_t *empty_copies_r)
 		} else if (c == '{' && k == 1 && min == 0) {
 			may_be_empty(l);	/* x{0,1} */
 		} else if (k == 0 && c != '{' && c != '+') {
-			operand(l, 1, false);
+			operand(l, 1, false, 0);
 		}
 	}
 	while (depth > 0) {
 		lv[depth - 1].total = sat_add(lv[depth - 1].total, lv[depth].total);
+		lv[depth - 1].copies = sat_add(lv[depth - 1].copies, lv[depth].copies);
 		depth--;
 	}
-	*empty_copies_r = empty_copies;
+	*empty_copies_r = lv[0].copies;
 	return lv[0].total;
 }
 
