@@ -237,7 +237,9 @@ static size_t posix_size(const char *p, bool extended, size_t *empty_copies_r)
 			continue;
 		case '*':
 		case '?':
+			/* one more node, part of the operand a later repetition copies */
 			l->total = sat_add(l->total, 1);
+			l->last = sat_add(l->last, 1);
 			may_be_empty(l);
 			continue;
 		case '+':
