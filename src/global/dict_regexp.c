@@ -112,7 +112,9 @@ static bool posix_option(char c, int *options)
  * each is a loop of empty transitions whose closures regcomp() computes for
  * every node, so that "x*+++++++++++++" (8,192 copies) takes 40 seconds
  * where "x+++++++++++++" (the same count, no empty match) takes none; a
- * group copied k times copies the loops inside it k times too.
+ * group copied k times copies the loops inside it k times too, and more
+ * than four repetitions stacked on such a part are refused whatever its
+ * size ("(.*)++++" 12 ms, "(.*)+++++" minutes).
  * The pattern is read in its syntax: in an extended one "(", "|", "+",
  * "?" and "{" are operators and escaped they are characters; in a basic one
  * the other way round (GNU's "\(", "\|", "\+", "\?", "\{").  A repetition
@@ -121,6 +123,7 @@ static bool posix_option(char c, int *options)
  */
 #define POSIX_MAX_NODES		20000
 #define POSIX_MAX_EMPTY_COPIES	256
+#define POSIX_MAX_EMPTY_STACK	4
 #define POSIX_MAX_DEPTH		64
 
 static size_t sat_add(size_t a, size_t b)
@@ -165,6 +168,7 @@ struct posix_level {
 	size_t last;		/* nodes of the last operand */
 	size_t last_copies;	/* such copies inside it */
 	bool last_empty;	/* the last operand can match nothing */
+	int stacked;		/* repetitions on it while it could */
 	bool seq_empty;		/* so can this alternative, so far */
 	bool before_empty;	/* ... without its last operand */
 	bool alt_empty;		/* an earlier alternative can */
@@ -177,6 +181,7 @@ struct posix_level {
 static void operand(struct posix_level *l, size_t nodes, bool empty, size_t copies)
 {
 	l->last = nodes;
+	l->stacked = 0;
 	l->last_copies = copies;
 	l->last_empty = empty;
 	l->total = sat_add(l->total, nodes);
@@ -275,6 +280,9 @@ static size_t posix_size(const char *p, bool extended, size_t *empty_copies_r)
 			size_t made;
 
 			if (l->last_empty || min == 0) {
+				/* "(.*)+++++" takes glibc minutes at any size */
+				if (++l->stacked > POSIX_MAX_EMPTY_STACK)
+					l->copies = SIZE_MAX;
 				made = sat_mul(l->last, k) - (l->last_copies < sat_mul(l->last, k)
 							       ? l->last_copies : sat_mul(l->last, k));
 				l->last_copies = sat_mul(l->last, k);

@@ -260,7 +260,8 @@ static void test_regexp_repetitions_accepted(void **state)
 		"(\\s*[a-z]+){1,100}",	/* the group never matches nothing */
 		"^Subject:.*(viagra|cialis){1,3}",
 		"(.*){2}",
-		"x*+++++++",		/* 256 copies of a part that matches nothing */
+		"x*++++",		/* four repetitions of a part that matches nothing */
+		"^(.*)++++",
 		"((25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])\\.){3}",
 		"x{1,20000}",
 	};
@@ -336,6 +337,8 @@ static void test_errors(void **state)
 		{"r24", "/VVVVVVV+????????+++++++/ b\n", "regexp:%s/r24", "%s/r24:1: error in "
 		 "regexp pattern \"VVVVVVV+????????+++++++\": too complex: its repetitions copy "
 		 "a part that can match nothing"},
+		{"r25", "/^(.*)+++++/ b\n", "regexp:%s/r25", "%s/r25:1: error in regexp pattern "
+		 "\"^(.*)+++++\": too complex: its repetitions copy a part that can match nothing"},
 		{"r20", "/a\\|+++++++++++++++++++++++++/ b\n", "regexp:%s/r20", "%s/r20:1: error in "
 		 "regexp pattern \"a\\|+++++++++++++++++++++++++\": too complex: its repetitions "
 		 "expand to more than 20000 nodes"},
