@@ -24,10 +24,17 @@
  * Pattern tables see keys as given (not folded) and are only asked full
  * keys (DICT_PROP_PATTERN): maps_addr.c does not ask them for "@domain".
  */
+#include <errno.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -35,6 +42,7 @@
 #include "global/dict_private.h"
 #include "global/table_text.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #define MAX_GROUPS	99
@@ -83,6 +91,28 @@ struct re_table {
 	size_t *ovec;		/* 2 * (MAX_GROUPS + 1) */
 	struct buf result;
 };
+
+/*
+ * A regexp: table is first compiled in a child process (regexp_trial), where
+ * each pattern may take TRIAL_PATTERN_CPU seconds of CPU, the whole table
+ * TRIAL_TABLE_CPU, and the child TRIAL_MEMORY bytes more address space than
+ * it started with.  posix_size() below refuses the shapes known to make
+ * glibc's regcomp() slow with a message that says why; the trial bounds
+ * the ones it does not know.  The child's progress and verdict come back in
+ * a shared page.  A table whose every line is plainly cheap (see
+ * line_is_cheap) skips the trial.
+ */
+#define TRIAL_PATTERN_CPU	2
+#define TRIAL_TABLE_CPU		20
+#define TRIAL_MEMORY		(1024UL * 1024 * 1024)
+
+struct re_trial {
+	int lineno;		/* the line being compiled */
+	int refused;		/* the table was refused: error holds why */
+	char error[1024];
+};
+
+static struct re_trial *trial;	/* set in the trial child only */
 
 /* ---- POSIX ---- */
 
@@ -328,7 +358,17 @@ static void *posix_compile(const char *pattern, int options, size_t *groups_r, c
 		return NULL;
 	}
 	re = xmalloc(sizeof(*re));
+	if (trial) {
+		struct itimerval it = {.it_value = {.tv_sec = TRIAL_PATTERN_CPU}};
+
+		setitimer(ITIMER_PROF, &it, NULL);
+	}
 	rc = regcomp(re, pattern, options);
+	if (trial) {
+		struct itimerval off = {0};
+
+		setitimer(ITIMER_PROF, &off, NULL);
+	}
 
 	if (rc != 0) {
 		regerror(rc, re, err, errlen);
@@ -662,6 +702,8 @@ static int re_open(struct dict *d, const struct re_engine *e, const char **error
 			status = -1;
 			break;
 		}
+		if (trial)
+			trial->lineno = lineno;
 		t->rules = xreallocarray(t->rules, t->count + 1, sizeof(*t->rules));
 		rule = &t->rules[t->count++];
 		memset(rule, 0, sizeof(*rule));
@@ -689,8 +731,147 @@ static int re_open(struct dict *d, const struct re_engine *e, const char **error
 	return status;
 }
 
+/* trial_limits - the child's CPU and memory bounds */
+static void trial_limits(void)
+{
+	struct rlimit cpu = {TRIAL_TABLE_CPU, TRIAL_TABLE_CPU + 1};
+	unsigned long pages = 0;
+	FILE *fp;
+
+	signal(SIGPROF, SIG_DFL);
+	signal(SIGXCPU, SIG_DFL);
+	setrlimit(RLIMIT_CPU, &cpu);
+	/* Address space is what a sanitizer build has reserved plus the margin. */
+	if ((fp = fopen("/proc/self/statm", "r")) != NULL) {
+		if (fscanf(fp, "%lu", &pages) == 1) {
+			struct rlimit as;
+
+			as.rlim_cur = as.rlim_max = pages * (rlim_t)sysconf(_SC_PAGESIZE)
+			    + TRIAL_MEMORY;
+			setrlimit(RLIMIT_AS, &as);
+		}
+		fclose(fp);
+	}
+}
+
+/*
+ * line_is_cheap - a logical line whose patterns regcomp() compiles in
+ * little time whatever they hold: at most TRIAL_CHEAP_LINE bytes, and,
+ * backslashes aside, no "{", no repetition after ")" and no two repetition
+ * operators in a row.  Only "+" then copies an operand, and only a single
+ * atom, so a pattern is a few hundred nodes at most.  Conservative: the
+ * result text is looked at too.
+ */
+#define TRIAL_CHEAP_LINE	256
+
+static bool line_is_cheap(const char *s)
+{
+	char prev = 0;
+
+	if (strlen(s) > TRIAL_CHEAP_LINE)
+		return false;
+	for (; *s; s++) {
+		bool rep = *s == '*' || *s == '+' || *s == '?';
+
+		if (*s == '\\')
+			continue;
+		if (*s == '{' || (rep && (prev == ')' || prev == '*' || prev == '+'
+					  || prev == '?')))
+			return false;
+		prev = *s;
+	}
+	return true;
+}
+
+/* table_is_cheap - every logical line of d's file is; false when unsure */
+static bool table_is_cheap(struct dict *d)
+{
+	struct table_text r;
+	struct buf line;
+	const char *error = NULL;
+	int lineno, rc;
+	bool cheap = true;
+
+	if (table_text_open(&r, d->name, &error) < 0)
+		return false;
+	buf_init(&line, 128);
+	while (cheap && (rc = table_text_next(&r, &line, &lineno, &error)) != 0)
+		cheap = rc > 0 && line_is_cheap(buf_str(&line));
+	buf_deinit(&line);
+	table_text_close(&r);
+	return cheap;
+}
+
+/*
+ * regexp_trial - compile d's file in a child under the trial limits; 0 when
+ * it compiled there (or no child could be made: then posix_size() alone
+ * guards), -1 with *error_r when the table is refused or a pattern ran past
+ * a limit.
+ */
+static int regexp_trial(struct dict *d, const char **error_r)
+{
+	struct re_trial *shared;
+	pid_t pid, w;
+	int status;
+
+	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		      -1, 0);
+	if (shared == MAP_FAILED) {
+		msg_warn("%s: compiling regexp table unguarded: mmap: %s", d->name,
+			 strerror(errno));
+		return 0;
+	}
+	memset(shared, 0, sizeof(*shared));
+	if ((pid = fork()) < 0) {
+		msg_warn("%s: compiling regexp table unguarded: fork: %s", d->name,
+			 strerror(errno));
+		munmap(shared, sizeof(*shared));
+		return 0;
+	}
+	if (pid == 0) {
+		const char *error = NULL;
+
+		trial = shared;
+		trial_limits();
+		if (re_open(d, &posix_engine, &error) < 0) {
+			snprintf(shared->error, sizeof(shared->error), "%s",
+				 error ? error : "refused");
+			shared->refused = 1;
+		}
+		_exit(0);
+	}
+	while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		continue;
+	if (w < 0) {
+		msg_warn("%s: compiling regexp table unguarded: waitpid: %s", d->name,
+			 strerror(errno));
+		status = 0;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		int rc = shared->refused ? dict_fail(error_r, "%s", shared->error) : 0;
+
+		munmap(shared, sizeof(*shared));
+		return rc;
+	}
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPROF)
+		dict_fail(error_r, "%s:%d: pattern too costly to compile: over %d s of CPU",
+			  d->name, shared->lineno, TRIAL_PATTERN_CPU);
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
+		dict_fail(error_r, "%s: table too costly to compile: over %d s of CPU (at line %d)",
+			  d->name, TRIAL_TABLE_CPU, shared->lineno);
+	else
+		dict_fail(error_r, "%s:%d: pattern too costly to compile: over %lu MiB of memory, "
+			  "or the compiler failed (%s %d)", d->name, shared->lineno,
+			  TRIAL_MEMORY >> 20, WIFSIGNALED(status) ? "signal" : "exit status",
+			  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	munmap(shared, sizeof(*shared));
+	return -1;
+}
+
 static int regexp_open(struct dict *d, const char **error_r)
 {
+	if (!table_is_cheap(d) && regexp_trial(d, error_r) < 0)
+		return -1;
 	return re_open(d, &posix_engine, error_r);
 }
 
