@@ -182,13 +182,19 @@ void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force
 	watch_master();
 }
 
-/* mail_server_status - notify master */
+/*
+ * mail_server_status - notify master of a change: a process that lost the
+ * race for a client to another one waits again without a word (master
+ * counts changes only).
+ */
 void mail_server_status(int avail)
 {
+	static int last = -1;
 	struct mail_server_status st;
 
-	if (status_fd < 0)
+	if (status_fd < 0 || avail == last)
 		return;
+	last = avail;
 	memset(&st, 0, sizeof(st));
 	st.pid = getpid();
 	st.avail = avail;
