@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -180,6 +181,35 @@ void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force
 	if (setuid(0) == 0)
 		msg_panic("privileges were not dropped");
 	watch_master();
+}
+
+/* mail_server_wait_listen - one wake-up per client among the idle processes */
+int mail_server_wait_listen(int fd, int timeout_ms)
+{
+	static int ep = -1, ep_fd = -1;
+	struct epoll_event ev;
+	int n;
+
+	if (ep < 0 || ep_fd != fd) {
+		if (ep >= 0)
+			close(ep);
+		if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+			return -1;
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.fd = fd;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			int err = errno;
+
+			close(ep);
+			ep = -1;
+			errno = err;
+			return -1;
+		}
+		ep_fd = fd;
+	}
+	if ((n = epoll_wait(ep, &ev, 1, timeout_ms)) == 0)
+		errno = ETIMEDOUT;
+	return n > 0 ? 0 : -1;
 }
 
 /*

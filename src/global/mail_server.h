@@ -60,6 +60,15 @@ void mail_server_init(int argc, char **argv, const char *progname,
 void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force);
 /* mail_server_status - tell master we are idle (1) or busy (0). */
 void mail_server_status(int avail);
+/*
+ * mail_server_wait_listen - wait up to timeout_ms for a client on the
+ * listening socket fd.  Of a service's idle processes the kernel wakes one
+ * per client (EPOLLEXCLUSIVE), not every one.  0 when a client waits (the
+ * accept may still find none); -1 with errno ETIMEDOUT, EINTR or another.
+ * The caller must accept after a wake-up, or the client waits for the
+ * next one.
+ */
+int mail_server_wait_listen(int fd, int timeout_ms);
 /* mail_owner_ids - uid/gid of mail_owner; 0 ok, -1 unknown. */
 int mail_owner_ids(uid_t *uid_r, gid_t *gid_r);
 

@@ -541,9 +541,11 @@ void agent_server_main(int argc, char **argv, const struct agent_server_conf *co
 
 	while (uses < var_max_use) {
 		mail_server_status(1);
-		if (fd_wait(MAIL_SERVER_LISTEN_FD, false, (int)(var_max_idle * 1000)) < 0) {
+		if (mail_server_wait_listen(MAIL_SERVER_LISTEN_FD, (int)(var_max_idle * 1000)) < 0) {
 			if (errno == ETIMEDOUT)
 				break;
+			if (errno == EINTR)
+				continue;
 			msg_fatal("wait for connection: %s", strerror(errno));
 		}
 		fd = accept4(MAIL_SERVER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
