@@ -184,32 +184,31 @@ void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force
 }
 
 /* mail_server_wait_listen - one wake-up per client among the idle processes */
-int mail_server_wait_listen(int fd, int timeout_ms)
+int mail_server_wait_listen(const int *fds, int count, int timeout_ms)
 {
-	static int ep = -1, ep_fd = -1;
+	static int ep = -1;
 	struct epoll_event ev;
 	int n;
 
-	if (ep < 0 || ep_fd != fd) {
-		if (ep >= 0)
-			close(ep);
+	if (ep < 0) {
 		if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 			return -1;
-		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-		ev.data.fd = fd;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			int err = errno;
+		for (int i = 0; i < count; i++) {
+			ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+			ev.data.fd = fds[i];
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
+				int err = errno;
 
-			close(ep);
-			ep = -1;
-			errno = err;
-			return -1;
+				close(ep);
+				ep = -1;
+				errno = err;
+				return -1;
+			}
 		}
-		ep_fd = fd;
 	}
 	if ((n = epoll_wait(ep, &ev, 1, timeout_ms)) == 0)
 		errno = ETIMEDOUT;
-	return n > 0 ? 0 : -1;
+	return n > 0 ? ev.data.fd : -1;
 }
 
 /*

@@ -61,14 +61,15 @@ void mail_server_drop_privileges(const struct mail_server_opts *opts, bool force
 /* mail_server_status - tell master we are idle (1) or busy (0). */
 void mail_server_status(int avail);
 /*
- * mail_server_wait_listen - wait up to timeout_ms for a client on the
- * listening socket fd.  Of a service's idle processes the kernel wakes one
- * per client (EPOLLEXCLUSIVE), not every one.  0 when a client waits (the
- * accept may still find none); -1 with errno ETIMEDOUT, EINTR or another.
- * The caller must accept after a wake-up, or the client waits for the
- * next one.
+ * mail_server_wait_listen - wait up to timeout_ms for a client on one of
+ * the count listening sockets in fds (the same set at every call).  Of a
+ * service's idle processes the kernel wakes one per client
+ * (EPOLLEXCLUSIVE), not every one.  The ready descriptor (the accept may
+ * still find no client); -1 with errno ETIMEDOUT, EINTR or another.  A
+ * process that wakes and does not accept leaves the client waiting for the
+ * next wake-up of some process.
  */
-int mail_server_wait_listen(int fd, int timeout_ms);
+int mail_server_wait_listen(const int *fds, int count, int timeout_ms);
 /* mail_owner_ids - uid/gid of mail_owner; 0 ok, -1 unknown. */
 int mail_owner_ids(uid_t *uid_r, gid_t *gid_r);
 

@@ -1414,12 +1414,15 @@ done:
 	free(s);
 }
 
+/* How often (seconds) an idle smtpd looks whether a table was rebuilt. */
+#define SMTPD_TABLE_LOOK	1
+
 int main(int argc, char **argv)
 {
 	struct mail_server_opts opts;
-	struct pollfd *pfds;
+	double idle_until;
 	long uses = 0;
-	int count;
+	int count, *fds;
 
 	mail_server_init(argc, argv, "smtpd", &opts);
 	if (!opts.has_listen_fd)
@@ -1442,45 +1445,54 @@ int main(int argc, char **argv)
 	sasl_on = smtpd_sasl_init();
 	smtpd_anvil_init(opts.service);
 	count = opts.listen_count;
-	pfds = xcalloc((size_t)count, sizeof(*pfds));
+	fds = xcalloc((size_t)count, sizeof(*fds));
 	for (int i = 0; i < count; i++) {
-		pfds[i].fd = i == 0 ? MAIL_SERVER_LISTEN_FD : MAIL_SERVER_MORE_FD + i - 1;
-		pfds[i].events = POLLIN;
-		set_nonblock(pfds[i].fd, true);
+		fds[i] = i == 0 ? MAIL_SERVER_LISTEN_FD : MAIL_SERVER_MORE_FD + i - 1;
+		set_nonblock(fds[i], true);
 	}
 	mail_server_drop_privileges(&opts, false);
+	idle_until = mono_time() + var_max_idle;
 	while (uses < var_max_use) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = -1, rc;
+		double now = mono_time();
+		int fd = -1, ready, wait_ms;
 
 		mail_server_status(1);
-		rc = poll(pfds, (nfds_t)count, (int)(var_max_idle * 1000));
-		if (rc == 0)
+		if (now >= idle_until)
 			break;
-		if (rc < 0) {
+		/*
+		 * One idle process is woken per client.  One that wakes to find a
+		 * rebuilt table leaves without the client; so that the client is
+		 * not left waiting for the next one, every idle process looks at
+		 * its tables each second and leaves too, and master starts fresh
+		 * processes for a client that waits with no process idle.
+		 */
+		wait_ms = idle_until - now < SMTPD_TABLE_LOOK ? (int)((idle_until - now) * 1000) + 1
+		    : SMTPD_TABLE_LOOK * 1000;
+		ready = mail_server_wait_listen(fds, count, wait_ms);
+		if (ready < 0 && errno != ETIMEDOUT) {
 			if (errno == EINTR)
 				continue;
-			msg_fatal("poll: %s", strerror(errno));
+			msg_fatal("wait for a client: %s", strerror(errno));
 		}
-		/* A rebuilt table: leave the client to a process that reads it. */
 		if (smtpd_tables_changed())
 			break;
-		for (int i = 0; i < count && fd < 0; i++)
-			if (pfds[i].revents & POLLIN)
-				fd = accept4(pfds[i].fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+		if (ready < 0)
+			continue;
 		/* Another process took the client first. */
-		if (fd < 0)
+		if ((fd = accept4(ready, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC)) < 0)
 			continue;
 		mail_server_status(0);
 		/* Linux: an accepted socket does not inherit the listener's O_NONBLOCK. */
 		serve(fd, &ss);
 		close(fd);
 		uses++;
+		idle_until = mono_time() + var_max_idle;
 		if (smtpd_tables_changed())
 			break;
 	}
-	free(pfds);
+	free(fds);
 	smtpd_check_deinit();
 	return 0;
 }

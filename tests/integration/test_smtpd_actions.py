@@ -284,3 +284,36 @@ def test_rebuilt_table_is_read_by_the_next_session(instance, sink):
     held.quit()
     instance.wait_for(lambda: peer.rcpts() == ["x@remote.test"], 30, "the held session's mail")
     instance.wait_log(r"smtpd\[\d+\]: table %s has changed -- restarting" % re.escape(spec))
+
+
+def test_rebuilt_table_with_many_idle_processes(instance, sink):
+    """Of the idle smtpd processes the kernel wakes one per client; one that
+    wakes to find its table rebuilt leaves without the client.  With five
+    processes idle after a rebuild, each next client is still greeted at
+    once (the idle ones look at their tables every second and leave, and
+    master starts fresh ones) and sees the new table."""
+    from test_master import pids_of
+    peer = sink()
+    spec = table(instance, "access", ["someone@else.example REJECT"], kind="hash")
+    start(instance, peer, smtpd_sender_restrictions="check_sender_access " + spec)
+    first = [client(instance) for _ in range(5)]
+    for c in first:
+        c.quit()
+    instance.wait_log(r"disconnect from \S+ ehlo=1 quit=1 commands=2", count=5)
+    old = set(pids_of(instance, "smtpd"))
+    assert len(old) >= 5, old
+    time.sleep(0.05)
+    table(instance, "access", ["late@client.example REJECT table rebuilt"], kind="hash")
+    for i in range(3):
+        began = time.monotonic()
+        c = client(instance)
+        greeted = time.monotonic() - began
+        assert greeted < 5, (i, greeted)
+        assert c.mail("late@client.example")[0] == 250
+        code, text = c.rcpt("x@remote.test")
+        assert (code, text.decode()) == (554, "5.7.1 <late@client.example>: Sender address "
+                                              "rejected: table rebuilt"), i
+        c.quit()
+    # Every process that had the old table is gone.
+    instance.wait_for(lambda: not (old & set(pids_of(instance, "smtpd"))), 10,
+                      "the old smtpd processes to leave")

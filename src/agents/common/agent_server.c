@@ -540,8 +540,10 @@ void agent_server_main(int argc, char **argv, const struct agent_server_conf *co
 		conf->post_init();
 
 	while (uses < var_max_use) {
+		const int listen_fd = MAIL_SERVER_LISTEN_FD;
+
 		mail_server_status(1);
-		if (mail_server_wait_listen(MAIL_SERVER_LISTEN_FD, (int)(var_max_idle * 1000)) < 0) {
+		if (mail_server_wait_listen(&listen_fd, 1, (int)(var_max_idle * 1000)) < 0) {
 			if (errno == ETIMEDOUT)
 				break;
 			if (errno == EINTR)
