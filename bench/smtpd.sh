@@ -1,7 +1,7 @@
 #!/bin/bash
 # smtpd.sh - the SMTP server benchmark: sluice's smtpd beside Postfix's, same machine.
 #
-#   sudo bench/smtpd.sh [-m MESSAGES] [-s SESSIONS] [-r RUNS] [-i IDLE] [-w WORKDIR] [-o NAME=VALUE]... [-b] [-k] [-S sluice|postfix]
+#   sudo bench/smtpd.sh [-m MESSAGES] [-s SESSIONS] [-r RUNS] [-i IDLE] [-c COOL] [-w WORKDIR] [-o NAME=VALUE]... [-b] [-k] [-S sluice|postfix]
 #
 # Workload (identical for both systems): the whole mail system runs
 # (master, smtpd, queue manager, smtp client, ...), every setting at its
@@ -31,7 +31,11 @@
 #               of RSS) over the system's processes, divided by IDLE.
 # smtp-source and the sink are outside the cgroups and not counted.
 #
-# Runs alternate (Postfix, sluice, ...), each with a fresh queue.  Output: a
+# Runs alternate (Postfix, sluice, ...), each with a fresh queue.  Before
+# each measured run (after the idle connections) the machine cools down for
+# COOL seconds (default 60; lib.sh: quiesce), then waits until a CPU probe
+# runs near its best speed: a run started right after the previous one's
+# heavy load runs slower (bench/README.md, "smtpd.sh").  Output: a
 # table of medians with min..max and the sluice/Postfix ratios; raw rows in
 # bench/results/smtpd-TIMESTAMP.tsv, the table in .txt beside it.
 #
@@ -48,12 +52,13 @@ M=20000
 S=10
 RUNS=3
 IDLE=100
+QUIESCE_MIN=60
 BUILD_FIRST=0
 KEEP=0
 ONLY=""
 EXTRA=()
 
-while getopts "m:s:r:i:w:o:bkS:" opt; do
+while getopts "m:s:r:i:w:o:bkS:c:" opt; do
 	case $opt in
 	m) M=$OPTARG ;;
 	s) S=$OPTARG ;;
@@ -64,6 +69,7 @@ while getopts "m:s:r:i:w:o:bkS:" opt; do
 	b) BUILD_FIRST=1 ;;
 	k) KEEP=1 ;;
 	S) ONLY=$OPTARG ;;
+	c) QUIESCE_MIN=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -93,7 +99,7 @@ TABLE=$RESULTS/smtpd-$STAMP.txt
 	echo "# sluice $(rev), build $BUILD"
 	echo "# extra main.cf settings, both systems: ${EXTRA[*]:-none}"
 	echo "# postfix $(postconf -d -h mail_version); $(uname -sr); $(nproc) cpus"
-	printf "system\trun\tm\tsource_s\tdrain_s\tcpu_s\tpss_kb_per_conn\trss_kb_per_conn\tload1\n"
+	printf "system\trun\tm\tsource_s\tdrain_s\tcpu_s\tpss_kb_per_conn\trss_kb_per_conn\tload1\tprobe_ms\tquiesce_s\n"
 } > "$RAW"
 
 # queue_empty SPOOL - nothing left in incoming, active, deferred, maildrop
@@ -147,6 +153,7 @@ idle_mem() {
 measure() {
 	local sys=$1 run=$2 cg=$3 spool=$4 c0 c1 t0 t1 t2 load mem
 	mem=$(idle_mem "$cg")
+	quiesce
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	c0=$(cg_cpu "$cg")
 	t0=$(date +%s.%N)
@@ -159,10 +166,10 @@ measure() {
 	done
 	t2=$(date +%s.%N)
 	c1=$(cg_cpu "$cg")
-	printf "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\n" "$sys" "$run" "$M" \
+	printf "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\t%s\t%d\n" "$sys" "$run" "$M" \
 		"$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t0" | bc)" "$(echo "$c1 - $c0" | bc)" \
-		"${mem% *}" "${mem#* }" "$load" >> "$RAW"
-	tail -1 "$RAW" | awk -F'\t' '{ printf "  %-8s run %d: %7.0f accepted/s  drained in %6.2fs  %6.1f us CPU/msg  %5d kB PSS/idle conn  (load %s)\n", $1, $2, $3 / $4, $5, $6 * 1e6 / $3, $7, $9 }' >&2
+		"${mem% *}" "${mem#* }" "$load" "$PROBE_MS" "$QUIESCE_S" >> "$RAW"
+	tail -1 "$RAW" | awk -F'\t' '{ printf "  %-8s run %d: %7.0f accepted/s  drained in %6.2fs  %6.1f us CPU/msg  %5d kB PSS/idle conn  (load %s, probe %s ms after %d s)\n", $1, $2, $3 / $4, $5, $6 * 1e6 / $3, $7, $9, $10, $11 }' >&2
 }
 
 run_postfix() {
@@ -226,6 +233,14 @@ END {
 	row("CPU us per message, all processes", cpu, "%.0f")
 	row("PSS kB per idle connection", pss, "%.0f")
 	row("RSS kB per idle connection", rss, "%.0f")
+	if (("sluice" in n) && ("postfix" in n)) {
+		printf "accepted/s, sluice/postfix, run by run:"
+		for (i = 1; i <= n["sluice"] && i <= n["postfix"]; i++) {
+			pr["r", i] = rate["sluice", i] / rate["postfix", i]
+			printf " %.2f", pr["r", i]
+		}
+		printf " (median %.2f)\n", med(pr, "r", i - 1)
+	}
 }' "$RAW" | tee "$TABLE"
 [ ${#EXTRA[@]} -eq 0 ] || echo "(both systems with: ${EXTRA[*]})" | tee -a "$TABLE"
 echo "raw: $RAW" >&2
