@@ -390,6 +390,7 @@ int main(int argc, char **argv)
 	ev_signal(SIGHUP, qmgr_reload_event, NULL);
 	ev_signal(SIGTERM, qmgr_stop_event, (void *)(long)SIGTERM);
 	signal(SIGALRM, qmgr_watchdog);
+	alarm((unsigned)var_qmgr_daemon_timeout);	/* a stuck start-up too */
 
 	/* Crash recovery (oqmgr-notes 1g), then the first scans. */
 	qmgr_recovered = htable_create(64);
