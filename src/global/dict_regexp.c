@@ -25,7 +25,6 @@
  * keys (DICT_PROP_PATTERN): maps_addr.c does not ask them for "@domain".
  */
 #include <errno.h>
-#include <poll.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -806,36 +805,6 @@ static bool table_is_cheap(struct dict *d)
 }
 
 /*
- * trial_wait - the child's status: pid, -1 with errno, or 0 when it gave
- * none within TRIAL_WALL seconds (then it is killed).  Its CPU limits end
- * a child that computes; this ends one that waits, as a sanitizer build's
- * child can when it runs out of address space while reporting that.
- */
-static pid_t trial_wait(pid_t pid, int *status)
-{
-	double deadline = mono_time() + TRIAL_WALL;
-	int nap_ms = 1;
-	pid_t w;
-
-	for (;;) {
-		if ((w = waitpid(pid, status, WNOHANG)) != 0) {
-			if (w < 0 && errno == EINTR)
-				continue;
-			return w;
-		}
-		if (mono_time() >= deadline) {
-			(void)kill(pid, SIGKILL);
-			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-				;
-			return 0;
-		}
-		(void)poll(NULL, 0, nap_ms);
-		if (nap_ms < 50)
-			nap_ms *= 2;
-	}
-}
-
-/*
  * regexp_trial - compile d's file in a child under the trial limits; 0 when
  * it compiled there (or no child could be made: then posix_size() alone
  * guards), -1 with *error_r when the table is refused or a pattern ran past
@@ -844,7 +813,7 @@ static pid_t trial_wait(pid_t pid, int *status)
 static int regexp_trial(struct dict *d, const char **error_r)
 {
 	struct re_trial *shared;
-	pid_t pid, w;
+	pid_t pid;
 	int status;
 
 	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -873,13 +842,21 @@ static int regexp_trial(struct dict *d, const char **error_r)
 		}
 		_exit(0);
 	}
-	if ((w = trial_wait(pid, &status)) == 0) {
-		dict_fail(error_r, "%s:%d: pattern too costly to compile: over %d s without a "
-			  "verdict", d->name, shared->lineno, TRIAL_WALL);
-		munmap(shared, sizeof(*shared));
-		return -1;
-	}
-	if (w < 0) {
+	/*
+	 * Its CPU limits end a child that computes; TRIAL_WALL ends one that
+	 * waits, as a sanitizer build's child can when it runs out of address
+	 * space while reporting that.
+	 */
+	if (wait_pid_until(pid, &status, mono_time() + TRIAL_WALL) < 0) {
+		if (errno == ETIMEDOUT) {
+			(void)kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			dict_fail(error_r, "%s:%d: pattern too costly to compile: over %d s without "
+				  "a verdict", d->name, shared->lineno, TRIAL_WALL);
+			munmap(shared, sizeof(*shared));
+			return -1;
+		}
 		msg_warn("%s: compiling regexp table unguarded: waitpid: %s", d->name,
 			 strerror(errno));
 		status = 0;

@@ -362,26 +362,12 @@ static void child_exec(const struct pipe_command_args *args, int in_fd, int out_
 /* wait_exit - reap the command before the deadline; 0, or -1 on time-out */
 static int wait_exit(pid_t pid, struct pipe_command_io *io, int *status_r)
 {
-	struct timespec ts;
-	long nap_ms = 1;
-	pid_t r;
-
-	for (;;) {
-		r = waitpid(pid, status_r, WNOHANG);
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			msg_fatal("waitpid %ld: %s", (long)pid, strerror(errno));
-		if (mono_time() >= io->deadline) {
-			io->timed_out = true;
-			return -1;
-		}
-		ts.tv_sec = 0;
-		ts.tv_nsec = nap_ms * 1000000L;
-		nanosleep(&ts, NULL);
-		if (nap_ms < 50)
-			nap_ms *= 2;
-	}
+	if (wait_pid_until(pid, status_r, io->deadline) == 0)
+		return 0;
+	if (errno != ETIMEDOUT)
+		msg_fatal("waitpid %ld: %s", (long)pid, strerror(errno));
+	io->timed_out = true;
+	return -1;
 }
 
 /* fail_early - the command could not even be started */

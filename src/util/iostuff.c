@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -234,6 +235,27 @@ int mkdir_p(const char *path, mode_t mode)
 		}
 	}
 	return 0;
+}
+
+/* wait_pid_until - poll for the child's exit, naps growing to 50 ms */
+int wait_pid_until(pid_t pid, int *status, double deadline)
+{
+	int nap_ms = 1;
+	pid_t r;
+
+	for (;;) {
+		if ((r = waitpid(pid, status, WNOHANG)) == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (mono_time() >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		(void)poll(NULL, 0, nap_ms);
+		if (nap_ms < 50)
+			nap_ms *= 2;
+	}
 }
 
 /* mono_time - monotonic seconds */

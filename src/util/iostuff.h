@@ -35,6 +35,9 @@ int fsync_dir(const char *dir);
 int fsync_parent(const char *path);
 /* mkdir_p - create a folder and its missing parents (existing is fine). */
 int mkdir_p(const char *path, mode_t mode);
+/* wait_pid_until - reap child pid before deadline (a mono_time()); 0 when
+ * reaped (*status set), -1 with errno (ETIMEDOUT: still running). */
+int wait_pid_until(pid_t pid, int *status, double deadline);
 /* mono_time - monotonic clock in seconds. */
 double mono_time(void);
 /* wall_time - real time in seconds with microseconds. */

@@ -194,8 +194,8 @@ def test_watchdog_ends_a_stuck_qmgr_and_master_restarts_it(instance):
     instance.write_config(default_transport="discard", qmgr_daemon_timeout="2s")
     instance.start()
     [pid] = pids_of(instance, "qmgr")
-    # A delivery first: the watchdog is armed only when the loop turns, and a
-    # qmgr stopped before its first turn has none to fire.
+    # A delivery first: qmgr arms its watchdog once started, and one stopped
+    # before that (still starting) has none to fire.
     first = instance.inject(["z@one.test"])
     instance.wait_log(r"qmgr\[%d\]: %s: removed" % (pid, first))
     os.kill(pid, signal.SIGSTOP)          # stuck: makes no progress

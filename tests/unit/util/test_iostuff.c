@@ -466,6 +466,49 @@ static void test_clocks(void **state)
 	assert_true(m1 != (double)(long)m1 || m0 != (double)(long)m0);
 }
 
+/* test_wait_pid_until - reaped, still running at the deadline, no such child */
+static void test_wait_pid_until(void **state)
+{
+	static const struct {
+		int child_sleep_ms;	/* -1: no child (a pid that is not ours) */
+		double limit_s;
+		int rc, err, exit_code;
+	} rows[] = {
+		{0, 5.0, 0, 0, 7},	/* exits at once */
+		{100, 5.0, 0, 0, 7},	/* exits while we wait */
+		{5000, 0.2, -1, ETIMEDOUT, 0},	/* still running at the deadline */
+		{-1, 0.2, -1, ECHILD, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		pid_t pid = 1;	/* init: never our child */
+		double t0 = mono_time();
+		int status = -1, rc;
+
+		if (rows[i].child_sleep_ms >= 0 && (pid = fork()) == 0) {
+			struct timespec nap = {rows[i].child_sleep_ms / 1000,
+					       (rows[i].child_sleep_ms % 1000) * 1000000L};
+
+			nanosleep(&nap, NULL);
+			_exit(7);
+		}
+		assert_true(pid > 0);
+		errno = 0;
+		rc = wait_pid_until(pid, &status, t0 + rows[i].limit_s);
+		if (rc != rows[i].rc || (rc < 0 && errno != rows[i].err))
+			fail_msg("row %zu: rc %d errno %d", i, rc, errno);
+		if (rc == 0) {
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), rows[i].exit_code);
+		}
+		if (rows[i].err == ETIMEDOUT) {
+			assert_true(mono_time() - t0 >= rows[i].limit_s);
+			kill(pid, SIGKILL);
+			assert_int_equal(waitpid(pid, &status, 0), pid);
+		}
+	}
+}
+
 /* setup - a private temporary folder */
 static int setup(void **state)
 {
@@ -493,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_mkdir_p_onto_file),
 		cmocka_unit_test(test_unix_sockets),
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_wait_pid_until),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
