@@ -157,6 +157,7 @@ char *var_masquerade_exceptions;
 bool var_append_dot_mydomain;
 char *var_propagate_unmatched_extensions;
 long var_queue_minfree;
+bool var_queue_folder_fsync;
 long var_cleanup_recipient_limit;
 long var_cleanup_envelope_size_limit;
 bool var_cleanup_replace_stray_cr_lf;
@@ -1228,6 +1229,17 @@ static const struct param_def table[] = {
 		.var = &var_temp_file_max_age, .min = 1,
 		.doc = "sluice: temporary queue files (\"tmp.*\") older than this were left by "
 		       "a killed writer and are removed (master at start, pickup in maildrop/)."
+	},
+	{
+		.name = "queue_folder_fsync", .type = PARAM_BOOL, .def = "no",
+		.var = &var_queue_folder_fsync,
+		.doc = "sluice: how a new queue file is made durable before it counts as "
+		       "accepted. no: on ext4, XFS and btrfs, whose fsync of a file also "
+		       "commits the rename that named it, the file is renamed to its queue ID "
+		       "and then fsync'd once, as Postfix does; on any other file system as "
+		       "yes. yes: the file is fsync'd, renamed, and its folder fsync'd (folder "
+		       "fsyncs shared by processes committing at the same moment), which is "
+		       "all that POSIX alone promises."
 	},
 	{
 		.name = "hash_queue_depth", .type = PARAM_INT, .def = "1",

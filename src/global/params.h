@@ -296,6 +296,7 @@ extern char *var_masquerade_exceptions;
 extern bool var_append_dot_mydomain;
 extern char *var_propagate_unmatched_extensions;
 extern long var_queue_minfree;
+extern bool var_queue_folder_fsync;
 extern long var_cleanup_recipient_limit;
 extern long var_cleanup_envelope_size_limit;
 extern bool var_cleanup_replace_stray_cr_lf;

@@ -4,9 +4,10 @@
  * Contract: queue_file.h; the format and the on-disk states are in
  * docs/QUEUE.md.  The writer streams records through a buffer and makes the
  * file visible under its queue ID only in qf_commit(), after the size
- * record, the ready mode and an fsync; nothing else ever creates a queue
- * file.  The reader is strict: every record has one place, every number in
- * the size record is checked against what it describes, and a damaged file
+ * record and the ready mode, and returns only once the file and its name
+ * are durable; nothing else ever creates a queue file.  The reader is
+ * strict: every record has one place, every number in the size record is
+ * checked against what it describes, and a damaged file
  * is reported as QF_CORRUPT with a reason naming the offset, never as good
  * data.  Readers never trust a length before checking it against the file
  * size, so random bytes cannot make them allocate or read beyond the file.
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -563,6 +565,35 @@ static int sync_incoming(const char *queue_dir, const char *queue_name, const ch
 	return rc;
 }
 
+/*
+ * names_follow_fsync - does an fsync of this file also make the names that
+ * link to it durable?  ext4 (with or without a journal: without one, the
+ * fsync of a newly named inode writes its folder too), XFS and btrfs
+ * commit the rename that named the file with the file's own fsync, so one
+ * fsync after the rename is enough, as Postfix's queue does.  POSIX alone
+ * promises that only after an fsync of the folder: queue_folder_fsync = yes,
+ * or any other file system, takes that order.  Asked once per process
+ * and file system.
+ */
+static bool names_follow_fsync(int fd, const struct stat *st)
+{
+	static dev_t dev;
+	static int known = -1;
+	struct statfs sfs;
+
+	if (var_queue_folder_fsync)
+		return false;
+	if (known >= 0 && st->st_dev == dev)
+		return known;
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	dev = st->st_dev;
+	known = sfs.f_type == 0xEF53		/* ext2/3/4 (the ext4 driver) */
+	    || sfs.f_type == 0x58465342	/* XFS */
+	    || sfs.f_type == 0x9123683E;	/* btrfs */
+	return known;
+}
+
 /* qf_commit - finish, make durable, name the file by its queue ID */
 int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **error_r)
 {
@@ -572,7 +603,7 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 	char id[QUEUE_ID_SIZE];
 	char *path = NULL;
 	struct stat st;
-	bool maildrop, pristine;
+	bool maildrop, pristine, one_sync;
 	long sec, usec;
 	int rc, err;
 
@@ -613,18 +644,20 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 	}
 
 	/*
-	 * Complete: the ready mode, then fsync, then the name.  A crash before
-	 * the rename leaves a temporary name that nobody takes; after it, a
-	 * complete, durable file.
+	 * Complete: the ready mode, then the name, durable in one of two
+	 * orders (see names_follow_fsync): rename, then one fsync that commits
+	 * the file and its name; or fsync, rename, and an fsync of the folder.
+	 * A crash before the rename leaves a temporary name that nobody takes.
 	 */
 	maildrop = strcmp(w->queue_name, "maildrop") == 0;
 	if (fchmod(w->fd, maildrop ? QF_MODE_MAILDROP : QF_MODE_READY) < 0)
 		return w_fail(wp, w->tmp_path, "chmod queue file", errno, error_r);
-	if (fsync(w->fd) < 0)
-		return w_fail(wp, w->tmp_path, "fsync queue file", errno, error_r);
 	/* The inode names the file, unless its ID is fixed already. */
-	if (w->fixed_id == NULL && fstat(w->fd, &st) < 0)
+	if (fstat(w->fd, &st) < 0)
 		return w_fail(wp, w->tmp_path, "fstat queue file", errno, error_r);
+	one_sync = names_follow_fsync(w->fd, &st);
+	if (!one_sync && fsync(w->fd) < 0)
+		return w_fail(wp, w->tmp_path, "fsync queue file", errno, error_r);
 
 	/*
 	 * Name it.  The inode makes the ID unique among live files; should an
@@ -658,12 +691,22 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 	}
 
 	/*
-	 * Make the name durable before anyone is told "accepted".  A submitter
-	 * in maildrop/ (mode 1730) may not open the folder for reading, so
-	 * cannot fsync it: syncfs() on the file's own descriptor flushes the
-	 * file system the rename happened on, the entry included.
+	 * Make the file and its name durable before anyone is told "accepted".
+	 * Once renamed, a ready file may be taken by the queue manager before
+	 * this fsync: it is complete, and if the fsync fails or the system
+	 * crashes first, the submitter was not told "accepted" (at worst a
+	 * copy is delivered twice, never one lost).  In the folder order, a
+	 * submitter in maildrop/ (mode 1730) may not open the folder for
+	 * reading, so cannot fsync it: syncfs() on the file's own descriptor
+	 * flushes the file system the rename happened on, the entry included.
 	 */
-	if (sync_incoming(w->queue_dir, w->queue_name, path) < 0) {
+	if (one_sync) {
+		if (fsync(w->fd) < 0) {
+			rc = w_fail(wp, path, "fsync queue file", errno, error_r);
+			free(path);
+			return rc;
+		}
+	} else if (sync_incoming(w->queue_dir, w->queue_name, path) < 0) {
 		const char *what = "fsync queue folder";
 
 		err = errno;

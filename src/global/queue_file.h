@@ -111,10 +111,13 @@ void qf_put_content(struct qf_writer *w, const void *data, size_t len);
 void qf_add_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt,
 		 const char *dsn_orcpt, int notify);
 /*
- * qf_commit - finish: end marker, size record, fchmod 0700, fsync, rename to
- * its queue ID (hashed path per queue_path), fsync the folder.  Only after
- * this returns 0 may anyone be told "accepted".  Copies the ID to id_r and
- * frees the writer.  On failure the temporary file is removed.
+ * qf_commit - finish: end marker, size record, fchmod 0700, rename to its
+ * queue ID (hashed path per queue_path), durable: one fsync of the file
+ * after the rename where the file system commits names with it, else fsync
+ * before the rename and of the folder after it (queue_folder_fsync,
+ * docs/QUEUE.md "Commit order").  Only after this returns 0 may anyone be
+ * told "accepted".  Copies the ID to id_r and frees the writer.  On failure
+ * the file is removed.
  */
 int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **error_r);
 /*

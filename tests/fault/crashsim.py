@@ -24,6 +24,10 @@ after operation k leaves behind, under one of these models:
   strict   as data, and a name change persisted only once the folder it
            touched (both folders of a rename) was fsynced, or syncfs/sync:
            POSIX's promise with nothing more
+  names    as strict, and also once the file it names was fsynced: ext4
+           (with a journal or without: there the fsync of a newly named
+           inode writes its folder), XFS and btrfs commit a file's names
+           with its fsync (sluice's queue_folder_fsync = no relies on it)
 """
 import os
 import re
@@ -420,8 +424,8 @@ class Trace:
                   for i, n in self.inodes0.items()}
         ops = [op for _, op in self.ops[:k + 1]]
         durable = None
-        if model == "strict":
-            durable = self._durable_names(ops)
+        if model in ("strict", "names"):
+            durable = self._durable_names(ops, model == "names")
         for idx, op in enumerate(ops):
             kind = op[0]
             if kind == "create":
@@ -478,17 +482,18 @@ class Trace:
             elif kind == "syncall":
                 for n in inodes.values():
                     n.synced = bytes(n.data)
-        if model in ("data", "strict"):
+        if model in ("data", "strict", "names"):
             for n in inodes.values():
                 n.data = bytearray(n.synced)
         return ns, inodes
 
-    def _durable_names(self, ops):
+    def _durable_names(self, ops, by_file=False):
         """Indexes of the name operations that a later fsync of their
-        folder(s), or a syncfs/sync, made durable."""
+        folder(s), or a syncfs/sync, made durable; by_file: also a later
+        fsync of the inode the operation names (a create, a rename within
+        one folder, a link)."""
         out = set()
-        pending = []            # (idx, set of folder paths still to sync)
-        dir_ino_path = {}
+        pending = []            # (idx, folder inodes still to sync, named inode)
         ns = dict(self.ns0)
 
         def folder_ino(p):
@@ -496,30 +501,32 @@ class Trace:
         for idx, op in enumerate(ops):
             kind = op[0]
             if kind == "create":
-                pending.append((idx, {folder_ino(op[1])}))
+                pending.append((idx, {folder_ino(op[1])}, op[2]))
                 ns[op[1]] = op[2]
             elif kind == "rename":
-                pending.append((idx, {folder_ino(op[1]), folder_ino(op[2])}))
+                # Within one folder only: ext4 without a journal writes the
+                # new name's folder alone at the file's fsync.
+                same = os.path.dirname(op[1]) == os.path.dirname(op[2])
+                pending.append((idx, {folder_ino(op[1]), folder_ino(op[2])},
+                                ns.get(op[1]) if same else None))
                 if op[1] in ns:
                     ns[op[2]] = ns.pop(op[1])
             elif kind == "link":
-                pending.append((idx, {folder_ino(op[2])}))
+                pending.append((idx, {folder_ino(op[2])}, ns.get(op[1])))
                 if op[1] in ns:
                     ns[op[2]] = ns[op[1]]
             elif kind == "unlink":
-                pending.append((idx, {folder_ino(op[1])}))
+                pending.append((idx, {folder_ino(op[1])}, None))
                 ns.pop(op[1], None)
             elif kind == "fsync":
-                for i, folders in pending:
+                for i, folders, ino in pending:
                     folders.discard(op[1])
-                for i, folders in pending:
-                    if not folders or folders == {None}:
+                    if not folders or folders == {None} or (by_file and ino == op[1]):
                         out.add(i)
-                pending = [(i, f) for i, f in pending if i not in out]
+                pending = [p for p in pending if p[0] not in out]
             elif kind == "syncall":
-                out.update(i for i, _ in pending)
+                out.update(p[0] for p in pending)
                 pending = []
-        del dir_ino_path
         return out
 
     def materialize(self, state, dest):

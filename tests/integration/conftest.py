@@ -80,6 +80,15 @@ def user_programs():
     return sluice, os.path.join(_user_bin, "postdrop")
 
 
+def names_follow_fsync(path):
+    """Is path on ext4, XFS or btrfs, whose fsync of a file also commits its
+    names (statfs f_type)?  sluice commits queue files there with one fsync
+    after the rename (queue_folder_fsync = no, docs/QUEUE.md)."""
+    out = subprocess.run(["stat", "-f", "-c", "%t", path], stdout=subprocess.PIPE,
+                         check=True, text=True).stdout.strip()
+    return int(out, 16) in (0xEF53, 0x58465342, 0x9123683E)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     s = socket.socket()
