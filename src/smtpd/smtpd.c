@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,7 @@ struct session {
 	char addr_text[INET6_ADDRSTRLEN];
 	char name[NI_MAXHOST];
 	char *client;			/* "name[addr]" */
-	/* input */
-	char in[IN_SIZE];
+	/* input (the buffer itself is the last member) */
 	size_t in_start, in_end;
 	bool eof, timed_out;
 	bool write_failed;		/* no last word after a failed write */
@@ -103,6 +103,8 @@ struct session {
 	int ok[C_COUNT], total[C_COUNT];
 	const char *where;		/* the command being served, for the log */
 	bool quit;
+	/* Last: session_new() zeroes everything before it, not its 64 KiB. */
+	char in[IN_SIZE];
 };
 
 static int bare_mode;
@@ -1300,10 +1302,19 @@ static void dispatch(struct session *s, char *line)
 		s->ok[c]++;
 }
 
+/* session_new - a zeroed session but for its input buffer */
+static struct session *session_new(void)
+{
+	struct session *s = xmalloc(sizeof(*s));
+
+	memset(s, 0, offsetof(struct session, in));
+	return s;
+}
+
 /* serve - one SMTP session */
 static void serve(int fd, const struct sockaddr_storage *addr)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
+	struct session *s = session_new();
 	struct buf line;
 	bool bare, timeouts_set;
 	int rc;

@@ -230,13 +230,18 @@ void msg_vlog(int severity, const char *fmt, va_list ap)
 				     stderr_name[0] ? stderr_name : progname, text);
 		write_all(2, line, n < sizeof(line) ? n : sizeof(line) - 1);
 	} else {
+		/* The time stamp changes once a second; lines come far more often. */
+		static _Thread_local char when[32];
+		static _Thread_local time_t when_sec = -1;
 		struct timespec ts;
 		struct tm tm;
-		char when[32];
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+		if (ts.tv_sec != when_sec) {
+			localtime_r(&ts.tv_sec, &tm);
+			strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+			when_sec = ts.tv_sec;
+		}
 		n = (size_t)snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n",
 				     when, hostname, ident, cached_pid ? cached_pid : (long)getpid(), text);
 		if (n >= sizeof(line)) {
