@@ -144,12 +144,12 @@ static ssize_t plain_read(int fd, void *buf, size_t n)
 }
 
 /* plain_write - everything; -1 with EAGAIN after smtpd_timeout */
-static int plain_write(int fd, const char *p, size_t n)
+static int plain_write(int fd, const char *p, size_t n, int flags)
 {
 	ssize_t w;
 
 	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
+		if ((w = send(fd, p, n, flags)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -162,14 +162,17 @@ static int plain_write(int fd, const char *p, size_t n)
 
 /* ---- output ---- */
 
-/* flush - write what was collected; false when the client is gone */
-static bool flush(struct session *s)
+/*
+ * flush_with - write what was collected, with send(2) flags in plain text;
+ * false when the client is gone
+ */
+static bool flush_with(struct session *s, int flags)
 {
 	if (s->out.len == 0)
 		return true;
 	if ((s->tls ? smtpd_tls_write(s->tls, s->fd, s->out.data, s->out.len,
 				      (int)(var_smtpd_timeout * 1000))
-	     : plain_write(s->fd, s->out.data, s->out.len)) < 0) {
+	     : plain_write(s->fd, s->out.data, s->out.len, flags)) < 0) {
 		if (errno == ETIMEDOUT || errno == EAGAIN)
 			s->timed_out = true;
 		s->eof = true;
@@ -179,6 +182,12 @@ static bool flush(struct session *s)
 	}
 	buf_reset(&s->out);
 	return true;
+}
+
+/* flush - write what was collected; false when the client is gone */
+static bool flush(struct session *s)
+{
+	return flush_with(s, 0);
 }
 
 /* reply - one reply line (or lines joined with \n in text); counts errors */
@@ -1398,7 +1407,11 @@ static void serve(int fd, const struct sockaddr_storage *addr)
 			s->quit = true;
 		}
 	}
-	flush(s);
+	/*
+	 * The last reply waits in the socket for close(), which sends it with
+	 * the FIN in one segment: one wake-up of the client fewer per session.
+	 */
+	flush_with(s, s->quit ? MSG_MORE : 0);
 	if (s->timed_out) {
 		/* Postfix's last word to a client that went silent. */
 		if (!s->write_failed) {

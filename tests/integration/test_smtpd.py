@@ -7,6 +7,7 @@ Relay tests bind the client to 127.0.0.9, outside mynetworks =
 import re
 import shutil
 import smtplib
+import socket
 import subprocess
 import time
 
@@ -189,6 +190,30 @@ def test_silent_client_times_out(instance):
     assert time.time() - t0 < 15
     r.close()
     instance.wait_log(r"timeout after EHLO from localhost\[127\.0\.0\.1\]")
+
+
+def test_quit_reply_comes_with_the_close(instance):
+    """After QUIT the 221 waits in the socket for close(), which sends it with
+    the FIN in one segment: once the reply is read, the end of the stream is
+    already there (with two segments the FIN comes after smtpd's last log
+    line, while the client reads the reply)."""
+    start(instance)
+    for _ in range(30):
+        s = socket.create_connection(("127.0.0.1", instance.smtpd_port), timeout=30)
+        data = b""
+        while not data.endswith(b"\r\n"):
+            data += s.recv(512)
+        assert data.startswith(b"220"), data
+        s.sendall(b"QUIT\r\n")
+        data = s.recv(512)
+        assert data.startswith(b"221 2.0.0"), data
+        s.setblocking(False)
+        try:
+            rest = s.recv(512)
+        except BlockingIOError:
+            rest = None
+        s.close()
+        assert rest == b"", "the 221 came without the end of the stream"
 
 
 def test_error_limits(instance):
