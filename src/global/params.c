@@ -1236,8 +1236,9 @@ static const struct param_def table[] = {
 		.doc = "sluice: how a new queue file is made durable before it counts as "
 		       "accepted. no: on ext4, XFS and btrfs, whose fsync of a file also "
 		       "commits the rename that named it, the file is renamed to its queue ID "
-		       "and then fsync'd once, as Postfix does; on any other file system as "
-		       "yes. yes: the file is fsync'd, renamed, and its folder fsync'd (folder "
+		       "and then fsync'd once, as Postfix does (pickup's copies of maildrop "
+		       "files excepted); on any other file system as yes. yes: the file is "
+		       "fsync'd, renamed, and its folder fsync'd (folder "
 		       "fsyncs shared by processes committing at the same moment), which is "
 		       "all that POSIX alone promises."
 	},

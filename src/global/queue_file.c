@@ -75,6 +75,7 @@ struct qf_writer {
 	int err;		/* first write errno */
 	char *bad;		/* first unusable-data complaint */
 	char *fixed_id;		/* commit under this ID (qf_set_id) */
+	bool id_given;		/* ... given by the caller, not reserved */
 };
 
 /* w_offset - offset of the next byte the writer produces */
@@ -655,7 +656,13 @@ int qf_commit(struct qf_writer **wp, char id_r[QUEUE_ID_SIZE], const char **erro
 	/* The inode names the file, unless its ID is fixed already. */
 	if (fstat(w->fd, &st) < 0)
 		return w_fail(wp, w->tmp_path, "fstat queue file", errno, error_r);
-	one_sync = names_follow_fsync(w->fd, &st);
+	/*
+	 * A given ID (pickup's copy of a maildrop file, an import) says, by
+	 * being in the queue, that the copy is complete: a restarted pickup
+	 * then only removes the original.  So its name never comes before
+	 * its contents are durable: the folder order.
+	 */
+	one_sync = !w->id_given && names_follow_fsync(w->fd, &st);
 	if (!one_sync && fsync(w->fd) < 0)
 		return w_fail(wp, w->tmp_path, "fsync queue file", errno, error_r);
 
@@ -735,6 +742,7 @@ void qf_set_id(struct qf_writer *w, const char *id)
 		msg_panic("qf_set_id: bad queue ID \"%s\"", id);
 	free(w->fixed_id);
 	w->fixed_id = xstrdup(id);
+	w->id_given = true;
 }
 
 /* qf_reserve_id - fix the queue ID now (its inode is known at creation) */

@@ -113,9 +113,9 @@ void qf_add_rcpt(struct qf_writer *w, const char *address, const char *orig_rcpt
 /*
  * qf_commit - finish: end marker, size record, fchmod 0700, rename to its
  * queue ID (hashed path per queue_path), durable: one fsync of the file
- * after the rename where the file system commits names with it, else fsync
- * before the rename and of the folder after it (queue_folder_fsync,
- * docs/QUEUE.md "Commit order").  Only after this returns 0 may anyone be
+ * after the rename where the file system commits names with it and the ID
+ * is not one given with qf_set_id(), else fsync before the rename and of
+ * the folder after it (queue_folder_fsync, docs/QUEUE.md "Commit order").  Only after this returns 0 may anyone be
  * told "accepted".  Copies the ID to id_r and frees the writer.  On failure
  * the file is removed.
  */

@@ -7,8 +7,9 @@
  * behind the first).  Files committed to another folder, or under another
  * queue directory than the system's, take no number (the plain folder
  * fsync); nor do files committed with one fsync after the rename
- * (queue_folder_fsync = no on ext4, XFS or btrfs).  Every file is there
- * under its queue ID.
+ * (queue_folder_fsync = no on ext4, XFS or btrfs), except those under an
+ * ID the caller gave (pickup's copies), which always take the folder
+ * order.  Every file is there under its queue ID.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,8 +58,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* commit_one - a minimal message into queue_dir/queue; 0 or -1 */
-static int commit_one(const char *queue_dir, const char *queue)
+/*
+ * commit_one - a minimal message into queue_dir/queue, under an ID given as
+ * pickup gives it (given) or its own; 0 or -1
+ */
+static int commit_one(const char *queue_dir, const char *queue, bool given)
 {
 	struct qf_envelope env = {.sender = "s@example.test"};
 	char id[QUEUE_ID_SIZE];
@@ -67,6 +71,11 @@ static int commit_one(const char *queue_dir, const char *queue)
 
 	if (w == NULL)
 		return -1;
+	if (given) {
+		if (qf_reserve_id(w, id) < 0)
+			return -1;
+		qf_set_id(w, id);
+	}
 	qf_put_envelope(w, &env);
 	qf_put_content(w, "Subject: x\n\nbody\n", 17);
 	qf_add_rcpt(w, "r@example.test", NULL, NULL, 0);
@@ -109,13 +118,15 @@ static const struct {
 	const char *queue;
 	bool other_dir;
 	bool folder_fsync;
+	bool given_id;
 	uint64_t want_seq;
 } rows[] = {
-	{"one process alone", 1, 10, "incoming", false, true, 10},
-	{"six processes at once", 6, 20, "incoming", false, true, 120},
-	{"hold/ syncs alone", 3, 5, "hold", false, true, 0},
-	{"another queue directory", 2, 5, "incoming", true, true, 0},
-	{"queue_folder_fsync = no", 4, 10, "incoming", false, false, ONE_SYNC},
+	{"one process alone", 1, 10, "incoming", false, true, false, 10},
+	{"six processes at once", 6, 20, "incoming", false, true, false, 120},
+	{"hold/ syncs alone", 3, 5, "hold", false, true, false, 0},
+	{"another queue directory", 2, 5, "incoming", true, true, false, 0},
+	{"queue_folder_fsync = no", 4, 10, "incoming", false, false, false, ONE_SYNC},
+	{"queue_folder_fsync = no, IDs given", 3, 10, "incoming", false, false, true, 30},
 };
 
 static void test_group_commit(void **state)
@@ -139,7 +150,7 @@ static void test_group_commit(void **state)
 			assert_true(pid >= 0);
 			if (pid == 0) {
 				for (int i = 0; i < rows[r].each; i++)
-					if (commit_one(dir, rows[r].queue) < 0)
+					if (commit_one(dir, rows[r].queue, rows[r].given_id) < 0)
 						_exit(1);
 				_exit(0);
 			}
